@@ -1,0 +1,153 @@
+//! What the engine answers: per line how much is sourced and where, what it costs, when it ships,
+//! and why each node was or was not used.
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+/// Which solver produced a plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Solver {
+    Heuristic,
+    Exact,
+    /// The baseline: each line from the closest node with stock.
+    Closest,
+}
+
+/// Why a node was rejected or a line left unassigned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    /// The node is inactive.
+    Closed,
+    KindNotAllowed,
+    Excluded,
+    NotInSourceGroup,
+    /// The node has no coordinates, so its distance is unknown.
+    NoLocation,
+    TooFar,
+    OverCapacity,
+    /// The node holds none of the SKUs in question.
+    NoStock,
+    /// The node's stock is all safety stock.
+    SafetyStock,
+    /// Eligible with stock, but a better combination of nodes was chosen.
+    NotSelected,
+    /// The order may not ship from more nodes.
+    MaxNodes,
+    /// The line may not be split and no eligible node holds all of it.
+    NoSplit,
+    /// Eligible nodes together hold less than the line needs.
+    InsufficientStock,
+    /// The order must ship complete and some line could not be fully sourced.
+    ShipComplete,
+    /// The ship-to has no coordinates and its postal code is not in the centroid table.
+    NoShipToLocation,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sourcing {
+    FullySourced,
+    PartiallySourced,
+    NotSourced,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Chosen,
+    Rejected,
+    NotSelected,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Assignment {
+    pub line_no: u32,
+    pub sku: String,
+    pub node: String,
+    pub quantity: u32,
+    pub ship_date: NaiveDate,
+    pub distance_km: f64,
+    /// The profile whose pass made this assignment.
+    pub profile: String,
+    /// Made in the second pass, with soft constraints relaxed.
+    pub relaxed: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Unassigned {
+    pub line_no: u32,
+    pub sku: String,
+    pub quantity: u32,
+    pub reason: Reason,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LinePlan {
+    pub line_no: u32,
+    pub sku: String,
+    pub quantity: u32,
+    pub sourced: u32,
+    pub status: Sourcing,
+}
+
+/// One shipment: everything the plan sends from one node.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShipmentPlan {
+    pub node: String,
+    pub units: u32,
+    pub distance_km: f64,
+    pub ship_date: NaiveDate,
+    pub cost: Decimal,
+}
+
+/// Why one node was chosen, rejected, or passed over.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Explanation {
+    pub node: String,
+    pub verdict: Verdict,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reasons: Vec<Reason>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distance_km: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// A fulfilment plan for one order. A simulation: nothing is reserved.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_ref: Option<String>,
+    pub solver: Solver,
+    pub status: Sourcing,
+    pub lines: Vec<LinePlan>,
+    pub assignments: Vec<Assignment>,
+    pub unassigned: Vec<Unassigned>,
+    /// Number of shipments (distinct nodes).
+    pub shipments: u32,
+    pub shipment_plans: Vec<ShipmentPlan>,
+    pub cost: Decimal,
+    /// Sum of the shipments' great-circle distances.
+    pub distance_km: f64,
+    /// The latest ship date of the shipments.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ship_date: Option<NaiveDate>,
+    pub explanation: Vec<Explanation>,
+    /// Things the caller should know, e.g. that the exact solver fell back to the heuristic.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+impl Plan {
+    pub fn units_sourced(&self) -> u32 {
+        self.assignments.iter().map(|a| a.quantity).sum()
+    }
+
+    pub fn units_unassigned(&self) -> u32 {
+        self.unassigned.iter().map(|u| u.quantity).sum()
+    }
+}
