@@ -1,0 +1,17 @@
+//! `iom bench …`: programs that drive the real system and print figures.
+
+mod intake;
+
+use clap::Subcommand;
+
+#[derive(Subcommand)]
+pub enum BenchCommand {
+    /// Orders per second and latency of `POST /api/v1/orders` with concurrent clients.
+    Intake(intake::IntakeArgs),
+}
+
+pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
+    match cmd {
+        BenchCommand::Intake(args) => intake::run(args).await,
+    }
+}

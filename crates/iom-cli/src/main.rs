@@ -1,0 +1,80 @@
+//! The `iom` binary.
+
+mod bench;
+mod token;
+
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "iom", version, about = "Intelligent Order Management")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the HTTP API.
+    Serve(ServeArgs),
+    /// Create, list and revoke API tokens.
+    #[command(subcommand)]
+    Token(token::TokenCommand),
+    /// Measure throughput and latency.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "IOM_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    #[command(flatten)]
+    db: DatabaseArg,
+    /// An admin token that exists after start (created or updated).
+    #[arg(long, env = "IOM_ADMIN_TOKEN", hide_env_values = true)]
+    admin_token: Option<String>,
+}
+
+#[derive(clap::Args, Clone)]
+pub struct DatabaseArg {
+    /// `sqlite://PATH` (created and migrated on first start) or `postgres://…`.
+    #[arg(
+        long = "database",
+        env = "IOM_DATABASE_URL",
+        default_value = "sqlite://iom.db"
+    )]
+    pub url: String,
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("IOM_LOG")
+                .unwrap_or_else(|_| "info,tower_http=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Serve(args) => {
+                iom_server::serve(iom_server::Config {
+                    listen: args.listen,
+                    database_url: args.db.url,
+                    admin_token: args.admin_token,
+                })
+                .await
+            }
+            Command::Token(cmd) => token::run(cmd).await,
+            Command::Bench(cmd) => bench::run(cmd).await,
+        }
+    })
+}

@@ -1,0 +1,332 @@
+//! The order as a channel submits it (`POST /api/v1/orders`), and its validation into an [`Order`].
+//! Every field is optional here so that validation can report every bad field at once.
+
+use chrono::{DateTime, FixedOffset, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Deserializer};
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+
+use crate::address::{AddressIntake, non_empty};
+use crate::money::decimal;
+use crate::order::{Customer, Order, OrderLine, Totals};
+use crate::{Currency, FieldError, LineStatus, OrderId, OrderStatus};
+
+/// Most lines one order may have; a larger document is almost certainly a mistake.
+pub const MAX_LINES: usize = 1_000;
+/// Largest quantity of one line.
+pub const MAX_QUANTITY: i64 = 1_000_000_000;
+const MAX_ID_LEN: usize = 200;
+
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+pub struct OrderIntake {
+    /// The sales channel or provider instance the order comes from (`web`, `amazon-us`, …).
+    pub channel: Option<String>,
+    /// The order's id in the source system; unique per channel.
+    #[serde(default, deserialize_with = "string_or_number")]
+    #[schema(value_type = Option<String>)]
+    pub external_id: Option<String>,
+    /// ISO 4217 currency code.
+    pub currency: Option<String>,
+    /// When the customer placed the order; defaults to the time iom receives it.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub placed_at: Option<DateTime<FixedOffset>>,
+    pub customer: Option<CustomerIntake>,
+    pub ship_to: Option<AddressIntake>,
+    pub bill_to: Option<AddressIntake>,
+    pub lines: Option<Vec<LineIntake>>,
+    pub ship_method: Option<String>,
+    /// Shipping charged to the customer (decimal string).
+    #[serde(default, deserialize_with = "decimal::deserialize_option")]
+    #[schema(value_type = Option<String>, example = "4.99")]
+    pub shipping_amount: Option<Decimal>,
+    /// The date the customer asked to receive the order by.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub requested_delivery_at: Option<DateTime<FixedOffset>>,
+    /// Free-form attributes that policies and flows can read.
+    #[schema(value_type = Option<Object>)]
+    pub attributes: Option<Map<String, Value>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+pub struct CustomerIntake {
+    #[serde(default, deserialize_with = "string_or_number")]
+    #[schema(value_type = Option<String>)]
+    pub id: Option<String>,
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub phone: Option<String>,
+    /// Customer group, e.g. for allocations reserved to a segment.
+    pub group: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+pub struct LineIntake {
+    /// Unique within the order; defaults to the line's position (1-based).
+    pub line_no: Option<i64>,
+    #[serde(default, deserialize_with = "string_or_number")]
+    #[schema(value_type = Option<String>)]
+    pub sku: Option<String>,
+    pub quantity: Option<i64>,
+    /// Price of one unit (decimal string).
+    #[serde(default, deserialize_with = "decimal::deserialize_option")]
+    #[schema(value_type = Option<String>, example = "19.99")]
+    pub unit_price: Option<Decimal>,
+    /// Discount on the whole line (decimal string).
+    #[serde(default, deserialize_with = "decimal::deserialize_option")]
+    #[schema(value_type = Option<String>)]
+    pub discount: Option<Decimal>,
+    /// Tax on the whole line (decimal string).
+    #[serde(default, deserialize_with = "decimal::deserialize_option")]
+    #[schema(value_type = Option<String>)]
+    pub tax: Option<Decimal>,
+    /// Unit of measure; the SKU's own when absent.
+    pub uom: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub attributes: Option<Map<String, Value>>,
+}
+
+impl OrderIntake {
+    /// Checks the whole order and returns it as a new [`Order`] in status `received`, or every bad
+    /// field at once.
+    pub fn validate(self, now: DateTime<Utc>) -> Result<Order, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let channel = required_text(self.channel, "channel", 100, &mut errors);
+        let external_id = required_text(self.external_id, "external_id", MAX_ID_LEN, &mut errors);
+        let currency = match self.currency.as_deref().map(str::trim) {
+            None | Some("") => {
+                errors.push(FieldError::new("currency", "is required"));
+                None
+            }
+            Some(code) => {
+                let parsed = Currency::parse(code);
+                if parsed.is_none() {
+                    errors.push(FieldError::new(
+                        "currency",
+                        format!("{code:?} is not an ISO 4217 currency code"),
+                    ));
+                }
+                parsed
+            }
+        };
+        let customer = self.customer.map(|c| c.validate(&mut errors));
+        let ship_to = self
+            .ship_to
+            .and_then(|a| a.validate("ship_to", &mut errors));
+        let bill_to = self
+            .bill_to
+            .and_then(|a| a.validate("bill_to", &mut errors));
+        let shipping_amount = self.shipping_amount.unwrap_or_default();
+        if shipping_amount.is_sign_negative() && !shipping_amount.is_zero() {
+            errors.push(FieldError::new("shipping_amount", "must not be negative"));
+        }
+        let lines = match self.lines {
+            None => {
+                errors.push(FieldError::new("lines", "is required"));
+                Vec::new()
+            }
+            Some(lines) if lines.is_empty() => {
+                errors.push(FieldError::new("lines", "must have at least one line"));
+                Vec::new()
+            }
+            Some(lines) if lines.len() > MAX_LINES => {
+                errors.push(FieldError::new(
+                    "lines",
+                    format!("must have at most {MAX_LINES} lines"),
+                ));
+                Vec::new()
+            }
+            Some(lines) => validate_lines(lines, &mut errors),
+        };
+
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let (Some(channel), Some(external_id), Some(currency)) = (channel, external_id, currency)
+        else {
+            unreachable!("a missing required field is reported as an error")
+        };
+        let mut order = Order {
+            id: OrderId::new(),
+            channel,
+            external_id,
+            status: OrderStatus::Received,
+            status_reason: None,
+            currency,
+            placed_at: self.placed_at.map_or(now, |t| t.with_timezone(&Utc)),
+            created_at: now,
+            updated_at: now,
+            customer,
+            ship_to,
+            bill_to,
+            ship_method: non_empty(self.ship_method),
+            requested_delivery_at: self.requested_delivery_at.map(|t| t.with_timezone(&Utc)),
+            shipping_amount,
+            attributes: self.attributes.unwrap_or_default(),
+            lines,
+            holds: Vec::new(),
+            shipments: Vec::new(),
+            deliveries: Vec::new(),
+            totals: Totals::default(),
+            processing: false,
+            version: 1,
+        };
+        order.totals = Totals::of(&order);
+        Ok(order)
+    }
+}
+
+impl CustomerIntake {
+    fn validate(self, errors: &mut Vec<FieldError>) -> Customer {
+        let email = non_empty(self.email);
+        if let Some(email) = &email {
+            let valid = email
+                .split_once('@')
+                .is_some_and(|(user, domain)| !user.is_empty() && domain.contains('.'));
+            if !valid {
+                errors.push(FieldError::new(
+                    "customer.email",
+                    "is not an e-mail address",
+                ));
+            }
+        }
+        Customer {
+            id: non_empty(self.id),
+            email,
+            name: non_empty(self.name),
+            phone: non_empty(self.phone),
+            group: non_empty(self.group),
+        }
+    }
+}
+
+fn validate_lines(lines: Vec<LineIntake>, errors: &mut Vec<FieldError>) -> Vec<OrderLine> {
+    let mut seen = std::collections::HashSet::new();
+    let mut valid = Vec::with_capacity(lines.len());
+    for (index, line) in lines.into_iter().enumerate() {
+        let path = format!("lines[{index}]");
+        let before = errors.len();
+        let line_no = line.line_no.unwrap_or(index as i64 + 1);
+        if !(1..=i64::from(u32::MAX)).contains(&line_no) {
+            errors.push(FieldError::new(
+                format!("{path}.line_no"),
+                "must be at least 1",
+            ));
+        } else if !seen.insert(line_no) {
+            errors.push(FieldError::new(
+                format!("{path}.line_no"),
+                format!("line_no {line_no} is used by another line"),
+            ));
+        }
+        let sku = required_text(line.sku, &format!("{path}.sku"), MAX_ID_LEN, errors);
+        let quantity = match line.quantity {
+            None => {
+                errors.push(FieldError::new(format!("{path}.quantity"), "is required"));
+                0
+            }
+            Some(q) if q < 1 => {
+                errors.push(FieldError::new(
+                    format!("{path}.quantity"),
+                    "must be at least 1",
+                ));
+                0
+            }
+            Some(q) if q > MAX_QUANTITY => {
+                errors.push(FieldError::new(
+                    format!("{path}.quantity"),
+                    format!("must be at most {MAX_QUANTITY}"),
+                ));
+                0
+            }
+            Some(q) => q,
+        };
+        let unit_price = match line.unit_price {
+            None => {
+                errors.push(FieldError::new(format!("{path}.unit_price"), "is required"));
+                Decimal::ZERO
+            }
+            Some(p) if p.is_sign_negative() && !p.is_zero() => {
+                errors.push(FieldError::new(
+                    format!("{path}.unit_price"),
+                    "must not be negative",
+                ));
+                Decimal::ZERO
+            }
+            Some(p) => p,
+        };
+        let discount = non_negative(line.discount, &format!("{path}.discount"), errors);
+        let tax = non_negative(line.tax, &format!("{path}.tax"), errors);
+        if errors.len() == before && discount > unit_price * Decimal::from(quantity) {
+            errors.push(FieldError::new(
+                format!("{path}.discount"),
+                "must not exceed quantity × unit_price",
+            ));
+        }
+        if errors.len() == before {
+            valid.push(OrderLine {
+                line_no: line_no as u32,
+                sku: sku.unwrap_or_default(),
+                quantity: quantity as u32,
+                unit_price,
+                discount,
+                tax,
+                uom: non_empty(line.uom),
+                status: LineStatus::Open,
+                status_reason: None,
+                cancelled_quantity: 0,
+                shipped_quantity: 0,
+                delivered_quantity: 0,
+                node: None,
+                attributes: line.attributes.unwrap_or_default(),
+            });
+        }
+    }
+    valid
+}
+
+fn required_text(
+    value: Option<String>,
+    field: &str,
+    max_len: usize,
+    errors: &mut Vec<FieldError>,
+) -> Option<String> {
+    match non_empty(value) {
+        None => {
+            errors.push(FieldError::new(field, "is required"));
+            None
+        }
+        Some(v) if v.chars().count() > max_len => {
+            errors.push(FieldError::new(
+                field,
+                format!("must be at most {max_len} characters"),
+            ));
+            None
+        }
+        Some(v) => Some(v),
+    }
+}
+
+fn non_negative(value: Option<Decimal>, field: &str, errors: &mut Vec<FieldError>) -> Decimal {
+    match value {
+        Some(v) if v.is_sign_negative() && !v.is_zero() => {
+            errors.push(FieldError::new(field, "must not be negative"));
+            Decimal::ZERO
+        }
+        Some(v) => v,
+        None => Decimal::ZERO,
+    }
+}
+
+/// Source systems send ids as strings or as numbers (Shopify, BigCommerce); both are taken as text.
+fn string_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Repr {
+        Text(String),
+        Number(serde_json::Number),
+    }
+    Ok(Option::<Repr>::deserialize(d)?.map(|r| match r {
+        Repr::Text(s) => s,
+        Repr::Number(n) => n.to_string(),
+    }))
+}

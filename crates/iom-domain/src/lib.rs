@@ -1,0 +1,25 @@
+//! The vocabulary of iom: identifiers, money, addresses, orders and their lines, the status machines
+//! with every allowed transition in one table, and the business events that announce changes.
+//!
+//! Nothing here does I/O. Constructors check their input ("parse, don't validate"): a value of these
+//! types that exists is a valid one.
+
+pub mod address;
+pub mod error;
+pub mod event;
+pub mod ids;
+pub mod intake;
+pub mod money;
+pub mod order;
+pub mod status;
+
+pub use address::{Address, CountryCode, GeoPoint};
+pub use error::{DomainError, FieldError};
+pub use event::{EventDraft, EventType};
+pub use ids::OrderId;
+pub use intake::{CustomerIntake, LineIntake, OrderIntake};
+pub use money::Currency;
+pub use order::{
+    Customer, Delivery, Hold, LineQuantity, Order, OrderLine, Shipment, ShipmentRequest, Totals,
+};
+pub use status::{LineStatus, OrderStatus};

@@ -1,0 +1,166 @@
+//! Bearer tokens and roles. A token is looked up by its hash; answers are cached for a few seconds
+//! so that a busy integration does not cost a database read per request. Revoking through this
+//! process takes effect at once; other processes see it within [`CACHE_TTL`].
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+use std::time::{Duration, Instant};
+
+use axum::extract::FromRequestParts;
+use axum::http::header;
+use axum::http::request::Parts;
+use iom_store::TokenRecord;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::AppState;
+use crate::error::ApiError;
+
+pub const CACHE_TTL: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Everything, including configuration and tokens.
+    Admin,
+    /// Runs the day: reads everything, acts on orders (hold, release, cancel), works tasks.
+    Operator,
+    /// A system that feeds iom: captures orders, reports shipments and deliveries, cancels.
+    Integration,
+    /// Reads only.
+    Viewer,
+}
+
+impl Role {
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "admin" => Some(Role::Admin),
+            "operator" => Some(Role::Operator),
+            "integration" => Some(Role::Integration),
+            "viewer" => Some(Role::Viewer),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Operator => "operator",
+            Role::Integration => "integration",
+            Role::Viewer => "viewer",
+        }
+    }
+}
+
+/// What a call needs permission for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    /// Feeding facts in: orders, shipments, deliveries, cancellations from the channel.
+    Capture,
+    /// Operational decisions: holds and their release.
+    Operate,
+    /// Configuration and tokens.
+    Configure,
+}
+
+impl Access {
+    fn allowed(self, role: Role) -> bool {
+        match self {
+            Access::Read => true,
+            Access::Capture => matches!(role, Role::Admin | Role::Operator | Role::Integration),
+            Access::Operate => matches!(role, Role::Admin | Role::Operator),
+            Access::Configure => role == Role::Admin,
+        }
+    }
+}
+
+/// The caller, known by its token.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub token_id: String,
+    pub name: String,
+    pub role: Role,
+}
+
+impl Principal {
+    pub fn require(&self, access: Access) -> Result<(), ApiError> {
+        if access.allowed(self.role) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(format!(
+                "the role {} may not do this",
+                self.role.as_str()
+            )))
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(ApiError::unauthorized)?;
+        state.tokens.authenticate(&state.store, token).await
+    }
+}
+
+/// Verified tokens, by hash, with when they were checked. A handful of entries in practice, so a
+/// locked map is all it takes.
+#[derive(Default)]
+pub struct TokenCache {
+    entries: RwLock<HashMap<String, (Option<Principal>, Instant)>>,
+}
+
+impl TokenCache {
+    pub async fn authenticate(
+        &self,
+        store: &iom_store::Store,
+        token: &str,
+    ) -> Result<Principal, ApiError> {
+        let hash = iom_store::tokens::hash_token(token);
+        if let Some((principal, at)) = self.entries.read().expect("token cache").get(&hash)
+            && at.elapsed() < CACHE_TTL
+        {
+            return principal.clone().ok_or_else(ApiError::unauthorized);
+        }
+        let record = store.find_token(token).await?;
+        let principal = record.as_ref().and_then(principal_of);
+        let mut entries = self.entries.write().expect("token cache");
+        if entries.len() > 10_000 {
+            // Unknown tokens are cached too (a client retrying with a bad one); bound the map.
+            entries.clear();
+        }
+        entries.insert(hash, (principal.clone(), Instant::now()));
+        principal.ok_or_else(ApiError::unauthorized)
+    }
+
+    /// Forgets every cached answer, after a token was revoked or changed.
+    pub fn clear(&self) {
+        self.entries.write().expect("token cache").clear();
+    }
+}
+
+fn principal_of(record: &TokenRecord) -> Option<Principal> {
+    Some(Principal {
+        token_id: record.id.clone(),
+        name: record.name.clone(),
+        role: Role::parse(&record.role)?,
+    })
+}
+
+/// A new random token: 32 bytes from the OS generator, hex with a recognisable prefix.
+pub fn generate_token() -> String {
+    let bytes: [u8; 32] = rand::random();
+    format!("iom_{}", hex::encode(bytes))
+}

@@ -1,0 +1,212 @@
+//! iom's HTTP API. Only this crate knows HTTP: handlers parse requests, call the store and the
+//! domain, and map every error to `application/problem+json`.
+
+pub mod auth;
+pub mod error;
+pub mod json;
+mod metrics_layer;
+pub mod openapi;
+pub mod routes;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+
+use anyhow::Context;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use iom_store::Store;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tokio::net::TcpListener;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::auth::TokenCache;
+use crate::error::ApiError;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub tokens: Arc<TokenCache>,
+    pub metrics: PrometheusHandle,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub database_url: String,
+    /// When set, an admin token with exactly this value exists after start.
+    pub admin_token: Option<String>,
+}
+
+impl AppState {
+    pub async fn open(config: &Config) -> anyhow::Result<AppState> {
+        let store = Store::open(&config.database_url)
+            .await
+            .with_context(|| format!("opening the database {}", redact(&config.database_url)))?;
+        if let Some(token) = &config.admin_token {
+            store
+                .put_token(
+                    "admin (IOM_ADMIN_TOKEN)".into(),
+                    "admin".into(),
+                    token.clone(),
+                )
+                .await
+                .context("storing IOM_ADMIN_TOKEN")?;
+        }
+        Ok(AppState {
+            store,
+            tokens: Arc::new(TokenCache::default()),
+            metrics: prometheus(),
+        })
+    }
+}
+
+/// The process-wide Prometheus recorder; installed once however many servers a process runs.
+fn prometheus() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new()
+                .set_buckets(&[
+                    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+                ])
+                .expect("static buckets")
+                .build_recorder();
+            let handle = recorder.handle();
+            // Another recorder may be installed by an embedding program; then ours only renders.
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
+
+pub fn router(state: AppState) -> Router {
+    use routes::{events, health, orders};
+    let api = Router::new()
+        .route("/orders", post(orders::create).get(orders::list))
+        .route("/orders/{id}", get(orders::get))
+        .route("/orders/{id}/cancel", post(orders::cancel))
+        .route(
+            "/orders/{id}/lines/{line_no}/cancel",
+            post(orders::cancel_line),
+        )
+        .route("/orders/{id}/hold", post(orders::hold))
+        .route("/orders/{id}/release", post(orders::release))
+        .route("/orders/{id}/shipments", post(orders::ship))
+        .route("/orders/{id}/deliveries", post(orders::deliver))
+        .route("/orders/{id}/timeline", get(orders::timeline))
+        .route("/events", get(events::list))
+        .route("/openapi.json", get(openapi_json))
+        .fallback(api_not_found);
+    Router::new()
+        .nest("/api/v1", api)
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .layer(DefaultBodyLimit::max(json::MAX_BODY))
+        .layer(axum::middleware::from_fn(metrics_layer::record))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(TraceLayer::new_for_http())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .with_state(state)
+}
+
+async fn openapi_json() -> axum::Json<utoipa::openapi::OpenApi> {
+    static DOC: OnceLock<utoipa::openapi::OpenApi> = OnceLock::new();
+    axum::Json(DOC.get_or_init(openapi::document).clone())
+}
+
+async fn api_not_found() -> ApiError {
+    ApiError::not_found("no such resource")
+}
+
+/// A running server: its address and a handle to stop it.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+}
+
+/// Opens the database and serves in the background; `listen` may use port 0.
+pub async fn spawn(config: Config) -> anyhow::Result<Running> {
+    let state = AppState::open(&config).await?;
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
+    let app = router(state.clone());
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    Ok(Running {
+        addr,
+        state,
+        shutdown: Some(shutdown),
+        task,
+    })
+}
+
+/// Serves until Ctrl-C or SIGTERM.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let running = spawn(config).await?;
+    tracing::info!(url = %running.url(), "iom is serving");
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    running.stop().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let term = async {
+            match term.as_mut() {
+                Some(t) => {
+                    t.recv().await;
+                }
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+/// A database URL without its password, for messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let creds = &url[scheme + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}

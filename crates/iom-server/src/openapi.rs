@@ -1,0 +1,39 @@
+//! The OpenAPI document of `/api/v1`, generated from the handlers' annotations.
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::routes::{events, orders};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "iom", description = "Intelligent Order Management: capture, orchestrate, fulfil and track orders from every channel."),
+    paths(
+        orders::create, orders::get, orders::list, orders::cancel, orders::cancel_line,
+        orders::hold, orders::release, orders::ship, orders::deliver, orders::timeline,
+        events::list,
+    ),
+    components(schemas(crate::error::Problem, iom_domain::FieldError)),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "orders", description = "Order capture and lifecycle"),
+        (name = "events", description = "Business events in commit order"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+pub fn document() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}

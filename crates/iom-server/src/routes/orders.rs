@@ -1,0 +1,464 @@
+//! `/api/v1/orders`: capture, read, list, and every action on an order.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use iom_domain::order::{LineQuantityRequest, ShipmentRequest};
+use iom_domain::{DomainError, Order, OrderId, OrderIntake, OrderStatus};
+use iom_store::{CreateOutcome, Event, Idempotency, OrderFilter};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::AppState;
+use crate::auth::{Access, Principal};
+use crate::error::{ApiError, ApiResult, PROBLEM_JSON, Problem};
+use crate::json::ApiJson;
+
+const MAX_IDEMPOTENCY_KEY: usize = 255;
+
+#[derive(Serialize, ToSchema)]
+pub struct OrderPage {
+    pub items: Vec<Order>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct ListQuery {
+    /// One of the order statuses.
+    pub status: Option<String>,
+    pub channel: Option<String>,
+    /// Orders with a line of this SKU.
+    pub sku: Option<String>,
+    /// Order id, external id, customer id, or the beginning of the customer's e-mail or name.
+    pub q: Option<String>,
+    /// 1 to 500; 50 when absent.
+    pub limit: Option<usize>,
+    pub cursor: Option<String>,
+}
+
+#[derive(Deserialize, Default, ToSchema)]
+pub struct CancelRequest {
+    pub reason: Option<String>,
+}
+
+#[derive(Deserialize, Default, ToSchema)]
+pub struct CancelLineRequest {
+    /// How much to cancel; all of the open quantity when absent.
+    pub quantity: Option<i64>,
+    pub reason: Option<String>,
+}
+
+#[derive(Deserialize, Default, ToSchema)]
+pub struct HoldRequest {
+    /// Free text, or a short code such as `credit` which then becomes the status reason.
+    pub reason: Option<String>,
+    /// The hold's code (`manual` when neither this nor a code-like reason is given).
+    pub code: Option<String>,
+}
+
+#[derive(Deserialize, Default, ToSchema)]
+pub struct ReleaseRequest {
+    /// Release only the holds with this code; all holds when absent.
+    pub code: Option<String>,
+}
+
+#[derive(Deserialize, Default, ToSchema)]
+pub struct DeliveryRequest {
+    pub lines: Option<Vec<LineQuantityRequest>>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TimelineEntry {
+    pub at: chrono::DateTime<Utc>,
+    /// `event` for a business event (later also flow steps).
+    pub kind: &'static str,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub seq: i64,
+    #[schema(value_type = Object)]
+    pub data: serde_json::Value,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Timeline {
+    pub items: Vec<TimelineEntry>,
+    pub next_cursor: Option<String>,
+}
+
+/// Capture an order.
+#[utoipa::path(post, path = "/api/v1/orders", tag = "orders",
+    request_body = OrderIntake,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first response")),
+    responses(
+        (status = 201, body = Order),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, description = "The (channel, external_id) exists; `existing_id` names it", content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn create(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+    body: ApiJson<OrderIntake>,
+) -> ApiResult<Response> {
+    principal.require(Access::Capture)?;
+    let idempotency = match headers.get("idempotency-key") {
+        None => None,
+        Some(value) => {
+            let key = value
+                .to_str()
+                .ok()
+                .map(str::trim)
+                .filter(|k| !k.is_empty() && k.len() <= MAX_IDEMPOTENCY_KEY)
+                .ok_or_else(|| {
+                    ApiError::invalid_field(
+                        "Idempotency-Key",
+                        format!("must be 1 to {MAX_IDEMPOTENCY_KEY} visible characters"),
+                    )
+                })?;
+            Some(Idempotency::new(
+                format!("orders.create/{}", principal.token_id),
+                key,
+                &body.raw,
+            ))
+        }
+    };
+    let order = body.value.validate(Utc::now()).map_err(ApiError::invalid)?;
+    let outcome = state
+        .store
+        .create_order(order, idempotency, Box::new(render_create))
+        .await?;
+    let (status, text) = match &outcome {
+        CreateOutcome::Replayed { status, body } => (*status, body.clone()),
+        CreateOutcome::KeyReused => {
+            return Err(ApiError::invalid_field(
+                "Idempotency-Key",
+                "this key was used before with a different request",
+            ));
+        }
+        other => render_create(other),
+    };
+    if let CreateOutcome::Created(order) = &outcome {
+        metrics::counter!("iom_orders_created_total", "channel" => order.channel.clone())
+            .increment(1);
+    }
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = (status, text).into_response();
+    let content_type = if status.is_success() {
+        "application/json"
+    } else {
+        PROBLEM_JSON
+    };
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let CreateOutcome::Created(order) = &outcome
+        && let Ok(location) = HeaderValue::from_str(&format!("/api/v1/orders/{}", order.id))
+    {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+/// The response an outcome gets; stored with an idempotency key so that a retry gets it again.
+fn render_create(outcome: &CreateOutcome) -> (u16, String) {
+    match outcome {
+        CreateOutcome::Created(order) => (201, serde_json::to_string(order).unwrap_or_default()),
+        CreateOutcome::Duplicate { existing_id } => {
+            let e = ApiError::conflict(format!(
+                "an order with this channel and external_id exists: {existing_id}"
+            ))
+            .with("existing_id", existing_id);
+            (e.status().as_u16(), e.body())
+        }
+        CreateOutcome::Replayed { status, body } => (*status, body.clone()),
+        CreateOutcome::KeyReused => (422, String::new()),
+    }
+}
+
+/// One order.
+#[utoipa::path(get, path = "/api/v1/orders/{id}", tag = "orders",
+    params(("id" = String, Path)),
+    responses((status = 200, body = Order), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn get(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Order>> {
+    principal.require(Access::Read)?;
+    let id = parse_id(&id)?;
+    let order = state
+        .store
+        .get_order(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("order {id} does not exist")))?;
+    Ok(Json(order))
+}
+
+/// Orders, newest first.
+#[utoipa::path(get, path = "/api/v1/orders", tag = "orders",
+    params(ListQuery),
+    responses((status = 200, body = OrderPage), (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+    Query(query): Query<ListQuery>,
+) -> ApiResult<Json<OrderPage>> {
+    principal.require(Access::Read)?;
+    let mut errors = Vec::new();
+    if let Some(status) = &query.status
+        && OrderStatus::parse(status).is_none()
+    {
+        errors.push(iom_domain::FieldError::new(
+            "status",
+            format!("{status:?} is not an order status"),
+        ));
+    }
+    let limit = query.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        errors.push(iom_domain::FieldError::new(
+            "limit",
+            "must be between 1 and 500",
+        ));
+    }
+    let cursor = match query.cursor.as_deref().filter(|c| !c.is_empty()) {
+        None => None,
+        Some(c) => match c.parse::<OrderId>() {
+            Ok(id) => Some(id),
+            Err(_) => {
+                errors.push(iom_domain::FieldError::new(
+                    "cursor",
+                    "is not a cursor of this list",
+                ));
+                None
+            }
+        },
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::invalid(errors));
+    }
+    let items = state
+        .store
+        .list_orders(OrderFilter {
+            status: query.status,
+            channel: query.channel,
+            sku: query.sku,
+            q: query.q,
+            limit,
+            cursor,
+        })
+        .await?;
+    let next_cursor = (items.len() == limit)
+        .then(|| items.last().map(|o| o.id.to_string()))
+        .flatten();
+    Ok(Json(OrderPage { items, next_cursor }))
+}
+
+/// Cancel the whole order; refused once any of it has shipped.
+#[utoipa::path(post, path = "/api/v1/orders/{id}/cancel", tag = "orders",
+    params(("id" = String, Path)), request_body = CancelRequest,
+    responses((status = 200, body = Order), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn cancel(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    body: ApiJson<CancelRequest>,
+) -> ApiResult<Json<Order>> {
+    principal.require(Access::Capture)?;
+    let reason = reason_code(body.value.reason, "manual");
+    act(&state, &id, move |order, now| order.cancel(&reason, now)).await
+}
+
+/// Cancel a line, or part of it.
+#[utoipa::path(post, path = "/api/v1/orders/{id}/lines/{line_no}/cancel", tag = "orders",
+    params(("id" = String, Path), ("line_no" = u32, Path)), request_body = CancelLineRequest,
+    responses((status = 200, body = Order), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn cancel_line(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((id, line_no)): Path<(String, String)>,
+    body: ApiJson<CancelLineRequest>,
+) -> ApiResult<Json<Order>> {
+    principal.require(Access::Capture)?;
+    let line_no: u32 = line_no
+        .parse()
+        .map_err(|_| ApiError::not_found(format!("line {line_no} does not exist")))?;
+    let quantity = match body.value.quantity {
+        None => None,
+        Some(q) if q >= 1 && q <= i64::from(u32::MAX) => Some(q as u32),
+        Some(_) => return Err(ApiError::invalid_field("quantity", "must be at least 1")),
+    };
+    let reason = reason_code(body.value.reason, "manual");
+    let order_id = parse_id(&id)?;
+    let order = state
+        .store
+        .get_order(order_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("order {order_id} does not exist")))?;
+    if order.line(line_no).is_none() {
+        return Err(ApiError::not_found(format!(
+            "order {order_id} has no line {line_no}"
+        )));
+    }
+    act(&state, &id, move |order, now| {
+        order.cancel_line(line_no, quantity, &reason, now)
+    })
+    .await
+}
+
+/// Put the order on hold.
+#[utoipa::path(post, path = "/api/v1/orders/{id}/hold", tag = "orders",
+    params(("id" = String, Path)), request_body = HoldRequest,
+    responses((status = 200, body = Order), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn hold(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    body: ApiJson<HoldRequest>,
+) -> ApiResult<Json<Order>> {
+    principal.require(Access::Operate)?;
+    let HoldRequest { reason, code } = body.value;
+    let code = match code.map(|c| c.trim().to_owned()).filter(|c| !c.is_empty()) {
+        Some(code) => code,
+        None => reason_code(reason.clone(), "manual"),
+    };
+    act(&state, &id, move |order, now| {
+        order.hold(&code, reason, now)
+    })
+    .await
+}
+
+/// Release the order's holds.
+#[utoipa::path(post, path = "/api/v1/orders/{id}/release", tag = "orders",
+    params(("id" = String, Path)), request_body = ReleaseRequest,
+    responses((status = 200, body = Order), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn release(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    body: ApiJson<ReleaseRequest>,
+) -> ApiResult<Json<Order>> {
+    principal.require(Access::Operate)?;
+    let code = body.value.code.filter(|c| !c.trim().is_empty());
+    act(&state, &id, move |order, now| {
+        order.release_hold(code.as_deref(), now)
+    })
+    .await
+}
+
+/// Record a shipment from a node.
+#[utoipa::path(post, path = "/api/v1/orders/{id}/shipments", tag = "orders",
+    params(("id" = String, Path)), request_body = ShipmentRequest,
+    responses((status = 200, body = Order), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn ship(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    body: ApiJson<ShipmentRequest>,
+) -> ApiResult<Json<Order>> {
+    principal.require(Access::Capture)?;
+    let request = body.value;
+    act(&state, &id, move |order, now| {
+        order.record_shipment(request, now)
+    })
+    .await
+}
+
+/// Record a delivery.
+#[utoipa::path(post, path = "/api/v1/orders/{id}/deliveries", tag = "orders",
+    params(("id" = String, Path)), request_body = DeliveryRequest,
+    responses((status = 200, body = Order), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn deliver(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    body: ApiJson<DeliveryRequest>,
+) -> ApiResult<Json<Order>> {
+    principal.require(Access::Capture)?;
+    let lines = body.value.lines;
+    act(&state, &id, move |order, now| {
+        order.record_delivery(lines, now)
+    })
+    .await
+}
+
+/// Every business event of this order, oldest first.
+#[utoipa::path(get, path = "/api/v1/orders/{id}/timeline", tag = "orders",
+    params(("id" = String, Path)),
+    responses((status = 200, body = Timeline), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn timeline(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Timeline>> {
+    principal.require(Access::Read)?;
+    let order_id = parse_id(&id)?;
+    if state.store.get_order(order_id).await?.is_none() {
+        return Err(ApiError::not_found(format!(
+            "order {order_id} does not exist"
+        )));
+    }
+    let events = state.store.subject_events(order_id.to_string()).await?;
+    Ok(Json(Timeline {
+        items: events.into_iter().map(entry).collect(),
+        next_cursor: None,
+    }))
+}
+
+fn entry(event: Event) -> TimelineEntry {
+    TimelineEntry {
+        at: event.at,
+        kind: "event",
+        event_type: event.kind,
+        seq: event.seq,
+        data: event.data,
+    }
+}
+
+async fn act<F>(state: &AppState, id: &str, change: F) -> ApiResult<Json<Order>>
+where
+    F: FnOnce(
+            &mut Order,
+            chrono::DateTime<Utc>,
+        ) -> Result<Vec<iom_domain::EventDraft>, DomainError>
+        + Send
+        + 'static,
+{
+    let id = parse_id(id)?;
+    Ok(Json(state.store.update_order(id, change).await?))
+}
+
+fn parse_id(id: &str) -> ApiResult<OrderId> {
+    id.parse()
+        .map_err(|_| ApiError::not_found(format!("order {id} does not exist")))
+}
+
+/// A reason that looks like a code (`credit`, `customer_request`) is used as the status reason;
+/// free text is kept as the note and the status reason falls back to `default`.
+fn reason_code(reason: Option<String>, default: &str) -> String {
+    match reason.as_deref().map(str::trim) {
+        Some(r)
+            if !r.is_empty()
+                && r.len() <= 64
+                && r.starts_with(|c: char| c.is_ascii_lowercase())
+                && r.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') =>
+        {
+            r.to_owned()
+        }
+        _ => default.to_owned(),
+    }
+}

@@ -1,0 +1,313 @@
+//! One small SQL interface over both backends, so that every query of iom is written once.
+//!
+//! The SQL is a portable subset of SQLite and PostgreSQL: `$1` placeholders (rewritten to SQLite's
+//! `?1`), `BIGINT` and `TEXT` columns only, `ON CONFLICT`, `RETURNING`. What differs between the
+//! backends (DDL, row locks, the event-ordering lock) asks [`Conn::dialect`].
+//!
+//! Written here rather than taken from a crate because the store is synchronous on purpose: the
+//! group-commit writer runs on its own thread and the same transaction code must drive rusqlite and
+//! the `postgres` client; sqlx's `Any` driver is async-only and slower on SQLite.
+
+use std::collections::HashMap;
+
+use crate::StoreError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+/// A parameter: borrowed, so that binding a row allocates nothing.
+#[derive(Debug, Clone, Copy)]
+pub enum Value<'a> {
+    Null,
+    Int(i64),
+    Text(&'a str),
+}
+
+impl<'a> From<&'a str> for Value<'a> {
+    fn from(v: &'a str) -> Self {
+        Value::Text(v)
+    }
+}
+
+impl<'a> From<&'a String> for Value<'a> {
+    fn from(v: &'a String) -> Self {
+        Value::Text(v)
+    }
+}
+
+impl From<i64> for Value<'_> {
+    fn from(v: i64) -> Self {
+        Value::Int(v)
+    }
+}
+
+impl<'a, T: Into<Value<'a>>> From<Option<T>> for Value<'a> {
+    fn from(v: Option<T>) -> Self {
+        v.map_or(Value::Null, Into::into)
+    }
+}
+
+/// A column value read back.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Owned {
+    Null,
+    Int(i64),
+    Text(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct Row(pub Vec<Owned>);
+
+impl Row {
+    pub fn int(&self, i: usize) -> Result<i64, StoreError> {
+        match self.0.get(i) {
+            Some(Owned::Int(v)) => Ok(*v),
+            other => Err(StoreError::Corrupt(format!(
+                "column {i}: expected integer, got {other:?}"
+            ))),
+        }
+    }
+
+    pub fn opt_int(&self, i: usize) -> Result<Option<i64>, StoreError> {
+        match self.0.get(i) {
+            Some(Owned::Null) => Ok(None),
+            _ => self.int(i).map(Some),
+        }
+    }
+
+    pub fn text(&self, i: usize) -> Result<&str, StoreError> {
+        match self.0.get(i) {
+            Some(Owned::Text(v)) => Ok(v),
+            other => Err(StoreError::Corrupt(format!(
+                "column {i}: expected text, got {other:?}"
+            ))),
+        }
+    }
+
+    pub fn opt_text(&self, i: usize) -> Result<Option<&str>, StoreError> {
+        match self.0.get(i) {
+            Some(Owned::Null) => Ok(None),
+            _ => self.text(i).map(Some),
+        }
+    }
+
+    pub fn take_text(&mut self, i: usize) -> Result<String, StoreError> {
+        match self.0.get_mut(i) {
+            Some(Owned::Text(v)) => Ok(std::mem::take(v)),
+            other => Err(StoreError::Corrupt(format!(
+                "column {i}: expected text, got {other:?}"
+            ))),
+        }
+    }
+}
+
+pub trait Conn: Send {
+    fn dialect(&self) -> Dialect;
+    /// Runs one statement and returns the number of rows it changed.
+    fn execute(&mut self, sql: &str, params: &[Value<'_>]) -> Result<u64, StoreError>;
+    fn query(&mut self, sql: &str, params: &[Value<'_>]) -> Result<Vec<Row>, StoreError>;
+    /// Runs statements without parameters (DDL, transaction control).
+    fn batch(&mut self, sql: &str) -> Result<(), StoreError>;
+
+    /// The connection is lost for good and must be replaced.
+    fn is_broken(&self) -> bool {
+        false
+    }
+
+    fn query_one(&mut self, sql: &str, params: &[Value<'_>]) -> Result<Option<Row>, StoreError> {
+        Ok(self.query(sql, params)?.into_iter().next())
+    }
+}
+
+// ---------------------------------------------------------------- SQLite
+
+/// `$1` → `?1`: SQLite reads `$1` as a named parameter whose index is its order of appearance,
+/// which would silently misbind a query that names `$2` before `$1`.
+fn sqlite_sql(sql: &str) -> String {
+    sql.replace('$', "?")
+}
+
+impl rusqlite::ToSql for Value<'_> {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::{ToSqlOutput, ValueRef};
+        Ok(match self {
+            Value::Null => ToSqlOutput::Borrowed(ValueRef::Null),
+            Value::Int(i) => ToSqlOutput::Borrowed(ValueRef::Integer(*i)),
+            Value::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+        })
+    }
+}
+
+impl Conn for rusqlite::Connection {
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
+
+    fn execute(&mut self, sql: &str, params: &[Value<'_>]) -> Result<u64, StoreError> {
+        let mut stmt = self.prepare_cached(&sqlite_sql(sql))?;
+        Ok(stmt.execute(rusqlite::params_from_iter(params.iter()))? as u64)
+    }
+
+    fn query(&mut self, sql: &str, params: &[Value<'_>]) -> Result<Vec<Row>, StoreError> {
+        use rusqlite::types::ValueRef;
+        let mut stmt = self.prepare_cached(&sqlite_sql(sql))?;
+        let columns = stmt.column_count();
+        let mut rows = stmt.query(rusqlite::params_from_iter(params.iter()))?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            let mut values = Vec::with_capacity(columns);
+            for i in 0..columns {
+                values.push(match row.get_ref(i)? {
+                    ValueRef::Null => Owned::Null,
+                    ValueRef::Integer(v) => Owned::Int(v),
+                    ValueRef::Text(t) => Owned::Text(String::from_utf8_lossy(t).into_owned()),
+                    ValueRef::Real(v) => Owned::Text(v.to_string()),
+                    ValueRef::Blob(b) => Owned::Text(String::from_utf8_lossy(b).into_owned()),
+                });
+            }
+            out.push(Row(values));
+        }
+        Ok(out)
+    }
+
+    fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
+        Ok(self.execute_batch(sql)?)
+    }
+}
+
+// ---------------------------------------------------------------- PostgreSQL
+
+/// A PostgreSQL connection with its prepared statements, so each query is parsed once per connection.
+pub struct PgConn {
+    client: postgres::Client,
+    statements: HashMap<String, postgres::Statement>,
+}
+
+impl PgConn {
+    pub fn connect(url: &str) -> Result<Self, StoreError> {
+        let client = postgres::Client::connect(url, postgres::NoTls)?;
+        Ok(Self {
+            client,
+            statements: HashMap::new(),
+        })
+    }
+
+    fn statement(&mut self, sql: &str) -> Result<postgres::Statement, StoreError> {
+        if let Some(stmt) = self.statements.get(sql) {
+            return Ok(stmt.clone());
+        }
+        let stmt = self.client.prepare(sql)?;
+        self.statements.insert(sql.to_owned(), stmt.clone());
+        Ok(stmt)
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.client.is_closed()
+    }
+}
+
+impl postgres::types::ToSql for Value<'_> {
+    fn to_sql(
+        &self,
+        ty: &postgres::types::Type,
+        out: &mut bytes::BytesMut,
+    ) -> Result<postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        use postgres::types::{IsNull, Type};
+        match self {
+            Value::Null => Ok(IsNull::Yes),
+            Value::Int(v) => match *ty {
+                Type::INT4 => i32::try_from(*v)?.to_sql(ty, out),
+                Type::INT2 => i16::try_from(*v)?.to_sql(ty, out),
+                Type::BOOL => (*v != 0).to_sql(ty, out),
+                _ => v.to_sql(ty, out),
+            },
+            Value::Text(s) => s.to_sql(ty, out),
+        }
+    }
+
+    fn accepts(_: &postgres::types::Type) -> bool {
+        true
+    }
+
+    postgres::types::to_sql_checked!();
+}
+
+fn pg_params<'p>(params: &'p [Value<'_>]) -> Vec<&'p (dyn postgres::types::ToSql + Sync)> {
+    params
+        .iter()
+        .map(|p| p as &(dyn postgres::types::ToSql + Sync))
+        .collect()
+}
+
+impl Conn for PgConn {
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
+
+    fn execute(&mut self, sql: &str, params: &[Value<'_>]) -> Result<u64, StoreError> {
+        let stmt = self.statement(sql)?;
+        Ok(self.client.execute(&stmt, &pg_params(params))?)
+    }
+
+    fn query(&mut self, sql: &str, params: &[Value<'_>]) -> Result<Vec<Row>, StoreError> {
+        use postgres::types::Type;
+        let stmt = self.statement(sql)?;
+        let rows = self.client.query(&stmt, &pg_params(params))?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let mut values = Vec::with_capacity(row.len());
+            for (i, column) in row.columns().iter().enumerate() {
+                let value = match *column.type_() {
+                    Type::INT8 => row.try_get::<_, Option<i64>>(i)?.map(Owned::Int),
+                    Type::INT4 => row
+                        .try_get::<_, Option<i32>>(i)?
+                        .map(|v| Owned::Int(v.into())),
+                    Type::INT2 => row
+                        .try_get::<_, Option<i16>>(i)?
+                        .map(|v| Owned::Int(v.into())),
+                    Type::BOOL => row
+                        .try_get::<_, Option<bool>>(i)?
+                        .map(|v| Owned::Int(v.into())),
+                    _ => row.try_get::<_, Option<String>>(i)?.map(Owned::Text),
+                };
+                values.push(value.unwrap_or(Owned::Null));
+            }
+            out.push(Row(values));
+        }
+        Ok(out)
+    }
+
+    fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
+        Ok(self.client.batch_execute(sql)?)
+    }
+
+    fn is_broken(&self) -> bool {
+        self.client.is_closed()
+    }
+}
+
+/// Hands out [`PgConn`]s from an r2d2 pool.
+#[derive(Debug)]
+pub struct PgManager {
+    pub url: String,
+}
+
+impl r2d2::ManageConnection for PgManager {
+    type Connection = PgConn;
+    type Error = StoreError;
+
+    fn connect(&self) -> Result<PgConn, StoreError> {
+        PgConn::connect(&self.url)
+    }
+
+    fn is_valid(&self, conn: &mut PgConn) -> Result<(), StoreError> {
+        conn.batch("")
+    }
+
+    fn has_broken(&self, conn: &mut PgConn) -> bool {
+        conn.is_closed()
+    }
+}

@@ -1,0 +1,107 @@
+//! Reading business events: in commit order after a sequence number, or all of one subject.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::db::{Conn, Row, Value};
+use crate::{Store, StoreError, from_micros};
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Event {
+    pub seq: i64,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub subject: String,
+    pub at: DateTime<Utc>,
+    pub data: serde_json::Value,
+}
+
+impl Store {
+    /// Events after `after`, oldest first. `types` is a comma-separated list of types or prefixes
+    /// ending in `*` (`order.*,inventory.changed`); `None` or `*` for all.
+    pub async fn events_after(
+        &self,
+        after: i64,
+        types: Option<String>,
+        limit: usize,
+    ) -> Result<Vec<Event>, StoreError> {
+        self.read(move |c| after_seq(c, after, types.as_deref(), limit))
+            .await
+    }
+
+    /// Every event about one subject (an order's timeline), oldest first.
+    pub async fn subject_events(&self, subject: String) -> Result<Vec<Event>, StoreError> {
+        self.read(move |c| {
+            c.query(
+                "SELECT seq, type, subject, at, data FROM events WHERE subject = $1 ORDER BY seq",
+                &[Value::Text(&subject)],
+            )?
+            .into_iter()
+            .map(event)
+            .collect()
+        })
+        .await
+    }
+
+    /// The highest sequence number committed so far (0 when there is none).
+    pub async fn last_event_seq(&self) -> Result<i64, StoreError> {
+        self.read(|c| {
+            let row = c.query_one("SELECT COALESCE(MAX(seq), 0) FROM events", &[])?;
+            row.map_or(Ok(0), |r| r.int(0))
+        })
+        .await
+    }
+}
+
+fn after_seq(
+    conn: &mut dyn Conn,
+    after: i64,
+    types: Option<&str>,
+    limit: usize,
+) -> Result<Vec<Event>, StoreError> {
+    let mut sql = String::from("SELECT seq, type, subject, at, data FROM events WHERE seq > $1");
+    let mut bounds: Vec<String> = Vec::new();
+    let patterns: Vec<&str> = types
+        .unwrap_or("*")
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .collect();
+    if !patterns.is_empty() && !patterns.contains(&"*") {
+        let mut clauses = Vec::new();
+        for pattern in patterns {
+            if let Some(prefix) = pattern.strip_suffix('*') {
+                // A prefix is the range [prefix, prefix with its last character incremented).
+                let mut upper: Vec<char> = prefix.chars().collect();
+                if let Some(last) = upper.pop() {
+                    let next = char::from_u32(last as u32 + 1).unwrap_or(char::MAX);
+                    upper.push(next);
+                }
+                // $1 is `after`; the bounds follow it.
+                let first = bounds.len() + 2;
+                bounds.push(prefix.to_owned());
+                bounds.push(upper.into_iter().collect());
+                clauses.push(format!("(type >= ${first} AND type < ${})", first + 1));
+            } else {
+                clauses.push(format!("type = ${}", bounds.len() + 2));
+                bounds.push(pattern.to_owned());
+            }
+        }
+        sql.push_str(&format!(" AND ({})", clauses.join(" OR ")));
+    }
+    sql.push_str(&format!(" ORDER BY seq LIMIT {}", limit.clamp(1, 10_000)));
+    let mut params = vec![Value::Int(after)];
+    params.extend(bounds.iter().map(|b| Value::Text(b)));
+    conn.query(&sql, &params)?.into_iter().map(event).collect()
+}
+
+fn event(mut row: Row) -> Result<Event, StoreError> {
+    let data = row.take_text(4)?;
+    Ok(Event {
+        seq: row.int(0)?,
+        kind: row.text(1)?.to_owned(),
+        subject: row.text(2)?.to_owned(),
+        at: from_micros(row.int(3)?),
+        data: serde_json::from_str(&data)?,
+    })
+}

@@ -1,0 +1,123 @@
+//! All of iom's SQL. Two backends, SQLite (the embedded default) and PostgreSQL (to scale out to
+//! many processes), behind one [`Store`].
+//!
+//! Reads run on a pool of connections. Writes go to one writer per process that commits them in
+//! groups: jobs that arrive while a transaction is open share the next one, each inside its own
+//! savepoint, so a failing job does not take the others with it. Every business event a job emits is
+//! written in the same transaction as the change it announces (the transactional outbox), and events
+//! become visible strictly in sequence order (see [`writer`]).
+
+mod db;
+pub mod events;
+mod migrate;
+mod open;
+pub mod orders;
+pub mod testing;
+pub mod tokens;
+mod writer;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeZone, Utc};
+use iom_domain::{DomainError, EventDraft};
+
+pub use db::{Conn, Dialect, Owned, Row, Value};
+pub use events::Event;
+pub use orders::{CreateOutcome, Idempotency, OrderFilter};
+pub use tokens::TokenRecord;
+pub use writer::Tx;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found: {0}")]
+    NotFound(String),
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("postgres: {0}")]
+    Postgres(#[from] postgres::Error),
+    #[error("connection pool: {0}")]
+    Pool(#[from] r2d2::Error),
+    #[error("stored data is not readable: {0}")]
+    Corrupt(String),
+    #[error("the transaction could not commit: {0}")]
+    Commit(String),
+    #[error("unsupported database URL {0:?}: use sqlite://PATH or postgres://…")]
+    BadUrl(String),
+    #[error("the store is shutting down")]
+    Closed,
+}
+
+impl From<serde_json::Error> for StoreError {
+    fn from(e: serde_json::Error) -> Self {
+        StoreError::Corrupt(e.to_string())
+    }
+}
+
+/// The handle the rest of iom holds. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    readers: open::Readers,
+    writer: writer::WriterHandle,
+    dialect: Dialect,
+}
+
+impl Store {
+    /// Opens (creating and migrating as needed) the database at `url`: `sqlite://PATH`,
+    /// `sqlite::memory:` is not supported (readers and the writer must share one file), or
+    /// `postgres://…`.
+    pub async fn open(url: &str) -> Result<Store, StoreError> {
+        let url = url.to_owned();
+        tokio::task::spawn_blocking(move || open::open(&url))
+            .await
+            .map_err(|e| StoreError::Commit(e.to_string()))?
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.inner.dialect
+    }
+
+    /// Runs `f` on a pooled read connection, off the async threads.
+    pub async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut dyn Conn) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || inner.readers.with(f))
+            .await
+            .map_err(|e| StoreError::Commit(e.to_string()))?
+    }
+
+    /// Runs `f` in a write transaction shared with other jobs (group commit). `f`'s changes and the
+    /// events it emits commit together or not at all; the result is returned once committed.
+    pub async fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Tx<'_>) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        self.inner.writer.run(f).await
+    }
+
+    /// The database answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.read(|c| c.query("SELECT 1", &[]).map(|_| ())).await
+    }
+}
+
+pub(crate) fn micros(t: DateTime<Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+pub(crate) fn from_micros(v: i64) -> DateTime<Utc> {
+    Utc.timestamp_micros(v).single().unwrap_or_default()
+}
+
+/// An event of a job, waiting for the end of the batch to be written.
+pub(crate) struct PendingEvent {
+    pub draft: EventDraft,
+    pub at: DateTime<Utc>,
+}

@@ -1,0 +1,60 @@
+//! Schema migrations, one ordered list per backend, applied at start in one transaction.
+//! On PostgreSQL an advisory lock keeps two processes starting at once from both applying them.
+
+use crate::db::{Conn, Dialect};
+use crate::{StoreError, Value};
+
+const SQLITE: &[(i64, &str)] = &[(1, include_str!("migrations/sqlite/0001_orders.sql"))];
+const POSTGRES: &[(i64, &str)] = &[(1, include_str!("migrations/postgres/0001_orders.sql"))];
+
+/// Arbitrary but fixed: the advisory lock key that serialises migrations.
+const MIGRATION_LOCK: i64 = 0x10_0001;
+
+pub(crate) fn run(conn: &mut dyn Conn) -> Result<(), StoreError> {
+    let migrations = match conn.dialect() {
+        Dialect::Sqlite => {
+            conn.batch("BEGIN IMMEDIATE")?;
+            SQLITE
+        }
+        Dialect::Postgres => {
+            conn.batch(&format!(
+                "BEGIN; SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"
+            ))?;
+            POSTGRES
+        }
+    };
+    let result = apply(conn, migrations);
+    match result {
+        Ok(()) => conn.batch("COMMIT"),
+        Err(e) => {
+            let _ = conn.batch("ROLLBACK");
+            Err(e)
+        }
+    }
+}
+
+fn apply(conn: &mut dyn Conn, migrations: &[(i64, &str)]) -> Result<(), StoreError> {
+    conn.batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
+    )?;
+    let applied: Vec<i64> = conn
+        .query("SELECT version FROM schema_migrations", &[])?
+        .iter()
+        .map(|r| r.int(0))
+        .collect::<Result<_, _>>()?;
+    for (version, sql) in migrations {
+        if applied.contains(version) {
+            continue;
+        }
+        tracing::info!(version, "applying migration");
+        conn.batch(sql)?;
+        conn.execute(
+            "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)",
+            &[
+                Value::Int(*version),
+                Value::Int(crate::micros(chrono::Utc::now())),
+            ],
+        )?;
+    }
+    Ok(())
+}

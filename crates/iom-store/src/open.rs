@@ -1,0 +1,100 @@
+//! Opening a database: connection settings per backend, the reader pool and the writer thread.
+
+use std::time::Duration;
+
+use r2d2_sqlite::SqliteConnectionManager;
+
+use crate::db::{Conn, PgConn, PgManager};
+use crate::{Dialect, Inner, Store, StoreError, migrate, writer};
+
+pub(crate) enum Readers {
+    Sqlite(r2d2::Pool<SqliteConnectionManager>),
+    Postgres(r2d2::Pool<PgManager>),
+}
+
+impl Readers {
+    pub fn with<T>(
+        &self,
+        f: impl FnOnce(&mut dyn Conn) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        match self {
+            Readers::Sqlite(pool) => f(&mut *pool.get()?),
+            Readers::Postgres(pool) => f(&mut *pool.get()?),
+        }
+    }
+}
+
+/// WAL lets readers run beside the writer. `synchronous=FULL` syncs the log at every commit: group
+/// commit makes that one sync per batch, and an accepted order then survives a power cut, not only a
+/// crash of the process.
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL;
+PRAGMA synchronous = FULL;
+PRAGMA foreign_keys = ON;
+PRAGMA busy_timeout = 10000;
+PRAGMA cache_size = -65536;
+PRAGMA temp_store = MEMORY;";
+
+pub(crate) fn open(url: &str) -> Result<Store, StoreError> {
+    if let Some(path) = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+    {
+        open_sqlite(path)
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        open_postgres(url)
+    } else {
+        Err(StoreError::BadUrl(url.to_owned()))
+    }
+}
+
+fn open_sqlite(path: &str) -> Result<Store, StoreError> {
+    let path = path.split('?').next().unwrap_or(path);
+    if path.is_empty() || path == ":memory:" {
+        return Err(StoreError::BadUrl(format!("sqlite:{path}")));
+    }
+    let owned = path.to_owned();
+    let connect = move || -> Result<rusqlite::Connection, StoreError> {
+        let conn = rusqlite::Connection::open(&owned)?;
+        conn.execute_batch(SQLITE_PRAGMAS)?;
+        Ok(conn)
+    };
+    let mut writer_conn = connect()?;
+    migrate::run(&mut writer_conn)?;
+    let manager =
+        SqliteConnectionManager::file(path).with_init(|c| c.execute_batch(SQLITE_PRAGMAS));
+    let readers = r2d2::Pool::builder()
+        .max_size(8)
+        .min_idle(Some(1))
+        .build(manager)?;
+    Ok(Store {
+        inner: std::sync::Arc::new(Inner {
+            readers: Readers::Sqlite(readers),
+            writer: writer::spawn(writer_conn, Box::new(connect), "iom-sqlite-writer")?,
+            dialect: Dialect::Sqlite,
+        }),
+    })
+}
+
+fn open_postgres(url: &str) -> Result<Store, StoreError> {
+    let owned = url.to_owned();
+    let mut writer_conn = PgConn::connect(url)?;
+    migrate::run(&mut writer_conn)?;
+    let readers = r2d2::Pool::builder()
+        .max_size(12)
+        .min_idle(Some(2))
+        .connection_timeout(Duration::from_secs(10))
+        .build(PgManager {
+            url: url.to_owned(),
+        })?;
+    Ok(Store {
+        inner: std::sync::Arc::new(Inner {
+            readers: Readers::Postgres(readers),
+            writer: writer::spawn(
+                writer_conn,
+                Box::new(move || PgConn::connect(&owned)),
+                "iom-postgres-writer",
+            )?,
+            dialect: Dialect::Postgres,
+        }),
+    })
+}

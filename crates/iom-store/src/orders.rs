@@ -1,0 +1,329 @@
+//! Orders: the aggregate is kept as one JSON document, with the columns that lists filter on beside
+//! it and one row per line (so orders can be found by SKU and counted per line status).
+
+use iom_domain::{DomainError, EventDraft, Order, OrderId};
+use sha2::{Digest, Sha256};
+
+use crate::db::{Conn, Dialect, Value};
+use crate::{Store, StoreError, Tx, micros};
+
+/// A client's `Idempotency-Key` and what the request looked like.
+#[derive(Debug, Clone)]
+pub struct Idempotency {
+    /// Keys are unique within a scope (the operation and the caller).
+    pub scope: String,
+    pub key: String,
+    /// A hash of the request body: the same key with another body is refused.
+    pub fingerprint: String,
+}
+
+impl Idempotency {
+    pub fn new(scope: impl Into<String>, key: impl Into<String>, body: &[u8]) -> Self {
+        Self {
+            scope: scope.into(),
+            key: key.into(),
+            fingerprint: hex::encode(Sha256::digest(body)),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum CreateOutcome {
+    Created(Order),
+    /// An order with the same (channel, external_id) exists.
+    Duplicate {
+        existing_id: OrderId,
+    },
+    /// The idempotency key was used before for the same request: here is the response given then.
+    Replayed {
+        status: u16,
+        body: String,
+    },
+    /// The idempotency key was used before for a different request.
+    KeyReused,
+}
+
+/// Turns an outcome into the response stored with an idempotency key: (status, body).
+pub type Render = Box<dyn FnOnce(&CreateOutcome) -> (u16, String) + Send>;
+
+#[derive(Debug, Clone, Default)]
+pub struct OrderFilter {
+    pub status: Option<String>,
+    pub channel: Option<String>,
+    pub sku: Option<String>,
+    /// Matches the order id, the external id, or the customer's e-mail, id or name (prefix).
+    pub q: Option<String>,
+    pub limit: usize,
+    /// The id of the last order of the previous page; pages run newest first.
+    pub cursor: Option<OrderId>,
+}
+
+impl Store {
+    /// Captures a new order with its `order.received` event, unless the idempotency key or the
+    /// (channel, external_id) pair says it already exists.
+    pub async fn create_order(
+        &self,
+        order: Order,
+        idempotency: Option<Idempotency>,
+        render: Render,
+    ) -> Result<CreateOutcome, StoreError> {
+        self.write(move |tx| create(tx, order, idempotency, render))
+            .await
+    }
+
+    /// Loads the order, applies `change` (which returns the events announcing it), and saves the
+    /// order and the events in one transaction. The order row is locked for the change.
+    pub async fn update_order<F>(&self, id: OrderId, change: F) -> Result<Order, StoreError>
+    where
+        F: FnOnce(
+                &mut Order,
+                chrono::DateTime<chrono::Utc>,
+            ) -> Result<Vec<EventDraft>, DomainError>
+            + Send
+            + 'static,
+    {
+        self.write(move |tx| {
+            let now = tx.now();
+            let mut order = load(tx.conn(), id, true)?
+                .ok_or_else(|| StoreError::NotFound(format!("order {id}")))?;
+            let before = order.clone();
+            let events = change(&mut order, now)?;
+            save(tx.conn(), &before, &order)?;
+            tx.emit_all(events);
+            Ok(order)
+        })
+        .await
+    }
+
+    pub async fn get_order(&self, id: OrderId) -> Result<Option<Order>, StoreError> {
+        self.read(move |c| load(c, id, false)).await
+    }
+
+    pub async fn list_orders(&self, filter: OrderFilter) -> Result<Vec<Order>, StoreError> {
+        self.read(move |c| list(c, &filter)).await
+    }
+}
+
+fn create(
+    tx: &mut Tx<'_>,
+    order: Order,
+    idempotency: Option<Idempotency>,
+    render: Render,
+) -> Result<CreateOutcome, StoreError> {
+    let now = micros(tx.now());
+    if let Some(idem) = &idempotency {
+        // Claim the key first: on PostgreSQL a concurrent claim of the same key waits here until
+        // the other transaction ends, then sees its stored response.
+        let claimed = tx.conn().execute(
+            "INSERT INTO idempotency_keys (scope, key, fingerprint, status, body, created_at)
+             VALUES ($1, $2, $3, 0, '', $4) ON CONFLICT (scope, key) DO NOTHING",
+            &[
+                Value::Text(&idem.scope),
+                Value::Text(&idem.key),
+                Value::Text(&idem.fingerprint),
+                Value::Int(now),
+            ],
+        )?;
+        if claimed == 0 {
+            let row = tx
+                .conn()
+                .query_one(
+                    "SELECT fingerprint, status, body FROM idempotency_keys WHERE scope = $1 AND key = $2",
+                    &[Value::Text(&idem.scope), Value::Text(&idem.key)],
+                )?
+                .ok_or_else(|| StoreError::Corrupt("idempotency key vanished".into()))?;
+            if row.text(0)? != idem.fingerprint {
+                return Ok(CreateOutcome::KeyReused);
+            }
+            return Ok(CreateOutcome::Replayed {
+                status: u16::try_from(row.int(1)?).unwrap_or(500),
+                body: row.text(2)?.to_owned(),
+            });
+        }
+    }
+    let outcome = if insert(tx.conn(), &order)? {
+        tx.emit(order.received_event());
+        CreateOutcome::Created(order)
+    } else {
+        let existing = tx
+            .conn()
+            .query_one(
+                "SELECT id FROM orders WHERE channel = $1 AND external_id = $2",
+                &[Value::Text(&order.channel), Value::Text(&order.external_id)],
+            )?
+            .ok_or_else(|| StoreError::Corrupt("duplicate order vanished".into()))?;
+        CreateOutcome::Duplicate {
+            existing_id: parse_id(existing.text(0)?)?,
+        }
+    };
+    if let Some(idem) = &idempotency {
+        let (status, body) = render(&outcome);
+        tx.conn().execute(
+            "UPDATE idempotency_keys SET status = $3, body = $4 WHERE scope = $1 AND key = $2",
+            &[
+                Value::Text(&idem.scope),
+                Value::Text(&idem.key),
+                Value::Int(status.into()),
+                Value::Text(&body),
+            ],
+        )?;
+    }
+    Ok(outcome)
+}
+
+/// Inserts the order and its lines; `false` when its (channel, external_id) is taken.
+pub fn insert(conn: &mut dyn Conn, order: &Order) -> Result<bool, StoreError> {
+    let id = order.id.to_string();
+    let doc = serde_json::to_string(order)?;
+    let total = order.totals.total.to_string();
+    let customer = order.customer.as_ref();
+    let inserted = conn.execute(
+        "INSERT INTO orders (id, channel, external_id, status, customer_id, customer_email,
+             customer_name, currency, total, placed_at, created_at, updated_at, version, doc)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+         ON CONFLICT (channel, external_id) DO NOTHING",
+        &[
+            Value::Text(&id),
+            Value::Text(&order.channel),
+            Value::Text(&order.external_id),
+            Value::Text(order.status.as_str()),
+            customer.and_then(|c| c.id.as_ref()).into(),
+            customer.and_then(|c| c.email.as_ref()).into(),
+            customer.and_then(|c| c.name.as_ref()).into(),
+            Value::Text(order.currency.code()),
+            Value::Text(&total),
+            Value::Int(micros(order.placed_at)),
+            Value::Int(micros(order.created_at)),
+            Value::Int(micros(order.updated_at)),
+            Value::Int(order.version),
+            Value::Text(&doc),
+        ],
+    )?;
+    if inserted == 0 {
+        return Ok(false);
+    }
+    for line in &order.lines {
+        conn.execute(
+            "INSERT INTO order_lines (order_id, line_no, sku, quantity, status) VALUES ($1, $2, $3, $4, $5)",
+            &[
+                Value::Text(&id),
+                Value::Int(line.line_no.into()),
+                Value::Text(&line.sku),
+                Value::Int(line.quantity.into()),
+                Value::Text(line.status.as_str()),
+            ],
+        )?;
+    }
+    Ok(true)
+}
+
+/// Writes a changed order. The version check is a safety net: the row is locked while it changes.
+pub fn save(conn: &mut dyn Conn, before: &Order, after: &Order) -> Result<(), StoreError> {
+    let id = after.id.to_string();
+    let doc = serde_json::to_string(after)?;
+    let total = after.totals.total.to_string();
+    let updated = conn.execute(
+        "UPDATE orders SET status = $2, total = $3, updated_at = $4, version = $5, doc = $6
+         WHERE id = $1 AND version = $7",
+        &[
+            Value::Text(&id),
+            Value::Text(after.status.as_str()),
+            Value::Text(&total),
+            Value::Int(micros(after.updated_at)),
+            Value::Int(after.version),
+            Value::Text(&doc),
+            Value::Int(before.version),
+        ],
+    )?;
+    if updated != 1 {
+        return Err(StoreError::Domain(DomainError::conflict(
+            "the order changed meanwhile; try again",
+        )));
+    }
+    for line in &after.lines {
+        let changed = before
+            .line(line.line_no)
+            .is_none_or(|b| b.status != line.status);
+        if changed {
+            conn.execute(
+                "UPDATE order_lines SET status = $3 WHERE order_id = $1 AND line_no = $2",
+                &[
+                    Value::Text(&id),
+                    Value::Int(line.line_no.into()),
+                    Value::Text(line.status.as_str()),
+                ],
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Reads an order; `for_update` also locks its row until the transaction ends (PostgreSQL; SQLite
+/// has a single writer).
+pub fn load(
+    conn: &mut dyn Conn,
+    id: OrderId,
+    for_update: bool,
+) -> Result<Option<Order>, StoreError> {
+    let sql = if for_update && conn.dialect() == Dialect::Postgres {
+        "SELECT doc FROM orders WHERE id = $1 FOR UPDATE"
+    } else {
+        "SELECT doc FROM orders WHERE id = $1"
+    };
+    let id = id.to_string();
+    match conn.query_one(sql, &[Value::Text(&id)])? {
+        None => Ok(None),
+        Some(row) => Ok(Some(serde_json::from_str(row.text(0)?)?)),
+    }
+}
+
+fn list(conn: &mut dyn Conn, filter: &OrderFilter) -> Result<Vec<Order>, StoreError> {
+    let mut sql = String::from("SELECT o.doc FROM orders o WHERE 1 = 1");
+    let mut texts: Vec<String> = Vec::new();
+    fn push(sql: &mut String, texts: &mut Vec<String>, clause: &str, value: String) {
+        texts.push(value);
+        sql.push_str(&clause.replace('?', &format!("${}", texts.len())));
+    }
+    if let Some(status) = &filter.status {
+        push(&mut sql, &mut texts, " AND o.status = ?", status.clone());
+    }
+    if let Some(channel) = &filter.channel {
+        push(&mut sql, &mut texts, " AND o.channel = ?", channel.clone());
+    }
+    if let Some(sku) = &filter.sku {
+        push(
+            &mut sql,
+            &mut texts,
+            " AND EXISTS (SELECT 1 FROM order_lines l WHERE l.order_id = o.id AND l.sku = ?)",
+            sku.clone(),
+        );
+    }
+    if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        let n = texts.len();
+        texts.push(q.to_owned());
+        texts.push(format!("{}%", q.to_lowercase().replace(['%', '_'], "")));
+        sql.push_str(&format!(
+            " AND (o.id = ${a} OR o.external_id = ${a} OR o.customer_id = ${a}
+               OR lower(o.customer_email) LIKE ${b} OR lower(o.customer_name) LIKE ${b})",
+            a = n + 1,
+            b = n + 2
+        ));
+    }
+    if let Some(cursor) = filter.cursor {
+        push(&mut sql, &mut texts, " AND o.id < ?", cursor.to_string());
+    }
+    sql.push_str(&format!(
+        " ORDER BY o.id DESC LIMIT {}",
+        filter.limit.clamp(1, 500)
+    ));
+    let params: Vec<Value<'_>> = texts.iter().map(|t| Value::Text(t)).collect();
+    conn.query(&sql, &params)?
+        .into_iter()
+        .map(|row| Ok(serde_json::from_str(row.text(0)?)?))
+        .collect()
+}
+
+pub(crate) fn parse_id(text: &str) -> Result<OrderId, StoreError> {
+    text.parse()
+        .map_err(|_| StoreError::Corrupt(format!("bad order id {text:?}")))
+}

@@ -1,0 +1,106 @@
+//! API tokens. Only a SHA-256 hash of each token is stored: a leaked database yields no usable token.
+//! (Tokens are 256-bit random values, so a fast unsalted hash is enough; passwords would need more.)
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::db::{Row, Value};
+use crate::{Store, StoreError, from_micros, micros};
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TokenRecord {
+    pub id: String,
+    pub name: String,
+    pub role: String,
+    pub created_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+pub fn hash_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+impl Store {
+    /// Stores a token (by hash) with a role. Storing the same token again updates its name and role.
+    pub async fn put_token(
+        &self,
+        name: String,
+        role: String,
+        token: String,
+    ) -> Result<TokenRecord, StoreError> {
+        self.write(move |tx| {
+            let hash = hash_token(&token);
+            let now = tx.now();
+            let id = uuid::Uuid::now_v7().to_string();
+            let rows = tx.conn().query(
+                "INSERT INTO api_tokens (id, name, role, hash, created_at) VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (hash) DO UPDATE SET name = excluded.name, role = excluded.role, revoked_at = NULL
+                 RETURNING id, name, role, created_at, revoked_at",
+                &[
+                    Value::Text(&id),
+                    Value::Text(&name),
+                    Value::Text(&role),
+                    Value::Text(&hash),
+                    Value::Int(micros(now)),
+                ],
+            )?;
+            rows.into_iter()
+                .next()
+                .map(record)
+                .ok_or_else(|| StoreError::Corrupt("token insert returned nothing".into()))?
+        })
+        .await
+    }
+
+    /// The active token with this value, if any.
+    pub async fn find_token(&self, token: &str) -> Result<Option<TokenRecord>, StoreError> {
+        let hash = hash_token(token);
+        self.read(move |c| {
+            c.query_one(
+                "SELECT id, name, role, created_at, revoked_at FROM api_tokens
+                 WHERE hash = $1 AND revoked_at IS NULL",
+                &[Value::Text(&hash)],
+            )?
+            .map(record)
+            .transpose()
+        })
+        .await
+    }
+
+    pub async fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        self.read(|c| {
+            c.query(
+                "SELECT id, name, role, created_at, revoked_at FROM api_tokens ORDER BY created_at",
+                &[],
+            )?
+            .into_iter()
+            .map(record)
+            .collect()
+        })
+        .await
+    }
+
+    /// Revokes a token by id or name; `false` when no active token matched.
+    pub async fn revoke_token(&self, id_or_name: String) -> Result<bool, StoreError> {
+        self.write(move |tx| {
+            let now = micros(tx.now());
+            let n = tx.conn().execute(
+                "UPDATE api_tokens SET revoked_at = $2 WHERE (id = $1 OR name = $1) AND revoked_at IS NULL",
+                &[Value::Text(&id_or_name), Value::Int(now)],
+            )?;
+            Ok(n > 0)
+        })
+        .await
+    }
+}
+
+fn record(row: Row) -> Result<TokenRecord, StoreError> {
+    Ok(TokenRecord {
+        id: row.text(0)?.to_owned(),
+        name: row.text(1)?.to_owned(),
+        role: row.text(2)?.to_owned(),
+        created_at: from_micros(row.int(3)?),
+        revoked_at: row.opt_int(4)?.map(from_micros),
+    })
+}

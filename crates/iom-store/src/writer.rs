@@ -1,0 +1,208 @@
+//! The group-commit writer: one thread per process owns the write connection.
+//!
+//! Jobs queue on a channel. The writer takes every job waiting (up to [`MAX_BATCH`]), runs each in
+//! its own savepoint inside one transaction, writes the events they emitted, commits once, and only
+//! then answers each job. A job whose own work fails is rolled back to its savepoint alone.
+//!
+//! Event order: events are inserted at the very end of the transaction. On PostgreSQL the writer
+//! first takes a transaction-scoped advisory lock, held until commit, so sequence numbers are handed
+//! out and committed in the same order across all processes: a reader that has seen event `n` can
+//! never later see an event below `n` appear. SQLite has one writer, so the order holds by itself.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use iom_domain::EventDraft;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::db::{Conn, Dialect, Value};
+use crate::{PendingEvent, StoreError};
+
+/// Most jobs committed in one transaction; bounds the latency one batch adds.
+const MAX_BATCH: usize = 256;
+/// Jobs that may wait for the writer before callers are slowed down.
+const QUEUE: usize = 8192;
+/// The advisory lock that orders event sequence numbers across processes (PostgreSQL).
+const EVENT_LOCK: i64 = 0x10_0002;
+
+type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
+type Job = Box<dyn FnOnce(&mut Tx<'_>) -> (bool, Completion) + Send>;
+
+/// What a job sees: the write connection inside the open transaction, and the event outbox.
+pub struct Tx<'a> {
+    conn: &'a mut dyn Conn,
+    events: &'a mut Vec<PendingEvent>,
+    now: DateTime<Utc>,
+}
+
+impl Tx<'_> {
+    pub fn conn(&mut self) -> &mut dyn Conn {
+        self.conn
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.conn.dialect()
+    }
+
+    /// The time of this transaction, the same for every job of a batch.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.now
+    }
+
+    /// Queues a business event; it commits with the job's changes or not at all.
+    pub fn emit(&mut self, draft: EventDraft) {
+        self.events.push(PendingEvent {
+            draft,
+            at: self.now,
+        });
+    }
+
+    pub fn emit_all(&mut self, drafts: impl IntoIterator<Item = EventDraft>) {
+        for draft in drafts {
+            self.emit(draft);
+        }
+    }
+}
+
+pub(crate) struct WriterHandle {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl WriterHandle {
+    pub async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Tx<'_>) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        let job: Job = Box::new(move |tx| {
+            let result = f(tx);
+            let ok = result.is_ok();
+            let completion: Completion = Box::new(move |commit| {
+                let _ = reply.send(match commit {
+                    Ok(()) => result,
+                    Err(message) => Err(StoreError::Commit(message)),
+                });
+            });
+            (ok, completion)
+        });
+        self.jobs.send(job).await.map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+}
+
+/// Opens a new write connection when the old one broke (PostgreSQL restarted, network cut).
+pub(crate) type Connect<C> = Box<dyn Fn() -> Result<C, StoreError> + Send>;
+
+pub(crate) fn spawn<C: Conn + 'static>(
+    conn: C,
+    connect: Connect<C>,
+    name: &str,
+) -> Result<WriterHandle, StoreError> {
+    let (jobs, queue) = mpsc::channel(QUEUE);
+    std::thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(move || run_writer(conn, connect, queue))
+        .map_err(|e| StoreError::Commit(e.to_string()))?;
+    Ok(WriterHandle { jobs })
+}
+
+fn run_writer<C: Conn>(mut conn: C, connect: Connect<C>, mut queue: mpsc::Receiver<Job>) {
+    let mut events = Vec::new();
+    while let Some(first) = queue.blocking_recv() {
+        let mut jobs = Vec::with_capacity(16);
+        jobs.push(first);
+        while jobs.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        let begin = match conn.dialect() {
+            Dialect::Sqlite => "BEGIN IMMEDIATE",
+            Dialect::Postgres => "BEGIN",
+        };
+        let outcome = match conn.batch(begin) {
+            // Dropping the jobs unanswered tells each caller the store could not take it.
+            Err(e) => Err(e),
+            Ok(()) => {
+                let completions = run_jobs(&mut conn, jobs, &mut events);
+                let outcome = finish(&mut conn, &mut events).map_err(|e| {
+                    // A failed COMMIT can leave the session inside an aborted transaction.
+                    let _ = conn.batch("ROLLBACK");
+                    e
+                });
+                let answer = outcome.as_ref().map(|_| ()).map_err(|e| e.to_string());
+                for complete in completions {
+                    complete(answer.clone());
+                }
+                outcome
+            }
+        };
+        events.clear();
+        if let Err(e) = outcome {
+            tracing::error!(error = %e, "write transaction failed");
+            while conn.is_broken() {
+                match connect() {
+                    Ok(fresh) => conn = fresh,
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot reconnect the writer");
+                        std::thread::sleep(Duration::from_millis(500));
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn run_jobs(
+    conn: &mut dyn Conn,
+    jobs: Vec<Job>,
+    events: &mut Vec<PendingEvent>,
+) -> Vec<Completion> {
+    let now = Utc::now();
+    let mut completions = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        let mark = events.len();
+        let savepoint = conn.batch("SAVEPOINT job");
+        let (ok, completion) = {
+            let mut tx = Tx {
+                conn: &mut *conn,
+                events: &mut *events,
+                now,
+            };
+            job(&mut tx)
+        };
+        let closed = if savepoint.is_ok() && ok {
+            conn.batch("RELEASE SAVEPOINT job")
+        } else {
+            events.truncate(mark);
+            conn.batch("ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job")
+        };
+        if let Err(e) = savepoint.and(closed) {
+            tracing::error!(error = %e, "savepoint failed");
+        }
+        completions.push(completion);
+    }
+    completions
+}
+
+fn finish(conn: &mut dyn Conn, events: &mut [PendingEvent]) -> Result<(), StoreError> {
+    if !events.is_empty() {
+        if conn.dialect() == Dialect::Postgres {
+            conn.batch(&format!("SELECT pg_advisory_xact_lock({EVENT_LOCK})"))?;
+        }
+        for event in events.iter() {
+            let data = event.draft.data.to_string();
+            conn.execute(
+                "INSERT INTO events (type, subject, at, data) VALUES ($1, $2, $3, $4)",
+                &[
+                    Value::Text(&event.draft.kind),
+                    Value::Text(&event.draft.subject),
+                    Value::Int(crate::micros(event.at)),
+                    Value::Text(&data),
+                ],
+            )?;
+        }
+    }
+    conn.batch("COMMIT")
+}
