@@ -11,7 +11,8 @@ use crate::stage::{Pick, Stage};
 use crate::{closest, exact, heuristic};
 
 /// Settings of the exact solver.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct ExactOptions {
     /// Stop a single MIP after this long and keep the best answer known (the heuristic's at worst).
     pub time_limit_secs: Option<f64>,
