@@ -97,7 +97,10 @@ pub fn shipment_cost(model: &CostModel, km: f64, items: &[(u32, f64)]) -> Decima
         }
         None => {}
     }
-    cost.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
+    let mut cost = cost.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
+    // Always two decimals, so money reads "6.00", not "6".
+    cost.rescale(2);
+    cost
 }
 
 #[cfg(test)]

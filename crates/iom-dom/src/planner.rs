@@ -441,9 +441,8 @@ impl<'a> OrderPlanner<'a> {
         let last = self.profiles[self.last_profile];
         let complete = self.done();
         let partial_ok = last.allow_partial || last.is_soft(Constraint::ShipComplete);
-        let mut ship_complete_failed = false;
-        if !complete && !partial_ok && !self.raw.is_empty() {
-            ship_complete_failed = true;
+        let ship_complete_failed = !complete && !partial_ok;
+        if ship_complete_failed {
             for r in std::mem::take(&mut self.raw) {
                 self.remaining[r.line] += r.qty;
             }
@@ -546,6 +545,7 @@ impl<'a> OrderPlanner<'a> {
                 });
             }
         }
+        cost.rescale(2);
         let status = if unassigned.is_empty() {
             Sourcing::FullySourced
         } else if assignments.is_empty() {
