@@ -1,0 +1,265 @@
+//! jq transformations (with the jaq interpreter): the step that reshapes a channel's JSON into
+//! iom's order intake. jq is what integrators already know for this job, and a provider instance
+//! can carry its own program, so adapting to a channel's quirks needs no release of iom.
+//!
+//! A [`Transform`] is compiled once and run for every document. Every program can use the
+//! definitions of `src/transforms/prelude.jq` besides jq's standard library: `blank`,
+//! `nonblank`, `text`, and exact decimal helpers (`money_sum`, `split_total`, …) because money
+//! must not pass through floating point. The default programs for Shopify, BigCommerce and Amazon
+//! are in [`programs`]; a provider instance may start from one of them and change it.
+
+use iom_domain::OrderIntake;
+use jaq_core::load::{Arena, File, Loader};
+use jaq_core::{Ctx, Vars, data::JustLut};
+use jaq_json::{Num, Val};
+use serde::Deserialize;
+use serde_json::Value;
+use thiserror::Error;
+
+/// The jq source of the default programs, so that the UI can show them and instances can
+/// start from them.
+pub mod programs {
+    /// Definitions every program can use.
+    pub const PRELUDE: &str = include_str!("transforms/prelude.jq");
+    /// Shopify order (bare, `{"order":…}` or `{"orders":[…]}`) → intakes.
+    pub const SHOPIFY: &str = include_str!("transforms/shopify.jq");
+    /// `{"order", "products", "shipping_addresses"?}` from BigCommerce API v2 → intake.
+    pub const BIGCOMMERCE: &str = include_str!("transforms/bigcommerce.jq");
+    /// `{"order", "items"}` from the Amazon SP-API Orders v0 → intake.
+    pub const AMAZON: &str = include_str!("transforms/amazon.jq");
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum TransformError {
+    #[error("jq program {program:?} does not compile: {message} (line {line}, column {column})")]
+    Compile {
+        program: String,
+        message: String,
+        line: usize,
+        column: usize,
+    },
+    #[error("jq program {program:?}: {message}")]
+    Run { program: String, message: String },
+    #[error("jq program {program:?}: output {index} is not an order intake: {message}")]
+    NotAnOrder {
+        program: String,
+        index: usize,
+        message: String,
+    },
+}
+
+type Filter = jaq_core::Filter<JustLut<Val>>;
+
+/// A compiled jq program.
+pub struct Transform {
+    name: String,
+    filter: Filter,
+}
+
+impl std::fmt::Debug for Transform {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transform").field("name", &self.name).finish_non_exhaustive()
+    }
+}
+
+impl Transform {
+    /// Compiles `code`; `name` appears in error messages.
+    pub fn compile(name: &str, code: &str) -> Result<Self, TransformError> {
+        let prelude = jaq_core::load::parse(programs::PRELUDE, |p| p.defs()).ok_or_else(|| {
+            TransformError::Compile {
+                program: "prelude".into(),
+                message: "the prelude does not parse".into(),
+                line: 1,
+                column: 1,
+            }
+        })?;
+        let defs = jaq_core::defs()
+            .chain(jaq_std::defs())
+            .chain(jaq_json::defs())
+            .chain(prelude);
+        let funs = jaq_core::funs()
+            .chain(jaq_std::funs())
+            .chain(jaq_json::funs());
+        let arena = Arena::default();
+        let modules = Loader::new(defs)
+            .load(&arena, File { code, path: () })
+            .map_err(|errs| load_error(name, code, errs))?;
+        let filter = jaq_core::Compiler::<_, JustLut<Val>>::default()
+            .with_funs(funs)
+            .compile(modules)
+            .map_err(|errs| {
+                let (message, at) = errs
+                    .into_iter()
+                    .flat_map(|(_, e)| e)
+                    .map(|(sym, undefined)| (format!("undefined {} {sym}", undefined.as_str()), sym))
+                    .next()
+                    .unwrap_or_else(|| ("unknown compile error".into(), code));
+                compile_error(name, code, message, at)
+            })?;
+        Ok(Self {
+            name: name.to_owned(),
+            filter,
+        })
+    }
+
+    /// The default Shopify program.
+    pub fn shopify() -> Result<Self, TransformError> {
+        Self::compile("shopify", programs::SHOPIFY)
+    }
+
+    /// The default BigCommerce program.
+    pub fn bigcommerce() -> Result<Self, TransformError> {
+        Self::compile("bigcommerce", programs::BIGCOMMERCE)
+    }
+
+    /// The default Amazon program.
+    pub fn amazon() -> Result<Self, TransformError> {
+        Self::compile("amazon", programs::AMAZON)
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Runs the program on `input` and returns all its outputs. The first error stops the run:
+    /// a document is either transformed completely or not at all.
+    pub fn run(&self, input: &Value) -> Result<Vec<Value>, TransformError> {
+        let val = Val::deserialize(input).map_err(|e| self.run_error(e.to_string()))?;
+        let ctx = Ctx::<JustLut<Val>>::new(&self.filter.lut, Vars::new([]));
+        let mut out = Vec::new();
+        for result in self.filter.id.run((ctx, val)).map(jaq_core::unwrap_valr) {
+            match result {
+                Ok(v) => out.push(to_json(&v)),
+                Err(e) => {
+                    let message = match e.into_val() {
+                        Val::TStr(s) | Val::BStr(s) => String::from_utf8_lossy(&s).into_owned(),
+                        other => other.to_string(),
+                    };
+                    return Err(self.run_error(message));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Runs the program and reads each output as an [`OrderIntake`]. `channel` fills in the
+    /// intake's channel when the program does not set one.
+    pub fn run_intakes(&self, input: &Value, channel: &str) -> Result<Vec<OrderIntake>, TransformError> {
+        self.run(input)?
+            .into_iter()
+            .enumerate()
+            .map(|(index, value)| {
+                let mut intake: OrderIntake =
+                    serde_json::from_value(value).map_err(|e| TransformError::NotAnOrder {
+                        program: self.name.clone(),
+                        index,
+                        message: e.to_string(),
+                    })?;
+                if intake.channel.as_deref().is_none_or(|c| c.trim().is_empty()) {
+                    intake.channel = Some(channel.to_owned());
+                }
+                Ok(intake)
+            })
+            .collect()
+    }
+
+    fn run_error(&self, message: String) -> TransformError {
+        TransformError::Run {
+            program: self.name.clone(),
+            message,
+        }
+    }
+}
+
+fn load_error<P>(
+    name: &str,
+    code: &str,
+    errs: jaq_core::load::Errors<&str, P>,
+) -> TransformError {
+    use jaq_core::load::Error;
+    let first = errs.into_iter().next().map(|(_, e)| e);
+    let (message, at) = match first {
+        Some(Error::Lex(errs)) => errs
+            .into_iter()
+            .next()
+            .map(|(expect, at)| (format!("expected {}", expect.as_str()), at))
+            .unwrap_or(("syntax error".into(), code)),
+        Some(Error::Parse(errs)) => errs
+            .into_iter()
+            .next()
+            .map(|(expect, at)| {
+                let found = if at.is_empty() { "end of program".to_owned() } else { format!("{:?}", at.chars().take(20).collect::<String>()) };
+                (format!("expected {}, found {found}", expect.as_str()), at)
+            })
+            .unwrap_or(("syntax error".into(), code)),
+        Some(Error::Io(errs)) => errs
+            .into_iter()
+            .next()
+            .map(|(path, msg)| (format!("cannot load module {path}: {msg}"), path))
+            .unwrap_or(("cannot load module".into(), code)),
+        None => ("syntax error".into(), code),
+    };
+    compile_error(name, code, message, at)
+}
+
+/// Converts the position of `at` (a slice of `code`) into line and column.
+fn compile_error(name: &str, code: &str, message: String, at: &str) -> TransformError {
+    let offset = jaq_core::load::span(code, at).start.min(code.len());
+    let before = code.get(..offset).unwrap_or(code);
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    TransformError::Compile {
+        program: name.to_owned(),
+        message,
+        line,
+        column,
+    }
+}
+
+/// jaq values to JSON. Whole floats become integers because jq arithmetic yields floats that
+/// integer fields (quantities, line numbers) must accept.
+fn to_json(v: &Val) -> Value {
+    match v {
+        Val::Null => Value::Null,
+        Val::Bool(b) => Value::Bool(*b),
+        Val::Num(n) => number(n),
+        Val::TStr(s) | Val::BStr(s) => Value::String(String::from_utf8_lossy(s).into_owned()),
+        Val::Arr(a) => Value::Array(a.iter().map(to_json).collect()),
+        Val::Obj(o) => Value::Object(
+            o.iter()
+                .map(|(k, v)| {
+                    let key = match k {
+                        Val::TStr(s) | Val::BStr(s) => String::from_utf8_lossy(s).into_owned(),
+                        other => other.to_string(),
+                    };
+                    (key, to_json(v))
+                })
+                .collect(),
+        ),
+    }
+}
+
+fn number(n: &Num) -> Value {
+    match n {
+        Num::Int(i) => Value::from(*i as i64),
+        Num::Float(f) => float(*f),
+        // Decimal literals and big integers keep their text when JSON can hold them.
+        other => {
+            let text = other.to_string();
+            text.parse::<i64>()
+                .map(Value::from)
+                .ok()
+                .or_else(|| serde_json::from_str::<serde_json::Number>(&text).ok().map(Value::Number))
+                .or_else(|| text.parse::<f64>().ok().map(float))
+                .unwrap_or(Value::String(text))
+        }
+    }
+}
+
+fn float(f: f64) -> Value {
+    if f.fract() == 0.0 && f.abs() < 9.0e15 {
+        Value::from(f as i64)
+    } else {
+        serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)
+    }
+}
