@@ -1,11 +1,26 @@
 //! The inbound half of iom's data pipeline: parsers that turn what channels send into the
 //! canonical [`iom_domain::OrderIntake`] (and, for shipment confirmations, into
-//! [`shipment::ShipmentNotice`]). Pure library: no HTTP, no database; the server feeds it raw
-//! documents and stores what comes out.
+//! [`shipment::ShipmentNotice`]), and the value mappings that translate a source's codes into
+//! iom's. A pure library, with no HTTP and no database: the server hands it raw documents and
+//! stores what comes out, so every parser can be tested against real documents alone.
 //!
-//! - [`x12`]: ANSI X12 EDI (850 in; 856, 945 shipment confirmations in; 997 acknowledgements out).
-//! - [`shipment`]: the canonical shipment confirmation.
+//! - [`x12`]: ANSI X12 EDI: 850 purchase orders in, 856 and 945 shipment confirmations in, 997
+//!   functional acknowledgements out.
+//! - [`jq`]: jq transformations, with default programs for Shopify, BigCommerce and Amazon.
+//! - [`csv`]: orders from spreadsheets, one row per line.
+//! - [`ubl`]: UBL 2.1 Order XML.
+//! - [`mapping`]: value mappings per provider instance.
+//!
+//! Parsers do not validate business rules; their output goes through
+//! [`iom_domain::OrderIntake::validate`] like any order posted to the API, so a document from a
+//! file and an API call are judged the same way.
 
+pub mod csv;
 pub mod jq;
+pub mod mapping;
 pub mod shipment;
+pub mod ubl;
 pub mod x12;
+
+pub use mapping::{Mappings, UnmappedValues};
+pub use shipment::{ShipmentLine, ShipmentNotice};

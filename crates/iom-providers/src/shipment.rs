@@ -20,6 +20,10 @@ pub struct ShipmentNotice {
     /// The partner's id of the shipment (856 BSN02, 945 W0604), useful to recognise a resend.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shipment_id: Option<String>,
+    /// Where the goods left from, as the partner names it (its ship-from code or name); the
+    /// provider's node mapping turns it into an iom node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
     pub lines: Vec<ShipmentLine>,
     /// Carrier code, usually a SCAC.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -9,6 +9,7 @@
 //! | `order_ref`, `purchase_order` | PRF01 of the order level |
 //! | `shipment_id` | BSN02 |
 //! | `ship_date` | DTM\*011 (shipped) of the shipment level, else BSN03 (some senders put a malformed DTM there) |
+//! | `node` | N1\*SF (ship from) of the shipment level: N104, else N102 |
 //! | `carrier` | TD503 of the shipment level (the SCAC), else TD505 routing |
 //! | `tracking` | the first MAN\*CP or MAN\*SM (carrier / shipper assigned package id) below the order, else REF\*CN (carrier's reference, PRO number) of the shipment |
 //! | lines | one per item level: LIN01 (else SN101) as line number when numeric, the SKU from the LIN product id pairs chosen by [`super::PRODUCT_ID_PREFERENCE`], SN102 quantity, SN103 unit |
@@ -115,6 +116,10 @@ pub fn from_set(set: &TransactionSet<'_>) -> Result<Vec<ShipmentNotice>, Mapping
             .and_then(|s| s.get(2))
     };
     let shipment_tracking = reference("CN");
+    let node = super::parties(shipment.segments)
+        .into_iter()
+        .find(|p| p.entity == "SF")
+        .and_then(|p| p.id.or(p.name));
     let bill_of_lading = reference("BM");
 
     // The order level above a level, following parent links (bounded, in case of a cycle).
@@ -176,6 +181,7 @@ pub fn from_set(set: &TransactionSet<'_>) -> Result<Vec<ShipmentNotice>, Mapping
             order_ref: po.to_owned(),
             purchase_order: Some(po.to_owned()),
             shipment_id: shipment_id.clone(),
+            node: node.clone(),
             lines,
             carrier: carrier.clone(),
             tracking: tracking.or(shipment_tracking).map(str::to_owned),

@@ -7,6 +7,7 @@
 //! | `purchase_order` | W0606 |
 //! | `shipment_id` | W0604 |
 //! | `ship_date` | G62\*11 (shipped on), else W0603 |
+//! | `node` | N1\*SF (ship from, the warehouse): N104, else N102 |
 //! | `carrier` | W2702 (SCAC), else W2703 routing |
 //! | `tracking` | N9 with qualifier `2I` (tracking number), `CN` (PRO number) or `08` (carrier package id) |
 //! | lines | one per W12, numbered by the LX before it: W1203 units shipped, W1205 unit, the SKU from W1207 (vendor's item number), the W1208/W1209 pair and W1206 (UPC) chosen by [`super::PRODUCT_ID_PREFERENCE`] |
@@ -79,6 +80,10 @@ pub fn from_set(set: &TransactionSet<'_>) -> Result<ShipmentNotice, MappingError
             .and_then(|s| s.get(2))
     };
     let tracking = n9(&["2I", "CN", "08"]).map(str::to_owned);
+    let node = super::parties(header)
+        .into_iter()
+        .find(|p| p.entity == "SF")
+        .and_then(|p| p.id.or(p.name));
 
     let mut attributes = serde_json::Map::new();
     if let Some(bol) = n9(&["BM"]) {
@@ -112,6 +117,7 @@ pub fn from_set(set: &TransactionSet<'_>) -> Result<ShipmentNotice, MappingError
         order_ref: order_ref.to_owned(),
         purchase_order: w06.get(6).map(str::to_owned),
         shipment_id: w06.get(4).map(str::to_owned),
+        node,
         lines,
         carrier,
         tracking,
