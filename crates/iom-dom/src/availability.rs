@@ -193,7 +193,7 @@ mod tests {
         a.set_capacity_used(&net, "B", 4).unwrap();
         assert_eq!(a.capacity(nb), Some(6));
         assert_eq!(a.capacity(na), None);
-        a.set(&"SKU".to_string(), na, 0);
+        a.set("SKU", na, 0);
         assert_eq!(a.holdings(sku), &[(nb, 0)]);
         assert!(a.set_stock(&net, "SKU", "Z", 1).is_err());
     }

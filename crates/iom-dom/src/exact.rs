@@ -172,7 +172,7 @@ pub(crate) fn solve(
             v
         });
         let mut brackets = vec![Vec::new(); stage.cands.len()];
-        for c in 0..stage.cands.len() {
+        for (c, slot) in brackets.iter_mut().enumerate() {
             let table = stage.brackets(c);
             if table.is_empty() {
                 continue;
@@ -189,7 +189,7 @@ pub(crate) fn solve(
                 let v = vars.add(variable().binary());
                 objective.add_mul(price * stage.weights.cost, v);
                 initial.push((v, f64::from(u8::from(used && k == chosen))));
-                brackets[c].push(v);
+                slot.push(v);
             }
         }
         orders.push(OrderVars {

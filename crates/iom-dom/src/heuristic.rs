@@ -69,10 +69,10 @@ impl State {
         if rem == 0 {
             return 0;
         }
-        if !self.serving[c * stage.lines.len() + l] {
-            if line.new_nodes.is_some_and(|k| self.line_new[l] >= k) || lines_left == Some(0) {
-                return 0;
-            }
+        if !self.serving[c * stage.lines.len() + l]
+            && (line.new_nodes.is_some_and(|k| self.line_new[l] >= k) || lines_left == Some(0))
+        {
+            return 0;
         }
         if line.whole {
             if slot_left >= rem { rem } else { 0 }

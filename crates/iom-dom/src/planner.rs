@@ -56,6 +56,9 @@ fn hard_bits(profile: &Profile, relaxed: bool) -> u16 {
     hard
 }
 
+/// Per node shipping: (units, kg per unit) per line, and whether it spills into the next day.
+type PerNode = BTreeMap<NodeId, (Vec<(u32, f64)>, bool)>;
+
 #[derive(Debug, Clone)]
 struct Raw {
     line: usize,
@@ -466,7 +469,7 @@ impl<'a> OrderPlanner<'a> {
                 .or_insert_with(|| r.clone());
         }
         let mut assignments = Vec::with_capacity(merged.len());
-        let mut per_node: BTreeMap<NodeId, (Vec<(u32, f64)>, bool)> = BTreeMap::new();
+        let mut per_node: PerNode = BTreeMap::new();
         for r in merged.values() {
             let node = self.net.node(r.node);
             let line = &self.req.lines[r.line];
@@ -700,7 +703,7 @@ impl<'a> OrderPlanner<'a> {
         )
     }
 
-    fn explain(&self, per_node: &BTreeMap<NodeId, (Vec<(u32, f64)>, bool)>) -> Vec<Explanation> {
+    fn explain(&self, per_node: &PerNode) -> Vec<Explanation> {
         let first = self.profiles[0];
         let safety = first.respect_safety_stock;
         // 0: no SKU of the order, 1: only safety stock, 2: usable stock.

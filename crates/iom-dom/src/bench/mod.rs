@@ -182,10 +182,14 @@ pub fn run(config: &BenchConfig) -> Result<BenchReport, DomError> {
         h_alone_unassigned += u64::from(h.units_unassigned());
     }
     let e_alone = exact_out.stats.independent_cost;
-    let order_gap = (h_alone_unassigned == exact_out.stats.independent_unassigned_units).then(|| {
-        let (h, e) = (h_alone.to_f64().unwrap_or(0.0), e_alone.to_f64().unwrap_or(0.0));
-        pct(h - e, e)
-    });
+    let order_gap =
+        (h_alone_unassigned == exact_out.stats.independent_unassigned_units).then(|| {
+            let (h, e) = (
+                h_alone.to_f64().unwrap_or(0.0),
+                e_alone.to_f64().unwrap_or(0.0),
+            );
+            pct(h - e, e)
+        });
 
     let (hc, ec, cc) = (heuristic.cost_f64(), exact.cost_f64(), closest.cost_f64());
     let bound = exact_out.stats.independent_cost.to_f64().unwrap_or(0.0);

@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use iom_dom::{
-    Availability, ExactOptions, Network, Node, NodeGroup, Plan, PlanRequest, PostalCentroids, Profile,
-    StockRecord, plan, plan_exact,
+    Availability, ExactOptions, Network, Node, NodeGroup, Plan, PlanRequest, PostalCentroids,
+    Profile, StockRecord, plan, plan_exact,
 };
 use rust_decimal::Decimal;
 use serde::Deserialize;
@@ -69,32 +69,60 @@ struct ExpectUnassigned {
 }
 
 fn json_name<T: serde::Serialize>(v: &T) -> String {
-    serde_json::to_value(v).unwrap().as_str().unwrap_or_default().to_owned()
+    serde_json::to_value(v)
+        .unwrap()
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 fn check(case: &Case, plan: &Plan, solver: &str) -> Result<(), String> {
     let e = &case.expect;
-    let got: BTreeSet<(u32, String, u32)> =
-        plan.assignments.iter().map(|a| (a.line_no, a.node.clone(), a.quantity)).collect();
-    let want: BTreeSet<(u32, String, u32)> =
-        e.assignments.iter().map(|a| (a.line_no, a.node.clone(), a.quantity)).collect();
+    let got: BTreeSet<(u32, String, u32)> = plan
+        .assignments
+        .iter()
+        .map(|a| (a.line_no, a.node.clone(), a.quantity))
+        .collect();
+    let want: BTreeSet<(u32, String, u32)> = e
+        .assignments
+        .iter()
+        .map(|a| (a.line_no, a.node.clone(), a.quantity))
+        .collect();
     let mut errors = Vec::new();
     if got != want {
         errors.push(format!("assignments {got:?}, expected {want:?}"));
     }
     for ea in &e.assignments {
-        let Some(a) = plan.assignments.iter().find(|a| a.line_no == ea.line_no && a.node == ea.node) else { continue };
+        let Some(a) = plan
+            .assignments
+            .iter()
+            .find(|a| a.line_no == ea.line_no && a.node == ea.node)
+        else {
+            continue;
+        };
         if ea.relaxed.is_some_and(|r| r != a.relaxed) {
-            errors.push(format!("line {} at {}: relaxed {}", a.line_no, a.node, a.relaxed));
+            errors.push(format!(
+                "line {} at {}: relaxed {}",
+                a.line_no, a.node, a.relaxed
+            ));
         }
         if ea.profile.as_ref().is_some_and(|p| *p != a.profile) {
-            errors.push(format!("line {} at {}: profile {}", a.line_no, a.node, a.profile));
+            errors.push(format!(
+                "line {} at {}: profile {}",
+                a.line_no, a.node, a.profile
+            ));
         }
     }
-    let got_u: BTreeSet<(u32, u32, String)> =
-        plan.unassigned.iter().map(|u| (u.line_no, u.quantity, json_name(&u.reason))).collect();
-    let want_u: BTreeSet<(u32, u32, String)> =
-        e.unassigned.iter().map(|u| (u.line_no, u.quantity, u.reason.clone())).collect();
+    let got_u: BTreeSet<(u32, u32, String)> = plan
+        .unassigned
+        .iter()
+        .map(|u| (u.line_no, u.quantity, json_name(&u.reason)))
+        .collect();
+    let want_u: BTreeSet<(u32, u32, String)> = e
+        .unassigned
+        .iter()
+        .map(|u| (u.line_no, u.quantity, u.reason.clone()))
+        .collect();
     if got_u != want_u {
         errors.push(format!("unassigned {got_u:?}, expected {want_u:?}"));
     }
@@ -102,7 +130,10 @@ fn check(case: &Case, plan: &Plan, solver: &str) -> Result<(), String> {
         errors.push(format!("cost {}, expected {}", plan.cost, e.cost));
     }
     if plan.shipments != e.shipments {
-        errors.push(format!("shipments {}, expected {}", plan.shipments, e.shipments));
+        errors.push(format!(
+            "shipments {}, expected {}",
+            plan.shipments, e.shipments
+        ));
     }
     if let Some(d) = e.ship_date
         && plan.ship_date != Some(d)
@@ -119,9 +150,14 @@ fn check(case: &Case, plan: &Plan, solver: &str) -> Result<(), String> {
             errors.push(format!("no explanation for {node}"));
             continue;
         };
-        let (verdict, reason) = want.split_once(':').map_or((want.as_str(), None), |(v, r)| (v, Some(r)));
+        let (verdict, reason) = want
+            .split_once(':')
+            .map_or((want.as_str(), None), |(v, r)| (v, Some(r)));
         if json_name(&x.verdict) != verdict {
-            errors.push(format!("{node}: verdict {:?}, expected {verdict}", x.verdict));
+            errors.push(format!(
+                "{node}: verdict {:?}, expected {verdict}",
+                x.verdict
+            ));
         }
         if let Some(r) = reason
             && !x.reasons.iter().any(|g| json_name(g) == r)
@@ -138,7 +174,8 @@ fn check(case: &Case, plan: &Plan, solver: &str) -> Result<(), String> {
 
 fn run_case(path: &Path) -> Vec<String> {
     let text = std::fs::read_to_string(path).unwrap();
-    let mut case: Case = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut case: Case =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     for n in &mut case.nodes {
         if n.name.is_empty() {
             n.name = n.code.clone();
@@ -156,11 +193,21 @@ fn run_case(path: &Path) -> Vec<String> {
     for solver in &case.solvers {
         let plan = match solver.as_str() {
             "heuristic" => plan(&case.request, &network, &avail, &case.profile).unwrap(),
-            "exact" => plan_exact(&case.request, &network, &avail, &case.profile, &ExactOptions::default()).unwrap(),
+            "exact" => plan_exact(
+                &case.request,
+                &network,
+                &avail,
+                &case.profile,
+                &ExactOptions::default(),
+            )
+            .unwrap(),
             other => panic!("unknown solver {other}"),
         };
         if let Err(e) = check(&case, &plan, solver) {
-            failures.push(format!("{}: {e}", path.file_name().unwrap().to_string_lossy()));
+            failures.push(format!(
+                "{}: {e}",
+                path.file_name().unwrap().to_string_lossy()
+            ));
         }
     }
     failures
@@ -175,7 +222,16 @@ fn hand_checked_cases() {
         .filter(|p| p.extension().is_some_and(|x| x == "json"))
         .collect();
     paths.sort();
-    assert!(paths.len() >= 20, "expected the case files in {}", dir.display());
+    assert!(
+        paths.len() >= 20,
+        "expected the case files in {}",
+        dir.display()
+    );
     let failures: Vec<String> = paths.iter().flat_map(|p| run_case(p)).collect();
-    assert!(failures.is_empty(), "{} failing case(s):\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failing case(s):\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
