@@ -192,6 +192,19 @@ impl Totals {
             }
         }
         totals.total = totals.subtotal - totals.discount + totals.tax + totals.shipping;
+        // Amounts show at least the currency's minor units ("0.00", not "0"); more precision, as
+        // in B2B unit prices, is kept.
+        for amount in [
+            &mut totals.subtotal,
+            &mut totals.discount,
+            &mut totals.tax,
+            &mut totals.shipping,
+            &mut totals.total,
+        ] {
+            if amount.scale() < scale {
+                amount.rescale(scale);
+            }
+        }
         totals
     }
 }

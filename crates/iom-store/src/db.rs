@@ -104,6 +104,25 @@ impl Row {
     }
 }
 
+/// `INSERT INTO {table} VALUES ($1, …), (…)` for `rows` rows of `columns` values each.
+pub fn multi_row_insert(table: &str, columns: usize, rows: usize) -> String {
+    let mut sql = format!("INSERT INTO {table} VALUES ");
+    for row in 0..rows {
+        if row > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for column in 0..columns {
+            if column > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("${}", row * columns + column + 1));
+        }
+        sql.push(')');
+    }
+    sql
+}
+
 pub trait Conn: Send {
     fn dialect(&self) -> Dialect;
     /// Runs one statement and returns the number of rows it changed.
@@ -182,30 +201,49 @@ impl Conn for rusqlite::Connection {
 
 /// A PostgreSQL connection with its prepared statements, so each query is parsed once per connection.
 pub struct PgConn {
-    client: postgres::Client,
+    /// Always `Some` until the connection is dropped.
+    client: Option<postgres::Client>,
     statements: HashMap<String, postgres::Statement>,
+}
+
+impl Drop for PgConn {
+    /// The sync client blocks on its own runtime when dropped, which panics on a thread that drives
+    /// async tasks (a pool dropped inside a handler or a test); such a drop moves to a plain thread.
+    fn drop(&mut self) {
+        if let Some(client) = self.client.take() {
+            if tokio::runtime::Handle::try_current().is_ok() {
+                let _ = std::thread::spawn(move || drop(client));
+            } else {
+                drop(client);
+            }
+        }
+    }
 }
 
 impl PgConn {
     pub fn connect(url: &str) -> Result<Self, StoreError> {
         let client = postgres::Client::connect(url, postgres::NoTls)?;
         Ok(Self {
-            client,
+            client: Some(client),
             statements: HashMap::new(),
         })
+    }
+
+    fn client(&mut self) -> &mut postgres::Client {
+        self.client.as_mut().expect("the client lives until drop")
     }
 
     fn statement(&mut self, sql: &str) -> Result<postgres::Statement, StoreError> {
         if let Some(stmt) = self.statements.get(sql) {
             return Ok(stmt.clone());
         }
-        let stmt = self.client.prepare(sql)?;
+        let stmt = self.client().prepare(sql)?;
         self.statements.insert(sql.to_owned(), stmt.clone());
         Ok(stmt)
     }
 
     pub fn is_closed(&self) -> bool {
-        self.client.is_closed()
+        self.client.as_ref().is_none_or(|c| c.is_closed())
     }
 }
 
@@ -249,13 +287,13 @@ impl Conn for PgConn {
 
     fn execute(&mut self, sql: &str, params: &[Value<'_>]) -> Result<u64, StoreError> {
         let stmt = self.statement(sql)?;
-        Ok(self.client.execute(&stmt, &pg_params(params))?)
+        Ok(self.client().execute(&stmt, &pg_params(params))?)
     }
 
     fn query(&mut self, sql: &str, params: &[Value<'_>]) -> Result<Vec<Row>, StoreError> {
         use postgres::types::Type;
         let stmt = self.statement(sql)?;
-        let rows = self.client.query(&stmt, &pg_params(params))?;
+        let rows = self.client().query(&stmt, &pg_params(params))?;
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
             let mut values = Vec::with_capacity(row.len());
@@ -281,11 +319,11 @@ impl Conn for PgConn {
     }
 
     fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
-        Ok(self.client.batch_execute(sql)?)
+        Ok(self.client().batch_execute(sql)?)
     }
 
     fn is_broken(&self) -> bool {
-        self.client.is_closed()
+        self.is_closed()
     }
 }
 

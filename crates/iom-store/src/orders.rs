@@ -202,17 +202,28 @@ pub fn insert(conn: &mut dyn Conn, order: &Order) -> Result<bool, StoreError> {
     if inserted == 0 {
         return Ok(false);
     }
-    for line in &order.lines {
-        conn.execute(
-            "INSERT INTO order_lines (order_id, line_no, sku, quantity, status) VALUES ($1, $2, $3, $4, $5)",
-            &[
+    let numbers: Vec<(i64, i64)> = order
+        .lines
+        .iter()
+        .map(|l| (i64::from(l.line_no), i64::from(l.quantity)))
+        .collect();
+    for (lines, numbers) in order.lines.chunks(32).zip(numbers.chunks(32)) {
+        let mut params = Vec::with_capacity(lines.len() * 5);
+        for (line, (line_no, quantity)) in lines.iter().zip(numbers) {
+            params.extend([
                 Value::Text(&id),
-                Value::Int(line.line_no.into()),
+                Value::Int(*line_no),
                 Value::Text(&line.sku),
-                Value::Int(line.quantity.into()),
+                Value::Int(*quantity),
                 Value::Text(line.status.as_str()),
-            ],
-        )?;
+            ]);
+        }
+        let sql = crate::db::multi_row_insert(
+            "order_lines (order_id, line_no, sku, quantity, status)",
+            5,
+            lines.len(),
+        );
+        conn.execute(&sql, &params)?;
     }
     Ok(true)
 }

@@ -117,9 +117,11 @@ fn run_writer<C: Conn>(mut conn: C, connect: Connect<C>, mut queue: mpsc::Receiv
                 Err(_) => break,
             }
         }
+        // Every job runs under the savepoint `job`: a failed job rolls back to it, a successful one
+        // releases it and opens the next in the same round trip, and COMMIT ends the last.
         let begin = match conn.dialect() {
-            Dialect::Sqlite => "BEGIN IMMEDIATE",
-            Dialect::Postgres => "BEGIN",
+            Dialect::Sqlite => "BEGIN IMMEDIATE; SAVEPOINT job",
+            Dialect::Postgres => "BEGIN; SAVEPOINT job",
         };
         let outcome = match conn.batch(begin) {
             // Dropping the jobs unanswered tells each caller the store could not take it.
@@ -154,16 +156,12 @@ fn run_writer<C: Conn>(mut conn: C, connect: Connect<C>, mut queue: mpsc::Receiv
     }
 }
 
-fn run_jobs(
-    conn: &mut dyn Conn,
-    jobs: Vec<Job>,
-    events: &mut Vec<PendingEvent>,
-) -> Vec<Completion> {
+fn run_jobs(conn: &mut dyn Conn, jobs: Vec<Job>, events: &mut Vec<PendingEvent>) -> Vec<Completion> {
     let now = Utc::now();
-    let mut completions = Vec::with_capacity(jobs.len());
-    for job in jobs {
+    let count = jobs.len();
+    let mut completions = Vec::with_capacity(count);
+    for (i, job) in jobs.into_iter().enumerate() {
         let mark = events.len();
-        let savepoint = conn.batch("SAVEPOINT job");
         let (ok, completion) = {
             let mut tx = Tx {
                 conn: &mut *conn,
@@ -172,13 +170,17 @@ fn run_jobs(
             };
             job(&mut tx)
         };
-        let closed = if savepoint.is_ok() && ok {
-            conn.batch("RELEASE SAVEPOINT job")
-        } else {
+        let last = i + 1 == count;
+        let closed = if !ok {
             events.truncate(mark);
-            conn.batch("ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job")
+            // The savepoint stays in place for the next job.
+            conn.batch("ROLLBACK TO SAVEPOINT job")
+        } else if last {
+            Ok(())
+        } else {
+            conn.batch("RELEASE SAVEPOINT job; SAVEPOINT job")
         };
-        if let Err(e) = savepoint.and(closed) {
+        if let Err(e) = closed {
             tracing::error!(error = %e, "savepoint failed");
         }
         completions.push(completion);
@@ -186,22 +188,26 @@ fn run_jobs(
     completions
 }
 
+/// Most rows in one multi-row INSERT: large enough to save round trips, small enough that the few
+/// statement shapes stay prepared.
+const ROWS_PER_INSERT: usize = 32;
+
 fn finish(conn: &mut dyn Conn, events: &mut [PendingEvent]) -> Result<(), StoreError> {
     if !events.is_empty() {
         if conn.dialect() == Dialect::Postgres {
             conn.batch(&format!("SELECT pg_advisory_xact_lock({EVENT_LOCK})"))?;
         }
-        for event in events.iter() {
-            let data = event.draft.data.to_string();
-            conn.execute(
-                "INSERT INTO events (type, subject, at, data) VALUES ($1, $2, $3, $4)",
-                &[
-                    Value::Text(&event.draft.kind),
-                    Value::Text(&event.draft.subject),
-                    Value::Int(crate::micros(event.at)),
-                    Value::Text(&data),
-                ],
-            )?;
+        let data: Vec<String> = events.iter().map(|e| e.draft.data.to_string()).collect();
+        for (chunk, data) in events.chunks(ROWS_PER_INSERT).zip(data.chunks(ROWS_PER_INSERT)) {
+            let mut params = Vec::with_capacity(chunk.len() * 4);
+            for (event, data) in chunk.iter().zip(data) {
+                params.push(Value::Text(&event.draft.kind));
+                params.push(Value::Text(&event.draft.subject));
+                params.push(Value::Int(crate::micros(event.at)));
+                params.push(Value::Text(data));
+            }
+            let sql = crate::db::multi_row_insert("events (type, subject, at, data)", 4, chunk.len());
+            conn.execute(&sql, &params)?;
         }
     }
     conn.batch("COMMIT")
