@@ -248,7 +248,11 @@ pub fn parse_orders_with(
             errors.push(err(
                 row,
                 None,
-                format!("{} fields but the header has {}", record.len(), headers.len()),
+                format!(
+                    "{} fields but the header has {}",
+                    record.len(),
+                    headers.len()
+                ),
             ));
             continue;
         }
@@ -259,7 +263,11 @@ pub fn parse_orders_with(
                 .filter(|v| !v.is_empty())
         };
         let Some(external_id) = value("external_id") else {
-            errors.push(err(row, Some("external_id"), "is required on every row".into()));
+            errors.push(err(
+                row,
+                Some("external_id"),
+                "is required on every row".into(),
+            ));
             continue;
         };
         let order_channel = value("channel").unwrap_or(channel);
@@ -286,19 +294,19 @@ pub fn parse_orders_with(
             }
             let name = headers[i].as_str();
             match *column {
-                Column::Order(_) | Column::OrderAttribute(_) => {
-                    match draft.fields.get(name) {
-                        Some((existing, at)) if existing != raw => errors.push(err(
-                            row,
-                            Some(name),
-                            format!("{raw:?} differs from {existing:?} given for the same order in row {at}"),
-                        )),
-                        Some(_) => {}
-                        None => {
-                            draft.fields.insert(name.to_owned(), (raw.to_owned(), row));
-                        }
+                Column::Order(_) | Column::OrderAttribute(_) => match draft.fields.get(name) {
+                    Some((existing, at)) if existing != raw => errors.push(err(
+                        row,
+                        Some(name),
+                        format!(
+                            "{raw:?} differs from {existing:?} given for the same order in row {at}"
+                        ),
+                    )),
+                    Some(_) => {}
+                    None => {
+                        draft.fields.insert(name.to_owned(), (raw.to_owned(), row));
                     }
-                }
+                },
                 Column::LineAttribute(attr) => {
                     line_attributes.insert(attr.to_owned(), Value::from(raw));
                 }
@@ -363,14 +371,20 @@ pub fn parse_orders_with(
 }
 
 fn decimal(raw: &str) -> Result<Decimal, String> {
-    Decimal::from_str_exact(raw).map_err(|_| format!("{raw:?} is not a decimal number (use . as decimal separator)"))
+    Decimal::from_str_exact(raw)
+        .map_err(|_| format!("{raw:?} is not a decimal number (use . as decimal separator)"))
 }
 
 fn datetime(raw: &str) -> Result<DateTime<FixedOffset>, String> {
     if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
         return Ok(t);
     }
-    for format in ["%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"] {
+    for format in [
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+    ] {
         if let Ok(t) = NaiveDateTime::parse_from_str(raw, format) {
             return Ok(t.and_utc().fixed_offset());
         }
@@ -440,7 +454,13 @@ fn build(draft: Draft, channel: &str, options: &CsvOptions) -> Result<OrderIntak
     };
     let ship_to = address("ship_to_", &mut errors);
     let bill_to = address("bill_to_", &mut errors);
-    let customer_fields = ["customer_id", "customer_email", "customer_name", "customer_phone", "customer_group"];
+    let customer_fields = [
+        "customer_id",
+        "customer_email",
+        "customer_name",
+        "customer_phone",
+        "customer_group",
+    ];
     let customer = customer_fields
         .iter()
         .any(|f| draft.fields.contains_key(*f))

@@ -58,7 +58,9 @@ pub struct Transform {
 
 impl std::fmt::Debug for Transform {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Transform").field("name", &self.name).finish_non_exhaustive()
+        f.debug_struct("Transform")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -91,7 +93,9 @@ impl Transform {
                 let (message, at) = errs
                     .into_iter()
                     .flat_map(|(_, e)| e)
-                    .map(|(sym, undefined)| (format!("undefined {} {sym}", undefined.as_str()), sym))
+                    .map(|(sym, undefined)| {
+                        (format!("undefined {} {sym}", undefined.as_str()), sym)
+                    })
                     .next()
                     .unwrap_or_else(|| ("unknown compile error".into(), code));
                 compile_error(name, code, message, at)
@@ -144,7 +148,11 @@ impl Transform {
 
     /// Runs the program and reads each output as an [`OrderIntake`]. `channel` fills in the
     /// intake's channel when the program does not set one.
-    pub fn run_intakes(&self, input: &Value, channel: &str) -> Result<Vec<OrderIntake>, TransformError> {
+    pub fn run_intakes(
+        &self,
+        input: &Value,
+        channel: &str,
+    ) -> Result<Vec<OrderIntake>, TransformError> {
         self.run(input)?
             .into_iter()
             .enumerate()
@@ -155,7 +163,11 @@ impl Transform {
                         index,
                         message: e.to_string(),
                     })?;
-                if intake.channel.as_deref().is_none_or(|c| c.trim().is_empty()) {
+                if intake
+                    .channel
+                    .as_deref()
+                    .is_none_or(|c| c.trim().is_empty())
+                {
                     intake.channel = Some(channel.to_owned());
                 }
                 Ok(intake)
@@ -171,11 +183,7 @@ impl Transform {
     }
 }
 
-fn load_error<P>(
-    name: &str,
-    code: &str,
-    errs: jaq_core::load::Errors<&str, P>,
-) -> TransformError {
+fn load_error<P>(name: &str, code: &str, errs: jaq_core::load::Errors<&str, P>) -> TransformError {
     use jaq_core::load::Error;
     let first = errs.into_iter().next().map(|(_, e)| e);
     let (message, at) = match first {
@@ -188,7 +196,11 @@ fn load_error<P>(
             .into_iter()
             .next()
             .map(|(expect, at)| {
-                let found = if at.is_empty() { "end of program".to_owned() } else { format!("{:?}", at.chars().take(20).collect::<String>()) };
+                let found = if at.is_empty() {
+                    "end of program".to_owned()
+                } else {
+                    format!("{:?}", at.chars().take(20).collect::<String>())
+                };
                 (format!("expected {}, found {found}", expect.as_str()), at)
             })
             .unwrap_or(("syntax error".into(), code)),
@@ -249,7 +261,11 @@ fn number(n: &Num) -> Value {
             text.parse::<i64>()
                 .map(Value::from)
                 .ok()
-                .or_else(|| serde_json::from_str::<serde_json::Number>(&text).ok().map(Value::Number))
+                .or_else(|| {
+                    serde_json::from_str::<serde_json::Number>(&text)
+                        .ok()
+                        .map(Value::Number)
+                })
                 .or_else(|| text.parse::<f64>().ok().map(float))
                 .unwrap_or(Value::String(text))
         }

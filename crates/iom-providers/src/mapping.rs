@@ -102,7 +102,12 @@ impl Run<'_> {
         }
     }
 
-    fn map(&mut self, kind: MappingKind, value: &mut Option<String>, field: impl FnOnce() -> String) {
+    fn map(
+        &mut self,
+        kind: MappingKind,
+        value: &mut Option<String>,
+        field: impl FnOnce() -> String,
+    ) {
         let Some(v) = value.as_mut() else { return };
         let table = self.table(kind);
         if table.is_empty() {
@@ -113,7 +118,11 @@ impl Run<'_> {
             Some(mapped) => *v = mapped.clone(),
             None => {
                 let key = key.to_owned();
-                if !self.missing.iter().any(|u| u.kind == kind && u.value == key) {
+                if !self
+                    .missing
+                    .iter()
+                    .any(|u| u.kind == kind && u.value == key)
+                {
                     self.missing.push(Unmapped {
                         kind,
                         value: key,
@@ -165,16 +174,24 @@ impl Mappings {
             mappings: self,
             missing: Vec::new(),
         };
-        run.map(MappingKind::ShipMethod, &mut intake.ship_method, || "ship_method".into());
+        run.map(MappingKind::ShipMethod, &mut intake.ship_method, || {
+            "ship_method".into()
+        });
         if let Some(customer) = intake.customer.as_mut() {
-            run.map(MappingKind::Customer, &mut customer.id, || "customer.id".into());
+            run.map(MappingKind::Customer, &mut customer.id, || {
+                "customer.id".into()
+            });
         }
         run.map_attribute(MappingKind::Node, &mut intake.attributes, "node", || {
             "attributes.node".into()
         });
         for (i, line) in intake.lines.iter_mut().flatten().enumerate() {
-            run.map(MappingKind::Sku, &mut line.sku, || format!("lines[{i}].sku"));
-            run.map(MappingKind::Uom, &mut line.uom, || format!("lines[{i}].uom"));
+            run.map(MappingKind::Sku, &mut line.sku, || {
+                format!("lines[{i}].sku")
+            });
+            run.map(MappingKind::Uom, &mut line.uom, || {
+                format!("lines[{i}].uom")
+            });
             run.map_attribute(MappingKind::Node, &mut line.attributes, "node", || {
                 format!("lines[{i}].attributes.node")
             });
@@ -183,15 +200,22 @@ impl Mappings {
     }
 
     /// Translates a shipment notice's SKUs, units and node the same way.
-    pub fn apply_to_shipment(&self, mut notice: ShipmentNotice) -> Result<ShipmentNotice, UnmappedValues> {
+    pub fn apply_to_shipment(
+        &self,
+        mut notice: ShipmentNotice,
+    ) -> Result<ShipmentNotice, UnmappedValues> {
         let mut run = Run {
             mappings: self,
             missing: Vec::new(),
         };
         run.map(MappingKind::Node, &mut notice.node, || "node".into());
         for (i, line) in notice.lines.iter_mut().enumerate() {
-            run.map(MappingKind::Sku, &mut line.sku, || format!("lines[{i}].sku"));
-            run.map(MappingKind::Uom, &mut line.uom, || format!("lines[{i}].uom"));
+            run.map(MappingKind::Sku, &mut line.sku, || {
+                format!("lines[{i}].sku")
+            });
+            run.map(MappingKind::Uom, &mut line.uom, || {
+                format!("lines[{i}].uom")
+            });
         }
         run.finish(notice)
     }

@@ -80,7 +80,8 @@ impl Node {
 
     /// The first element at a `/`-separated path below this one.
     fn at(&self, path: &str) -> Option<&Node> {
-        path.split('/').try_fold(self, |node, step| node.first(step))
+        path.split('/')
+            .try_fold(self, |node, step| node.first(step))
     }
 
     fn first(&self, step: &str) -> Option<&Node> {
@@ -124,7 +125,9 @@ fn parse_tree(xml: &str) -> Result<Node, UblError> {
             (ns, event)
         });
         let (ns, event) = step.map_err(|e| xml_error(reader.error_position(), e))?;
-        let ns = ns.map_err(|prefix| xml_error(offset, format!("undeclared namespace prefix {prefix:?}")))?;
+        let ns = ns.map_err(|prefix| {
+            xml_error(offset, format!("undeclared namespace prefix {prefix:?}"))
+        })?;
         match event {
             Event::Start(e) => {
                 stack.push(element(&e, ns, offset)?);
@@ -136,7 +139,9 @@ fn parse_tree(xml: &str) -> Result<Node, UblError> {
                 }
             }
             Event::End(_) => {
-                let node = stack.pop().ok_or_else(|| xml_error(offset, "unexpected end tag"))?;
+                let node = stack
+                    .pop()
+                    .ok_or_else(|| xml_error(offset, "unexpected end tag"))?;
                 let parent = stack
                     .last_mut()
                     .ok_or_else(|| xml_error(offset, "unexpected end tag"))?;
@@ -161,7 +166,9 @@ fn parse_tree(xml: &str) -> Result<Node, UblError> {
                         "gt" => '>',
                         "quot" => '"',
                         "apos" => '\'',
-                        other => return Err(xml_error(offset, format!("unknown entity &{other};"))),
+                        other => {
+                            return Err(xml_error(offset, format!("unknown entity &{other};")));
+                        }
                     },
                 };
                 if let Some(node) = stack.last_mut() {
@@ -174,7 +181,10 @@ fn parse_tree(xml: &str) -> Result<Node, UblError> {
     }
     let mut document = stack.pop().ok_or_else(|| xml_error(0, "empty document"))?;
     if !stack.is_empty() {
-        return Err(xml_error(xml.len() as u64, "the document ends inside an element"));
+        return Err(xml_error(
+            xml.len() as u64,
+            "the document ends inside an element",
+        ));
     }
     document
         .children
@@ -183,14 +193,21 @@ fn parse_tree(xml: &str) -> Result<Node, UblError> {
         .ok_or_else(|| xml_error(0, "the document must have exactly one root element"))
 }
 
-fn element(e: &quick_xml::events::BytesStart<'_>, ns: String, offset: u64) -> Result<Node, UblError> {
+fn element(
+    e: &quick_xml::events::BytesStart<'_>,
+    ns: String,
+    offset: u64,
+) -> Result<Node, UblError> {
     let mut attrs = Vec::new();
     for attr in e.attributes() {
         let attr = attr.map_err(|err| xml_error(offset, err))?;
         let value = attr
             .normalized_value(quick_xml::XmlVersion::Implicit1_0)
             .map_err(|err| xml_error(offset, err))?;
-        attrs.push((attr.key.local_name().as_ref().to_owned(), value.into_owned()));
+        attrs.push((
+            attr.key.local_name().as_ref().to_owned(),
+            value.into_owned(),
+        ));
     }
     Ok(Node {
         ns,
@@ -229,10 +246,14 @@ pub fn parse_order(xml: &str, channel: &str) -> Result<OrderIntake, UblError> {
                 .map_err(|_| invalid("cbc:IssueDate", node, raw, "is not a date (YYYY-MM-DD)"))?;
             let time = match root.at("cbc:IssueTime") {
                 None => None,
-                Some(t) => Some(
-                    issue_time(t.text.trim())
-                        .ok_or_else(|| invalid("cbc:IssueTime", t, t.text.trim(), "is not a time (hh:mm:ss)"))?,
-                ),
+                Some(t) => Some(issue_time(t.text.trim()).ok_or_else(|| {
+                    invalid(
+                        "cbc:IssueTime",
+                        t,
+                        t.text.trim(),
+                        "is not a time (hh:mm:ss)",
+                    )
+                })?),
             };
             let (time, offset) = time.unwrap_or((NaiveTime::MIN, None));
             let offset = offset.unwrap_or_else(utc);
@@ -240,7 +261,14 @@ pub fn parse_order(xml: &str, channel: &str) -> Result<OrderIntake, UblError> {
                 date.and_time(time)
                     .and_local_timezone(offset)
                     .single()
-                    .ok_or_else(|| invalid("cbc:IssueTime", &root, "", "does not exist in its time zone"))?,
+                    .ok_or_else(|| {
+                        invalid(
+                            "cbc:IssueTime",
+                            &root,
+                            "",
+                            "does not exist in its time zone",
+                        )
+                    })?,
             )
         }
     };
@@ -263,7 +291,9 @@ pub fn parse_order(xml: &str, channel: &str) -> Result<OrderIntake, UblError> {
         .map(|(a, name)| address(a, name));
     let delivery = root.at("cac:Delivery");
     let ship_to = delivery.and_then(|d| {
-        let addr = d.at("cac:DeliveryLocation/cac:Address").or(d.at("cac:DeliveryAddress"))?;
+        let addr = d
+            .at("cac:DeliveryLocation/cac:Address")
+            .or(d.at("cac:DeliveryAddress"))?;
         let name = d
             .at("cac:DeliveryParty")
             .and_then(party_name)
@@ -277,8 +307,14 @@ pub fn parse_order(xml: &str, channel: &str) -> Result<OrderIntake, UblError> {
         None => None,
         Some(node) => {
             let raw = node.text.trim();
-            let date = NaiveDate::parse_from_str(raw, "%Y-%m-%d")
-                .map_err(|_| invalid("cac:Delivery/cac:RequestedDeliveryPeriod", node, raw, "is not a date (YYYY-MM-DD)"))?;
+            let date = NaiveDate::parse_from_str(raw, "%Y-%m-%d").map_err(|_| {
+                invalid(
+                    "cac:Delivery/cac:RequestedDeliveryPeriod",
+                    node,
+                    raw,
+                    "is not a date (YYYY-MM-DD)",
+                )
+            })?;
             Some(date.and_time(NaiveTime::MIN).and_utc().fixed_offset())
         }
     };
@@ -287,14 +323,17 @@ pub fn parse_order(xml: &str, channel: &str) -> Result<OrderIntake, UblError> {
     for charge in root.all("cac:AllowanceCharge") {
         if charge.text("cbc:ChargeIndicator") == Some("true")
             && charge.text("cbc:AllowanceChargeReasonCode") == Some("FC")
+            && let Some(node) = charge.at("cbc:Amount")
         {
-            if let Some(node) = charge.at("cbc:Amount") {
-                let raw = node.text.trim();
-                shipping.push(
-                    raw.parse::<Decimal>()
-                        .map_err(|_| invalid("cac:AllowanceCharge/cbc:Amount", node, raw, "is not a decimal amount"))?,
-                );
-            }
+            let raw = node.text.trim();
+            shipping.push(raw.parse::<Decimal>().map_err(|_| {
+                invalid(
+                    "cac:AllowanceCharge/cbc:Amount",
+                    node,
+                    raw,
+                    "is not a decimal amount",
+                )
+            })?);
         }
     }
     let shipping_amount = (!shipping.is_empty()).then(|| shipping.iter().sum());
@@ -321,18 +360,26 @@ pub fn parse_order(xml: &str, channel: &str) -> Result<OrderIntake, UblError> {
     let mut first_currency = None;
     for (i, item) in items.iter().enumerate() {
         let path = format!("cac:OrderLine[{}]/cac:LineItem", i + 1);
-        let qty_node = item.at("cbc:Quantity").ok_or_else(|| missing(&format!("{path}/cbc:Quantity")))?;
+        let qty_node = item
+            .at("cbc:Quantity")
+            .ok_or_else(|| missing(&format!("{path}/cbc:Quantity")))?;
         let qty_raw = qty_node.text.trim();
-        let quantity = crate::x12::parse_quantity(qty_raw)
-            .ok_or_else(|| invalid(&format!("{path}/cbc:Quantity"), qty_node, qty_raw, "is not a whole quantity"))?;
+        let quantity = crate::x12::parse_quantity(qty_raw).ok_or_else(|| {
+            invalid(
+                &format!("{path}/cbc:Quantity"),
+                qty_node,
+                qty_raw,
+                "is not a whole quantity",
+            )
+        })?;
         let decimal_at = |p: &str| -> Result<Option<Decimal>, UblError> {
             match item.at(p) {
                 None => Ok(None),
                 Some(node) => {
                     let raw = node.text.trim();
-                    raw.parse::<Decimal>()
-                        .map(Some)
-                        .map_err(|_| invalid(&format!("{path}/{p}"), node, raw, "is not a decimal number"))
+                    raw.parse::<Decimal>().map(Some).map_err(|_| {
+                        invalid(&format!("{path}/{p}"), node, raw, "is not a decimal number")
+                    })
                 }
             }
         };
@@ -352,10 +399,22 @@ pub fn parse_order(xml: &str, channel: &str) -> Result<OrderIntake, UblError> {
                 .map(str::to_owned);
         }
         let ids = [
-            ("sellers_item_id", item.text("cac:Item/cac:SellersItemIdentification/cbc:ID")),
-            ("buyers_item_id", item.text("cac:Item/cac:BuyersItemIdentification/cbc:ID")),
-            ("standard_item_id", item.text("cac:Item/cac:StandardItemIdentification/cbc:ID")),
-            ("manufacturers_item_id", item.text("cac:Item/cac:ManufacturersItemIdentification/cbc:ID")),
+            (
+                "sellers_item_id",
+                item.text("cac:Item/cac:SellersItemIdentification/cbc:ID"),
+            ),
+            (
+                "buyers_item_id",
+                item.text("cac:Item/cac:BuyersItemIdentification/cbc:ID"),
+            ),
+            (
+                "standard_item_id",
+                item.text("cac:Item/cac:StandardItemIdentification/cbc:ID"),
+            ),
+            (
+                "manufacturers_item_id",
+                item.text("cac:Item/cac:ManufacturersItemIdentification/cbc:ID"),
+            ),
         ];
         let sku = ids.iter().find_map(|(_, v)| *v);
         let mut attributes = Map::new();
@@ -371,7 +430,11 @@ pub fn parse_order(xml: &str, channel: &str) -> Result<OrderIntake, UblError> {
             attributes.insert("ubl_line_id".into(), Value::from(line_id));
         }
         lines.push(LineIntake {
-            line_no: Some(if use_numbers { numbers[i].unwrap_or(i as i64 + 1) } else { i as i64 + 1 }),
+            line_no: Some(if use_numbers {
+                numbers[i].unwrap_or(i as i64 + 1)
+            } else {
+                i as i64 + 1
+            }),
             sku: sku.map(str::to_owned),
             quantity: Some(quantity),
             unit_price,
@@ -393,7 +456,10 @@ pub fn parse_order(xml: &str, channel: &str) -> Result<OrderIntake, UblError> {
             attributes.insert(key.to_owned(), Value::from(v));
         }
     }
-    if let Some(seller) = root.at("cac:SellerSupplierParty/cac:Party").and_then(party_name) {
+    if let Some(seller) = root
+        .at("cac:SellerSupplierParty/cac:Party")
+        .and_then(party_name)
+    {
         attributes.insert("seller".into(), Value::from(seller));
     }
 
@@ -429,7 +495,10 @@ fn issue_time(raw: &str) -> Option<(NaiveTime, Option<FixedOffset>)> {
         let sign = if z.starts_with('-') { -1 } else { 1 };
         let hours: i32 = z.get(1..3)?.parse().ok()?;
         let minutes: i32 = z.get(4..6)?.parse().ok()?;
-        (t, FixedOffset::east_opt(sign * (hours * 3600 + minutes * 60)))
+        (
+            t,
+            FixedOffset::east_opt(sign * (hours * 3600 + minutes * 60)),
+        )
     } else {
         (raw, None)
     };
@@ -470,7 +539,9 @@ fn address(a: &Node, name: Option<&str>) -> AddressIntake {
             .or_else(|| a.text("cbc:CountrySubentityCode"))
             .map(str::to_owned),
         postal_code: a.text("cbc:PostalZone").map(str::to_owned),
-        country: a.text("cac:Country/cbc:IdentificationCode").map(str::to_owned),
+        country: a
+            .text("cac:Country/cbc:IdentificationCode")
+            .map(str::to_owned),
         phone: None,
         lat: None,
         lon: None,

@@ -50,9 +50,32 @@ pub fn preferred_product_id<'s>(
         .or_else(|| pairs.first().copied())
 }
 
-/// What a mapping could not use. Carries enough to write an AK3/AK4 pair into a 997.
+/// What a mapping could not use. Carries enough to write an AK3/AK4 pair into a 997. The
+/// details are boxed so that the `Result`s that carry this error stay small; they are read
+/// through `Deref` (`err.segment_id`, `err.position`, …).
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub struct MappingError {
+#[error("{0}")]
+pub struct MappingError(Box<MappingErrorDetail>);
+
+impl std::ops::Deref for MappingError {
+    type Target = MappingErrorDetail;
+
+    fn deref(&self) -> &MappingErrorDetail {
+        &self.0
+    }
+}
+
+impl MappingError {
+    /// Names the segment at fault when it is not the one the error points at (a missing
+    /// segment is reported at the place where it was expected).
+    pub(crate) fn blaming(mut self, segment_id: &str) -> Self {
+        self.0.segment_id = segment_id.to_owned();
+        self
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MappingErrorDetail {
     /// ST01 of the transaction set (`850`).
     pub set_id: String,
     /// ST02.
@@ -84,7 +107,7 @@ pub enum Problem {
     InvalidDate,
 }
 
-impl fmt::Display for MappingError {
+impl fmt::Display for MappingErrorDetail {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
@@ -120,7 +143,7 @@ impl<'s> Blame<'s> {
         problem: Problem,
         message: impl Into<String>,
     ) -> MappingError {
-        MappingError {
+        MappingError(Box::new(MappingErrorDetail {
             set_id: self.set.id().to_owned(),
             control_number: self.set.control_number().to_owned(),
             segment_id: seg.id().to_owned(),
@@ -130,15 +153,13 @@ impl<'s> Blame<'s> {
             element,
             problem,
             message: message.into(),
-        }
+        }))
     }
 
     pub(crate) fn missing_segment(&self, id: &str, message: impl Into<String>) -> MappingError {
         let se = self.set.se();
-        MappingError {
-            segment_id: id.to_owned(),
-            ..self.at(&se, None, Problem::MissingSegment, message)
-        }
+        self.at(&se, None, Problem::MissingSegment, message)
+            .blaming(id)
     }
 
     /// Element `n` of `seg`, which must be present.

@@ -1003,10 +1003,10 @@ impl<'a> Builder<'a> {
                 if kind != Start::Isa {
                     return Err(self.unexpected(local, "IEA without ISA"));
                 }
-                if let Some(g) = self.open_group.take() {
-                    if let Some(gs) = self.ix.groups[g].gs {
-                        self.warn(gs, WarningKind::MissingTrailer { expected: "GE" });
-                    }
+                if let Some(g) = self.open_group.take()
+                    && let Some(gs) = self.ix.groups[g].gs
+                {
+                    self.warn(gs, WarningKind::MissingTrailer { expected: "GE" });
                 }
                 self.ix.iea = Some(local);
                 self.check_interchange(local);
@@ -1093,10 +1093,10 @@ impl<'a> Builder<'a> {
                 },
             });
         }
-        if let Some(g) = self.open_group {
-            if let Some(gs) = self.ix.groups[g].gs {
-                self.warn(gs, WarningKind::MissingTrailer { expected: "GE" });
-            }
+        if let Some(g) = self.open_group
+            && let Some(gs) = self.ix.groups[g].gs
+        {
+            self.warn(gs, WarningKind::MissingTrailer { expected: "GE" });
         }
         if kind == Start::Isa && self.ix.iea.is_none() {
             self.warn(0, WarningKind::MissingTrailer { expected: "IEA" });

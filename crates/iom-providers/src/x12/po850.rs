@@ -120,10 +120,10 @@ pub fn order(set: &TransactionSet<'_>, channel: &str) -> Result<OrderIntake, Map
     let header_parties = parties(header);
     let find = |entity: &str| header_parties.iter().find(|p| p.entity == entity);
     let ship_to = find("ST");
-    if let Some(st) = ship_to {
-        if let Some(id) = &st.id {
-            attributes.insert("ship_to_id".into(), Value::from(id.as_str()));
-        }
+    if let Some(st) = ship_to
+        && let Some(id) = &st.id
+    {
+        attributes.insert("ship_to_id".into(), Value::from(id.as_str()));
     }
     let bill_to = find("BT");
     let customer = find("BY").or(bill_to).map(customer_of);
@@ -208,19 +208,18 @@ fn lines(
     if groups.is_empty() {
         return Err(blame.missing_segment("PO1", "the purchase order has no PO1 line"));
     }
-    if let Some(ctt) = ctt {
-        if let Some(declared) = ctt.get(1) {
-            if declared.parse::<usize>().ok() != Some(groups.len()) {
-                let warnings = order_attributes
-                    .entry("x12_warnings")
-                    .or_insert_with(|| Value::Array(Vec::new()));
-                if let Value::Array(list) = warnings {
-                    list.push(Value::from(format!(
-                        "CTT01 says {declared} line items but there are {} PO1",
-                        groups.len()
-                    )));
-                }
-            }
+    if let Some(ctt) = ctt
+        && let Some(declared) = ctt.get(1)
+        && declared.parse::<usize>().ok() != Some(groups.len())
+    {
+        let warnings = order_attributes
+            .entry("x12_warnings")
+            .or_insert_with(|| Value::Array(Vec::new()));
+        if let Value::Array(list) = warnings {
+            list.push(Value::from(format!(
+                "CTT01 says {declared} line items but there are {} PO1",
+                groups.len()
+            )));
         }
     }
 

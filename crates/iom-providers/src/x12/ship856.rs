@@ -135,9 +135,8 @@ pub fn from_set(set: &TransactionSet<'_>) -> Result<Vec<ShipmentNotice>, Mapping
 
     let mut notices = Vec::new();
     for (oi, order) in levels.iter().enumerate().filter(|(_, l)| l.code == "O") {
-        let prf = order.segments.iter().find(|s| s.id() == "PRF").ok_or_else(|| MappingError {
-            segment_id: "PRF".into(),
-            ..blame.at(
+        let prf = order.segments.iter().find(|s| s.id() == "PRF").ok_or_else(|| {
+            blame.at(
                 &order.hl,
                 None,
                 Problem::MissingSegment,
@@ -146,6 +145,7 @@ pub fn from_set(set: &TransactionSet<'_>) -> Result<Vec<ShipmentNotice>, Mapping
                     order.hl.get(1).unwrap_or("?")
                 ),
             )
+            .blaming("PRF")
         })?;
         let po = blame.required(prf, 1)?;
 
@@ -201,17 +201,18 @@ fn item_line(blame: &Blame<'_>, level: &Level<'_, '_>) -> Result<ShipmentLine, M
         .segments
         .iter()
         .find(|s| s.id() == "SN1")
-        .ok_or_else(|| MappingError {
-            segment_id: "SN1".into(),
-            ..blame.at(
-                &level.hl,
-                None,
-                Problem::MissingSegment,
-                format!(
-                    "item level HL {} has no SN1 (shipped quantity)",
-                    level.hl.get(1).unwrap_or("?")
-                ),
-            )
+        .ok_or_else(|| {
+            blame
+                .at(
+                    &level.hl,
+                    None,
+                    Problem::MissingSegment,
+                    format!(
+                        "item level HL {} has no SN1 (shipped quantity)",
+                        level.hl.get(1).unwrap_or("?")
+                    ),
+                )
+                .blaming("SN1")
         })?;
     let quantity = shipped_quantity(blame, sn1, 2)?;
     let numeric = |v: Option<&str>| v.and_then(|v| v.parse::<u32>().ok());
