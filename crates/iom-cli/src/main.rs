@@ -65,16 +65,25 @@ fn main() -> anyhow::Result<()> {
         .context("starting the runtime")?;
     runtime.block_on(async move {
         match cli.command {
-            Command::Serve(args) => {
-                iom_server::serve(iom_server::Config {
-                    listen: args.listen,
-                    database_url: args.db.url,
-                    admin_token: args.admin_token,
-                })
-                .await
-            }
+            Command::Serve(args) => serve(args).await,
             Command::Token(cmd) => token::run(cmd).await,
             Command::Bench(cmd) => bench::run(cmd).await,
         }
     })
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let running = iom_server::spawn(iom_server::Config {
+        listen: args.listen,
+        database_url: args.db.url.clone(),
+        admin_token: args.admin_token,
+    })
+    .await?;
+    // On stdout, so that scripts (and `--listen 127.0.0.1:0`) learn the address.
+    println!("iom listening on {}", running.url());
+    tracing::info!(url = %running.url(), database = %iom_server::redact(&args.db.url), "serving");
+    iom_server::shutdown_signal().await;
+    tracing::info!("shutting down");
+    running.stop().await;
+    Ok(())
 }

@@ -29,7 +29,8 @@ pub struct Problem {
 
 #[derive(Debug)]
 pub struct ApiError {
-    pub problem: Problem,
+    /// Boxed: errors travel through every handler's `Result`, which should stay small.
+    pub problem: Box<Problem>,
     /// Logged, never sent.
     cause: Option<String>,
 }
@@ -37,14 +38,14 @@ pub struct ApiError {
 impl ApiError {
     pub fn new(status: StatusCode, kind: &str, detail: impl Into<String>) -> Self {
         Self {
-            problem: Problem {
+            problem: Box::new(Problem {
                 kind: format!("urn:iom:problem:{kind}"),
                 title: status.canonical_reason().unwrap_or("Error").to_owned(),
                 status: status.as_u16(),
                 detail: detail.into(),
                 errors: Vec::new(),
                 extra: Map::new(),
-            },
+            }),
             cause: None,
         }
     }

@@ -167,17 +167,8 @@ pub async fn spawn(config: Config) -> anyhow::Result<Running> {
     })
 }
 
-/// Serves until Ctrl-C or SIGTERM.
-pub async fn serve(config: Config) -> anyhow::Result<()> {
-    let running = spawn(config).await?;
-    tracing::info!(url = %running.url(), "iom is serving");
-    shutdown_signal().await;
-    tracing::info!("shutting down");
-    running.stop().await;
-    Ok(())
-}
-
-async fn shutdown_signal() {
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {

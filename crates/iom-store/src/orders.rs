@@ -29,7 +29,7 @@ impl Idempotency {
 
 #[derive(Debug, Clone)]
 pub enum CreateOutcome {
-    Created(Order),
+    Created(Box<Order>),
     /// An order with the same (channel, external_id) exists.
     Duplicate {
         existing_id: OrderId,
@@ -143,7 +143,7 @@ fn create(
     }
     let outcome = if insert(tx.conn(), &order)? {
         tx.emit(order.received_event());
-        CreateOutcome::Created(order)
+        CreateOutcome::Created(Box::new(order))
     } else {
         let existing = tx
             .conn()

@@ -128,10 +128,9 @@ fn run_writer<C: Conn>(mut conn: C, connect: Connect<C>, mut queue: mpsc::Receiv
             Err(e) => Err(e),
             Ok(()) => {
                 let completions = run_jobs(&mut conn, jobs, &mut events);
-                let outcome = finish(&mut conn, &mut events).map_err(|e| {
+                let outcome = finish(&mut conn, &mut events).inspect_err(|_| {
                     // A failed COMMIT can leave the session inside an aborted transaction.
                     let _ = conn.batch("ROLLBACK");
-                    e
                 });
                 let answer = outcome.as_ref().map(|_| ()).map_err(|e| e.to_string());
                 for complete in completions {
