@@ -218,6 +218,22 @@ fn element(
     })
 }
 
+/// Reads a UBL 2.1 Order document as it arrives (bytes, with or without a byte-order mark).
+/// UBL documents are UTF-8 (PEPPOL requires it); anything else is refused with the offset of the
+/// first bad byte.
+pub fn parse_order_bytes(xml: &[u8], channel: &str) -> Result<OrderIntake, UblError> {
+    let bom = if xml.starts_with(b"\xEF\xBB\xBF") {
+        3
+    } else {
+        0
+    };
+    let text = std::str::from_utf8(&xml[bom..]).map_err(|e| UblError::Xml {
+        offset: (bom + e.valid_up_to()) as u64,
+        message: "the document is not UTF-8".into(),
+    })?;
+    parse_order(text, channel)
+}
+
 /// Reads a UBL 2.1 Order document as an order of `channel`.
 pub fn parse_order(xml: &str, channel: &str) -> Result<OrderIntake, UblError> {
     let root = parse_tree(xml)?;

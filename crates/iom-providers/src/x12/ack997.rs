@@ -161,10 +161,16 @@ pub fn build(
         .get(12)
         .filter(|v| v.len() == 5 && v.bytes().all(|b| b.is_ascii_digit()))
         .unwrap_or("00401");
-    let repetition = d
-        .repetition
-        .filter(|_| version >= "00402")
-        .map_or('U', char::from);
+    // From version 00402 on ISA11 is the repetition separator and must not be `U`.
+    let repetition = if version >= "00402" {
+        let free = [b'^', b'{', b'|', b'!']
+            .into_iter()
+            .find(|&c| c != d.element && c != d.segment && c != component)
+            .unwrap_or(b'^');
+        char::from(d.repetition.unwrap_or(free))
+    } else {
+        'U'
+    };
     let test = isa.get(15).unwrap_or("P");
     let at = envelope.at;
     w.segment(&[

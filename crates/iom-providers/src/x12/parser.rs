@@ -398,8 +398,9 @@ impl<'s> TransactionSet<'s> {
     }
 
     /// 1-based position of a segment of this set counted from ST, as the 997 (AK302) reports it.
+    /// A segment outside the set counts as position 0.
     pub fn position_of(&self, segment: &Segment<'_>) -> usize {
-        segment.index + 1 - self.st().index
+        (segment.index + 1).saturating_sub(self.st().index)
     }
 
     /// Warnings about this set's own trailer (SE01 count, SE02 control number).

@@ -246,3 +246,18 @@ fn reads_partner_997s() {
     assert_eq!(acks[0].status, AckStatus::Accepted);
     assert_eq!(acks[0].sets[0].status, AckStatus::Accepted);
 }
+
+#[test]
+fn version_5010_gets_a_repetition_separator() {
+    // The sample declares 00501 but writes U in ISA11.
+    let data = sample("x12/x12-types_810_2.edi");
+    let received = x12::parse(&data).unwrap();
+    let text = ack997::accept_all(&received, &envelope()).unwrap();
+    assert!(
+        text.starts_with("ISA*00*          *00*          *12*5034564567     *12*5141231234     *260304*0506*^*00501*000000042*0*T*>~\nGS*FA*504564567*5141231234*20260304*0506*7*X*005010~\n"),
+        "{text}"
+    );
+    let ack = x12::parse(text.as_bytes()).unwrap();
+    assert_eq!(ack.delimiters().repetition, Some(b'^'));
+    assert_eq!(ack997::read(&ack).unwrap()[0].functional_id, "IN");
+}

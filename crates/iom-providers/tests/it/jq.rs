@@ -420,3 +420,18 @@ fn custom_programs_and_prelude() {
     assert_eq!(intakes[0].channel.as_deref(), Some("fallback"));
     assert_eq!(intakes[0].external_id.as_deref(), Some("5"));
 }
+
+#[test]
+fn transforms_can_be_shared_between_threads() {
+    fn shareable<T: Send + Sync>(_: &T) {}
+    let t = Transform::shopify().unwrap();
+    shareable(&t);
+    let input = sample_json("shopify/shopify-api-ruby_order.json");
+    let counts: Vec<usize> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..2)
+            .map(|_| s.spawn(|| t.run_intakes(&input, "shop").unwrap().len()))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(counts, [1, 1]);
+}

@@ -145,3 +145,26 @@ fn ubl_errors() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn bytes_with_bom_and_bad_encoding() {
+    let mut bytes = b"\xEF\xBB\xBF".to_vec();
+    bytes.extend(order_xml().as_bytes());
+    let order = valid(&ubl::parse_order_bytes(&bytes, "p").unwrap());
+    assert_eq!(order.external_id, "PO-2026-0042");
+
+    // "Parkvägen" written in ISO-8859-1.
+    let at = bytes
+        .windows(5)
+        .position(|w| w == "rkv\u{e4}".as_bytes())
+        .unwrap()
+        + 3;
+    bytes.splice(at..at + 2, [0xE4]);
+    assert_eq!(
+        ubl::parse_order_bytes(&bytes, "p").unwrap_err(),
+        UblError::Xml {
+            offset: at as u64,
+            message: "the document is not UTF-8".into()
+        }
+    );
+}
