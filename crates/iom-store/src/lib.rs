@@ -9,7 +9,9 @@
 
 mod db;
 pub mod events;
+pub mod inventory;
 mod migrate;
+pub mod nodes;
 mod open;
 pub mod orders;
 pub mod testing;

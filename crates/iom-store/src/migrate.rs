@@ -4,8 +4,16 @@
 use crate::db::{Conn, Dialect};
 use crate::{StoreError, Value};
 
-const SQLITE: &[(i64, &str)] = &[(1, include_str!("migrations/sqlite/0001_orders.sql"))];
-const POSTGRES: &[(i64, &str)] = &[(1, include_str!("migrations/postgres/0001_orders.sql"))];
+const SQLITE: &[(i64, &str)] = &[
+    (1, include_str!("migrations/sqlite/0001_orders.sql")),
+    (2, include_str!("migrations/sqlite/0002_nodes.sql")),
+    (3, include_str!("migrations/sqlite/0003_inventory.sql")),
+];
+const POSTGRES: &[(i64, &str)] = &[
+    (1, include_str!("migrations/postgres/0001_orders.sql")),
+    (2, include_str!("migrations/postgres/0002_nodes.sql")),
+    (3, include_str!("migrations/postgres/0003_inventory.sql")),
+];
 
 /// Arbitrary but fixed: the advisory lock key that serialises migrations.
 const MIGRATION_LOCK: i64 = 0x10_0001;

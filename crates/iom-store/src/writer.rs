@@ -155,7 +155,11 @@ fn run_writer<C: Conn>(mut conn: C, connect: Connect<C>, mut queue: mpsc::Receiv
     }
 }
 
-fn run_jobs(conn: &mut dyn Conn, jobs: Vec<Job>, events: &mut Vec<PendingEvent>) -> Vec<Completion> {
+fn run_jobs(
+    conn: &mut dyn Conn,
+    jobs: Vec<Job>,
+    events: &mut Vec<PendingEvent>,
+) -> Vec<Completion> {
     let now = Utc::now();
     let count = jobs.len();
     let mut completions = Vec::with_capacity(count);
@@ -197,7 +201,10 @@ fn finish(conn: &mut dyn Conn, events: &mut [PendingEvent]) -> Result<(), StoreE
             conn.batch(&format!("SELECT pg_advisory_xact_lock({EVENT_LOCK})"))?;
         }
         let data: Vec<String> = events.iter().map(|e| e.draft.data.to_string()).collect();
-        for (chunk, data) in events.chunks(ROWS_PER_INSERT).zip(data.chunks(ROWS_PER_INSERT)) {
+        for (chunk, data) in events
+            .chunks(ROWS_PER_INSERT)
+            .zip(data.chunks(ROWS_PER_INSERT))
+        {
             let mut params = Vec::with_capacity(chunk.len() * 4);
             for (event, data) in chunk.iter().zip(data) {
                 params.push(Value::Text(&event.draft.kind));
@@ -205,7 +212,8 @@ fn finish(conn: &mut dyn Conn, events: &mut [PendingEvent]) -> Result<(), StoreE
                 params.push(Value::Int(crate::micros(event.at)));
                 params.push(Value::Text(data));
             }
-            let sql = crate::db::multi_row_insert("events (type, subject, at, data)", 4, chunk.len());
+            let sql =
+                crate::db::multi_row_insert("events (type, subject, at, data)", 4, chunk.len());
             conn.execute(&sql, &params)?;
         }
     }

@@ -11,15 +11,29 @@ async fn events_are_read_in_order_and_filtered_by_type() {
     for (store, db) in stores().await {
         let o = order("web", "1", &["A"]);
         create(&store, o.clone()).await;
-        store.update_order(o.id, |o, now| o.hold("manual", None, now)).await.unwrap();
-        store.update_order(o.id, |o, now| o.release_hold(None, now)).await.unwrap();
-        store.update_order(o.id, |o, now| o.cancel("manual", now)).await.unwrap();
+        store
+            .update_order(o.id, |o, now| o.hold("manual", None, now))
+            .await
+            .unwrap();
+        store
+            .update_order(o.id, |o, now| o.release_hold(None, now))
+            .await
+            .unwrap();
+        store
+            .update_order(o.id, |o, now| o.cancel("manual", now))
+            .await
+            .unwrap();
 
         let all = store.events_after(0, None, 100).await.unwrap();
         let kinds: Vec<&str> = all.iter().map(|e| e.kind.as_str()).collect();
         assert_eq!(
             kinds,
-            vec!["order.received", "order.held", "order.hold_released", "order.cancelled"],
+            vec![
+                "order.received",
+                "order.held",
+                "order.hold_released",
+                "order.cancelled"
+            ],
             "{}",
             db.backend
         );
@@ -30,17 +44,36 @@ async fn events_are_read_in_order_and_filtered_by_type() {
         let two = store.events_after(0, None, 2).await.unwrap();
         assert_eq!(two.len(), 2);
 
-        let held = store.events_after(0, Some("order.held".into()), 100).await.unwrap();
+        let held = store
+            .events_after(0, Some("order.held".into()), 100)
+            .await
+            .unwrap();
         assert_eq!(held.len(), 1);
-        let hold_prefix = store.events_after(0, Some("order.h*".into()), 100).await.unwrap();
+        let hold_prefix = store
+            .events_after(0, Some("order.h*".into()), 100)
+            .await
+            .unwrap();
         assert_eq!(hold_prefix.len(), 2);
         let several = store
             .events_after(0, Some("order.received, order.cancelled".into()), 100)
             .await
             .unwrap();
         assert_eq!(several.len(), 2);
-        assert!(store.events_after(0, Some("inventory.*".into()), 100).await.unwrap().is_empty());
-        assert_eq!(store.events_after(0, Some("*".into()), 100).await.unwrap().len(), 4);
+        assert!(
+            store
+                .events_after(0, Some("inventory.*".into()), 100)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            store
+                .events_after(0, Some("*".into()), 100)
+                .await
+                .unwrap()
+                .len(),
+            4
+        );
         assert_eq!(store.last_event_seq().await.unwrap(), all[3].seq);
     }
 }
@@ -97,7 +130,15 @@ async fn a_paging_consumer_never_skips_an_event() {
             .map(|e| e.seq)
             .collect();
         assert_eq!(all.len(), 640, "{}", db.backend);
-        assert_eq!(seen.iter().copied().collect::<BTreeSet<_>>().len(), seen.len(), "no event twice");
-        assert_eq!(seen, all, "{}: the consumer saw every event, in order", db.backend);
+        assert_eq!(
+            seen.iter().copied().collect::<BTreeSet<_>>().len(),
+            seen.len(),
+            "no event twice"
+        );
+        assert_eq!(
+            seen, all,
+            "{}: the consumer saw every event, in order",
+            db.backend
+        );
     }
 }

@@ -33,7 +33,10 @@ async fn a_second_order_with_the_same_channel_and_external_id_names_the_first() 
             db.backend
         );
         // Another channel may use the same external id.
-        assert!(matches!(create(&store, order("app", "1001", &["A"])).await, CreateOutcome::Created(_)));
+        assert!(matches!(
+            create(&store, order("app", "1001", &["A"])).await,
+            CreateOutcome::Created(_)
+        ));
         assert_eq!(store.events_after(0, None, 100).await.unwrap().len(), 2);
     }
 }
@@ -46,20 +49,34 @@ async fn an_idempotency_key_replays_the_first_response() {
             .create_order(order("web", "1", &["A"]), key(b"body"), Box::new(render))
             .await
             .unwrap();
-        let CreateOutcome::Created(created) = first else { panic!("not created") };
+        let CreateOutcome::Created(created) = first else {
+            panic!("not created")
+        };
         let again = store
             .create_order(order("web", "1", &["A"]), key(b"body"), Box::new(render))
             .await
             .unwrap();
-        let CreateOutcome::Replayed { status, body } = again else { panic!("{}: not replayed", db.backend) };
+        let CreateOutcome::Replayed { status, body } = again else {
+            panic!("{}: not replayed", db.backend)
+        };
         assert_eq!(status, 201);
         assert_eq!(body, serde_json::to_string(&created).unwrap());
         let reused = store
-            .create_order(order("web", "2", &["A"]), key(b"other body"), Box::new(render))
+            .create_order(
+                order("web", "2", &["A"]),
+                key(b"other body"),
+                Box::new(render),
+            )
             .await
             .unwrap();
         assert!(matches!(reused, CreateOutcome::KeyReused));
-        let all = store.list_orders(OrderFilter { limit: 10, ..Default::default() }).await.unwrap();
+        let all = store
+            .list_orders(OrderFilter {
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
         assert_eq!(all.len(), 1, "{}", db.backend);
     }
 }
@@ -104,7 +121,11 @@ async fn a_refused_change_writes_nothing_and_announces_nothing() {
             })
             .await
             .unwrap_err();
-        assert!(matches!(err, StoreError::Domain(DomainError::Conflict(_))), "{}", db.backend);
+        assert!(
+            matches!(err, StoreError::Domain(DomainError::Conflict(_))),
+            "{}",
+            db.backend
+        );
         let loaded = store.get_order(o.id).await.unwrap().unwrap();
         assert_eq!(loaded.status, OrderStatus::Received);
         assert_eq!(store.events_after(0, None, 100).await.unwrap().len(), 1);
@@ -118,7 +139,11 @@ async fn a_refused_change_writes_nothing_and_announces_nothing() {
         let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
         assert_eq!(kinds, vec!["order.received", "order.held"]);
         let on_hold = store
-            .list_orders(OrderFilter { status: Some("on_hold".into()), limit: 10, ..Default::default() })
+            .list_orders(OrderFilter {
+                status: Some("on_hold".into()),
+                limit: 10,
+                ..Default::default()
+            })
             .await
             .unwrap();
         assert_eq!(on_hold.len(), 1);
@@ -156,7 +181,11 @@ async fn failures_inside_a_batch_do_not_affect_its_other_jobs() {
         }
         assert_eq!(ok, 25, "{}", db.backend);
         let held = store
-            .list_orders(OrderFilter { status: Some("on_hold".into()), limit: 100, ..Default::default() })
+            .list_orders(OrderFilter {
+                status: Some("on_hold".into()),
+                limit: 100,
+                ..Default::default()
+            })
             .await
             .unwrap();
         assert_eq!(held.len(), 25);
@@ -176,32 +205,59 @@ async fn orders_are_listed_newest_first_with_filters_and_cursor() {
             ids.push(o.id);
             create(&store, o).await;
         }
-        let page = |cursor, limit| OrderFilter { limit, cursor, ..Default::default() };
+        let page = |cursor, limit| OrderFilter {
+            limit,
+            cursor,
+            ..Default::default()
+        };
         let first = store.list_orders(page(None, 4)).await.unwrap();
         let got: Vec<_> = first.iter().map(|o| o.id).collect();
         assert_eq!(got, vec![ids[6], ids[5], ids[4], ids[3]], "{}", db.backend);
         let second = store.list_orders(page(Some(ids[3]), 4)).await.unwrap();
-        assert_eq!(second.iter().map(|o| o.id).collect::<Vec<_>>(), vec![ids[2], ids[1], ids[0]]);
+        assert_eq!(
+            second.iter().map(|o| o.id).collect::<Vec<_>>(),
+            vec![ids[2], ids[1], ids[0]]
+        );
 
         let web = store
-            .list_orders(OrderFilter { channel: Some("web".into()), limit: 50, ..Default::default() })
+            .list_orders(OrderFilter {
+                channel: Some("web".into()),
+                limit: 50,
+                ..Default::default()
+            })
             .await
             .unwrap();
         assert_eq!(web.len(), 4);
         let rare = store
-            .list_orders(OrderFilter { sku: Some("RARE".into()), limit: 50, ..Default::default() })
+            .list_orders(OrderFilter {
+                sku: Some("RARE".into()),
+                limit: 50,
+                ..Default::default()
+            })
             .await
             .unwrap();
         assert_eq!(rare.iter().map(|o| o.id).collect::<Vec<_>>(), vec![ids[3]]);
         for q in ["ext-5", "ann.lee@", "ANN", &ids[5].to_string()] {
             let found = store
-                .list_orders(OrderFilter { q: Some(q.into()), limit: 50, ..Default::default() })
+                .list_orders(OrderFilter {
+                    q: Some(q.into()),
+                    limit: 50,
+                    ..Default::default()
+                })
                 .await
                 .unwrap();
-            assert!(found.iter().any(|o| o.id == ids[5]), "{}: q={q}", db.backend);
+            assert!(
+                found.iter().any(|o| o.id == ids[5]),
+                "{}: q={q}",
+                db.backend
+            );
         }
         let none = store
-            .list_orders(OrderFilter { q: Some("nobody%".into()), limit: 50, ..Default::default() })
+            .list_orders(OrderFilter {
+                q: Some("nobody%".into()),
+                limit: 50,
+                ..Default::default()
+            })
             .await
             .unwrap();
         assert!(none.is_empty());
@@ -228,6 +284,11 @@ async fn reopening_a_database_keeps_its_data() {
         create(&store, o.clone()).await;
         drop(store);
         let again = iom_store::Store::open(&db.url).await.unwrap();
-        assert_eq!(again.get_order(o.id).await.unwrap().unwrap(), o, "{}", db.backend);
+        assert_eq!(
+            again.get_order(o.id).await.unwrap().unwrap(),
+            o,
+            "{}",
+            db.backend
+        );
     }
 }

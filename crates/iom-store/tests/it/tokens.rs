@@ -21,7 +21,13 @@ async fn tokens_are_found_by_value_and_stop_working_when_revoked() {
         assert_eq!(store.list_tokens().await.unwrap().len(), 1);
 
         assert!(store.revoke_token("ci".into()).await.unwrap());
-        assert!(store.find_token("iom_secret_value").await.unwrap().is_none());
+        assert!(
+            store
+                .find_token("iom_secret_value")
+                .await
+                .unwrap()
+                .is_none()
+        );
         assert!(!store.revoke_token("ci".into()).await.unwrap());
     }
 }
@@ -44,6 +50,9 @@ async fn only_a_hash_of_the_token_is_stored() {
             .unwrap();
         assert_eq!(stored.len(), 1);
         assert!(!stored[0].contains("plaintext"));
-        assert_eq!(stored[0], iom_store::tokens::hash_token("iom_plaintext_token"));
+        assert_eq!(
+            stored[0],
+            iom_store::tokens::hash_token("iom_plaintext_token")
+        );
     }
 }

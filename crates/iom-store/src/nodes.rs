@@ -1,0 +1,184 @@
+//! Fulfilment nodes, node groups and sourcing profiles, stored as their JSON definitions. The store
+//! does not interpret a definition beyond the columns it filters on; `iom-dom` owns their meaning.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value as Json;
+
+use crate::db::Value;
+use crate::{Store, StoreError, from_micros, micros};
+
+/// A stored node definition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeRecord {
+    pub code: String,
+    pub kind: String,
+    pub active: bool,
+    /// Units held back at this node for every SKU without an override.
+    pub safety_stock: i64,
+    pub doc: Json,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A named JSON definition: a node group or a profile.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NamedDoc {
+    pub name: String,
+    pub doc: Json,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum DocKind {
+    NodeGroup,
+    Profile,
+}
+
+impl DocKind {
+    fn table(self) -> &'static str {
+        match self {
+            DocKind::NodeGroup => "node_groups",
+            DocKind::Profile => "fulfillment_profiles",
+        }
+    }
+}
+
+impl Store {
+    /// Creates or replaces a node; `true` when it is new.
+    pub async fn put_node(&self, node: NodeRecord) -> Result<bool, StoreError> {
+        self.write(move |tx| {
+            let now = micros(tx.now());
+            let doc = node.doc.to_string();
+            let existed = tx
+                .conn()
+                .query_one("SELECT 1 FROM nodes WHERE code = $1", &[Value::Text(&node.code)])?
+                .is_some();
+            tx.conn().execute(
+                "INSERT INTO nodes (code, kind, active, safety_stock, doc, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (code) DO UPDATE SET kind = excluded.kind, active = excluded.active,
+                   safety_stock = excluded.safety_stock, doc = excluded.doc, updated_at = excluded.updated_at",
+                &[
+                    Value::Text(&node.code),
+                    Value::Text(&node.kind),
+                    Value::Int(node.active.into()),
+                    Value::Int(node.safety_stock),
+                    Value::Text(&doc),
+                    Value::Int(now),
+                ],
+            )?;
+            tx.emit(iom_domain::EventDraft::new(
+                if existed { "node.updated" } else { "node.created" },
+                format!("node:{}", node.code),
+                node.doc.clone(),
+            ));
+            Ok(!existed)
+        })
+        .await
+    }
+
+    pub async fn get_node(&self, code: String) -> Result<Option<NodeRecord>, StoreError> {
+        self.read(move |c| {
+            c.query_one(
+                "SELECT code, kind, active, safety_stock, doc, updated_at FROM nodes WHERE code = $1",
+                &[Value::Text(&code)],
+            )?
+            .map(node)
+            .transpose()
+        })
+        .await
+    }
+
+    pub async fn list_nodes(&self) -> Result<Vec<NodeRecord>, StoreError> {
+        self.read(|c| {
+            c.query(
+                "SELECT code, kind, active, safety_stock, doc, updated_at FROM nodes ORDER BY code",
+                &[],
+            )?
+            .into_iter()
+            .map(node)
+            .collect()
+        })
+        .await
+    }
+
+    /// Creates or replaces a node group or a profile; `true` when it is new.
+    pub async fn put_doc(
+        &self,
+        kind: DocKind,
+        name: String,
+        doc: Json,
+    ) -> Result<bool, StoreError> {
+        self.write(move |tx| {
+            let now = micros(tx.now());
+            let table = kind.table();
+            let existed = tx
+                .conn()
+                .query_one(&format!("SELECT 1 FROM {table} WHERE name = $1"), &[Value::Text(&name)])?
+                .is_some();
+            let text = doc.to_string();
+            tx.conn().execute(
+                &format!(
+                    "INSERT INTO {table} (name, doc, updated_at) VALUES ($1, $2, $3)
+                     ON CONFLICT (name) DO UPDATE SET doc = excluded.doc, updated_at = excluded.updated_at"
+                ),
+                &[Value::Text(&name), Value::Text(&text), Value::Int(now)],
+            )?;
+            Ok(!existed)
+        })
+        .await
+    }
+
+    pub async fn get_doc(
+        &self,
+        kind: DocKind,
+        name: String,
+    ) -> Result<Option<NamedDoc>, StoreError> {
+        self.read(move |c| {
+            c.query_one(
+                &format!(
+                    "SELECT name, doc, updated_at FROM {} WHERE name = $1",
+                    kind.table()
+                ),
+                &[Value::Text(&name)],
+            )?
+            .map(named)
+            .transpose()
+        })
+        .await
+    }
+
+    pub async fn list_docs(&self, kind: DocKind) -> Result<Vec<NamedDoc>, StoreError> {
+        self.read(move |c| {
+            c.query(
+                &format!(
+                    "SELECT name, doc, updated_at FROM {} ORDER BY name",
+                    kind.table()
+                ),
+                &[],
+            )?
+            .into_iter()
+            .map(named)
+            .collect()
+        })
+        .await
+    }
+}
+
+fn node(row: crate::Row) -> Result<NodeRecord, StoreError> {
+    Ok(NodeRecord {
+        code: row.text(0)?.to_owned(),
+        kind: row.text(1)?.to_owned(),
+        active: row.int(2)? != 0,
+        safety_stock: row.int(3)?,
+        doc: serde_json::from_str(row.text(4)?)?,
+        updated_at: from_micros(row.int(5)?),
+    })
+}
+
+fn named(row: crate::Row) -> Result<NamedDoc, StoreError> {
+    Ok(NamedDoc {
+        name: row.text(0)?.to_owned(),
+        doc: serde_json::from_str(row.text(1)?)?,
+        updated_at: from_micros(row.int(2)?),
+    })
+}
