@@ -4,7 +4,7 @@
 //!
 //! A [`Transform`] is compiled once and run for every document. Every program can use the
 //! definitions of `src/transforms/prelude.jq` besides jq's standard library: `blank`,
-//! `nonblank`, `text`, and exact decimal helpers (`money_sum`, `split_total`, …) because money
+//! `nonblank`, `text`, and exact decimal functions (`money_sum`, `split_total`, …) because money
 //! must not pass through floating point. The default programs for Shopify, BigCommerce and Amazon
 //! are in [`programs`]; a provider instance may start from one of them and change it.
 

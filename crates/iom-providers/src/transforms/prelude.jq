@@ -1,7 +1,7 @@
 # Definitions available to every transformation program.
 #
 # Money must not go through floating point (0.1 + 0.2 is not 0.3 in a double), and jq numbers
-# are doubles as soon as they are not integers. These helpers therefore do decimal arithmetic
+# are doubles as soon as they are not integers. These definitions therefore do decimal arithmetic
 # on strings, through integer minor units, exactly.
 
 # "" and null both mean "not given" in the sources' JSON.

@@ -3,7 +3,7 @@
 //! purchase orders in ([`po850`]), ship notices and warehouse shipping advices in ([`ship856`],
 //! [`ship945`]), functional acknowledgements out ([`ack997`]).
 //!
-//! The mappings share the helpers below: how a product id is chosen among the qualified pairs a
+//! The mappings share the functions below: how a product id is chosen among the qualified pairs a
 //! partner sends, how name/address loops (N1 … PER) are read, how dates are read, and the error
 //! type that points at the segment and element a mapping could not use, in terms a 997 can carry.
 

@@ -136,7 +136,10 @@ pub fn order(set: &TransactionSet<'_>, channel: &str) -> Result<OrderIntake, Map
         currency: Some(currency),
         placed_at,
         customer,
-        ship_to: ship_to.map(Party::address),
+        // An N1*ST with only a location code is kept as `ship_to_id`, not as an empty address.
+        ship_to: ship_to
+            .filter(|p| p.has_address() || p.name.is_some())
+            .map(Party::address),
         bill_to: bill_to.filter(|p| p.has_address()).map(Party::address),
         lines: Some(lines),
         ship_method,

@@ -746,3 +746,16 @@ fn ship945_minimal() {
         (Some(1), None, 10)
     );
 }
+
+#[test]
+fn po850_ship_to_by_location_code_only() {
+    let doc =
+        b"ST*850*0001~BEG*00*SA*PO-3**20200101~N1*ST**92*DC-0042~PO1*1*1*EA*3**VP*X~SE*5*0001~";
+    let ix = x12::parse(doc).unwrap();
+    let intake = x12::po850::orders(&ix, "edi").unwrap().remove(0);
+    assert!(intake.ship_to.is_none());
+    assert_eq!(
+        intake.attributes.as_ref().unwrap()["ship_to_id"],
+        json!("DC-0042")
+    );
+}
