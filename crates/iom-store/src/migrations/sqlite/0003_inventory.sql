@@ -45,8 +45,9 @@ CREATE TABLE reservations (
     reference TEXT,
     order_id TEXT,
     line_no BIGINT,
-    -- The allocation this reservation draws on, if any.
+    -- The allocation this reservation draws on, if any, and how much of it.
     allocation_id TEXT,
+    from_allocation BIGINT NOT NULL,
     status TEXT NOT NULL,
     expires_at BIGINT,
     created_at BIGINT NOT NULL,
