@@ -33,11 +33,12 @@ impl Store {
         skus: Vec<String>,
         nodes: Vec<String>,
     ) -> Result<Vec<Balance>, StoreError> {
-        self.read(move |c| balances(c, &skus, &nodes)).await
+        self.read(move |c| balances_in(c, &skus, &nodes)).await
     }
 }
 
-pub(crate) fn balances(
+/// Balances of these SKUs (at these nodes, or all), on any connection (inside a write as well).
+pub fn balances_in(
     conn: &mut dyn Conn,
     skus: &[String],
     nodes: &[String],
@@ -298,4 +299,413 @@ pub fn ledger(conn: &mut dyn Conn, sku: &str, node: &str) -> Result<Vec<LedgerRo
         })
     })
     .collect()
+}
+
+/// A reservation as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReservationRow {
+    pub id: String,
+    pub sku: String,
+    pub node: String,
+    pub quantity: i64,
+    pub reference: Option<String>,
+    pub order_id: Option<String>,
+    pub line_no: Option<i64>,
+    pub allocation_id: Option<String>,
+    /// How much of `quantity` was drawn from the allocation.
+    pub from_allocation: i64,
+    /// `active`, `released`, `expired` or `consumed`.
+    pub status: String,
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+const RESERVATION_COLUMNS: &str =
+    "id, sku, node, quantity, reference, order_id, line_no, allocation_id,
+    from_allocation, status, expires_at, created_at";
+
+fn reservation(row: &Row) -> Result<ReservationRow, StoreError> {
+    Ok(ReservationRow {
+        id: row.text(0)?.to_owned(),
+        sku: row.text(1)?.to_owned(),
+        node: row.text(2)?.to_owned(),
+        quantity: row.int(3)?,
+        reference: row.opt_text(4)?.map(str::to_owned),
+        order_id: row.opt_text(5)?.map(str::to_owned),
+        line_no: row.opt_int(6)?,
+        allocation_id: row.opt_text(7)?.map(str::to_owned),
+        from_allocation: row.int(8)?,
+        status: row.text(9)?.to_owned(),
+        expires_at: row.opt_int(10)?.map(crate::from_micros),
+        created_at: crate::from_micros(row.int(11)?),
+    })
+}
+
+pub fn insert_reservation(tx: &mut crate::Tx<'_>, r: &ReservationRow) -> Result<(), StoreError> {
+    let now = crate::micros(tx.now());
+    tx.conn().execute(
+        &format!(
+            "INSERT INTO reservations ({RESERVATION_COLUMNS}, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)"
+        ),
+        &[
+            Value::Text(&r.id),
+            Value::Text(&r.sku),
+            Value::Text(&r.node),
+            Value::Int(r.quantity),
+            r.reference.as_ref().into(),
+            r.order_id.as_ref().into(),
+            r.line_no.map_or(Value::Null, Value::Int),
+            r.allocation_id.as_ref().into(),
+            Value::Int(r.from_allocation),
+            Value::Text(&r.status),
+            r.expires_at
+                .map_or(Value::Null, |t| Value::Int(crate::micros(t))),
+            Value::Int(now),
+        ],
+    )?;
+    Ok(())
+}
+
+/// Writes a reservation's quantity, allocation share and status.
+pub fn update_reservation(tx: &mut crate::Tx<'_>, r: &ReservationRow) -> Result<(), StoreError> {
+    let now = crate::micros(tx.now());
+    tx.conn().execute(
+        "UPDATE reservations SET quantity = $2, from_allocation = $3, status = $4, updated_at = $5 WHERE id = $1",
+        &[
+            Value::Text(&r.id),
+            Value::Int(r.quantity),
+            Value::Int(r.from_allocation),
+            Value::Text(&r.status),
+            Value::Int(now),
+        ],
+    )?;
+    Ok(())
+}
+
+pub fn get_reservation(
+    conn: &mut dyn Conn,
+    id: &str,
+) -> Result<Option<ReservationRow>, StoreError> {
+    conn.query_one(
+        &format!("SELECT {RESERVATION_COLUMNS} FROM reservations WHERE id = $1"),
+        &[Value::Text(id)],
+    )?
+    .as_ref()
+    .map(reservation)
+    .transpose()
+}
+
+/// Active reservations of an order (one line, or all lines when `line_no` is `None`), oldest first.
+pub fn order_reservations(
+    conn: &mut dyn Conn,
+    order_id: &str,
+    line_no: Option<i64>,
+) -> Result<Vec<ReservationRow>, StoreError> {
+    let rows = match line_no {
+        Some(line) => conn.query(
+            &format!(
+                "SELECT {RESERVATION_COLUMNS} FROM reservations
+                 WHERE order_id = $1 AND line_no = $2 AND status = 'active' ORDER BY created_at, id"
+            ),
+            &[Value::Text(order_id), Value::Int(line)],
+        )?,
+        None => conn.query(
+            &format!(
+                "SELECT {RESERVATION_COLUMNS} FROM reservations
+                 WHERE order_id = $1 AND status = 'active' ORDER BY created_at, id"
+            ),
+            &[Value::Text(order_id)],
+        )?,
+    };
+    rows.iter().map(reservation).collect()
+}
+
+/// Active reservations whose time is up at `now`, oldest expiry first.
+pub fn due_reservations(
+    conn: &mut dyn Conn,
+    now: chrono::DateTime<chrono::Utc>,
+    limit: usize,
+) -> Result<Vec<ReservationRow>, StoreError> {
+    conn.query(
+        &format!(
+            "SELECT {RESERVATION_COLUMNS} FROM reservations
+             WHERE status = 'active' AND expires_at IS NOT NULL AND expires_at <= $1
+             ORDER BY expires_at LIMIT {limit}"
+        ),
+        &[Value::Int(crate::micros(now))],
+    )?
+    .iter()
+    .map(reservation)
+    .collect()
+}
+
+/// Every active reservation of one (sku, node).
+pub fn active_reservations(
+    conn: &mut dyn Conn,
+    sku: &str,
+    node: &str,
+) -> Result<Vec<ReservationRow>, StoreError> {
+    conn.query(
+        &format!(
+            "SELECT {RESERVATION_COLUMNS} FROM reservations WHERE sku = $1 AND node = $2 AND status = 'active'"
+        ),
+        &[Value::Text(sku), Value::Text(node)],
+    )?
+    .iter()
+    .map(reservation)
+    .collect()
+}
+
+/// Quantity ring-fenced for a channel or customer group at one node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AllocationRow {
+    pub id: String,
+    pub sku: String,
+    pub node: String,
+    /// `channel` or `customer_group`.
+    pub group_kind: String,
+    pub group_value: String,
+    pub quantity: i64,
+    pub consumed: i64,
+}
+
+const ALLOCATION_COLUMNS: &str = "id, sku, node, group_kind, group_value, quantity, consumed";
+
+fn allocation(row: &Row) -> Result<AllocationRow, StoreError> {
+    Ok(AllocationRow {
+        id: row.text(0)?.to_owned(),
+        sku: row.text(1)?.to_owned(),
+        node: row.text(2)?.to_owned(),
+        group_kind: row.text(3)?.to_owned(),
+        group_value: row.text(4)?.to_owned(),
+        quantity: row.int(5)?,
+        consumed: row.int(6)?,
+    })
+}
+
+/// Allocations of one (sku, node); those of one group only when `group` is given.
+pub fn allocations(
+    conn: &mut dyn Conn,
+    sku: &str,
+    node: Option<&str>,
+) -> Result<Vec<AllocationRow>, StoreError> {
+    let rows = match node {
+        Some(node) => conn.query(
+            &format!("SELECT {ALLOCATION_COLUMNS} FROM inventory_allocations WHERE sku = $1 AND node = $2 ORDER BY id"),
+            &[Value::Text(sku), Value::Text(node)],
+        )?,
+        None => conn.query(
+            &format!("SELECT {ALLOCATION_COLUMNS} FROM inventory_allocations WHERE sku = $1 ORDER BY node, id"),
+            &[Value::Text(sku)],
+        )?,
+    };
+    rows.iter().map(allocation).collect()
+}
+
+pub fn get_allocation(conn: &mut dyn Conn, id: &str) -> Result<Option<AllocationRow>, StoreError> {
+    conn.query_one(
+        &format!("SELECT {ALLOCATION_COLUMNS} FROM inventory_allocations WHERE id = $1"),
+        &[Value::Text(id)],
+    )?
+    .as_ref()
+    .map(allocation)
+    .transpose()
+}
+
+pub fn upsert_allocation(tx: &mut crate::Tx<'_>, a: &AllocationRow) -> Result<(), StoreError> {
+    let now = crate::micros(tx.now());
+    tx.conn().execute(
+        "INSERT INTO inventory_allocations (id, sku, node, group_kind, group_value, quantity, consumed, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)
+         ON CONFLICT (id) DO UPDATE SET quantity = excluded.quantity, consumed = excluded.consumed,
+           updated_at = excluded.updated_at",
+        &[
+            Value::Text(&a.id),
+            Value::Text(&a.sku),
+            Value::Text(&a.node),
+            Value::Text(&a.group_kind),
+            Value::Text(&a.group_value),
+            Value::Int(a.quantity),
+            Value::Int(a.consumed),
+            Value::Int(now),
+        ],
+    )?;
+    Ok(())
+}
+
+pub fn delete_allocation(tx: &mut crate::Tx<'_>, id: &str) -> Result<(), StoreError> {
+    tx.conn().execute(
+        "DELETE FROM inventory_allocations WHERE id = $1",
+        &[Value::Text(id)],
+    )?;
+    Ok(())
+}
+
+/// A scheduled receipt (`supply`) or a scheduled demand.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ScheduledRow {
+    pub id: String,
+    pub sku: String,
+    pub node: String,
+    pub quantity: i64,
+    /// For supply: `purchase_order`, `transfer` or `asn`; for demand: the reference.
+    pub kind: String,
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Stores a scheduled receipt; `false` when its id exists already (the first one stands).
+pub fn insert_supply(tx: &mut crate::Tx<'_>, s: &ScheduledRow) -> Result<bool, StoreError> {
+    let now = crate::micros(tx.now());
+    let n = tx.conn().execute(
+        "INSERT INTO inventory_supply (id, sku, node, quantity, kind, expected_at, status, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, 'open', $7) ON CONFLICT (id) DO NOTHING",
+        &[
+            Value::Text(&s.id),
+            Value::Text(&s.sku),
+            Value::Text(&s.node),
+            Value::Int(s.quantity),
+            Value::Text(&s.kind),
+            Value::Int(crate::micros(s.at)),
+            Value::Int(now),
+        ],
+    )?;
+    Ok(n == 1)
+}
+
+/// Stores a scheduled demand; `false` when its id exists already.
+pub fn insert_demand(tx: &mut crate::Tx<'_>, d: &ScheduledRow) -> Result<bool, StoreError> {
+    let now = crate::micros(tx.now());
+    let n = tx.conn().execute(
+        "INSERT INTO inventory_demand (id, sku, node, quantity, due_at, reference, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
+        &[
+            Value::Text(&d.id),
+            Value::Text(&d.sku),
+            Value::Text(&d.node),
+            Value::Int(d.quantity),
+            Value::Int(crate::micros(d.at)),
+            Value::Text(&d.kind),
+            Value::Int(now),
+        ],
+    )?;
+    Ok(n == 1)
+}
+
+/// Open supply and demand of a SKU (at one node, or all) due before `until`.
+pub fn scheduled(
+    conn: &mut dyn Conn,
+    sku: &str,
+    node: Option<&str>,
+    until: chrono::DateTime<chrono::Utc>,
+) -> Result<(Vec<ScheduledRow>, Vec<ScheduledRow>), StoreError> {
+    let until = crate::micros(until);
+    let node_clause = if node.is_some() { " AND node = $3" } else { "" };
+    let mut params = vec![Value::Text(sku), Value::Int(until)];
+    if let Some(node) = node {
+        params.push(Value::Text(node));
+    }
+    let read = |rows: Vec<Row>| -> Result<Vec<ScheduledRow>, StoreError> {
+        rows.iter()
+            .map(|r| {
+                Ok(ScheduledRow {
+                    id: r.text(0)?.to_owned(),
+                    sku: r.text(1)?.to_owned(),
+                    node: r.text(2)?.to_owned(),
+                    quantity: r.int(3)?,
+                    kind: r.opt_text(4)?.unwrap_or_default().to_owned(),
+                    at: crate::from_micros(r.int(5)?),
+                })
+            })
+            .collect()
+    };
+    let supply = read(conn.query(
+        &format!(
+            "SELECT id, sku, node, quantity, kind, expected_at FROM inventory_supply
+             WHERE sku = $1 AND status = 'open' AND expected_at < $2{node_clause} ORDER BY expected_at"
+        ),
+        &params,
+    )?)?;
+    let demand = read(conn.query(
+        &format!(
+            "SELECT id, sku, node, quantity, reference, due_at FROM inventory_demand
+             WHERE sku = $1 AND due_at < $2{node_clause} ORDER BY due_at"
+        ),
+        &params,
+    )?)?;
+    Ok((supply, demand))
+}
+
+/// A product's attributes and low-stock threshold.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SkuRow {
+    pub sku: String,
+    pub attributes: serde_json::Map<String, serde_json::Value>,
+    pub low_threshold: Option<i64>,
+}
+
+pub fn put_sku(tx: &mut crate::Tx<'_>, s: &SkuRow) -> Result<(), StoreError> {
+    let now = crate::micros(tx.now());
+    let attributes = serde_json::Value::Object(s.attributes.clone()).to_string();
+    tx.conn().execute(
+        "INSERT INTO skus (sku, attributes, low_threshold, updated_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (sku) DO UPDATE SET attributes = excluded.attributes,
+           low_threshold = excluded.low_threshold, updated_at = excluded.updated_at",
+        &[
+            Value::Text(&s.sku),
+            Value::Text(&attributes),
+            s.low_threshold.map_or(Value::Null, Value::Int),
+            Value::Int(now),
+        ],
+    )?;
+    Ok(())
+}
+
+/// The stored products among `skus`.
+pub fn skus(conn: &mut dyn Conn, skus: &[String]) -> Result<Vec<SkuRow>, StoreError> {
+    let mut out = Vec::new();
+    for chunk in skus.chunks(100) {
+        let params: Vec<Value<'_>> = chunk.iter().map(|s| Value::Text(s)).collect();
+        let sql = format!(
+            "SELECT sku, attributes, low_threshold FROM skus WHERE sku IN ({})",
+            placeholders(1, chunk.len())
+        );
+        for row in conn.query(&sql, &params)? {
+            out.push(sku_row(&row)?);
+        }
+    }
+    Ok(out)
+}
+
+/// Products whose attribute `name` is set, with its value (as text).
+pub fn skus_with_attribute(conn: &mut dyn Conn, limit: usize) -> Result<Vec<SkuRow>, StoreError> {
+    conn.query(
+        &format!("SELECT sku, attributes, low_threshold FROM skus ORDER BY sku LIMIT {limit}"),
+        &[],
+    )?
+    .iter()
+    .map(sku_row)
+    .collect()
+}
+
+fn sku_row(row: &Row) -> Result<SkuRow, StoreError> {
+    let attributes = match serde_json::from_str(row.text(1)?)? {
+        serde_json::Value::Object(map) => map,
+        _ => serde_json::Map::new(),
+    };
+    Ok(SkuRow {
+        sku: row.text(0)?.to_owned(),
+        attributes,
+        low_threshold: row.opt_int(2)?,
+    })
+}
+
+/// The kind of every node, by code.
+pub fn node_kinds(
+    conn: &mut dyn Conn,
+) -> Result<std::collections::HashMap<String, String>, StoreError> {
+    conn.query("SELECT code, kind FROM nodes", &[])?
+        .iter()
+        .map(|r| Ok((r.text(0)?.to_owned(), r.text(1)?.to_owned())))
+        .collect()
 }
