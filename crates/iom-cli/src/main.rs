@@ -77,6 +77,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         listen: args.listen,
         database_url: args.db.url.clone(),
         admin_token: args.admin_token,
+        ..Default::default()
     })
     .await?;
     // On stdout, so that scripts (and `--listen 127.0.0.1:0`) learn the address.

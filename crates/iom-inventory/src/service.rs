@@ -528,6 +528,7 @@ impl Inventory {
         self.store
             .write(move |tx| {
                 check_node(tx, &node)?;
+                let low = thresholds(tx, std::slice::from_ref(&sku))?;
                 let key = (sku, node);
                 let mut stored = rows::lock_positions(tx, std::slice::from_ref(&key))?;
                 let s = stored.get_mut(&key).expect("locked");
@@ -535,6 +536,7 @@ impl Inventory {
                 let saved = *s;
                 rows::save_positions(tx, &[(&key, &saved)])?;
                 tx.emit(changed_event(&key.0, &key.1, &saved, 0));
+                announce_low(tx, low)?;
                 let p = to_position(&saved);
                 Ok(Balance {
                     sku: key.0,

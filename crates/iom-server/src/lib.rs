@@ -14,7 +14,7 @@ use std::sync::{Arc, OnceLock};
 use anyhow::Context;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use iom_store::Store;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
@@ -28,6 +28,7 @@ use crate::error::ApiError;
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
+    pub inventory: iom_inventory::Inventory,
     pub tokens: Arc<TokenCache>,
     pub metrics: PrometheusHandle,
 }
@@ -38,6 +39,19 @@ pub struct Config {
     pub database_url: String,
     /// When set, an admin token with exactly this value exists after start.
     pub admin_token: Option<String>,
+    /// How often expired reservations are released.
+    pub sweep_interval: std::time::Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            database_url: "sqlite://iom.db".into(),
+            admin_token: None,
+            sweep_interval: std::time::Duration::from_secs(1),
+        }
+    }
 }
 
 impl AppState {
@@ -56,6 +70,7 @@ impl AppState {
                 .context("storing IOM_ADMIN_TOKEN")?;
         }
         Ok(AppState {
+            inventory: iom_inventory::Inventory::new(store.clone()),
             store,
             tokens: Arc::new(TokenCache::default()),
             metrics: prometheus(),
@@ -83,7 +98,7 @@ fn prometheus() -> PrometheusHandle {
 }
 
 pub fn router(state: AppState) -> Router {
-    use routes::{events, health, orders};
+    use routes::{events, health, inventory, orders};
     let api = Router::new()
         .route("/orders", post(orders::create).get(orders::list))
         .route("/orders/{id}", get(orders::get))
@@ -98,6 +113,24 @@ pub fn router(state: AppState) -> Router {
         .route("/orders/{id}/deliveries", post(orders::deliver))
         .route("/orders/{id}/timeline", get(orders::timeline))
         .route("/events", get(events::list))
+        .route("/inventory", get(inventory::many))
+        .route("/inventory/changes", post(inventory::changes))
+        .route("/inventory/groups", get(inventory::groups))
+        .route("/inventory/reservations", post(inventory::reserve))
+        .route(
+            "/inventory/reservations/{id}",
+            get(inventory::reservation).delete(inventory::release),
+        )
+        .route("/inventory/supply", post(inventory::supply))
+        .route("/inventory/demand", post(inventory::demand))
+        .route("/inventory/allocations/{id}", put(inventory::allocation))
+        .route("/inventory/{sku}", get(inventory::sku))
+        .route("/inventory/{sku}/atp", get(inventory::atp))
+        .route(
+            "/inventory/{sku}/nodes/{node}/safety-stock",
+            put(inventory::safety_stock),
+        )
+        .route("/skus/{sku}", put(inventory::put_sku))
         .route("/openapi.json", get(openapi_json))
         .fallback(api_not_found);
     Router::new()
@@ -128,6 +161,7 @@ pub struct Running {
     pub state: AppState,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    sweeper: tokio::task::JoinHandle<()>,
 }
 
 impl Running {
@@ -136,6 +170,7 @@ impl Running {
     }
 
     pub async fn stop(mut self) {
+        self.sweeper.abort();
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -152,6 +187,10 @@ pub async fn spawn(config: Config) -> anyhow::Result<Running> {
     let addr = listener.local_addr()?;
     let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
     let app = router(state.clone());
+    let sweeper = tokio::spawn(sweep_reservations(
+        state.inventory.clone(),
+        config.sweep_interval,
+    ));
     let task = tokio::spawn(async move {
         axum::serve(listener, app)
             .with_graceful_shutdown(async {
@@ -164,7 +203,22 @@ pub async fn spawn(config: Config) -> anyhow::Result<Running> {
         state,
         shutdown: Some(shutdown),
         task,
+        sweeper,
     })
+}
+
+/// Releases expired reservations, forever; each run announces `reservation.expired`.
+async fn sweep_reservations(inventory: iom_inventory::Inventory, every: std::time::Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match inventory.expire_due().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(expired = n, "released expired reservations"),
+            Err(e) => tracing::warn!(error = %e, "reservation sweep failed"),
+        }
+    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

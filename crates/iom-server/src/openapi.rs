@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{events, orders};
+use crate::routes::{events, inventory, orders};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -12,12 +12,17 @@ use crate::routes::{events, orders};
         orders::create, orders::get, orders::list, orders::cancel, orders::cancel_line,
         orders::hold, orders::release, orders::ship, orders::deliver, orders::timeline,
         events::list,
+        inventory::changes, inventory::sku, inventory::many, inventory::reserve,
+        inventory::reservation, inventory::release, inventory::supply, inventory::demand,
+        inventory::atp, inventory::safety_stock, inventory::allocation, inventory::put_sku,
+        inventory::groups,
     ),
     components(schemas(crate::error::Problem, iom_domain::FieldError)),
     modifiers(&BearerAuth),
     tags(
         (name = "orders", description = "Order capture and lifecycle"),
         (name = "events", description = "Business events in commit order"),
+        (name = "inventory", description = "Inventory visibility: on-hand, reservations, availability, ATP"),
     )
 )]
 pub struct ApiDoc;

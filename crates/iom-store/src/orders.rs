@@ -7,6 +7,22 @@ use sha2::{Digest, Sha256};
 use crate::db::{Conn, Dialect, Value};
 use crate::{Store, StoreError, Tx, micros};
 
+/// A change to an order: applied to the loaded order at the transaction's time, returning the
+/// events that announce it.
+pub trait OrderChange:
+    FnOnce(&mut Order, chrono::DateTime<chrono::Utc>) -> Result<Vec<EventDraft>, DomainError>
+    + Send
+    + 'static
+{
+}
+
+impl<F> OrderChange for F where
+    F: FnOnce(&mut Order, chrono::DateTime<chrono::Utc>) -> Result<Vec<EventDraft>, DomainError>
+        + Send
+        + 'static
+{
+}
+
 /// A client's `Idempotency-Key` and what the request looked like.
 #[derive(Debug, Clone)]
 pub struct Idempotency {
@@ -75,12 +91,23 @@ impl Store {
     /// order and the events in one transaction. The order row is locked for the change.
     pub async fn update_order<F>(&self, id: OrderId, change: F) -> Result<Order, StoreError>
     where
-        F: FnOnce(
-                &mut Order,
-                chrono::DateTime<chrono::Utc>,
-            ) -> Result<Vec<EventDraft>, DomainError>
-            + Send
-            + 'static,
+        F: OrderChange,
+    {
+        self.update_order_with(id, change, |_, _, _| Ok(())).await
+    }
+
+    /// As [`Store::update_order`], and `effects` runs in the same transaction with the changed order
+    /// and its events: what other parts of the system must do because of the change (inventory
+    /// consumed by a shipment, released by a cancellation) commits with it or not at all.
+    pub async fn update_order_with<F, E>(
+        &self,
+        id: OrderId,
+        change: F,
+        effects: E,
+    ) -> Result<Order, StoreError>
+    where
+        F: OrderChange,
+        E: FnOnce(&mut Tx<'_>, &Order, &[EventDraft]) -> Result<(), StoreError> + Send + 'static,
     {
         self.write(move |tx| {
             let now = tx.now();
@@ -89,6 +116,7 @@ impl Store {
             let before = order.clone();
             let events = change(&mut order, now)?;
             save(tx.conn(), &before, &order)?;
+            effects(tx, &order, &events)?;
             tx.emit_all(events);
             Ok(order)
         })

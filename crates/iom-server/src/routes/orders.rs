@@ -438,7 +438,12 @@ where
         + 'static,
 {
     let id = parse_id(id)?;
-    Ok(Json(state.store.update_order(id, change).await?))
+    Ok(Json(
+        state
+            .store
+            .update_order_with(id, change, iom_inventory::service::order_effects)
+            .await?,
+    ))
 }
 
 fn parse_id(id: &str) -> ApiResult<OrderId> {

@@ -3,6 +3,7 @@
 
 mod auth;
 mod events;
+mod inventory;
 mod lifecycle;
 mod orders;
 mod service;
@@ -35,6 +36,7 @@ impl TestApp {
             listen: "127.0.0.1:0".parse().unwrap(),
             database_url: db.url.clone(),
             admin_token: Some(ADMIN.into()),
+            sweep_interval: std::time::Duration::from_millis(100),
         })
         .await
         .expect("server starts");
@@ -50,7 +52,12 @@ impl TestApp {
         format!("{}{path}", self.server.url())
     }
 
-    pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         self.call_as(ADMIN, method, path, body).await
     }
 
@@ -61,14 +68,20 @@ impl TestApp {
         path: &str,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
-        let mut req = self.client.request(method, self.url(path)).bearer_auth(token);
+        let mut req = self
+            .client
+            .request(method, self.url(path))
+            .bearer_auth(token);
         if let Some(body) = body {
             req = req.json(&body);
         }
         let resp = req.send().await.expect("request");
         let status = resp.status();
         let text = resp.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
     pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
@@ -90,7 +103,9 @@ impl TestApp {
     }
 
     pub async fn create_order(&self, external_id: &str, quantities: &[u32]) -> Value {
-        let (status, body) = self.post("/api/v1/orders", order_body(external_id, quantities)).await;
+        let (status, body) = self
+            .post("/api/v1/orders", order_body(external_id, quantities))
+            .await;
         assert_eq!(status, StatusCode::CREATED, "{}: {body}", self.backend);
         body
     }
@@ -114,4 +129,23 @@ pub fn order_body(external_id: &str, quantities: &[u32]) -> Value {
         "ship_method": "standard",
         "attributes": {}
     })
+}
+
+impl TestApp {
+    /// A fulfilment node, stored directly (nodes have their own API tests).
+    pub async fn add_node(&self, code: &str, kind: &str, safety_stock: i64) {
+        self.server
+            .state
+            .store
+            .put_node(iom_store::nodes::NodeRecord {
+                code: code.into(),
+                kind: kind.into(),
+                active: true,
+                safety_stock,
+                doc: json!({"code": code, "kind": kind}),
+                updated_at: chrono::Utc::now(),
+            })
+            .await
+            .unwrap();
+    }
 }
