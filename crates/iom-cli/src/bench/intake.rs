@@ -2,13 +2,11 @@
 //! latency percentiles. Without `--url` it starts a server in this process on a fresh database, so
 //! the figures include the bench client's own cost on the same machine.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::{Context, bail};
-use hdrhistogram::Histogram;
-use iom_server::auth::generate_token;
+use anyhow::bail;
+
+use super::load::{Target, drive};
 
 #[derive(clap::Args)]
 pub struct IntakeArgs {
@@ -39,51 +37,32 @@ pub async fn run(args: IntakeArgs) -> anyhow::Result<()> {
     if args.clients == 0 || args.lines == 0 {
         bail!("--clients and --lines must be at least 1");
     }
-    let dir = tempfile::tempdir()?;
-    let (url, token, backend, server) = match &args.url {
-        Some(url) => {
-            let token = args.token.clone().context("--url needs --token")?;
-            (
-                url.trim_end_matches('/').to_owned(),
-                token,
-                "remote".to_owned(),
-                None,
-            )
-        }
-        None => {
-            let database_url = args
-                .database
-                .clone()
-                .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("bench.db").display()));
-            let token = generate_token();
-            let running = iom_server::spawn(iom_server::Config {
-                listen: "127.0.0.1:0".parse()?,
-                database_url: database_url.clone(),
-                admin_token: Some(token.clone()),
-                ..Default::default()
-            })
-            .await?;
-            let backend = if database_url.starts_with("postgres") {
-                "postgresql"
-            } else {
-                "sqlite"
-            };
-            (running.url(), token, backend.to_owned(), Some(running))
-        }
-    };
+    let target = Target::start(args.url.clone(), args.token.clone(), args.database.clone()).await?;
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(args.clients)
         .timeout(Duration::from_secs(30))
         .build()?;
     let run_id = chrono::Utc::now().timestamp_micros();
-
+    let send = |prefix: String| {
+        let (client, endpoint, auth, lines) = (
+            client.clone(),
+            format!("{}/api/v1/orders", target.url),
+            format!("Bearer {}", target.token),
+            args.lines,
+        );
+        move |i: usize| {
+            client
+                .post(&endpoint)
+                .header("authorization", &auth)
+                .header("content-type", "application/json")
+                .body(order_body(&prefix, i, lines))
+        }
+    };
     let warm = drive(
-        &client,
-        &url,
-        &token,
-        &args,
+        args.clients,
         args.warmup,
-        &format!("w{run_id}"),
+        &[201],
+        send(format!("w{run_id}")),
     )
     .await?;
     if warm.errors > 0 {
@@ -94,130 +73,25 @@ pub async fn run(args: IntakeArgs) -> anyhow::Result<()> {
         );
     }
     let report = drive(
-        &client,
-        &url,
-        &token,
-        &args,
+        args.clients,
         args.orders,
-        &format!("m{run_id}"),
+        &[201],
+        send(format!("m{run_id}")),
     )
     .await?;
-
-    let h = &report.latency;
     println!(
         "intake: {} orders of {} lines, {} concurrent clients, {} server",
-        args.orders, args.lines, args.clients, backend
+        args.orders, args.lines, args.clients, target.backend
     );
     println!(
         "throughput: {:.0} orders/s ({:.2} s)",
-        args.orders as f64 / report.elapsed.as_secs_f64(),
+        report.per_second(),
         report.elapsed.as_secs_f64()
     );
-    println!(
-        "latency: p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-        ms(h.value_at_quantile(0.50)),
-        ms(h.value_at_quantile(0.90)),
-        ms(h.value_at_quantile(0.99)),
-        ms(h.max())
-    );
-    println!("errors: {}", report.errors);
-    if let Some(e) = report.first_error {
-        println!("first error: {e}");
-    }
-    if let Some(server) = server {
-        server.stop().await;
-    }
+    println!("latency: {}", report.latency_line());
+    report.print_errors();
+    target.stop().await;
     Ok(())
-}
-
-fn ms(micros: u64) -> f64 {
-    micros as f64 / 1000.0
-}
-
-struct Report {
-    elapsed: Duration,
-    latency: Histogram<u64>,
-    errors: usize,
-    first_error: Option<String>,
-}
-
-async fn drive(
-    client: &reqwest::Client,
-    url: &str,
-    token: &str,
-    args: &IntakeArgs,
-    count: usize,
-    prefix: &str,
-) -> anyhow::Result<Report> {
-    let next = Arc::new(AtomicUsize::new(0));
-    let endpoint = format!("{url}/api/v1/orders");
-    let started = Instant::now();
-    let mut tasks = Vec::with_capacity(args.clients);
-    for _ in 0..args.clients {
-        let client = client.clone();
-        let endpoint = endpoint.clone();
-        let auth = format!("Bearer {token}");
-        let next = next.clone();
-        let prefix = prefix.to_owned();
-        let lines = args.lines;
-        tasks.push(tokio::spawn(async move {
-            let mut latency = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("bounds");
-            let mut errors = 0usize;
-            let mut first_error = None;
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= count {
-                    break;
-                }
-                let body = order_body(&prefix, i, lines);
-                let sent = Instant::now();
-                let result = client
-                    .post(&endpoint)
-                    .header("authorization", &auth)
-                    .header("content-type", "application/json")
-                    .body(body)
-                    .send()
-                    .await;
-                let outcome = match result {
-                    Ok(resp) if resp.status().as_u16() == 201 => {
-                        let _ = resp.bytes().await;
-                        Ok(())
-                    }
-                    Ok(resp) => {
-                        let status = resp.status();
-                        Err(format!(
-                            "{status}: {}",
-                            resp.text().await.unwrap_or_default()
-                        ))
-                    }
-                    Err(e) => Err(e.to_string()),
-                };
-                latency.saturating_record(sent.elapsed().as_micros() as u64);
-                if let Err(e) = outcome {
-                    errors += 1;
-                    first_error.get_or_insert(e);
-                }
-            }
-            (latency, errors, first_error)
-        }));
-    }
-    let mut latency = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
-    let mut errors = 0;
-    let mut first_error = None;
-    for task in tasks {
-        let (h, e, f) = task.await?;
-        latency.add(h)?;
-        errors += e;
-        if first_error.is_none() {
-            first_error = f;
-        }
-    }
-    Ok(Report {
-        elapsed: started.elapsed(),
-        latency,
-        errors,
-        first_error,
-    })
 }
 
 /// A realistic web order: customer, geocoded ship-to, `lines` lines of different SKUs.

@@ -1,6 +1,8 @@
 //! `iom bench …`: programs that drive the real system and print figures.
 
 mod intake;
+mod inventory;
+mod load;
 
 use clap::Subcommand;
 
@@ -8,10 +10,13 @@ use clap::Subcommand;
 pub enum BenchCommand {
     /// Orders per second and latency of `POST /api/v1/orders` with concurrent clients.
     Intake(intake::IntakeArgs),
+    /// Inventory changes/s, reservations/s (spread and on one hot SKU), availability latency.
+    Inventory(inventory::InventoryArgs),
 }
 
 pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
         BenchCommand::Intake(args) => intake::run(args).await,
+        BenchCommand::Inventory(args) => inventory::run(args).await,
     }
 }

@@ -118,3 +118,64 @@ async fn two_processes_on_one_postgres_database() {
         s.kill().await;
     }
 }
+
+/// A hundred clients, spread over two processes on one PostgreSQL database, reserve one hot SKU:
+/// no more is reserved than was available.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_processes_never_oversell_one_sku() {
+    let Some(db) = iom_store::testing::postgres() else {
+        eprintln!("IOM_TEST_POSTGRES_URL is not set: skipping the PostgreSQL half");
+        return;
+    };
+    let store = iom_store::Store::open(&db.url).await.unwrap();
+    store
+        .put_node(iom_store::nodes::NodeRecord {
+            code: "WH1".into(),
+            kind: "warehouse".into(),
+            active: true,
+            safety_stock: 0,
+            doc: serde_json::json!({}),
+            updated_at: chrono::Utc::now(),
+        })
+        .await
+        .unwrap();
+    let servers = [Server::start(&db.url).await, Server::start(&db.url).await];
+    let client = reqwest::Client::new();
+    let set = client
+        .post(format!("{}/api/v1/inventory/changes", servers[0].url))
+        .bearer_auth(TOKEN)
+        .json(&serde_json::json!({"changes": [{"id": "count", "sku": "HOT", "node": "WH1", "kind": "set", "quantity": 57}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(set.status(), 200);
+    let mut tasks = Vec::new();
+    for i in 0..100 {
+        let (client, url) = (client.clone(), servers[i % 2].url.clone());
+        tasks.push(tokio::spawn(async move {
+            client
+                .post(format!("{url}/api/v1/inventory/reservations"))
+                .bearer_auth(TOKEN)
+                .json(&serde_json::json!({"sku": "HOT", "node": "WH1", "quantity": 2}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }));
+    }
+    let mut created = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            201 => created += 1,
+            409 => {}
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!(created, 28, "57 units hold 28 reservations of 2");
+    let balances = store.balances(vec!["HOT".into()], vec![]).await.unwrap();
+    assert_eq!((balances[0].reserved, balances[0].available), (56, 1));
+    for s in servers {
+        s.kill().await;
+    }
+}

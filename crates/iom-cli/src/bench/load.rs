@@ -1,0 +1,171 @@
+//! A closed-loop load generator: `clients` tasks each send the next request as soon as the previous
+//! one answered, until `count` requests were sent; latency is recorded per request.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+
+pub struct Report {
+    pub count: usize,
+    pub elapsed: Duration,
+    pub latency: Histogram<u64>,
+    pub errors: usize,
+    pub first_error: Option<String>,
+}
+
+impl Report {
+    pub fn per_second(&self) -> f64 {
+        self.count as f64 / self.elapsed.as_secs_f64()
+    }
+
+    pub fn percentile_ms(&self, q: f64) -> f64 {
+        self.latency.value_at_quantile(q) as f64 / 1000.0
+    }
+
+    /// `p50 …, p90 …, p99 …, max …` in milliseconds.
+    pub fn latency_line(&self) -> String {
+        format!(
+            "p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            self.percentile_ms(0.5),
+            self.percentile_ms(0.9),
+            self.percentile_ms(0.99),
+            self.latency.max() as f64 / 1000.0
+        )
+    }
+
+    pub fn print_errors(&self) {
+        println!("errors: {}", self.errors);
+        if let Some(e) = &self.first_error {
+            println!("first error: {e}");
+        }
+    }
+}
+
+/// Sends `count` requests from `clients` concurrent clients; `request(i)` builds the i-th, and an
+/// answer with a status outside `ok` counts as an error.
+pub async fn drive<F>(
+    clients: usize,
+    count: usize,
+    ok: &'static [u16],
+    request: F,
+) -> anyhow::Result<Report>
+where
+    F: Fn(usize) -> reqwest::RequestBuilder + Send + Sync + 'static,
+{
+    let request = Arc::new(request);
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(clients);
+    for _ in 0..clients {
+        let (request, next) = (request.clone(), next.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut latency = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("bounds");
+            let (mut errors, mut first_error) = (0usize, None);
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= count {
+                    break;
+                }
+                let sent = Instant::now();
+                let outcome = match request(i).send().await {
+                    Ok(resp) if ok.contains(&resp.status().as_u16()) => {
+                        let _ = resp.bytes().await;
+                        Ok(())
+                    }
+                    Ok(resp) => {
+                        let status = resp.status();
+                        Err(format!(
+                            "{status}: {}",
+                            resp.text().await.unwrap_or_default()
+                        ))
+                    }
+                    Err(e) => Err(e.to_string()),
+                };
+                latency.saturating_record(sent.elapsed().as_micros() as u64);
+                if let Err(e) = outcome {
+                    errors += 1;
+                    first_error.get_or_insert(e);
+                }
+            }
+            (latency, errors, first_error)
+        }));
+    }
+    let mut latency = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+    let (mut errors, mut first_error) = (0, None);
+    for task in tasks {
+        let (h, e, f) = task.await?;
+        latency.add(h)?;
+        errors += e;
+        if first_error.is_none() {
+            first_error = f;
+        }
+    }
+    Ok(Report {
+        count,
+        elapsed: started.elapsed(),
+        latency,
+        errors,
+        first_error,
+    })
+}
+
+/// A server for a bench: the one at `url`, or one started in this process on `database` (a fresh
+/// SQLite file when absent).
+pub struct Target {
+    pub url: String,
+    pub token: String,
+    pub backend: String,
+    pub server: Option<iom_server::Running>,
+    _dir: tempfile::TempDir,
+}
+
+impl Target {
+    pub async fn start(
+        url: Option<String>,
+        token: Option<String>,
+        database: Option<String>,
+    ) -> anyhow::Result<Target> {
+        use anyhow::Context;
+        let dir = tempfile::tempdir()?;
+        if let Some(url) = url {
+            let token = token.context("--url needs --token")?;
+            return Ok(Target {
+                url: url.trim_end_matches('/').to_owned(),
+                token,
+                backend: "remote".into(),
+                server: None,
+                _dir: dir,
+            });
+        }
+        let database_url = database
+            .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("bench.db").display()));
+        let token = iom_server::auth::generate_token();
+        let running = iom_server::spawn(iom_server::Config {
+            listen: "127.0.0.1:0".parse()?,
+            database_url: database_url.clone(),
+            admin_token: Some(token.clone()),
+            ..Default::default()
+        })
+        .await?;
+        let backend = if database_url.starts_with("postgres") {
+            "postgresql"
+        } else {
+            "sqlite"
+        };
+        Ok(Target {
+            url: running.url(),
+            token,
+            backend: backend.into(),
+            server: Some(running),
+            _dir: dir,
+        })
+    }
+
+    pub async fn stop(self) {
+        if let Some(server) = self.server {
+            server.stop().await;
+        }
+    }
+}
