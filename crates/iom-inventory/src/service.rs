@@ -231,14 +231,10 @@ impl Inventory {
                     })
                     .collect();
                 rows::insert_ledger(tx, &ledger)?;
-                let mut deltas: HashMap<&Key, i64> = HashMap::new();
+                let mut deltas: HashMap<(&str, &str), i64> = HashMap::new();
                 for &(i, delta, _) in &outcome.applied {
                     let c = &changes[i];
-                    let key = keys
-                        .iter()
-                        .find(|k| k.0 == c.sku && k.1 == c.node)
-                        .expect("applied changes have a position");
-                    *deltas.entry(key).or_insert(0) += delta;
+                    *deltas.entry((c.sku.as_str(), c.node.as_str())).or_insert(0) += delta;
                 }
                 let mut touched = Vec::with_capacity(outcome.touched.len());
                 for key in &outcome.touched {
@@ -255,7 +251,10 @@ impl Inventory {
                         &key.0,
                         &key.1,
                         p,
-                        deltas.get(key).copied().unwrap_or(0),
+                        deltas
+                            .get(&(key.0.as_str(), key.1.as_str()))
+                            .copied()
+                            .unwrap_or(0),
                     ));
                     let position = to_position(p);
                     balances.push(Balance {
@@ -266,6 +265,7 @@ impl Inventory {
                         allocated: p.allocated,
                         safety_stock: position.safety_stock,
                         available: position.available(),
+                        node_kind: None,
                     });
                 }
                 announce_low(tx, low)?;
@@ -462,7 +462,6 @@ impl Inventory {
         self.store
             .read(move |c| {
                 let balances = rows::balances_in(c, &skus, &nodes)?;
-                let kinds: HashMap<String, String> = rows::node_kinds(c)?;
                 let mut views: Vec<SkuView> = Vec::with_capacity(skus.len());
                 for sku in &skus {
                     let extra: HashMap<String, i64> = match &group {
@@ -484,7 +483,7 @@ impl Inventory {
                     };
                     for b in balances.iter().filter(|b| &b.sku == sku) {
                         let available = b.available + extra.get(&b.node).copied().unwrap_or(0);
-                        let kind = kinds.get(&b.node).cloned();
+                        let kind = b.node_kind.clone();
                         view.on_hand += b.on_hand;
                         view.reserved += b.reserved;
                         view.allocated += b.allocated;
@@ -546,6 +545,7 @@ impl Inventory {
                     allocated: p.allocated,
                     safety_stock: p.safety_stock,
                     available: p.available(),
+                    node_kind: None,
                 })
             })
             .await

@@ -21,10 +21,13 @@ pub struct Balance {
     pub allocated: i64,
     pub safety_stock: i64,
     pub available: i64,
+    /// The node's kind (warehouse, store, …); `None` for a node since removed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node_kind: Option<String>,
 }
 
 const BALANCE_COLUMNS: &str = "b.sku, b.node, b.on_hand, b.reserved, b.allocated,
-    COALESCE(b.safety_stock, n.safety_stock, 0)";
+    COALESCE(b.safety_stock, n.safety_stock, 0), n.kind";
 
 impl Store {
     /// Balances of these SKUs (at these nodes, or all nodes when `nodes` is empty), by sku then node.
@@ -85,6 +88,7 @@ pub(crate) fn balance(row: &Row) -> Result<Balance, StoreError> {
         allocated,
         safety_stock,
         available: on_hand - reserved - allocated - safety_stock,
+        node_kind: row.opt_text(6)?.map(str::to_owned),
     })
 }
 
@@ -138,22 +142,20 @@ pub fn lock_positions(
         tx.conn().execute(&sql, &params)?;
     }
     let mut out = std::collections::HashMap::with_capacity(keys.len());
-    for chunk in keys.chunks(32) {
+    for chunk in keys.chunks(64) {
         let mut params = Vec::with_capacity(chunk.len() * 2);
-        let mut clauses = Vec::with_capacity(chunk.len());
+        let mut pairs = Vec::with_capacity(chunk.len());
         for (i, (sku, node)) in chunk.iter().enumerate() {
             params.extend([Value::Text(sku), Value::Text(node)]);
-            clauses.push(format!(
-                "(b.sku = ${} AND b.node = ${})",
-                i * 2 + 1,
-                i * 2 + 2
-            ));
+            pairs.push(format!("(${}, ${})", i * 2 + 1, i * 2 + 2));
         }
+        // A row-value IN list is answered from the primary key on both backends; the order makes
+        // concurrent writers on PostgreSQL lock rows in the same order.
         let sql = format!(
             "SELECT b.sku, b.node, b.on_hand, b.reserved, b.allocated, b.safety_stock, COALESCE(n.safety_stock, 0)
              FROM inventory_balances b LEFT JOIN nodes n ON n.code = b.node
-             WHERE {}{}",
-            clauses.join(" OR "),
+             WHERE (b.sku, b.node) IN (VALUES {}) ORDER BY b.sku, b.node{}",
+            pairs.join(", "),
             if pg { " FOR UPDATE OF b" } else { "" }
         );
         for row in tx.conn().query(&sql, &params)? {
@@ -698,14 +700,4 @@ fn sku_row(row: &Row) -> Result<SkuRow, StoreError> {
         attributes,
         low_threshold: row.opt_int(2)?,
     })
-}
-
-/// The kind of every node, by code.
-pub fn node_kinds(
-    conn: &mut dyn Conn,
-) -> Result<std::collections::HashMap<String, String>, StoreError> {
-    conn.query("SELECT code, kind FROM nodes", &[])?
-        .iter()
-        .map(|r| Ok((r.text(0)?.to_owned(), r.text(1)?.to_owned())))
-        .collect()
 }

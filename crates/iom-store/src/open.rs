@@ -24,15 +24,20 @@ impl Readers {
     }
 }
 
-/// WAL lets readers run beside the writer. `synchronous=FULL` syncs the log at every commit: group
-/// commit makes that one sync per batch, and an accepted order then survives a power cut, not only a
-/// crash of the process.
-const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL;
-PRAGMA synchronous = FULL;
+/// WAL lets readers run beside the writer. By default `synchronous=FULL` syncs the log at every
+/// commit (group commit makes that one sync per batch), so an accepted order survives a power cut,
+/// not only a crash of the process. `sqlite://PATH?synchronous=normal` syncs only at checkpoints:
+/// still safe when the process is killed, faster, but the last commits may be lost with the machine.
+fn sqlite_pragmas(synchronous: &str) -> String {
+    format!(
+        "PRAGMA journal_mode = WAL;
+PRAGMA synchronous = {synchronous};
 PRAGMA foreign_keys = ON;
 PRAGMA busy_timeout = 10000;
 PRAGMA cache_size = -65536;
-PRAGMA temp_store = MEMORY;";
+PRAGMA temp_store = MEMORY;"
+    )
+}
 
 pub(crate) fn open(url: &str) -> Result<Store, StoreError> {
     if let Some(path) = url
@@ -47,21 +52,34 @@ pub(crate) fn open(url: &str) -> Result<Store, StoreError> {
     }
 }
 
-fn open_sqlite(path: &str) -> Result<Store, StoreError> {
-    let path = path.split('?').next().unwrap_or(path);
+fn open_sqlite(url: &str) -> Result<Store, StoreError> {
+    let (path, query) = url.split_once('?').unwrap_or((url, ""));
     if path.is_empty() || path == ":memory:" {
         return Err(StoreError::BadUrl(format!("sqlite:{path}")));
     }
+    let mut synchronous = "FULL";
+    for (key, value) in query.split('&').filter_map(|kv| kv.split_once('=')) {
+        match (key, value.to_ascii_lowercase().as_str()) {
+            ("synchronous", "full") => synchronous = "FULL",
+            ("synchronous", "normal") => synchronous = "NORMAL",
+            _ => {
+                return Err(StoreError::BadUrl(format!(
+                    "sqlite:{url} ({key}={value} is not an option)"
+                )));
+            }
+        }
+    }
+    let pragmas = sqlite_pragmas(synchronous);
     let owned = path.to_owned();
+    let writer_pragmas = pragmas.clone();
     let connect = move || -> Result<rusqlite::Connection, StoreError> {
         let conn = rusqlite::Connection::open(&owned)?;
-        conn.execute_batch(SQLITE_PRAGMAS)?;
+        conn.execute_batch(&writer_pragmas)?;
         Ok(conn)
     };
     let mut writer_conn = connect()?;
     migrate::run(&mut writer_conn)?;
-    let manager =
-        SqliteConnectionManager::file(path).with_init(|c| c.execute_batch(SQLITE_PRAGMAS));
+    let manager = SqliteConnectionManager::file(path).with_init(move |c| c.execute_batch(&pragmas));
     let readers = r2d2::Pool::builder()
         .max_size(8)
         .min_idle(Some(1))
