@@ -118,6 +118,10 @@ pub fn router(state: AppState) -> Router {
         .route("/inventory/groups", get(inventory::groups))
         .route("/inventory/reservations", post(inventory::reserve))
         .route(
+            "/inventory/reservations/batch",
+            post(inventory::reserve_batch),
+        )
+        .route(
             "/inventory/reservations/{id}",
             get(inventory::reservation).delete(inventory::release),
         )

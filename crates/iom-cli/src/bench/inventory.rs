@@ -124,6 +124,37 @@ pub async fn run(args: InventoryArgs) -> anyhow::Result<()> {
     );
     report.print_errors();
 
+    // 2b. The same, an order at a time: the five lines of an order reserved together.
+    let orders = {
+        let (client, url, auth) = (
+            client.clone(),
+            format!("{}/api/v1/inventory/reservations/batch", target.url),
+            auth.clone(),
+        );
+        move |i: usize| {
+            let lines: Vec<serde_json::Value> = (0..5)
+                .map(|l| {
+                    let k = ((i * 5 + l) * 7919 + 13) % stocked;
+                    json!({"sku": format!("SKU-{}", k % skus), "node": format!("N{:03}", (k / skus) % STOCKED_NODES),
+                           "quantity": 1, "order_id": format!("o-{i}"), "line_no": l + 1})
+                })
+                .collect();
+            client
+                .post(&url)
+                .header("authorization", &auth)
+                .json(&json!({"reservations": lines}))
+        }
+    };
+    let report = drive(args.clients, args.reservations / 5, &[201], orders).await?;
+    println!(
+        "reservations, 5-line orders reserved together: {:.0} reservations/s ({:.0} orders/s, {} clients); {}",
+        report.per_second() * 5.0,
+        report.per_second(),
+        args.clients,
+        report.latency_line()
+    );
+    report.print_errors();
+
     // 3. Reservations on one hot SKU at one node.
     let set = client
         .post(format!("{}/api/v1/inventory/changes", target.url))

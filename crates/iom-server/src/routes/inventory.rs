@@ -228,39 +228,98 @@ pub async fn reserve(
     body: ApiJson<ReservationRequest>,
 ) -> ApiResult<Response> {
     principal.require(Access::Capture)?;
-    let r = body.value;
     let mut errors = Vec::new();
-    let sku = required(r.sku, "sku", &mut errors);
-    let node = required(r.node, "node", &mut errors);
-    let quantity = quantity(r.quantity, "quantity", 1, &mut errors);
-    let expires_at = r.expires_at.map(|t| t.with_timezone(&Utc));
-    if expires_at.is_some_and(|t| t <= Utc::now()) {
-        errors.push(FieldError::new("expires_at", "must be in the future"));
-    }
+    let request = reserve_request(body.value, "", &mut errors);
     if !errors.is_empty() {
         return Err(ApiError::invalid(errors));
+    }
+    let reservation = state.inventory.reserve(request).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(ReservationView::from(reservation)),
+    )
+        .into_response())
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct ReservationBatch {
+    pub reservations: Option<Vec<ReservationRequest>>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ReservationList {
+    pub items: Vec<ReservationView>,
+    pub next_cursor: Option<String>,
+}
+
+fn reserve_request(
+    r: ReservationRequest,
+    path: &str,
+    errors: &mut Vec<FieldError>,
+) -> ReserveRequest {
+    let sku = required(r.sku, &format!("{path}sku"), errors);
+    let node = required(r.node, &format!("{path}node"), errors);
+    let quantity = quantity(r.quantity, &format!("{path}quantity"), 1, errors);
+    let expires_at = r.expires_at.map(|t| t.with_timezone(&Utc));
+    if expires_at.is_some_and(|t| t <= Utc::now()) {
+        errors.push(FieldError::new(
+            format!("{path}expires_at"),
+            "must be in the future",
+        ));
     }
     let group = match (r.channel, r.customer_group) {
         (Some(c), _) => Some(("channel".to_owned(), c)),
         (None, Some(g)) => Some(("customer_group".to_owned(), g)),
         _ => None,
     };
-    let reservation = state
-        .inventory
-        .reserve(ReserveRequest {
-            sku,
-            node,
-            quantity,
-            reference: r.reference,
-            order_id: r.order_id,
-            line_no: r.line_no,
-            expires_at,
-            group,
-        })
-        .await?;
+    ReserveRequest {
+        sku,
+        node,
+        quantity,
+        reference: r.reference,
+        order_id: r.order_id,
+        line_no: r.line_no,
+        expires_at,
+        group,
+    }
+}
+
+/// Hold stock for several lines at once, all or nothing (e.g. every line of an order); 409 names
+/// each line that does not fit, and then none is held.
+#[utoipa::path(post, path = "/api/v1/inventory/reservations/batch", tag = "inventory", request_body = ReservationBatch,
+    responses((status = 201, body = ReservationList), (status = 409, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn reserve_batch(
+    State(state): State<AppState>,
+    principal: Principal,
+    body: ApiJson<ReservationBatch>,
+) -> ApiResult<Response> {
+    principal.require(Access::Capture)?;
+    let requests = body.value.reservations.unwrap_or_default();
+    let mut errors = Vec::new();
+    if requests.is_empty() || requests.len() > request::MAX_BATCH {
+        errors.push(FieldError::new(
+            "reservations",
+            format!("give 1 to {} reservations", request::MAX_BATCH),
+        ));
+    }
+    let requests: Vec<ReserveRequest> = requests
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| reserve_request(r, &format!("reservations[{i}]."), &mut errors))
+        .collect();
+    if !errors.is_empty() {
+        return Err(ApiError::invalid(errors));
+    }
+    let made = state.inventory.reserve_all(requests).await?;
+    let items = made.into_iter().map(ReservationView::from).collect();
     Ok((
         StatusCode::CREATED,
-        Json(ReservationView::from(reservation)),
+        Json(ReservationList {
+            items,
+            next_cursor: None,
+        }),
     )
         .into_response())
 }

@@ -476,3 +476,62 @@ async fn atp_safety_stock_attributes_and_low_stock() {
         assert_eq!(scheduled["items"].as_array().unwrap().len(), 1);
     }
 }
+
+#[tokio::test]
+async fn a_reservation_batch_is_all_or_nothing() {
+    for app in apps().await {
+        app.add_node("WH1", "warehouse", 0).await;
+        change(
+            &app,
+            json!([
+                {"id": "a", "sku": "A", "node": "WH1", "kind": "set", "quantity": 5},
+                {"id": "b", "sku": "B", "node": "WH1", "kind": "set", "quantity": 1}
+            ]),
+        )
+        .await;
+        let (status, problem) = app
+            .post(
+                "/api/v1/inventory/reservations/batch",
+                json!({"reservations": [
+                    {"sku": "A", "node": "WH1", "quantity": 3, "order_id": "o-1", "line_no": 1},
+                    {"sku": "B", "node": "WH1", "quantity": 2, "order_id": "o-1", "line_no": 2},
+                    {"sku": "A", "node": "WH1", "quantity": 3, "order_id": "o-1", "line_no": 3}
+                ]}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CONFLICT, "{problem}");
+        let detail = problem["detail"].as_str().unwrap();
+        assert!(
+            detail.contains("reservations[1]") && detail.contains("reservations[2]"),
+            "{detail}"
+        );
+        assert!(!detail.contains("reservations[0]"));
+        assert_eq!(
+            node_view(&app, "A", "WH1").await["reserved"],
+            0,
+            "{}: nothing was held",
+            app.backend
+        );
+        let (status, made) = app
+            .post(
+                "/api/v1/inventory/reservations/batch",
+                json!({"reservations": [
+                    {"sku": "A", "node": "WH1", "quantity": 3},
+                    {"sku": "B", "node": "WH1", "quantity": 1},
+                    {"sku": "A", "node": "WH1", "quantity": 2}
+                ]}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+        assert_eq!(made["items"].as_array().unwrap().len(), 3);
+        assert_eq!(node_view(&app, "A", "WH1").await["available"], 0);
+        let (status, problem) = app
+            .post(
+                "/api/v1/inventory/reservations/batch",
+                json!({"reservations": [{"sku": "A", "node": "ZZ", "quantity": 0}]}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(problem["errors"][0]["field"], "reservations[0].quantity");
+    }
+}
