@@ -117,30 +117,44 @@ pub fn lock_positions(
     tx: &mut crate::Tx<'_>,
     keys: &[Key],
 ) -> Result<std::collections::HashMap<Key, StoredPosition>, StoreError> {
-    let now = crate::micros(tx.now());
-    let pg = tx.dialect() == crate::Dialect::Postgres;
-    for chunk in keys.chunks(32) {
-        let mut params = Vec::with_capacity(chunk.len() * 3);
-        for (sku, node) in chunk {
-            params.extend([Value::Text(sku), Value::Text(node), Value::Int(now)]);
-        }
-        let mut sql = String::from(
-            "INSERT INTO inventory_balances (sku, node, on_hand, reserved, allocated, updated_at) VALUES ",
-        );
-        for i in 0..chunk.len() {
-            if i > 0 {
-                sql.push_str(", ");
+    let mut out = select_positions(tx, keys)?;
+    if out.len() < keys.len() {
+        // New pairs get an empty row first, so that they can be locked and updated like the rest.
+        let missing: Vec<Key> = keys
+            .iter()
+            .filter(|k| !out.contains_key(*k))
+            .cloned()
+            .collect();
+        let now = crate::micros(tx.now());
+        for chunk in missing.chunks(32) {
+            let mut params = Vec::with_capacity(chunk.len() * 3);
+            let mut rows = Vec::with_capacity(chunk.len());
+            for (i, (sku, node)) in chunk.iter().enumerate() {
+                params.extend([Value::Text(sku), Value::Text(node), Value::Int(now)]);
+                rows.push(format!(
+                    "(${}, ${}, 0, 0, 0, ${})",
+                    i * 3 + 1,
+                    i * 3 + 2,
+                    i * 3 + 3
+                ));
             }
-            sql.push_str(&format!(
-                "(${}, ${}, 0, 0, 0, ${})",
-                i * 3 + 1,
-                i * 3 + 2,
-                i * 3 + 3
-            ));
+            let sql = format!(
+                "INSERT INTO inventory_balances (sku, node, on_hand, reserved, allocated, updated_at)
+                 VALUES {} ON CONFLICT (sku, node) DO NOTHING",
+                rows.join(", ")
+            );
+            tx.conn().execute(&sql, &params)?;
         }
-        sql.push_str(" ON CONFLICT (sku, node) DO NOTHING");
-        tx.conn().execute(&sql, &params)?;
+        out.extend(select_positions(tx, &missing)?);
     }
+    Ok(out)
+}
+
+fn select_positions(
+    tx: &mut crate::Tx<'_>,
+    keys: &[Key],
+) -> Result<std::collections::HashMap<Key, StoredPosition>, StoreError> {
+    let pg = tx.dialect() == crate::Dialect::Postgres;
     let mut out = std::collections::HashMap::with_capacity(keys.len());
     for chunk in keys.chunks(64) {
         let mut params = Vec::with_capacity(chunk.len() * 2);
