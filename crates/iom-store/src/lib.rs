@@ -67,6 +67,8 @@ struct Inner {
     readers: open::Readers,
     writer: writer::WriterHandle,
     dialect: Dialect,
+    /// SQLite only: checkpoints the log off the writer's path; stops when the store is dropped.
+    _checkpointer: Option<open::Checkpointer>,
 }
 
 impl Store {

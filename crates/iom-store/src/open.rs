@@ -75,10 +75,14 @@ fn open_sqlite(url: &str) -> Result<Store, StoreError> {
     let connect = move || -> Result<rusqlite::Connection, StoreError> {
         let conn = rusqlite::Connection::open(&owned)?;
         conn.execute_batch(&writer_pragmas)?;
+        // Checkpoints copy the log into the database file and sync it; run inside a commit they
+        // stall every writer queued behind it, so the checkpointer thread does them instead.
+        conn.execute_batch("PRAGMA wal_autocheckpoint = 0")?;
         Ok(conn)
     };
     let mut writer_conn = connect()?;
     migrate::run(&mut writer_conn)?;
+    let checkpointer = Checkpointer::spawn(path, &pragmas)?;
     let manager = SqliteConnectionManager::file(path).with_init(move |c| c.execute_batch(&pragmas));
     let readers = r2d2::Pool::builder()
         .max_size(8)
@@ -89,6 +93,7 @@ fn open_sqlite(url: &str) -> Result<Store, StoreError> {
             readers: Readers::Sqlite(readers),
             writer: writer::spawn(writer_conn, Box::new(connect), "iom-sqlite-writer")?,
             dialect: Dialect::Sqlite,
+            _checkpointer: Some(checkpointer),
         }),
     })
 }
@@ -113,6 +118,42 @@ fn open_postgres(url: &str) -> Result<Store, StoreError> {
                 "iom-postgres-writer",
             )?,
             dialect: Dialect::Postgres,
+            _checkpointer: None,
         }),
     })
+}
+
+/// Checkpoints the SQLite log in the background, on its own connection, four times a second;
+/// `PASSIVE` never waits for the writer or the readers. Stops with the store.
+pub(crate) struct Checkpointer {
+    stop: std::sync::mpsc::Sender<()>,
+}
+
+impl Checkpointer {
+    fn spawn(path: &str, pragmas: &str) -> Result<Checkpointer, StoreError> {
+        let conn = rusqlite::Connection::open(path)?;
+        conn.execute_batch(pragmas)?;
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        std::thread::Builder::new()
+            .name("iom-sqlite-checkpoint".into())
+            .spawn(move || {
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                    stopped.recv_timeout(Duration::from_millis(250))
+                {
+                    if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE)") {
+                        tracing::warn!(error = %e, "checkpoint failed");
+                    }
+                }
+                // A last full checkpoint leaves a small log behind a clean shutdown.
+                let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)");
+            })
+            .map_err(|e| StoreError::Commit(e.to_string()))?;
+        Ok(Checkpointer { stop })
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        let _ = self.stop.send(());
+    }
 }
