@@ -738,6 +738,40 @@ impl Inventory {
             .await
     }
 
+    /// Removes an allocation: what it still ring-fenced becomes available to everyone. Reservations
+    /// already drawn on it stay.
+    pub async fn delete_allocation(&self, id: String) -> Result<(), StoreError> {
+        self.store
+            .write(move |tx| {
+                let allocation = rows::get_allocation(tx.conn(), &id)?
+                    .ok_or_else(|| StoreError::NotFound(format!("allocation {id}")))?;
+                let key = (allocation.sku.clone(), allocation.node.clone());
+                let mut stored = rows::lock_positions(tx, std::slice::from_ref(&key))?;
+                let s = stored.get_mut(&key).expect("locked");
+                s.allocated -= (allocation.quantity - allocation.consumed).max(0);
+                let saved = *s;
+                rows::save_positions(tx, &[(&key, &saved)])?;
+                rows::delete_allocation(tx, &id)?;
+                tx.emit(EventDraft::new(
+                    "inventory.allocation_removed",
+                    key.0.clone(),
+                    json!({"allocation": allocation, "available": to_position(&saved).available()}),
+                ));
+                Ok(())
+            })
+            .await
+    }
+
+    /// The active reservations of an order.
+    pub async fn order_reservations(
+        &self,
+        order_id: String,
+    ) -> Result<Vec<ReservationRow>, StoreError> {
+        self.store
+            .read(move |c| rows::order_reservations(c, &order_id, None))
+            .await
+    }
+
     pub async fn put_sku(&self, sku: SkuRow) -> Result<(), StoreError> {
         self.store.write(move |tx| rows::put_sku(tx, &sku)).await
     }

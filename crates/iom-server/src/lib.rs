@@ -116,7 +116,10 @@ pub fn router(state: AppState) -> Router {
         .route("/inventory", get(inventory::many))
         .route("/inventory/changes", post(inventory::changes))
         .route("/inventory/groups", get(inventory::groups))
-        .route("/inventory/reservations", post(inventory::reserve))
+        .route(
+            "/inventory/reservations",
+            post(inventory::reserve).get(inventory::reservations),
+        )
         .route(
             "/inventory/reservations/batch",
             post(inventory::reserve_batch),
@@ -127,7 +130,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/inventory/supply", post(inventory::supply))
         .route("/inventory/demand", post(inventory::demand))
-        .route("/inventory/allocations/{id}", put(inventory::allocation))
+        .route(
+            "/inventory/allocations/{id}",
+            put(inventory::allocation).delete(inventory::delete_allocation),
+        )
         .route("/inventory/{sku}", get(inventory::sku))
         .route("/inventory/{sku}/atp", get(inventory::atp))
         .route(

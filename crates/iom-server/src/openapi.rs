@@ -12,7 +12,7 @@ use crate::routes::{events, inventory, orders};
         orders::create, orders::get, orders::list, orders::cancel, orders::cancel_line,
         orders::hold, orders::release, orders::ship, orders::deliver, orders::timeline,
         events::list,
-        inventory::changes, inventory::sku, inventory::many, inventory::reserve, inventory::reserve_batch,
+        inventory::changes, inventory::sku, inventory::many, inventory::reserve, inventory::reserve_batch, inventory::reservations, inventory::delete_allocation,
         inventory::reservation, inventory::release, inventory::supply, inventory::demand,
         inventory::atp, inventory::safety_stock, inventory::allocation, inventory::put_sku,
         inventory::groups,

@@ -591,6 +591,44 @@ pub async fn allocation(
     Ok(Json(state.inventory.put_allocation(row).await?))
 }
 
+/// Remove an allocation; what it still set aside becomes available to everyone.
+#[utoipa::path(delete, path = "/api/v1/inventory/allocations/{id}", tag = "inventory",
+    params(("id" = String, Path)),
+    responses((status = 204), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn delete_allocation(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    principal.require(Access::Operate)?;
+    state.inventory.delete_allocation(id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct ReservationQuery {
+    /// The order whose active reservations to list.
+    pub order_id: String,
+}
+
+/// The active reservations of an order.
+#[utoipa::path(get, path = "/api/v1/inventory/reservations", tag = "inventory", params(ReservationQuery),
+    responses((status = 200, body = ReservationList)),
+    security(("bearer" = [])))]
+pub async fn reservations(
+    State(state): State<AppState>,
+    principal: Principal,
+    Query(query): Query<ReservationQuery>,
+) -> ApiResult<Json<ReservationList>> {
+    principal.require(Access::Read)?;
+    let items = state.inventory.order_reservations(query.order_id).await?;
+    Ok(Json(ReservationList {
+        items: items.into_iter().map(ReservationView::from).collect(),
+        next_cursor: None,
+    }))
+}
+
 #[derive(Deserialize, ToSchema)]
 pub struct SkuRequest {
     /// Product attributes, e.g. `{"style":"TEE","colour":"red","size":"M"}`.

@@ -295,6 +295,13 @@ async fn shipping_consumes_reservations_and_cancelling_releases_them() {
         for sku in ["SKU-1", "SKU-2"] {
             assert_eq!(node_view(&app, sku, "WH1").await["reserved"], 0, "{sku}");
         }
+        let (_, listed) = app
+            .get(&format!("/api/v1/inventory/reservations?order_id={id}"))
+            .await;
+        assert!(
+            listed["items"].as_array().unwrap().is_empty(),
+            "nothing is held for the order any more"
+        );
         let (_, timeline) = app.get(&format!("/api/v1/orders/{id}/timeline")).await;
         let kinds: Vec<&str> = timeline["items"]
             .as_array()
@@ -370,6 +377,19 @@ async fn allocations_ring_fence_stock_for_their_group() {
             4,
             "the ring-fence is restored"
         );
+        let (status, _) = app
+            .call(Method::DELETE, "/api/v1/inventory/allocations/web-A", None)
+            .await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        assert_eq!(
+            node_view(&app, "A", "WH1").await["available"],
+            10,
+            "removed: everyone may use it"
+        );
+        let (status, _) = app
+            .call(Method::DELETE, "/api/v1/inventory/allocations/web-A", None)
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
     }
 }
 
