@@ -28,6 +28,7 @@ pub mod profile;
 pub mod request;
 mod solve;
 mod stage;
+pub mod validate;
 
 pub use availability::{Availability, SkuId, StockRecord};
 pub use batch::{BatchOutcome, BatchStats, plan_batch, plan_batch_closest, plan_batch_exact};
