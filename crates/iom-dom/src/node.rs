@@ -145,7 +145,10 @@ impl Node {
 /// tiers; a group's distance limit applies to its members.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct NodeGroup {
+    /// The group's name; the HTTP layer takes it from the path.
+    #[serde(default)]
     pub name: String,
+    #[serde(default)]
     pub nodes: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_distance_km: Option<f64>,

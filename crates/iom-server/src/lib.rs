@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod fulfillment;
 pub mod json;
 mod metrics_layer;
 pub mod openapi;
@@ -14,7 +15,7 @@ use std::sync::{Arc, OnceLock};
 use anyhow::Context;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use iom_store::Store;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
@@ -83,7 +84,7 @@ fn prometheus() -> PrometheusHandle {
 }
 
 pub fn router(state: AppState) -> Router {
-    use routes::{events, health, orders};
+    use routes::{events, fulfillment, health, nodes, orders};
     let api = Router::new()
         .route("/orders", post(orders::create).get(orders::list))
         .route("/orders/{id}", get(orders::get))
@@ -98,6 +99,23 @@ pub fn router(state: AppState) -> Router {
         .route("/orders/{id}/deliveries", post(orders::deliver))
         .route("/orders/{id}/timeline", get(orders::timeline))
         .route("/events", get(events::list))
+        .route("/nodes", get(nodes::list))
+        .route("/nodes/{code}", put(nodes::put).get(nodes::get))
+        .route("/node-groups", get(nodes::list_groups))
+        .route(
+            "/node-groups/{name}",
+            put(nodes::put_group).get(nodes::get_group),
+        )
+        .route("/fulfillment/profiles", get(fulfillment::list_profiles))
+        .route(
+            "/fulfillment/profiles/{name}",
+            put(fulfillment::put_profile).get(fulfillment::get_profile),
+        )
+        .route("/fulfillment/plan", post(fulfillment::plan_order))
+        .route(
+            "/fulfillment/brokering-runs",
+            post(fulfillment::brokering_run),
+        )
         .route("/openapi.json", get(openapi_json))
         .fallback(api_not_found);
     Router::new()

@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{events, orders};
+use crate::routes::{events, fulfillment, nodes, orders};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -12,12 +12,16 @@ use crate::routes::{events, orders};
         orders::create, orders::get, orders::list, orders::cancel, orders::cancel_line,
         orders::hold, orders::release, orders::ship, orders::deliver, orders::timeline,
         events::list,
+        nodes::put, nodes::get, nodes::list, nodes::put_group, nodes::get_group, nodes::list_groups,
+        fulfillment::put_profile, fulfillment::get_profile, fulfillment::list_profiles,
+        fulfillment::plan_order, fulfillment::brokering_run,
     ),
     components(schemas(crate::error::Problem, iom_domain::FieldError)),
     modifiers(&BearerAuth),
     tags(
         (name = "orders", description = "Order capture and lifecycle"),
         (name = "events", description = "Business events in commit order"),
+        (name = "fulfillment", description = "Fulfilment nodes, node groups, sourcing profiles and order planning"),
     )
 )]
 pub struct ApiDoc;

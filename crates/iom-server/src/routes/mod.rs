@@ -1,3 +1,5 @@
 pub mod events;
+pub mod fulfillment;
 pub mod health;
+pub mod nodes;
 pub mod orders;

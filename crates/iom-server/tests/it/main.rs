@@ -3,7 +3,9 @@
 
 mod auth;
 mod events;
+mod fulfillment;
 mod lifecycle;
+mod nodes;
 mod orders;
 mod service;
 
