@@ -1,6 +1,7 @@
 //! The `iom` binary.
 
 mod bench;
+mod simulate;
 mod token;
 
 use std::net::SocketAddr;
@@ -22,6 +23,8 @@ enum Command {
     /// Create, list and revoke API tokens.
     #[command(subcommand)]
     Token(token::TokenCommand),
+    /// Replay orders against the network once per profile and compare what each would cost.
+    Simulate(simulate::SimulateArgs),
     /// Measure throughput and latency.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -67,6 +70,7 @@ fn main() -> anyhow::Result<()> {
         match cli.command {
             Command::Serve(args) => serve(args).await,
             Command::Token(cmd) => token::run(cmd).await,
+            Command::Simulate(args) => simulate::run(args).await,
             Command::Bench(cmd) => bench::run(cmd).await,
         }
     })

@@ -1,5 +1,6 @@
 //! `iom bench …`: programs that drive the real system and print figures.
 
+mod dom;
 mod intake;
 
 use clap::Subcommand;
@@ -8,10 +9,13 @@ use clap::Subcommand;
 pub enum BenchCommand {
     /// Orders per second and latency of `POST /api/v1/orders` with concurrent clients.
     Intake(intake::IntakeArgs),
+    /// Fulfilment optimisation: heuristic latency, exact batch time, gap and saving vs closest.
+    Dom(dom::DomArgs),
 }
 
 pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
         BenchCommand::Intake(args) => intake::run(args).await,
+        BenchCommand::Dom(args) => dom::run(args).await,
     }
 }
