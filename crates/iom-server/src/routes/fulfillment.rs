@@ -269,18 +269,25 @@ pub async fn plan_order(
     let profile = profile_for(&state, body.profile.as_deref()).await?;
     let network = load_network(&state.store).await?;
     let availability = load_availability(&state.store, &network, skus_of([&request])).await?;
-    let plan = match body.solver.unwrap_or(Solver::Heuristic) {
-        Solver::Heuristic => plan(&request, &network, &availability, &profile),
-        Solver::Exact => plan_exact(
-            &request,
-            &network,
-            &availability,
-            &profile,
-            &ExactOptions::default(),
-        ),
-        Solver::Closest => plan_closest(&request, &network, &availability, &profile),
-    }
+    let solver = body.solver.unwrap_or(Solver::Heuristic);
+    // The exact solver may search for seconds; keep it off the async workers.
+    let (result, profile) = tokio::task::spawn_blocking(move || {
+        let result = match solver {
+            Solver::Heuristic => plan(&request, &network, &availability, &profile),
+            Solver::Exact => plan_exact(
+                &request,
+                &network,
+                &availability,
+                &profile,
+                &ExactOptions::default(),
+            ),
+            Solver::Closest => plan_closest(&request, &network, &availability, &profile),
+        };
+        (result, profile)
+    })
+    .await
     .map_err(ApiError::internal)?;
+    let plan = result.map_err(ApiError::internal)?;
     Ok(Json(PlanResponse {
         profile: profile.name,
         plan,
@@ -419,7 +426,7 @@ pub async fn brokering_run(
 
     let mut orders = open_orders(&state, &statuses).await?;
     // First come, first served: ids are time-ordered, so they break ties of `placed_at`.
-    orders.sort_by(|a, b| (a.placed_at, a.id).cmp(&(b.placed_at, b.id)));
+    orders.sort_by_key(|o| (o.placed_at, o.id));
     let truncated = orders.len() > limit;
     orders.truncate(limit);
     let now = Utc::now();
