@@ -2,6 +2,7 @@
 
 mod bench;
 mod import;
+mod simulate;
 mod token;
 
 use std::net::SocketAddr;
@@ -26,6 +27,8 @@ enum Command {
     /// Load files into the database.
     #[command(subcommand)]
     Import(import::ImportCommand),
+    /// Replay orders against the network once per profile and compare what each would cost.
+    Simulate(simulate::SimulateArgs),
     /// Measure throughput and latency.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -71,6 +74,7 @@ fn main() -> anyhow::Result<()> {
         match cli.command {
             Command::Serve(args) => serve(args).await,
             Command::Token(cmd) => token::run(cmd).await,
+            Command::Simulate(args) => simulate::run(args).await,
             Command::Bench(cmd) => bench::run(cmd).await,
             Command::Import(cmd) => import::run(cmd).await,
         }

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::availability::{Availability, SkuId};
 use crate::error::DomError;
@@ -18,7 +19,7 @@ use crate::request::PlanRequest;
 use crate::solve::{ExactOptions, plan_with};
 
 /// What a batch run did, to judge its answer.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct BatchStats {
     pub orders: usize,
     /// Total cost when every order is solved exactly on its own, as if it had the stock to itself.

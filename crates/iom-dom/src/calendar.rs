@@ -2,13 +2,15 @@
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Utc, Weekday};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// A node's working calendar. Times are the node's local time, given as a fixed offset from UTC so
 /// that the engine needs no time-zone database.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Calendar {
     /// Orders planned after this local time start processing on the next working day.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, example = "14:00:00")]
     pub cutoff: Option<NaiveTime>,
     #[serde(default)]
     pub utc_offset_minutes: i32,
@@ -16,6 +18,7 @@ pub struct Calendar {
     #[serde(default)]
     pub processing_days: u32,
     #[serde(default = "weekdays")]
+    #[schema(value_type = Vec<String>, example = json!(["Mon", "Tue", "Wed", "Thu", "Fri"]))]
     pub working_days: Vec<Weekday>,
     #[serde(default)]
     pub holidays: Vec<NaiveDate>,

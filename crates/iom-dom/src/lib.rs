@@ -28,6 +28,8 @@ pub mod profile;
 pub mod request;
 mod solve;
 mod stage;
+pub mod summary;
+pub mod validate;
 
 pub use availability::{Availability, SkuId, StockRecord};
 pub use batch::{BatchOutcome, BatchStats, plan_batch, plan_batch_closest, plan_batch_exact};
@@ -45,3 +47,4 @@ pub use plan::{
 pub use profile::{Constraint, Objective, Profile};
 pub use request::{PlanLine, PlanRequest};
 pub use solve::{ExactOptions, plan, plan_closest, plan_exact};
+pub use summary::Summary;

@@ -3,11 +3,12 @@
 use iom_domain::GeoPoint;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::calendar::Calendar;
 
 /// What kind of place ships the goods.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum NodeKind {
     #[default]
@@ -30,7 +31,7 @@ impl NodeKind {
 }
 
 /// What a node's daily capacity counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum CapacityUnit {
     /// Each order that ships from the node uses one.
@@ -42,7 +43,7 @@ pub enum CapacityUnit {
 
 /// What it costs to ship from a node: a fixed amount per shipment, an amount per unit, an amount per
 /// kilometre of great-circle distance, and optionally a carrier rate table.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, ToSchema)]
 pub struct CostModel {
     #[serde(default)]
     pub per_shipment: Decimal,
@@ -55,7 +56,7 @@ pub struct CostModel {
 }
 
 /// A carrier rate table added to the cost model of a shipment.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "by", rename_all = "lowercase")]
 pub enum RateTable {
     /// A price per shipment by total shipment weight: the first bracket whose `up_to_kg` holds the
@@ -66,13 +67,13 @@ pub enum RateTable {
     Zone { zones: Vec<Zone> },
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct WeightBracket {
     pub up_to_kg: f64,
     pub price: Decimal,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Zone {
     pub up_to_km: f64,
     #[serde(default)]
@@ -82,7 +83,7 @@ pub struct Zone {
 }
 
 /// A place that fulfils orders: a warehouse, a store, a 3PL or a drop-ship vendor.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Node {
     /// The node's code; the HTTP layer takes it from the path.
     #[serde(default)]
@@ -142,9 +143,12 @@ impl Node {
 
 /// A named set of nodes (a source list). Profiles restrict sourcing to groups and rank them in
 /// tiers; a group's distance limit applies to its members.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct NodeGroup {
+    /// The group's name; the HTTP layer takes it from the path.
+    #[serde(default)]
     pub name: String,
+    #[serde(default)]
     pub nodes: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_distance_km: Option<f64>,

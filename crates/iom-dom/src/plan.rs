@@ -4,9 +4,10 @@
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// Which solver produced a plan.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Solver {
     Heuristic,
@@ -16,7 +17,7 @@ pub enum Solver {
 }
 
 /// Why a node was rejected or a line left unassigned.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Reason {
     /// The node is inactive.
@@ -46,7 +47,7 @@ pub enum Reason {
     NoShipToLocation,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Sourcing {
     FullySourced,
@@ -54,7 +55,7 @@ pub enum Sourcing {
     NotSourced,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     Chosen,
@@ -62,7 +63,7 @@ pub enum Verdict {
     NotSelected,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Assignment {
     pub line_no: u32,
     pub sku: String,
@@ -76,7 +77,7 @@ pub struct Assignment {
     pub relaxed: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Unassigned {
     pub line_no: u32,
     pub sku: String,
@@ -85,7 +86,7 @@ pub struct Unassigned {
     pub detail: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct LinePlan {
     pub line_no: u32,
     pub sku: String,
@@ -95,7 +96,7 @@ pub struct LinePlan {
 }
 
 /// One shipment: everything the plan sends from one node.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ShipmentPlan {
     pub node: String,
     pub units: u32,
@@ -105,7 +106,7 @@ pub struct ShipmentPlan {
 }
 
 /// Why one node was chosen, rejected, or passed over.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Explanation {
     pub node: String,
     pub verdict: Verdict,
@@ -118,7 +119,7 @@ pub struct Explanation {
 }
 
 /// A fulfilment plan for one order. A simulation: nothing is reserved.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Plan {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub order_ref: Option<String>,

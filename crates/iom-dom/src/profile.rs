@@ -1,11 +1,12 @@
 //! Fulfilment profiles: the objective and the constraints a plan must respect.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::node::NodeKind;
 
 /// What the solver minimises once it has sourced as many units as it can.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Objective {
     /// Total shipping cost.
@@ -19,7 +20,7 @@ pub enum Objective {
 
 /// The constraints a profile can declare soft. A soft constraint holds in the first pass; a second
 /// pass ignores it for the lines the first pass could not source.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Constraint {
     MaxDistance,
@@ -35,7 +36,7 @@ pub enum Constraint {
 
 /// A sourcing strategy. Every field has a default, so `{}` is a working profile: lowest cost, any
 /// node, partial shipments and line splits allowed, capacity and safety stock respected.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(default)]
 pub struct Profile {
     pub name: String,
@@ -70,6 +71,7 @@ pub struct Profile {
     pub soft: Vec<Constraint>,
     /// Tried for whatever this profile leaves unassigned.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(no_recursion)]
     pub alternate: Option<Box<Profile>>,
 }
 

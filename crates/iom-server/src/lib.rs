@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod fulfillment;
 pub mod json;
 mod metrics_layer;
 pub mod openapi;
@@ -98,7 +99,7 @@ fn prometheus() -> PrometheusHandle {
 }
 
 pub fn router(state: AppState) -> Router {
-    use routes::{events, health, inventory, orders};
+    use routes::{events, fulfillment, health, inventory, nodes, orders};
     let api = Router::new()
         .route("/orders", post(orders::create).get(orders::list))
         .route("/orders/{id}", get(orders::get))
@@ -141,6 +142,23 @@ pub fn router(state: AppState) -> Router {
             put(inventory::safety_stock),
         )
         .route("/skus/{sku}", put(inventory::put_sku))
+        .route("/nodes", get(nodes::list))
+        .route("/nodes/{code}", put(nodes::put).get(nodes::get))
+        .route("/node-groups", get(nodes::list_groups))
+        .route(
+            "/node-groups/{name}",
+            put(nodes::put_group).get(nodes::get_group),
+        )
+        .route("/fulfillment/profiles", get(fulfillment::list_profiles))
+        .route(
+            "/fulfillment/profiles/{name}",
+            put(fulfillment::put_profile).get(fulfillment::get_profile),
+        )
+        .route("/fulfillment/plan", post(fulfillment::plan_order))
+        .route(
+            "/fulfillment/brokering-runs",
+            post(fulfillment::brokering_run),
+        )
         .route("/openapi.json", get(openapi_json))
         .fallback(api_not_found);
     Router::new()

@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{events, inventory, orders};
+use crate::routes::{events, fulfillment, inventory, nodes, orders};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -16,6 +16,9 @@ use crate::routes::{events, inventory, orders};
         inventory::reservation, inventory::release, inventory::supply, inventory::demand,
         inventory::atp, inventory::safety_stock, inventory::allocation, inventory::put_sku,
         inventory::groups,
+        nodes::put, nodes::get, nodes::list, nodes::put_group, nodes::get_group, nodes::list_groups,
+        fulfillment::put_profile, fulfillment::get_profile, fulfillment::list_profiles,
+        fulfillment::plan_order, fulfillment::brokering_run,
     ),
     components(schemas(crate::error::Problem, iom_domain::FieldError)),
     modifiers(&BearerAuth),
@@ -23,6 +26,7 @@ use crate::routes::{events, inventory, orders};
         (name = "orders", description = "Order capture and lifecycle"),
         (name = "events", description = "Business events in commit order"),
         (name = "inventory", description = "Inventory visibility: on-hand, reservations, availability, ATP"),
+        (name = "fulfillment", description = "Fulfilment nodes, node groups, sourcing profiles and order planning"),
     )
 )]
 pub struct ApiDoc;

@@ -1,5 +1,6 @@
 //! `iom bench …`: programs that drive the real system and print figures.
 
+mod dom;
 mod intake;
 mod inventory;
 mod load;
@@ -12,11 +13,14 @@ pub enum BenchCommand {
     Intake(intake::IntakeArgs),
     /// Inventory changes/s, reservations/s (spread and on one hot SKU), availability latency.
     Inventory(inventory::InventoryArgs),
+    /// Fulfilment optimisation: heuristic latency, exact batch time, gap and saving vs closest.
+    Dom(dom::DomArgs),
 }
 
 pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
         BenchCommand::Intake(args) => intake::run(args).await,
         BenchCommand::Inventory(args) => inventory::run(args).await,
+        BenchCommand::Dom(args) => dom::run(args).await,
     }
 }

@@ -2,6 +2,7 @@
 
 mod crash;
 mod import;
+mod simulate;
 mod token;
 mod two_processes;
 

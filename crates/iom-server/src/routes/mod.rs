@@ -1,4 +1,6 @@
 pub mod events;
+pub mod fulfillment;
 pub mod health;
 pub mod inventory;
+pub mod nodes;
 pub mod orders;

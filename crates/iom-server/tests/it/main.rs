@@ -3,8 +3,10 @@
 
 mod auth;
 mod events;
+mod fulfillment;
 mod inventory;
 mod lifecycle;
+mod nodes;
 mod orders;
 mod service;
 

@@ -31,6 +31,14 @@ async fn health_readiness_metrics_and_openapi_answer_without_a_token() {
             "/api/v1/orders/{id}/deliveries",
             "/api/v1/orders/{id}/timeline",
             "/api/v1/events",
+            "/api/v1/nodes",
+            "/api/v1/nodes/{code}",
+            "/api/v1/node-groups",
+            "/api/v1/node-groups/{name}",
+            "/api/v1/fulfillment/profiles",
+            "/api/v1/fulfillment/profiles/{name}",
+            "/api/v1/fulfillment/plan",
+            "/api/v1/fulfillment/brokering-runs",
         ] {
             assert!(
                 doc["paths"][path].is_object(),
@@ -38,6 +46,12 @@ async fn health_readiness_metrics_and_openapi_answer_without_a_token() {
             );
         }
         assert!(doc["components"]["schemas"]["OrderIntake"].is_object());
+        for schema in ["Node", "Profile", "Plan", "BrokeringRun"] {
+            assert!(
+                doc["components"]["schemas"][schema].is_object(),
+                "schema {schema} missing"
+            );
+        }
     }
 }
 

@@ -1,0 +1,486 @@
+//! `/api/v1/fulfillment`: sourcing profiles, planning one order, and brokering runs over the
+//! open orders. Planning is a simulation: it reads nodes, profiles and inventory and writes
+//! nothing.
+
+use std::collections::{BTreeSet, HashSet};
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use iom_dom::{
+    BatchStats, ExactOptions, Network, Plan, PlanRequest, Profile, Solver, Summary, plan,
+    plan_batch, plan_batch_closest, plan_batch_exact, plan_closest, plan_exact,
+};
+use iom_domain::{FieldError, Order, OrderId, OrderIntake, OrderStatus};
+use iom_store::OrderFilter;
+use iom_store::nodes::DocKind;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::AppState;
+use crate::auth::{Access, Principal};
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::fulfillment::{load_availability, load_network, load_profile, profile_of};
+use crate::json::ApiJson;
+use crate::routes::nodes::{path_name_check, put_status};
+
+/// A profile as stored, and the names it uses that match no node or group.
+#[derive(Serialize, ToSchema)]
+pub struct ProfileView {
+    #[serde(flatten)]
+    pub profile: Profile,
+    pub updated_at: DateTime<Utc>,
+    /// Names in `exclude_nodes`, `source_groups` or `tiers` that are neither a node nor a node
+    /// group at the moment. They are accepted, since a profile may be written before the nodes it
+    /// names, and ignored when planning; a `source_groups` of unknown names lets no node ship.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<FieldError>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ProfilePage {
+    pub items: Vec<ProfileView>,
+    /// Always null: the list is complete.
+    pub next_cursor: Option<String>,
+}
+
+async fn known_names(state: &AppState) -> ApiResult<HashSet<String>> {
+    let mut names: HashSet<String> = state
+        .store
+        .list_nodes()
+        .await?
+        .into_iter()
+        .map(|n| n.code)
+        .collect();
+    names.extend(
+        state
+            .store
+            .list_docs(DocKind::NodeGroup)
+            .await?
+            .into_iter()
+            .map(|g| g.name),
+    );
+    Ok(names)
+}
+
+fn view(profile: Profile, updated_at: DateTime<Utc>, known: &HashSet<String>) -> ProfileView {
+    let warnings = profile.unknown_references(&|n| known.contains(n));
+    ProfileView {
+        profile,
+        updated_at,
+        warnings,
+    }
+}
+
+/// Create or replace a sourcing profile.
+///
+/// Every field is optional: `{}` is lowest cost from any node, partial shipments and line splits
+/// allowed, capacity and safety stock respected. The profile named `default` is used by planning
+/// requests that name none. Names in `exclude_nodes`, `source_groups` and `tiers` that match no
+/// node or group are accepted and listed in `warnings`.
+#[utoipa::path(put, path = "/api/v1/fulfillment/profiles/{name}", tag = "fulfillment",
+    params(("name" = String, Path)),
+    request_body = Profile,
+    responses(
+        (status = 201, body = ProfileView, description = "Created"),
+        (status = 200, body = ProfileView, description = "Replaced"),
+        (status = 422, body = Problem, description = "Each invalid field, e.g. `objective`, `max_distance_km`", content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn put_profile(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(name): Path<String>,
+    body: ApiJson<Profile>,
+) -> ApiResult<Response> {
+    principal.require(Access::Configure)?;
+    let mut errors: Vec<FieldError> = path_name_check(&body.raw, "name", &name)
+        .into_iter()
+        .collect();
+    iom_dom::validate::check_name("name", &name, &mut errors);
+    let mut profile = body.value;
+    profile.name = name;
+    errors.extend(profile.validate());
+    if !errors.is_empty() {
+        return Err(ApiError::invalid(errors));
+    }
+    let doc = serde_json::to_value(&profile).map_err(ApiError::internal)?;
+    let created = state
+        .store
+        .put_doc(DocKind::Profile, profile.name.clone(), doc)
+        .await?;
+    let stored = state
+        .store
+        .get_doc(DocKind::Profile, profile.name.clone())
+        .await?
+        .ok_or_else(|| ApiError::internal("a profile just stored is missing"))?;
+    let known = known_names(&state).await?;
+    let body = view(profile_of(&stored)?, stored.updated_at, &known);
+    Ok((put_status(created), Json(body)).into_response())
+}
+
+/// One profile.
+#[utoipa::path(get, path = "/api/v1/fulfillment/profiles/{name}", tag = "fulfillment",
+    params(("name" = String, Path)),
+    responses((status = 200, body = ProfileView), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn get_profile(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(name): Path<String>,
+) -> ApiResult<Json<ProfileView>> {
+    principal.require(Access::Read)?;
+    let doc = state
+        .store
+        .get_doc(DocKind::Profile, name.clone())
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("profile {name:?} does not exist")))?;
+    let known = known_names(&state).await?;
+    Ok(Json(view(profile_of(&doc)?, doc.updated_at, &known)))
+}
+
+/// Every profile, by name.
+#[utoipa::path(get, path = "/api/v1/fulfillment/profiles", tag = "fulfillment",
+    responses((status = 200, body = ProfilePage)),
+    security(("bearer" = [])))]
+pub async fn list_profiles(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> ApiResult<Json<ProfilePage>> {
+    principal.require(Access::Read)?;
+    let known = known_names(&state).await?;
+    let items = state
+        .store
+        .list_docs(DocKind::Profile)
+        .await?
+        .iter()
+        .map(|d| Ok(view(profile_of(d)?, d.updated_at, &known)))
+        .collect::<ApiResult<Vec<_>>>()?;
+    Ok(Json(ProfilePage {
+        items,
+        next_cursor: None,
+    }))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct PlanBody {
+    /// An order as `POST /api/v1/orders` takes it; validated the same way, never stored.
+    pub order: Option<OrderIntake>,
+    /// A stored order: its open quantities are planned.
+    pub order_id: Option<String>,
+    /// A stored profile; without it the profile `default` if stored, else the built-in default.
+    pub profile: Option<String>,
+    /// `heuristic` (default, for orders as they arrive), `exact` (the MIP, up to 5 s) or
+    /// `closest` (each line from the closest node with stock: a baseline to compare with).
+    pub solver: Option<Solver>,
+}
+
+/// A plan and the profile it was made with.
+#[derive(Serialize, ToSchema)]
+pub struct PlanResponse {
+    pub profile: String,
+    #[serde(flatten)]
+    pub plan: Plan,
+}
+
+/// The profile a request names, as a 422 on `profile` when none is stored under that name.
+async fn profile_for(state: &AppState, name: Option<&str>) -> ApiResult<Profile> {
+    load_profile(&state.store, name).await?.ok_or_else(|| {
+        ApiError::invalid_field(
+            "profile",
+            format!("no profile is called {:?}", name.unwrap_or_default()),
+        )
+    })
+}
+
+fn skus_of<'a>(requests: impl IntoIterator<Item = &'a PlanRequest>) -> Vec<String> {
+    let set: BTreeSet<&str> = requests
+        .into_iter()
+        .flat_map(|r| r.lines.iter().map(|l| l.sku.as_str()))
+        .collect();
+    set.into_iter().map(str::to_owned).collect()
+}
+
+/// Plan one order (a simulation).
+///
+/// Decides which nodes would ship which lines of the order, against the current nodes, profile and
+/// inventory (`on_hand − reserved − allocated`, with safety stock held back as the profile says),
+/// and explains each node's verdict. Nothing is reserved or changed, and no event is emitted.
+/// Each node's full daily capacity is assumed free.
+#[utoipa::path(post, path = "/api/v1/fulfillment/plan", tag = "fulfillment",
+    request_body = PlanBody,
+    responses(
+        (status = 200, body = PlanResponse),
+        (status = 404, body = Problem, description = "`order_id` names no order", content_type = "application/problem+json"),
+        (status = 409, body = Problem, description = "The stored order has nothing left to ship", content_type = "application/problem+json"),
+        (status = 422, body = Problem, description = "Invalid inline order (fields as `order.lines[0].sku`), neither or both of `order` and `order_id`, or an unknown `profile`", content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn plan_order(
+    State(state): State<AppState>,
+    principal: Principal,
+    body: ApiJson<PlanBody>,
+) -> ApiResult<Json<PlanResponse>> {
+    principal.require(Access::Read)?;
+    let body = body.value;
+    let now = Utc::now();
+    let request = match (body.order, body.order_id) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid_field(
+                "order_id",
+                "give either order or order_id, not both",
+            ));
+        }
+        (None, None) => {
+            return Err(ApiError::invalid_field(
+                "order",
+                "order or order_id is required",
+            ));
+        }
+        (Some(intake), None) => {
+            let order = intake.validate(now).map_err(|errors| {
+                ApiError::invalid(
+                    errors
+                        .into_iter()
+                        .map(|e| FieldError::new(format!("order.{}", e.field), e.message))
+                        .collect(),
+                )
+            })?;
+            let mut request = PlanRequest::from_order(&order, now);
+            // The id of an order that is not stored means nothing to the caller.
+            request.order_ref = Some(order.external_id.clone());
+            request
+        }
+        (None, Some(id)) => {
+            let missing = || ApiError::not_found(format!("order {id} does not exist"));
+            let order_id: OrderId = id.parse().map_err(|_| missing())?;
+            let order = state.store.get_order(order_id).await?.ok_or_else(missing)?;
+            let request = PlanRequest::from_order(&order, now);
+            if request.lines.is_empty() {
+                return Err(ApiError::conflict(format!(
+                    "order {id} is {} and has nothing left to ship",
+                    order.status.as_str()
+                )));
+            }
+            request
+        }
+    };
+    let profile = profile_for(&state, body.profile.as_deref()).await?;
+    let network = load_network(&state.store).await?;
+    let availability = load_availability(&state.store, &network, skus_of([&request])).await?;
+    let solver = body.solver.unwrap_or(Solver::Heuristic);
+    // The exact solver may search for seconds; keep it off the async workers.
+    let (result, profile) = tokio::task::spawn_blocking(move || {
+        let result = match solver {
+            Solver::Heuristic => plan(&request, &network, &availability, &profile),
+            Solver::Exact => plan_exact(
+                &request,
+                &network,
+                &availability,
+                &profile,
+                &ExactOptions::default(),
+            ),
+            Solver::Closest => plan_closest(&request, &network, &availability, &profile),
+        };
+        (result, profile)
+    })
+    .await
+    .map_err(ApiError::internal)?;
+    let plan = result.map_err(ApiError::internal)?;
+    Ok(Json(PlanResponse {
+        profile: profile.name,
+        plan,
+    }))
+}
+
+/// Statuses of the orders a brokering run plans when the request names none.
+const OPEN_STATUSES: [OrderStatus; 3] = [
+    OrderStatus::Received,
+    OrderStatus::Processing,
+    OrderStatus::Backordered,
+];
+const DEFAULT_RUN_LIMIT: usize = 10_000;
+const MAX_RUN_LIMIT: usize = 50_000;
+
+#[derive(Deserialize, Default, ToSchema)]
+pub struct BrokeringRunBody {
+    /// A stored profile; as for a plan, `default` or the built-in default when absent.
+    pub profile: Option<String>,
+    /// Order statuses to plan; `received`, `processing` and `backordered` when absent.
+    pub statuses: Option<Vec<String>>,
+    /// `heuristic` (default: orders one after another), `exact` (the MIP over competing orders)
+    /// or `closest` (the baseline).
+    pub solver: Option<Solver>,
+    /// Most orders to plan, oldest first (1 to 50,000; 10,000 when absent).
+    pub limit: Option<usize>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct OrderPlan {
+    pub order_id: OrderId,
+    pub channel: String,
+    pub external_id: String,
+    pub status: OrderStatus,
+    pub plan: Plan,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct BrokeringRun {
+    /// Always true for now: the run plans and reports, and reserves nothing.
+    pub dry_run: bool,
+    pub profile: String,
+    pub solver: Solver,
+    /// More orders matched than `limit`; the oldest `limit` were planned.
+    pub truncated: bool,
+    pub totals: Summary,
+    /// How the exact solver decomposed the batch (only with `solver: exact`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stats: Option<BatchStats>,
+    /// One plan per order, oldest order first: the order in which they took stock.
+    pub plans: Vec<OrderPlan>,
+}
+
+async fn open_orders(state: &AppState, statuses: &[OrderStatus]) -> ApiResult<Vec<Order>> {
+    const PAGE: usize = 500;
+    let mut out = Vec::new();
+    for status in statuses {
+        let mut cursor = None;
+        loop {
+            let page = state
+                .store
+                .list_orders(OrderFilter {
+                    status: Some(status.as_str().to_owned()),
+                    limit: PAGE,
+                    cursor,
+                    ..OrderFilter::default()
+                })
+                .await?;
+            let full = page.len() == PAGE;
+            cursor = page.last().map(|o| o.id);
+            out.extend(page);
+            if !full {
+                break;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Run brokering over the open orders (a dry run).
+///
+/// Plans every order in the given statuses (by default `received`, `processing` and
+/// `backordered`) as one batch against the current availability: oldest orders first, each
+/// taking stock and capacity from what the earlier ones left, so no unit is promised twice.
+/// Returns each order's plan and the totals. This is a dry run: nothing is reserved and orders are
+/// not changed. Committing a run's plans as inventory reservations comes with the inventory API.
+#[utoipa::path(post, path = "/api/v1/fulfillment/brokering-runs", tag = "fulfillment",
+    request_body = BrokeringRunBody,
+    responses(
+        (status = 200, body = BrokeringRun),
+        (status = 422, body = Problem, description = "An unknown status or profile, or a limit out of range", content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn brokering_run(
+    State(state): State<AppState>,
+    principal: Principal,
+    body: ApiJson<BrokeringRunBody>,
+) -> ApiResult<Json<BrokeringRun>> {
+    principal.require(Access::Operate)?;
+    let body = body.value;
+    let mut errors = Vec::new();
+    let statuses: Vec<OrderStatus> = match &body.statuses {
+        None => OPEN_STATUSES.to_vec(),
+        Some(names) => {
+            if names.is_empty() {
+                errors.push(FieldError::new("statuses", "must name at least one status"));
+            }
+            names
+                .iter()
+                .enumerate()
+                .filter_map(|(i, s)| {
+                    let parsed = OrderStatus::parse(s);
+                    if parsed.is_none() {
+                        errors.push(FieldError::new(
+                            format!("statuses[{i}]"),
+                            format!("{s:?} is not an order status"),
+                        ));
+                    }
+                    parsed
+                })
+                .collect()
+        }
+    };
+    let limit = body.limit.unwrap_or(DEFAULT_RUN_LIMIT);
+    if !(1..=MAX_RUN_LIMIT).contains(&limit) {
+        errors.push(FieldError::new(
+            "limit",
+            format!("must be between 1 and {MAX_RUN_LIMIT}"),
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::invalid(errors));
+    }
+    let profile = profile_for(&state, body.profile.as_deref()).await?;
+    let solver = body.solver.unwrap_or(Solver::Heuristic);
+
+    let mut orders = open_orders(&state, &statuses).await?;
+    // First come, first served: ids are time-ordered, so they break ties of `placed_at`.
+    orders.sort_by_key(|o| (o.placed_at, o.id));
+    let truncated = orders.len() > limit;
+    orders.truncate(limit);
+    let now = Utc::now();
+    let (orders, requests): (Vec<Order>, Vec<PlanRequest>) = orders
+        .into_iter()
+        .map(|o| {
+            let r = PlanRequest::from_order(&o, now);
+            (o, r)
+        })
+        .filter(|(_, r)| !r.lines.is_empty())
+        .unzip();
+
+    let network: Network = load_network(&state.store).await?;
+    let availability = load_availability(&state.store, &network, skus_of(&requests)).await?;
+    let profile_name = profile.name.clone();
+    // Planning a large batch takes a while; keep it off the async workers.
+    let (plans, stats) = tokio::task::spawn_blocking(move || match solver {
+        Solver::Heuristic => {
+            plan_batch(&requests, &network, &availability, &profile).map(|p| (p, None))
+        }
+        Solver::Closest => {
+            plan_batch_closest(&requests, &network, &availability, &profile).map(|p| (p, None))
+        }
+        Solver::Exact => plan_batch_exact(
+            &requests,
+            &network,
+            &availability,
+            &profile,
+            &ExactOptions::default(),
+        )
+        .map(|o| (o.plans, Some(o.stats))),
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map_err(ApiError::internal)?;
+    let totals = Summary::of(&plans);
+    let plans = orders
+        .into_iter()
+        .zip(plans)
+        .map(|(o, plan)| OrderPlan {
+            order_id: o.id,
+            channel: o.channel,
+            external_id: o.external_id,
+            status: o.status,
+            plan,
+        })
+        .collect();
+    Ok(Json(BrokeringRun {
+        dry_run: true,
+        profile: profile_name,
+        solver,
+        truncated,
+        totals,
+        stats,
+        plans,
+    }))
+}
