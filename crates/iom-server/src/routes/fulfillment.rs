@@ -2,7 +2,7 @@
 //! open orders. Planning is a simulation: it reads nodes, profiles and inventory and writes
 //! nothing.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -12,7 +12,8 @@ use iom_dom::{
     BatchStats, ExactOptions, Network, Plan, PlanRequest, Profile, Solver, Summary, plan,
     plan_batch, plan_batch_closest, plan_batch_exact, plan_closest, plan_exact,
 };
-use iom_domain::{FieldError, Order, OrderId, OrderIntake, OrderStatus};
+use iom_domain::{FieldError, LineStatus, Order, OrderId, OrderIntake, OrderStatus};
+use iom_inventory::service::ReserveRequest;
 use iom_store::OrderFilter;
 use iom_store::nodes::DocKind;
 use serde::{Deserialize, Serialize};
@@ -314,6 +315,9 @@ pub struct BrokeringRunBody {
     pub solver: Option<Solver>,
     /// Most orders to plan, oldest first (1 to 50,000; 10,000 when absent).
     pub limit: Option<usize>,
+    /// Commit the plans: reserve every assignment and move the lines to `allocated` (or
+    /// `backordered` when nothing could be sourced), one order at a time. A dry run when absent.
+    pub commit: Option<bool>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -323,11 +327,17 @@ pub struct OrderPlan {
     pub external_id: String,
     pub status: OrderStatus,
     pub plan: Plan,
+    /// With `commit`: whether this order's plan was committed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub committed: Option<bool>,
+    /// With `commit`: why it was not (stock taken meanwhile, the order changed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
 pub struct BrokeringRun {
-    /// Always true for now: the run plans and reports, and reserves nothing.
+    /// True unless `commit` was asked for: then plans were reserved and lines allocated.
     pub dry_run: bool,
     pub profile: String,
     pub solver: Solver,
@@ -367,13 +377,14 @@ async fn open_orders(state: &AppState, statuses: &[OrderStatus]) -> ApiResult<Ve
     Ok(out)
 }
 
-/// Run brokering over the open orders (a dry run).
+/// Run brokering over the open orders; a dry run unless `commit` is true.
 ///
 /// Plans every order in the given statuses (by default `received`, `processing` and
 /// `backordered`) as one batch against the current availability: oldest orders first, each
 /// taking stock and capacity from what the earlier ones left, so no unit is promised twice.
-/// Returns each order's plan and the totals. This is a dry run: nothing is reserved and orders are
-/// not changed. Committing a run's plans as inventory reservations comes with the inventory API.
+/// Returns each order's plan and the totals. Only lines still `open` or `backordered` are planned.
+/// As a dry run nothing changes; with `commit` each order's assignments are reserved and its lines
+/// move to `allocated` (or `backordered`), order by order, each in one transaction.
 #[utoipa::path(post, path = "/api/v1/fulfillment/brokering-runs", tag = "fulfillment",
     request_body = BrokeringRunBody,
     responses(
@@ -430,14 +441,32 @@ pub async fn brokering_run(
     let truncated = orders.len() > limit;
     orders.truncate(limit);
     let now = Utc::now();
-    let (orders, requests): (Vec<Order>, Vec<PlanRequest>) = orders
-        .into_iter()
-        .map(|o| {
-            let r = PlanRequest::from_order(&o, now);
-            (o, r)
-        })
-        .filter(|(_, r)| !r.lines.is_empty())
-        .unzip();
+    let mut planned_orders = Vec::with_capacity(orders.len());
+    let mut requests = Vec::with_capacity(orders.len());
+    for o in orders {
+        let mut r = PlanRequest::from_order(&o, now);
+        // Lines allocated or released hold their stock, and what a partly sourced line already
+        // holds is not planned again: only the rest of the open and backordered lines is.
+        let mut held: HashMap<i64, i64> = HashMap::new();
+        for res in state.inventory.order_reservations(o.id.to_string()).await? {
+            *held.entry(res.line_no.unwrap_or_default()).or_default() += res.quantity;
+        }
+        r.lines.retain_mut(|l| {
+            let open = o
+                .line(l.line_no)
+                .is_some_and(|ol| matches!(ol.status, LineStatus::Open | LineStatus::Backordered));
+            let held = held.get(&i64::from(l.line_no)).copied().unwrap_or(0);
+            l.quantity = l
+                .quantity
+                .saturating_sub(u32::try_from(held).unwrap_or(u32::MAX));
+            open && l.quantity > 0
+        });
+        if !r.lines.is_empty() {
+            planned_orders.push(o);
+            requests.push(r);
+        }
+    }
+    let orders = planned_orders;
 
     let network: Network = load_network(&state.store).await?;
     let availability = load_availability(&state.store, &network, skus_of(&requests)).await?;
@@ -463,19 +492,30 @@ pub async fn brokering_run(
     .map_err(ApiError::internal)?
     .map_err(ApiError::internal)?;
     let totals = Summary::of(&plans);
-    let plans = orders
-        .into_iter()
-        .zip(plans)
-        .map(|(o, plan)| OrderPlan {
+    let commit = body.commit.unwrap_or(false);
+    let mut out = Vec::with_capacity(plans.len());
+    for (o, plan) in orders.into_iter().zip(plans) {
+        let (committed, error) = if commit {
+            match commit_plan(&state, o.id, &plan).await {
+                Ok(()) => (Some(true), None),
+                Err(e) => (Some(false), Some(e.problem.detail.clone())),
+            }
+        } else {
+            (None, None)
+        };
+        out.push(OrderPlan {
             order_id: o.id,
             channel: o.channel,
             external_id: o.external_id,
             status: o.status,
             plan,
-        })
-        .collect();
+            committed,
+            error,
+        });
+    }
+    let plans = out;
     Ok(Json(BrokeringRun {
-        dry_run: true,
+        dry_run: !commit,
         profile: profile_name,
         solver,
         truncated,
@@ -483,4 +523,74 @@ pub async fn brokering_run(
         stats,
         plans,
     }))
+}
+
+/// Commits one order's plan: reserves every assignment and moves its lines to `allocated` (fully
+/// sourced) or `backordered` (nothing sourced), in one transaction. Stock taken meanwhile makes the
+/// reservation fail, and then the order is left as it was.
+async fn commit_plan(state: &AppState, order_id: OrderId, plan: &Plan) -> Result<(), ApiError> {
+    let mut planned: HashMap<u32, u32> = HashMap::new();
+    let mut nodes: HashMap<u32, Vec<String>> = HashMap::new();
+    for a in &plan.assignments {
+        *planned.entry(a.line_no).or_default() += a.quantity;
+        nodes.entry(a.line_no).or_default().push(a.node.clone());
+    }
+    let unsourced: HashMap<u32, u32> = plan
+        .unassigned
+        .iter()
+        .map(|u| (u.line_no, u.quantity))
+        .collect();
+    let requests: Vec<ReserveRequest> = plan
+        .assignments
+        .iter()
+        .map(|a| ReserveRequest {
+            sku: a.sku.clone(),
+            node: a.node.clone(),
+            quantity: i64::from(a.quantity),
+            reference: Some(format!("order {order_id}")),
+            order_id: Some(order_id.to_string()),
+            line_no: Some(i64::from(a.line_no)),
+            expires_at: None,
+            group: None,
+        })
+        .collect();
+    state
+        .store
+        .update_order_with(
+            order_id,
+            move |order, now| {
+                let mut events = Vec::new();
+                for line in order.lines.clone() {
+                    let sourced = planned.get(&line.line_no).copied().unwrap_or(0);
+                    let missing = unsourced.get(&line.line_no).copied().unwrap_or(0);
+                    let (stage, node, reason) = if sourced > 0 && missing == 0 {
+                        let mut at = nodes.remove(&line.line_no).unwrap_or_default();
+                        at.dedup();
+                        let node = (at.len() == 1).then(|| at.remove(0));
+                        (LineStatus::Allocated, node, None)
+                    } else if sourced == 0 && missing > 0 {
+                        (
+                            LineStatus::Backordered,
+                            None,
+                            Some("no_inventory".to_owned()),
+                        )
+                    } else {
+                        continue;
+                    };
+                    if line.status != stage {
+                        events.extend(order.set_line_stage(
+                            line.line_no,
+                            stage,
+                            node,
+                            reason,
+                            now,
+                        )?);
+                    }
+                }
+                Ok(events)
+            },
+            move |tx, _, _| iom_inventory::service::reserve_in(tx, &requests).map(|_| ()),
+        )
+        .await?;
+    Ok(())
 }

@@ -1,4 +1,3 @@
-use iom_store::Value as Sql;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -20,21 +19,16 @@ async fn network(app: &TestApp) {
     }
 }
 
+/// Counts `on_hand` units of `sku` at `node`, through the inventory API.
 async fn stock(app: &TestApp, sku: &str, node: &str, on_hand: i64) {
-    let (sku, node) = (sku.to_owned(), node.to_owned());
-    app.server
-        .state
-        .store
-        .write(move |tx| {
-            tx.conn().execute(
-                "INSERT INTO inventory_balances (sku, node, on_hand, reserved, allocated, safety_stock, updated_at)
-                 VALUES ($1, $2, $3, 0, 0, NULL, 0)",
-                &[Sql::Text(&sku), Sql::Text(&node), Sql::Int(on_hand)],
-            )?;
-            Ok(())
-        })
-        .await
-        .unwrap();
+    let id = format!("count-{sku}-{node}-{}", uuid::Uuid::now_v7());
+    let (status, body) = app
+        .post(
+            "/api/v1/inventory/changes",
+            json!({"changes": [{"id": id, "sku": sku, "node": node, "kind": "set", "quantity": on_hand}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
 }
 
 async fn plan(app: &TestApp, body: Value) -> Value {
@@ -398,5 +392,67 @@ async fn a_brokering_run_never_promises_a_unit_twice_and_changes_nothing() {
             .map(|e| e["field"].as_str().unwrap())
             .collect();
         assert_eq!(fields, ["statuses[0]", "limit"]);
+    }
+}
+
+#[tokio::test]
+async fn a_committed_brokering_run_reserves_allocates_and_never_reserves_twice() {
+    for app in apps().await {
+        network(&app).await;
+        stock(&app, "SKU-1", "SEA", 3).await;
+        let first = app.create_order("c-1", &[2]).await;
+        let second = app.create_order("c-2", &[2]).await;
+        let (status, run) = app
+            .post(
+                "/api/v1/fulfillment/brokering-runs",
+                json!({"commit": true}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{run}");
+        assert_eq!(run["dry_run"], false);
+        assert_eq!(run["plans"][0]["committed"], true, "{run}");
+        assert_eq!(run["plans"][1]["committed"], true, "{run}");
+        let get = |o: &Value| format!("/api/v1/orders/{}", o["id"].as_str().unwrap());
+        let (_, one) = app.get(&get(&first)).await;
+        assert_eq!(one["lines"][0]["status"], "allocated", "{}", app.backend);
+        assert_eq!(one["lines"][0]["node"], "SEA");
+        assert_eq!(one["status"], "processing");
+        let (_, two) = app.get(&get(&second)).await;
+        assert_eq!(
+            two["lines"][0]["status"], "open",
+            "partly sourced: one of two held"
+        );
+        let (_, sea) = app.get("/api/v1/inventory/SKU-1").await;
+        assert_eq!(
+            (sea["reserved"].as_i64(), sea["available"].as_i64()),
+            (Some(3), Some(0))
+        );
+
+        // Stock arrives: the next run sources only the second order's missing unit.
+        stock(&app, "SKU-1", "SEA", 7).await;
+        let (_, run) = app
+            .post(
+                "/api/v1/fulfillment/brokering-runs",
+                json!({"commit": true}),
+            )
+            .await;
+        let plans = run["plans"].as_array().unwrap();
+        assert_eq!(
+            plans.len(),
+            1,
+            "the allocated order is not planned again: {run}"
+        );
+        assert_eq!(picks(&plans[0]["plan"]), [("SEA".to_owned(), 1)]);
+        let (_, sea) = app.get("/api/v1/inventory/SKU-1").await;
+        assert_eq!(sea["reserved"], 4, "two per order, never more");
+        let (_, two) = app.get(&get(&second)).await;
+        assert_eq!(two["lines"][0]["status"], "allocated");
+        let (_, again) = app
+            .post(
+                "/api/v1/fulfillment/brokering-runs",
+                json!({"commit": true}),
+            )
+            .await;
+        assert!(again["plans"].as_array().unwrap().is_empty(), "{again}");
     }
 }
