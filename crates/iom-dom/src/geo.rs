@@ -92,6 +92,25 @@ impl PostalCentroids {
         Ok(table)
     }
 
+    /// Every entry: (country, normalised postal code, centroid).
+    pub fn entries(&self) -> impl Iterator<Item = (&str, &str, GeoPoint)> {
+        self.points
+            .iter()
+            .map(|((country, code), point)| (country.as_str(), code.as_str(), *point))
+    }
+
+    /// The codes to look up for `postal_code`, most precise first: as given, then without a
+    /// suffix after `-` (US ZIP+4).
+    pub fn candidates(postal_code: &str) -> Vec<String> {
+        let code = normalise(postal_code);
+        let base = code.split('-').next().unwrap_or_default().to_owned();
+        if base != code && !base.is_empty() {
+            vec![code, base]
+        } else {
+            vec![code]
+        }
+    }
+
     pub fn insert(&mut self, country: CountryCode, postal_code: &str, point: GeoPoint) {
         self.points
             .insert((country.as_str().to_owned(), normalise(postal_code)), point);

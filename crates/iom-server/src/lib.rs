@@ -156,6 +156,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/fulfillment/plan", post(fulfillment::plan_order))
         .route(
+            "/fulfillment/postal-centroids",
+            put(fulfillment::put_postal_centroids),
+        )
+        .route(
             "/fulfillment/brokering-runs",
             post(fulfillment::brokering_run),
         )

@@ -18,7 +18,7 @@ use crate::routes::{events, fulfillment, inventory, nodes, orders};
         inventory::groups,
         nodes::put, nodes::get, nodes::list, nodes::put_group, nodes::get_group, nodes::list_groups,
         fulfillment::put_profile, fulfillment::get_profile, fulfillment::list_profiles,
-        fulfillment::plan_order, fulfillment::brokering_run,
+        fulfillment::plan_order, fulfillment::brokering_run, fulfillment::put_postal_centroids,
     ),
     components(schemas(crate::error::Problem, iom_domain::FieldError)),
     modifiers(&BearerAuth),

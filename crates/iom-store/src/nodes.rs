@@ -164,6 +164,70 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Stores postal-code centroids `(country, postal_code, lat, lon)`, replacing those with the same
+    /// code; returns how many were stored.
+    pub async fn put_postal_centroids(
+        &self,
+        rows: Vec<(String, String, f64, f64)>,
+    ) -> Result<usize, StoreError> {
+        self.write(move |tx| {
+            for chunk in rows.chunks(64) {
+                let numbers: Vec<(String, String)> = chunk
+                    .iter()
+                    .map(|(_, _, lat, lon)| (lat.to_string(), lon.to_string()))
+                    .collect();
+                let mut params = Vec::with_capacity(chunk.len() * 4);
+                for ((country, code, _, _), (lat, lon)) in chunk.iter().zip(&numbers) {
+                    params.extend([
+                        Value::Text(country),
+                        Value::Text(code),
+                        Value::Text(lat),
+                        Value::Text(lon),
+                    ]);
+                }
+                let sql = format!(
+                    "{} ON CONFLICT (country, postal_code) DO UPDATE SET lat = excluded.lat, lon = excluded.lon",
+                    crate::db::multi_row_insert(
+                        "postal_centroids (country, postal_code, lat, lon)",
+                        4,
+                        chunk.len()
+                    )
+                );
+                tx.conn().execute(&sql, &params)?;
+            }
+            Ok(rows.len())
+        })
+        .await
+    }
+
+    /// The stored centroids of these codes in one country: `(postal_code, lat, lon)`.
+    pub async fn postal_centroids(
+        &self,
+        country: String,
+        codes: Vec<String>,
+    ) -> Result<Vec<(String, f64, f64)>, StoreError> {
+        self.read(move |c| {
+            let mut out = Vec::new();
+            for code in &codes {
+                if let Some(row) = c.query_one(
+                    "SELECT postal_code, lat, lon FROM postal_centroids WHERE country = $1 AND postal_code = $2",
+                    &[Value::Text(&country), Value::Text(code)],
+                )? {
+                    let number = |i: usize| -> Result<f64, StoreError> {
+                        row.text(i)?
+                            .parse()
+                            .map_err(|_| StoreError::Corrupt(format!("centroid of {code}")))
+                    };
+                    out.push((row.text(0)?.to_owned(), number(1)?, number(2)?));
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+}
+
 fn node(row: crate::Row) -> Result<NodeRecord, StoreError> {
     Ok(NodeRecord {
         code: row.text(0)?.to_owned(),

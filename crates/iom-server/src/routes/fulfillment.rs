@@ -9,8 +9,8 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use iom_dom::{
-    BatchStats, ExactOptions, Network, Plan, PlanRequest, Profile, Solver, Summary, plan,
-    plan_batch, plan_batch_closest, plan_batch_exact, plan_closest, plan_exact,
+    BatchStats, ExactOptions, Network, Plan, PlanRequest, PostalCentroids, Profile, Solver,
+    Summary, plan, plan_batch, plan_batch_closest, plan_batch_exact, plan_closest, plan_exact,
 };
 use iom_domain::{FieldError, LineStatus, Order, OrderId, OrderIntake, OrderStatus};
 use iom_inventory::service::ReserveRequest;
@@ -267,6 +267,8 @@ pub async fn plan_order(
             request
         }
     };
+    let mut request = request;
+    locate(&state, &mut request).await?;
     let profile = profile_for(&state, body.profile.as_deref()).await?;
     let network = load_network(&state.store).await?;
     let availability = load_availability(&state.store, &network, skus_of([&request])).await?;
@@ -462,6 +464,7 @@ pub async fn brokering_run(
             open && l.quantity > 0
         });
         if !r.lines.is_empty() {
+            locate(&state, &mut r).await?;
             planned_orders.push(o);
             requests.push(r);
         }
@@ -593,4 +596,62 @@ async fn commit_plan(state: &AppState, order_id: OrderId, plan: &Plan) -> Result
         )
         .await?;
     Ok(())
+}
+
+/// A ship-to without coordinates is located by the centroid of its postal code, when the loaded
+/// table has it; otherwise the plan says the ship-to could not be located.
+async fn locate(state: &AppState, request: &mut PlanRequest) -> ApiResult<()> {
+    let (None, Some(code), Some(country)) =
+        (request.ship_to, &request.postal_code, &request.country)
+    else {
+        return Ok(());
+    };
+    let Some(country_code) = iom_domain::CountryCode::parse(country) else {
+        return Ok(());
+    };
+    let candidates = PostalCentroids::candidates(code);
+    let rows = state
+        .store
+        .postal_centroids(country_code.as_str().to_owned(), candidates)
+        .await?;
+    let mut table = PostalCentroids::new();
+    for (code, lat, lon) in rows {
+        if let Some(point) = iom_domain::GeoPoint::new(lat, lon) {
+            table.insert(country_code, &code, point);
+        }
+    }
+    request.ship_to = table.get(country_code, code);
+    Ok(())
+}
+
+/// Load postal-code centroids from CSV (`country,postal_code,lat,lon` with a header row), so a
+/// ship-to with no coordinates can be located. Codes already loaded are replaced.
+#[utoipa::path(put, path = "/api/v1/fulfillment/postal-centroids", tag = "fulfillment",
+    request_body(content = String, content_type = "text/csv"),
+    responses(
+        (status = 200, description = "`{\"loaded\": N}`"),
+        (status = 422, body = Problem, description = "A bad row, named by its line", content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn put_postal_centroids(
+    State(state): State<AppState>,
+    principal: Principal,
+    request: axum::extract::Request,
+) -> ApiResult<Json<serde_json::Value>> {
+    principal.require(Access::Configure)?;
+    let body = crate::json::read_body(request, crate::json::MAX_BODY * 8).await?;
+    let text = std::str::from_utf8(&body)
+        .map_err(|_| ApiError::bad_request("the body is not UTF-8 text"))?;
+    let table = PostalCentroids::from_csv(text).map_err(|e| match e {
+        iom_dom::DomError::CentroidCsv { line, message } => {
+            ApiError::invalid_field(format!("line {line}"), message)
+        }
+        other => ApiError::invalid_field("body", other.to_string()),
+    })?;
+    let rows: Vec<(String, String, f64, f64)> = table
+        .entries()
+        .map(|(country, code, p)| (country.to_owned(), code.to_owned(), p.lat, p.lon))
+        .collect();
+    let loaded = state.store.put_postal_centroids(rows).await?;
+    Ok(Json(serde_json::json!({ "loaded": loaded })))
 }

@@ -456,3 +456,51 @@ async fn a_committed_brokering_run_reserves_allocates_and_never_reserves_twice()
         assert!(again["plans"].as_array().unwrap().is_empty(), "{again}");
     }
 }
+
+#[tokio::test]
+async fn a_ship_to_without_coordinates_is_located_by_its_postal_code() {
+    for app in apps().await {
+        network(&app).await;
+        stock(&app, "SKU-1", "SEA", 3).await;
+        let mut order = order_body("zip-1", &[1]);
+        order["ship_to"]["lat"] = Value::Null;
+        order["ship_to"]["lon"] = Value::Null;
+        order["ship_to"]["postal_code"] = json!("98101-2345");
+        let unlocated = plan(&app, json!({"order": order.clone()})).await;
+        assert!(
+            unlocated["assignments"].as_array().unwrap().is_empty(),
+            "{unlocated}"
+        );
+
+        let put_csv = |body: &'static str| {
+            app.client
+                .put(app.url("/api/v1/fulfillment/postal-centroids"))
+                .bearer_auth(super::ADMIN)
+                .header("content-type", "text/csv")
+                .body(body)
+                .send()
+        };
+        let bad =
+            put_csv("country,postal_code,lat,lon\nUS,98101,47.61,-122.33\nUS,99999,north,0\n")
+                .await
+                .unwrap();
+        assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let problem: Value = bad.json().await.unwrap();
+        assert_eq!(problem["errors"][0]["field"], "line 3", "{problem}");
+        let good = put_csv(
+            "country,postal_code,lat,lon\nUS,98101,47.61,-122.33\nUS,97201,45.51,-122.69\n",
+        )
+        .await
+        .unwrap();
+        assert_eq!(good.status(), StatusCode::OK);
+        assert_eq!(good.json::<Value>().await.unwrap()["loaded"], 2);
+
+        let located = plan(&app, json!({"order": order})).await;
+        assert_eq!(
+            picks(&located),
+            [("SEA".to_owned(), 1)],
+            "{}: {located}",
+            app.backend
+        );
+    }
+}
