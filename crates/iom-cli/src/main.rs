@@ -1,6 +1,7 @@
 //! The `iom` binary.
 
 mod bench;
+mod flow;
 mod import;
 mod token;
 
@@ -29,6 +30,9 @@ enum Command {
     /// Measure throughput and latency.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Check and draw flow definitions.
+    #[command(subcommand)]
+    Flow(flow::FlowCommand),
 }
 
 #[derive(clap::Args)]
@@ -73,6 +77,7 @@ fn main() -> anyhow::Result<()> {
             Command::Token(cmd) => token::run(cmd).await,
             Command::Bench(cmd) => bench::run(cmd).await,
             Command::Import(cmd) => import::run(cmd).await,
+            Command::Flow(cmd) => flow::run(cmd),
         }
     })
 }
