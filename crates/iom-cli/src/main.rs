@@ -1,6 +1,7 @@
 //! The `iom` binary.
 
 mod bench;
+mod flow;
 mod import;
 mod simulate;
 mod token;
@@ -32,6 +33,9 @@ enum Command {
     /// Measure throughput and latency.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Check and draw flow definitions.
+    #[command(subcommand)]
+    Flow(flow::FlowCommand),
 }
 
 #[derive(clap::Args)]
@@ -77,6 +81,7 @@ fn main() -> anyhow::Result<()> {
             Command::Simulate(args) => simulate::run(args).await,
             Command::Bench(cmd) => bench::run(cmd).await,
             Command::Import(cmd) => import::run(cmd).await,
+            Command::Flow(cmd) => flow::run(cmd),
         }
     })
 }

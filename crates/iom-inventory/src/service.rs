@@ -355,7 +355,10 @@ impl Inventory {
     }
 
     /// Reserves several lines in one transaction, all or nothing: see [`reserve_in`].
-    pub async fn reserve_all(&self, requests: Vec<ReserveRequest>) -> Result<Vec<ReservationRow>, StoreError> {
+    pub async fn reserve_all(
+        &self,
+        requests: Vec<ReserveRequest>,
+    ) -> Result<Vec<ReservationRow>, StoreError> {
         self.store.write(move |tx| reserve_in(tx, &requests)).await
     }
 
@@ -696,128 +699,130 @@ impl Inventory {
 
 /// Reserves several lines inside the caller's transaction, all or nothing: if one does not fit,
 /// none is made and the conflict names every line that did not fit (`reservations[i]`).
-pub fn reserve_in(tx: &mut Tx<'_>, requests: &[ReserveRequest]) -> Result<Vec<ReservationRow>, StoreError> {
-        let mut errors = Vec::new();
-        for (i, r) in requests.iter().enumerate() {
-            if r.quantity < 1 {
-                errors.push(FieldError::new(
-                    format!("reservations[{i}].quantity"),
-                    "must be at least 1",
-                ));
-            }
-        }
-        let mut nodes: Vec<String> = requests.iter().map(|r| r.node.clone()).collect();
-        nodes.sort();
-        nodes.dedup();
-        let known = rows::known_nodes(tx.conn(), &nodes)?;
-        for (i, r) in requests.iter().enumerate() {
-            if !known.contains(&r.node) {
-                errors.push(FieldError::new(
-                    format!("reservations[{i}].node"),
-                    format!("unknown node {:?}", r.node),
-                ));
-            }
-        }
-        if !errors.is_empty() {
-            return Err(invalid(errors));
-        }
-        let mut keys: Vec<Key> = requests
-            .iter()
-            .map(|r| (r.sku.clone(), r.node.clone()))
-            .collect();
-        keys.sort();
-        keys.dedup();
-        let mut skus: Vec<String> = keys.iter().map(|k| k.0.clone()).collect();
-        skus.dedup();
-        let low = thresholds(tx, &skus)?;
-        let mut stored = rows::lock_positions(tx, &keys)?;
-        let mut positions: HashMap<Key, Position> = stored
-            .iter()
-            .map(|(k, p)| (k.clone(), to_position(p)))
-            .collect();
-        let mut allocations: HashMap<String, AllocationRow> = HashMap::new();
-        let mut short = Vec::new();
-        let mut made = Vec::with_capacity(requests.len());
-        for (i, r) in requests.iter().enumerate() {
-            let key = (r.sku.clone(), r.node.clone());
-            let allocation = match &r.group {
-                Some((kind, value)) => {
-                    let found = rows::allocations(tx.conn(), &r.sku, Some(&r.node))?
-                        .into_iter()
-                        .find(|a| &a.group_kind == kind && &a.group_value == value);
-                    found.map(|a| allocations.entry(a.id.clone()).or_insert(a).id.clone())
-                }
-                None => None,
-            };
-            let mut room = allocation.as_ref().map(|id| AllocationRoom {
-                quantity: allocations[id].quantity,
-                consumed: allocations[id].consumed,
-            });
-            let position = positions.get_mut(&key).expect("locked");
-            match engine::reserve(position, r.quantity, room.as_mut()) {
-                Ok(from_allocation) => {
-                    if let (Some(id), Some(room)) = (&allocation, room) {
-                        allocations.get_mut(id).expect("loaded").consumed = room.consumed;
-                    }
-                    made.push((i, allocation, from_allocation));
-                }
-                Err(s) => short.push(FieldError::new(
-                    format!("reservations[{i}]"),
-                    format!(
-                        "only {} of {} can be reserved at {}; {} requested",
-                        s.available, r.sku, r.node, r.quantity
-                    ),
-                )),
-            }
-        }
-        if !short.is_empty() {
-            let detail = short
-                .iter()
-                .map(|e| format!("{}: {}", e.field, e.message))
-                .collect::<Vec<_>>()
-                .join("; ");
-            return Err(StoreError::Domain(DomainError::conflict(detail)));
-        }
-        for a in allocations.values() {
-            rows::upsert_allocation(tx, a)?;
-        }
-        let mut touched = Vec::with_capacity(keys.len());
-        for key in &keys {
-            let s = stored.get_mut(key).expect("locked");
-            store_back(s, &positions[key]);
-            touched.push((key, *s));
-        }
-        let refs: Vec<(&Key, &StoredPosition)> =
-            touched.iter().map(|(k, p)| (*k, p)).collect();
-        rows::save_positions(tx, &refs)?;
-        let now = tx.now();
-        let mut out = Vec::with_capacity(made.len());
-        for (i, allocation_id, from_allocation) in made {
-            let r = &requests[i];
-            let reservation = ReservationRow {
-                id: uuid::Uuid::now_v7().to_string(),
-                sku: r.sku.clone(),
-                node: r.node.clone(),
-                quantity: r.quantity,
-                reference: r.reference.clone(),
-                order_id: r.order_id.clone(),
-                line_no: r.line_no,
-                allocation_id,
-                from_allocation,
-                status: "active".into(),
-                expires_at: r.expires_at,
-                created_at: now,
-            };
-            rows::insert_reservation(tx, &reservation)?;
-            tx.emit(reservation_event(
-                "reservation.created",
-                &reservation,
-                reservation.quantity,
+pub fn reserve_in(
+    tx: &mut Tx<'_>,
+    requests: &[ReserveRequest],
+) -> Result<Vec<ReservationRow>, StoreError> {
+    let mut errors = Vec::new();
+    for (i, r) in requests.iter().enumerate() {
+        if r.quantity < 1 {
+            errors.push(FieldError::new(
+                format!("reservations[{i}].quantity"),
+                "must be at least 1",
             ));
-            out.push(reservation);
         }
-        announce_low(tx, low)?;
-        Ok(out)
+    }
+    let mut nodes: Vec<String> = requests.iter().map(|r| r.node.clone()).collect();
+    nodes.sort();
+    nodes.dedup();
+    let known = rows::known_nodes(tx.conn(), &nodes)?;
+    for (i, r) in requests.iter().enumerate() {
+        if !known.contains(&r.node) {
+            errors.push(FieldError::new(
+                format!("reservations[{i}].node"),
+                format!("unknown node {:?}", r.node),
+            ));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(invalid(errors));
+    }
+    let mut keys: Vec<Key> = requests
+        .iter()
+        .map(|r| (r.sku.clone(), r.node.clone()))
+        .collect();
+    keys.sort();
+    keys.dedup();
+    let mut skus: Vec<String> = keys.iter().map(|k| k.0.clone()).collect();
+    skus.dedup();
+    let low = thresholds(tx, &skus)?;
+    let mut stored = rows::lock_positions(tx, &keys)?;
+    let mut positions: HashMap<Key, Position> = stored
+        .iter()
+        .map(|(k, p)| (k.clone(), to_position(p)))
+        .collect();
+    let mut allocations: HashMap<String, AllocationRow> = HashMap::new();
+    let mut short = Vec::new();
+    let mut made = Vec::with_capacity(requests.len());
+    for (i, r) in requests.iter().enumerate() {
+        let key = (r.sku.clone(), r.node.clone());
+        let allocation = match &r.group {
+            Some((kind, value)) => {
+                let found = rows::allocations(tx.conn(), &r.sku, Some(&r.node))?
+                    .into_iter()
+                    .find(|a| &a.group_kind == kind && &a.group_value == value);
+                found.map(|a| allocations.entry(a.id.clone()).or_insert(a).id.clone())
+            }
+            None => None,
+        };
+        let mut room = allocation.as_ref().map(|id| AllocationRoom {
+            quantity: allocations[id].quantity,
+            consumed: allocations[id].consumed,
+        });
+        let position = positions.get_mut(&key).expect("locked");
+        match engine::reserve(position, r.quantity, room.as_mut()) {
+            Ok(from_allocation) => {
+                if let (Some(id), Some(room)) = (&allocation, room) {
+                    allocations.get_mut(id).expect("loaded").consumed = room.consumed;
+                }
+                made.push((i, allocation, from_allocation));
+            }
+            Err(s) => short.push(FieldError::new(
+                format!("reservations[{i}]"),
+                format!(
+                    "only {} of {} can be reserved at {}; {} requested",
+                    s.available, r.sku, r.node, r.quantity
+                ),
+            )),
+        }
+    }
+    if !short.is_empty() {
+        let detail = short
+            .iter()
+            .map(|e| format!("{}: {}", e.field, e.message))
+            .collect::<Vec<_>>()
+            .join("; ");
+        return Err(StoreError::Domain(DomainError::conflict(detail)));
+    }
+    for a in allocations.values() {
+        rows::upsert_allocation(tx, a)?;
+    }
+    let mut touched = Vec::with_capacity(keys.len());
+    for key in &keys {
+        let s = stored.get_mut(key).expect("locked");
+        store_back(s, &positions[key]);
+        touched.push((key, *s));
+    }
+    let refs: Vec<(&Key, &StoredPosition)> = touched.iter().map(|(k, p)| (*k, p)).collect();
+    rows::save_positions(tx, &refs)?;
+    let now = tx.now();
+    let mut out = Vec::with_capacity(made.len());
+    for (i, allocation_id, from_allocation) in made {
+        let r = &requests[i];
+        let reservation = ReservationRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            sku: r.sku.clone(),
+            node: r.node.clone(),
+            quantity: r.quantity,
+            reference: r.reference.clone(),
+            order_id: r.order_id.clone(),
+            line_no: r.line_no,
+            allocation_id,
+            from_allocation,
+            status: "active".into(),
+            expires_at: r.expires_at,
+            created_at: now,
+        };
+        rows::insert_reservation(tx, &reservation)?;
+        tx.emit(reservation_event(
+            "reservation.created",
+            &reservation,
+            reservation.quantity,
+        ));
+        out.push(reservation);
+    }
+    announce_low(tx, low)?;
+    Ok(out)
 }
 
 fn check_node(tx: &mut Tx<'_>, node: &str) -> Result<(), StoreError> {

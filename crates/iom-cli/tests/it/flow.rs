@@ -1,0 +1,65 @@
+//! `iom flow validate` and `iom flow graph` on files, as a user runs them.
+
+use std::process::Command;
+
+fn iom(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_iom"))
+        .args(args)
+        .env("IOM_LOG", "warn")
+        .output()
+        .expect("run iom")
+}
+
+#[test]
+fn validate_accepts_a_good_flow_and_summarises_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("flow.yaml");
+    std::fs::write(&file, iom_flow::DEFAULT_ORDER_FLOW).unwrap();
+    let out = iom(&["flow", "validate", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.starts_with("OK "), "{stdout}");
+    assert!(
+        stdout.contains("flow default-order (order flow, trigger order.received"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn validate_reports_each_error_at_its_place_and_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.yaml");
+    std::fs::write(
+        &file,
+        "name: bad\ntype: order\ntrigger: order.received\nsteps:\n  - id: a\n    uses: validate-ordr\n  - id: b\n    uses: hold\n    when: order.chanel == 'web'\n",
+    )
+    .unwrap();
+    let path = file.to_str().unwrap();
+    let out = iom(&["flow", "validate", path]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert!(
+        lines[0].starts_with(&format!("{path}:6:11: unknown step `validate-ordr`")),
+        "{stderr}"
+    );
+    assert!(
+        lines[1].starts_with(&format!("{path}:9:17: order has no field `chanel`")),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn graph_prints_dot() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("flow.yaml");
+    std::fs::write(&file, iom_flow::DEFAULT_ORDER_FLOW).unwrap();
+    let out = iom(&["flow", "graph", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{out:?}");
+    let dot = String::from_utf8(out.stdout).unwrap();
+    assert!(dot.starts_with("digraph \"default-order\" {"), "{dot}");
+    assert!(
+        dot.contains("\"preorder\" -> \"preorder-hold\" [label=\"then\"];"),
+        "{dot}"
+    );
+}
