@@ -8,11 +8,13 @@ const SQLITE: &[(i64, &str)] = &[
     (1, include_str!("migrations/sqlite/0001_orders.sql")),
     (2, include_str!("migrations/sqlite/0002_nodes.sql")),
     (3, include_str!("migrations/sqlite/0003_inventory.sql")),
+    (4, include_str!("migrations/sqlite/0004_providers.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("migrations/postgres/0001_orders.sql")),
     (2, include_str!("migrations/postgres/0002_nodes.sql")),
     (3, include_str!("migrations/postgres/0003_inventory.sql")),
+    (4, include_str!("migrations/postgres/0004_providers.sql")),
 ];
 
 /// Arbitrary but fixed: the advisory lock key that serialises migrations.
