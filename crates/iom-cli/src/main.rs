@@ -37,6 +37,13 @@ struct ServeArgs {
     /// An admin token that exists after start (created or updated).
     #[arg(long, env = "IOM_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<String>,
+    /// Seals provider and subscription secrets. Without it, a SQLite database gets a key file
+    /// beside it (`PATH.key`); on PostgreSQL secrets are refused.
+    #[arg(long, env = "IOM_MASTER_KEY", hide_env_values = true)]
+    master_key: Option<String>,
+    /// Publish business events to NATS JetStream (subjects `iom.<type>`).
+    #[arg(long, env = "IOM_NATS_URL")]
+    nats_url: Option<String>,
 }
 
 #[derive(clap::Args, Clone)]
@@ -77,6 +84,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         listen: args.listen,
         database_url: args.db.url.clone(),
         admin_token: args.admin_token,
+        master_key: args.master_key,
+        nats_url: args.nats_url,
     })
     .await?;
     // On stdout, so that scripts (and `--listen 127.0.0.1:0`) learn the address.

@@ -6,6 +6,7 @@ pub mod error;
 pub mod json;
 mod metrics_layer;
 pub mod openapi;
+pub mod pipeline;
 pub mod routes;
 
 use std::net::SocketAddr;
@@ -30,6 +31,7 @@ pub struct AppState {
     pub store: Store,
     pub tokens: Arc<TokenCache>,
     pub metrics: PrometheusHandle,
+    pub pipeline: Arc<pipeline::Pipeline>,
 }
 
 #[derive(Debug, Clone)]
@@ -38,6 +40,11 @@ pub struct Config {
     pub database_url: String,
     /// When set, an admin token with exactly this value exists after start.
     pub admin_token: Option<String>,
+    /// Seals connection and subscription secrets (`IOM_MASTER_KEY`); see `pipeline::master_key`
+    /// for what happens without it.
+    pub master_key: Option<String>,
+    /// When set, business events are published to NATS JetStream (`IOM_NATS_URL`).
+    pub nats_url: Option<String>,
 }
 
 impl AppState {
@@ -55,10 +62,17 @@ impl AppState {
                 .await
                 .context("storing IOM_ADMIN_TOKEN")?;
         }
+        let (key, source) =
+            pipeline::master_key(config.master_key.as_deref(), &config.database_url)
+                .context("preparing the master key")?;
+        if source == pipeline::KeySource::None {
+            tracing::warn!("IOM_MASTER_KEY is not set: provider and subscription secrets cannot be stored");
+        }
         Ok(AppState {
             store,
             tokens: Arc::new(TokenCache::default()),
             metrics: prometheus(),
+            pipeline: Arc::new(pipeline::Pipeline::new(key)),
         })
     }
 }
@@ -83,7 +97,8 @@ fn prometheus() -> PrometheusHandle {
 }
 
 pub fn router(state: AppState) -> Router {
-    use routes::{events, health, orders};
+    use axum::routing::put;
+    use routes::{events, health, orders, providers, subscriptions};
     let api = Router::new()
         .route("/orders", post(orders::create).get(orders::list))
         .route("/orders/{id}", get(orders::get))
@@ -98,6 +113,15 @@ pub fn router(state: AppState) -> Router {
         .route("/orders/{id}/deliveries", post(orders::deliver))
         .route("/orders/{id}/timeline", get(orders::timeline))
         .route("/events", get(events::list))
+        .route("/provider-types", get(providers::list_types))
+        .route("/providers", get(providers::list))
+        .route("/providers/{name}", put(providers::put).get(providers::get))
+        .route("/providers/{name}/messages", get(providers::messages))
+        .route("/providers/{name}/messages/{id}", get(providers::message))
+        .route("/providers/{name}/messages/{id}/retry", post(providers::retry))
+        .route("/inbound/{provider}", post(providers::inbound))
+        .route("/subscriptions", get(subscriptions::list))
+        .route("/subscriptions/{name}", put(subscriptions::put).get(subscriptions::get))
         .route("/openapi.json", get(openapi_json))
         .fallback(api_not_found);
     Router::new()
@@ -128,6 +152,7 @@ pub struct Running {
     pub state: AppState,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    workers: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Running {
@@ -136,6 +161,9 @@ impl Running {
     }
 
     pub async fn stop(mut self) {
+        for worker in self.workers.drain(..) {
+            worker.abort();
+        }
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -152,6 +180,7 @@ pub async fn spawn(config: Config) -> anyhow::Result<Running> {
     let addr = listener.local_addr()?;
     let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
     let app = router(state.clone());
+    let workers = spawn_workers(&state, &config).await;
     let task = tokio::spawn(async move {
         axum::serve(listener, app)
             .with_graceful_shutdown(async {
@@ -164,7 +193,31 @@ pub async fn spawn(config: Config) -> anyhow::Result<Running> {
         state,
         shutdown: Some(shutdown),
         task,
+        workers,
     })
+}
+
+/// Background work: finishing inbound messages a stopped process left behind, delivering
+/// business events to subscriptions, and to NATS when configured.
+async fn spawn_workers(state: &AppState, config: &Config) -> Vec<tokio::task::JoinHandle<()>> {
+    let resume = {
+        let state = state.clone();
+        tokio::spawn(async move {
+            match state.pipeline.resume(&state.store).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(messages = n, "resumed unfinished inbound messages"),
+                Err(e) => tracing::warn!(error = %e, "cannot resume inbound messages"),
+            }
+        })
+    };
+    let mut workers = vec![
+        resume,
+        pipeline::delivery::spawn(state.clone(), std::time::Duration::from_secs(30)),
+    ];
+    if let Some(url) = config.nats_url.clone().filter(|u| !u.is_empty()) {
+        workers.push(pipeline::nats::spawn(state.clone(), url));
+    }
+    workers
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{events, orders};
+use crate::routes::{events, orders, providers, subscriptions};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -12,12 +12,17 @@ use crate::routes::{events, orders};
         orders::create, orders::get, orders::list, orders::cancel, orders::cancel_line,
         orders::hold, orders::release, orders::ship, orders::deliver, orders::timeline,
         events::list,
+        providers::list_types, providers::put, providers::get, providers::list, providers::inbound,
+        providers::messages, providers::message, providers::retry,
+        subscriptions::put, subscriptions::get, subscriptions::list,
     ),
     components(schemas(crate::error::Problem, iom_domain::FieldError)),
     modifiers(&BearerAuth),
     tags(
         (name = "orders", description = "Order capture and lifecycle"),
         (name = "events", description = "Business events in commit order"),
+        (name = "providers", description = "Provider types and instances, inbound documents, the message log"),
+        (name = "subscriptions", description = "Webhooks receiving business events"),
     )
 )]
 pub struct ApiDoc;

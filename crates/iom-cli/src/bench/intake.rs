@@ -60,6 +60,8 @@ pub async fn run(args: IntakeArgs) -> anyhow::Result<()> {
                 listen: "127.0.0.1:0".parse()?,
                 database_url: database_url.clone(),
                 admin_token: Some(token.clone()),
+                master_key: None,
+                nats_url: None,
             })
             .await?;
             let backend = if database_url.starts_with("postgres") {

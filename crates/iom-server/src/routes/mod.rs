@@ -1,3 +1,5 @@
 pub mod events;
 pub mod health;
 pub mod orders;
+pub mod providers;
+pub mod subscriptions;

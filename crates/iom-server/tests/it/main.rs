@@ -5,6 +5,7 @@ mod auth;
 mod events;
 mod lifecycle;
 mod orders;
+mod providers;
 mod service;
 
 use iom_store::testing::TestDb;
@@ -35,6 +36,9 @@ impl TestApp {
             listen: "127.0.0.1:0".parse().unwrap(),
             database_url: db.url.clone(),
             admin_token: Some(ADMIN.into()),
+            // A fixed key, so that PostgreSQL runs (which get no key file) can store secrets.
+            master_key: Some("iom test master key".into()),
+            nats_url: None,
         })
         .await
         .expect("server starts");
