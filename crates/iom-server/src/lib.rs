@@ -66,7 +66,9 @@ impl AppState {
             pipeline::master_key(config.master_key.as_deref(), &config.database_url)
                 .context("preparing the master key")?;
         if source == pipeline::KeySource::None {
-            tracing::warn!("IOM_MASTER_KEY is not set: provider and subscription secrets cannot be stored");
+            tracing::warn!(
+                "IOM_MASTER_KEY is not set: provider and subscription secrets cannot be stored"
+            );
         }
         Ok(AppState {
             store,
@@ -118,10 +120,16 @@ pub fn router(state: AppState) -> Router {
         .route("/providers/{name}", put(providers::put).get(providers::get))
         .route("/providers/{name}/messages", get(providers::messages))
         .route("/providers/{name}/messages/{id}", get(providers::message))
-        .route("/providers/{name}/messages/{id}/retry", post(providers::retry))
+        .route(
+            "/providers/{name}/messages/{id}/retry",
+            post(providers::retry),
+        )
         .route("/inbound/{provider}", post(providers::inbound))
         .route("/subscriptions", get(subscriptions::list))
-        .route("/subscriptions/{name}", put(subscriptions::put).get(subscriptions::get))
+        .route(
+            "/subscriptions/{name}",
+            put(subscriptions::put).get(subscriptions::get),
+        )
         .route("/openapi.json", get(openapi_json))
         .fallback(api_not_found);
     Router::new()

@@ -278,12 +278,10 @@ impl Pipeline {
         webhook: &[u8],
     ) -> Result<Processed, PipelineError> {
         let apply = match self.fetch_bigcommerce(loaded, webhook).await {
-            Ok(document) => {
-                match inbound::json_orders(&loaded.instance, &document, Utc::now()) {
-                    Ok(content) => content_apply(loaded, content),
-                    Err(e) => Apply::Failed(e.to_json()),
-                }
-            }
+            Ok(document) => match inbound::json_orders(&loaded.instance, &document, Utc::now()) {
+                Ok(content) => content_apply(loaded, content),
+                Err(e) => Apply::Failed(e.to_json()),
+            },
             Err(message) => Apply::Failed(json!({"message": message})),
         };
         Ok(store
@@ -301,8 +299,8 @@ impl Pipeline {
 
     /// `{"order", "products", "shipping_addresses"}` for the order a BigCommerce webhook names.
     async fn fetch_bigcommerce(&self, loaded: &Loaded, webhook: &[u8]) -> Result<Value, String> {
-        let hook: Value = serde_json::from_slice(webhook)
-            .map_err(|e| format!("the webhook is not JSON: {e}"))?;
+        let hook: Value =
+            serde_json::from_slice(webhook).map_err(|e| format!("the webhook is not JSON: {e}"))?;
         let order_id = match &hook["data"]["id"] {
             Value::Number(n) => n.to_string(),
             Value::String(s) if !s.is_empty() => s.clone(),
@@ -366,7 +364,9 @@ fn default_transform(kind: &ProviderType) -> Result<Option<Arc<Transform>>, Stri
         "amazon" => Transform::amazon(),
         _ => return Ok(None),
     };
-    transform.map(|t| Some(Arc::new(t))).map_err(|e| e.to_string())
+    transform
+        .map(|t| Some(Arc::new(t)))
+        .map_err(|e| e.to_string())
 }
 
 fn inbound_message(loaded: &Loaded, kind: &str, payload: Vec<u8>) -> NewMessage {

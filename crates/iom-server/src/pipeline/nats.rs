@@ -2,7 +2,7 @@
 //!
 //! The publisher keeps its own cursor (`nats`) in the database and moves it only after JetStream
 //! acknowledged the event, so it is at least once; each message carries `Nats-Msg-Id` = the
-//! event's sequence number, so JetStream's duplicate window drops a resend after a crash.
+//! event's sequence number and commit time, so JetStream's duplicate window drops a resend after a crash.
 
 use std::time::Duration;
 
@@ -64,7 +64,9 @@ async fn run(state: &AppState, url: &str) -> Result<(), String> {
         let mut acks = Vec::with_capacity(events.len());
         for event in &events {
             let mut headers = async_nats::HeaderMap::new();
-            headers.insert("Nats-Msg-Id", event.seq.to_string().as_str());
+            // The commit time makes the id unique across databases that share one stream.
+            let id = format!("{}-{}", event.seq, event.at.timestamp_micros());
+            headers.insert("Nats-Msg-Id", id.as_str());
             let body = serde_json::to_vec(event).map_err(|e| e.to_string())?;
             let ack = js
                 .publish_with_headers(format!("iom.{}", event.kind), headers, body.into())

@@ -189,7 +189,11 @@ pub async fn put(
     }
     for def in kind.connection.iter().filter(|f| f.required) {
         let present = connection.contains_key(def.name) || secrets.contains_key(def.name);
-        if !present && !errors.iter().any(|e| e.field == format!("connection.{}", def.name)) {
+        if !present
+            && !errors
+                .iter()
+                .any(|e| e.field == format!("connection.{}", def.name))
+        {
             errors.push(iom_domain::FieldError::new(
                 format!("connection.{}", def.name),
                 "is required",
@@ -268,7 +272,13 @@ pub async fn list(
     principal: Principal,
 ) -> ApiResult<Json<ProviderList>> {
     principal.require(Access::Read)?;
-    let items = state.store.list_providers().await?.iter().map(view).collect();
+    let items = state
+        .store
+        .list_providers()
+        .await?
+        .iter()
+        .map(view)
+        .collect();
     Ok(Json(ProviderList {
         items,
         next_cursor: None,
@@ -330,7 +340,10 @@ async fn verify(
             _ => false,
         },
         Verification::SharedSecretHeader => {
-            match (loaded.connection("webhook_secret"), header("x-webhook-secret")) {
+            match (
+                loaded.connection("webhook_secret"),
+                header("x-webhook-secret"),
+            ) {
                 (Some(secret), Some(given)) => iom_providers::secrets::constant_time_eq(
                     secret.as_bytes(),
                     given.trim().as_bytes(),
@@ -340,7 +353,10 @@ async fn verify(
         }
         Verification::BearerToken => {
             let token = header(header::AUTHORIZATION.as_str())
-                .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+                .and_then(|v| {
+                    v.strip_prefix("Bearer ")
+                        .or_else(|| v.strip_prefix("bearer "))
+                })
                 .map(str::trim)
                 .filter(|t| !t.is_empty())
                 .ok_or_else(ApiError::unauthorized)?;
@@ -480,10 +496,15 @@ pub async fn messages(
     }
     let limit = query.limit.unwrap_or(50);
     if !(1..=500).contains(&limit) {
-        return Err(ApiError::invalid_field("limit", "must be between 1 and 500"));
+        return Err(ApiError::invalid_field(
+            "limit",
+            "must be between 1 and 500",
+        ));
     }
     if state.store.get_provider(name.clone()).await?.is_none() {
-        return Err(ApiError::not_found(format!("provider {name} does not exist")));
+        return Err(ApiError::not_found(format!(
+            "provider {name} does not exist"
+        )));
     }
     let items = state
         .store

@@ -59,18 +59,18 @@ async fn view(state: &AppState, s: SubscriptionRecord) -> ApiResult<Subscription
         .read_cursor(subscription_consumer(&s.name))
         .await?;
     let last = state.store.last_event_seq().await?;
-    let (position, delivered, attempts, last_error, last_attempt_at, last_success_at) =
-        match cursor {
-            Some(c) => (
-                c.cursor,
-                c.delivered,
-                c.attempts,
-                c.last_error,
-                c.last_attempt_at,
-                c.last_success_at,
-            ),
-            None => (0, 0, 0, None, None, None),
-        };
+    let (position, delivered, attempts, last_error, last_attempt_at, last_success_at) = match cursor
+    {
+        Some(c) => (
+            c.cursor,
+            c.delivered,
+            c.attempts,
+            c.last_error,
+            c.last_attempt_at,
+            c.last_success_at,
+        ),
+        None => (0, 0, 0, None, None, None),
+    };
     Ok(SubscriptionView {
         name: s.name,
         url: s.url,
