@@ -81,11 +81,13 @@ impl NewMessage {
     }
 }
 
+/// Turns the order as it is now into the shipment to record, or says why it cannot.
+pub type PlanShipment = Box<dyn FnOnce(&Order) -> Result<ShipmentRequest, String> + Send>;
+
 /// A shipment a document reports for an order of the provider's channel.
 pub struct ShipmentWork {
     pub external_id: String,
-    /// Turns the order as it is now into the shipment to record.
-    pub plan: Box<dyn FnOnce(&Order) -> Result<ShipmentRequest, String> + Send>,
+    pub plan: PlanShipment,
 }
 
 /// What processing a message decided.

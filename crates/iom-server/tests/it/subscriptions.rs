@@ -16,11 +16,14 @@ use super::apps;
 
 const SECRET: &str = "subscriber-secret-0123";
 
+/// (signature header, body) of a request.
+type Received = (String, Vec<u8>);
+
 #[derive(Clone, Default)]
 struct Receiver {
     up: Arc<AtomicBool>,
-    /// (signature header, body) of every accepted request.
-    got: Arc<Mutex<Vec<(String, Vec<u8>)>>>,
+    /// Every accepted request.
+    got: Arc<Mutex<Vec<Received>>>,
     refused: Arc<Mutex<usize>>,
 }
 
