@@ -1,6 +1,7 @@
 //! The `iom` binary.
 
 mod bench;
+mod import;
 mod token;
 
 use std::net::SocketAddr;
@@ -22,6 +23,9 @@ enum Command {
     /// Create, list and revoke API tokens.
     #[command(subcommand)]
     Token(token::TokenCommand),
+    /// Load orders from a file through a provider instance.
+    #[command(subcommand)]
+    Import(import::ImportCommand),
     /// Measure throughput and latency.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -74,6 +78,7 @@ fn main() -> anyhow::Result<()> {
         match cli.command {
             Command::Serve(args) => serve(args).await,
             Command::Token(cmd) => token::run(cmd).await,
+            Command::Import(cmd) => import::run(cmd).await,
             Command::Bench(cmd) => bench::run(cmd).await,
         }
     })

@@ -113,7 +113,11 @@ pub enum Processed {
     Done {
         id: String,
         status: String,
+        /// The orders the document created or refers to (a shipment's order, an order that
+        /// came before through another document).
         order_ids: Vec<String>,
+        /// How many of `order_ids` this document created.
+        created: usize,
         error: Option<Json>,
     },
     /// The same document was received before as this message.
@@ -536,9 +540,9 @@ fn process(
             (id, provider)
         }
     };
-    let (status, order_ids, error) = match apply {
-        Apply::Nothing => ("received", Vec::new(), None),
-        Apply::Failed(error) => ("failed", Vec::new(), Some(error)),
+    let (status, (order_ids, created), error) = match apply {
+        Apply::Nothing => ("received", (Vec::new(), 0), None),
+        Apply::Failed(error) => ("failed", (Vec::new(), 0), Some(error)),
         Apply::Content { orders, shipments } => {
             tx.conn().batch("SAVEPOINT message")?;
             let mut events = Vec::new();
@@ -553,7 +557,7 @@ fn process(
                 Err(ApplyError::Business(error)) => {
                     tx.conn()
                         .batch("ROLLBACK TO SAVEPOINT message; RELEASE SAVEPOINT message")?;
-                    ("failed", Vec::new(), Some(error))
+                    ("failed", (Vec::new(), 0), Some(error))
                 }
             }
         }
@@ -581,6 +585,7 @@ fn process(
         id,
         status: status.to_owned(),
         order_ids,
+        created,
         error,
     })
 }
@@ -603,12 +608,14 @@ fn apply_content(
     shipments: Vec<ShipmentWork>,
     now: DateTime<Utc>,
     events: &mut Vec<EventDraft>,
-) -> Result<Vec<String>, ApplyError> {
+) -> Result<(Vec<String>, usize), ApplyError> {
     let mut ids = Vec::new();
+    let mut created = 0;
     for order in new_orders {
         if orders::insert(conn, &order)? {
             events.push(order.received_event());
             ids.push(order.id.to_string());
+            created += 1;
         } else {
             // The order came before through another document (or the API): the message is
             // processed and names the order it refers to.
@@ -648,7 +655,7 @@ fn apply_content(
         orders::save(conn, &before, &order)?;
         ids.push(order.id.to_string());
     }
-    Ok(ids)
+    Ok((ids, created))
 }
 
 fn ensure_cursor(conn: &mut dyn Conn, consumer: &str, start: i64) -> Result<(), StoreError> {

@@ -10,7 +10,7 @@ pub mod outbound;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use iom_providers::Mappings;
@@ -41,6 +41,9 @@ pub enum PipelineError {
     #[error("provider {provider}: stored configuration is not readable: {message}")]
     Config { provider: String, message: String },
 }
+
+/// How long another process's change to an instance may go unseen here.
+pub const CACHE_TTL: Duration = Duration::from_secs(2);
 
 /// A provider instance ready to use.
 pub struct Loaded {
@@ -118,9 +121,9 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
 pub struct Pipeline {
     pub key: Option<MasterKey>,
     pub http: reqwest::Client,
-    /// Instances by name, with the `updated_at` they were loaded at: compiling a jq program and
-    /// opening secrets is done once per change, not per document.
-    cache: RwLock<HashMap<String, Arc<Loaded>>>,
+    /// Instances by name, with when they were read: compiling a jq program and opening secrets
+    /// is done once per change, and a busy channel does not cost a database read per document.
+    cache: RwLock<HashMap<String, (Arc<Loaded>, Instant)>>,
 }
 
 impl Pipeline {
@@ -136,23 +139,39 @@ impl Pipeline {
         }
     }
 
-    /// The instance as stored now.
+    /// The instance, as stored at most [`CACHE_TTL`] ago (a change made through this process is
+    /// seen at once: `forget` is called on PUT).
     pub async fn load(&self, store: &Store, name: &str) -> Result<Arc<Loaded>, PipelineError> {
+        if let Some((loaded, at)) = self.cache.read().expect("provider cache").get(name)
+            && at.elapsed() < CACHE_TTL
+        {
+            return Ok(loaded.clone());
+        }
         let record = store
             .get_provider(name.to_owned())
             .await?
             .ok_or_else(|| PipelineError::UnknownProvider(name.to_owned()))?;
-        if let Some(hit) = self.cache.read().expect("provider cache").get(name)
-            && hit.record == record
-        {
-            return Ok(hit.clone());
-        }
-        let loaded = Arc::new(self.prepare(record)?);
+        let reuse = self
+            .cache
+            .read()
+            .expect("provider cache")
+            .get(name)
+            .filter(|(hit, _)| hit.record == record)
+            .map(|(hit, _)| hit.clone());
+        let loaded = match reuse {
+            Some(hit) => hit,
+            None => Arc::new(self.prepare(record)?),
+        };
         self.cache
             .write()
             .expect("provider cache")
-            .insert(name.to_owned(), loaded.clone());
+            .insert(name.to_owned(), (loaded.clone(), Instant::now()));
         Ok(loaded)
+    }
+
+    /// Drops the cached instance, after it was changed.
+    pub fn forget(&self, name: &str) {
+        self.cache.write().expect("provider cache").remove(name);
     }
 
     fn prepare(&self, record: ProviderRecord) -> Result<Loaded, PipelineError> {

@@ -232,6 +232,7 @@ pub async fn put(
         updated_at: now,
     };
     let created = state.store.put_provider(record).await?;
+    state.pipeline.forget(&name);
     let stored = state
         .store
         .get_provider(name.clone())
@@ -293,6 +294,8 @@ pub struct Accepted {
     /// The same document was received before: this is that message.
     pub duplicate: bool,
     pub order_ids: Vec<String>,
+    /// How many of `order_ids` this document created (the others existed before).
+    pub created: usize,
     #[schema(value_type = Option<Object>)]
     pub error: Option<Value>,
 }
@@ -303,12 +306,14 @@ fn accepted(outcome: Processed) -> Accepted {
             id,
             status,
             order_ids,
+            created,
             error,
         } => Accepted {
             message_id: id,
             status,
             duplicate: false,
             order_ids,
+            created,
             error,
         },
         Processed::Duplicate { id } | Processed::AlreadyProcessed { id } => Accepted {
@@ -316,6 +321,7 @@ fn accepted(outcome: Processed) -> Accepted {
             status: "duplicate".into(),
             duplicate: true,
             order_ids: Vec::new(),
+            created: 0,
             error: None,
         },
     }

@@ -668,3 +668,100 @@ async fn csv_rest_and_ubl_documents() {
         assert_eq!(accepted["status"], "processed", "{accepted}");
     }
 }
+
+#[tokio::test]
+async fn amazon_documents_become_orders() {
+    for app in apps().await {
+        let (status, _) = app
+            .put("/api/v1/providers/amazon-us", json!({"type": "amazon"}))
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+        let json = |path: &str| serde_json::from_slice::<Value>(&sample(path)).unwrap();
+        let doc = json!({
+            "order": json("amazon/ordersV0_sandbox_getOrder_TEST_CASE_200.json"),
+            "items": json("amazon/ordersV0_sandbox_getOrderItems_TEST_CASE_200.json"),
+        });
+        let (status, accepted) = app
+            .inbound_bearer("amazon-us", &serde_json::to_vec(&doc).unwrap())
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED);
+        assert_eq!(accepted["status"], "processed", "{accepted}");
+        let order = app.order(&accepted["order_ids"][0]).await;
+        assert_eq!(order["channel"], "amazon-us");
+        assert_eq!(order["external_id"], "902-1845936-5435065");
+        assert_eq!(lines_of(&order), [("NABetaASINB00551Q3CS".to_owned(), 1)]);
+
+        // The getOrderItems example belongs to an order without an example of its own.
+        let doc = json!({
+            "order": {"AmazonOrderId": "903-1671087-0812628", "PurchaseDate": "2013-09-01T10:00:00Z",
+                      "OrderStatus": "Shipped", "MarketplaceId": "A1VC38T7YXB528"},
+            "items": json("amazon/ordersV0_getOrderItems_example.json"),
+        });
+        let (_, accepted) = app
+            .inbound_bearer("amazon-us", &serde_json::to_vec(&doc).unwrap())
+            .await;
+        assert_eq!(accepted["status"], "processed", "{accepted}");
+        let order = app.order(&accepted["order_ids"][0]).await;
+        assert_eq!(order["currency"], "JPY");
+        let lines = lines_of(&order);
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0], ("CBA_OTF_1".to_owned(), 1));
+    }
+}
+
+#[tokio::test]
+async fn messages_left_received_are_resumed_at_start() {
+    use iom_store::providers::{Apply, Direction, NewMessage, Processed, Target};
+    for app in apps().await {
+        app.put("/api/v1/providers/rest-in", json!({"type": "rest"}))
+            .await;
+        // As a process that stopped right after logging the document would leave it.
+        let body = serde_json::to_vec(&super::order_body("RESUME-1", &[1])).unwrap();
+        let logged = app
+            .server
+            .state
+            .store
+            .process_message(
+                Target::New(NewMessage {
+                    provider: "rest-in".into(),
+                    direction: Direction::Inbound,
+                    kind: "order".into(),
+                    status: "received",
+                    payload: body,
+                }),
+                None,
+                Apply::Nothing,
+                Vec::new(),
+            )
+            .await
+            .unwrap();
+        let Processed::Done { id, status, .. } = logged else {
+            panic!("{logged:?}");
+        };
+        assert_eq!(status, "received");
+        assert_eq!(app.counts().await.0, 0);
+        let restarted = iom_server::spawn(iom_server::Config {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            database_url: app._db.url.clone(),
+            admin_token: None,
+            master_key: Some("iom test master key".into()),
+            nats_url: None,
+        })
+        .await
+        .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let (_, message) = app
+                .get(&format!("/api/v1/providers/rest-in/messages/{id}"))
+                .await;
+            if message["status"] == "processed" {
+                assert_eq!(message["order_ids"].as_array().unwrap().len(), 1);
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "{message}");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert_eq!(app.counts().await.0, 1);
+        restarted.stop().await;
+    }
+}
