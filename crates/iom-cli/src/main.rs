@@ -7,6 +7,12 @@ mod token;
 use std::net::SocketAddr;
 
 use anyhow::Context;
+
+/// Parsing and transforming documents allocates many small values (jq runs on a tree of them);
+/// with mimalloc the Shopify transformation ran about twice as fast as with the system
+/// allocator (`iom bench providers`).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
