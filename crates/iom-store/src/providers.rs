@@ -430,6 +430,34 @@ impl Store {
         .await
     }
 
+    /// Takes or renews the lease on a consumer for `owner` (a process) until `ttl` from now;
+    /// `false` while another owner's lease runs. The cursor is created at `start` if missing.
+    pub async fn lease_cursor(
+        &self,
+        consumer: String,
+        owner: String,
+        start: i64,
+        ttl: std::time::Duration,
+    ) -> Result<bool, StoreError> {
+        self.write(move |tx| {
+            let now = micros(tx.now());
+            let until = now + i64::try_from(ttl.as_micros()).unwrap_or(i64::MAX / 2);
+            ensure_cursor(tx.conn(), &consumer, start)?;
+            let taken = tx.conn().execute(
+                "UPDATE delivery_cursors SET owner = $2, lease_until = $3
+                 WHERE consumer = $1 AND (owner IS NULL OR owner = $2 OR lease_until < $4)",
+                &[
+                    Value::Text(&consumer),
+                    Value::Text(&owner),
+                    Value::Int(until),
+                    Value::Int(now),
+                ],
+            )?;
+            Ok(taken == 1)
+        })
+        .await
+    }
+
     /// An attempt failed; the cursor stays where it is.
     pub async fn cursor_failed(&self, consumer: String, error: String) -> Result<(), StoreError> {
         self.write(move |tx| {

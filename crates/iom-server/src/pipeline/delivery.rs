@@ -6,6 +6,8 @@
 //! `X-IOM-Event-Seq`. Order: the worker does not pass an event it could not deliver, so the
 //! events of one subject (one order) arrive in the order they happened. A failure waits with
 //! exponential backoff, capped, and is visible on the subscription (attempts, last error, lag).
+//! With several processes on one database, a lease in the cursor's row lets one of them deliver
+//! a subscription at a time; another takes over when the lease runs out.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -51,10 +53,61 @@ pub fn spawn(state: AppState, cap: Duration) -> JoinHandle<()> {
     })
 }
 
+/// How long a process owns a consumer's delivery without renewing: another process takes over
+/// after this when the owner died.
+const LEASE: Duration = Duration::from_secs(15);
+
+/// This process's claim on a consumer (see `Store::lease_cursor`), renewed a third of the way
+/// through, so an idle worker does not write on every poll.
+pub struct Lease {
+    consumer: String,
+    owner: String,
+    renewed: Option<std::time::Instant>,
+}
+
+impl Lease {
+    pub fn new(consumer: &str) -> Lease {
+        Lease {
+            consumer: consumer.to_owned(),
+            owner: uuid::Uuid::now_v7().to_string(),
+            renewed: None,
+        }
+    }
+
+    /// Holds the lease, waiting while another process does.
+    pub async fn hold(&mut self, state: &AppState) {
+        loop {
+            if self.renewed.is_some_and(|at| at.elapsed() < LEASE / 3) {
+                return;
+            }
+            match state
+                .store
+                .lease_cursor(self.consumer.clone(), self.owner.clone(), 0, LEASE)
+                .await
+            {
+                Ok(true) => {
+                    self.renewed = Some(std::time::Instant::now());
+                    return;
+                }
+                Ok(false) => self.renewed = None,
+                Err(e) => {
+                    self.renewed = None;
+                    tracing::warn!(consumer = %self.consumer, error = %e, "cannot take the delivery lease");
+                }
+            }
+            tokio::time::sleep(LEASE / 3).await;
+        }
+    }
+}
+
 async fn deliver(state: AppState, name: String, cap: Duration) {
     let consumer = subscription_consumer(&name);
+    let mut lease = Lease::new(&consumer);
     let mut failures: u32 = 0;
     loop {
+        // Several processes on one PostgreSQL each run this worker; only the lease holder sends,
+        // so events are not sent twice at once and arrive in order.
+        lease.hold(&state).await;
         match round(&state, &name, &consumer).await {
             Ok(Some(0)) => tokio::time::sleep(POLL).await,
             Ok(Some(_)) => failures = 0,

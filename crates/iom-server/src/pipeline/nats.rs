@@ -45,7 +45,9 @@ async fn run(state: &AppState, url: &str) -> Result<(), String> {
     })
     .await
     .map_err(|e| e.to_string())?;
+    let mut lease = super::delivery::Lease::new(CONSUMER);
     loop {
+        lease.hold(state).await;
         let cursor = state
             .store
             .cursor(CONSUMER.into(), 0)

@@ -276,3 +276,51 @@ async fn events_reach_nats_jetstream() {
     assert_eq!(event["subject"], order["id"]);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn two_processes_on_one_database_deliver_each_event_once() {
+    for app in apps().await {
+        let second = iom_server::spawn(iom_server::Config {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            database_url: app._db.url.clone(),
+            admin_token: None,
+            master_key: Some("iom test master key".into()),
+            nats_url: None,
+        })
+        .await
+        .unwrap();
+        let (addr, receiver) = receiver().await;
+        let (status, _) = app
+            .call(
+                Method::PUT,
+                "/api/v1/subscriptions/both",
+                Some(json!({"url": format!("http://{addr}/hook"), "types": ["order.*"], "secret": SECRET})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+        for i in 0..20 {
+            app.create_order(&format!("two-{i}"), &[1]).await;
+        }
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while receiver.got.lock().unwrap().len() < 20 {
+            assert!(Instant::now() < deadline, "not every event arrived");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        // Both workers had time to run; still each event once, in order.
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        let seqs: Vec<i64> = receiver
+            .got
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(_, body)| {
+                serde_json::from_slice::<Value>(body).unwrap()["seq"]
+                    .as_i64()
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(seqs.len(), 20, "{}: {seqs:?}", app.backend);
+        assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+        second.stop().await;
+    }
+}

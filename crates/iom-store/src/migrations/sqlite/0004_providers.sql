@@ -42,8 +42,9 @@ CREATE TABLE subscriptions (
     updated_at BIGINT NOT NULL
 );
 
--- How far each consumer of business events got (`subscription:NAME`, `nats`), and how its
--- last attempt went.
+-- How far each consumer of business events got (`subscription:NAME`, `nats`), how its last
+-- attempt went, and which process delivers it until when (a lease, so that of several
+-- processes on one database only one sends a consumer's events and their order holds).
 CREATE TABLE delivery_cursors (
     consumer TEXT PRIMARY KEY,
     cursor BIGINT NOT NULL,
@@ -51,5 +52,7 @@ CREATE TABLE delivery_cursors (
     attempts BIGINT NOT NULL,
     last_error TEXT,
     last_attempt_at BIGINT,
-    last_success_at BIGINT
+    last_success_at BIGINT,
+    owner TEXT,
+    lease_until BIGINT
 );
