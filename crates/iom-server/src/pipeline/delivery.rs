@@ -33,8 +33,12 @@ pub fn backoff(failures: u32, cap: Duration) -> Duration {
 /// Starts a worker for each subscription, now and whenever one is added.
 pub fn spawn(state: AppState, cap: Duration) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let mut workers: HashMap<String, JoinHandle<()>> = HashMap::new();
+        // Owned by this task: when it is aborted (`Running::stop`), dropping the set aborts
+        // every worker with it.
+        let mut set = tokio::task::JoinSet::new();
+        let mut workers: HashMap<String, tokio::task::AbortHandle> = HashMap::new();
         loop {
+            while set.try_join_next().is_some() {}
             match state.store.list_subscriptions().await {
                 Ok(subscriptions) => {
                     for s in subscriptions {
@@ -42,7 +46,7 @@ pub fn spawn(state: AppState, cap: Duration) -> JoinHandle<()> {
                         if !running {
                             let state = state.clone();
                             let name = s.name.clone();
-                            workers.insert(s.name, tokio::spawn(deliver(state, name, cap)));
+                            workers.insert(s.name, set.spawn(deliver(state, name, cap)));
                         }
                     }
                 }
