@@ -32,9 +32,7 @@ async fn every_order_answered_201_survives_sigkill() {
                     if resp.status() != 201 {
                         break;
                     }
-                    let Ok(body) = resp.json::<serde_json::Value>().await else {
-                        break;
-                    };
+                    let Ok(body) = resp.json::<serde_json::Value>().await else { break };
                     let mut accepted = accepted.lock().await;
                     accepted.push(body["id"].as_str().unwrap().to_owned());
                     if accepted.len() >= 100 {
@@ -61,18 +59,10 @@ async fn every_order_answered_201_survives_sigkill() {
                 .send()
                 .await
                 .unwrap();
-            assert_eq!(
-                resp.status(),
-                200,
-                "{}: order {id} was answered 201 and is gone",
-                db.backend
-            );
+            assert_eq!(resp.status(), 200, "{}: order {id} was answered 201 and is gone", db.backend);
         }
         let events: serde_json::Value = client
-            .get(format!(
-                "{}/api/v1/events?type=order.received&limit=1000",
-                server.url
-            ))
+            .get(format!("{}/api/v1/events?type=order.received&limit=1000", server.url))
             .bearer_auth(TOKEN)
             .send()
             .await
@@ -87,10 +77,7 @@ async fn every_order_answered_201_survives_sigkill() {
             .map(|e| e["subject"].as_str().unwrap())
             .collect();
         for id in &accepted {
-            assert!(
-                announced.contains(&id.as_str()),
-                "order {id} was never announced"
-            );
+            assert!(announced.contains(&id.as_str()), "order {id} was never announced");
         }
         server.kill().await;
     }

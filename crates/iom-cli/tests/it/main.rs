@@ -21,13 +21,7 @@ pub struct Server {
 impl Server {
     pub async fn start(database_url: &str) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_iom"))
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--database",
-                database_url,
-            ])
+            .args(["serve", "--listen", "127.0.0.1:0", "--database", database_url])
             .env("IOM_ADMIN_TOKEN", TOKEN)
             .env("IOM_LOG", "warn")
             .stdout(Stdio::piped())

@@ -19,31 +19,12 @@ async fn iom(args: &[&str]) -> (bool, String, String) {
 #[tokio::test]
 async fn tokens_are_created_listed_used_and_revoked_from_the_command_line() {
     let db = iom_store::testing::sqlite();
-    let (ok, stdout, stderr) = iom(&[
-        "token",
-        "create",
-        "--name",
-        "dash",
-        "--role",
-        "viewer",
-        "--database",
-        &db.url,
-    ])
-    .await;
+    let (ok, stdout, stderr) =
+        iom(&["token", "create", "--name", "dash", "--role", "viewer", "--database", &db.url]).await;
     assert!(ok, "{stderr}");
     let token = stdout.trim().to_owned();
     assert!(token.starts_with("iom_") && token.len() > 40, "{token}");
-    let (ok, _, stderr) = iom(&[
-        "token",
-        "create",
-        "--name",
-        "x",
-        "--role",
-        "boss",
-        "--database",
-        &db.url,
-    ])
-    .await;
+    let (ok, _, stderr) = iom(&["token", "create", "--name", "x", "--role", "boss", "--database", &db.url]).await;
     assert!(!ok);
     assert!(stderr.contains("unknown role"), "{stderr}");
 
@@ -68,14 +49,8 @@ async fn tokens_are_created_listed_used_and_revoked_from_the_command_line() {
 
     let (ok, listed, _) = iom(&["token", "list", "--database", &db.url]).await;
     assert!(ok);
-    assert!(
-        listed.contains("dash\tviewer") && listed.contains("active"),
-        "{listed}"
-    );
-    assert!(
-        !listed.contains(&token),
-        "the token value is never shown again"
-    );
+    assert!(listed.contains("dash\tviewer") && listed.contains("active"), "{listed}");
+    assert!(!listed.contains(&token), "the token value is never shown again");
     let (ok, _, _) = iom(&["token", "revoke", "dash", "--database", &db.url]).await;
     assert!(ok);
     let (_, listed, _) = iom(&["token", "list", "--database", &db.url]).await;

@@ -51,11 +51,7 @@ async fn two_processes_on_one_postgres_database() {
             for i in 0..40 {
                 // Even orders go to both processes, odd ones to one.
                 let external_id = format!("two-{c}-{i}");
-                let targets: Vec<&String> = if i % 2 == 0 {
-                    urls.iter().collect()
-                } else {
-                    vec![&urls[c % 2]]
-                };
+                let targets: Vec<&String> = if i % 2 == 0 { urls.iter().collect() } else { vec![&urls[c % 2]] };
                 for url in targets {
                     let resp = client
                         .post(format!("{url}/api/v1/orders"))
@@ -86,10 +82,7 @@ async fn two_processes_on_one_postgres_database() {
         }
     }
     assert_eq!(by_external.len(), 640);
-    assert!(
-        by_external.values().all(|ids| ids.len() == 1),
-        "one order per external id"
-    );
+    assert!(by_external.values().all(|ids| ids.len() == 1), "one order per external id");
     assert_eq!(created, 640, "each order created exactly once");
 
     done.store(true, Ordering::SeqCst);
@@ -103,17 +96,9 @@ async fn two_processes_on_one_postgres_database() {
         .json()
         .await
         .unwrap();
-    let all: Vec<i64> = all["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["seq"].as_i64().unwrap())
-        .collect();
+    let all: Vec<i64> = all["items"].as_array().unwrap().iter().map(|e| e["seq"].as_i64().unwrap()).collect();
     assert_eq!(all.len(), 640);
-    assert_eq!(
-        seen, all,
-        "the consumer saw every event exactly once, in order"
-    );
+    assert_eq!(seen, all, "the consumer saw every event exactly once, in order");
     for s in servers {
         s.kill().await;
     }

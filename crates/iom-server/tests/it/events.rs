@@ -22,12 +22,7 @@ async fn events_page_in_commit_order_with_a_type_filter() {
         let cursor = page["next_cursor"].as_str().unwrap();
         let (_, rest) = app.get(&format!("/api/v1/events?after={cursor}")).await;
         assert_eq!(rest["items"].as_array().unwrap().len(), 2);
-        let (_, none) = app
-            .get(&format!(
-                "/api/v1/events?after={}",
-                rest["next_cursor"].as_str().unwrap()
-            ))
-            .await;
+        let (_, none) = app.get(&format!("/api/v1/events?after={}", rest["next_cursor"].as_str().unwrap())).await;
         assert!(none["items"].as_array().unwrap().is_empty());
         assert_eq!(none["next_cursor"], rest["next_cursor"]);
 

@@ -55,12 +55,7 @@ impl TestApp {
         format!("{}{path}", self.server.url())
     }
 
-    pub async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> (StatusCode, Value) {
+    pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
         self.call_as(ADMIN, method, path, body).await
     }
 
@@ -71,20 +66,14 @@ impl TestApp {
         path: &str,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
-        let mut req = self
-            .client
-            .request(method, self.url(path))
-            .bearer_auth(token);
+        let mut req = self.client.request(method, self.url(path)).bearer_auth(token);
         if let Some(body) = body {
             req = req.json(&body);
         }
         let resp = req.send().await.expect("request");
         let status = resp.status();
         let text = resp.text().await.unwrap();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
     }
 
     pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
@@ -106,9 +95,7 @@ impl TestApp {
     }
 
     pub async fn create_order(&self, external_id: &str, quantities: &[u32]) -> Value {
-        let (status, body) = self
-            .post("/api/v1/orders", order_body(external_id, quantities))
-            .await;
+        let (status, body) = self.post("/api/v1/orders", order_body(external_id, quantities)).await;
         assert_eq!(status, StatusCode::CREATED, "{}: {body}", self.backend);
         body
     }

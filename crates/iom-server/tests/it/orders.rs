@@ -93,12 +93,7 @@ async fn the_same_channel_and_external_id_is_409_naming_the_order_even_under_a_b
         let (status, problem) = app.post("/api/v1/orders", order_body("dup-1", &[3])).await;
         assert_eq!(status, StatusCode::CONFLICT);
         assert_eq!(problem["existing_id"], first["id"]);
-        assert!(
-            problem["detail"]
-                .as_str()
-                .unwrap()
-                .contains(first["id"].as_str().unwrap())
-        );
+        assert!(problem["detail"].as_str().unwrap().contains(first["id"].as_str().unwrap()));
 
         let mut tasks = Vec::new();
         for _ in 0..20 {
@@ -190,12 +185,7 @@ async fn malformed_json_is_400_and_invalid_orders_are_422_listing_each_field() {
         assert_eq!(problem["errors"][0]["field"], "lines[0].quantity");
         let (status, _) = app.post("/api/v1/orders", json!([1, 2])).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-        assert_eq!(
-            app.counts().await,
-            before,
-            "{}: refused requests change nothing",
-            app.backend
-        );
+        assert_eq!(app.counts().await, before, "{}: refused requests change nothing", app.backend);
     }
 }
 
@@ -217,9 +207,7 @@ async fn an_oversized_body_is_refused_without_being_read() {
 
         // A declared length of 1 GB with no body behind it: the answer comes at once, so the
         // server did not wait to read it.
-        let mut socket = tokio::net::TcpStream::connect(app.server.addr)
-            .await
-            .unwrap();
+        let mut socket = tokio::net::TcpStream::connect(app.server.addr).await.unwrap();
         let head = format!(
             "POST /api/v1/orders HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {ADMIN}\r\n\
              Content-Type: application/json\r\nContent-Length: 1000000000\r\n\r\n{{"
@@ -250,25 +238,16 @@ async fn orders_are_listed_with_filters_and_pages() {
         assert_eq!(page["items"].as_array().unwrap().len(), 2);
         assert_eq!(page["items"][0]["id"], ids[4]);
         let cursor = page["next_cursor"].as_str().unwrap();
-        let (_, page2) = app
-            .get(&format!("/api/v1/orders?limit=2&cursor={cursor}"))
-            .await;
+        let (_, page2) = app.get(&format!("/api/v1/orders?limit=2&cursor={cursor}")).await;
         assert_eq!(page2["items"][0]["id"], ids[2]);
-        let (_, last) = app
-            .get(&format!(
-                "/api/v1/orders?limit=2&cursor={}",
-                ids[1].as_str().unwrap()
-            ))
-            .await;
+        let (_, last) = app.get(&format!("/api/v1/orders?limit=2&cursor={}", ids[1].as_str().unwrap())).await;
         assert_eq!(last["items"].as_array().unwrap().len(), 1);
         assert!(last["next_cursor"].is_null());
 
         let (_, held) = app.get("/api/v1/orders?status=on_hold").await;
         assert_eq!(held["items"].as_array().unwrap().len(), 1);
         assert_eq!(held["items"][0]["status_reason"], "credit");
-        let (_, by_sku) = app
-            .get("/api/v1/orders?sku=SKU-1&channel=web&q=list-3")
-            .await;
+        let (_, by_sku) = app.get("/api/v1/orders?sku=SKU-1&channel=web&q=list-3").await;
         assert_eq!(by_sku["items"][0]["id"], ids[3], "{}", app.backend);
         let (status, problem) = app.get("/api/v1/orders?status=lost&limit=0").await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);

@@ -13,12 +13,7 @@ async fn health_readiness_metrics_and_openapi_answer_without_a_token() {
         assert!(metrics.contains("iom_http_requests_total"), "{metrics}");
         assert!(metrics.contains("iom_orders_created_total"));
 
-        let doc: serde_json::Value = get("/api/v1/openapi.json")
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let doc: serde_json::Value = get("/api/v1/openapi.json").await.unwrap().json().await.unwrap();
         assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
         for path in [
             "/api/v1/orders",
@@ -32,10 +27,7 @@ async fn health_readiness_metrics_and_openapi_answer_without_a_token() {
             "/api/v1/orders/{id}/timeline",
             "/api/v1/events",
         ] {
-            assert!(
-                doc["paths"][path].is_object(),
-                "{path} missing from the OpenAPI document"
-            );
+            assert!(doc["paths"][path].is_object(), "{path} missing from the OpenAPI document");
         }
         assert!(doc["components"]["schemas"]["OrderIntake"].is_object());
     }
