@@ -10,15 +10,21 @@
 //! - [`csv`]: orders from spreadsheets, one row per line.
 //! - [`ubl`]: UBL 2.1 Order XML.
 //! - [`mapping`]: value mappings per provider instance.
+//! - [`types`]: the built-in provider types as definitions.
+//! - [`inbound`]: a raw document to orders, shipments and a 997, for one instance.
+//! - [`secrets`]: connection secrets sealed at rest, and HMAC signatures.
 //!
 //! Parsers do not validate business rules; their output goes through
 //! [`iom_domain::OrderIntake::validate`] like any order posted to the API, so a document from a
 //! file and an API call are judged the same way.
 
 pub mod csv;
+pub mod inbound;
 pub mod jq;
 pub mod mapping;
+pub mod secrets;
 pub mod shipment;
+pub mod types;
 pub mod ubl;
 pub mod x12;
 

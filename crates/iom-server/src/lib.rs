@@ -7,6 +7,7 @@ pub mod fulfillment;
 pub mod json;
 mod metrics_layer;
 pub mod openapi;
+pub mod pipeline;
 pub mod routes;
 
 use std::net::SocketAddr;
@@ -32,6 +33,7 @@ pub struct AppState {
     pub inventory: iom_inventory::Inventory,
     pub tokens: Arc<TokenCache>,
     pub metrics: PrometheusHandle,
+    pub pipeline: Arc<pipeline::Pipeline>,
 }
 
 #[derive(Debug, Clone)]
@@ -42,6 +44,11 @@ pub struct Config {
     pub admin_token: Option<String>,
     /// How often expired reservations are released.
     pub sweep_interval: std::time::Duration,
+    /// Seals connection and subscription secrets (`IOM_MASTER_KEY`); see `pipeline::master_key`
+    /// for what happens without it.
+    pub master_key: Option<String>,
+    /// When set, business events are published to NATS JetStream (`IOM_NATS_URL`).
+    pub nats_url: Option<String>,
 }
 
 impl Default for Config {
@@ -51,6 +58,8 @@ impl Default for Config {
             database_url: "sqlite://iom.db".into(),
             admin_token: None,
             sweep_interval: std::time::Duration::from_secs(1),
+            master_key: None,
+            nats_url: None,
         }
     }
 }
@@ -70,11 +79,20 @@ impl AppState {
                 .await
                 .context("storing IOM_ADMIN_TOKEN")?;
         }
+        let (key, source) =
+            pipeline::master_key(config.master_key.as_deref(), &config.database_url)
+                .context("preparing the master key")?;
+        if source == pipeline::KeySource::None {
+            tracing::warn!(
+                "IOM_MASTER_KEY is not set: provider and subscription secrets cannot be stored"
+            );
+        }
         Ok(AppState {
             inventory: iom_inventory::Inventory::new(store.clone()),
             store,
             tokens: Arc::new(TokenCache::default()),
             metrics: prometheus(),
+            pipeline: Arc::new(pipeline::Pipeline::new(key)),
         })
     }
 }
@@ -99,7 +117,7 @@ fn prometheus() -> PrometheusHandle {
 }
 
 pub fn router(state: AppState) -> Router {
-    use routes::{events, fulfillment, health, inventory, nodes, orders};
+    use routes::{events, fulfillment, health, inventory, nodes, orders, providers, subscriptions};
     let api = Router::new()
         .route("/orders", post(orders::create).get(orders::list))
         .route("/orders/{id}", get(orders::get))
@@ -163,6 +181,21 @@ pub fn router(state: AppState) -> Router {
             "/fulfillment/brokering-runs",
             post(fulfillment::brokering_run),
         )
+        .route("/provider-types", get(providers::list_types))
+        .route("/providers", get(providers::list))
+        .route("/providers/{name}", put(providers::put).get(providers::get))
+        .route("/providers/{name}/messages", get(providers::messages))
+        .route("/providers/{name}/messages/{id}", get(providers::message))
+        .route(
+            "/providers/{name}/messages/{id}/retry",
+            post(providers::retry),
+        )
+        .route("/inbound/{provider}", post(providers::inbound))
+        .route("/subscriptions", get(subscriptions::list))
+        .route(
+            "/subscriptions/{name}",
+            put(subscriptions::put).get(subscriptions::get),
+        )
         .route("/openapi.json", get(openapi_json))
         .fallback(api_not_found);
     Router::new()
@@ -194,6 +227,7 @@ pub struct Running {
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     sweeper: tokio::task::JoinHandle<()>,
+    workers: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Running {
@@ -203,6 +237,9 @@ impl Running {
 
     pub async fn stop(mut self) {
         self.sweeper.abort();
+        for worker in self.workers.drain(..) {
+            worker.abort();
+        }
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -223,6 +260,7 @@ pub async fn spawn(config: Config) -> anyhow::Result<Running> {
         state.inventory.clone(),
         config.sweep_interval,
     ));
+    let workers = spawn_workers(&state, &config).await;
     let task = tokio::spawn(async move {
         axum::serve(listener, app)
             .with_graceful_shutdown(async {
@@ -236,6 +274,7 @@ pub async fn spawn(config: Config) -> anyhow::Result<Running> {
         shutdown: Some(shutdown),
         task,
         sweeper,
+        workers,
     })
 }
 
@@ -251,6 +290,29 @@ async fn sweep_reservations(inventory: iom_inventory::Inventory, every: std::tim
             Err(e) => tracing::warn!(error = %e, "reservation sweep failed"),
         }
     }
+}
+
+/// Background work: finishing inbound messages a stopped process left behind, delivering
+/// business events to subscriptions, and to NATS when configured.
+async fn spawn_workers(state: &AppState, config: &Config) -> Vec<tokio::task::JoinHandle<()>> {
+    let resume = {
+        let state = state.clone();
+        tokio::spawn(async move {
+            match state.pipeline.resume(&state.store).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(messages = n, "resumed unfinished inbound messages"),
+                Err(e) => tracing::warn!(error = %e, "cannot resume inbound messages"),
+            }
+        })
+    };
+    let mut workers = vec![
+        resume,
+        pipeline::delivery::spawn(state.clone(), std::time::Duration::from_secs(30)),
+    ];
+    if let Some(url) = config.nats_url.clone().filter(|u| !u.is_empty()) {
+        workers.push(pipeline::nats::spawn(state.clone(), url));
+    }
+    workers
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

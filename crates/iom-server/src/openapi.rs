@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{events, fulfillment, inventory, nodes, orders};
+use crate::routes::{events, fulfillment, inventory, nodes, orders, providers, subscriptions};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -19,6 +19,9 @@ use crate::routes::{events, fulfillment, inventory, nodes, orders};
         nodes::put, nodes::get, nodes::list, nodes::put_group, nodes::get_group, nodes::list_groups,
         fulfillment::put_profile, fulfillment::get_profile, fulfillment::list_profiles,
         fulfillment::plan_order, fulfillment::brokering_run, fulfillment::put_postal_centroids,
+        providers::list_types, providers::put, providers::get, providers::list, providers::inbound,
+        providers::messages, providers::message, providers::retry,
+        subscriptions::put, subscriptions::get, subscriptions::list,
     ),
     components(schemas(crate::error::Problem, iom_domain::FieldError)),
     modifiers(&BearerAuth),
@@ -27,6 +30,8 @@ use crate::routes::{events, fulfillment, inventory, nodes, orders};
         (name = "events", description = "Business events in commit order"),
         (name = "inventory", description = "Inventory visibility: on-hand, reservations, availability, ATP"),
         (name = "fulfillment", description = "Fulfilment nodes, node groups, sourcing profiles and order planning"),
+        (name = "providers", description = "Provider types and instances, inbound documents, the message log"),
+        (name = "subscriptions", description = "Webhooks receiving business events"),
     )
 )]
 pub struct ApiDoc;

@@ -8,6 +8,7 @@ const SQLITE: &[(i64, &str)] = &[
     (1, include_str!("migrations/sqlite/0001_orders.sql")),
     (2, include_str!("migrations/sqlite/0002_nodes.sql")),
     (3, include_str!("migrations/sqlite/0003_inventory.sql")),
+    (4, include_str!("migrations/sqlite/0004_providers.sql")),
     (
         5,
         include_str!("migrations/sqlite/0005_postal_centroids.sql"),
@@ -17,6 +18,7 @@ const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("migrations/postgres/0001_orders.sql")),
     (2, include_str!("migrations/postgres/0002_nodes.sql")),
     (3, include_str!("migrations/postgres/0003_inventory.sql")),
+    (4, include_str!("migrations/postgres/0004_providers.sql")),
     (
         5,
         include_str!("migrations/postgres/0005_postal_centroids.sql"),

@@ -4,6 +4,7 @@ mod dom;
 mod intake;
 mod inventory;
 mod load;
+mod providers;
 
 use clap::Subcommand;
 
@@ -15,6 +16,9 @@ pub enum BenchCommand {
     Inventory(inventory::InventoryArgs),
     /// Fulfilment optimisation: heuristic latency, exact batch time, gap and saving vs closest.
     Dom(dom::DomArgs),
+    /// X12 parsing MB/s, Shopify webhooks to committed orders per second, outbound webhook
+    /// deliveries per second.
+    Providers(providers::ProvidersArgs),
 }
 
 pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
@@ -22,5 +26,6 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Intake(args) => intake::run(args).await,
         BenchCommand::Inventory(args) => inventory::run(args).await,
         BenchCommand::Dom(args) => dom::run(args).await,
+        BenchCommand::Providers(args) => providers::run(args).await,
     }
 }

@@ -4,3 +4,5 @@ pub mod health;
 pub mod inventory;
 pub mod nodes;
 pub mod orders;
+pub mod providers;
+pub mod subscriptions;

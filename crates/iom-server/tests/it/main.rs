@@ -8,7 +8,9 @@ mod inventory;
 mod lifecycle;
 mod nodes;
 mod orders;
+mod providers;
 mod service;
+mod subscriptions;
 
 use iom_store::testing::TestDb;
 use reqwest::{Client, Method, StatusCode};
@@ -39,6 +41,9 @@ impl TestApp {
             database_url: db.url.clone(),
             admin_token: Some(ADMIN.into()),
             sweep_interval: std::time::Duration::from_millis(100),
+            // A fixed key, so that PostgreSQL runs (which get no key file) can store secrets.
+            master_key: Some("iom test master key".into()),
+            nats_url: None,
         })
         .await
         .expect("server starts");

@@ -1,10 +1,10 @@
-//! `iom import …`: load files straight into the database, with a progress bar and a summary of what
-//! was rejected and why.
+//! `iom import inventory FILE.csv`: on-hand counts or deltas straight into the database, with a
+//! progress bar and a summary of what was rejected and why. Rows without an id get one from the
+//! file's content and row number, so importing the same file again changes nothing.
 
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
-use clap::Subcommand;
 use iom_domain::DomainError;
 use iom_inventory::{Inventory, request};
 use iom_store::{Store, StoreError};
@@ -13,25 +13,19 @@ use sha2::{Digest, Sha256};
 
 use crate::DatabaseArg;
 
-#[derive(Subcommand)]
-pub enum ImportCommand {
-    /// On-hand counts or deltas from CSV: columns `sku,node,quantity`, optionally `id,kind,reason,source`.
-    /// Rows without an id get one from the file's content and row number, so importing the same
-    /// file again changes nothing.
-    Inventory {
-        file: PathBuf,
-        /// `set` (a count) or `delta`, for rows without a `kind` column.
-        #[arg(long, default_value = "set")]
-        kind: String,
-        #[command(flatten)]
-        db: DatabaseArg,
-    },
+/// `iom import inventory`: on-hand counts or deltas from CSV.
+#[derive(clap::Args)]
+pub struct InventoryArgs {
+    file: PathBuf,
+    /// `set` (a count) or `delta`, for rows without a `kind` column.
+    #[arg(long, default_value = "set")]
+    kind: String,
+    #[command(flatten)]
+    db: DatabaseArg,
 }
 
-pub async fn run(cmd: ImportCommand) -> anyhow::Result<()> {
-    match cmd {
-        ImportCommand::Inventory { file, kind, db } => inventory(file, kind, db).await,
-    }
+pub async fn run(args: InventoryArgs) -> anyhow::Result<()> {
+    inventory(args.file, args.kind, args.db).await
 }
 
 struct Summary {

@@ -1,0 +1,588 @@
+//! `/api/v1/provider-types`, `/api/v1/providers`, `/api/v1/inbound/{provider}` and the message
+//! log of each provider.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use iom_providers::Mappings;
+use iom_providers::jq::{Transform, TransformError};
+use iom_providers::types::{self, Verification};
+use iom_store::providers::{MessageFilter, MessageRecord, Processed, ProviderRecord, STATUSES};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::AppState;
+use crate::auth::{Access, Principal};
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::json::ApiJson;
+use crate::pipeline::{Loaded, PipelineError};
+
+impl From<PipelineError> for ApiError {
+    fn from(e: PipelineError) -> Self {
+        match e {
+            PipelineError::UnknownProvider(_) | PipelineError::UnknownMessage(_) => {
+                ApiError::not_found(e.to_string())
+            }
+            PipelineError::Store(e) => e.into(),
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ProviderTypeList {
+    #[schema(value_type = Vec<Object>)]
+    pub items: Vec<Value>,
+}
+
+/// The built-in provider types.
+#[utoipa::path(get, path = "/api/v1/provider-types", tag = "providers",
+    responses((status = 200, body = ProviderTypeList)), security(("bearer" = [])))]
+pub async fn list_types(principal: Principal) -> ApiResult<Json<ProviderTypeList>> {
+    principal.require(Access::Read)?;
+    Ok(Json(ProviderTypeList {
+        items: types::builtin()
+            .iter()
+            .map(|t| serde_json::to_value(t).unwrap_or(Value::Null))
+            .collect(),
+    }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderPut {
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Connection fields of the type; secret ones are sealed and never returned. A secret left
+    /// out keeps its stored value.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub connection: Map<String, Value>,
+    /// `{"sku": {"EXT": "INT"}, "ship_method": {…}, "node": {…}, "uom": {…}, "customer": {…}}`
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub mappings: Mappings,
+    /// e.g. `default_node` for shipment notices that name none.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub settings: Map<String, Value>,
+    /// A jq program replacing the type's default transformation.
+    pub transformation: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ProviderView {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The connection without its secrets.
+    #[schema(value_type = Object)]
+    pub connection: Value,
+    /// Which secret fields have a value.
+    pub secrets_set: Vec<String>,
+    #[schema(value_type = Object)]
+    pub mappings: Value,
+    #[schema(value_type = Object)]
+    pub settings: Value,
+    pub transformation: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ProviderList {
+    pub items: Vec<ProviderView>,
+    pub next_cursor: Option<String>,
+}
+
+fn view(r: &ProviderRecord) -> ProviderView {
+    ProviderView {
+        name: r.name.clone(),
+        kind: r.kind.clone(),
+        connection: r.config["connection"].clone(),
+        secrets_set: r.secrets.keys().cloned().collect(),
+        mappings: r.config["mappings"].clone(),
+        settings: r.config["settings"].clone(),
+        transformation: r.config["transformation"].as_str().map(str::to_owned),
+        created_at: r.created_at,
+        updated_at: r.updated_at,
+    }
+}
+
+fn check_name(field: &str, name: &str) -> ApiResult<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::invalid_field(
+            field,
+            "1 to 64 letters, digits, '-', '_' or '.'",
+        ))
+    }
+}
+
+/// Create or replace a provider instance.
+#[utoipa::path(put, path = "/api/v1/providers/{name}", tag = "providers",
+    params(("name" = String, Path)), request_body = ProviderPut,
+    responses((status = 200, body = ProviderView), (status = 201, body = ProviderView),
+        (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn put(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(name): Path<String>,
+    body: ApiJson<ProviderPut>,
+) -> ApiResult<Response> {
+    principal.require(Access::Configure)?;
+    check_name("name", &name)?;
+    let body = body.value;
+    let kind = types::find(&body.kind).ok_or_else(|| {
+        let names: Vec<_> = types::builtin().iter().map(|t| t.name).collect();
+        ApiError::invalid_field("type", format!("must be one of {}", names.join(", ")))
+    })?;
+    let existing = state.store.get_provider(name.clone()).await?;
+    let mut errors = Vec::new();
+    let mut connection = Map::new();
+    let mut secrets: BTreeMap<String, String> = existing
+        .as_ref()
+        .filter(|e| e.kind == body.kind)
+        .map(|e| e.secrets.clone())
+        .unwrap_or_default();
+    for (field, value) in &body.connection {
+        let Some(def) = kind.field(field) else {
+            errors.push(iom_domain::FieldError::new(
+                format!("connection.{field}"),
+                format!("is not a connection field of {}", kind.name),
+            ));
+            continue;
+        };
+        let Some(text) = value.as_str() else {
+            errors.push(iom_domain::FieldError::new(
+                format!("connection.{field}"),
+                "must be a string",
+            ));
+            continue;
+        };
+        if def.secret {
+            match &state.pipeline.key {
+                Some(key) => {
+                    secrets.insert(field.clone(), key.seal(text.as_bytes(), &name));
+                }
+                None => errors.push(iom_domain::FieldError::new(
+                    format!("connection.{field}"),
+                    "secrets cannot be stored: set IOM_MASTER_KEY",
+                )),
+            }
+        } else {
+            connection.insert(field.clone(), Value::String(text.to_owned()));
+        }
+    }
+    for def in kind.connection.iter().filter(|f| f.required) {
+        let present = connection.contains_key(def.name) || secrets.contains_key(def.name);
+        if !present
+            && !errors
+                .iter()
+                .any(|e| e.field == format!("connection.{}", def.name))
+        {
+            errors.push(iom_domain::FieldError::new(
+                format!("connection.{}", def.name),
+                "is required",
+            ));
+        }
+    }
+    if let Some(code) = &body.transformation
+        && let Err(e) = Transform::compile(&name, code)
+    {
+        let message = match e {
+            TransformError::Compile {
+                message,
+                line,
+                column,
+                ..
+            } => format!("{message} (line {line}, column {column})"),
+            other => other.to_string(),
+        };
+        errors.push(iom_domain::FieldError::new("transformation", message));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::invalid(errors));
+    }
+    let now = Utc::now();
+    let record = ProviderRecord {
+        name: name.clone(),
+        kind: kind.name.to_owned(),
+        config: serde_json::json!({
+            "connection": connection,
+            "mappings": body.mappings,
+            "settings": body.settings,
+            "transformation": body.transformation,
+        }),
+        secrets,
+        created_at: now,
+        updated_at: now,
+    };
+    let created = state.store.put_provider(record).await?;
+    state.pipeline.forget(&name);
+    let stored = state
+        .store
+        .get_provider(name.clone())
+        .await?
+        .ok_or_else(|| ApiError::internal("provider vanished after PUT"))?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(view(&stored))).into_response())
+}
+
+/// One provider instance, without its secrets.
+#[utoipa::path(get, path = "/api/v1/providers/{name}", tag = "providers",
+    params(("name" = String, Path)),
+    responses((status = 200, body = ProviderView), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn get(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(name): Path<String>,
+) -> ApiResult<Json<ProviderView>> {
+    principal.require(Access::Read)?;
+    let record = state
+        .store
+        .get_provider(name.clone())
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("provider {name} does not exist")))?;
+    Ok(Json(view(&record)))
+}
+
+/// Every provider instance, by name.
+#[utoipa::path(get, path = "/api/v1/providers", tag = "providers",
+    responses((status = 200, body = ProviderList)), security(("bearer" = [])))]
+pub async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> ApiResult<Json<ProviderList>> {
+    principal.require(Access::Read)?;
+    let items = state
+        .store
+        .list_providers()
+        .await?
+        .iter()
+        .map(view)
+        .collect();
+    Ok(Json(ProviderList {
+        items,
+        next_cursor: None,
+    }))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Accepted {
+    pub message_id: String,
+    /// `processed`, `failed`, or `received` when processing continues later.
+    pub status: String,
+    /// The same document was received before: this is that message.
+    pub duplicate: bool,
+    pub order_ids: Vec<String>,
+    /// How many of `order_ids` this document created (the others existed before).
+    pub created: usize,
+    #[schema(value_type = Option<Object>)]
+    pub error: Option<Value>,
+}
+
+fn accepted(outcome: Processed) -> Accepted {
+    match outcome {
+        Processed::Done {
+            id,
+            status,
+            order_ids,
+            created,
+            error,
+        } => Accepted {
+            message_id: id,
+            status,
+            duplicate: false,
+            order_ids,
+            created,
+            error,
+        },
+        Processed::Duplicate { id } | Processed::AlreadyProcessed { id } => Accepted {
+            message_id: id,
+            status: "duplicate".into(),
+            duplicate: true,
+            order_ids: Vec::new(),
+            created: 0,
+            error: None,
+        },
+    }
+}
+
+/// Proves the document comes from the instance's source, as its type does it.
+async fn verify(
+    state: &AppState,
+    loaded: &Loaded,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> ApiResult<()> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let ok = match loaded.kind.verification {
+        Verification::ShopifyHmac => match (
+            loaded.connection("webhook_secret"),
+            header("x-shopify-hmac-sha256"),
+        ) {
+            (Some(secret), Some(given)) => {
+                iom_providers::secrets::verify_shopify(secret, body, given)
+            }
+            _ => false,
+        },
+        Verification::SharedSecretHeader => {
+            match (
+                loaded.connection("webhook_secret"),
+                header("x-webhook-secret"),
+            ) {
+                (Some(secret), Some(given)) => iom_providers::secrets::constant_time_eq(
+                    secret.as_bytes(),
+                    given.trim().as_bytes(),
+                ),
+                _ => false,
+            }
+        }
+        Verification::BearerToken => {
+            let token = header(header::AUTHORIZATION.as_str())
+                .and_then(|v| {
+                    v.strip_prefix("Bearer ")
+                        .or_else(|| v.strip_prefix("bearer "))
+                })
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .ok_or_else(ApiError::unauthorized)?;
+            let principal = state.tokens.authenticate(&state.store, token).await?;
+            principal.require(Access::Capture)?;
+            true
+        }
+        Verification::None => {
+            return Err(ApiError::invalid_field(
+                "provider",
+                format!("a {} provider receives no documents", loaded.kind.name),
+            ));
+        }
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "bad-signature",
+            "the document's signature does not verify",
+        ))
+    }
+}
+
+/// Receive a document from a provider: JSON, X12, CSV or XML as the source sends it.
+#[utoipa::path(post, path = "/api/v1/inbound/{provider}", tag = "providers",
+    params(("provider" = String, Path)),
+    request_body(content = String, description = "The raw document"),
+    responses((status = 202, body = Accepted),
+        (status = 401, body = Problem, description = "Signature or token missing or wrong", content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json")),
+    security((), ("bearer" = [])))]
+pub async fn inbound(
+    State(state): State<AppState>,
+    Path(provider): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let loaded = state.pipeline.load(&state.store, &provider).await?;
+    verify(&state, &loaded, &headers, &body).await?;
+    let outcome = state
+        .pipeline
+        .receive(&state.store, &loaded, body.to_vec())
+        .await?;
+    metrics::counter!("iom_inbound_messages_total", "provider" => provider).increment(1);
+    Ok((StatusCode::ACCEPTED, Json(accepted(outcome))).into_response())
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct MessageQuery {
+    /// `received`, `processed`, `failed` or `dead`.
+    pub status: Option<String>,
+    /// 1 to 500; 50 when absent.
+    pub limit: Option<usize>,
+    pub cursor: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MessageView {
+    pub id: String,
+    pub provider: String,
+    pub direction: String,
+    pub kind: String,
+    pub status: String,
+    pub attempts: i64,
+    #[schema(value_type = Option<Object>)]
+    pub error: Option<Value>,
+    pub content_hash: String,
+    pub order_ids: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// The document as received (on the single-message read only); base64 when it is not UTF-8.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payload: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payload_encoding: Option<&'static str>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MessagePage {
+    pub items: Vec<MessageView>,
+    pub next_cursor: Option<String>,
+}
+
+fn message_view(m: MessageRecord, with_payload: bool) -> MessageView {
+    let (payload, encoding) = if with_payload {
+        match String::from_utf8(m.payload) {
+            Ok(text) => (Some(text), Some("utf8")),
+            Err(e) => {
+                use base64::Engine;
+                (
+                    Some(base64::engine::general_purpose::STANDARD.encode(e.into_bytes())),
+                    Some("base64"),
+                )
+            }
+        }
+    } else {
+        (None, None)
+    };
+    MessageView {
+        id: m.id,
+        provider: m.provider,
+        direction: m.direction,
+        kind: m.kind,
+        status: m.status,
+        attempts: m.attempts,
+        error: m.error,
+        content_hash: m.content_hash,
+        order_ids: m.order_ids,
+        created_at: m.created_at,
+        updated_at: m.updated_at,
+        payload,
+        payload_encoding: encoding,
+    }
+}
+
+/// The message log of a provider, newest first.
+#[utoipa::path(get, path = "/api/v1/providers/{name}/messages", tag = "providers",
+    params(("name" = String, Path), MessageQuery),
+    responses((status = 200, body = MessagePage), (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn messages(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(name): Path<String>,
+    Query(query): Query<MessageQuery>,
+) -> ApiResult<Json<MessagePage>> {
+    principal.require(Access::Read)?;
+    if let Some(status) = &query.status
+        && !STATUSES.contains(&status.as_str())
+    {
+        return Err(ApiError::invalid_field(
+            "status",
+            format!("must be one of {}", STATUSES.join(", ")),
+        ));
+    }
+    let limit = query.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::invalid_field(
+            "limit",
+            "must be between 1 and 500",
+        ));
+    }
+    if state.store.get_provider(name.clone()).await?.is_none() {
+        return Err(ApiError::not_found(format!(
+            "provider {name} does not exist"
+        )));
+    }
+    let items = state
+        .store
+        .list_messages(MessageFilter {
+            provider: name,
+            status: query.status,
+            limit,
+            cursor: query.cursor.filter(|c| !c.is_empty()),
+        })
+        .await?;
+    let next_cursor = (items.len() == limit)
+        .then(|| items.last().map(|m| m.id.clone()))
+        .flatten();
+    Ok(Json(MessagePage {
+        items: items.into_iter().map(|m| message_view(m, false)).collect(),
+        next_cursor,
+    }))
+}
+
+/// One message with its payload.
+#[utoipa::path(get, path = "/api/v1/providers/{name}/messages/{id}", tag = "providers",
+    params(("name" = String, Path), ("id" = String, Path)),
+    responses((status = 200, body = MessageView), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn message(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((name, id)): Path<(String, String)>,
+) -> ApiResult<Json<MessageView>> {
+    principal.require(Access::Read)?;
+    let m = state
+        .store
+        .get_message(name, id.clone())
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("message {id} does not exist")))?;
+    Ok(Json(message_view(m, true)))
+}
+
+/// Process a failed (or unfinished) inbound message again with the instance as it is now.
+#[utoipa::path(post, path = "/api/v1/providers/{name}/messages/{id}/retry", tag = "providers",
+    params(("name" = String, Path), ("id" = String, Path)),
+    responses((status = 200, body = MessageView),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, description = "Already processed, or not an inbound message", content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn retry(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((name, id)): Path<(String, String)>,
+) -> ApiResult<Json<MessageView>> {
+    principal.require(Access::Operate)?;
+    let m = state
+        .store
+        .get_message(name.clone(), id.clone())
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("message {id} does not exist")))?;
+    if m.direction != "inbound" {
+        return Err(ApiError::conflict("only inbound messages are retried here"));
+    }
+    if m.status == "processed" {
+        return Err(ApiError::conflict("the message is already processed"));
+    }
+    let loaded = state.pipeline.load(&state.store, &name).await?;
+    if let Processed::AlreadyProcessed { .. } =
+        state.pipeline.reprocess(&state.store, &loaded, m).await?
+    {
+        return Err(ApiError::conflict("the message is already processed"));
+    }
+    let m = state
+        .store
+        .get_message(name, id.clone())
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("message {id} does not exist")))?;
+    Ok(Json(message_view(m, false)))
+}
