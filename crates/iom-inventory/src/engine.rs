@@ -174,7 +174,9 @@ pub fn reserve(
 }
 
 /// Gives back `quantity` of a reservation of which `from_allocation` came from an allocation;
-/// the ring-fence is restored first. Returns the allocation share given back.
+/// the ring-fence is restored first, but only up to its size: an allocation shrunk meanwhile takes
+/// back no more than it now holds, and the rest becomes available to everyone. Returns the share
+/// no longer drawn on the allocation.
 pub fn release(
     position: &mut Position,
     quantity: i64,
@@ -183,14 +185,15 @@ pub fn release(
 ) -> i64 {
     let back = match allocation {
         Some(a) => {
+            let room_before = a.remaining();
             let back = quantity.min(from_allocation).min(a.consumed);
             a.consumed -= back;
+            position.allocated += a.remaining() - room_before;
             back
         }
         None => 0,
     };
     position.reserved -= quantity;
-    position.allocated += back;
     back
 }
 
@@ -316,6 +319,11 @@ mod tests {
         );
         assert_eq!(release(&mut p, 4, 3, Some(&mut room)), 3);
         assert_eq!((p.reserved, p.allocated, room.consumed), (2, 3, 0));
+        // An allocation shrunk to nothing while its units were reserved takes none of them back.
+        let mut shrunk = AllocationRoom { quantity: 0, consumed: 2 };
+        let mut q = Position { on_hand: 4, reserved: 2, allocated: 0, safety_stock: 0 };
+        assert_eq!(release(&mut q, 2, 2, Some(&mut shrunk)), 2);
+        assert_eq!((q.reserved, q.allocated, q.available(), shrunk.consumed), (0, 0, 4, 0));
         consume(&mut p, 2);
         assert_eq!((p.on_hand, p.reserved, p.available()), (8, 0, 3));
         assert!(reserve(&mut p, 0, None).is_err());
