@@ -320,10 +320,21 @@ mod tests {
         assert_eq!(release(&mut p, 4, 3, Some(&mut room)), 3);
         assert_eq!((p.reserved, p.allocated, room.consumed), (2, 3, 0));
         // An allocation shrunk to nothing while its units were reserved takes none of them back.
-        let mut shrunk = AllocationRoom { quantity: 0, consumed: 2 };
-        let mut q = Position { on_hand: 4, reserved: 2, allocated: 0, safety_stock: 0 };
+        let mut shrunk = AllocationRoom {
+            quantity: 0,
+            consumed: 2,
+        };
+        let mut q = Position {
+            on_hand: 4,
+            reserved: 2,
+            allocated: 0,
+            safety_stock: 0,
+        };
         assert_eq!(release(&mut q, 2, 2, Some(&mut shrunk)), 2);
-        assert_eq!((q.reserved, q.allocated, q.available(), shrunk.consumed), (0, 0, 4, 0));
+        assert_eq!(
+            (q.reserved, q.allocated, q.available(), shrunk.consumed),
+            (0, 0, 4, 0)
+        );
         consume(&mut p, 2);
         assert_eq!((p.on_hand, p.reserved, p.available()), (8, 0, 3));
         assert!(reserve(&mut p, 0, None).is_err());
