@@ -188,19 +188,15 @@ impl Inventory {
             .write(move |tx| {
                 let ids: Vec<String> = changes.iter().map(|c| c.id.clone()).collect();
                 let seen = rows::seen_changes(tx.conn(), &ids)?;
-                let mut nodes: Vec<String> = changes.iter().map(|c| c.node.clone()).collect();
-                nodes.sort();
-                nodes.dedup();
+                let nodes = distinct(changes.iter().map(|c| c.node.clone()));
                 let known = rows::known_nodes(tx.conn(), &nodes)?;
-                let mut keys: Vec<Key> = changes
-                    .iter()
-                    .filter(|c| known.contains(&c.node) && !seen.contains(&c.id))
-                    .map(|c| (c.sku.clone(), c.node.clone()))
-                    .collect();
-                keys.sort();
-                keys.dedup();
-                let mut skus: Vec<String> = keys.iter().map(|k| k.0.clone()).collect();
-                skus.dedup();
+                let keys: Vec<Key> = distinct(
+                    changes
+                        .iter()
+                        .filter(|c| known.contains(&c.node) && !seen.contains(&c.id))
+                        .map(|c| (c.sku.clone(), c.node.clone())),
+                );
+                let skus = distinct(keys.iter().map(|k| k.0.clone()));
                 let low = thresholds(tx, &skus)?;
                 let mut stored = rows::lock_positions(tx, &keys)?;
                 let mut positions: HashMap<Key, Position> = stored
@@ -712,9 +708,7 @@ pub fn reserve_in(
             ));
         }
     }
-    let mut nodes: Vec<String> = requests.iter().map(|r| r.node.clone()).collect();
-    nodes.sort();
-    nodes.dedup();
+    let nodes = distinct(requests.iter().map(|r| r.node.clone()));
     let known = rows::known_nodes(tx.conn(), &nodes)?;
     for (i, r) in requests.iter().enumerate() {
         if !known.contains(&r.node) {
@@ -727,14 +721,8 @@ pub fn reserve_in(
     if !errors.is_empty() {
         return Err(invalid(errors));
     }
-    let mut keys: Vec<Key> = requests
-        .iter()
-        .map(|r| (r.sku.clone(), r.node.clone()))
-        .collect();
-    keys.sort();
-    keys.dedup();
-    let mut skus: Vec<String> = keys.iter().map(|k| k.0.clone()).collect();
-    skus.dedup();
+    let keys: Vec<Key> = distinct(requests.iter().map(|r| (r.sku.clone(), r.node.clone())));
+    let skus = distinct(keys.iter().map(|k| k.0.clone()));
     let low = thresholds(tx, &skus)?;
     let mut stored = rows::lock_positions(tx, &keys)?;
     let mut positions: HashMap<Key, Position> = stored
@@ -823,6 +811,14 @@ pub fn reserve_in(
     }
     announce_low(tx, low)?;
     Ok(out)
+}
+
+/// The items sorted, each once: the (sku, node) pairs, nodes and SKUs a batch touches.
+fn distinct<T: Ord>(items: impl IntoIterator<Item = T>) -> Vec<T> {
+    let mut items: Vec<T> = items.into_iter().collect();
+    items.sort();
+    items.dedup();
+    items
 }
 
 fn check_node(tx: &mut Tx<'_>, node: &str) -> Result<(), StoreError> {
