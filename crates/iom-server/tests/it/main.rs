@@ -43,7 +43,7 @@ impl TestApp {
             sweep_interval: std::time::Duration::from_millis(100),
             // A fixed key, so that PostgreSQL runs (which get no key file) can store secrets.
             master_key: Some("iom test master key".into()),
-            nats_url: None,
+            ..Default::default()
         })
         .await
         .expect("server starts");
