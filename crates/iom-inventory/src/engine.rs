@@ -73,6 +73,9 @@ pub fn apply_changes(
     let mut errors = Vec::new();
     let mut out = AppliedChanges::default();
     let mut in_batch = HashSet::new();
+    // Membership of `out.touched`, which keeps first-touched order: a scan of the list per change
+    // made a 1,000-change batch quadratic.
+    let mut touched = HashSet::new();
     for (i, change) in changes.iter().enumerate() {
         if seen.contains(&change.id) || !in_batch.insert(change.id.as_str()) {
             out.duplicates.push(change.id.clone());
@@ -117,7 +120,7 @@ pub fn apply_changes(
         let delta = after - position.on_hand;
         position.on_hand = after;
         out.applied.push((i, delta, after));
-        if !out.touched.contains(&key) {
+        if touched.insert(key.clone()) {
             out.touched.push(key);
         }
     }
