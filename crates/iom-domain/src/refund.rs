@@ -128,14 +128,22 @@ pub struct RefundRequestLine {
 /// The refund for `lines` of `order`, continuing from what the order's lines have had refunded.
 /// Lines the order does not have, and quantities beyond what is shipped and not yet refunded,
 /// count for nothing: callers check eligibility first, and the cap here keeps the promise anyway.
-pub fn compute(order: &Order, lines: &[RefundRequestLine], policy: &ReturnPolicy) -> RefundBreakdown {
+pub fn compute(
+    order: &Order,
+    lines: &[RefundRequestLine],
+    policy: &ReturnPolicy,
+) -> RefundBreakdown {
     let scale = order.currency_scale();
     let paid = paid_lines(order);
     let mut out = Vec::new();
     let mut refunded_units: u32 = 0;
     let mut merchant_fault = false;
     for request in lines {
-        let Some(index) = order.lines.iter().position(|l| l.line_no == request.line_no) else {
+        let Some(index) = order
+            .lines
+            .iter()
+            .position(|l| l.line_no == request.line_no)
+        else {
             continue;
         };
         let line = &order.lines[index];
@@ -145,7 +153,10 @@ pub fn compute(order: &Order, lines: &[RefundRequestLine], policy: &ReturnPolicy
             .map(|l| l.quantity)
             .sum();
         let done = line.refunded_quantity + before_here;
-        let room = line.shipped_quantity.min(line.active_quantity()).saturating_sub(done);
+        let room = line
+            .shipped_quantity
+            .min(line.active_quantity())
+            .saturating_sub(done);
         let quantity = request.quantity.min(room);
         if quantity == 0 {
             continue;
@@ -169,11 +180,14 @@ pub fn compute(order: &Order, lines: &[RefundRequestLine], policy: &ReturnPolicy
             line_no: line.line_no,
             quantity,
             reason: request.reason.clone(),
-            merchandise,
-            discount,
-            tax,
-            restocking_fee: fee,
-            amount: (merchandise - discount + tax - fee).max(Decimal::ZERO),
+            merchandise: rescale(merchandise, scale),
+            discount: rescale(discount, scale),
+            tax: rescale(tax, scale),
+            restocking_fee: rescale(fee, scale),
+            amount: rescale(
+                (merchandise - discount + tax - fee).max(Decimal::ZERO),
+                scale,
+            ),
         });
     }
     let shipping_left = (order.shipping_amount - order.refunded_shipping).max(Decimal::ZERO);
@@ -199,8 +213,8 @@ pub fn compute(order: &Order, lines: &[RefundRequestLine], policy: &ReturnPolicy
     amount = amount.min((order.totals.total - order.refunded_amount).max(Decimal::ZERO));
     RefundBreakdown {
         lines: out,
-        shipping,
-        restocking_fee,
+        shipping: rescale(shipping, scale),
+        restocking_fee: rescale(restocking_fee, scale),
         amount: rescale(amount, scale),
     }
 }

@@ -203,10 +203,7 @@ impl ReturnPolicy {
     pub fn window_days(&self, channel: &str, category: Option<&str>) -> u32 {
         let score = |w: &ReturnWindow| -> Option<u8> {
             let channel_ok = w.channel.as_deref().is_none_or(|c| c == channel);
-            let category_ok = w
-                .category
-                .as_deref()
-                .is_none_or(|c| Some(c) == category);
+            let category_ok = w.category.as_deref().is_none_or(|c| Some(c) == category);
             (channel_ok && category_ok)
                 .then(|| 2 * u8::from(w.category.is_some()) + u8::from(w.channel.is_some()))
         };

@@ -344,7 +344,10 @@ impl ReturnIntake {
             Some(l) => {
                 for (index, line) in l.into_iter().enumerate() {
                     if let Some(parsed) = parse_line(index, line, policy, &mut errors) {
-                        if lines.iter().any(|o: &RequestedLine| o.line_no == parsed.line_no) {
+                        if lines
+                            .iter()
+                            .any(|o: &RequestedLine| o.line_no == parsed.line_no)
+                        {
                             errors.push(FieldError::new(
                                 format!("lines[{index}].line_no"),
                                 format!("line {} is named twice", parsed.line_no),
@@ -358,7 +361,10 @@ impl ReturnIntake {
         }
         let reference = non_empty(self.reference);
         if reference.as_ref().is_some_and(|r| r.len() > 200) {
-            errors.push(FieldError::new("reference", "must be at most 200 characters"));
+            errors.push(FieldError::new(
+                "reference",
+                "must be at most 200 characters",
+            ));
         }
         let note = non_empty(self.note);
         if note.as_ref().is_some_and(|n| n.len() > MAX_TEXT) {
@@ -408,7 +414,7 @@ fn parse_line(
             errors.push(FieldError::new(path("quantity"), "is required"));
             0
         }
-        Some(q) if q < 1 || q > crate::intake::MAX_QUANTITY => {
+        Some(q) if !(1..=crate::intake::MAX_QUANTITY).contains(&q) => {
             errors.push(FieldError::new(path("quantity"), "must be at least 1"));
             0
         }
@@ -436,9 +442,7 @@ fn parse_line(
             format!("must be at most {MAX_TEXT} characters"),
         ));
     }
-    let exchange = line
-        .exchange
-        .map(|e| non_empty(e.sku).unwrap_or_default());
+    let exchange = line.exchange.map(|e| non_empty(e.sku).unwrap_or_default());
     (errors.len() == before).then_some(RequestedLine {
         index,
         line_no,
@@ -523,10 +527,7 @@ impl ReturnOrder {
             }
             let category = line_category(order, n, &context.categories);
             if let Some(why) = policy.not_returnable(&line.sku, category) {
-                errors.push(FieldError::new(
-                    path("line_no"),
-                    format!("line {n}: {why}"),
-                ));
+                errors.push(FieldError::new(path("line_no"), format!("line {n}: {why}")));
             }
             let days = policy.window_days(&order.channel, category);
             if let Some(start) = window_start(order, n)
@@ -550,10 +551,13 @@ impl ReturnOrder {
                 released_quantity: 0,
                 refunded_quantity: 0,
                 refund_amount: Decimal::ZERO,
-                exchange_sku: r
-                    .exchange
-                    .as_ref()
-                    .map(|s| if s.is_empty() { line.sku.clone() } else { s.clone() }),
+                exchange_sku: r.exchange.as_ref().map(|s| {
+                    if s.is_empty() {
+                        line.sku.clone()
+                    } else {
+                        s.clone()
+                    }
+                }),
             });
         }
         if !errors.is_empty() {
@@ -826,7 +830,8 @@ impl ReturnOrder {
         channel_refund: bool,
         now: DateTime<Utc>,
     ) -> Result<Vec<EventDraft>, DomainError> {
-        if self.status == ReturnStatus::Authorized && !(policy.refund_before_receipt || channel_refund)
+        if self.status == ReturnStatus::Authorized
+            && !(policy.refund_before_receipt || channel_refund)
         {
             return Err(DomainError::conflict(
                 "the return has not been received; the policy refunds after receipt",
@@ -918,7 +923,9 @@ impl ReturnOrder {
         self.status = ReturnStatus::Cancelled;
         self.status_reason = Some(reason.clone());
         self.touch(now);
-        Ok(vec![self.event(ReturnEvent::CANCELLED, json!({"reason": reason}))])
+        Ok(vec![
+            self.event(ReturnEvent::CANCELLED, json!({"reason": reason})),
+        ])
     }
 
     fn require(&self, to: ReturnStatus) -> Result<(), DomainError> {

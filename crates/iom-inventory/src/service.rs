@@ -629,8 +629,7 @@ pub fn apply_changes_in(tx: &mut Tx<'_>, changes: &[Change]) -> Result<ChangeOut
         .iter()
         .map(|(k, p)| (k.clone(), to_position(p)))
         .collect();
-    let outcome = engine::apply_changes(&mut positions, changes, &known, &seen)
-        .map_err(invalid)?;
+    let outcome = engine::apply_changes(&mut positions, changes, &known, &seen).map_err(invalid)?;
     let ledger: Vec<LedgerRow> = outcome
         .applied
         .iter()
@@ -664,8 +663,7 @@ pub fn apply_changes_in(tx: &mut Tx<'_>, changes: &[Change]) -> Result<ChangeOut
         store_back(s, &positions[key]);
         touched.push((key, *s));
     }
-    let refs: Vec<(&Key, &StoredPosition)> =
-        touched.iter().map(|(k, p)| (*k, p)).collect();
+    let refs: Vec<(&Key, &StoredPosition)> = touched.iter().map(|(k, p)| (*k, p)).collect();
     rows::save_positions(tx, &refs)?;
     let mut balances = Vec::with_capacity(touched.len());
     for (key, p) in &touched {

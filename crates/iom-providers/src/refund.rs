@@ -66,7 +66,9 @@ pub fn shopify_refund(value: &Value) -> Result<RefundNotice, InboundError> {
         )),
         Some(items) => {
             for (i, item) in items.iter().enumerate() {
-                let quantity = item["quantity"].as_u64().and_then(|q| u32::try_from(q).ok());
+                let quantity = item["quantity"]
+                    .as_u64()
+                    .and_then(|q| u32::try_from(q).ok());
                 match quantity {
                     Some(q) if q > 0 => lines.push(RefundNoticeLine {
                         line_ref: text(&item["line_item_id"])

@@ -35,7 +35,11 @@ fn domain(context: &str, e: StoreError) -> ApplyError {
 }
 
 /// The order line a refund line names: by the channel's line id, else by SKU.
-fn order_line<'a>(order: &'a Order, line_ref: Option<&str>, sku: Option<&str>) -> Option<&'a OrderLine> {
+fn order_line<'a>(
+    order: &'a Order,
+    line_ref: Option<&str>,
+    sku: Option<&str>,
+) -> Option<&'a OrderLine> {
     let by_ref = line_ref.and_then(|r| {
         order.lines.iter().find(|l| {
             l.attributes
@@ -55,7 +59,10 @@ pub fn apply_refund(
     notice: &RefundNotice,
     default_node: Option<&str>,
 ) -> Result<Vec<String>, ApplyError> {
-    let context = format!("refund {} of order {:?}", notice.refund_id, notice.order_ref);
+    let context = format!(
+        "refund {} of order {:?}",
+        notice.refund_id, notice.order_ref
+    );
     let id = iom_store::orders::find_by_external_id(tx.conn(), channel, &notice.order_ref)?
         .ok_or_else(|| {
             business(format!(

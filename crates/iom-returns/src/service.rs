@@ -24,7 +24,9 @@ pub struct Returns {
 pub enum Authorized {
     Created(Box<ReturnOrder>),
     /// The order already has a return with this reference.
-    Duplicate { existing_id: String },
+    Duplicate {
+        existing_id: String,
+    },
 }
 
 /// `POST /api/v1/returns/{id}/refund`.
@@ -32,7 +34,10 @@ pub enum Authorized {
 pub struct RefundRequest {
     /// What the payment system actually paid back, when it is less than the computed refund
     /// (never more).
-    #[serde(default, deserialize_with = "iom_domain::money::decimal::deserialize_option")]
+    #[serde(
+        default,
+        deserialize_with = "iom_domain::money::decimal::deserialize_option"
+    )]
     #[schema(value_type = Option<String>)]
     pub amount: Option<Decimal>,
     /// The payment system's id of the refund.
@@ -87,9 +92,7 @@ impl Returns {
     }
 
     pub async fn cancel(&self, id: String, reason: String) -> Result<ReturnOrder, StoreError> {
-        self.store
-            .write(move |tx| cancel_in(tx, &id, reason))
-            .await
+        self.store.write(move |tx| cancel_in(tx, &id, reason)).await
     }
 }
 
@@ -105,7 +108,10 @@ fn parse_nodes(docs: Vec<NodeDoc>) -> Vec<Node> {
 }
 
 /// Where the customer is: the ship-to's coordinates, else its postal code's stored centroid.
-fn customer_point(conn: &mut dyn iom_store::Conn, order: &Order) -> Result<Option<GeoPoint>, StoreError> {
+fn customer_point(
+    conn: &mut dyn iom_store::Conn,
+    order: &Order,
+) -> Result<Option<GeoPoint>, StoreError> {
     let Some(address) = &order.ship_to else {
         return Ok(None);
     };
@@ -204,7 +210,8 @@ pub fn authorize_in(tx: &mut Tx<'_>, intake: ReturnIntake) -> Result<Authorized,
         categories: categories(tx.conn(), &order)?,
         now,
     };
-    let (mut ret, mut events) = ReturnOrder::authorize(&order, request, &policy, &context, return_to)?;
+    let (mut ret, mut events) =
+        ReturnOrder::authorize(&order, request, &policy, &context, return_to)?;
     if let Some((exchange, exchange_events)) = ret.exchange_order(&order, &policy, now)? {
         if !orders::insert(tx.conn(), &exchange)? {
             return Err(StoreError::Domain(DomainError::conflict(
@@ -236,7 +243,11 @@ pub fn receive_in(
     let before = load_return(tx, id)?;
     let mut ret = before.clone();
     let (mut events, restock) = ret.receive(intake, now)?;
-    let node = ret.receipts.last().map(|r| r.node.clone()).unwrap_or_default();
+    let node = ret
+        .receipts
+        .last()
+        .map(|r| r.node.clone())
+        .unwrap_or_default();
     let nodes = parse_nodes(rows::nodes(tx.conn())?);
     match nodes.iter().find(|n| n.code == node) {
         None => {

@@ -586,20 +586,18 @@ fn process(
             let mut events = Vec::new();
             let at = tx.now();
             let mark = tx.event_mark();
-            let applied =
-                apply_content(tx.conn(), &provider, orders, shipments, at, &mut events).and_then(
-                    |(mut ids, created)| {
-                        tx.emit_all(events);
-                        for w in work {
-                            for id in w(tx)? {
-                                if !ids.contains(&id) {
-                                    ids.push(id);
-                                }
+            let applied = apply_content(tx.conn(), &provider, orders, shipments, at, &mut events)
+                .and_then(|(mut ids, created)| {
+                    tx.emit_all(events);
+                    for w in work {
+                        for id in w(tx)? {
+                            if !ids.contains(&id) {
+                                ids.push(id);
                             }
                         }
-                        Ok((ids, created))
-                    },
-                );
+                    }
+                    Ok((ids, created))
+                });
             match applied {
                 Ok(ids) => {
                     tx.conn().batch("RELEASE SAVEPOINT message")?;

@@ -38,7 +38,11 @@ pub async fn run(args: ReturnsArgs) -> anyhow::Result<()> {
         .state
         .store
         .clone();
-    for (code, lat, lon) in [("SEA", 47.6, -122.3), ("PDX", 45.5, -122.7), ("SFO", 37.6, -122.4)] {
+    for (code, lat, lon) in [
+        ("SEA", 47.6, -122.3),
+        ("PDX", 45.5, -122.7),
+        ("SFO", 37.6, -122.4),
+    ] {
         store
             .put_node(iom_store::nodes::NodeRecord {
                 code: code.into(),
@@ -100,7 +104,12 @@ pub async fn run(args: ReturnsArgs) -> anyhow::Result<()> {
         ids.extend(page.into_iter().map(|r| r.id));
     }
     let receive = {
-        let (client, base, auth, ids) = (client.clone(), target.url.clone(), auth.clone(), ids.clone());
+        let (client, base, auth, ids) = (
+            client.clone(),
+            target.url.clone(),
+            auth.clone(),
+            ids.clone(),
+        );
         move |i: usize| {
             client
                 .post(format!("{base}/api/v1/returns/{}/receive", ids[i]))
@@ -153,7 +162,9 @@ async fn shipped_orders(store: &iom_store::Store, count: usize) -> anyhow::Resul
             ],
             "shipping_amount": "4.99",
         }))?;
-        let order = intake.validate(chrono::Utc::now()).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        let order = intake
+            .validate(chrono::Utc::now())
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
         let id = order.id;
         store
             .create_order(order, None, Box::new(|_| (201, String::new())))

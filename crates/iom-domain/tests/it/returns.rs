@@ -135,7 +135,12 @@ fn every_ineligible_line_is_named_at_once() {
     };
     let e = authorize(
         &order,
-        &[(1, 4, "damaged"), (2, 1, "changed_mind"), (3, 1, "damaged"), (9, 1, "damaged")],
+        &[
+            (1, 4, "damaged"),
+            (2, 1, "changed_mind"),
+            (3, 1, "damaged"),
+            (9, 1, "damaged"),
+        ],
         &policy,
         now(),
     )
@@ -143,7 +148,10 @@ fn every_ineligible_line_is_named_at_once() {
     let errors = fields(e);
     assert_eq!(errors.len(), 4, "{errors:?}");
     assert_eq!(errors[0].0, "lines[0].quantity");
-    assert!(errors[0].1.contains("line 1") && errors[0].1.contains("only 3"), "{errors:?}");
+    assert!(
+        errors[0].1.contains("line 1") && errors[0].1.contains("only 3"),
+        "{errors:?}"
+    );
     assert_eq!(errors[1].0, "lines[1].line_no");
     assert!(errors[1].1.contains("B is not returnable"), "{errors:?}");
     assert!(errors[2].1.contains("line 3") && errors[2].1.contains("never shipped"));
@@ -165,7 +173,12 @@ fn request_shape_is_checked_before_the_order() {
         }]),
         ..Default::default()
     };
-    let errors: Vec<String> = bad.parse(&policy).unwrap_err().into_iter().map(|e| e.field).collect();
+    let errors: Vec<String> = bad
+        .parse(&policy)
+        .unwrap_err()
+        .into_iter()
+        .map(|e| e.field)
+        .collect();
     assert_eq!(
         errors,
         ["order_id", "origin", "lines[0].quantity", "lines[0].reason"]
@@ -180,9 +193,21 @@ fn windows_by_channel_and_category_most_specific_first() {
     let policy = ReturnPolicy {
         default_window_days: 30,
         windows: vec![
-            ReturnWindow { channel: Some("web".into()), category: None, days: 60 },
-            ReturnWindow { channel: None, category: Some("electronics".into()), days: 14 },
-            ReturnWindow { channel: Some("web".into()), category: Some("electronics".into()), days: 21 },
+            ReturnWindow {
+                channel: Some("web".into()),
+                category: None,
+                days: 60,
+            },
+            ReturnWindow {
+                channel: None,
+                category: Some("electronics".into()),
+                days: 14,
+            },
+            ReturnWindow {
+                channel: Some("web".into()),
+                category: Some("electronics".into()),
+                days: 21,
+            },
         ],
         ..ReturnPolicy::default()
     };
@@ -201,7 +226,13 @@ fn windows_by_channel_and_category_most_specific_first() {
     }));
     ship(&mut order, &[1, 1], now());
     // Day 25: the TV's 21-day window has ended, the socks' 60-day window has not.
-    let e = authorize(&order, &[(1, 1, "changed_mind"), (2, 1, "changed_mind")], &policy, now() + Duration::days(25)).unwrap_err();
+    let e = authorize(
+        &order,
+        &[(1, 1, "changed_mind"), (2, 1, "changed_mind")],
+        &policy,
+        now() + Duration::days(25),
+    )
+    .unwrap_err();
     let errors = fields(e);
     assert_eq!(errors.len(), 1, "{errors:?}");
     assert_eq!(errors[0].0, "lines[0].line_no");
@@ -209,29 +240,49 @@ fn windows_by_channel_and_category_most_specific_first() {
     // A delivery restarts the window.
     order
         .record_delivery(
-            Some(vec![LineQuantityRequest { line_no: Some(1), quantity: Some(1) }]),
+            Some(vec![LineQuantityRequest {
+                line_no: Some(1),
+                quantity: Some(1),
+            }]),
             now() + Duration::days(10),
         )
         .unwrap();
-    authorize(&order, &[(1, 1, "changed_mind")], &policy, now() + Duration::days(25)).unwrap();
+    authorize(
+        &order,
+        &[(1, 1, "changed_mind")],
+        &policy,
+        now() + Duration::days(25),
+    )
+    .unwrap();
 }
 
 #[test]
 fn the_status_table_is_the_only_way() {
     for from in ReturnStatus::ALL {
         for to in ReturnStatus::ALL {
-            assert_eq!(from.can_become(to), RETURN_TRANSITIONS.contains(&(from, to)));
+            assert_eq!(
+                from.can_become(to),
+                RETURN_TRANSITIONS.contains(&(from, to))
+            );
         }
     }
     let order = two_line_order();
     let policy = ReturnPolicy::default();
     let mut ret = authorize(&order, &[(1, 1, "damaged")], &policy, now()).unwrap();
-    assert_eq!(ret.close(now()).unwrap_err(), DomainError::conflict("a return that is authorized cannot become closed"));
+    assert_eq!(
+        ret.close(now()).unwrap_err(),
+        DomainError::conflict("a return that is authorized cannot become closed")
+    );
     ret.receive(receipt(&[(1, 1, "restock")]), now()).unwrap();
     let e = ret.cancel("late".into(), now()).unwrap_err();
     assert!(matches!(e, DomainError::Conflict(_)));
-    let e = ret.receive(receipt(&[(1, 1, "restock")]), now()).unwrap_err();
-    assert_eq!(e, DomainError::conflict("a return that is received cannot become received"));
+    let e = ret
+        .receive(receipt(&[(1, 1, "restock")]), now())
+        .unwrap_err();
+    assert_eq!(
+        e,
+        DomainError::conflict("a return that is received cannot become received")
+    );
 }
 
 #[test]
@@ -244,10 +295,15 @@ fn never_receive_more_than_authorised_and_the_rest_is_released() {
     assert_eq!(order.line(1).unwrap().return_authorized_quantity, 2);
     assert_eq!(order.line(1).unwrap().returnable_quantity(), 1);
 
-    let e = ret.receive(receipt(&[(1, 2, "restock"), (1, 1, "scrap")]), now()).unwrap_err();
+    let e = ret
+        .receive(receipt(&[(1, 2, "restock"), (1, 1, "scrap")]), now())
+        .unwrap_err();
     let errors = fields(e);
     assert_eq!(errors[0].0, "lines[1].quantity");
-    assert!(errors[0].1.contains("3 received but only 2 authorised"), "{errors:?}");
+    assert!(
+        errors[0].1.contains("3 received but only 2 authorised"),
+        "{errors:?}"
+    );
     let unchanged = ret.clone();
     assert_eq!(ret.status, ReturnStatus::Authorized);
 
@@ -259,9 +315,19 @@ fn never_receive_more_than_authorised_and_the_rest_is_released() {
     assert_eq!(ret.lines[0].released_quantity, 1);
     order.apply_return(Some(&unchanged), &ret, now()).unwrap();
     let line = order.line(1).unwrap();
-    assert_eq!((line.return_authorized_quantity, line.returned_quantity), (1, 1));
-    assert_eq!(line.returnable_quantity(), 2, "the released unit may be returned again");
-    assert_eq!(order.status, before.status, "returns do not move the order's status");
+    assert_eq!(
+        (line.return_authorized_quantity, line.returned_quantity),
+        (1, 1)
+    );
+    assert_eq!(
+        line.returnable_quantity(),
+        2,
+        "the released unit may be returned again"
+    );
+    assert_eq!(
+        order.status, before.status,
+        "returns do not move the order's status"
+    );
 }
 
 #[test]
@@ -278,7 +344,10 @@ fn refund_shares_discounts_and_tax_and_deducts_restocking_fees() {
         d("13.00"),
         "line discounts plus the order's, exactly"
     );
-    assert_eq!(order.totals.total, d("30") - d("3") + d("2.70") + d("50") + d("5") + d("10") - d("10") + d("7"));
+    assert_eq!(
+        order.totals.total,
+        d("30") - d("3") + d("2.70") + d("50") + d("5") + d("10") - d("10") + d("7")
+    );
     let policy = ReturnPolicy {
         restocking_fees: [("changed_mind".to_owned(), d("15"))].into(),
         ..ReturnPolicy::default()
@@ -286,8 +355,16 @@ fn refund_shares_discounts_and_tax_and_deducts_restocking_fees() {
     let r = refund::compute(
         &order,
         &[
-            RefundRequestLine { line_no: 1, quantity: 1, reason: "damaged".into() },
-            RefundRequestLine { line_no: 2, quantity: 1, reason: "changed_mind".into() },
+            RefundRequestLine {
+                line_no: 1,
+                quantity: 1,
+                reason: "damaged".into(),
+            },
+            RefundRequestLine {
+                line_no: 2,
+                quantity: 1,
+                reason: "changed_mind".into(),
+            },
         ],
         &policy,
     );
@@ -296,13 +373,25 @@ fn refund_shares_discounts_and_tax_and_deducts_restocking_fees() {
     // Line 2: 50.00 − 5.74 + 5.00 − 15% of 44.26 (6.64) = 42.62.
     assert_eq!(r.lines[1].restocking_fee, d("6.64"));
     assert_eq!(r.lines[1].amount, d("42.62"));
-    assert_eq!(r.shipping, Decimal::ZERO, "shipping comes back with the whole order only");
+    assert_eq!(
+        r.shipping,
+        Decimal::ZERO,
+        "shipping comes back with the whole order only"
+    );
     assert_eq!(r.amount, d("51.48"));
 
     // Refunding units one at a time gives back the line exactly.
     let mut total = Decimal::ZERO;
     for _ in 0..3 {
-        let step = refund::compute(&order, &[RefundRequestLine { line_no: 1, quantity: 1, reason: "damaged".into() }], &ReturnPolicy::default());
+        let step = refund::compute(
+            &order,
+            &[RefundRequestLine {
+                line_no: 1,
+                quantity: 1,
+                reason: "damaged".into(),
+            }],
+            &ReturnPolicy::default(),
+        );
         total += step.lines[0].amount;
         let line = order.lines.iter_mut().find(|l| l.line_no == 1).unwrap();
         line.refunded_quantity += 1;
@@ -310,10 +399,29 @@ fn refund_shares_discounts_and_tax_and_deducts_restocking_fees() {
     assert_eq!(total, paid[0].total());
     // Shipping policy `merchant_fault`: a damaged item brings the shipping back.
     let order = two_line_order();
-    let merchant = ReturnPolicy { shipping_refund: ShippingRefund::MerchantFault, ..ReturnPolicy::default() };
-    let r = refund::compute(&order, &[RefundRequestLine { line_no: 2, quantity: 1, reason: "damaged".into() }], &merchant);
+    let merchant = ReturnPolicy {
+        shipping_refund: ShippingRefund::MerchantFault,
+        ..ReturnPolicy::default()
+    };
+    let r = refund::compute(
+        &order,
+        &[RefundRequestLine {
+            line_no: 2,
+            quantity: 1,
+            reason: "damaged".into(),
+        }],
+        &merchant,
+    );
     assert_eq!(r.shipping, d("7.00"));
-    let r = refund::compute(&order, &[RefundRequestLine { line_no: 2, quantity: 1, reason: "size_fit".into() }], &merchant);
+    let r = refund::compute(
+        &order,
+        &[RefundRequestLine {
+            line_no: 2,
+            quantity: 1,
+            reason: "size_fit".into(),
+        }],
+        &merchant,
+    );
     assert_eq!(r.shipping, Decimal::ZERO);
 }
 
@@ -322,18 +430,35 @@ fn exchanges_make_a_held_order_and_refund_nothing() {
     let mut order = two_line_order();
     let policy = ReturnPolicy::default();
     let mut intake = request(&order, &[(2, 1, "size_fit")]);
-    intake.lines.as_mut().unwrap()[0].exchange = Some(iom_domain::returns::ExchangeIntake { sku: Some("B-L".into()) });
+    intake.lines.as_mut().unwrap()[0].exchange = Some(iom_domain::returns::ExchangeIntake {
+        sku: Some("B-L".into()),
+    });
     let parsed = intake.parse(&policy).unwrap();
-    let (mut ret, _) = ReturnOrder::authorize(&order, parsed, &policy, &Eligibility { categories: HashMap::new(), now: now() }, None).unwrap();
+    let (mut ret, _) = ReturnOrder::authorize(
+        &order,
+        parsed,
+        &policy,
+        &Eligibility {
+            categories: HashMap::new(),
+            now: now(),
+        },
+        None,
+    )
+    .unwrap();
     let (exchange, events) = ret.exchange_order(&order, &policy, now()).unwrap().unwrap();
     assert_eq!(exchange.lines[0].sku, "B-L");
     assert_eq!(exchange.totals.total, d("0.00"));
     assert_eq!(exchange.status, iom_domain::OrderStatus::OnHold);
     assert_eq!(exchange.status_reason.as_deref(), Some("awaiting_return"));
-    assert_eq!(events.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(), ["order.received", "order.held"]);
+    assert_eq!(
+        events.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(),
+        ["order.received", "order.held"]
+    );
     order.apply_return(None, &ret, now()).unwrap();
     ret.receive(receipt(&[(2, 1, "restock")]), now()).unwrap();
-    let e = ret.refund(&order, &policy, None, None, false, now()).unwrap_err();
+    let e = ret
+        .refund(&order, &policy, None, None, false, now())
+        .unwrap_err();
     assert!(matches!(e, DomainError::Conflict(m) if m.contains("nothing")));
     ret.close(now()).unwrap();
 }
@@ -344,12 +469,27 @@ fn a_channel_refund_may_not_exceed_the_computed_one() {
     let policy = ReturnPolicy::default();
     let mut ret = authorize(&order, &[(2, 1, "damaged")], &policy, now()).unwrap();
     order.apply_return(None, &ret, now()).unwrap();
-    let e = ret.refund(&order, &policy, None, None, false, now()).unwrap_err();
-    assert!(matches!(e, DomainError::Conflict(_)), "policy refunds after receipt");
-    let e = ret.refund(&order, &policy, Some(d("60")), None, true, now()).unwrap_err();
+    let e = ret
+        .refund(&order, &policy, None, None, false, now())
+        .unwrap_err();
+    assert!(
+        matches!(e, DomainError::Conflict(_)),
+        "policy refunds after receipt"
+    );
+    let e = ret
+        .refund(&order, &policy, Some(d("60")), None, true, now())
+        .unwrap_err();
     assert_eq!(fields(e)[0].0, "amount");
     let before = ret.clone();
-    ret.refund(&order, &policy, Some(d("40")), Some("re_1".into()), true, now()).unwrap();
+    ret.refund(
+        &order,
+        &policy,
+        Some(d("40")),
+        Some("re_1".into()),
+        true,
+        now(),
+    )
+    .unwrap();
     let refund = ret.refund.clone().unwrap();
     assert_eq!((refund.amount, refund.computed), (d("40.00"), d("49.26")));
     order.apply_return(Some(&before), &ret, now()).unwrap();
@@ -383,15 +523,17 @@ fn case() -> impl Strategy<Value = Case> {
                 0i64..30,
             )
         })
-        .prop_map(|(lines, order_discount_pct, shipping, ships, steps, shipping_refund, fee)| Case {
-            lines,
-            order_discount_pct,
-            shipping,
-            ships,
-            steps,
-            shipping_refund,
-            fee,
-        })
+        .prop_map(
+            |(lines, order_discount_pct, shipping, ships, steps, shipping_refund, fee)| Case {
+                lines,
+                order_discount_pct,
+                shipping,
+                ships,
+                steps,
+                shipping_refund,
+                fee,
+            },
+        )
 }
 
 fn cents(v: i64) -> Decimal {

@@ -114,7 +114,11 @@ async fn concurrent_receipts_from_two_processes_restock_once() {
         let mut ids = Vec::new();
         for n in 0..5 {
             let order = shipped_order(&store, &format!("C-{n}"), 3).await;
-            let Authorized::Created(ret) = Returns::new(store.clone()).authorize(return_of(&order, 3)).await.unwrap() else {
+            let Authorized::Created(ret) = Returns::new(store.clone())
+                .authorize(return_of(&order, 3))
+                .await
+                .unwrap()
+            else {
                 panic!("created")
             };
             ids.push(ret.id);
@@ -123,9 +127,15 @@ async fn concurrent_receipts_from_two_processes_restock_once() {
         let mut calls = Vec::new();
         for id in &ids {
             for i in 0..20 {
-                let service = Returns::new(if i % 2 == 0 { store.clone() } else { other.clone() });
+                let service = Returns::new(if i % 2 == 0 {
+                    store.clone()
+                } else {
+                    other.clone()
+                });
                 let id = id.clone();
-                calls.push(tokio::spawn(async move { service.receive(id, receipt(3)).await }));
+                calls.push(tokio::spawn(async move {
+                    service.receive(id, receipt(3)).await
+                }));
             }
         }
         let mut ok = 0;
@@ -140,7 +150,12 @@ async fn concurrent_receipts_from_two_processes_restock_once() {
             }
         }
         assert_eq!(ok, ids.len(), "{}: one receipt per return", db.backend);
-        assert_eq!(on_hand(&store).await, 15, "{}: 5 returns × 3 units, once", db.backend);
+        assert_eq!(
+            on_hand(&store).await,
+            15,
+            "{}: 5 returns × 3 units, once",
+            db.backend
+        );
         drop(other);
     }
 }
@@ -153,11 +168,15 @@ async fn refunds_never_exceed_what_was_paid_across_returns() {
         let service = Returns::new(store.clone());
         let mut refunded = rust_decimal::Decimal::ZERO;
         for _ in 0..3 {
-            let Authorized::Created(ret) = service.authorize(return_of(&order, 1)).await.unwrap() else {
+            let Authorized::Created(ret) = service.authorize(return_of(&order, 1)).await.unwrap()
+            else {
                 panic!("created")
             };
             service.receive(ret.id.clone(), receipt(1)).await.unwrap();
-            let ret = service.refund(ret.id.clone(), RefundRequest::default()).await.unwrap();
+            let ret = service
+                .refund(ret.id.clone(), RefundRequest::default())
+                .await
+                .unwrap();
             refunded += ret.refund.unwrap().amount;
             service.close(ret.id).await.unwrap();
         }
@@ -166,7 +185,10 @@ async fn refunds_never_exceed_what_was_paid_across_returns() {
         assert_eq!(refunded.to_string(), "86.00", "{}", db.backend);
         assert_eq!(order.refunded_amount, order.totals.total);
         let e = service.authorize(return_of(&order, 1)).await.unwrap_err();
-        assert!(matches!(e, StoreError::Domain(DomainError::Invalid(_))), "{e}");
+        assert!(
+            matches!(e, StoreError::Domain(DomainError::Invalid(_))),
+            "{e}"
+        );
         assert_eq!(on_hand(&store).await, 3);
     }
 }
