@@ -241,6 +241,9 @@ pub fn receive_in(
 ) -> Result<ReturnOrder, StoreError> {
     let now = tx.now();
     let before = load_return(tx, id)?;
+    // Lock the order before the stock positions, in the order a shipment takes them (order, then
+    // positions), so that two processes cannot deadlock on PostgreSQL.
+    load_order(tx, before.order_id)?;
     let mut ret = before.clone();
     let (mut events, restock) = ret.receive(intake, now)?;
     let node = ret
