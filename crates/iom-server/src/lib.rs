@@ -117,7 +117,9 @@ fn prometheus() -> PrometheusHandle {
 }
 
 pub fn router(state: AppState) -> Router {
-    use routes::{events, fulfillment, health, inventory, nodes, orders, providers, subscriptions};
+    use routes::{
+        events, fulfillment, health, inventory, nodes, orders, providers, returns, subscriptions,
+    };
     let api = Router::new()
         .route("/orders", post(orders::create).get(orders::list))
         .route("/orders/{id}", get(orders::get))
@@ -195,6 +197,17 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/subscriptions/{name}",
             put(subscriptions::put).get(subscriptions::get),
+        )
+        // Returns: authorisation, receipt, refund, close, cancel, policy.
+        .route("/returns", post(returns::create).get(returns::list))
+        .route("/returns/{id}", get(returns::get))
+        .route("/returns/{id}/receive", post(returns::receive))
+        .route("/returns/{id}/refund", post(returns::refund))
+        .route("/returns/{id}/close", post(returns::close))
+        .route("/returns/{id}/cancel", post(returns::cancel))
+        .route(
+            "/return-policy",
+            get(returns::get_policy).put(returns::put_policy),
         )
         .route("/openapi.json", get(openapi_json))
         .fallback(api_not_found);

@@ -3,7 +3,9 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{events, fulfillment, inventory, nodes, orders, providers, subscriptions};
+use crate::routes::{
+    events, fulfillment, inventory, nodes, orders, providers, returns, subscriptions,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -22,6 +24,8 @@ use crate::routes::{events, fulfillment, inventory, nodes, orders, providers, su
         providers::list_types, providers::put, providers::get, providers::list, providers::inbound,
         providers::messages, providers::message, providers::retry,
         subscriptions::put, subscriptions::get, subscriptions::list,
+        returns::create, returns::get, returns::list, returns::receive, returns::refund,
+        returns::close, returns::cancel, returns::get_policy, returns::put_policy,
     ),
     components(schemas(crate::error::Problem, iom_domain::FieldError)),
     modifiers(&BearerAuth),
@@ -32,6 +36,7 @@ use crate::routes::{events, fulfillment, inventory, nodes, orders, providers, su
         (name = "fulfillment", description = "Fulfilment nodes, node groups, sourcing profiles and order planning"),
         (name = "providers", description = "Provider types and instances, inbound documents, the message log"),
         (name = "subscriptions", description = "Webhooks receiving business events"),
+        (name = "returns", description = "Returns from any origin: authorisation, receipt and disposition, refunds, exchanges, the return policy"),
     )
 )]
 pub struct ApiDoc;

@@ -15,6 +15,7 @@ pub mod nodes;
 mod open;
 pub mod orders;
 pub mod providers;
+pub mod returns;
 pub mod testing;
 pub mod tokens;
 mod writer;

@@ -9,6 +9,7 @@ mod lifecycle;
 mod nodes;
 mod orders;
 mod providers;
+mod returns;
 mod service;
 mod subscriptions;
 
