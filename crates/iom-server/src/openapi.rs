@@ -3,6 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+use crate::routes::{alerts, insights};
 use crate::routes::{events, fulfillment, inventory, nodes, orders, providers, subscriptions};
 
 #[derive(OpenApi)]
@@ -22,6 +23,8 @@ use crate::routes::{events, fulfillment, inventory, nodes, orders, providers, su
         providers::list_types, providers::put, providers::get, providers::list, providers::inbound,
         providers::messages, providers::message, providers::retry,
         subscriptions::put, subscriptions::get, subscriptions::list,
+        insights::kpis, insights::series, insights::anomalies,
+        alerts::put, alerts::get, alerts::list, alerts::firings,
     ),
     components(schemas(crate::error::Problem, iom_domain::FieldError)),
     modifiers(&BearerAuth),
@@ -32,6 +35,8 @@ use crate::routes::{events, fulfillment, inventory, nodes, orders, providers, su
         (name = "fulfillment", description = "Fulfilment nodes, node groups, sourcing profiles and order planning"),
         (name = "providers", description = "Provider types and instances, inbound documents, the message log"),
         (name = "subscriptions", description = "Webhooks receiving business events"),
+        (name = "insights", description = "KPIs, chart series and anomalies, live from the order stream"),
+        (name = "alerts", description = "Alert definitions and their firings (each an `alert.fired` business event)"),
     )
 )]
 pub struct ApiDoc;

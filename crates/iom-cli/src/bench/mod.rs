@@ -1,6 +1,7 @@
 //! `iom bench …`: programs that drive the real system and print figures.
 
 mod dom;
+mod insights;
 mod intake;
 mod inventory;
 mod load;
@@ -19,6 +20,9 @@ pub enum BenchCommand {
     /// X12 parsing MB/s, Shopify webhooks to committed orders per second, outbound webhook
     /// deliveries per second.
     Providers(providers::ProvidersArgs),
+    /// KPI endpoint latency with 100,000 orders in the store, and the lag from an order's commit
+    /// to the KPIs that count it.
+    Insights(insights::InsightsArgs),
 }
 
 pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
@@ -27,5 +31,6 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Inventory(args) => inventory::run(args).await,
         BenchCommand::Dom(args) => dom::run(args).await,
         BenchCommand::Providers(args) => providers::run(args).await,
+        BenchCommand::Insights(args) => insights::run(args).await,
     }
 }
