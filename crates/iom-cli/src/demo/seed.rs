@@ -11,7 +11,19 @@ use serde_json::json;
 use super::sim::{Api, SKUS, order_intake};
 
 /// (code, name, kind, lat, lon, per shipment, per unit, per km, daily capacity)
-pub const NODES: [(&str, &str, &str, f64, f64, &str, &str, &str, i64); 8] = [
+pub type NodeRow = (
+    &'static str,
+    &'static str,
+    &'static str,
+    f64,
+    f64,
+    &'static str,
+    &'static str,
+    &'static str,
+    i64,
+);
+
+pub const NODES: [NodeRow; 8] = [
     (
         "SEA-DC",
         "Seattle distribution centre",

@@ -54,11 +54,11 @@ fn order(i: usize, placed_at: DateTime<Utc>) -> Value {
         "external_id": format!("kpi-{i}"),
         "currency": "USD",
         "placed_at": placed_at,
-        "ship_to": {"name": "Ann", "line1": "1 Main St", "city": "Seattle", "region": if i % 2 == 0 {"WA"} else {"OR"},
+        "ship_to": {"name": "Ann", "line1": "1 Main St", "city": "Seattle", "region": if i.is_multiple_of(2) {"WA"} else {"OR"},
                     "postal_code": "98101", "country": "US", "lat": 47.61, "lon": -122.33},
         "lines": lines,
     });
-    if i % 4 == 0 {
+    if i.is_multiple_of(4) {
         body["requested_delivery_at"] = json!(placed_at + chrono::Duration::hours(30));
     }
     body
