@@ -1,6 +1,7 @@
 //! The `iom` binary.
 
 mod bench;
+mod demo;
 mod flow;
 mod import;
 mod simulate;
@@ -28,6 +29,9 @@ struct Cli {
 enum Command {
     /// Serve the HTTP API.
     Serve(ServeArgs),
+    /// Serve a ready demo on SQLite with a stream of simulated orders; prints the URL and an
+    /// admin token.
+    Demo(demo::DemoArgs),
     /// Create, list and revoke API tokens.
     #[command(subcommand)]
     Token(token::TokenCommand),
@@ -90,6 +94,7 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(async move {
         match cli.command {
             Command::Serve(args) => serve(args).await,
+            Command::Demo(args) => demo::run(args).await,
             Command::Token(cmd) => token::run(cmd).await,
             Command::Simulate(args) => simulate::run(args).await,
             Command::Import(cmd) => import::run(cmd).await,

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod error;
 pub mod fulfillment;
+pub mod insights;
 pub mod json;
 mod metrics_layer;
 pub mod openapi;
@@ -49,6 +50,10 @@ pub struct Config {
     pub master_key: Option<String>,
     /// When set, business events are published to NATS JetStream (`IOM_NATS_URL`).
     pub nats_url: Option<String>,
+    /// How often the insights worker looks for anomalies and evaluates alerts.
+    pub insights_every: std::time::Duration,
+    /// The bucket of the series judged for anomalies (`hour`; the demo uses `minute`).
+    pub anomaly_interval: iom_insights::Interval,
 }
 
 impl Default for Config {
@@ -60,6 +65,8 @@ impl Default for Config {
             sweep_interval: std::time::Duration::from_secs(1),
             master_key: None,
             nats_url: None,
+            insights_every: std::time::Duration::from_secs(2),
+            anomaly_interval: iom_insights::Interval::Hour,
         }
     }
 }
@@ -117,6 +124,7 @@ fn prometheus() -> PrometheusHandle {
 }
 
 pub fn router(state: AppState) -> Router {
+    use routes::{alerts, insights};
     use routes::{
         events, fulfillment, health, inventory, nodes, orders, providers, returns, subscriptions,
     };
@@ -209,6 +217,13 @@ pub fn router(state: AppState) -> Router {
             "/return-policy",
             get(returns::get_policy).put(returns::put_policy),
         )
+        // Insights and alerts.
+        .route("/insights/kpis", get(insights::kpis))
+        .route("/insights/series", get(insights::series))
+        .route("/insights/anomalies", get(insights::anomalies))
+        .route("/alerts", get(alerts::list))
+        .route("/alerts/{name}", put(alerts::put).get(alerts::get))
+        .route("/alerts/{name}/firings", get(alerts::firings))
         .route("/openapi.json", get(openapi_json))
         .fallback(api_not_found);
     Router::new()
@@ -322,6 +337,11 @@ async fn spawn_workers(state: &AppState, config: &Config) -> Vec<tokio::task::Jo
         resume,
         pipeline::delivery::spawn(state.clone(), std::time::Duration::from_secs(30)),
     ];
+    workers.push(tokio::spawn(crate::insights::run(
+        state.store.clone(),
+        config.anomaly_interval,
+        config.insights_every,
+    )));
     if let Some(url) = config.nats_url.clone().filter(|u| !u.is_empty()) {
         workers.push(pipeline::nats::spawn(state.clone(), url));
     }

@@ -3,6 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+use crate::routes::{alerts, insights};
 use crate::routes::{
     events, fulfillment, inventory, nodes, orders, providers, returns, subscriptions,
 };
@@ -26,6 +27,8 @@ use crate::routes::{
         subscriptions::put, subscriptions::get, subscriptions::list,
         returns::create, returns::get, returns::list, returns::receive, returns::refund,
         returns::close, returns::cancel, returns::get_policy, returns::put_policy,
+        insights::kpis, insights::series, insights::anomalies,
+        alerts::put, alerts::get, alerts::list, alerts::firings,
     ),
     components(schemas(crate::error::Problem, iom_domain::FieldError)),
     modifiers(&BearerAuth),
@@ -37,6 +40,8 @@ use crate::routes::{
         (name = "providers", description = "Provider types and instances, inbound documents, the message log"),
         (name = "subscriptions", description = "Webhooks receiving business events"),
         (name = "returns", description = "Returns from any origin: authorisation, receipt and disposition, refunds, exchanges, the return policy"),
+        (name = "insights", description = "KPIs, chart series and anomalies, live from the order stream"),
+        (name = "alerts", description = "Alert definitions and their firings (each an `alert.fired` business event)"),
     )
 )]
 pub struct ApiDoc;

@@ -14,6 +14,7 @@ const SQLITE: &[(i64, &str)] = &[
         include_str!("migrations/sqlite/0005_postal_centroids.sql"),
     ),
     (7, include_str!("migrations/sqlite/0007_returns.sql")),
+    (8, include_str!("migrations/sqlite/0008_insights.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("migrations/postgres/0001_orders.sql")),
@@ -25,6 +26,7 @@ const POSTGRES: &[(i64, &str)] = &[
         include_str!("migrations/postgres/0005_postal_centroids.sql"),
     ),
     (7, include_str!("migrations/postgres/0007_returns.sql")),
+    (8, include_str!("migrations/postgres/0008_insights.sql")),
 ];
 
 /// Arbitrary but fixed: the advisory lock key that serialises migrations.
@@ -75,6 +77,13 @@ fn apply(conn: &mut dyn Conn, migrations: &[(i64, &str)]) -> Result<(), StoreErr
                 Value::Int(crate::micros(chrono::Utc::now())),
             ],
         )?;
+        if *version == 8 {
+            // Orders stored before the insights tables existed get their fact rows now.
+            let n = crate::insights::backfill(conn)?;
+            if n > 0 {
+                tracing::info!(orders = n, "wrote insight facts of existing orders");
+            }
+        }
     }
     Ok(())
 }

@@ -253,6 +253,7 @@ pub fn insert(conn: &mut dyn Conn, order: &Order) -> Result<bool, StoreError> {
         );
         conn.execute(&sql, &params)?;
     }
+    crate::insights::record(conn, None, order)?;
     Ok(true)
 }
 
@@ -294,6 +295,7 @@ pub fn save(conn: &mut dyn Conn, before: &Order, after: &Order) -> Result<(), St
             )?;
         }
     }
+    crate::insights::record(conn, Some(before), after)?;
     Ok(())
 }
 

@@ -1,6 +1,7 @@
 //! `iom bench …`: programs that drive the real system and print figures.
 
 mod dom;
+mod insights;
 mod intake;
 mod inventory;
 mod load;
@@ -22,6 +23,9 @@ pub enum BenchCommand {
     Providers(providers::ProvidersArgs),
     /// Return authorisations and receipts (restocking) per second over HTTP.
     Returns(returns::ReturnsArgs),
+    /// KPI endpoint latency with 100,000 orders in the store, and the lag from an order's commit
+    /// to the KPIs that count it.
+    Insights(insights::InsightsArgs),
 }
 
 pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
@@ -31,5 +35,6 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Dom(args) => dom::run(args).await,
         BenchCommand::Providers(args) => providers::run(args).await,
         BenchCommand::Returns(args) => returns::run(args).await,
+        BenchCommand::Insights(args) => insights::run(args).await,
     }
 }

@@ -1,6 +1,7 @@
 //! Tests of the `iom` binary as a user runs it: real processes, killed and restarted.
 
 mod crash;
+mod demo;
 mod flow;
 mod import;
 mod simulate;

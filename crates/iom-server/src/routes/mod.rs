@@ -1,6 +1,8 @@
+pub mod alerts;
 pub mod events;
 pub mod fulfillment;
 pub mod health;
+pub mod insights;
 pub mod inventory;
 pub mod nodes;
 pub mod orders;

@@ -4,6 +4,7 @@
 mod auth;
 mod events;
 mod fulfillment;
+mod insights;
 mod inventory;
 mod lifecycle;
 mod nodes;

@@ -1,0 +1,959 @@
+//! Insights: the fact rows of orders, lines and shipments (kept in the transaction that writes the
+//! order), the SQL aggregates that feed `iom_insights::KpiReport` and chart series, found
+//! anomalies, alerts and their firings.
+//!
+//! The fact rows are a projection like the filter columns of `orders`: `iom_insights::facts` says
+//! what each is, this module writes and sums them. All sums are `CAST(… AS BIGINT)` so both
+//! backends hand back integers (PostgreSQL's `SUM(BIGINT)` is `NUMERIC`).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Datelike, TimeZone, Utc};
+use iom_domain::{EventDraft, Order};
+use iom_insights::facts::{JEOPARDY_WINDOW, LineFacts, NodeCosts, OrderFacts, ShipmentFacts};
+use iom_insights::kpi::{
+    ChannelSums, KpiInputs, NodeSums, OrderSums, PeriodSums, ProductSums, ProviderSums, RegionSums,
+};
+use iom_insights::money::to_micros;
+use iom_insights::series::{Bucket, Interval, Metric};
+use iom_insights::{AlertCondition, AlertDefinition, Anomaly};
+use serde_json::json;
+
+use crate::db::{Conn, Dialect, Row, Value};
+use crate::{Store, StoreError, Tx, from_micros, micros};
+
+/// How many products `top_products` lists.
+pub const TOP_PRODUCTS: usize = 10;
+/// Most subjects one alert fires for in one evaluation; the rest fire at the next.
+pub const FIRINGS_PER_RUN: usize = 500;
+
+// ---------------------------------------------------------------- fact rows
+
+/// Writes the fact rows of `after` (a new order when `before` is `None`). Called by
+/// `orders::insert` and `orders::save`, so it commits with the order.
+pub(crate) fn record(
+    conn: &mut dyn Conn,
+    before: Option<&Order>,
+    after: &Order,
+) -> Result<(), StoreError> {
+    let f = OrderFacts::of(after);
+    let opt = |t: Option<DateTime<Utc>>| t.map_or(Value::Null, |t| Value::Int(micros(t)));
+    let open = f.units - f.cancelled_units - f.shipped_units > 0;
+    conn.execute(
+        "INSERT INTO order_facts (order_id, channel, currency, region, node, status, placed_at,
+             created_at, ship_by, requested_delivery_at, lines, units, cancelled_units,
+             shipped_units, delivered_units, total_micros, booked_micros, backordered, cancelled,
+             open, released_at, first_shipped_at, shipped_at, delivered_at, shipments, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
+             $19, $20, $21, $22, $23, $24, $25, $26)
+         ON CONFLICT (order_id) DO UPDATE SET node = excluded.node, status = excluded.status,
+             ship_by = excluded.ship_by, requested_delivery_at = excluded.requested_delivery_at,
+             cancelled_units = excluded.cancelled_units, shipped_units = excluded.shipped_units,
+             delivered_units = excluded.delivered_units, total_micros = excluded.total_micros,
+             backordered = CASE WHEN order_facts.backordered = 1 THEN 1 ELSE excluded.backordered END,
+             cancelled = excluded.cancelled, open = excluded.open,
+             released_at = COALESCE(order_facts.released_at, excluded.released_at),
+             first_shipped_at = excluded.first_shipped_at, shipped_at = excluded.shipped_at,
+             delivered_at = excluded.delivered_at, shipments = excluded.shipments,
+             updated_at = excluded.updated_at",
+        &[
+            Value::Text(&f.order_id),
+            Value::Text(&f.channel),
+            Value::Text(&f.currency),
+            Value::Text(&f.region),
+            Value::Text(&f.node),
+            Value::Text(&f.status),
+            Value::Int(micros(f.placed_at)),
+            Value::Int(micros(f.created_at)),
+            Value::Int(micros(f.ship_by)),
+            opt(f.requested_delivery_at),
+            Value::Int(f.lines),
+            Value::Int(f.units),
+            Value::Int(f.cancelled_units),
+            Value::Int(f.shipped_units),
+            Value::Int(f.delivered_units),
+            Value::Int(to_micros(f.total)),
+            Value::Int(to_micros(f.booked)),
+            Value::Int(f.backordered.into()),
+            Value::Int(f.cancelled.into()),
+            Value::Int(open.into()),
+            opt(f.released_at),
+            opt(f.first_shipped_at),
+            opt(f.shipped_at),
+            opt(f.delivered_at),
+            Value::Int(f.shipments),
+            Value::Int(micros(after.updated_at)),
+        ],
+    )?;
+
+    let placed = micros(after.placed_at);
+    let lines = LineFacts::of(after);
+    if before.is_none() {
+        // A new order: all its lines in one statement per 32, as `orders::insert` does.
+        let numbers: Vec<[i64; 6]> = lines
+            .iter()
+            .map(|l| {
+                [
+                    l.line_no,
+                    placed,
+                    l.units,
+                    l.cancelled_units,
+                    l.shipped_units,
+                    to_micros(l.revenue),
+                ]
+            })
+            .collect();
+        for (chunk, numbers) in lines.chunks(32).zip(numbers.chunks(32)) {
+            let mut params = Vec::with_capacity(chunk.len() * 8);
+            for (line, n) in chunk.iter().zip(numbers) {
+                params.extend([
+                    Value::Text(&f.order_id),
+                    Value::Int(n[0]),
+                    Value::Text(&line.sku),
+                    Value::Int(n[1]),
+                    Value::Int(n[2]),
+                    Value::Int(n[3]),
+                    Value::Int(n[4]),
+                    Value::Int(n[5]),
+                ]);
+            }
+            let sql = crate::db::multi_row_insert(
+                "line_facts (order_id, line_no, sku, placed_at, units, cancelled_units,
+                     shipped_units, revenue_micros)",
+                8,
+                chunk.len(),
+            );
+            conn.execute(&sql, &params)?;
+        }
+    } else {
+        for line in lines {
+            let unchanged = before
+                .and_then(|b| b.line(line.line_no as u32))
+                .is_some_and(|b| {
+                    i64::from(b.cancelled_quantity) == line.cancelled_units
+                        && i64::from(b.shipped_quantity) == line.shipped_units
+                });
+            if unchanged {
+                continue;
+            }
+            conn.execute(
+                "UPDATE line_facts SET cancelled_units = $3, shipped_units = $4, revenue_micros = $5
+                 WHERE order_id = $1 AND line_no = $2",
+                &[
+                    Value::Text(&f.order_id),
+                    Value::Int(line.line_no),
+                    Value::Int(line.cancelled_units),
+                    Value::Int(line.shipped_units),
+                    Value::Int(to_micros(line.revenue)),
+                ],
+            )?;
+        }
+    }
+
+    let known = before.map_or(0, |b| b.shipments.len());
+    if after.shipments.len() > known {
+        let mut costs: BTreeMap<String, Option<NodeCosts>> = BTreeMap::new();
+        for s in &after.shipments[known..] {
+            if !costs.contains_key(&s.node) {
+                let doc = conn
+                    .query_one(
+                        "SELECT doc FROM nodes WHERE code = $1",
+                        &[Value::Text(&s.node)],
+                    )?
+                    .map(|r| -> Result<_, StoreError> {
+                        Ok(serde_json::from_str::<serde_json::Value>(r.text(0)?)?)
+                    })
+                    .transpose()?;
+                costs.insert(s.node.clone(), doc.as_ref().map(NodeCosts::from_node_doc));
+            }
+        }
+        let shipments =
+            ShipmentFacts::new_shipments(before, after, |node| costs.get(node).cloned().flatten());
+        for s in shipments {
+            conn.execute(
+                "INSERT INTO shipment_facts (shipment_id, order_id, node, units, at,
+                     order_created_at, ship_by, metres, cost_micros)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                 ON CONFLICT (shipment_id) DO NOTHING",
+                &[
+                    Value::Text(&s.shipment_id),
+                    Value::Text(&f.order_id),
+                    Value::Text(&s.node),
+                    Value::Int(s.units),
+                    Value::Int(micros(s.at)),
+                    Value::Int(micros(f.created_at)),
+                    Value::Int(micros(f.ship_by)),
+                    s.km.map_or(Value::Null, |km| Value::Int((km * 1000.0).round() as i64)),
+                    Value::Int(to_micros(s.cost)),
+                ],
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Adds returned units to an order's facts (for the return rate); the returns flow calls it in
+/// the transaction that records the return.
+pub fn add_returned_units(
+    conn: &mut dyn Conn,
+    order_id: &str,
+    units: i64,
+) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE order_facts SET returned_units = returned_units + $2 WHERE order_id = $1",
+        &[Value::Text(order_id), Value::Int(units)],
+    )?;
+    Ok(())
+}
+
+/// Writes the fact rows of orders stored before the insights tables existed, a batch at a time.
+pub(crate) fn backfill(conn: &mut dyn Conn) -> Result<usize, StoreError> {
+    let mut total = 0;
+    loop {
+        let rows = conn.query(
+            "SELECT o.doc FROM orders o
+             WHERE NOT EXISTS (SELECT 1 FROM order_facts f WHERE f.order_id = o.id) LIMIT 500",
+            &[],
+        )?;
+        if rows.is_empty() {
+            return Ok(total);
+        }
+        for row in &rows {
+            let order: Order = serde_json::from_str(row.text(0)?)?;
+            record(conn, None, &order)?;
+        }
+        total += rows.len();
+    }
+}
+
+// ---------------------------------------------------------------- KPIs
+
+fn sum(expr: &str) -> String {
+    format!("CAST(COALESCE(SUM({expr}), 0) AS BIGINT)")
+}
+
+fn order_sums(row: &Row, first: usize) -> Result<OrderSums, StoreError> {
+    let v = |i: usize| row.int(first + i);
+    Ok(OrderSums {
+        orders: v(0)?,
+        cancelled_orders: v(1)?,
+        backordered_orders: v(2)?,
+        lines: v(3)?,
+        units: v(4)?,
+        cancelled_units: v(5)?,
+        shipped_units: v(6)?,
+        returned_units: v(7)?,
+        revenue_micros: v(8)?,
+        booked_micros: v(9)?,
+        settled_orders: v(10)?,
+        settled_units: v(11)?,
+        settled_shipped_units: v(12)?,
+        shipped_orders: v(13)?,
+        on_time_orders: v(14)?,
+        cycle_micros: v(15)?,
+        released_orders: v(16)?,
+        release_micros: v(17)?,
+    })
+}
+
+fn order_sums_sql() -> String {
+    [
+        "COUNT(*)".to_owned(),
+        sum("cancelled"),
+        sum("backordered"),
+        sum("lines"),
+        sum("units"),
+        sum("cancelled_units"),
+        sum("shipped_units"),
+        sum("returned_units"),
+        sum("total_micros"),
+        sum("booked_micros"),
+        sum("CASE WHEN open = 0 THEN 1 ELSE 0 END"),
+        sum("CASE WHEN open = 0 THEN units ELSE 0 END"),
+        sum("CASE WHEN open = 0 THEN shipped_units ELSE 0 END"),
+        sum("CASE WHEN shipped_at IS NOT NULL THEN 1 ELSE 0 END"),
+        sum("CASE WHEN shipped_at <= ship_by THEN 1 ELSE 0 END"),
+        sum("CASE WHEN shipped_at IS NOT NULL THEN shipped_at - created_at ELSE 0 END"),
+        sum("CASE WHEN released_at IS NOT NULL THEN 1 ELSE 0 END"),
+        sum("CASE WHEN released_at IS NOT NULL THEN released_at - created_at ELSE 0 END"),
+    ]
+    .join(", ")
+}
+
+fn period(conn: &mut dyn Conn, from: i64, to: i64) -> Result<PeriodSums, StoreError> {
+    let mut p = PeriodSums::default();
+    for row in conn.query(
+        &format!(
+            "SELECT currency, COUNT(*), {} FROM order_facts
+             WHERE placed_at >= $1 AND placed_at < $2 GROUP BY currency",
+            sum("total_micros")
+        ),
+        &[Value::Int(from), Value::Int(to)],
+    )? {
+        p.orders += row.int(1)?;
+        p.revenue_micros
+            .insert(row.text(0)?.to_owned(), row.int(2)?);
+    }
+    Ok(p)
+}
+
+/// Runs `f` in one read-only snapshot, so every figure of a report sees the same commits.
+fn snapshot<T>(
+    conn: &mut dyn Conn,
+    f: impl FnOnce(&mut dyn Conn) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    conn.batch(match conn.dialect() {
+        Dialect::Sqlite => "BEGIN DEFERRED",
+        Dialect::Postgres => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+    })?;
+    let result = f(conn);
+    let end = conn.batch(if result.is_ok() { "COMMIT" } else { "ROLLBACK" });
+    let value = result?;
+    end?;
+    Ok(value)
+}
+
+/// The first instant of `t`'s UTC month.
+fn month_start(t: DateTime<Utc>) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(t.year(), t.month(), 1, 0, 0, 0)
+        .single()
+        .unwrap_or(t)
+}
+
+/// The same day and time of month, one month earlier (the last day when the month is shorter).
+fn month_earlier(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.checked_sub_months(chrono::Months::new(1)).unwrap_or(t)
+}
+
+fn kpi_inputs(
+    conn: &mut dyn Conn,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    as_of: DateTime<Utc>,
+) -> Result<KpiInputs, StoreError> {
+    let (f, t) = (micros(from), micros(to));
+    let window = [Value::Int(f), Value::Int(t)];
+
+    let mut channels = Vec::new();
+    for row in conn.query(
+        &format!(
+            "SELECT channel, currency, {} FROM order_facts
+             WHERE placed_at >= $1 AND placed_at < $2 GROUP BY channel, currency",
+            order_sums_sql()
+        ),
+        &window,
+    )? {
+        channels.push(ChannelSums {
+            channel: row.text(0)?.to_owned(),
+            currency: row.text(1)?.to_owned(),
+            sums: order_sums(&row, 2)?,
+        });
+    }
+
+    let mut nodes = Vec::new();
+    for row in conn.query(
+        &format!(
+            "SELECT node, COUNT(*), {}, {}, {}, {} FROM shipment_facts
+             WHERE at >= $1 AND at < $2 GROUP BY node ORDER BY node",
+            sum("units"),
+            sum("cost_micros"),
+            sum("CASE WHEN at <= ship_by THEN 1 ELSE 0 END"),
+            sum("at - order_created_at"),
+        ),
+        &window,
+    )? {
+        nodes.push(NodeSums {
+            node: row.text(0)?.to_owned(),
+            shipments: row.int(1)?,
+            units: row.int(2)?,
+            cost_micros: row.int(3)?,
+            on_time_shipments: row.int(4)?,
+            cycle_micros: row.int(5)?,
+        });
+    }
+
+    let mut regions = Vec::new();
+    for row in conn.query(
+        &format!(
+            "SELECT region, currency, COUNT(*), {} FROM order_facts
+             WHERE placed_at >= $1 AND placed_at < $2 GROUP BY region, currency",
+            sum("total_micros")
+        ),
+        &window,
+    )? {
+        regions.push(RegionSums {
+            region: row.text(0)?.to_owned(),
+            currency: row.text(1)?.to_owned(),
+            orders: row.int(2)?,
+            revenue_micros: row.int(3)?,
+        });
+    }
+
+    let mut products = Vec::new();
+    for row in conn.query(
+        &format!(
+            "SELECT sku, COUNT(*), {units}, {}, {} FROM line_facts
+             WHERE placed_at >= $1 AND placed_at < $2
+             GROUP BY sku ORDER BY {units} DESC, sku LIMIT {TOP_PRODUCTS}",
+            sum("shipped_units"),
+            sum("revenue_micros"),
+            units = sum("units"),
+        ),
+        &window,
+    )? {
+        products.push(ProductSums {
+            sku: row.text(0)?.to_owned(),
+            lines: row.int(1)?,
+            units: row.int(2)?,
+            shipped_units: row.int(3)?,
+            revenue_micros: row.int(4)?,
+        });
+    }
+
+    let mut providers = Vec::new();
+    let finished = "status IN ('processed', 'failed', 'dead')";
+    for row in conn.query(
+        &format!(
+            "SELECT provider, COUNT(*), {}, {}, {} FROM provider_messages
+             WHERE created_at >= $1 AND created_at < $2 GROUP BY provider ORDER BY provider",
+            sum("CASE WHEN status IN ('failed', 'dead') THEN 1 ELSE 0 END"),
+            sum(&format!(
+                "CASE WHEN {finished} THEN updated_at - created_at ELSE 0 END"
+            )),
+            sum(&format!("CASE WHEN {finished} THEN 1 ELSE 0 END")),
+        ),
+        &window,
+    )? {
+        providers.push(ProviderSums {
+            provider: row.text(0)?.to_owned(),
+            requests: row.int(1)?,
+            failures: row.int(2)?,
+            latency_micros: row.int(3)?,
+            finished: row.int(4)?,
+        });
+    }
+
+    let mut shipped_value_micros = BTreeMap::new();
+    for row in conn.query(
+        &format!(
+            "SELECT currency, {} FROM order_facts
+             WHERE shipped_at >= $1 AND shipped_at < $2 GROUP BY currency",
+            sum("total_micros")
+        ),
+        &window,
+    )? {
+        shipped_value_micros.insert(row.text(0)?.to_owned(), row.int(1)?);
+    }
+
+    let now = micros(as_of);
+    let jeopardy = micros(as_of + JEOPARDY_WINDOW);
+    let count = |conn: &mut dyn Conn, sql: &str, params: &[Value<'_>]| -> Result<i64, StoreError> {
+        conn.query_one(sql, params)?.map_or(Ok(0), |r| r.int(0))
+    };
+    let past_due = count(
+        conn,
+        "SELECT COUNT(*) FROM order_facts WHERE open = 1 AND ship_by < $1",
+        &[Value::Int(now)],
+    )?;
+    let in_jeopardy = count(
+        conn,
+        "SELECT COUNT(*) FROM order_facts WHERE open = 1 AND ship_by >= $1 AND ship_by < $2",
+        &[Value::Int(now), Value::Int(jeopardy)],
+    )?;
+
+    let length = t - f;
+    let day = micros(Interval::Day.floor(as_of));
+    let month = month_start(as_of);
+    let last_month = month_earlier(as_of);
+    Ok(KpiInputs {
+        from,
+        to,
+        as_of,
+        channels,
+        nodes,
+        regions,
+        products,
+        providers,
+        shipped_value_micros,
+        past_due,
+        in_jeopardy,
+        previous: period(conn, f - length, f)?,
+        today: period(conn, day, now + 1)?,
+        month_to_date: period(conn, micros(month), now + 1)?,
+        previous_month_to_date: period(
+            conn,
+            micros(month_start(last_month)),
+            micros(last_month) + 1,
+        )?,
+    })
+}
+
+// ---------------------------------------------------------------- series
+
+fn buckets(
+    conn: &mut dyn Conn,
+    metric: Metric,
+    interval: Interval,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<Bucket>, StoreError> {
+    let (table, time, group, value) = match metric {
+        Metric::Orders => ("order_facts", "placed_at", "channel", "1".to_owned()),
+        Metric::Revenue => (
+            "order_facts",
+            "placed_at",
+            "currency",
+            "total_micros".to_owned(),
+        ),
+        Metric::Units => ("order_facts", "placed_at", "channel", "units".to_owned()),
+        Metric::Shipments => ("shipment_facts", "at", "node", "1".to_owned()),
+        Metric::CycleTimeHours => (
+            "shipment_facts",
+            "at",
+            "node",
+            "at - order_created_at".to_owned(),
+        ),
+        Metric::ProviderRequests => (
+            "provider_messages",
+            "created_at",
+            "provider",
+            "1".to_owned(),
+        ),
+        Metric::ProviderFailureRate => (
+            "provider_messages",
+            "created_at",
+            "provider",
+            "CASE WHEN status IN ('failed', 'dead') THEN 1 ELSE 0 END".to_owned(),
+        ),
+    };
+    let sql = format!(
+        "SELECT ({time} / $3) * $3, {group}, {}, COUNT(*) FROM {table}
+         WHERE {time} >= $1 AND {time} < $2 GROUP BY 1, 2 ORDER BY 1, 2",
+        sum(&value)
+    );
+    conn.query(
+        &sql,
+        &[
+            Value::Int(micros(from)),
+            Value::Int(micros(to)),
+            Value::Int(interval.micros()),
+        ],
+    )?
+    .into_iter()
+    .map(|row| {
+        Ok(Bucket {
+            at: from_micros(row.int(0)?),
+            group: row.text(1)?.to_owned(),
+            sum: row.int(2)?,
+            count: row.int(3)?,
+        })
+    })
+    .collect()
+}
+
+// ---------------------------------------------------------------- anomalies
+
+fn anomaly(row: &Row) -> Result<Anomaly, StoreError> {
+    let number = |i: usize| -> Result<f64, StoreError> {
+        row.text(i)?
+            .parse()
+            .map_err(|_| StoreError::Corrupt(format!("anomaly column {i} is not a number")))
+    };
+    Ok(Anomaly {
+        metric: row.text(0)?.to_owned(),
+        subject: row.text(1)?.to_owned(),
+        at: from_micros(row.int(2)?),
+        value: number(3)?,
+        expected: number(4)?,
+        lower: number(5)?,
+        upper: number(6)?,
+        score: number(7)?,
+    })
+}
+
+// ---------------------------------------------------------------- alerts
+
+/// A stored alert.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertRecord {
+    pub name: String,
+    pub definition: AlertDefinition,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One firing of an alert for one subject.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Firing {
+    pub id: String,
+    pub alert: String,
+    /// An order id, or `SKU@NODE` for inventory.
+    pub subject: String,
+    pub fired_at: DateTime<Utc>,
+    /// What the subject looked like when it fired.
+    pub data: serde_json::Value,
+}
+
+fn alert_record(row: &Row) -> Result<AlertRecord, StoreError> {
+    let doc: serde_json::Value = serde_json::from_str(row.text(1)?)?;
+    let definition = AlertDefinition::parse(&doc)
+        .map_err(|e| StoreError::Corrupt(format!("alert {}: {e}", row.text(0).unwrap_or("?"))))?;
+    Ok(AlertRecord {
+        name: row.text(0)?.to_owned(),
+        definition,
+        created_at: from_micros(row.int(2)?),
+        updated_at: from_micros(row.int(3)?),
+    })
+}
+
+/// Subjects that meet `condition` now and have not fired `alert` yet: (subject, event subject,
+/// data).
+fn alert_candidates(
+    conn: &mut dyn Conn,
+    alert: &str,
+    condition: &AlertCondition,
+    now: DateTime<Utc>,
+) -> Result<Vec<(String, String, serde_json::Value)>, StoreError> {
+    let limit = FIRINGS_PER_RUN;
+    let not_fired = "NOT EXISTS (SELECT 1 FROM alert_firings a WHERE a.alert = $1 AND a.subject = ";
+    match condition {
+        AlertCondition::OrderNotReleased { hours } => {
+            let cutoff = condition.cutoff(now).unwrap_or(now);
+            conn.query(
+                &format!(
+                    "SELECT order_id, channel, status, created_at FROM order_facts
+                     WHERE released_at IS NULL AND open = 1 AND created_at <= $2
+                       AND {not_fired} order_facts.order_id)
+                     ORDER BY created_at LIMIT {limit}"
+                ),
+                &[Value::Text(alert), Value::Int(micros(cutoff))],
+            )?
+            .into_iter()
+            .map(|r| {
+                let id = r.text(0)?.to_owned();
+                Ok((
+                    id.clone(),
+                    id.clone(),
+                    json!({"order_id": id, "channel": r.text(1)?, "status": r.text(2)?,
+                           "created_at": from_micros(r.int(3)?), "hours": hours}),
+                ))
+            })
+            .collect()
+        }
+        AlertCondition::OrderNotShipped { hours } => {
+            let cutoff = condition.cutoff(now).unwrap_or(now);
+            conn.query(
+                &format!(
+                    "SELECT order_id, channel, status, requested_delivery_at FROM order_facts
+                     WHERE open = 1 AND requested_delivery_at IS NOT NULL
+                       AND requested_delivery_at <= $2 AND {not_fired} order_facts.order_id)
+                     ORDER BY requested_delivery_at LIMIT {limit}"
+                ),
+                &[Value::Text(alert), Value::Int(micros(cutoff))],
+            )?
+            .into_iter()
+            .map(|r| {
+                let id = r.text(0)?.to_owned();
+                Ok((
+                    id.clone(),
+                    id.clone(),
+                    json!({"order_id": id, "channel": r.text(1)?, "status": r.text(2)?,
+                           "requested_delivery_at": from_micros(r.int(3)?), "hours": hours}),
+                ))
+            })
+            .collect()
+        }
+        AlertCondition::InventoryBelow {
+            threshold,
+            sku,
+            node,
+        } => {
+            let available = "b.on_hand - b.reserved - b.allocated - COALESCE(b.safety_stock, n.safety_stock, 0)";
+            let subject = "b.sku || '@' || b.node";
+            let mut sql = format!(
+                "SELECT b.sku, b.node, {available} FROM inventory_balances b
+                 LEFT JOIN nodes n ON n.code = b.node
+                 WHERE {available} < $2 AND {not_fired} {subject})"
+            );
+            let mut params = vec![Value::Text(alert), Value::Int(*threshold)];
+            if let Some(sku) = sku {
+                params.push(Value::Text(sku));
+                sql.push_str(&format!(" AND b.sku = ${}", params.len()));
+            }
+            if let Some(node) = node {
+                params.push(Value::Text(node));
+                sql.push_str(&format!(" AND b.node = ${}", params.len()));
+            }
+            sql.push_str(&format!(" ORDER BY b.sku, b.node LIMIT {limit}"));
+            conn.query(&sql, &params)?
+                .into_iter()
+                .map(|r| {
+                    let (sku, node) = (r.text(0)?.to_owned(), r.text(1)?.to_owned());
+                    Ok((
+                        format!("{sku}@{node}"),
+                        format!("inventory:{sku}@{node}"),
+                        json!({"sku": sku, "node": node, "available": r.int(2)?,
+                               "threshold": threshold}),
+                    ))
+                })
+                .collect()
+        }
+    }
+}
+
+/// Records the firings of one alert due now and emits `alert.fired` for each, in the caller's
+/// transaction; a subject that fired before is skipped (the unique key holds across processes).
+pub fn fire_alert(tx: &mut Tx<'_>, alert: &AlertRecord) -> Result<Vec<Firing>, StoreError> {
+    let now = tx.now();
+    let candidates = alert_candidates(tx.conn(), &alert.name, &alert.definition.condition, now)?;
+    let mut fired = Vec::new();
+    for (subject, event_subject, data) in candidates {
+        let id = uuid::Uuid::now_v7().to_string();
+        let text = data.to_string();
+        let inserted = tx.conn().execute(
+            "INSERT INTO alert_firings (id, alert, subject, fired_at, data)
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (alert, subject) DO NOTHING",
+            &[
+                Value::Text(&id),
+                Value::Text(&alert.name),
+                Value::Text(&subject),
+                Value::Int(micros(now)),
+                Value::Text(&text),
+            ],
+        )?;
+        if inserted == 0 {
+            continue;
+        }
+        tx.emit(EventDraft::new(
+            "alert.fired",
+            event_subject,
+            json!({
+                "firing_id": id,
+                "alert": alert.name,
+                "condition": alert.definition.condition,
+                "notify": alert.definition.notify,
+                "subject": subject,
+                "fired_at": now,
+                "details": data,
+            }),
+        ));
+        fired.push(Firing {
+            id,
+            alert: alert.name.clone(),
+            subject,
+            fired_at: now,
+            data,
+        });
+    }
+    Ok(fired)
+}
+
+impl Store {
+    /// The sums behind a KPI report of the orders placed in `[from, to)`, as of `as_of`.
+    pub async fn kpi_inputs(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        as_of: DateTime<Utc>,
+    ) -> Result<KpiInputs, StoreError> {
+        self.read(move |c| snapshot(c, |c| kpi_inputs(c, from, to, as_of)))
+            .await
+    }
+
+    /// `metric` summed per `interval` over `[from, to)`, one bucket per group that has data.
+    pub async fn insight_buckets(
+        &self,
+        metric: Metric,
+        interval: Interval,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<Bucket>, StoreError> {
+        self.read(move |c| buckets(c, metric, interval, from, to))
+            .await
+    }
+
+    /// Stores anomalies not seen before and emits `insights.anomaly` for each, in one
+    /// transaction; returns those that were new.
+    pub async fn record_anomalies(&self, found: Vec<Anomaly>) -> Result<Vec<Anomaly>, StoreError> {
+        self.write(move |tx| {
+            let now = micros(tx.now());
+            let mut new = Vec::new();
+            for a in found {
+                let inserted = tx.conn().execute(
+                    "INSERT INTO insight_anomalies (metric, subject, at, value, expected, lower,
+                         upper, score, detected_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                     ON CONFLICT (metric, subject, at) DO NOTHING",
+                    &[
+                        Value::Text(&a.metric),
+                        Value::Text(&a.subject),
+                        Value::Int(micros(a.at)),
+                        Value::Text(&a.value.to_string()),
+                        Value::Text(&a.expected.to_string()),
+                        Value::Text(&a.lower.to_string()),
+                        Value::Text(&a.upper.to_string()),
+                        Value::Text(&a.score.to_string()),
+                        Value::Int(now),
+                    ],
+                )?;
+                if inserted == 1 {
+                    tx.emit(EventDraft::new(
+                        "insights.anomaly",
+                        format!("insights:{}:{}", a.metric, a.subject),
+                        serde_json::to_value(&a)?,
+                    ));
+                    new.push(a);
+                }
+            }
+            Ok(new)
+        })
+        .await
+    }
+
+    /// Anomalies whose bucket starts at or after `since`, newest first.
+    pub async fn anomalies(
+        &self,
+        since: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Anomaly>, StoreError> {
+        self.read(move |c| {
+            c.query(
+                &format!(
+                    "SELECT metric, subject, at, value, expected, lower, upper, score
+                     FROM insight_anomalies WHERE at >= $1
+                     ORDER BY at DESC, metric, subject LIMIT {}",
+                    limit.clamp(1, 10_000)
+                ),
+                &[Value::Int(micros(since))],
+            )?
+            .iter()
+            .map(anomaly)
+            .collect()
+        })
+        .await
+    }
+
+    /// Creates or replaces an alert; `true` when it is new. Firings of a replaced alert stay, so
+    /// a subject that fired does not fire again.
+    pub async fn put_alert(
+        &self,
+        name: String,
+        definition: AlertDefinition,
+    ) -> Result<bool, StoreError> {
+        self.write(move |tx| {
+            let now = micros(tx.now());
+            let doc = serde_json::to_string(&definition)?;
+            let existed = tx
+                .conn()
+                .query_one(
+                    "SELECT 1 FROM alerts WHERE name = $1",
+                    &[Value::Text(&name)],
+                )?
+                .is_some();
+            tx.conn().execute(
+                "INSERT INTO alerts (name, doc, enabled, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $4)
+                 ON CONFLICT (name) DO UPDATE SET doc = excluded.doc, enabled = excluded.enabled,
+                     updated_at = excluded.updated_at",
+                &[
+                    Value::Text(&name),
+                    Value::Text(&doc),
+                    Value::Int(definition.enabled.into()),
+                    Value::Int(now),
+                ],
+            )?;
+            tx.emit(EventDraft::new(
+                if existed {
+                    "alert.updated"
+                } else {
+                    "alert.created"
+                },
+                format!("alert:{name}"),
+                json!({"name": name, "condition": definition.condition, "notify": definition.notify,
+                       "enabled": definition.enabled}),
+            ));
+            Ok(!existed)
+        })
+        .await
+    }
+
+    pub async fn get_alert(&self, name: String) -> Result<Option<AlertRecord>, StoreError> {
+        self.read(move |c| {
+            c.query_one(
+                "SELECT name, doc, created_at, updated_at FROM alerts WHERE name = $1",
+                &[Value::Text(&name)],
+            )?
+            .as_ref()
+            .map(alert_record)
+            .transpose()
+        })
+        .await
+    }
+
+    pub async fn list_alerts(&self) -> Result<Vec<AlertRecord>, StoreError> {
+        self.read(|c| {
+            c.query(
+                "SELECT name, doc, created_at, updated_at FROM alerts ORDER BY name",
+                &[],
+            )?
+            .iter()
+            .map(alert_record)
+            .collect()
+        })
+        .await
+    }
+
+    /// Evaluates every enabled alert once: records new firings and their events, one transaction
+    /// per alert. Returns the firings made.
+    pub async fn evaluate_alerts(&self) -> Result<Vec<Firing>, StoreError> {
+        let mut fired = Vec::new();
+        for alert in self.list_alerts().await? {
+            if !alert.definition.enabled {
+                continue;
+            }
+            fired.extend(self.write(move |tx| fire_alert(tx, &alert)).await?);
+        }
+        Ok(fired)
+    }
+
+    /// Firings of an alert, newest first; `before` is the `id` of the last firing of the
+    /// previous page.
+    pub async fn alert_firings(
+        &self,
+        alert: String,
+        before: Option<String>,
+        limit: usize,
+    ) -> Result<Vec<Firing>, StoreError> {
+        self.read(move |c| {
+            let limit = limit.clamp(1, 1000);
+            let rows = match &before {
+                Some(id) => c.query(
+                    &format!(
+                        "SELECT id, alert, subject, fired_at, data FROM alert_firings
+                         WHERE alert = $1 AND id < $2 ORDER BY id DESC LIMIT {limit}"
+                    ),
+                    &[Value::Text(&alert), Value::Text(id)],
+                )?,
+                None => c.query(
+                    &format!(
+                        "SELECT id, alert, subject, fired_at, data FROM alert_firings
+                         WHERE alert = $1 ORDER BY id DESC LIMIT {limit}"
+                    ),
+                    &[Value::Text(&alert)],
+                )?,
+            };
+            rows.iter()
+                .map(|r| {
+                    Ok(Firing {
+                        id: r.text(0)?.to_owned(),
+                        alert: r.text(1)?.to_owned(),
+                        subject: r.text(2)?.to_owned(),
+                        fired_at: from_micros(r.int(3)?),
+                        data: serde_json::from_str(r.text(4)?)?,
+                    })
+                })
+                .collect()
+        })
+        .await
+    }
+}
