@@ -13,6 +13,7 @@ const SQLITE: &[(i64, &str)] = &[
         5,
         include_str!("migrations/sqlite/0005_postal_centroids.sql"),
     ),
+    (6, include_str!("migrations/sqlite/0006_flows.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("migrations/postgres/0001_orders.sql")),
@@ -23,6 +24,7 @@ const POSTGRES: &[(i64, &str)] = &[
         5,
         include_str!("migrations/postgres/0005_postal_centroids.sql"),
     ),
+    (6, include_str!("migrations/postgres/0006_flows.sql")),
 ];
 
 /// Arbitrary but fixed: the advisory lock key that serialises migrations.

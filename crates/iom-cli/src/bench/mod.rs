@@ -1,6 +1,7 @@
 //! `iom bench …`: programs that drive the real system and print figures.
 
 mod dom;
+mod flow;
 mod intake;
 mod inventory;
 mod load;
@@ -19,6 +20,8 @@ pub enum BenchCommand {
     /// X12 parsing MB/s, Shopify webhooks to committed orders per second, outbound webhook
     /// deliveries per second.
     Providers(providers::ProvidersArgs),
+    /// The default order flow end to end: runs/s from received to released, step time p50.
+    Flow(flow::FlowArgs),
 }
 
 pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
@@ -27,5 +30,6 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Inventory(args) => inventory::run(args).await,
         BenchCommand::Dom(args) => dom::run(args).await,
         BenchCommand::Providers(args) => providers::run(args).await,
+        BenchCommand::Flow(args) => flow::run(args).await,
     }
 }
