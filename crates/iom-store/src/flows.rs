@@ -569,13 +569,20 @@ pub fn run_steps(conn: &mut dyn Conn, run_id: &str) -> Result<Vec<StepRow>, Stor
 
 // ---------------------------------------------------------------- cursor
 
-/// The dispatcher's position in the events log. On PostgreSQL the row is locked for the
-/// transaction, or `None` is returned when another process holds it (it is dispatching now).
-pub fn lock_cursor(conn: &mut dyn Conn, name: &str) -> Result<Option<i64>, StoreError> {
+/// Creates the dispatcher's cursor at 0 unless it exists. Done once at start in a transaction of
+/// its own: inserting it in every pass would make two processes wait on each other's row.
+pub fn ensure_cursor(conn: &mut dyn Conn, name: &str) -> Result<(), StoreError> {
     conn.execute(
         "INSERT INTO flow_cursors (name, seq) VALUES ($1, 0) ON CONFLICT (name) DO NOTHING",
         &[Value::Text(name)],
     )?;
+    Ok(())
+}
+
+/// The dispatcher's position in the events log. On PostgreSQL the row is locked for the
+/// transaction, or `None` is returned when another process holds it (it is dispatching now) or
+/// the cursor was not created yet.
+pub fn lock_cursor(conn: &mut dyn Conn, name: &str) -> Result<Option<i64>, StoreError> {
     let lock = match conn.dialect() {
         Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
         Dialect::Sqlite => "",

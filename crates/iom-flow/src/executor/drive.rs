@@ -20,7 +20,7 @@ use crate::expr::{EventInput, Input};
 use crate::plan::{Ending, ExecutablePlan, Next, NodeKind, Outcome, StepId};
 
 /// The dispatcher's cursor in the events log.
-const CURSOR: &str = "flows";
+pub const CURSOR: &str = "flows";
 /// Most steps one run takes in one pass, so a long flow does not hold a pass up.
 const STEPS_PER_PASS: usize = 64;
 

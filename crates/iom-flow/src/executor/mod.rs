@@ -137,7 +137,7 @@ impl Executor {
                 for v in &versions {
                     rows::seed_published(tx.conn(), v, now)?;
                 }
-                Ok(())
+                rows::ensure_cursor(tx.conn(), drive::CURSOR)
             })
             .await?;
         Ok(())
@@ -160,7 +160,7 @@ impl Executor {
             let busy = match self.run_once().await {
                 Ok(out) => out.busy(),
                 Err(e) => {
-                    tracing::warn!(error = %e, "a flow pass failed");
+                    tracing::warn!(error = ?e, "a flow pass failed");
                     tokio::time::sleep(Duration::from_millis(500)).await;
                     false
                 }
