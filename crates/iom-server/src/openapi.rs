@@ -5,7 +5,7 @@ use utoipa::{Modify, OpenApi};
 
 use crate::routes::{alerts, insights};
 use crate::routes::{
-    events, fulfillment, inventory, nodes, orders, providers, returns, subscriptions,
+    events, flows, fulfillment, inventory, nodes, orders, providers, returns, subscriptions,
 };
 
 #[derive(OpenApi)]
@@ -29,6 +29,9 @@ use crate::routes::{
         returns::close, returns::cancel, returns::get_policy, returns::put_policy,
         insights::kpis, insights::series, insights::anomalies,
         alerts::put, alerts::get, alerts::list, alerts::firings,
+        flows::put, flows::publish, flows::unpublish, flows::list, flows::get,
+        flows::order_runs, flows::list_runs, flows::get_run, flows::retry_run,
+        flows::list_tasks, flows::complete_task,
     ),
     components(schemas(crate::error::Problem, iom_domain::FieldError)),
     modifiers(&BearerAuth),
@@ -42,6 +45,7 @@ use crate::routes::{
         (name = "returns", description = "Returns from any origin: authorisation, receipt and disposition, refunds, exchanges, the return policy"),
         (name = "insights", description = "KPIs, chart series and anomalies, live from the order stream"),
         (name = "alerts", description = "Alert definitions and their firings (each an `alert.fired` business event)"),
+        (name = "flows", description = "Orchestration: flow definitions and versions, runs and their steps, manual tasks"),
     )
 )]
 pub struct ApiDoc;

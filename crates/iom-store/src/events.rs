@@ -53,7 +53,8 @@ impl Store {
     }
 }
 
-fn after_seq(
+/// Events after `after` on any connection (inside a write as well); see [`Store::events_after`].
+pub fn after_seq(
     conn: &mut dyn Conn,
     after: i64,
     types: Option<&str>,
@@ -95,7 +96,7 @@ fn after_seq(
     conn.query(&sql, &params)?.into_iter().map(event).collect()
 }
 
-fn event(mut row: Row) -> Result<Event, StoreError> {
+pub(crate) fn event(mut row: Row) -> Result<Event, StoreError> {
     let data = row.take_text(4)?;
     Ok(Event {
         seq: row.int(0)?,

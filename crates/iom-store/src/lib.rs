@@ -10,6 +10,7 @@
 mod db;
 pub mod events;
 pub mod insights;
+pub mod flows;
 pub mod inventory;
 mod migrate;
 pub mod nodes;

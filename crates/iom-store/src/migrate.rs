@@ -13,6 +13,7 @@ const SQLITE: &[(i64, &str)] = &[
         5,
         include_str!("migrations/sqlite/0005_postal_centroids.sql"),
     ),
+    (6, include_str!("migrations/sqlite/0006_flows.sql")),
     (7, include_str!("migrations/sqlite/0007_returns.sql")),
     (8, include_str!("migrations/sqlite/0008_insights.sql")),
 ];
@@ -25,6 +26,7 @@ const POSTGRES: &[(i64, &str)] = &[
         5,
         include_str!("migrations/postgres/0005_postal_centroids.sql"),
     ),
+    (6, include_str!("migrations/postgres/0006_flows.sql")),
     (7, include_str!("migrations/postgres/0007_returns.sql")),
     (8, include_str!("migrations/postgres/0008_insights.sql")),
 ];

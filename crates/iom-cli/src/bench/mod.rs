@@ -2,6 +2,7 @@
 
 mod dom;
 mod insights;
+mod flow;
 mod intake;
 mod inventory;
 mod load;
@@ -26,6 +27,8 @@ pub enum BenchCommand {
     /// KPI endpoint latency with 100,000 orders in the store, and the lag from an order's commit
     /// to the KPIs that count it.
     Insights(insights::InsightsArgs),
+    /// The default order flow end to end: runs/s from received to released, step time p50.
+    Flow(flow::FlowArgs),
 }
 
 pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
@@ -36,5 +39,6 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Providers(args) => providers::run(args).await,
         BenchCommand::Returns(args) => returns::run(args).await,
         BenchCommand::Insights(args) => insights::run(args).await,
+        BenchCommand::Flow(args) => flow::run(args).await,
     }
 }

@@ -2,6 +2,7 @@
 
 mod cases;
 mod defaults;
+mod executor;
 mod expressions;
 mod navigation;
 mod policies;

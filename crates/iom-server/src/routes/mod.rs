@@ -1,5 +1,6 @@
 pub mod alerts;
 pub mod events;
+pub mod flows;
 pub mod fulfillment;
 pub mod health;
 pub mod insights;
