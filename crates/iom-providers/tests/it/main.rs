@@ -5,6 +5,7 @@ mod ack997;
 mod csv;
 mod jq;
 mod mapping;
+mod outbound;
 mod ubl;
 mod x12;
 
