@@ -293,7 +293,8 @@ async fn sweep_reservations(inventory: iom_inventory::Inventory, every: std::tim
 }
 
 /// Background work: finishing inbound messages a stopped process left behind, delivering
-/// business events to subscriptions, and to NATS when configured.
+/// business events to subscriptions, and to NATS when configured, turning events into outbound
+/// documents and sending them, and polling the sources that must be pulled.
 async fn spawn_workers(state: &AppState, config: &Config) -> Vec<tokio::task::JoinHandle<()>> {
     let resume = {
         let state = state.clone();
@@ -308,6 +309,9 @@ async fn spawn_workers(state: &AppState, config: &Config) -> Vec<tokio::task::Jo
     let mut workers = vec![
         resume,
         pipeline::delivery::spawn(state.clone(), std::time::Duration::from_secs(30)),
+        pipeline::documents::spawn(state.clone()),
+        pipeline::sender::spawn(state.clone()),
+        pipeline::pull::spawn(state.clone()),
     ];
     if let Some(url) = config.nats_url.clone().filter(|u| !u.is_empty()) {
         workers.push(pipeline::nats::spawn(state.clone(), url));

@@ -8,7 +8,9 @@ mod inventory;
 mod lifecycle;
 mod nodes;
 mod orders;
+mod outbound;
 mod providers;
+mod pull;
 mod service;
 mod subscriptions;
 
