@@ -135,11 +135,7 @@ fn envelope(loaded: &Loaded) -> Result<Option<EnvelopeSettings>, String> {
     if value.is_null() || loaded.kind.name != "x12" {
         return Ok(None);
     }
-    let mut settings = value.clone();
-    if let Some(map) = settings.as_object_mut() {
-        map.remove("documents");
-    }
-    serde_json::from_value(settings)
+    super::settings::envelope(value)
         .map(Some)
         .map_err(|e| format!("provider {}: settings.x12: {e}", loaded.name()))
 }

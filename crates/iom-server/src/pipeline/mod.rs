@@ -11,6 +11,7 @@ pub mod nats;
 pub mod outbound;
 pub mod pull;
 pub mod sender;
+pub mod settings;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;

@@ -88,19 +88,21 @@ impl PullSettings {
         if value.is_null() {
             return None;
         }
-        Some(
-            serde_json::from_value::<PullSettings>(value.clone())
-                .map_err(|e| format!("settings.pull: {e}"))
-                .and_then(|s| {
-                    if s.limit == 0 {
-                        Err("settings.pull.limit must be at least 1".into())
-                    } else if DateTime::parse_from_rfc3339(&s.start).is_err() {
-                        Err("settings.pull.start must be an RFC 3339 time".into())
-                    } else {
-                        Ok(s)
-                    }
-                }),
-        )
+        Some(PullSettings::parse(value).map_err(|e| format!("settings.pull: {e}")))
+    }
+
+    /// Reads and checks `settings.pull`.
+    pub fn parse(value: &Value) -> Result<PullSettings, String> {
+        let s = serde_json::from_value::<PullSettings>(value.clone()).map_err(|e| e.to_string())?;
+        if s.limit == 0 {
+            Err("limit must be at least 1".into())
+        } else if DateTime::parse_from_rfc3339(&s.start).is_err() {
+            Err("start must be an RFC 3339 time".into())
+        } else if !(s.url.starts_with("http://") || s.url.starts_with("https://")) {
+            Err("url must be an http:// or https:// URL".into())
+        } else {
+            Ok(s)
+        }
     }
 }
 

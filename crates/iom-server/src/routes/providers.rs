@@ -214,6 +214,7 @@ pub async fn put(
         };
         errors.push(iom_domain::FieldError::new("transformation", message));
     }
+    errors.extend(crate::pipeline::settings::check(kind, &body.settings));
     if !errors.is_empty() {
         return Err(ApiError::invalid(errors));
     }

@@ -464,3 +464,55 @@ async fn releasing_lines_sends_a_940_and_a_signed_json_release_to_their_nodes() 
         assert_eq!(receiver.wait_for(&hook, 1).await.len(), 1);
     }
 }
+
+#[tokio::test]
+async fn bad_outbound_and_pull_settings_are_refused_with_their_fields() {
+    for app in apps().await {
+        let (status, problem) = app
+            .put(
+                "/api/v1/providers/edi",
+                json!({"type": "x12", "settings": {
+                    "x12": {"sender_id": "A_SENDER_ID_TOO_LONG", "documents": ["855", "999"]},
+                    "delivery": {"attempts": 0, "retries": 3}}}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+        let fields: Vec<&str> = problem["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["field"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                "settings.x12.sender_id",
+                "settings.x12.documents",
+                "settings.delivery.attempts",
+                "settings.delivery.retries"
+            ],
+            "{problem}"
+        );
+        let (status, problem) = app
+            .put(
+                "/api/v1/providers/sheet",
+                json!({"type": "csv", "settings": {"pull": {"url": "http://x/orders"}}}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(problem["errors"][0]["field"], "settings.pull");
+        let (status, problem) = app
+            .put(
+                "/api/v1/providers/rest-in",
+                json!({"type": "rest", "settings": {"pull": {"url": "ftp://x", "limit": 0}}}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(problem["errors"][0]["field"], "settings.pull");
+        // Nothing was stored.
+        for name in ["edi", "sheet", "rest-in"] {
+            let (status, _) = app.get(&format!("/api/v1/providers/{name}")).await;
+            assert_eq!(status, StatusCode::NOT_FOUND);
+        }
+    }
+}
