@@ -245,7 +245,7 @@ impl Totals {
 }
 
 impl Order {
-    /// Minor units of the order's currency (2 for USD, 0 for JPY).
+    /// Decimal places of the order's currency (2 for USD, 0 for JPY, 3 for KWD).
     pub fn currency_scale(&self) -> u32 {
         iso_currency::Currency::from_code(self.currency.code())
             .and_then(|c| c.exponent())

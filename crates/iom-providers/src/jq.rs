@@ -4,9 +4,12 @@
 //!
 //! A [`Transform`] is compiled once and run for every document. Every program can use the
 //! definitions of `src/transforms/prelude.jq` besides jq's standard library: `blank`,
-//! `nonblank`, `text`, and exact decimal functions (`money_sum`, `split_total`, …) because money
-//! must not pass through floating point. The default programs for Shopify, BigCommerce and Amazon
+//! `nonblank`, `text`, and exact decimal functions (`money_sum` and `split_total`, native in
+//! `jq/money.rs` for speed, and `dec_parse`, `dec_format` …) because money must not pass through
+//! floating point. The default programs for Shopify, BigCommerce and Amazon
 //! are in [`programs`]; a provider instance may start from one of them and change it.
+
+mod money;
 
 use iom_domain::OrderIntake;
 use jaq_core::load::{Arena, File, Loader};
@@ -81,7 +84,8 @@ impl Transform {
             .chain(prelude);
         let funs = jaq_core::funs()
             .chain(jaq_std::funs())
-            .chain(jaq_json::funs());
+            .chain(jaq_json::funs())
+            .chain(money::funs());
         let arena = Arena::default();
         let modules = Loader::new(defs)
             .load(&arena, File { code, path: () })

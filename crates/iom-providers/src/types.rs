@@ -148,11 +148,24 @@ static TYPES: &[ProviderType] = &[
     },
     ProviderType {
         name: "x12",
-        description: "ANSI X12 EDI: 850 purchase orders, 856 ship notices and 945 shipping advices in; a 997 is stored for each interchange.",
+        description: "ANSI X12 EDI: 850 purchase orders, 856 ship notices and 945 shipping advices in; a 997 is stored for each interchange. Out: 855, 856 and 810 for its orders, 940 for lines released to a node it runs (settings.x12 holds the envelope).",
         inbound: &["850", "856", "945"],
-        outbound: &["997"],
+        outbound: &["997", "855", "856", "810", "940"],
         verification: Verification::BearerToken,
-        connection: &[],
+        connection: &[
+            field(
+                "url",
+                false,
+                false,
+                "Where outbound documents are posted; without it they wait in the message log to be picked up",
+            ),
+            field(
+                "secret",
+                false,
+                true,
+                "Signs each posted document (X-IOM-Signature: sha256=HEX)",
+            ),
+        ],
         default_transformation: None,
     },
     ProviderType {

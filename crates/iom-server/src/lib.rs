@@ -361,7 +361,8 @@ async fn sweep_reservations(inventory: iom_inventory::Inventory, every: std::tim
 }
 
 /// Background work: finishing inbound messages a stopped process left behind, delivering
-/// business events to subscriptions, and to NATS when configured, and running flows.
+/// business events to subscriptions, and to NATS when configured, turning events into outbound
+/// documents and sending them, polling the sources that must be pulled, and running flows.
 async fn spawn_workers(state: &AppState, config: &Config) -> Vec<tokio::task::JoinHandle<()>> {
     let resume = {
         let state = state.clone();
@@ -376,6 +377,9 @@ async fn spawn_workers(state: &AppState, config: &Config) -> Vec<tokio::task::Jo
     let mut workers = vec![
         resume,
         pipeline::delivery::spawn(state.clone(), std::time::Duration::from_secs(30)),
+        pipeline::documents::spawn(state.clone()),
+        pipeline::sender::spawn(state.clone()),
+        pipeline::pull::spawn(state.clone()),
     ];
     workers.push(tokio::spawn(crate::insights::run(
         state.store.clone(),

@@ -16,6 +16,10 @@ const SQLITE: &[(i64, &str)] = &[
     (6, include_str!("migrations/sqlite/0006_flows.sql")),
     (7, include_str!("migrations/sqlite/0007_returns.sql")),
     (8, include_str!("migrations/sqlite/0008_insights.sql")),
+    (
+        9,
+        include_str!("migrations/sqlite/0009_providers_outbound.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("migrations/postgres/0001_orders.sql")),
@@ -29,6 +33,10 @@ const POSTGRES: &[(i64, &str)] = &[
     (6, include_str!("migrations/postgres/0006_flows.sql")),
     (7, include_str!("migrations/postgres/0007_returns.sql")),
     (8, include_str!("migrations/postgres/0008_insights.sql")),
+    (
+        9,
+        include_str!("migrations/postgres/0009_providers_outbound.sql"),
+    ),
 ];
 
 /// Arbitrary but fixed: the advisory lock key that serialises migrations.

@@ -46,8 +46,16 @@ impl Direction {
 }
 
 /// `received` (stored, not yet processed), `processed`, `failed` (kept with its error; can be
-/// retried), `dead` (an outbound message that ran out of attempts).
-pub const STATUSES: &[&str] = &["received", "processed", "failed", "dead"];
+/// retried), `dead` (an outbound message that ran out of attempts), `pending` (an outbound
+/// message waiting to be sent), `ready` (an outbound document kept for the partner to pick up).
+pub const STATUSES: &[&str] = &[
+    "received",
+    "processed",
+    "failed",
+    "dead",
+    "pending",
+    "ready",
+];
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct MessageRecord {
@@ -63,6 +71,8 @@ pub struct MessageRecord {
     pub order_ids: Vec<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Outbound messages to send: when the next attempt is due (microseconds since the epoch).
+    pub next_attempt_at: Option<i64>,
 }
 
 /// A message to log.
@@ -488,10 +498,10 @@ fn tx_now(tx: &Tx<'_>) -> i64 {
     micros(tx.now())
 }
 
-const MESSAGE_COLUMNS: &str = "id, provider, direction, kind, status, attempts, error, payload, encoding, content_hash, order_ids, created_at, updated_at";
+pub(crate) const MESSAGE_COLUMNS: &str = "id, provider, direction, kind, status, attempts, error, payload, encoding, content_hash, order_ids, created_at, updated_at, next_attempt_at";
 
 /// Inserts a message; `None` when an inbound message with the same content exists.
-fn insert_message(
+pub(crate) fn insert_message(
     conn: &mut dyn Conn,
     m: &NewMessage,
     now: i64,
@@ -526,7 +536,7 @@ fn insert_message(
     Ok((inserted == 1).then_some(id))
 }
 
-fn process(
+pub(crate) fn process(
     tx: &mut Tx<'_>,
     target: Target,
     kind: Option<String>,
@@ -751,7 +761,7 @@ fn provider(mut r: Row) -> Result<ProviderRecord, StoreError> {
     })
 }
 
-fn message(mut r: Row) -> Result<MessageRecord, StoreError> {
+pub(crate) fn message(mut r: Row) -> Result<MessageRecord, StoreError> {
     let payload = r.take_text(7)?;
     let payload = match r.text(8)? {
         "hex" => hex::decode(&payload)
@@ -771,6 +781,7 @@ fn message(mut r: Row) -> Result<MessageRecord, StoreError> {
         content_hash: r.take_text(9)?,
         created_at: from_micros(r.int(11)?),
         updated_at: from_micros(r.int(12)?),
+        next_attempt_at: r.opt_int(13)?,
     })
 }
 

@@ -1,8 +1,8 @@
 # Definitions available to every transformation program.
 #
 # Money must not go through floating point (0.1 + 0.2 is not 0.3 in a double), and jq numbers
-# are doubles as soon as they are not integers. These definitions therefore do decimal arithmetic
-# on strings, through integer minor units, exactly.
+# are doubles as soon as they are not integers. The dec_* definitions below therefore do decimal
+# arithmetic on strings, through integer minor units, exactly.
 
 # "" and null both mean "not given" in the sources' JSON.
 def blank: . == null or . == "";
@@ -31,24 +31,10 @@ def dec_format:
   | (if $u < 0 then "-" else "" end)
     + (if $s == 0 then $d else $d[:($d | length) - $s] + "." + $d[($d | length) - $s:] end);
 
-# The exact sum of an array of decimal strings or numbers (nulls skipped); null when empty.
-def money_sum:
-  map(select(. != null) | dec_parse)
-  | if length == 0 then null
-    else (map(.s) | max) as $s | map(dec_rescale($s).u) | {u: add, s: $s} | dec_format
-    end;
-
-# Splits a line total into a unit price and a rounding discount so that
-# unit_price × $qty − discount equals the total exactly: the unit price is the total divided
-# by $qty rounded up to the amount's scale (at least cents).
-# Input: the total as a decimal string. Output: {unit_price, rounding} as decimal strings.
-def split_total($qty):
-  (dec_parse | dec_rescale(2)) as $t
-  | if $qty <= 0 then {unit_price: ($t | dec_format), rounding: "0"}
-    else (($t.u + $qty - 1) / $qty | floor) as $unit
-      | {unit_price: ({u: $unit, s: $t.s} | dec_format),
-         rounding: ({u: ($unit * $qty - $t.u), s: $t.s} | dec_format)}
-    end;
+# money_sum (the exact sum of an array of decimal strings or numbers, nulls skipped; null when
+# empty) and split_total($qty) (a line total as {unit_price, rounding} with
+# unit_price × $qty − rounding = total) are native filters of iom (src/jq/money.rs): the same
+# results, without the cost of string arithmetic in jq.
 
 # Strings as they come; numbers (ids) as strings; null stays null.
 def text: if . == null then null else tostring end;

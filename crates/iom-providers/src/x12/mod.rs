@@ -1,17 +1,20 @@
 //! ANSI X12 EDI: the tokenizer and envelope parser ([`parse`]), and the mappings of the
 //! transaction sets an order management system exchanges with trading partners and warehouses:
 //! purchase orders in ([`po850`]), ship notices and warehouse shipping advices in ([`ship856`],
-//! [`ship945`]), functional acknowledgements out ([`ack997`]).
+//! [`ship945`]), functional acknowledgements out ([`ack997`]), and the documents iom sends
+//! ([`outbound`]: 855, 856, 810, 940) in the envelope of [`writer`].
 //!
 //! The mappings share the functions below: how a product id is chosen among the qualified pairs a
 //! partner sends, how name/address loops (N1 … PER) are read, how dates are read, and the error
 //! type that points at the segment and element a mapping could not use, in terms a 997 can carry.
 
 pub mod ack997;
+pub mod outbound;
 mod parser;
 pub mod po850;
 pub mod ship856;
 pub mod ship945;
+pub mod writer;
 
 use std::fmt;
 

@@ -435,3 +435,76 @@ fn transforms_can_be_shared_between_threads() {
     });
     assert_eq!(counts, [1, 1]);
 }
+
+/// The definitions the prelude had before `money_sum` and `split_total` became native: the
+/// native filters must answer exactly what these answer.
+const JQ_MONEY: &str = r#"
+def money_sum_jq:
+  map(select(. != null) | dec_parse)
+  | if length == 0 then null
+    else (map(.s) | max) as $s | map(dec_rescale($s).u) | {u: add, s: $s} | dec_format
+    end;
+def split_total_jq($qty):
+  (dec_parse | dec_rescale(2)) as $t
+  | if $qty <= 0 then {unit_price: ($t | dec_format), rounding: "0"}
+    else (($t.u + $qty - 1) / $qty | floor) as $unit
+      | {unit_price: ({u: $unit, s: $t.s} | dec_format),
+         rounding: ({u: ($unit * $qty - $t.u), s: $t.s} | dec_format)}
+    end;
+"#;
+
+#[test]
+fn native_money_filters_answer_what_the_jq_definitions_did() {
+    let program = format!(
+        "{JQ_MONEY} . as $in | [$in.amounts | money_sum, money_sum_jq] | \
+         . + [$in.qtys[] as $q | ($in.amounts[0] // \"0\") | split_total($q), split_total_jq($q)]"
+    );
+    let t = Transform::compile("money", &program).unwrap();
+    let cases = [
+        json!(["0.1", "0.2", 0.05, null]),
+        json!([]),
+        json!([null]),
+        json!(["100.00", 12, "0.001"]),
+        json!(["123456789.12", "987654321.88"]),
+        json!([7]),
+        json!(["0.07"]),
+        json!(["199.99"]),
+    ];
+    for amounts in cases {
+        let input = json!({"amounts": amounts, "qtys": [1, 2, 3, 7, 0]});
+        let out = t.run(&input).unwrap();
+        let pairs = out[0].as_array().unwrap();
+        for pair in pairs.chunks(2) {
+            assert_eq!(pair[0], pair[1], "{input}: {pairs:?}");
+        }
+    }
+    // Negative amounts (refunds, adjustments): the jq definitions lost the sign ("-0.50" became
+    // 0.50, because "-0" + "50" read as a number is 50); the native filters keep it.
+    let t = Transform::compile(
+        "neg",
+        "[(.amounts | money_sum), (.amounts[0] | split_total(2)), (.amounts[0] | split_total(3))]",
+    )
+    .unwrap();
+    assert_eq!(
+        t.run(&json!({"amounts": ["-0.50", "0.25"]})).unwrap(),
+        [json!(["-0.25", {"unit_price": "-0.25", "rounding": "0.00"},
+                {"unit_price": "-0.16", "rounding": "0.02"}])]
+    );
+    let t = Transform::compile("neg2", ".amounts | money_sum").unwrap();
+    assert_eq!(
+        t.run(&json!({"amounts": ["19.99", "5", "-3.333"]}))
+            .unwrap(),
+        [json!("21.657")]
+    );
+    // Both refuse what is not an amount, with the same message.
+    for bad in [
+        json!(["1e5"]),
+        json!(["12,50"]),
+        json!([true]),
+        json!(["."]),
+    ] {
+        let native = Transform::compile("n", "money_sum").unwrap();
+        let jq = Transform::compile("j", &format!("{JQ_MONEY} money_sum_jq")).unwrap();
+        assert_eq!(run_error(&native, &bad), run_error(&jq, &bad), "{bad}");
+    }
+}

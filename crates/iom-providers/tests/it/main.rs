@@ -6,6 +6,7 @@ mod csv;
 mod jq;
 mod mapping;
 mod refund;
+mod outbound;
 mod ubl;
 mod x12;
 

@@ -67,26 +67,33 @@ pub struct Lease {
     consumer: String,
     owner: String,
     renewed: Option<std::time::Instant>,
+    ttl: Duration,
 }
 
 impl Lease {
     pub fn new(consumer: &str) -> Lease {
+        Lease::with_ttl(consumer, LEASE)
+    }
+
+    /// A lease another process takes over `ttl` after this one stopped renewing it.
+    pub fn with_ttl(consumer: &str, ttl: Duration) -> Lease {
         Lease {
             consumer: consumer.to_owned(),
             owner: uuid::Uuid::now_v7().to_string(),
             renewed: None,
+            ttl,
         }
     }
 
     /// Holds the lease, waiting while another process does.
     pub async fn hold(&mut self, state: &AppState) {
         loop {
-            if self.renewed.is_some_and(|at| at.elapsed() < LEASE / 3) {
+            if self.renewed.is_some_and(|at| at.elapsed() < self.ttl / 3) {
                 return;
             }
             match state
                 .store
-                .lease_cursor(self.consumer.clone(), self.owner.clone(), 0, LEASE)
+                .lease_cursor(self.consumer.clone(), self.owner.clone(), 0, self.ttl)
                 .await
             {
                 Ok(true) => {
@@ -99,7 +106,7 @@ impl Lease {
                     tracing::warn!(consumer = %self.consumer, error = %e, "cannot take the delivery lease");
                 }
             }
-            tokio::time::sleep(LEASE / 3).await;
+            tokio::time::sleep(self.ttl / 3).await;
         }
     }
 }

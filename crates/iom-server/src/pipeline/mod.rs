@@ -1,11 +1,17 @@
 //! The data pipeline's moving parts, between HTTP and the store: loading provider instances
 //! (secrets opened, transformation compiled, cached), receiving and re-processing documents,
 //! fetching what a webhook only names (BigCommerce), outbound provider actions, and the
-//! background workers that deliver business events (webhook subscriptions, NATS JetStream).
+//! background workers: delivering business events (webhook subscriptions, NATS JetStream),
+//! turning events into outbound documents (`documents`), sending those (`sender`), and polling
+//! sources that must be pulled (`pull`).
 
 pub mod delivery;
+pub mod documents;
 pub mod nats;
 pub mod outbound;
+pub mod pull;
+pub mod sender;
+pub mod settings;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -388,7 +394,7 @@ fn default_transform(kind: &ProviderType) -> Result<Option<Arc<Transform>>, Stri
         .map_err(|e| e.to_string())
 }
 
-fn inbound_message(loaded: &Loaded, kind: &str, payload: Vec<u8>) -> NewMessage {
+pub(crate) fn inbound_message(loaded: &Loaded, kind: &str, payload: Vec<u8>) -> NewMessage {
     NewMessage {
         provider: loaded.name().to_owned(),
         direction: Direction::Inbound,
@@ -417,7 +423,7 @@ fn decide(loaded: &Loaded, interpretation: Interpretation) -> (Apply, Vec<NewMes
     (apply, outbound)
 }
 
-fn content_apply(loaded: &Loaded, content: inbound::Content) -> Apply {
+pub(crate) fn content_apply(loaded: &Loaded, content: inbound::Content) -> Apply {
     let default_node = loaded.instance.default_node.clone();
     let channel = loaded.name().to_owned();
     Apply::Content {

@@ -214,6 +214,7 @@ pub async fn put(
         };
         errors.push(iom_domain::FieldError::new("transformation", message));
     }
+    errors.extend(crate::pipeline::settings::check(kind, &body.settings));
     if !errors.is_empty() {
         return Err(ApiError::invalid(errors));
     }
@@ -414,7 +415,7 @@ pub async fn inbound(
 
 #[derive(Deserialize, IntoParams)]
 pub struct MessageQuery {
-    /// `received`, `processed`, `failed` or `dead`.
+    /// `received`, `processed`, `failed`, `dead`, `pending` or `ready`.
     pub status: Option<String>,
     /// 1 to 500; 50 when absent.
     pub limit: Option<usize>,
@@ -549,12 +550,13 @@ pub async fn message(
     Ok(Json(message_view(m, true)))
 }
 
-/// Process a failed (or unfinished) inbound message again with the instance as it is now.
+/// Process a failed (or unfinished) inbound message again with the instance as it is now; send
+/// a failed or dead outbound message again, with a fresh set of attempts.
 #[utoipa::path(post, path = "/api/v1/providers/{name}/messages/{id}/retry", tag = "providers",
     params(("name" = String, Path), ("id" = String, Path)),
     responses((status = 200, body = MessageView),
         (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, description = "Already processed, or not an inbound message", content_type = "application/problem+json")),
+        (status = 409, body = Problem, description = "Already processed, or an outbound message that is not failed or dead", content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn retry(
     State(state): State<AppState>,
@@ -568,7 +570,22 @@ pub async fn retry(
         .await?
         .ok_or_else(|| ApiError::not_found(format!("message {id} does not exist")))?;
     if m.direction != "inbound" {
-        return Err(ApiError::conflict("only inbound messages are retried here"));
+        if !state
+            .store
+            .requeue_outbound(name.clone(), id.clone())
+            .await?
+        {
+            return Err(ApiError::conflict(format!(
+                "an outbound message is sent again only when failed or dead (and written); this one is {}",
+                m.status
+            )));
+        }
+        let m = state
+            .store
+            .get_message(name, id.clone())
+            .await?
+            .ok_or_else(|| ApiError::not_found(format!("message {id} does not exist")))?;
+        return Ok(Json(message_view(m, false)));
     }
     if m.status == "processed" {
         return Err(ApiError::conflict("the message is already processed"));

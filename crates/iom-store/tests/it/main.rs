@@ -4,6 +4,7 @@
 mod events;
 mod open;
 mod orders;
+mod outbound;
 mod tokens;
 
 use chrono::Utc;
