@@ -9,8 +9,8 @@
 
 mod db;
 pub mod events;
-pub mod insights;
 pub mod flows;
+pub mod insights;
 pub mod inventory;
 mod migrate;
 pub mod nodes;

@@ -490,6 +490,17 @@ impl Store {
 }
 
 /// The consumer name of a subscription's cursor.
+/// The type of provider instance `name` (`webhook`, `x12`, …), on any connection (inside a write
+/// as well); `None` when there is no such instance.
+pub fn provider_type_in(conn: &mut dyn Conn, name: &str) -> Result<Option<String>, StoreError> {
+    conn.query_one(
+        "SELECT type FROM providers WHERE name = $1",
+        &[Value::Text(name)],
+    )?
+    .map(|r| Ok(r.text(0)?.to_owned()))
+    .transpose()
+}
+
 pub fn subscription_consumer(name: &str) -> String {
     format!("subscription:{name}")
 }

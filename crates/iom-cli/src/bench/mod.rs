@@ -1,8 +1,8 @@
 //! `iom bench …`: programs that drive the real system and print figures.
 
 mod dom;
-mod insights;
 mod flow;
+mod insights;
 mod intake;
 mod inventory;
 mod load;

@@ -524,13 +524,17 @@ fn reserve_inventory(cx: &mut StepCx<'_, '_>) -> StepOutcome {
 }
 
 /// One fulfilment request per node: the active reservations of the order say which lines ship
-/// from where. A node with a provider gets it through that provider (outside the transaction);
-/// for the others the request is the business event `fulfillment.requested`.
+/// from where. A node run by a `webhook` instance gets it through that instance (outside the
+/// transaction); a node run by another kind of instance (an `x12` one) gets the document its kind
+/// writes (a 940) from the outbound documents consumer, which reacts to `order.released`; for a
+/// node without a provider the request is the business event `fulfillment.requested`.
 fn release_to_nodes(cx: &mut StepCx<'_, '_>) -> StepOutcome {
     let requests = release_requests(cx)?;
     let mut calls = Vec::new();
     for (node, provider, document) in &requests {
-        if let Some(provider) = provider {
+        if let Some((provider, kind)) = provider
+            && kind == "webhook"
+        {
             calls.push(Call::Release {
                 provider: provider.clone(),
                 node: node.clone(),
@@ -545,7 +549,8 @@ fn release_to_nodes(cx: &mut StepCx<'_, '_>) -> StepOutcome {
     }
 }
 
-type NodeRequest = (String, Option<String>, Value);
+/// A node, its provider instance with the instance's type when it has one, and the request.
+type NodeRequest = (String, Option<(String, String)>, Value);
 
 fn release_requests(cx: &mut StepCx<'_, '_>) -> Result<Vec<NodeRequest>, StepFailure> {
     let order = cx.load_order()?;
@@ -590,6 +595,14 @@ fn release_requests(cx: &mut StepCx<'_, '_>) -> Result<Vec<NodeRequest>, StepFai
                     .map(str::to_owned)
             })
             .filter(|p| !p.is_empty());
+        let provider = match provider {
+            Some(name) => {
+                let kind = iom_store::providers::provider_type_in(cx.tx.conn(), &name)?
+                    .unwrap_or_default();
+                Some((name, kind))
+            }
+            None => None,
+        };
         let document = json!({
             "order_id": order.id, "channel": order.channel, "external_id": order.external_id,
             "node": node, "reference": reference, "ship_to": order.ship_to,
@@ -611,7 +624,7 @@ fn finish_release(cx: &mut StepCx<'_, '_>, requests: &[NodeRequest]) -> StepOutc
                 document.clone(),
             ));
         }
-        released.push(json!({"node": node, "provider": provider}));
+        released.push(json!({"node": node, "provider": provider.as_ref().map(|(name, _)| name)}));
     }
     cx.change_order(false, |order, now| {
         let mut events = Vec::new();

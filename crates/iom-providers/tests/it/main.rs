@@ -5,8 +5,8 @@ mod ack997;
 mod csv;
 mod jq;
 mod mapping;
-mod refund;
 mod outbound;
+mod refund;
 mod ubl;
 mod x12;
 

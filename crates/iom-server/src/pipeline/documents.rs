@@ -3,8 +3,10 @@
 //!
 //! - `order.received` of an order from an `x12` instance into its 855 acknowledgement,
 //! - `order.shipment_created` of such an order into an 856 ship notice and an 810 invoice,
-//! - `order.released` into a release for each node of the order whose definition names a
-//!   provider: an X12 940 for an `x12` instance, signed JSON for a `webhook` instance.
+//! - `order.released` into an X12 940 for each node of the order run by an `x12` instance. A
+//!   node run by a `webhook` instance is not released here: the flow step `release-to-nodes`
+//!   calls it, under its lease and idempotency key, and records the attempts on the run; sending
+//!   it here as well would release the lines twice.
 //!
 //! Why a consumer of events rather than the transaction that records the shipment: an event
 //! exists only if its change committed, so nothing is announced that did not happen; and the
@@ -334,32 +336,8 @@ async fn releases(state: &AppState, order: Order) -> Result<Vec<OutboundDocument
                     shipping_order_940(&order, &node, &lines, o).map_err(|e| e.to_string())
                 }));
             }
-            "webhook" => {
-                let body = json!({
-                    "action": "release",
-                    "document": {
-                        "order_id": order.id,
-                        "channel": order.channel,
-                        "external_id": order.external_id,
-                        "node": node,
-                        "ship_to": order.ship_to,
-                        "ship_method": order.ship_method,
-                        "lines": lines.iter().map(|lq| {
-                            let line = order.line(lq.line_no);
-                            json!({"line_no": lq.line_no, "sku": line.map(|l| &l.sku),
-                                   "quantity": lq.quantity, "uom": line.and_then(|l| l.uom.as_ref())})
-                        }).collect::<Vec<_>>(),
-                    }
-                });
-                out.push(OutboundDocument {
-                    provider: loaded.name().to_owned(),
-                    kind: "release".into(),
-                    order_ids: vec![order_id],
-                    deliver: true,
-                    numbered: false,
-                    build: Box::new(move |_| serde_json::to_vec(&body).map_err(|e| e.to_string())),
-                });
-            }
+            // Released by the flow step that called it (see the module comment).
+            "webhook" => {}
             other => out.push(unbuildable(
                 &loaded,
                 "release",

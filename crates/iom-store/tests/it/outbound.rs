@@ -256,6 +256,7 @@ async fn a_pulled_page_and_its_checkpoint_commit_together() {
                 Apply::Content {
                     orders,
                     shipments: vec![],
+                    work: vec![],
                 },
                 None,
                 "2026-01-01T00:00:02Z".into(),
@@ -279,6 +280,7 @@ async fn a_pulled_page_and_its_checkpoint_commit_together() {
                 Apply::Content {
                     orders: vec![order("shop", "P-3", &["C"])],
                     shipments: vec![],
+                    work: vec![],
                 },
                 None,
                 "2026-01-01T00:00:03Z".into(),
@@ -294,6 +296,7 @@ async fn a_pulled_page_and_its_checkpoint_commit_together() {
                 Apply::Content {
                     orders: vec![order("shop", "P-2", &["B"]), order("shop", "P-3", &["C"])],
                     shipments: vec![],
+                    work: vec![],
                 },
                 Some("2026-01-01T00:00:02Z".into()),
                 "2026-01-01T00:00:03Z".into(),
