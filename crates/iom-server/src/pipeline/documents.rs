@@ -31,7 +31,7 @@ use iom_providers::x12::outbound::{
 };
 use iom_providers::x12::writer::EnvelopeSettings;
 use iom_store::outbound::OutboundDocument;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::task::JoinHandle;
 
 use super::delivery::{Lease, backoff};

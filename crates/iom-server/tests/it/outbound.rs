@@ -94,6 +94,9 @@ impl Receiver {
     }
 }
 
+/// An X12 document as sent: its ISA13, its body segments as element lists, its bytes.
+type ReadBack = (String, Vec<Vec<String>>, Vec<u8>);
+
 /// (set id, ISA13, the body segments as element lists) of an X12 document.
 fn read(doc: &[u8]) -> (String, String, Vec<Vec<String>>) {
     let ix = x12::parse(doc).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(doc)));
@@ -210,7 +213,7 @@ async fn an_850_order_gets_855_856_and_810_with_retries_and_a_dead_letter() {
             .await;
         assert_eq!(status, StatusCode::OK, "{order}");
         let got = receiver.wait_for(&path, 3).await;
-        let mut by_set: HashMap<String, (String, Vec<Vec<String>>, Vec<u8>)> = HashMap::new();
+        let mut by_set: HashMap<String, ReadBack> = HashMap::new();
         let mut controls = Vec::new();
         for (_, _, doc) in &got {
             let (set, isa13, body) = read(doc);
