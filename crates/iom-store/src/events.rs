@@ -95,7 +95,7 @@ fn after_seq(
     conn.query(&sql, &params)?.into_iter().map(event).collect()
 }
 
-fn event(mut row: Row) -> Result<Event, StoreError> {
+pub(crate) fn event(mut row: Row) -> Result<Event, StoreError> {
     let data = row.take_text(4)?;
     Ok(Event {
         seq: row.int(0)?,

@@ -14,6 +14,7 @@ mod migrate;
 pub mod nodes;
 mod open;
 pub mod orders;
+pub mod overview;
 pub mod providers;
 pub mod testing;
 pub mod tokens;

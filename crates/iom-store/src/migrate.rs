@@ -13,6 +13,10 @@ const SQLITE: &[(i64, &str)] = &[
         5,
         include_str!("migrations/sqlite/0005_postal_centroids.sql"),
     ),
+    (
+        10,
+        include_str!("migrations/sqlite/0010_order_lines_node.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("migrations/postgres/0001_orders.sql")),
@@ -22,6 +26,10 @@ const POSTGRES: &[(i64, &str)] = &[
     (
         5,
         include_str!("migrations/postgres/0005_postal_centroids.sql"),
+    ),
+    (
+        10,
+        include_str!("migrations/postgres/0010_order_lines_node.sql"),
     ),
 ];
 

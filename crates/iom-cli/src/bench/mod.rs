@@ -5,6 +5,7 @@ mod intake;
 mod inventory;
 mod load;
 mod providers;
+mod ui;
 
 use clap::Subcommand;
 
@@ -19,6 +20,8 @@ pub enum BenchCommand {
     /// X12 parsing MB/s, Shopify webhooks to committed orders per second, outbound webhook
     /// deliveries per second.
     Providers(providers::ProvidersArgs),
+    /// Server time of every web UI page with 100,000 orders in the store.
+    Ui(ui::UiArgs),
 }
 
 pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
@@ -27,5 +30,6 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Inventory(args) => inventory::run(args).await,
         BenchCommand::Dom(args) => dom::run(args).await,
         BenchCommand::Providers(args) => providers::run(args).await,
+        BenchCommand::Ui(args) => ui::run(args).await,
     }
 }

@@ -2,6 +2,7 @@
 //! `IOM_TEST_POSTGRES_URL` is set) PostgreSQL.
 
 mod auth;
+mod browser;
 mod events;
 mod fulfillment;
 mod inventory;
@@ -11,6 +12,7 @@ mod orders;
 mod providers;
 mod service;
 mod subscriptions;
+mod ui;
 
 use iom_store::testing::TestDb;
 use reqwest::{Client, Method, StatusCode};
