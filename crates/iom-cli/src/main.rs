@@ -61,6 +61,20 @@ struct ServeArgs {
     /// Publish business events to NATS JetStream (subjects `iom.<type>`).
     #[arg(long, env = "IOM_NATS_URL")]
     nats_url: Option<String>,
+    /// Run the published flows (`off` leaves orders as captured).
+    #[arg(long, env = "IOM_FLOWS", default_value = "on", value_parser = on_off)]
+    flows: bool,
+    /// Cancel backordered orders after this many days without supply (0: never).
+    #[arg(long, env = "IOM_BACKORDER_CANCEL_DAYS", default_value_t = 30)]
+    backorder_cancel_days: u32,
+}
+
+fn on_off(text: &str) -> Result<bool, String> {
+    match text {
+        "on" | "true" | "1" => Ok(true),
+        "off" | "false" | "0" => Ok(false),
+        other => Err(format!("{other:?}: use on or off")),
+    }
 }
 
 #[derive(clap::Args, Clone)]
@@ -106,6 +120,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         admin_token: args.admin_token,
         master_key: args.master_key,
         nats_url: args.nats_url,
+        flows: args.flows,
+        backorder_cancel_days: (args.backorder_cancel_days > 0)
+            .then_some(args.backorder_cancel_days),
         ..Default::default()
     })
     .await?;

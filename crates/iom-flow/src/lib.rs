@@ -1,7 +1,7 @@
 //! Orchestration definitions for iom: flows, policies, the step catalogue, and the compiler that
-//! turns a definition into a checked [`ExecutablePlan`]. Nothing here does I/O: text in, a plan
-//! (or every error with its line and column) out. The executor that runs plans lives elsewhere
-//! and drives them through [`ExecutablePlan::start`] and [`ExecutablePlan::next`].
+//! turns a definition into a checked [`ExecutablePlan`]. The compiler does no I/O: text in, a plan
+//! (or every error with its line and column) out. The durable [`executor`] runs published plans
+//! against the store and drives them through [`ExecutablePlan::start`] and [`ExecutablePlan::next`].
 //!
 //! # Flow definitions
 //!
@@ -113,6 +113,7 @@
 pub mod catalog;
 pub mod compiler;
 pub mod error;
+pub mod executor;
 pub mod expr;
 pub mod graph;
 pub mod plan;

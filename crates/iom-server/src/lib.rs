@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod flow_outbound;
 pub mod fulfillment;
 pub mod json;
 mod metrics_layer;
@@ -35,6 +36,8 @@ pub struct AppState {
     pub tokens: Arc<TokenCache>,
     pub metrics: PrometheusHandle,
     pub pipeline: Arc<pipeline::Pipeline>,
+    /// Runs the published flows (when `Config::flows` is on) and manages definitions and tasks.
+    pub executor: iom_flow::executor::Executor,
 }
 
 #[derive(Debug, Clone)]
@@ -50,6 +53,11 @@ pub struct Config {
     pub master_key: Option<String>,
     /// When set, business events are published to NATS JetStream (`IOM_NATS_URL`).
     pub nats_url: Option<String>,
+    /// Runs the published flows (the default order flow among them). On by default; off only
+    /// where orders must stay as captured (`IOM_FLOWS=off`, tests of other parts).
+    pub flows: bool,
+    /// Backordered orders are cancelled after this many days without supply; `None` keeps them.
+    pub backorder_cancel_days: Option<u32>,
 }
 
 impl Default for Config {
@@ -61,6 +69,8 @@ impl Default for Config {
             sweep_interval: std::time::Duration::from_secs(1),
             master_key: None,
             nats_url: None,
+            flows: true,
+            backorder_cancel_days: Some(30),
         }
     }
 }
@@ -88,12 +98,31 @@ impl AppState {
                 "IOM_MASTER_KEY is not set: provider and subscription secrets cannot be stored"
             );
         }
+        let pipeline = Arc::new(pipeline::Pipeline::new(key));
+        let executor = iom_flow::executor::Executor::new(
+            store.clone(),
+            Arc::new(flow_outbound::ProviderCalls {
+                store: store.clone(),
+                pipeline: pipeline.clone(),
+            }),
+            iom_flow::executor::ExecutorConfig {
+                backorder_cancel_after: config
+                    .backorder_cancel_days
+                    .map(|d| std::time::Duration::from_secs(u64::from(d) * 86_400)),
+                ..Default::default()
+            },
+        );
+        executor
+            .install_defaults()
+            .await
+            .context("installing the default flows")?;
         Ok(AppState {
             inventory: iom_inventory::Inventory::new(store.clone()),
             store,
             tokens: Arc::new(TokenCache::default()),
             metrics: prometheus(),
-            pipeline: Arc::new(pipeline::Pipeline::new(key)),
+            pipeline,
+            executor,
         })
     }
 }
@@ -118,7 +147,9 @@ fn prometheus() -> PrometheusHandle {
 }
 
 pub fn router(state: AppState) -> Router {
-    use routes::{events, fulfillment, health, inventory, nodes, orders, providers, subscriptions};
+    use routes::{
+        events, flows, fulfillment, health, inventory, nodes, orders, providers, subscriptions,
+    };
     let api = Router::new()
         .route("/orders", post(orders::create).get(orders::list))
         .route("/orders/{id}", get(orders::get))
@@ -197,6 +228,16 @@ pub fn router(state: AppState) -> Router {
             "/subscriptions/{name}",
             put(subscriptions::put).get(subscriptions::get),
         )
+        .route("/flows", get(flows::list))
+        .route("/flows/{name}", put(flows::put).get(flows::get))
+        .route("/flows/{name}/publish", post(flows::publish))
+        .route("/flows/{name}/unpublish", post(flows::unpublish))
+        .route("/orders/{id}/runs", get(flows::order_runs))
+        .route("/runs", get(flows::list_runs))
+        .route("/runs/{id}", get(flows::get_run))
+        .route("/runs/{id}/retry", post(flows::retry_run))
+        .route("/tasks", get(flows::list_tasks))
+        .route("/tasks/{id}/complete", post(flows::complete_task))
         .route("/openapi.json", get(openapi_json))
         .fallback(api_not_found);
     Router::new()
@@ -295,7 +336,7 @@ async fn sweep_reservations(inventory: iom_inventory::Inventory, every: std::tim
 }
 
 /// Background work: finishing inbound messages a stopped process left behind, delivering
-/// business events to subscriptions, and to NATS when configured.
+/// business events to subscriptions, and to NATS when configured, and running flows.
 async fn spawn_workers(state: &AppState, config: &Config) -> Vec<tokio::task::JoinHandle<()>> {
     let resume = {
         let state = state.clone();
@@ -313,6 +354,9 @@ async fn spawn_workers(state: &AppState, config: &Config) -> Vec<tokio::task::Jo
     ];
     if let Some(url) = config.nats_url.clone().filter(|u| !u.is_empty()) {
         workers.push(pipeline::nats::spawn(state.clone(), url));
+    }
+    if config.flows {
+        workers.push(state.executor.spawn());
     }
     workers
 }

@@ -3,7 +3,9 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{events, fulfillment, inventory, nodes, orders, providers, subscriptions};
+use crate::routes::{
+    events, flows, fulfillment, inventory, nodes, orders, providers, subscriptions,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -22,6 +24,9 @@ use crate::routes::{events, fulfillment, inventory, nodes, orders, providers, su
         providers::list_types, providers::put, providers::get, providers::list, providers::inbound,
         providers::messages, providers::message, providers::retry,
         subscriptions::put, subscriptions::get, subscriptions::list,
+        flows::put, flows::publish, flows::unpublish, flows::list, flows::get,
+        flows::order_runs, flows::list_runs, flows::get_run, flows::retry_run,
+        flows::list_tasks, flows::complete_task,
     ),
     components(schemas(crate::error::Problem, iom_domain::FieldError)),
     modifiers(&BearerAuth),
@@ -32,6 +37,7 @@ use crate::routes::{events, fulfillment, inventory, nodes, orders, providers, su
         (name = "fulfillment", description = "Fulfilment nodes, node groups, sourcing profiles and order planning"),
         (name = "providers", description = "Provider types and instances, inbound documents, the message log"),
         (name = "subscriptions", description = "Webhooks receiving business events"),
+        (name = "flows", description = "Orchestration: flow definitions and versions, runs and their steps, manual tasks"),
     )
 )]
 pub struct ApiDoc;

@@ -53,7 +53,8 @@ impl Store {
     }
 }
 
-fn after_seq(
+/// Events after `after` on any connection (inside a write as well); see [`Store::events_after`].
+pub fn after_seq(
     conn: &mut dyn Conn,
     after: i64,
     types: Option<&str>,

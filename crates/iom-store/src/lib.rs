@@ -9,6 +9,7 @@
 
 mod db;
 pub mod events;
+pub mod flows;
 pub mod inventory;
 mod migrate;
 pub mod nodes;

@@ -13,6 +13,7 @@ const SQLITE: &[(i64, &str)] = &[
         5,
         include_str!("migrations/sqlite/0005_postal_centroids.sql"),
     ),
+    (6, include_str!("migrations/sqlite/0006_flows.sql")),
     (
         10,
         include_str!("migrations/sqlite/0010_order_lines_node.sql"),
@@ -27,6 +28,7 @@ const POSTGRES: &[(i64, &str)] = &[
         5,
         include_str!("migrations/postgres/0005_postal_centroids.sql"),
     ),
+    (6, include_str!("migrations/postgres/0006_flows.sql")),
     (
         10,
         include_str!("migrations/postgres/0010_order_lines_node.sql"),

@@ -246,3 +246,55 @@ fn named(row: crate::Row) -> Result<NamedDoc, StoreError> {
         updated_at: from_micros(row.int(2)?),
     })
 }
+
+/// Every node, on any connection (inside a write as well).
+pub fn nodes_in(conn: &mut dyn crate::Conn) -> Result<Vec<NodeRecord>, StoreError> {
+    conn.query(
+        "SELECT code, kind, active, safety_stock, doc, updated_at FROM nodes ORDER BY code",
+        &[],
+    )?
+    .into_iter()
+    .map(node)
+    .collect()
+}
+
+/// Every node group or profile, on any connection.
+pub fn docs_in(conn: &mut dyn crate::Conn, kind: DocKind) -> Result<Vec<NamedDoc>, StoreError> {
+    conn.query(
+        &format!(
+            "SELECT name, doc, updated_at FROM {} ORDER BY name",
+            kind.table()
+        ),
+        &[],
+    )?
+    .into_iter()
+    .map(named)
+    .collect()
+}
+
+/// One node group or profile, on any connection.
+pub fn doc_in(
+    conn: &mut dyn crate::Conn,
+    kind: DocKind,
+    name: &str,
+) -> Result<Option<NamedDoc>, StoreError> {
+    conn.query_one(
+        &format!(
+            "SELECT name, doc, updated_at FROM {} WHERE name = $1",
+            kind.table()
+        ),
+        &[Value::Text(name)],
+    )?
+    .map(named)
+    .transpose()
+}
+
+/// One node's definition, on any connection.
+pub fn node_doc_in(conn: &mut dyn crate::Conn, code: &str) -> Result<Option<Json>, StoreError> {
+    conn.query_one(
+        "SELECT doc FROM nodes WHERE code = $1",
+        &[Value::Text(code)],
+    )?
+    .map(|r| Ok(serde_json::from_str(r.text(0)?)?))
+    .transpose()
+}

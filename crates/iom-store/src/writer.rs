@@ -62,6 +62,27 @@ impl Tx<'_> {
             self.emit(draft);
         }
     }
+
+    /// Runs `f` inside a nested savepoint: when it fails, its changes and the events it emitted are
+    /// undone and the rest of the job goes on (a flow step that failed leaves no trace but its
+    /// record).
+    pub fn savepoint<T, E: From<StoreError>>(
+        &mut self,
+        f: impl FnOnce(&mut Tx<'_>) -> Result<T, E>,
+    ) -> Result<T, E> {
+        self.conn.batch("SAVEPOINT nested")?;
+        let mark = self.events.len();
+        let result = f(self);
+        match &result {
+            Ok(_) => self.conn.batch("RELEASE SAVEPOINT nested")?,
+            Err(_) => {
+                self.events.truncate(mark);
+                self.conn
+                    .batch("ROLLBACK TO SAVEPOINT nested; RELEASE SAVEPOINT nested")?;
+            }
+        }
+        result
+    }
 }
 
 pub(crate) struct WriterHandle {

@@ -146,6 +146,9 @@ impl Target {
             listen: "127.0.0.1:0".parse()?,
             database_url: database_url.clone(),
             admin_token: Some(token.clone()),
+            // Intake and inventory figures measure those paths alone; `bench flow` measures
+            // orchestration.
+            flows: false,
             ..Default::default()
         })
         .await?;

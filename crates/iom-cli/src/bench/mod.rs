@@ -1,6 +1,7 @@
 //! `iom bench …`: programs that drive the real system and print figures.
 
 mod dom;
+mod flow;
 mod intake;
 mod inventory;
 mod load;
@@ -22,6 +23,8 @@ pub enum BenchCommand {
     Providers(providers::ProvidersArgs),
     /// Server time of every web UI page with 100,000 orders in the store.
     Ui(ui::UiArgs),
+    /// The default order flow end to end: runs/s from received to released, step time p50.
+    Flow(flow::FlowArgs),
 }
 
 pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
@@ -31,5 +34,6 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Dom(args) => dom::run(args).await,
         BenchCommand::Providers(args) => providers::run(args).await,
         BenchCommand::Ui(args) => ui::run(args).await,
+        BenchCommand::Flow(args) => flow::run(args).await,
     }
 }

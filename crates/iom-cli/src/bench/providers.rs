@@ -50,6 +50,7 @@ pub async fn run(args: ProvidersArgs) -> anyhow::Result<()> {
         admin_token: Some(token.clone()),
         master_key: Some("bench master key".into()),
         nats_url: None,
+        flows: false,
         ..Default::default()
     })
     .await?;

@@ -2,6 +2,7 @@
 
 mod crash;
 mod flow;
+mod flow_crash;
 mod import;
 mod simulate;
 mod token;
@@ -23,6 +24,11 @@ pub struct Server {
 
 impl Server {
     pub async fn start(database_url: &str) -> Server {
+        Self::start_with(database_url, &[]).await
+    }
+
+    /// With extra environment variables (`IOM_FLOWS=off`).
+    pub async fn start_with(database_url: &str, env: &[(&str, &str)]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_iom"))
             .args([
                 "serve",
@@ -33,6 +39,7 @@ impl Server {
             ])
             .env("IOM_ADMIN_TOKEN", TOKEN)
             .env("IOM_LOG", "warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .kill_on_drop(true)

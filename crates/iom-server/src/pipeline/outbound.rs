@@ -38,7 +38,7 @@ pub enum OutboundError {
     Unsupported {
         provider: String,
         kind: &'static str,
-        action: &'static str,
+        action: String,
     },
     #[error("provider {0} has no url or no secret")]
     Incomplete(String),
@@ -67,25 +67,39 @@ impl Pipeline {
         document: &Value,
         policy: &RetryPolicy,
     ) -> Result<Delivered, OutboundError> {
+        self.send_action(store, provider, "release", document, policy)
+            .await
+    }
+
+    /// Runs the outbound `action` of instance `provider` with `document`: `POST url` with
+    /// `{"action", "document"}` and `X-IOM-Signature: sha256=HEX` of the body.
+    pub async fn send_action(
+        &self,
+        store: &Store,
+        provider: &str,
+        action: &str,
+        document: &Value,
+        policy: &RetryPolicy,
+    ) -> Result<Delivered, OutboundError> {
         let loaded = self.load(store, provider).await?;
-        if !loaded.kind.outbound.contains(&"release") {
+        if !loaded.kind.outbound.contains(&action) {
             return Err(OutboundError::Unsupported {
                 provider: provider.to_owned(),
                 kind: loaded.kind.name,
-                action: "release",
+                action: action.to_owned(),
             });
         }
         let (Some(url), Some(secret)) = (loaded.connection("url"), loaded.connection("secret"))
         else {
             return Err(OutboundError::Incomplete(provider.to_owned()));
         };
-        let body = serde_json::to_vec(&json!({"action": "release", "document": document}))
+        let body = serde_json::to_vec(&json!({"action": action, "document": document}))
             .expect("JSON values serialise");
         let message_id = store
             .log_message(NewMessage {
                 provider: provider.to_owned(),
                 direction: Direction::Outbound,
-                kind: "release".into(),
+                kind: action.to_owned(),
                 status: "received",
                 payload: body.clone(),
             })

@@ -1,4 +1,5 @@
 pub mod events;
+pub mod flows;
 pub mod fulfillment;
 pub mod health;
 pub mod inventory;

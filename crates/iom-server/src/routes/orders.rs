@@ -79,7 +79,8 @@ pub struct DeliveryRequest {
 #[derive(Serialize, ToSchema)]
 pub struct TimelineEntry {
     pub at: chrono::DateTime<Utc>,
-    /// `event` for a business event (later also flow steps).
+    /// `event` for a business event, `step` for a step of a flow run (its `type` is the step's
+    /// id, `data` has the run, the outcome, the attempt and the duration).
     pub kind: &'static str,
     #[serde(rename = "type")]
     pub event_type: String,
@@ -419,7 +420,7 @@ pub async fn deliver(
     .await
 }
 
-/// Every business event of this order, oldest first.
+/// Every business event of this order and every step of its flow runs, oldest first.
 #[utoipa::path(get, path = "/api/v1/orders/{id}/timeline", tag = "orders",
     params(("id" = String, Path)),
     responses((status = 200, body = Timeline), (status = 404, body = Problem, content_type = "application/problem+json")),
@@ -437,8 +438,33 @@ pub async fn timeline(
         )));
     }
     let events = state.store.subject_events(order_id.to_string()).await?;
+    let mut items: Vec<TimelineEntry> = events.into_iter().map(entry).collect();
+    for (run, steps) in state.store.order_runs(order_id.to_string()).await? {
+        for s in steps {
+            let duration_ms = s
+                .finished_at
+                .map(|f| (f - s.started_at).num_microseconds().unwrap_or(0) as f64 / 1000.0);
+            items.push(TimelineEntry {
+                at: s.started_at,
+                kind: "step",
+                event_type: s.step.clone(),
+                seq: run.trigger_seq,
+                data: serde_json::json!({
+                    "run_id": run.id, "flow": run.flow, "version": run.version,
+                    "step": s.step, "uses": s.uses, "attempt": s.attempt, "status": s.status,
+                    "outcome": s.outcome, "error": s.error, "finished_at": s.finished_at,
+                    "duration_ms": duration_ms,
+                }),
+            });
+        }
+    }
+    // Oldest first; an event and a step at the same moment keep the event first.
+    items.sort_by(|a, b| {
+        a.at.cmp(&b.at)
+            .then((a.kind == "step").cmp(&(b.kind == "step")))
+    });
     Ok(Json(Timeline {
-        items: events.into_iter().map(entry).collect(),
+        items,
         next_cursor: None,
     }))
 }

@@ -4,6 +4,7 @@
 mod auth;
 mod browser;
 mod events;
+mod flows;
 mod fulfillment;
 mod inventory;
 mod lifecycle;
@@ -36,24 +37,43 @@ pub async fn apps() -> Vec<TestApp> {
     apps
 }
 
+/// One app per backend with the flow executor running, as `iom serve` runs it.
+pub async fn apps_with_flows() -> Vec<TestApp> {
+    let mut apps = Vec::new();
+    for db in iom_store::testing::all() {
+        apps.push(TestApp::start_with(db, true).await);
+    }
+    apps
+}
+
 impl TestApp {
+    /// Without the flow executor: tests of other parts see orders as they captured them.
     pub async fn start(db: TestDb) -> TestApp {
-        let server = iom_server::spawn(iom_server::Config {
+        Self::start_with(db, false).await
+    }
+
+    pub async fn start_with(db: TestDb, flows: bool) -> TestApp {
+        let server = iom_server::spawn(Self::config(&db, flows))
+            .await
+            .expect("server starts");
+        TestApp {
+            server,
+            client: Client::new(),
+            backend: db.backend,
+            _db: db,
+        }
+    }
+
+    pub fn config(db: &TestDb, flows: bool) -> iom_server::Config {
+        iom_server::Config {
             listen: "127.0.0.1:0".parse().unwrap(),
             database_url: db.url.clone(),
             admin_token: Some(ADMIN.into()),
             sweep_interval: std::time::Duration::from_millis(100),
             // A fixed key, so that PostgreSQL runs (which get no key file) can store secrets.
             master_key: Some("iom test master key".into()),
+            flows,
             ..Default::default()
-        })
-        .await
-        .expect("server starts");
-        TestApp {
-            server,
-            client: Client::new(),
-            backend: db.backend,
-            _db: db,
         }
     }
 

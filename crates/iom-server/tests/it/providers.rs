@@ -746,6 +746,7 @@ async fn messages_left_received_are_resumed_at_start() {
             admin_token: None,
             master_key: Some("iom test master key".into()),
             nats_url: None,
+            flows: false,
             ..Default::default()
         })
         .await

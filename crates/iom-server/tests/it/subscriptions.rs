@@ -241,6 +241,7 @@ async fn events_reach_nats_jetstream() {
         admin_token: Some(super::ADMIN.into()),
         master_key: Some("k".into()),
         nats_url: Some(url.into()),
+        flows: false,
         ..Default::default()
     })
     .await
@@ -287,6 +288,7 @@ async fn two_processes_on_one_database_deliver_each_event_once() {
             admin_token: None,
             master_key: Some("iom test master key".into()),
             nats_url: None,
+            flows: false,
             ..Default::default()
         })
         .await

@@ -1,0 +1,926 @@
+//! Driving runs, inside one write transaction per pass: the dispatcher turns committed events into
+//! runs, then due runs are claimed and driven step by step until each ends, waits, retries later or
+//! calls out. Every step's record, its effects and its events, and the run's new position commit
+//! together; a pass that does not commit leaves no trace, and its runs are claimed again.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use iom_domain::{LineStatus, Order, OrderStatus};
+use iom_store::flows::{self as rows, RunRow, StepRow};
+use iom_store::{StoreError, Tx};
+use serde_json::Value;
+
+use super::ExecutorConfig;
+use super::state::{Call, Current, External, RunState};
+use super::steps::{self, PassCache, StepCx, StepFailure, StepResult};
+use crate::catalog::FlowType;
+use crate::expr::{EventInput, Input};
+use crate::plan::{Ending, ExecutablePlan, Next, NodeKind, Outcome, StepId};
+
+/// The dispatcher's cursor in the events log.
+const CURSOR: &str = "flows";
+/// Most steps one run takes in one pass, so a long flow does not hold a pass up.
+const STEPS_PER_PASS: usize = 64;
+
+/// What every pass of a process shares: its configuration, its lease name and the plans it has
+/// loaded (a version never changes, so a plan is loaded once).
+pub struct Engine {
+    pub config: ExecutorConfig,
+    pub owner: String,
+    plans: Mutex<HashMap<(String, i64), Arc<ExecutablePlan>>>,
+}
+
+impl Engine {
+    pub fn new(config: ExecutorConfig) -> Self {
+        Engine {
+            config,
+            owner: uuid::Uuid::now_v7().to_string(),
+            plans: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn plan(
+        &self,
+        conn: &mut dyn iom_store::Conn,
+        name: &str,
+        version: i64,
+    ) -> Result<Arc<ExecutablePlan>, StoreError> {
+        let key = (name.to_owned(), version);
+        if let Some(plan) = self.plans.lock().expect("plan cache").get(&key) {
+            return Ok(plan.clone());
+        }
+        let text = rows::plan_of(conn, name, version)?
+            .ok_or_else(|| StoreError::NotFound(format!("flow {name} version {version}")))?;
+        let plan =
+            Arc::new(ExecutablePlan::load(&text).map_err(|e| StoreError::Corrupt(e.to_string()))?);
+        self.plans
+            .lock()
+            .expect("plan cache")
+            .insert(key, plan.clone());
+        Ok(plan)
+    }
+}
+
+/// Calls to other systems a pass left to make.
+#[derive(Debug, Clone)]
+pub struct ExternalJob {
+    pub run_id: String,
+    pub n: i64,
+    pub attempt: u32,
+    pub calls: Vec<Call>,
+    /// The idempotency key of these calls: the same for every try of this step execution.
+    pub key: String,
+}
+
+/// What a pass did.
+#[derive(Debug, Default)]
+pub struct PassOutcome {
+    /// Events read by the dispatcher.
+    pub events: usize,
+    /// Runs created.
+    pub started: usize,
+    /// Runs driven.
+    pub advanced: usize,
+    /// Step executions recorded.
+    pub steps: usize,
+    pub external: Vec<ExternalJob>,
+}
+
+impl PassOutcome {
+    /// There may be more to do at once.
+    pub fn busy(&self) -> bool {
+        self.events > 0 || self.advanced > 0
+    }
+}
+
+/// One pass: dispatch new events, then drive what is due.
+pub fn pass(tx: &mut Tx<'_>, engine: &Engine) -> Result<PassOutcome, StoreError> {
+    let mut out = PassOutcome::default();
+    dispatch(tx, engine, &mut out)?;
+    let now = tx.now();
+    let due = rows::claim_due(tx.conn(), now, engine.config.batch)?;
+    let mut cache = PassCache::default();
+    for run in due {
+        out.advanced += 1;
+        let id = run.id.clone();
+        // One broken run must not stop the others: its changes are undone and it is tried again
+        // a little later, with the error on the run.
+        let result = tx.savepoint(|tx| advance(tx, engine, &mut cache, run, None, &mut out));
+        if let Err(e) = result {
+            tracing::warn!(run = %id, error = %e, "a flow run could not advance");
+            if let Some(mut run) = rows::get_run(tx.conn(), &id, false)? {
+                run.error = Some(e.to_string());
+                run.wake_at = Some(now + chrono::Duration::seconds(5));
+                rows::save_run(tx.conn(), &run)?;
+            }
+        }
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------- dispatch
+
+/// Reads the events committed since the cursor, starts a run for each flow they trigger (one per
+/// flow type: of several matching flows the highest priority whose `when` holds), wakes runs that
+/// wait for them, and moves the cursor, all in this transaction: a trigger that committed gets its
+/// run, and only one, whatever crashes.
+fn dispatch(tx: &mut Tx<'_>, engine: &Engine, out: &mut PassOutcome) -> Result<(), StoreError> {
+    let Some(cursor) = rows::lock_cursor(tx.conn(), CURSOR)? else {
+        // Another process is dispatching right now.
+        return Ok(());
+    };
+    let events = iom_store::events::after_seq(tx.conn(), cursor, None, engine.config.batch * 4)?;
+    let Some(last) = events.last().map(|e| e.seq) else {
+        return Ok(());
+    };
+    out.events = events.len();
+    let mut flows = Vec::new();
+    for (name, version) in rows::published_keys(tx.conn())? {
+        let plan = engine.plan(tx.conn(), &name, version)?;
+        flows.push((name, version, plan));
+    }
+    // Highest priority first, then by name, so the choice is the same in every process.
+    flows.sort_by(|a, b| b.2.priority.cmp(&a.2.priority).then(a.0.cmp(&b.0)));
+    let waiting = rows::waiting_subjects(tx.conn())?;
+    let now = tx.now();
+    for event in &events {
+        if waiting.contains(&event.subject) {
+            for run in rows::waiting_for_event(tx.conn(), &event.subject)? {
+                let wakes = run
+                    .wait_event
+                    .as_deref()
+                    .is_some_and(|p| iom_domain::event::type_matches(p, &event.kind));
+                if wakes {
+                    rows::set_wake(tx.conn(), &run.id, now)?;
+                }
+            }
+        }
+        let input = EventInput {
+            kind: event.kind.clone(),
+            subject: event.subject.clone(),
+            at: event.at,
+            data: event.data.clone(),
+        };
+        for flow_type in [FlowType::Order, FlowType::Inventory, FlowType::Return] {
+            let mut candidates = flows.iter().filter(|(_, _, p)| {
+                p.flow_type == flow_type
+                    && p.triggers
+                        .iter()
+                        .any(|t| iom_domain::event::type_matches(t, &event.kind))
+            });
+            let order_id = match flow_type {
+                FlowType::Order => event
+                    .subject
+                    .parse::<iom_domain::OrderId>()
+                    .ok()
+                    .map(|id| id.to_string()),
+                FlowType::Return => event
+                    .data
+                    .get("order_id")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+                FlowType::Inventory => None,
+            };
+            if flow_type.has_order() && order_id.is_none() {
+                continue;
+            }
+            let mut order: Option<Option<Order>> = None;
+            let chosen = candidates.find(|(name, _, plan)| {
+                let Some(when) = &plan.when else {
+                    return true;
+                };
+                let loaded = match (&order, &order_id) {
+                    (Some(o), _) => o.clone(),
+                    (None, Some(id)) => {
+                        let loaded = id
+                            .parse()
+                            .ok()
+                            .and_then(|id| iom_store::orders::load(tx.conn(), id, false).ok())
+                            .flatten();
+                        order = Some(loaded.clone());
+                        loaded
+                    }
+                    (None, None) => None,
+                };
+                let input = Input {
+                    order: loaded.as_ref(),
+                    event: Some(&input),
+                    line: None,
+                };
+                when.evaluate_bool(&input).unwrap_or_else(|e| {
+                    tracing::warn!(flow = %name, error = %e, "a flow's `when` could not be evaluated");
+                    false
+                })
+            });
+            let Some((name, version, plan)) = chosen else {
+                continue;
+            };
+            let state = RunState::new(plan.start(), input.clone());
+            let run = RunRow {
+                id: uuid::Uuid::now_v7().to_string(),
+                flow: name.clone(),
+                version: *version,
+                flow_type: flow_type.as_str().to_owned(),
+                subject: order_id.clone().unwrap_or_else(|| event.subject.clone()),
+                order_id: order_id.clone(),
+                trigger_seq: event.seq,
+                trigger_type: event.kind.clone(),
+                status: "runnable".into(),
+                current_step: state.current_step().map(ToString::to_string),
+                wake_at: Some(now),
+                wait_event: None,
+                lease_owner: None,
+                lease_until: None,
+                state: serde_json::to_string(&state)?,
+                error: None,
+                created_at: now,
+                updated_at: now,
+                finished_at: None,
+            };
+            if rows::insert_run(tx.conn(), &run)? {
+                out.started += 1;
+            }
+        }
+    }
+    rows::set_cursor(tx.conn(), CURSOR, last)
+}
+
+// ---------------------------------------------------------------- runs
+
+/// The result of calls made outside the transaction: for step execution (n, attempt).
+pub type ExternalResult = (i64, u32, Result<Vec<Value>, String>);
+
+fn advance(
+    tx: &mut Tx<'_>,
+    engine: &Engine,
+    cache: &mut PassCache,
+    mut run: RunRow,
+    external: Option<ExternalResult>,
+    out: &mut PassOutcome,
+) -> Result<(), StoreError> {
+    let now = tx.now();
+    let plan = engine.plan(tx.conn(), &run.flow, run.version)?;
+    let mut state: RunState = serde_json::from_str(&run.state)?;
+    run.updated_at = now;
+    let status = run.status.clone();
+    match status.as_str() {
+        "completed" | "failed" | "held" | "cancelled" => {
+            // Woken after it ended (a task decided late): nothing to do.
+            run.wake_at = None;
+            return rows::save_run(tx.conn(), &run);
+        }
+        "backordered" => {
+            expire_backorder(tx, &mut run)?;
+            return rows::save_run(tx.conn(), &run);
+        }
+        "external" if external.is_none() => {
+            // The lease ran out: the process making the calls died or hangs. The calls may have
+            // been made; they are made again under the same idempotency key.
+            if let Some(ext) = &state.external {
+                lease(engine, &mut run, now);
+                out.external.push(job(&run, ext));
+                return rows::save_run(tx.conn(), &run);
+            }
+        }
+        _ => {}
+    }
+    run.status = "runnable".into();
+    run.lease_owner = None;
+    run.lease_until = None;
+    run.wait_event = None;
+    run.wake_at = None;
+    run.error = None;
+    let ended = drive(
+        tx, engine, cache, &plan, &mut run, &mut state, external, out,
+    )?;
+    if !ended {
+        run.current_step = state.current_step().map(ToString::to_string);
+    }
+    run.state = serde_json::to_string(&state)?;
+    rows::save_run(tx.conn(), &run)
+}
+
+fn lease(engine: &Engine, run: &mut RunRow, now: DateTime<Utc>) {
+    let until = now + chrono::Duration::from_std(engine.config.lease).unwrap_or_default();
+    run.status = "external".into();
+    run.lease_owner = Some(engine.owner.clone());
+    run.lease_until = Some(until);
+    run.wake_at = Some(until);
+    run.updated_at = now;
+}
+
+fn job(run: &RunRow, ext: &External) -> ExternalJob {
+    ExternalJob {
+        run_id: run.id.clone(),
+        n: ext.n,
+        attempt: ext.attempt,
+        calls: ext.calls.clone(),
+        key: format!("{}:{}:{}", run.id, ext.step, ext.n),
+    }
+}
+
+/// Drives the run until it ends (`true`), or waits, retries later or calls out (`false`).
+#[allow(clippy::too_many_arguments)]
+fn drive(
+    tx: &mut Tx<'_>,
+    engine: &Engine,
+    cache: &mut PassCache,
+    plan: &ExecutablePlan,
+    run: &mut RunRow,
+    state: &mut RunState,
+    mut external: Option<ExternalResult>,
+    out: &mut PassOutcome,
+) -> Result<bool, StoreError> {
+    let now = tx.now();
+    for _ in 0..STEPS_PER_PASS {
+        let Some(position) = state.pending.first().cloned() else {
+            finish(tx, engine, run, state, Ending::Completed)?;
+            return Ok(true);
+        };
+        match position {
+            Next::End(ending) => {
+                finish(tx, engine, run, state, ending)?;
+                return Ok(true);
+            }
+            Next::Fork { parallel, branches } => {
+                state.pending.remove(0);
+                state.joined.insert(parallel.to_string(), 0);
+                for branch in branches.into_iter().rev() {
+                    state.pending.insert(0, branch);
+                }
+            }
+            Next::Join { parallel } => {
+                state.pending.remove(0);
+                let total = match plan.node(&parallel).map(|n| &n.kind) {
+                    Some(NodeKind::Parallel { branches }) => branches.len(),
+                    _ => 1,
+                };
+                let joined = state.joined.entry(parallel.to_string()).or_insert(0);
+                *joined += 1;
+                if *joined >= total {
+                    state.joined.remove(parallel.as_str());
+                    let next = navigate(plan, &parallel, Outcome::Succeeded)?;
+                    state.pending.insert(0, next);
+                }
+            }
+            Next::Run(step) => {
+                let Some(outcome) = run_node(
+                    tx,
+                    engine,
+                    cache,
+                    plan,
+                    run,
+                    state,
+                    &step,
+                    &mut external,
+                    out,
+                )?
+                else {
+                    return Ok(false);
+                };
+                let next = navigate(plan, &step, outcome)?;
+                state.pending[0] = next;
+            }
+        }
+    }
+    // A long flow yields to the others and goes on in the next pass.
+    run.wake_at = Some(now);
+    Ok(false)
+}
+
+fn navigate(plan: &ExecutablePlan, step: &StepId, outcome: Outcome) -> Result<Next, StoreError> {
+    plan.next(step, outcome)
+        .map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn load_order(tx: &mut Tx<'_>, run: &RunRow) -> Result<Option<Order>, StoreError> {
+    match run.order_id.as_deref().and_then(|id| id.parse().ok()) {
+        Some(id) => iom_store::orders::load(tx.conn(), id, false),
+        None => Ok(None),
+    }
+}
+
+/// Runs one node; `None` when the run pauses on it.
+#[allow(clippy::too_many_arguments)]
+fn run_node(
+    tx: &mut Tx<'_>,
+    engine: &Engine,
+    cache: &mut PassCache,
+    plan: &ExecutablePlan,
+    run: &mut RunRow,
+    state: &mut RunState,
+    step: &StepId,
+    external: &mut Option<ExternalResult>,
+    out: &mut PassOutcome,
+) -> Result<Option<Outcome>, StoreError> {
+    let now = tx.now();
+    let node = plan
+        .node(step)
+        .ok_or_else(|| StoreError::Corrupt(format!("the plan has no step {step}")))?;
+    let in_progress = state.current.as_ref().is_some_and(|c| &c.step == step);
+    // `when` decides whether a step runs at all; a step already under way is not asked again.
+    if !in_progress && let Some(when) = &node.when {
+        let order = load_order(tx, run)?;
+        let trigger = state.trigger.clone();
+        let input = Input {
+            order: order.as_ref(),
+            event: Some(&trigger),
+            line: None,
+        };
+        let holds = when.evaluate_bool(&input).unwrap_or_else(|e| {
+            state.last_error = Some(e.to_string());
+            false
+        });
+        if !holds {
+            if let NodeKind::Step { uses, .. } = &node.kind {
+                state.n += 1;
+                let at = Utc::now();
+                record(
+                    tx,
+                    run,
+                    state.n,
+                    1,
+                    step,
+                    uses,
+                    "skipped",
+                    at,
+                    Some(at),
+                    None,
+                    None,
+                )?;
+                out.steps += 1;
+            }
+            return Ok(Some(Outcome::Skipped));
+        }
+    }
+    match &node.kind {
+        NodeKind::Branch { condition, .. } => {
+            let order = load_order(tx, run)?;
+            let trigger = state.trigger.clone();
+            let input = Input {
+                order: order.as_ref(),
+                event: Some(&trigger),
+                line: None,
+            };
+            match condition.evaluate_bool(&input) {
+                Ok(value) => Ok(Some(Outcome::Condition(value))),
+                Err(e) => {
+                    state.last_error = Some(format!("condition of {step}: {e}"));
+                    Ok(Some(Outcome::Failed))
+                }
+            }
+        }
+        NodeKind::Goto { .. } | NodeKind::Parallel { .. } => Ok(Some(Outcome::Succeeded)),
+        NodeKind::Step {
+            uses,
+            with,
+            retry,
+            timeout_ms,
+            ..
+        } => {
+            let current = match state.current.clone() {
+                Some(c) if &c.step == step => c,
+                _ => {
+                    state.n += 1;
+                    Current {
+                        step: step.clone(),
+                        n: state.n,
+                        attempt: 1,
+                        started_at: now,
+                    }
+                }
+            };
+            let resume = state.wait.take().filter(|w| &w.step == step);
+            let pending_external = state.external.take();
+            let result = match external.take() {
+                Some((n, attempt, result)) if n == current.n && attempt == current.attempt => {
+                    Some(result)
+                }
+                _ => None,
+            };
+            // Step times are the clock's, not the transaction's: a pass drives many steps in
+            // one transaction, and each step's duration is what the timeline shows.
+            let started_at = if resume.is_some() || result.is_some() {
+                current.started_at
+            } else {
+                Utc::now()
+            };
+            let current = Current {
+                started_at,
+                ..current
+            };
+            state.current = Some(current.clone());
+            let timeout = timeout_ms.map(std::time::Duration::from_millis);
+            let outcome = tx.savepoint(|tx| {
+                let mut cx = StepCx {
+                    tx,
+                    run: &*run,
+                    state: &mut *state,
+                    cache: &mut *cache,
+                    step,
+                    uses,
+                    with,
+                    n: current.n,
+                    attempt: current.attempt,
+                    timeout,
+                    now,
+                    resume,
+                };
+                match result {
+                    Some(Ok(values)) => steps::after_external(&mut cx, values),
+                    Some(Err(error)) => Err(StepFailure::transient(error)),
+                    None => steps::execute(&mut cx),
+                }
+            });
+            drop(pending_external);
+            out.steps += 1;
+            let (n, attempt) = (current.n, current.attempt);
+            let now = Utc::now();
+            match outcome {
+                Ok(StepResult::Done(output)) => {
+                    record(
+                        tx,
+                        run,
+                        n,
+                        attempt,
+                        step,
+                        uses,
+                        "succeeded",
+                        started_at,
+                        Some(now),
+                        None,
+                        output,
+                    )?;
+                    state.current = None;
+                    Ok(Some(Outcome::Succeeded))
+                }
+                Ok(StepResult::TimedOut) => {
+                    state.last_error = Some(format!("{step} timed out"));
+                    record(
+                        tx,
+                        run,
+                        n,
+                        attempt,
+                        step,
+                        uses,
+                        "timed_out",
+                        started_at,
+                        Some(now),
+                        None,
+                        None,
+                    )?;
+                    state.current = None;
+                    Ok(Some(Outcome::TimedOut))
+                }
+                Ok(StepResult::Wait(wait)) => {
+                    record(
+                        tx, run, n, attempt, step, uses, "waiting", started_at, None, None, None,
+                    )?;
+                    run.status = "waiting".into();
+                    run.wait_event = wait.kind.wake_pattern();
+                    // Checked again now and then even without a wake, so a wake that was missed
+                    // (an event committed by another process mid-pass) only delays the run.
+                    let recheck =
+                        now + chrono::Duration::from_std(engine.config.recheck).unwrap_or_default();
+                    run.wake_at = Some(wait.deadline.map_or(recheck, |d| d.min(recheck)));
+                    state.wait = Some(wait);
+                    Ok(None)
+                }
+                Ok(StepResult::External(calls)) => {
+                    record(
+                        tx, run, n, attempt, step, uses, "started", started_at, None, None, None,
+                    )?;
+                    let ext = External {
+                        step: step.clone(),
+                        n,
+                        attempt,
+                        calls,
+                    };
+                    lease(engine, run, now);
+                    out.external.push(job(run, &ext));
+                    state.external = Some(ext);
+                    Ok(None)
+                }
+                Err(failure) => {
+                    record(
+                        tx,
+                        run,
+                        n,
+                        attempt,
+                        step,
+                        uses,
+                        "failed",
+                        started_at,
+                        Some(now),
+                        Some(failure.error.clone()),
+                        None,
+                    )?;
+                    state.last_error = Some(format!("{step}: {}", failure.error));
+                    let delay = if failure.transient {
+                        retry.delay_after(attempt)
+                    } else {
+                        None
+                    };
+                    match delay {
+                        Some(delay) => {
+                            state.current = Some(Current {
+                                attempt: attempt + 1,
+                                ..current
+                            });
+                            run.status = "runnable".into();
+                            run.error = state.last_error.clone();
+                            run.wake_at =
+                                Some(now + chrono::Duration::from_std(delay).unwrap_or_default());
+                            Ok(None)
+                        }
+                        None => {
+                            state.current = None;
+                            Ok(Some(Outcome::Failed))
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn record(
+    tx: &mut Tx<'_>,
+    run: &RunRow,
+    n: i64,
+    attempt: u32,
+    step: &StepId,
+    uses: &str,
+    status: &str,
+    started_at: DateTime<Utc>,
+    finished_at: Option<DateTime<Utc>>,
+    error: Option<String>,
+    output: Option<Value>,
+) -> Result<(), StoreError> {
+    let outcome = finished_at.map(|_| status.to_owned());
+    rows::put_step(
+        tx.conn(),
+        &StepRow {
+            run_id: run.id.clone(),
+            n,
+            attempt: i64::from(attempt),
+            step: step.to_string(),
+            uses: uses.to_owned(),
+            status: status.to_owned(),
+            started_at,
+            finished_at,
+            outcome,
+            error,
+            output,
+        },
+    )
+}
+
+/// Ends the run as the plan says, doing to the order what the ending means.
+fn finish(
+    tx: &mut Tx<'_>,
+    engine: &Engine,
+    run: &mut RunRow,
+    state: &mut RunState,
+    ending: Ending,
+) -> Result<(), StoreError> {
+    let now = tx.now();
+    state.pending.clear();
+    state.current = None;
+    run.wake_at = None;
+    run.wait_event = None;
+    run.finished_at = Some(now);
+    match ending {
+        Ending::Completed => {
+            run.status = "completed".into();
+            run.current_step = None;
+        }
+        Ending::Failed { step } => {
+            run.status = "failed".into();
+            run.error = state.last_error.clone();
+            run.current_step = Some(step.to_string());
+        }
+        Ending::Held { step, reason } => {
+            let note = state.last_error.clone();
+            change_order(tx, run, false, move |order, now| {
+                if order.holds.iter().any(|h| h.code == reason) || order.status.is_terminal() {
+                    return Ok(Vec::new());
+                }
+                order.hold(&reason, note, now)
+            })?;
+            run.status = "held".into();
+            run.error = state.last_error.clone();
+            run.current_step = Some(step.to_string());
+        }
+        Ending::Cancelled { step, reason } => {
+            change_order(tx, run, true, move |order, now| {
+                if order.status == OrderStatus::Cancelled {
+                    return Ok(Vec::new());
+                }
+                order.cancel(&reason, now)
+            })?;
+            run.status = "cancelled".into();
+            run.error = state.last_error.clone();
+            run.current_step = Some(step.to_string());
+        }
+        Ending::Backordered { step } => {
+            change_order(tx, run, false, |order, now| {
+                let mut events = Vec::new();
+                let open: Vec<u32> = order
+                    .lines
+                    .iter()
+                    .filter(|l| l.status == LineStatus::Open)
+                    .map(|l| l.line_no)
+                    .collect();
+                for line_no in open {
+                    events.extend(order.set_line_stage(
+                        line_no,
+                        LineStatus::Backordered,
+                        None,
+                        Some("no_inventory".into()),
+                        now,
+                    )?);
+                }
+                Ok(events)
+            })?;
+            // A resumed backorder plans again: a reservation that failed did so on a stale plan.
+            let resume_at = match (&state.plan_step, step.as_str()) {
+                (Some(plan_step), _) => plan_step.clone(),
+                (None, _) => step,
+            };
+            state.pending = vec![Next::Run(resume_at.clone())];
+            state.plan = None;
+            run.status = "backordered".into();
+            run.error = state.last_error.clone();
+            run.current_step = Some(resume_at.to_string());
+            run.finished_at = None;
+            // Waits for supply; cancelled when none came in time.
+            run.wake_at = engine
+                .config
+                .backorder_cancel_after
+                .and_then(|d| chrono::Duration::from_std(d).ok())
+                .map(|d| now + d);
+        }
+    }
+    Ok(())
+}
+
+/// Applies a change to the run's order in a savepoint: an order that no longer allows it (say,
+/// cancelled meanwhile) leaves the order as it is and the run still ends.
+fn change_order(
+    tx: &mut Tx<'_>,
+    run: &RunRow,
+    effects: bool,
+    change: impl FnOnce(
+        &mut Order,
+        DateTime<Utc>,
+    ) -> Result<Vec<iom_domain::EventDraft>, iom_domain::DomainError>,
+) -> Result<(), StoreError> {
+    let Some(id) = run.order_id.as_deref().and_then(|id| id.parse().ok()) else {
+        return Ok(());
+    };
+    let now = tx.now();
+    let result: Result<(), StoreError> = tx.savepoint(|tx| {
+        let Some(mut order) = iom_store::orders::load(tx.conn(), id, true)? else {
+            return Ok(());
+        };
+        let before = order.clone();
+        let events = change(&mut order, now)?;
+        if order.version != before.version {
+            iom_store::orders::save(tx.conn(), &before, &order)?;
+        }
+        if effects {
+            iom_inventory::service::order_effects(tx, &order, &events)?;
+        }
+        tx.emit_all(events);
+        Ok(())
+    });
+    if let Err(e) = result {
+        tracing::info!(run = %run.id, error = %e, "the run's ending left the order as it was");
+    }
+    Ok(())
+}
+
+/// A backorder whose time ran out: cancelled, its reservations released.
+fn expire_backorder(tx: &mut Tx<'_>, run: &mut RunRow) -> Result<(), StoreError> {
+    let now = tx.now();
+    run.wake_at = None;
+    let order = load_order(tx, run)?;
+    if order.is_some_and(|o| o.status == OrderStatus::Backordered) {
+        change_order(tx, run, true, |order, now| {
+            order.cancel("backorder_expired", now)
+        })?;
+        run.status = "cancelled".into();
+        run.error = Some("no supply arrived before the backorder expired".into());
+        run.finished_at = Some(now);
+    }
+    Ok(())
+}
+
+/// Sends a backordered order's run back to where it was backordered; `false` when it has none.
+pub fn resume_backordered(
+    tx: &mut Tx<'_>,
+    order_id: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let Some(mut run) = rows::backordered_run(tx.conn(), order_id)? else {
+        return Ok(false);
+    };
+    run.status = "runnable".into();
+    run.wake_at = Some(now);
+    run.finished_at = None;
+    run.updated_at = now;
+    rows::save_run(tx.conn(), &run)?;
+    Ok(true)
+}
+
+/// Finishes a step whose calls outside were made (or failed), if the run is still this process's.
+pub fn finish_external(
+    tx: &mut Tx<'_>,
+    engine: &Engine,
+    job: ExternalJob,
+    result: Result<Vec<Value>, String>,
+) -> Result<PassOutcome, StoreError> {
+    let mut out = PassOutcome::default();
+    let Some(run) = rows::get_run(tx.conn(), &job.run_id, true)? else {
+        return Ok(out);
+    };
+    if run.status != "external" || run.lease_owner.as_deref() != Some(engine.owner.as_str()) {
+        // The lease ran out and another pass took the run over; its result stands.
+        return Ok(out);
+    }
+    let mut cache = PassCache::default();
+    out.advanced = 1;
+    advance(
+        tx,
+        engine,
+        &mut cache,
+        run,
+        Some((job.n, job.attempt, result)),
+        &mut out,
+    )?;
+    Ok(out)
+}
+
+/// Runs a failed run again from the step that failed.
+pub fn retry_failed(tx: &mut Tx<'_>, run_id: &str) -> Result<Option<RunRow>, StoreError> {
+    let Some(mut run) = rows::get_run(tx.conn(), run_id, true)? else {
+        return Ok(None);
+    };
+    if !matches!(run.status.as_str(), "failed" | "held") {
+        return Err(StoreError::Domain(iom_domain::DomainError::conflict(
+            format!(
+                "run {run_id} is {}; only a failed or held run can be retried",
+                run.status
+            ),
+        )));
+    }
+    let Some(step) = run.current_step.clone() else {
+        return Err(StoreError::Domain(iom_domain::DomainError::conflict(
+            "the run has no step to retry",
+        )));
+    };
+    let now = tx.now();
+    let mut state: RunState = serde_json::from_str(&run.state)?;
+    state.pending = vec![Next::Run(StepId(step))];
+    state.current = None;
+    state.wait = None;
+    state.external = None;
+    run.state = serde_json::to_string(&state)?;
+    run.status = "runnable".into();
+    run.wake_at = Some(now);
+    run.finished_at = None;
+    run.updated_at = now;
+    rows::save_run(tx.conn(), &run)?;
+    Ok(Some(run))
+}
+
+/// Records a task's decision and wakes the run waiting for it.
+pub fn complete_task(
+    tx: &mut Tx<'_>,
+    task_id: &str,
+    decision: &str,
+    note: Option<&str>,
+) -> Result<Option<rows::TaskRow>, StoreError> {
+    let Some(task) = rows::get_task(tx.conn(), task_id)? else {
+        return Ok(None);
+    };
+    if task.status != "open" {
+        return Err(StoreError::Domain(iom_domain::DomainError::conflict(
+            format!("task {task_id} is already {}", task.status),
+        )));
+    }
+    let now = tx.now();
+    rows::complete_task(tx.conn(), task_id, decision, note, now)?;
+    rows::set_wake(tx.conn(), &task.run_id, now)?;
+    tx.emit(iom_domain::EventDraft::new(
+        "task.completed",
+        task.order_id.clone().unwrap_or_else(|| task.run_id.clone()),
+        serde_json::json!({"task_id": task.id, "decision": decision, "note": note,
+                           "order_id": task.order_id, "run_id": task.run_id}),
+    ));
+    rows::get_task(tx.conn(), task_id)
+}

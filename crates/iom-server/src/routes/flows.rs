@@ -1,0 +1,531 @@
+//! `/api/v1/flows`, `/runs`, `/tasks` and `/orders/{id}/runs`: orchestration. Definitions are
+//! compiled by `iom-flow` and stored as versions; the executor (`iom_flow::executor`) runs the
+//! published ones.
+
+use axum::Json;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{StatusCode, header};
+use chrono::{DateTime, Utc};
+use iom_domain::FieldError;
+use iom_flow::executor::FlowError;
+use iom_store::flows::{FlowVersion, RunRow, StepRow, TaskRow};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::AppState;
+use crate::auth::{Access, Principal};
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::json::{ApiJson, MAX_BODY, read_body};
+
+impl From<FlowError> for ApiError {
+    fn from(e: FlowError) -> Self {
+        match e {
+            FlowError::Invalid(errors) => {
+                let fields = errors
+                    .iter()
+                    .map(|e| {
+                        FieldError::new(
+                            if e.path.is_empty() {
+                                "definition".to_owned()
+                            } else {
+                                e.path.clone()
+                            },
+                            format!("line {}, column {}: {}", e.line, e.column, e.message),
+                        )
+                    })
+                    .collect();
+                let locations: Vec<Value> = errors
+                    .iter()
+                    .map(|e| json!({"line": e.line, "column": e.column, "path": e.path, "message": e.message}))
+                    .collect();
+                ApiError::invalid(fields).with("locations", locations)
+            }
+            FlowError::NameMismatch { expected, found } => ApiError::invalid_field(
+                "name",
+                format!(
+                    "the definition is named {found:?}; PUT it to /flows/{found} or rename it to {expected:?}"
+                ),
+            ),
+            FlowError::NotFound(what) => ApiError::not_found(format!("{what} does not exist")),
+            FlowError::Store(e) => e.into(),
+        }
+    }
+}
+
+// ---------------------------------------------------------------- definitions
+
+#[derive(Serialize, ToSchema)]
+pub struct FlowSummary {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub flow_type: String,
+    /// The version that starts runs, if one is published.
+    pub published_version: Option<i64>,
+    pub latest_version: i64,
+    pub latest_status: String,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct FlowList {
+    pub items: Vec<FlowSummary>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct FlowDetail {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub flow_type: String,
+    pub published_version: Option<i64>,
+    /// Every version, newest first: `draft`, `published`, `unpublished` or `superseded`, with its
+    /// source.
+    #[schema(value_type = Vec<Object>)]
+    pub versions: Vec<FlowVersion>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct VersionView {
+    pub name: String,
+    pub version: i64,
+    pub status: String,
+    #[serde(rename = "type")]
+    pub flow_type: String,
+    pub created_at: DateTime<Utc>,
+    pub published_at: Option<DateTime<Utc>>,
+}
+
+impl From<FlowVersion> for VersionView {
+    fn from(v: FlowVersion) -> Self {
+        VersionView {
+            name: v.name,
+            version: v.version,
+            status: v.status,
+            flow_type: v.flow_type,
+            created_at: v.created_at,
+            published_at: v.published_at,
+        }
+    }
+}
+
+fn detail(name: String, versions: Vec<FlowVersion>) -> FlowDetail {
+    FlowDetail {
+        flow_type: versions
+            .first()
+            .map(|v| v.flow_type.clone())
+            .unwrap_or_default(),
+        published_version: versions
+            .iter()
+            .find(|v| v.status == "published")
+            .map(|v| v.version),
+        name,
+        versions,
+    }
+}
+
+/// Store a new draft version of a flow: YAML (`application/yaml`) or JSON.
+#[utoipa::path(put, path = "/api/v1/flows/{name}", tag = "flows",
+    params(("name" = String, Path)),
+    request_body(content = String, content_type = "application/yaml", description = "The definition, YAML or JSON"),
+    responses(
+        (status = 201, body = VersionView, description = "A new draft version"),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, description = "Every error with its line and column (`locations`)", content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn put(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(name): Path<String>,
+    req: Request,
+) -> ApiResult<(StatusCode, Json<VersionView>)> {
+    principal.require(Access::Configure)?;
+    let declared = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let raw = read_body(req, MAX_BODY).await?;
+    let text = std::str::from_utf8(&raw)
+        .map_err(|_| ApiError::bad_request("the definition is not UTF-8 text"))?;
+    if text.trim().is_empty() {
+        return Err(ApiError::bad_request("the body is empty"));
+    }
+    let format = if declared.contains("json")
+        || (!declared.contains("yaml") && text.trim_start().starts_with('{'))
+    {
+        "json"
+    } else {
+        "yaml"
+    };
+    let version = state.executor.put_flow(&name, text, format).await?;
+    Ok((StatusCode::CREATED, Json(version.into())))
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct PublishBody {
+    /// The version to publish; the newest when left out.
+    pub version: Option<i64>,
+}
+
+/// Publish a version: it starts the runs from now on; runs already started finish on theirs.
+#[utoipa::path(post, path = "/api/v1/flows/{name}/publish", tag = "flows",
+    params(("name" = String, Path)), request_body = PublishBody,
+    responses((status = 200, body = FlowDetail), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn publish(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(name): Path<String>,
+    body: ApiJson<PublishBody>,
+) -> ApiResult<Json<FlowDetail>> {
+    principal.require(Access::Configure)?;
+    state.executor.publish(&name, body.value.version).await?;
+    let versions = state.store.flow_versions(name.clone()).await?;
+    Ok(Json(detail(name, versions)))
+}
+
+/// Unpublish a flow: it starts no more runs; runs already started finish.
+#[utoipa::path(post, path = "/api/v1/flows/{name}/unpublish", tag = "flows",
+    params(("name" = String, Path)),
+    responses((status = 200, body = FlowDetail), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn unpublish(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(name): Path<String>,
+) -> ApiResult<Json<FlowDetail>> {
+    principal.require(Access::Configure)?;
+    let versions = state.executor.unpublish(&name).await?;
+    Ok(Json(detail(name, versions)))
+}
+
+/// Every flow with its published and newest version.
+#[utoipa::path(get, path = "/api/v1/flows", tag = "flows",
+    responses((status = 200, body = FlowList)),
+    security(("bearer" = [])))]
+pub async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> ApiResult<Json<FlowList>> {
+    principal.require(Access::Read)?;
+    let latest = state.store.latest_flow_versions().await?;
+    let published = state.store.published_flows().await?;
+    let items = latest
+        .into_iter()
+        .map(|v| FlowSummary {
+            published_version: published
+                .iter()
+                .find(|p| p.name == v.name)
+                .map(|p| p.version),
+            updated_at: v.unpublished_at.or(v.published_at).unwrap_or(v.created_at),
+            name: v.name,
+            flow_type: v.flow_type,
+            latest_version: v.version,
+            latest_status: v.status,
+        })
+        .collect();
+    Ok(Json(FlowList {
+        items,
+        next_cursor: None,
+    }))
+}
+
+/// A flow with all its versions.
+#[utoipa::path(get, path = "/api/v1/flows/{name}", tag = "flows",
+    params(("name" = String, Path)),
+    responses((status = 200, body = FlowDetail), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn get(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(name): Path<String>,
+) -> ApiResult<Json<FlowDetail>> {
+    principal.require(Access::Read)?;
+    let versions = state.store.flow_versions(name.clone()).await?;
+    if versions.is_empty() {
+        return Err(ApiError::not_found(format!("flow {name} does not exist")));
+    }
+    Ok(Json(detail(name, versions)))
+}
+
+// ---------------------------------------------------------------- runs
+
+#[derive(Serialize, ToSchema)]
+pub struct StepView {
+    /// The step's place in the run (a loop runs a step again under a new number).
+    pub n: i64,
+    pub step: String,
+    pub uses: String,
+    pub attempt: i64,
+    /// `started`, `waiting`, `succeeded`, `failed`, `skipped` or `timed_out`.
+    pub status: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub duration_ms: Option<f64>,
+    pub error: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub output: Option<Value>,
+}
+
+impl From<StepRow> for StepView {
+    fn from(s: StepRow) -> Self {
+        StepView {
+            duration_ms: s
+                .finished_at
+                .map(|f| (f - s.started_at).num_microseconds().unwrap_or(0) as f64 / 1000.0),
+            n: s.n,
+            step: s.step,
+            uses: s.uses,
+            attempt: s.attempt,
+            status: s.status,
+            started_at: s.started_at,
+            finished_at: s.finished_at,
+            error: s.error,
+            output: s.output,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RunView {
+    pub id: String,
+    pub flow: String,
+    /// The version the run began with and keeps.
+    pub version: i64,
+    #[serde(rename = "type")]
+    pub flow_type: String,
+    pub subject: String,
+    pub order_id: Option<String>,
+    pub trigger_seq: i64,
+    pub trigger_type: String,
+    /// `runnable`, `waiting`, `external`, `completed`, `failed`, `held`, `cancelled`,
+    /// `backordered`.
+    pub status: String,
+    pub current_step: Option<String>,
+    /// When the run next does something by itself (a retry, a deadline, a backorder's expiry).
+    pub wake_at: Option<DateTime<Utc>>,
+    pub error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub steps: Option<Vec<StepView>>,
+}
+
+fn run_view(r: RunRow, steps: Option<Vec<StepRow>>) -> RunView {
+    RunView {
+        id: r.id,
+        flow: r.flow,
+        version: r.version,
+        flow_type: r.flow_type,
+        subject: r.subject,
+        order_id: r.order_id,
+        trigger_seq: r.trigger_seq,
+        trigger_type: r.trigger_type,
+        status: r.status,
+        current_step: r.current_step,
+        wake_at: r.wake_at,
+        error: r.error,
+        created_at: r.created_at,
+        updated_at: r.updated_at,
+        finished_at: r.finished_at,
+        steps: steps.map(|s| s.into_iter().map(StepView::from).collect()),
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RunList {
+    pub items: Vec<RunView>,
+    pub next_cursor: Option<String>,
+}
+
+/// The flow runs of an order with their steps, oldest first.
+#[utoipa::path(get, path = "/api/v1/orders/{id}/runs", tag = "flows",
+    params(("id" = String, Path)),
+    responses((status = 200, body = RunList), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn order_runs(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<RunList>> {
+    principal.require(Access::Read)?;
+    let order_id: iom_domain::OrderId = id
+        .parse()
+        .map_err(|_| ApiError::not_found(format!("order {id} does not exist")))?;
+    if state.store.get_order(order_id).await?.is_none() {
+        return Err(ApiError::not_found(format!("order {id} does not exist")));
+    }
+    let runs = state.store.order_runs(order_id.to_string()).await?;
+    Ok(Json(RunList {
+        items: runs
+            .into_iter()
+            .map(|(r, steps)| run_view(r, Some(steps)))
+            .collect(),
+        next_cursor: None,
+    }))
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct RunQuery {
+    /// Only runs in this status (`failed` to find what needs a hand).
+    pub status: Option<String>,
+    pub limit: Option<usize>,
+    pub cursor: Option<String>,
+}
+
+const RUN_STATUSES: &[&str] = &[
+    "runnable",
+    "waiting",
+    "external",
+    "completed",
+    "failed",
+    "held",
+    "cancelled",
+    "backordered",
+];
+
+/// Runs, newest first, optionally of one status.
+#[utoipa::path(get, path = "/api/v1/runs", tag = "flows", params(RunQuery),
+    responses((status = 200, body = RunList), (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn list_runs(
+    State(state): State<AppState>,
+    principal: Principal,
+    Query(q): Query<RunQuery>,
+) -> ApiResult<Json<RunList>> {
+    principal.require(Access::Read)?;
+    if let Some(s) = &q.status
+        && !RUN_STATUSES.contains(&s.as_str())
+    {
+        return Err(ApiError::invalid_field(
+            "status",
+            format!("must be one of {}", RUN_STATUSES.join(", ")),
+        ));
+    }
+    let limit = q.limit.unwrap_or(100).clamp(1, 500);
+    let runs = state.store.list_runs(q.status, q.cursor, limit).await?;
+    let next_cursor = (runs.len() == limit)
+        .then(|| runs.last().map(|r| r.id.clone()))
+        .flatten();
+    Ok(Json(RunList {
+        items: runs.into_iter().map(|r| run_view(r, None)).collect(),
+        next_cursor,
+    }))
+}
+
+/// One run with its steps.
+#[utoipa::path(get, path = "/api/v1/runs/{id}", tag = "flows",
+    params(("id" = String, Path)),
+    responses((status = 200, body = RunView), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn get_run(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<RunView>> {
+    principal.require(Access::Read)?;
+    let (run, steps) = state
+        .store
+        .run(id.clone())
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("run {id} does not exist")))?;
+    Ok(Json(run_view(run, Some(steps))))
+}
+
+/// Reprocess a failed (or held) run from the step where it stopped.
+#[utoipa::path(post, path = "/api/v1/runs/{id}/retry", tag = "flows",
+    params(("id" = String, Path)),
+    responses((status = 200, body = RunView), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn retry_run(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<RunView>> {
+    principal.require(Access::Operate)?;
+    let run = state.executor.retry_run(&id).await?;
+    Ok(Json(run_view(run, None)))
+}
+
+// ---------------------------------------------------------------- tasks
+
+#[derive(Serialize, ToSchema)]
+pub struct TaskList {
+    #[schema(value_type = Vec<Object>)]
+    pub items: Vec<TaskRow>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct TaskQuery {
+    /// `open` or `completed`.
+    pub status: Option<String>,
+    pub limit: Option<usize>,
+}
+
+/// Manual tasks (reviews), oldest first.
+#[utoipa::path(get, path = "/api/v1/tasks", tag = "flows", params(TaskQuery),
+    responses((status = 200, body = TaskList), (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn list_tasks(
+    State(state): State<AppState>,
+    principal: Principal,
+    Query(q): Query<TaskQuery>,
+) -> ApiResult<Json<TaskList>> {
+    principal.require(Access::Read)?;
+    if let Some(s) = &q.status
+        && !matches!(s.as_str(), "open" | "completed")
+    {
+        return Err(ApiError::invalid_field(
+            "status",
+            "must be open or completed",
+        ));
+    }
+    let items = state
+        .store
+        .list_tasks(q.status, q.limit.unwrap_or(100))
+        .await?;
+    Ok(Json(TaskList {
+        items,
+        next_cursor: None,
+    }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CompleteBody {
+    /// `approve` lets the run go on; `reject` fails the review step (its `on_failure` applies).
+    pub decision: String,
+    pub note: Option<String>,
+}
+
+/// Decide a task; the run waiting for it goes on.
+#[utoipa::path(post, path = "/api/v1/tasks/{id}/complete", tag = "flows",
+    params(("id" = String, Path)), request_body = CompleteBody,
+    responses((status = 200, body = Object), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn complete_task(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    body: ApiJson<CompleteBody>,
+) -> ApiResult<Json<TaskRow>> {
+    principal.require(Access::Operate)?;
+    let body = body.value;
+    if !matches!(body.decision.as_str(), "approve" | "reject") {
+        return Err(ApiError::invalid_field(
+            "decision",
+            "must be approve or reject",
+        ));
+    }
+    let task = state
+        .executor
+        .complete_task(&id, body.decision, body.note)
+        .await?;
+    Ok(Json(task))
+}
