@@ -114,6 +114,9 @@ pub struct Node {
     /// The provider instance that receives release requests for this node.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider: Option<String>,
+    /// Customers may bring or send returns here; the nearest such node is proposed for a return.
+    #[serde(default = "yes")]
+    pub accepts_returns: bool,
 }
 
 fn yes() -> bool {
@@ -137,6 +140,7 @@ impl Node {
             max_distance_km: None,
             calendar: Calendar::default(),
             provider: None,
+            accepts_returns: true,
         }
     }
 }

@@ -40,6 +40,11 @@ pub struct OrderIntake {
     #[serde(default, deserialize_with = "decimal::deserialize_option")]
     #[schema(value_type = Option<String>, example = "4.99")]
     pub shipping_amount: Option<Decimal>,
+    /// A discount on the whole order (decimal string), on top of the lines' own discounts; at most
+    /// the lines' value after their discounts.
+    #[serde(default, deserialize_with = "decimal::deserialize_option")]
+    #[schema(value_type = Option<String>, example = "5.00")]
+    pub discount_amount: Option<Decimal>,
     /// The date the customer asked to receive the order by.
     #[schema(value_type = Option<String>, format = DateTime)]
     pub requested_delivery_at: Option<DateTime<FixedOffset>>,
@@ -138,6 +143,17 @@ impl OrderIntake {
             }
             Some(lines) => validate_lines(lines, &mut errors),
         };
+        let discount_amount = non_negative(self.discount_amount, "discount_amount", &mut errors);
+        let net: Decimal = lines
+            .iter()
+            .map(|l| l.unit_price * Decimal::from(l.quantity) - l.discount)
+            .sum();
+        if errors.is_empty() && discount_amount > net {
+            errors.push(FieldError::new(
+                "discount_amount",
+                format!("must not exceed the lines' value after their discounts ({net})"),
+            ));
+        }
 
         if !errors.is_empty() {
             return Err(errors);
@@ -162,6 +178,7 @@ impl OrderIntake {
             ship_method: non_empty(self.ship_method),
             requested_delivery_at: self.requested_delivery_at.map(|t| t.with_timezone(&Utc)),
             shipping_amount,
+            discount_amount,
             attributes: self.attributes.unwrap_or_default(),
             lines,
             holds: Vec::new(),
@@ -169,6 +186,9 @@ impl OrderIntake {
             deliveries: Vec::new(),
             totals: Totals::default(),
             processing: false,
+            returns: Vec::new(),
+            refunded_amount: Decimal::ZERO,
+            refunded_shipping: Decimal::ZERO,
             version: 1,
         };
         order.totals = Totals::of(&order);
@@ -278,6 +298,10 @@ fn validate_lines(lines: Vec<LineIntake>, errors: &mut Vec<FieldError>) -> Vec<O
                 delivered_quantity: 0,
                 node: None,
                 attributes: line.attributes.unwrap_or_default(),
+                return_authorized_quantity: 0,
+                returned_quantity: 0,
+                refunded_quantity: 0,
+                refunded_amount: Decimal::ZERO,
             });
         }
     }

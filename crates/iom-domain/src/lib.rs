@@ -11,6 +11,9 @@ pub mod ids;
 pub mod intake;
 pub mod money;
 pub mod order;
+pub mod refund;
+pub mod return_policy;
+pub mod returns;
 pub mod status;
 
 pub use address::{Address, CountryCode, GeoPoint};
@@ -20,6 +23,9 @@ pub use ids::OrderId;
 pub use intake::{CustomerIntake, LineIntake, OrderIntake};
 pub use money::Currency;
 pub use order::{
-    Customer, Delivery, Hold, LineQuantity, Order, OrderLine, Shipment, ShipmentRequest, Totals,
+    Customer, Delivery, Hold, LineQuantity, Order, OrderLine, ReturnRef, Shipment, ShipmentRequest,
+    Totals,
 };
-pub use status::{LineStatus, OrderStatus};
+pub use return_policy::ReturnPolicy;
+pub use returns::{ReturnOrder, ReturnOrigin};
+pub use status::{LineStatus, OrderStatus, ReturnStatus};

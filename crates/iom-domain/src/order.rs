@@ -2,7 +2,7 @@
 //! order only when the whole change is valid, so a refused change leaves the order as it was.
 
 use chrono::{DateTime, Utc};
-use rust_decimal::{Decimal, RoundingStrategy};
+use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
@@ -31,6 +31,11 @@ pub struct Order {
     pub requested_delivery_at: Option<DateTime<Utc>>,
     #[schema(value_type = String)]
     pub shipping_amount: Decimal,
+    /// A discount on the whole order (a coupon), on top of the lines' own discounts; each line
+    /// carries a share of it in proportion to its net value (`refund::paid_lines`).
+    #[serde(default)]
+    #[schema(value_type = String)]
+    pub discount_amount: Decimal,
     #[schema(value_type = Object)]
     pub attributes: Map<String, Value>,
     pub lines: Vec<OrderLine>,
@@ -41,8 +46,26 @@ pub struct Order {
     pub totals: Totals,
     /// Orchestration has begun: before fulfilment the order is `processing` rather than `received`.
     pub processing: bool,
+    /// The order's returns (RMAs) and where each stands.
+    #[serde(default)]
+    pub returns: Vec<ReturnRef>,
+    /// Refunded so far by returns: merchandise, tax and shipping, less restocking fees.
+    #[serde(default)]
+    #[schema(value_type = String)]
+    pub refunded_amount: Decimal,
+    /// The part of `refunded_amount` that is shipping; shipping is refunded at most once.
+    #[serde(default)]
+    #[schema(value_type = String)]
+    pub refunded_shipping: Decimal,
     /// Increases with every change; lets clients detect that the order moved on.
     pub version: i64,
+}
+
+/// A return of this order, as the order shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ReturnRef {
+    pub id: String,
+    pub status: crate::ReturnStatus,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -76,6 +99,20 @@ pub struct OrderLine {
     pub node: Option<String>,
     #[schema(value_type = Object)]
     pub attributes: Map<String, Value>,
+    /// Claimed by returns that are not cancelled (authorised, received or refunded): a shipped
+    /// unit can be claimed once.
+    #[serde(default)]
+    pub return_authorized_quantity: u32,
+    /// Received back at a node.
+    #[serde(default)]
+    pub returned_quantity: u32,
+    /// Units refunded by returns, and how much was refunded for them (tax included, restocking
+    /// fees deducted); later refunds of the line continue from here.
+    #[serde(default)]
+    pub refunded_quantity: u32,
+    #[serde(default)]
+    #[schema(value_type = String)]
+    pub refunded_amount: Decimal,
 }
 
 impl OrderLine {
@@ -87,6 +124,12 @@ impl OrderLine {
     /// Neither shipped nor cancelled: what can still be shipped or cancelled.
     pub fn open_quantity(&self) -> u32 {
         self.active_quantity() - self.shipped_quantity
+    }
+
+    /// Shipped and not claimed by a return yet: what a new return may take.
+    pub fn returnable_quantity(&self) -> u32 {
+        self.shipped_quantity
+            .saturating_sub(self.return_authorized_quantity)
     }
 
     /// The status the quantities dictate, or the current fulfilment stage when they dictate none.
@@ -175,21 +218,13 @@ impl Totals {
             shipping: order.shipping_amount,
             ..Totals::default()
         };
-        for line in &order.lines {
-            let active = Decimal::from(line.active_quantity());
-            let ordered = Decimal::from(line.quantity);
-            totals.subtotal += line.unit_price * active;
-            if active != ordered {
-                let share = |amount: Decimal| {
-                    (amount * active / ordered)
-                        .round_dp_with_strategy(scale, RoundingStrategy::MidpointNearestEven)
-                };
-                totals.discount += share(line.discount);
-                totals.tax += share(line.tax);
-            } else {
-                totals.discount += line.discount;
-                totals.tax += line.tax;
-            }
+        // The same shares and the same rounding as refunds, so that refunding every active unit
+        // gives back exactly this total.
+        for (line, paid) in order.lines.iter().zip(crate::refund::paid_lines(order)) {
+            let active = line.active_quantity();
+            totals.subtotal += line.unit_price * Decimal::from(active);
+            totals.discount += crate::refund::portion(paid.discount, active, line.quantity, scale);
+            totals.tax += crate::refund::portion(paid.tax, active, line.quantity, scale);
         }
         totals.total = totals.subtotal - totals.discount + totals.tax + totals.shipping;
         // Amounts show at least the currency's minor units ("0.00", not "0"); more precision, as
@@ -210,7 +245,8 @@ impl Totals {
 }
 
 impl Order {
-    fn currency_scale(&self) -> u32 {
+    /// Minor units of the order's currency (2 for USD, 0 for JPY).
+    pub fn currency_scale(&self) -> u32 {
         iso_currency::Currency::from_code(self.currency.code())
             .and_then(|c| c.exponent())
             .map_or(2, u32::from)

@@ -187,3 +187,73 @@ impl fmt::Display for LineStatus {
         f.write_str(self.as_str())
     }
 }
+
+/// The status of a return order (RMA).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReturnStatus {
+    /// Eligible and accepted: the customer may bring or send the items back.
+    Authorized,
+    /// The items arrived at a node and were inspected and disposed of.
+    Received,
+    /// The refund was computed and recorded.
+    Refunded,
+    /// Nothing more will happen to the return.
+    Closed,
+    /// Called off before anything was received; its quantities are eligible again.
+    Cancelled,
+}
+
+use ReturnStatus as R;
+
+/// Every allowed change of a return's status. A refund before receipt (`authorized → refunded`)
+/// happens when the policy says so or when the channel reports a refund it already made (the
+/// items are then not expected back); a return received with nothing to refund (an exchange)
+/// closes without one.
+pub const RETURN_TRANSITIONS: &[(ReturnStatus, ReturnStatus)] = &[
+    (R::Authorized, R::Received),
+    (R::Authorized, R::Refunded),
+    (R::Authorized, R::Cancelled),
+    (R::Received, R::Refunded),
+    (R::Received, R::Closed),
+    (R::Refunded, R::Closed),
+];
+
+impl ReturnStatus {
+    pub const ALL: [ReturnStatus; 5] = [
+        R::Authorized,
+        R::Received,
+        R::Refunded,
+        R::Closed,
+        R::Cancelled,
+    ];
+
+    pub fn can_become(self, to: ReturnStatus) -> bool {
+        RETURN_TRANSITIONS.contains(&(self, to))
+    }
+
+    /// Still counts against what the order can have returned.
+    pub fn is_open(self) -> bool {
+        matches!(self, R::Authorized | R::Received | R::Refunded)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            R::Authorized => "authorized",
+            R::Received => "received",
+            R::Refunded => "refunded",
+            R::Closed => "closed",
+            R::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+}
+
+impl fmt::Display for ReturnStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

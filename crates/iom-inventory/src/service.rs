@@ -185,92 +185,7 @@ impl Inventory {
     /// A change id seen before is skipped and counted as a duplicate.
     pub async fn apply_changes(&self, changes: Vec<Change>) -> Result<ChangeOutcome, StoreError> {
         self.store
-            .write(move |tx| {
-                let ids: Vec<String> = changes.iter().map(|c| c.id.clone()).collect();
-                let seen = rows::seen_changes(tx.conn(), &ids)?;
-                let nodes = distinct(changes.iter().map(|c| c.node.clone()));
-                let known = rows::known_nodes(tx.conn(), &nodes)?;
-                let keys: Vec<Key> = distinct(
-                    changes
-                        .iter()
-                        .filter(|c| known.contains(&c.node) && !seen.contains(&c.id))
-                        .map(|c| (c.sku.clone(), c.node.clone())),
-                );
-                let skus = distinct(keys.iter().map(|k| k.0.clone()));
-                let low = thresholds(tx, &skus)?;
-                let mut stored = rows::lock_positions(tx, &keys)?;
-                let mut positions: HashMap<Key, Position> = stored
-                    .iter()
-                    .map(|(k, p)| (k.clone(), to_position(p)))
-                    .collect();
-                let outcome = engine::apply_changes(&mut positions, &changes, &known, &seen)
-                    .map_err(invalid)?;
-                let ledger: Vec<LedgerRow> = outcome
-                    .applied
-                    .iter()
-                    .map(|&(i, delta, after)| {
-                        let c = &changes[i];
-                        LedgerRow {
-                            change_id: c.id.clone(),
-                            sku: c.sku.clone(),
-                            node: c.node.clone(),
-                            kind: match c.kind {
-                                engine::ChangeKind::Delta => "delta".into(),
-                                engine::ChangeKind::Set => "set".into(),
-                            },
-                            quantity: c.quantity,
-                            delta,
-                            on_hand_after: after,
-                            reason: c.reason.clone(),
-                            source: c.source.clone(),
-                        }
-                    })
-                    .collect();
-                rows::insert_ledger(tx, &ledger)?;
-                let mut deltas: HashMap<(&str, &str), i64> = HashMap::new();
-                for &(i, delta, _) in &outcome.applied {
-                    let c = &changes[i];
-                    *deltas.entry((c.sku.as_str(), c.node.as_str())).or_insert(0) += delta;
-                }
-                let mut touched = Vec::with_capacity(outcome.touched.len());
-                for key in &outcome.touched {
-                    let s = stored.get_mut(key).expect("touched positions were loaded");
-                    store_back(s, &positions[key]);
-                    touched.push((key, *s));
-                }
-                let refs: Vec<(&Key, &StoredPosition)> =
-                    touched.iter().map(|(k, p)| (*k, p)).collect();
-                rows::save_positions(tx, &refs)?;
-                let mut balances = Vec::with_capacity(touched.len());
-                for (key, p) in &touched {
-                    tx.emit(changed_event(
-                        &key.0,
-                        &key.1,
-                        p,
-                        deltas
-                            .get(&(key.0.as_str(), key.1.as_str()))
-                            .copied()
-                            .unwrap_or(0),
-                    ));
-                    let position = to_position(p);
-                    balances.push(Balance {
-                        sku: key.0.clone(),
-                        node: key.1.clone(),
-                        on_hand: p.on_hand,
-                        reserved: p.reserved,
-                        allocated: p.allocated,
-                        safety_stock: position.safety_stock,
-                        available: position.available(),
-                        node_kind: None,
-                    });
-                }
-                announce_low(tx, low)?;
-                Ok(ChangeOutcome {
-                    applied: outcome.applied.len(),
-                    duplicates: outcome.duplicates.len(),
-                    balances,
-                })
-            })
+            .write(move |tx| apply_changes_in(tx, &changes))
             .await
     }
 
@@ -691,6 +606,96 @@ impl Inventory {
             })
             .await
     }
+}
+
+/// Applies a batch of on-hand changes inside the caller's transaction, as
+/// [`Inventory::apply_changes`] does: all or nothing, a change id seen before skipped. Returns and
+/// other flows that put stock back use it so the units commit with the change that caused them.
+pub fn apply_changes_in(tx: &mut Tx<'_>, changes: &[Change]) -> Result<ChangeOutcome, StoreError> {
+    let ids: Vec<String> = changes.iter().map(|c| c.id.clone()).collect();
+    let seen = rows::seen_changes(tx.conn(), &ids)?;
+    let nodes = distinct(changes.iter().map(|c| c.node.clone()));
+    let known = rows::known_nodes(tx.conn(), &nodes)?;
+    let keys: Vec<Key> = distinct(
+        changes
+            .iter()
+            .filter(|c| known.contains(&c.node) && !seen.contains(&c.id))
+            .map(|c| (c.sku.clone(), c.node.clone())),
+    );
+    let skus = distinct(keys.iter().map(|k| k.0.clone()));
+    let low = thresholds(tx, &skus)?;
+    let mut stored = rows::lock_positions(tx, &keys)?;
+    let mut positions: HashMap<Key, Position> = stored
+        .iter()
+        .map(|(k, p)| (k.clone(), to_position(p)))
+        .collect();
+    let outcome = engine::apply_changes(&mut positions, changes, &known, &seen)
+        .map_err(invalid)?;
+    let ledger: Vec<LedgerRow> = outcome
+        .applied
+        .iter()
+        .map(|&(i, delta, after)| {
+            let c = &changes[i];
+            LedgerRow {
+                change_id: c.id.clone(),
+                sku: c.sku.clone(),
+                node: c.node.clone(),
+                kind: match c.kind {
+                    engine::ChangeKind::Delta => "delta".into(),
+                    engine::ChangeKind::Set => "set".into(),
+                },
+                quantity: c.quantity,
+                delta,
+                on_hand_after: after,
+                reason: c.reason.clone(),
+                source: c.source.clone(),
+            }
+        })
+        .collect();
+    rows::insert_ledger(tx, &ledger)?;
+    let mut deltas: HashMap<(&str, &str), i64> = HashMap::new();
+    for &(i, delta, _) in &outcome.applied {
+        let c = &changes[i];
+        *deltas.entry((c.sku.as_str(), c.node.as_str())).or_insert(0) += delta;
+    }
+    let mut touched = Vec::with_capacity(outcome.touched.len());
+    for key in &outcome.touched {
+        let s = stored.get_mut(key).expect("touched positions were loaded");
+        store_back(s, &positions[key]);
+        touched.push((key, *s));
+    }
+    let refs: Vec<(&Key, &StoredPosition)> =
+        touched.iter().map(|(k, p)| (*k, p)).collect();
+    rows::save_positions(tx, &refs)?;
+    let mut balances = Vec::with_capacity(touched.len());
+    for (key, p) in &touched {
+        tx.emit(changed_event(
+            &key.0,
+            &key.1,
+            p,
+            deltas
+                .get(&(key.0.as_str(), key.1.as_str()))
+                .copied()
+                .unwrap_or(0),
+        ));
+        let position = to_position(p);
+        balances.push(Balance {
+            sku: key.0.clone(),
+            node: key.1.clone(),
+            on_hand: p.on_hand,
+            reserved: p.reserved,
+            allocated: p.allocated,
+            safety_stock: position.safety_stock,
+            available: position.available(),
+            node_kind: None,
+        });
+    }
+    announce_low(tx, low)?;
+    Ok(ChangeOutcome {
+        applied: outcome.applied.len(),
+        duplicates: outcome.duplicates.len(),
+        balances,
+    })
 }
 
 /// Reserves several lines inside the caller's transaction, all or nothing: if one does not fit,

@@ -499,6 +499,7 @@ fn build(draft: Draft, channel: &str, options: &CsvOptions) -> Result<OrderIntak
         lines: Some(draft.lines.into_iter().map(|(_, l)| l).collect()),
         ship_method: text("ship_method"),
         shipping_amount,
+        discount_amount: None,
         requested_delivery_at,
         attributes: (!attributes.is_empty()).then_some(attributes),
     })

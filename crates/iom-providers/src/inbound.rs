@@ -18,6 +18,7 @@ use thiserror::Error;
 
 use crate::jq::{Transform, TransformError};
 use crate::mapping::{Mappings, UnmappedValues};
+use crate::refund::RefundNotice;
 use crate::shipment::ShipmentNotice;
 use crate::types::ProviderType;
 use crate::x12::{self, MappingError, X12Error};
@@ -38,6 +39,8 @@ pub struct Instance {
 pub struct Content {
     pub orders: Vec<Order>,
     pub shipments: Vec<ShipmentNotice>,
+    /// Refunds the channel made (Shopify refunds): returns to receive and refund.
+    pub refunds: Vec<RefundNotice>,
 }
 
 #[derive(Debug)]
@@ -180,10 +183,23 @@ pub fn interpret(instance: &Instance, body: &[u8], now: DateTime<Utc>) -> Interp
                 .and_then(|intake| finish_orders(instance, vec![intake], now)),
         ),
         name if !instance.kind.receives() => single("order", Err(InboundError::NotReceiving(name))),
-        _ => single(
-            "order",
-            parse_json(body).and_then(|value| json_orders(instance, &value, now)),
-        ),
+        _ => match parse_json(body) {
+            Ok(value)
+                if instance.kind.name == "shopify" && crate::refund::is_shopify_refund(&value) =>
+            {
+                single(
+                    "refund",
+                    crate::refund::shopify_refund(&value).map(|notice| Content {
+                        refunds: vec![notice],
+                        ..Content::default()
+                    }),
+                )
+            }
+            parsed => single(
+                "order",
+                parsed.and_then(|value| json_orders(instance, &value, now)),
+            ),
+        },
     }
 }
 
@@ -283,7 +299,7 @@ fn finish_orders(
     }
     Ok(Content {
         orders,
-        shipments: Vec::new(),
+        ..Content::default()
     })
 }
 

@@ -22,6 +22,7 @@ pub mod csv;
 pub mod inbound;
 pub mod jq;
 pub mod mapping;
+pub mod refund;
 pub mod secrets;
 pub mod shipment;
 pub mod types;
@@ -29,4 +30,5 @@ pub mod ubl;
 pub mod x12;
 
 pub use mapping::{Mappings, UnmappedValues};
+pub use refund::{RefundNotice, RefundNoticeLine};
 pub use shipment::{ShipmentLine, ShipmentNotice};

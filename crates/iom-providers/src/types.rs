@@ -83,8 +83,8 @@ static TYPES: &[ProviderType] = &[
     },
     ProviderType {
         name: "shopify",
-        description: "Shopify orders/create webhooks (the bare order, or {\"order\"} / {\"orders\"} from the REST API).",
-        inbound: &["order"],
+        description: "Shopify orders/create webhooks (the bare order, or {\"order\"} / {\"orders\"} from the REST API), and refunds/create webhooks (the bare refund or {\"refund\"}), which become returns received and refunded.",
+        inbound: &["order", "refund"],
         outbound: &[],
         verification: Verification::ShopifyHmac,
         connection: &[

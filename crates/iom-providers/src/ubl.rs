@@ -493,6 +493,7 @@ pub fn parse_order(xml: &str, channel: &str) -> Result<OrderIntake, UblError> {
         lines: Some(lines),
         ship_method: None,
         shipping_amount,
+        discount_amount: None,
         requested_delivery_at,
         attributes: Some(attributes),
     })

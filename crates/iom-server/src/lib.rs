@@ -148,7 +148,7 @@ fn prometheus() -> PrometheusHandle {
 
 pub fn router(state: AppState) -> Router {
     use routes::{
-        events, flows, fulfillment, health, inventory, nodes, orders, providers, subscriptions,
+        events, flows, fulfillment, health, inventory, nodes, orders, providers, returns, subscriptions,
     };
     let api = Router::new()
         .route("/orders", post(orders::create).get(orders::list))
@@ -238,6 +238,17 @@ pub fn router(state: AppState) -> Router {
         .route("/runs/{id}/retry", post(flows::retry_run))
         .route("/tasks", get(flows::list_tasks))
         .route("/tasks/{id}/complete", post(flows::complete_task))
+        // Returns: authorisation, receipt, refund, close, cancel, policy.
+        .route("/returns", post(returns::create).get(returns::list))
+        .route("/returns/{id}", get(returns::get))
+        .route("/returns/{id}/receive", post(returns::receive))
+        .route("/returns/{id}/refund", post(returns::refund))
+        .route("/returns/{id}/close", post(returns::close))
+        .route("/returns/{id}/cancel", post(returns::cancel))
+        .route(
+            "/return-policy",
+            get(returns::get_policy).put(returns::put_policy),
+        )
         .route("/openapi.json", get(openapi_json))
         .fallback(api_not_found);
     Router::new()

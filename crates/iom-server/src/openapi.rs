@@ -4,7 +4,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
-    events, flows, fulfillment, inventory, nodes, orders, providers, subscriptions,
+    events, flows, fulfillment, inventory, nodes, orders, providers, returns, subscriptions,
 };
 
 #[derive(OpenApi)]
@@ -27,6 +27,8 @@ use crate::routes::{
         flows::put, flows::publish, flows::unpublish, flows::list, flows::get,
         flows::order_runs, flows::list_runs, flows::get_run, flows::retry_run,
         flows::list_tasks, flows::complete_task,
+        returns::create, returns::get, returns::list, returns::receive, returns::refund,
+        returns::close, returns::cancel, returns::get_policy, returns::put_policy,
     ),
     components(schemas(crate::error::Problem, iom_domain::FieldError)),
     modifiers(&BearerAuth),
@@ -38,6 +40,7 @@ use crate::routes::{
         (name = "providers", description = "Provider types and instances, inbound documents, the message log"),
         (name = "subscriptions", description = "Webhooks receiving business events"),
         (name = "flows", description = "Orchestration: flow definitions and versions, runs and their steps, manual tasks"),
+        (name = "returns", description = "Returns from any origin: authorisation, receipt and disposition, refunds, exchanges, the return policy"),
     )
 )]
 pub struct ApiDoc;

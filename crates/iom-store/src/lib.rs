@@ -17,6 +17,7 @@ mod open;
 pub mod orders;
 pub mod overview;
 pub mod providers;
+pub mod returns;
 pub mod testing;
 pub mod tokens;
 mod writer;

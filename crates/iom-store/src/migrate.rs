@@ -14,6 +14,7 @@ const SQLITE: &[(i64, &str)] = &[
         include_str!("migrations/sqlite/0005_postal_centroids.sql"),
     ),
     (6, include_str!("migrations/sqlite/0006_flows.sql")),
+    (7, include_str!("migrations/sqlite/0007_returns.sql")),
     (
         10,
         include_str!("migrations/sqlite/0010_order_lines_node.sql"),
@@ -29,6 +30,7 @@ const POSTGRES: &[(i64, &str)] = &[
         include_str!("migrations/postgres/0005_postal_centroids.sql"),
     ),
     (6, include_str!("migrations/postgres/0006_flows.sql")),
+    (7, include_str!("migrations/postgres/0007_returns.sql")),
     (
         10,
         include_str!("migrations/postgres/0010_order_lines_node.sql"),

@@ -407,3 +407,17 @@ pub(crate) fn parse_id(text: &str) -> Result<OrderId, StoreError> {
     text.parse()
         .map_err(|_| StoreError::Corrupt(format!("bad order id {text:?}")))
 }
+
+/// The id of the order a channel knows by `external_id`.
+pub fn find_by_external_id(
+    conn: &mut dyn Conn,
+    channel: &str,
+    external_id: &str,
+) -> Result<Option<OrderId>, StoreError> {
+    conn.query_one(
+        "SELECT id FROM orders WHERE channel = $1 AND external_id = $2",
+        &[Value::Text(channel), Value::Text(external_id)],
+    )?
+    .map(|row| parse_id(row.text(0)?))
+    .transpose()
+}

@@ -90,6 +90,11 @@ pub struct ShipmentWork {
     pub plan: PlanShipment,
 }
 
+/// Further work a document asks for, run in the message's transaction after its orders and
+/// shipments (a channel's refund becoming a return's receipt and refund). It returns the ids of
+/// the orders it touched; a business failure fails the message and applies nothing of it.
+pub type ContentWork = Box<dyn FnOnce(&mut Tx<'_>) -> Result<Vec<String>, ApplyError> + Send>;
+
 /// What processing a message decided.
 pub enum Apply {
     /// Leave the message as received (a document whose content is fetched later).
@@ -98,6 +103,7 @@ pub enum Apply {
     Content {
         orders: Vec<Order>,
         shipments: Vec<ShipmentWork>,
+        work: Vec<ContentWork>,
     },
 }
 
@@ -571,18 +577,37 @@ fn process(
     let (status, (order_ids, created), error) = match apply {
         Apply::Nothing => ("received", (Vec::new(), 0), None),
         Apply::Failed(error) => ("failed", (Vec::new(), 0), Some(error)),
-        Apply::Content { orders, shipments } => {
+        Apply::Content {
+            orders,
+            shipments,
+            work,
+        } => {
             tx.conn().batch("SAVEPOINT message")?;
             let mut events = Vec::new();
             let at = tx.now();
-            match apply_content(tx.conn(), &provider, orders, shipments, at, &mut events) {
+            let mark = tx.event_mark();
+            let applied =
+                apply_content(tx.conn(), &provider, orders, shipments, at, &mut events).and_then(
+                    |(mut ids, created)| {
+                        tx.emit_all(events);
+                        for w in work {
+                            for id in w(tx)? {
+                                if !ids.contains(&id) {
+                                    ids.push(id);
+                                }
+                            }
+                        }
+                        Ok((ids, created))
+                    },
+                );
+            match applied {
                 Ok(ids) => {
                     tx.conn().batch("RELEASE SAVEPOINT message")?;
-                    tx.emit_all(events);
                     ("processed", ids, None)
                 }
                 Err(ApplyError::Store(e)) => return Err(e),
                 Err(ApplyError::Business(error)) => {
+                    tx.discard_events_since(mark);
                     tx.conn()
                         .batch("ROLLBACK TO SAVEPOINT message; RELEASE SAVEPOINT message")?;
                     ("failed", (Vec::new(), 0), Some(error))
@@ -618,7 +643,9 @@ fn process(
     })
 }
 
-enum ApplyError {
+/// Why applying a document's content stopped: the database, or the document's business content
+/// (the message then fails with this error).
+pub enum ApplyError {
     Store(StoreError),
     Business(Json),
 }

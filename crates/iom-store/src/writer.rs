@@ -57,6 +57,16 @@ impl Tx<'_> {
         });
     }
 
+    /// A mark to take back, with [`Tx::discard_events_since`], the events emitted after it: for
+    /// work rolled back to a savepoint of its own while the job goes on.
+    pub fn event_mark(&self) -> usize {
+        self.events.len()
+    }
+
+    pub fn discard_events_since(&mut self, mark: usize) {
+        self.events.truncate(mark);
+    }
+
     pub fn emit_all(&mut self, drafts: impl IntoIterator<Item = EventDraft>) {
         for draft in drafts {
             self.emit(draft);

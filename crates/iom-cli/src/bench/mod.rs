@@ -7,6 +7,7 @@ mod inventory;
 mod load;
 mod providers;
 mod ui;
+mod returns;
 
 use clap::Subcommand;
 
@@ -25,6 +26,8 @@ pub enum BenchCommand {
     Ui(ui::UiArgs),
     /// The default order flow end to end: runs/s from received to released, step time p50.
     Flow(flow::FlowArgs),
+    /// Return authorisations and receipts (restocking) per second over HTTP.
+    Returns(returns::ReturnsArgs),
 }
 
 pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
@@ -35,5 +38,6 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Providers(args) => providers::run(args).await,
         BenchCommand::Ui(args) => ui::run(args).await,
         BenchCommand::Flow(args) => flow::run(args).await,
+        BenchCommand::Returns(args) => returns::run(args).await,
     }
 }

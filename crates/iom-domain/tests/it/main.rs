@@ -1,5 +1,6 @@
 mod actions;
 mod intake;
+mod returns;
 mod transitions;
 
 use chrono::{DateTime, TimeZone, Utc};

@@ -144,6 +144,7 @@ pub fn order(set: &TransactionSet<'_>, channel: &str) -> Result<OrderIntake, Map
         lines: Some(lines),
         ship_method,
         shipping_amount: None,
+        discount_amount: None,
         requested_delivery_at,
         attributes: Some(attributes),
     })

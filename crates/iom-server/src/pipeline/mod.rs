@@ -419,7 +419,14 @@ fn decide(loaded: &Loaded, interpretation: Interpretation) -> (Apply, Vec<NewMes
 
 fn content_apply(loaded: &Loaded, content: inbound::Content) -> Apply {
     let default_node = loaded.instance.default_node.clone();
+    let channel = loaded.name().to_owned();
     Apply::Content {
+        // A channel's refund becomes a return received and refunded (`iom_returns::channel`).
+        work: content
+            .refunds
+            .into_iter()
+            .map(|notice| refund_work(channel.clone(), notice, default_node.clone()))
+            .collect(),
         orders: content.orders,
         shipments: content
             .shipments
@@ -435,4 +442,15 @@ fn content_apply(loaded: &Loaded, content: inbound::Content) -> Apply {
             })
             .collect(),
     }
+}
+
+/// A channel's refund, applied in the message's transaction.
+fn refund_work(
+    channel: String,
+    notice: iom_providers::RefundNotice,
+    default_node: Option<String>,
+) -> iom_store::providers::ContentWork {
+    Box::new(move |tx| {
+        iom_returns::channel::apply_refund(tx, &channel, &notice, default_node.as_deref())
+    })
 }

@@ -6,4 +6,5 @@ pub mod inventory;
 pub mod nodes;
 pub mod orders;
 pub mod providers;
+pub mod returns;
 pub mod subscriptions;

@@ -11,6 +11,7 @@ mod lifecycle;
 mod nodes;
 mod orders;
 mod providers;
+mod returns;
 mod service;
 mod subscriptions;
 mod ui;

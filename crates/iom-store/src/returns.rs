@@ -1,0 +1,245 @@
+//! Return orders, kept like orders: the aggregate as one JSON document with the columns that lists
+//! filter on beside it; and the return policy as one JSON document. The row operations take a
+//! connection so that the returns service can combine them with the order's and the inventory's in
+//! one transaction.
+
+use iom_domain::{OrderId, ReturnOrder, ReturnPolicy};
+
+use crate::db::{Conn, Dialect, Value};
+use crate::{Store, StoreError, micros};
+
+/// The name of the policy that applies to every return (one today; the table allows more).
+pub const DEFAULT_POLICY: &str = "default";
+
+#[derive(Debug, Clone, Default)]
+pub struct ReturnFilter {
+    pub status: Option<String>,
+    pub order_id: Option<OrderId>,
+    pub origin: Option<String>,
+    pub channel: Option<String>,
+    pub limit: usize,
+    /// The id of the last return of the previous page; pages run newest first.
+    pub cursor: Option<String>,
+}
+
+/// A node as returns see it: where it is and whether it takes returns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeDoc {
+    pub code: String,
+    pub active: bool,
+    pub doc: serde_json::Value,
+}
+
+impl Store {
+    pub async fn get_return(&self, id: String) -> Result<Option<ReturnOrder>, StoreError> {
+        self.read(move |c| load(c, &id, false)).await
+    }
+
+    pub async fn list_returns(&self, filter: ReturnFilter) -> Result<Vec<ReturnOrder>, StoreError> {
+        self.read(move |c| list(c, &filter)).await
+    }
+
+    /// The return policy in force: the stored one, or the defaults.
+    pub async fn return_policy(&self) -> Result<ReturnPolicy, StoreError> {
+        self.read(|c| policy(c)).await
+    }
+
+    /// Replaces the return policy and announces `return_policy.updated`.
+    pub async fn put_return_policy(&self, policy: ReturnPolicy) -> Result<(), StoreError> {
+        self.write(move |tx| {
+            let now = micros(tx.now());
+            let doc = serde_json::to_value(&policy)?;
+            let text = doc.to_string();
+            tx.conn().execute(
+                "INSERT INTO return_policies (name, doc, updated_at) VALUES ($1, $2, $3)
+                 ON CONFLICT (name) DO UPDATE SET doc = excluded.doc, updated_at = excluded.updated_at",
+                &[
+                    Value::Text(DEFAULT_POLICY),
+                    Value::Text(&text),
+                    Value::Int(now),
+                ],
+            )?;
+            tx.emit(iom_domain::EventDraft::new(
+                "return_policy.updated",
+                format!("return_policy:{DEFAULT_POLICY}"),
+                doc,
+            ));
+            Ok(())
+        })
+        .await
+    }
+}
+
+/// The stored policy, or the defaults when none was configured.
+pub fn policy(conn: &mut dyn Conn) -> Result<ReturnPolicy, StoreError> {
+    match conn.query_one(
+        "SELECT doc FROM return_policies WHERE name = $1",
+        &[Value::Text(DEFAULT_POLICY)],
+    )? {
+        None => Ok(ReturnPolicy::default()),
+        Some(row) => Ok(serde_json::from_str(row.text(0)?)?),
+    }
+}
+
+/// Inserts a new return; `Err(existing id)` when the order already has a return with its
+/// reference.
+pub fn insert(conn: &mut dyn Conn, ret: &ReturnOrder) -> Result<Result<(), String>, StoreError> {
+    if let Some(reference) = &ret.reference {
+        let order_id = ret.order_id.to_string();
+        if let Some(row) = conn.query_one(
+            "SELECT id FROM returns WHERE order_id = $1 AND reference = $2",
+            &[Value::Text(&order_id), Value::Text(reference)],
+        )? {
+            return Ok(Err(row.text(0)?.to_owned()));
+        }
+    }
+    let doc = serde_json::to_string(ret)?;
+    let order_id = ret.order_id.to_string();
+    conn.execute(
+        "INSERT INTO returns (id, order_id, status, origin, channel, reference, created_at,
+             updated_at, version, doc)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        &[
+            Value::Text(&ret.id),
+            Value::Text(&order_id),
+            Value::Text(ret.status.as_str()),
+            Value::Text(ret.origin.as_str()),
+            Value::Text(&ret.channel),
+            ret.reference.as_ref().into(),
+            Value::Int(micros(ret.created_at)),
+            Value::Int(micros(ret.updated_at)),
+            Value::Int(ret.version),
+            Value::Text(&doc),
+        ],
+    )?;
+    Ok(Ok(()))
+}
+
+/// Writes a changed return; the version check is a safety net under the row lock.
+pub fn save(
+    conn: &mut dyn Conn,
+    before: &ReturnOrder,
+    after: &ReturnOrder,
+) -> Result<(), StoreError> {
+    let doc = serde_json::to_string(after)?;
+    let updated = conn.execute(
+        "UPDATE returns SET status = $2, updated_at = $3, version = $4, doc = $5
+         WHERE id = $1 AND version = $6",
+        &[
+            Value::Text(&after.id),
+            Value::Text(after.status.as_str()),
+            Value::Int(micros(after.updated_at)),
+            Value::Int(after.version),
+            Value::Text(&doc),
+            Value::Int(before.version),
+        ],
+    )?;
+    if updated != 1 {
+        return Err(StoreError::Domain(iom_domain::DomainError::conflict(
+            "the return changed meanwhile; try again",
+        )));
+    }
+    Ok(())
+}
+
+/// Reads a return; `for_update` locks its row until the transaction ends (PostgreSQL; SQLite has
+/// a single writer).
+pub fn load(
+    conn: &mut dyn Conn,
+    id: &str,
+    for_update: bool,
+) -> Result<Option<ReturnOrder>, StoreError> {
+    let sql = if for_update && conn.dialect() == Dialect::Postgres {
+        "SELECT doc FROM returns WHERE id = $1 FOR UPDATE"
+    } else {
+        "SELECT doc FROM returns WHERE id = $1"
+    };
+    match conn.query_one(sql, &[Value::Text(id)])? {
+        None => Ok(None),
+        Some(row) => Ok(Some(serde_json::from_str(row.text(0)?)?)),
+    }
+}
+
+/// The return an order has under a source system's reference.
+pub fn by_reference(
+    conn: &mut dyn Conn,
+    order_id: OrderId,
+    reference: &str,
+) -> Result<Option<ReturnOrder>, StoreError> {
+    let order_id = order_id.to_string();
+    match conn.query_one(
+        "SELECT doc FROM returns WHERE order_id = $1 AND reference = $2",
+        &[Value::Text(&order_id), Value::Text(reference)],
+    )? {
+        None => Ok(None),
+        Some(row) => Ok(Some(serde_json::from_str(row.text(0)?)?)),
+    }
+}
+
+/// Every node's definition, for choosing where a return goes.
+pub fn nodes(conn: &mut dyn Conn) -> Result<Vec<NodeDoc>, StoreError> {
+    conn.query("SELECT code, active, doc FROM nodes ORDER BY code", &[])?
+        .into_iter()
+        .map(|r| {
+            Ok(NodeDoc {
+                code: r.text(0)?.to_owned(),
+                active: r.int(1)? != 0,
+                doc: serde_json::from_str(r.text(2)?)?,
+            })
+        })
+        .collect()
+}
+
+fn list(conn: &mut dyn Conn, filter: &ReturnFilter) -> Result<Vec<ReturnOrder>, StoreError> {
+    let mut sql = String::from("SELECT doc FROM returns WHERE 1 = 1");
+    let mut texts: Vec<String> = Vec::new();
+    let mut push = |column: &str, value: String| {
+        texts.push(value);
+        sql.push_str(&format!(" AND {column} ${}", texts.len()));
+    };
+    if let Some(status) = &filter.status {
+        push("status =", status.clone());
+    }
+    if let Some(order_id) = filter.order_id {
+        push("order_id =", order_id.to_string());
+    }
+    if let Some(origin) = &filter.origin {
+        push("origin =", origin.clone());
+    }
+    if let Some(channel) = &filter.channel {
+        push("channel =", channel.clone());
+    }
+    if let Some(cursor) = &filter.cursor {
+        push("id <", cursor.clone());
+    }
+    sql.push_str(&format!(
+        " ORDER BY id DESC LIMIT {}",
+        filter.limit.clamp(1, 500)
+    ));
+    let params: Vec<Value<'_>> = texts.iter().map(|t| Value::Text(t)).collect();
+    conn.query(&sql, &params)?
+        .into_iter()
+        .map(|row| Ok(serde_json::from_str(row.text(0)?)?))
+        .collect()
+}
+
+/// The stored centroid of a postal code (as given, then without a ZIP+4 suffix): where a customer
+/// without coordinates is, for choosing the nearest return node.
+pub fn centroid(
+    conn: &mut dyn Conn,
+    country: &str,
+    postal_codes: &[String],
+) -> Result<Option<(f64, f64)>, StoreError> {
+    for code in postal_codes {
+        if let Some(row) = conn.query_one(
+            "SELECT lat, lon FROM postal_centroids WHERE country = $1 AND postal_code = $2",
+            &[Value::Text(country), Value::Text(code)],
+        )? {
+            let number = |i: usize| row.text(i).ok().and_then(|t| t.parse::<f64>().ok());
+            if let (Some(lat), Some(lon)) = (number(0), number(1)) {
+                return Ok(Some((lat, lon)));
+            }
+        }
+    }
+    Ok(None)
+}
