@@ -12,6 +12,9 @@ const SECTIONS: &[(&str, &str)] = &[
     ("/ui/orders", "Orders"),
     ("/ui/inventory", "Inventory"),
     ("/ui/nodes", "Nodes"),
+    ("/ui/flows", "Flows"),
+    ("/ui/tasks", "Tasks"),
+    ("/ui/returns", "Returns"),
     ("/ui/providers", "Providers"),
     ("/ui/subscriptions", "Subscriptions"),
 ];

@@ -9,12 +9,14 @@
 mod assets;
 mod charts;
 mod dashboard;
+mod flows;
 mod format;
 mod inventory;
 mod layout;
 mod nodes;
 mod orders;
 mod providers;
+mod returns;
 pub mod session;
 
 use std::time::Instant;
@@ -148,6 +150,12 @@ pub fn router() -> Router<AppState> {
             post(providers::retry),
         )
         .route("/ui/subscriptions", get(providers::subscriptions))
+        .route("/ui/flows", get(flows::list))
+        .route("/ui/flows/{name}", get(flows::detail))
+        .route("/ui/tasks", get(flows::tasks))
+        .route("/ui/tasks/{id}/complete", post(flows::complete_task))
+        .route("/ui/runs/{id}/retry", post(flows::retry_run))
+        .route("/ui/returns", get(returns::list))
         .layer(middleware::from_fn(same_origin))
         .layer(middleware::from_fn(server_timing));
     pages.route("/", get(|| async { Redirect::to("/ui") }))

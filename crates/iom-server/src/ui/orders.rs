@@ -17,7 +17,7 @@ use crate::AppState;
 use crate::auth::Access;
 use crate::error::ApiError;
 use crate::json::ApiJson;
-use crate::routes::{fulfillment, orders as api};
+use crate::routes::{flows, fulfillment, orders as api, returns};
 
 const PAGE: usize = 50;
 
@@ -221,8 +221,28 @@ pub async fn detail(
         .await?;
         Ok(serde_json::to_value(&plan.0).unwrap_or(Value::Null))
     };
-    let (timeline, plan) = tokio::join!(timeline, plan);
+    let runs = flows::order_runs(State(state.clone()), principal.clone(), Path(id.clone()));
+    let order_returns = returns::list(
+        State(state.clone()),
+        principal.clone(),
+        Query(returns::ListQuery {
+            status: None,
+            order_id: Some(order.id.to_string()),
+            origin: None,
+            channel: None,
+            limit: Some(50),
+            cursor: None,
+        }),
+    );
+    let (timeline, plan, runs, order_returns) = tokio::join!(timeline, plan, runs, order_returns);
     let timeline = timeline?.0;
+    let runs = runs?.0.items;
+    let order_returns: Vec<Value> = order_returns?
+        .0
+        .items
+        .iter()
+        .filter_map(|r| serde_json::to_value(r).ok())
+        .collect();
     let can_operate = session.can(Access::Operate);
     let can_cancel = session.can(Access::Capture);
     let open = !order.status.is_terminal();
@@ -332,6 +352,43 @@ pub async fn detail(
             h2 { "Fulfilment plan" }
             p.hint { "A simulation with the default profile: it reserves nothing." }
             (plan_view(&plan))
+        }
+        section.card #runs {
+            h2 { "Flow runs" }
+            @if runs.is_empty() { p.muted { "No runs." } }
+            @for run in &runs {
+                div {
+                    p {
+                        a href={ "/ui/flows/" (format::segment(&run.flow)) "?version=" (run.version) } { (run.flow) " v" (run.version) }
+                        " · " (format::badge(&run.status)) " · triggered by " code { (run.trigger_type) }
+                        @if let Some(step) = &run.current_step { " · at " code { (step) } }
+                        @if let Some(e) = &run.error { " · " span.muted { (e) } }
+                        @if can_operate && matches!(run.status.as_str(), "failed" | "held") {
+                            " "
+                            form.inline method="post" action={ "/ui/runs/" (format::segment(&run.id)) "/retry" } {
+                                input type="hidden" name="csrf" value=(csrf);
+                                input type="hidden" name="back" value=(base);
+                                button type="submit" { "Reprocess from the failed step" }
+                            }
+                        }
+                    }
+                    @if let Some(steps) = &run.steps {
+                        table.steps {
+                            thead { tr { th { "Step" } th { "Uses" } th { "Status" } th.num { "Attempt" } th.num { "ms" } th { "Error" } } }
+                            tbody { @for st in steps { tr {
+                                td { (st.step) } td { code { (st.uses) } } td { (format::badge(&st.status)) }
+                                td.num { (st.attempt) }
+                                td.num { @if let Some(ms) = st.duration_ms { (format!("{ms:.1}")) } }
+                                td { (st.error.clone().unwrap_or_default()) }
+                            } } }
+                        }
+                    }
+                }
+            }
+        }
+        section.card #order-returns {
+            h2 { "Returns" }
+            (super::returns::table(&order_returns))
         }
         div.grid {
             section.card #shipments {
