@@ -148,7 +148,8 @@ fn prometheus() -> PrometheusHandle {
 
 pub fn router(state: AppState) -> Router {
     use routes::{
-        events, flows, fulfillment, health, inventory, nodes, orders, providers, returns, subscriptions,
+        events, flows, fulfillment, health, inventory, nodes, orders, providers, returns,
+        subscriptions,
     };
     let api = Router::new()
         .route("/orders", post(orders::create).get(orders::list))

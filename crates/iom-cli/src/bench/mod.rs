@@ -6,8 +6,8 @@ mod intake;
 mod inventory;
 mod load;
 mod providers;
-mod ui;
 mod returns;
+mod ui;
 
 use clap::Subcommand;
 

@@ -332,6 +332,15 @@ pub async fn retry_run(
     };
     let result = api::retry_run(State(state), session.principal.clone(), Path(id))
         .await
-        .map(|run| format!("Run reprocessed from {}: {}.", run.0.current_step.clone().unwrap_or_else(|| "its last step".into()), run.0.status));
+        .map(|run| {
+            format!(
+                "Run reprocessed from {}: {}.",
+                run.0
+                    .current_step
+                    .clone()
+                    .unwrap_or_else(|| "its last step".into()),
+                run.0.status
+            )
+        });
     done(&session, &back, result)
 }

@@ -38,7 +38,10 @@ pub fn segment(value: &str) -> String {
 mod tests {
     #[test]
     fn query_drops_empty_values_and_encodes() {
-        assert_eq!(super::query(&[("q", "a b&c"), ("status", "")]), "?q=a+b%26c");
+        assert_eq!(
+            super::query(&[("q", "a b&c"), ("status", "")]),
+            "?q=a+b%26c"
+        );
         assert_eq!(super::query(&[("q", "")]), "");
     }
 

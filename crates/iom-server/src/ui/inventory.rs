@@ -114,5 +114,10 @@ pub async fn detail(
         }
         p { a href={ "/ui/orders?sku=" (format::segment(&sku)) } { "Orders with this SKU" } }
     };
-    Ok(layout::page(&session, &format!("SKU {sku}"), "/ui/inventory", body))
+    Ok(layout::page(
+        &session,
+        &format!("SKU {sku}"),
+        "/ui/inventory",
+        body,
+    ))
 }

@@ -64,7 +64,8 @@ impl IntoResponse for UiError {
     fn into_response(self) -> Response {
         match self {
             UiError::SignIn { next } => {
-                let query = serde_urlencoded::to_string([("next", next.as_str())]).unwrap_or_default();
+                let query =
+                    serde_urlencoded::to_string([("next", next.as_str())]).unwrap_or_default();
                 Redirect::to(&format!("/ui/sign-in?{query}")).into_response()
             }
             UiError::Api(e) => {
@@ -193,10 +194,8 @@ async fn same_origin(request: Request, next: Next) -> Response {
         if let (Some(origin), Some(host)) = (origin, host) {
             let origin_host = origin.split_once("://").map_or(origin, |(_, rest)| rest);
             if origin_host != host {
-                return UiError::Api(ApiError::forbidden(
-                    "this form was sent from another site",
-                ))
-                .into_response();
+                return UiError::Api(ApiError::forbidden("this form was sent from another site"))
+                    .into_response();
             }
         }
     }

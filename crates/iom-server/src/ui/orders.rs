@@ -93,7 +93,12 @@ pub async fn list(
             limit: Some(PAGE),
             cursor: opt(&params.cursor),
         };
-        api::list(State(state.clone()), session.principal.clone(), Query(query)).await
+        api::list(
+            State(state.clone()),
+            session.principal.clone(),
+            Query(query),
+        )
+        .await
     }
     .await;
     let (page, error) = match result {
@@ -102,11 +107,14 @@ pub async fn list(
         Err(e) => return Err(e.into()),
     };
     let base = params.pairs();
-    let next_link = page.as_ref().and_then(|p| p.next_cursor.as_deref()).map(|next| {
-        let mut pairs = base.clone();
-        pairs.push(("cursor", next));
-        format!("/ui/orders{}", format::query(&pairs))
-    });
+    let next_link = page
+        .as_ref()
+        .and_then(|p| p.next_cursor.as_deref())
+        .map(|next| {
+            let mut pairs = base.clone();
+            pairs.push(("cursor", next));
+            format!("/ui/orders{}", format::query(&pairs))
+        });
     let body = html! {
         h1 { "Orders" }
         form.filters method="get" action="/ui/orders" role="search" {
@@ -175,7 +183,12 @@ fn order_row(o: &Order) -> Markup {
     let customer = o
         .customer
         .as_ref()
-        .and_then(|c| c.name.clone().or_else(|| c.email.clone()).or_else(|| c.id.clone()))
+        .and_then(|c| {
+            c.name
+                .clone()
+                .or_else(|| c.email.clone())
+                .or_else(|| c.id.clone())
+        })
         .unwrap_or_default();
     html! {
         tr {
@@ -438,7 +451,9 @@ pub async fn detail(
 
 /// A few fields of an event's data, not the whole document.
 fn summary(data: &Value) -> Markup {
-    let keys = ["status", "reason", "code", "node", "line_no", "quantity", "tracking"];
+    let keys = [
+        "status", "reason", "code", "node", "line_no", "quantity", "tracking",
+    ];
     html! {
         @if let Some(map) = data.as_object() {
             @for key in keys {
@@ -530,7 +545,11 @@ pub async fn hold(
     )
     .await
     .map(|_| "The order is on hold.".to_owned());
-    done(&session, &format!("/ui/orders/{}", format::segment(&id)), result)
+    done(
+        &session,
+        &format!("/ui/orders/{}", format::segment(&id)),
+        result,
+    )
 }
 
 pub async fn release(
@@ -548,7 +567,11 @@ pub async fn release(
     )
     .await
     .map(|o| format!("Holds released; the order is {}.", o.status.as_str()));
-    done(&session, &format!("/ui/orders/{}", format::segment(&id)), result)
+    done(
+        &session,
+        &format!("/ui/orders/{}", format::segment(&id)),
+        result,
+    )
 }
 
 pub async fn cancel(
@@ -568,7 +591,11 @@ pub async fn cancel(
     )
     .await
     .map(|_| "The order is cancelled.".to_owned());
-    done(&session, &format!("/ui/orders/{}", format::segment(&id)), result)
+    done(
+        &session,
+        &format!("/ui/orders/{}", format::segment(&id)),
+        result,
+    )
 }
 
 pub async fn cancel_line(
@@ -587,7 +614,10 @@ pub async fn cancel_line(
                 return done(
                     &session,
                     &back,
-                    Err(ApiError::invalid_field("quantity", "must be a whole number")),
+                    Err(ApiError::invalid_field(
+                        "quantity",
+                        "must be a whole number",
+                    )),
                 );
             }
         },

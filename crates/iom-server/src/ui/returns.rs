@@ -47,7 +47,12 @@ pub async fn list(
     };
     let items: Vec<Value> = page
         .as_ref()
-        .map(|p| p.items.iter().filter_map(|r| serde_json::to_value(r).ok()).collect())
+        .map(|p| {
+            p.items
+                .iter()
+                .filter_map(|r| serde_json::to_value(r).ok())
+                .collect()
+        })
         .unwrap_or_default();
     let body = html! {
         h1 { "Returns" }
@@ -71,7 +76,18 @@ pub async fn list(
 
 /// Returns as JSON documents (as the API answers them) in a table.
 pub fn table(items: &[Value]) -> Markup {
-    let text = |v: &Value| v.as_str().map_or_else(|| if v.is_null() { String::new() } else { v.to_string() }, str::to_owned);
+    let text = |v: &Value| {
+        v.as_str().map_or_else(
+            || {
+                if v.is_null() {
+                    String::new()
+                } else {
+                    v.to_string()
+                }
+            },
+            str::to_owned,
+        )
+    };
     html! {
         @if items.is_empty() { p.muted { "No returns." } } @else {
             table #returns {
