@@ -9,7 +9,7 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use chrono::{Duration, Utc};
 use hdrhistogram::Histogram;
-use iom_domain::order::ShipmentRequest;
+use iom_domain::order::{LineQuantityRequest, ShipmentRequest};
 use iom_domain::{OrderId, OrderIntake};
 use iom_store::Store;
 use serde_json::json;
@@ -349,7 +349,10 @@ async fn seed_changes(store: &Store, ids: &[OrderId]) -> anyhow::Result<()> {
                         o.record_shipment(
                             ShipmentRequest {
                                 node: Some(node),
-                                lines: None,
+                                lines: Some(vec![LineQuantityRequest {
+                                    line_no: Some(1),
+                                    quantity: Some(1),
+                                }]),
                                 carrier: Some("UPS".into()),
                                 tracking: None,
                             },
