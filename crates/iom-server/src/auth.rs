@@ -65,7 +65,7 @@ pub enum Access {
 }
 
 impl Access {
-    fn allowed(self, role: Role) -> bool {
+    pub fn allowed(self, role: Role) -> bool {
         match self {
             Access::Read => true,
             Access::Capture => matches!(role, Role::Admin | Role::Operator | Role::Integration),

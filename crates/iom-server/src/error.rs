@@ -110,6 +110,11 @@ impl ApiError {
         StatusCode::from_u16(self.problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 
+    /// What went wrong inside, for the log; never shown to the caller.
+    pub fn cause(&self) -> Option<&str> {
+        self.cause.as_deref()
+    }
+
     pub fn body(&self) -> String {
         serde_json::to_string(&self.problem).unwrap_or_default()
     }

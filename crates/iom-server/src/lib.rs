@@ -11,6 +11,7 @@ mod metrics_layer;
 pub mod openapi;
 pub mod pipeline;
 pub mod routes;
+pub mod ui;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
@@ -268,6 +269,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(api_not_found);
     Router::new()
         .nest("/api/v1", api)
+        .merge(ui::router())
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))

@@ -17,6 +17,7 @@ pub mod nodes;
 mod open;
 pub mod orders;
 pub mod outbound;
+pub mod overview;
 pub mod providers;
 pub mod pull;
 pub mod returns;

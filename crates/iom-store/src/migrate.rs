@@ -20,6 +20,10 @@ const SQLITE: &[(i64, &str)] = &[
         9,
         include_str!("migrations/sqlite/0009_providers_outbound.sql"),
     ),
+    (
+        10,
+        include_str!("migrations/sqlite/0010_order_lines_node.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("migrations/postgres/0001_orders.sql")),
@@ -36,6 +40,10 @@ const POSTGRES: &[(i64, &str)] = &[
     (
         9,
         include_str!("migrations/postgres/0009_providers_outbound.sql"),
+    ),
+    (
+        10,
+        include_str!("migrations/postgres/0010_order_lines_node.sql"),
     ),
 ];
 

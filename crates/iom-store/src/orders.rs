@@ -67,6 +67,12 @@ pub struct OrderFilter {
     pub status: Option<String>,
     pub channel: Option<String>,
     pub sku: Option<String>,
+    /// Orders with a line assigned to (or shipped from) this node.
+    pub node: Option<String>,
+    /// Placed at or after this time.
+    pub placed_from: Option<chrono::DateTime<chrono::Utc>>,
+    /// Placed before this time.
+    pub placed_to: Option<chrono::DateTime<chrono::Utc>>,
     /// Matches the order id, the external id, or the customer's e-mail, id or name (prefix).
     pub q: Option<String>,
     pub limit: usize,
@@ -236,7 +242,7 @@ pub fn insert(conn: &mut dyn Conn, order: &Order) -> Result<bool, StoreError> {
         .map(|l| (i64::from(l.line_no), i64::from(l.quantity)))
         .collect();
     for (lines, numbers) in order.lines.chunks(32).zip(numbers.chunks(32)) {
-        let mut params = Vec::with_capacity(lines.len() * 5);
+        let mut params = Vec::with_capacity(lines.len() * 6);
         for (line, (line_no, quantity)) in lines.iter().zip(numbers) {
             params.extend([
                 Value::Text(&id),
@@ -244,17 +250,30 @@ pub fn insert(conn: &mut dyn Conn, order: &Order) -> Result<bool, StoreError> {
                 Value::Text(&line.sku),
                 Value::Int(*quantity),
                 Value::Text(line.status.as_str()),
+                line_node(order, line).into(),
             ]);
         }
         let sql = crate::db::multi_row_insert(
-            "order_lines (order_id, line_no, sku, quantity, status)",
-            5,
+            "order_lines (order_id, line_no, sku, quantity, status, node)",
+            6,
             lines.len(),
         );
         conn.execute(&sql, &params)?;
     }
     crate::insights::record(conn, None, order)?;
     Ok(true)
+}
+
+/// The node a line is listed under: the one it is assigned to, or else the last that shipped it.
+fn line_node<'o>(order: &'o Order, line: &'o iom_domain::OrderLine) -> Option<&'o str> {
+    line.node.as_deref().or_else(|| {
+        order
+            .shipments
+            .iter()
+            .rev()
+            .find(|s| s.lines.iter().any(|l| l.line_no == line.line_no))
+            .map(|s| s.node.as_str())
+    })
 }
 
 /// Writes a changed order. The version check is a safety net: the row is locked while it changes.
@@ -281,16 +300,18 @@ pub fn save(conn: &mut dyn Conn, before: &Order, after: &Order) -> Result<(), St
         )));
     }
     for line in &after.lines {
+        let node = line_node(after, line);
         let changed = before
             .line(line.line_no)
-            .is_none_or(|b| b.status != line.status);
+            .is_none_or(|b| b.status != line.status || line_node(before, b) != node);
         if changed {
             conn.execute(
-                "UPDATE order_lines SET status = $3 WHERE order_id = $1 AND line_no = $2",
+                "UPDATE order_lines SET status = $3, node = $4 WHERE order_id = $1 AND line_no = $2",
                 &[
                     Value::Text(&id),
                     Value::Int(line.line_no.into()),
                     Value::Text(line.status.as_str()),
+                    node.into(),
                 ],
             )?;
         }
@@ -339,6 +360,14 @@ fn list(conn: &mut dyn Conn, filter: &OrderFilter) -> Result<Vec<Order>, StoreEr
             sku.clone(),
         );
     }
+    if let Some(node) = &filter.node {
+        push(
+            &mut sql,
+            &mut texts,
+            " AND EXISTS (SELECT 1 FROM order_lines l WHERE l.order_id = o.id AND l.node = ?)",
+            node.clone(),
+        );
+    }
     if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
         let n = texts.len();
         texts.push(q.to_owned());
@@ -353,11 +382,23 @@ fn list(conn: &mut dyn Conn, filter: &OrderFilter) -> Result<Vec<Order>, StoreEr
     if let Some(cursor) = filter.cursor {
         push(&mut sql, &mut texts, " AND o.id < ?", cursor.to_string());
     }
+    // Times are integers (microseconds): they follow the text parameters.
+    let mut ints: Vec<i64> = Vec::new();
+    for (bound, op) in [(filter.placed_from, ">="), (filter.placed_to, "<")] {
+        if let Some(at) = bound {
+            ints.push(micros(at));
+            sql.push_str(&format!(
+                " AND o.placed_at {op} ${}",
+                texts.len() + ints.len()
+            ));
+        }
+    }
     sql.push_str(&format!(
         " ORDER BY o.id DESC LIMIT {}",
         filter.limit.clamp(1, 500)
     ));
-    let params: Vec<Value<'_>> = texts.iter().map(|t| Value::Text(t)).collect();
+    let mut params: Vec<Value<'_>> = texts.iter().map(|t| Value::Text(t)).collect();
+    params.extend(ints.iter().map(|i| Value::Int(*i)));
     conn.query(&sql, &params)?
         .into_iter()
         .map(|row| Ok(serde_json::from_str(row.text(0)?)?))

@@ -8,6 +8,7 @@ mod inventory;
 mod load;
 mod providers;
 mod returns;
+mod ui;
 
 use clap::Subcommand;
 
@@ -29,6 +30,8 @@ pub enum BenchCommand {
     Insights(insights::InsightsArgs),
     /// The default order flow end to end: runs/s from received to released, step time p50.
     Flow(flow::FlowArgs),
+    /// Server time of every web UI page with 100,000 orders in the store.
+    Ui(ui::UiArgs),
 }
 
 pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
@@ -40,5 +43,6 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Returns(args) => returns::run(args).await,
         BenchCommand::Insights(args) => insights::run(args).await,
         BenchCommand::Flow(args) => flow::run(args).await,
+        BenchCommand::Ui(args) => ui::run(args).await,
     }
 }

@@ -32,6 +32,12 @@ pub struct ListQuery {
     pub channel: Option<String>,
     /// Orders with a line of this SKU.
     pub sku: Option<String>,
+    /// Orders with a line assigned to, or shipped from, this node.
+    pub node: Option<String>,
+    /// Orders placed at or after this time (RFC 3339).
+    pub placed_from: Option<String>,
+    /// Orders placed before this time (RFC 3339).
+    pub placed_to: Option<String>,
     /// Order id, external id, customer id, or the beginning of the customer's e-mail or name.
     pub q: Option<String>,
     /// 1 to 500; 50 when absent.
@@ -241,15 +247,34 @@ pub async fn list(
             }
         },
     };
+    let mut time = |field: &str, value: Option<&str>| match value.filter(|v| !v.is_empty()) {
+        None => None,
+        Some(v) => match chrono::DateTime::parse_from_rfc3339(v) {
+            Ok(t) => Some(t.with_timezone(&Utc)),
+            Err(_) => {
+                errors.push(iom_domain::FieldError::new(
+                    field,
+                    "must be an RFC 3339 time, e.g. 2026-11-30T00:00:00Z",
+                ));
+                None
+            }
+        },
+    };
+    let placed_from = time("placed_from", query.placed_from.as_deref());
+    let placed_to = time("placed_to", query.placed_to.as_deref());
     if !errors.is_empty() {
         return Err(ApiError::invalid(errors));
     }
+    let non_empty = |v: Option<String>| v.filter(|v| !v.trim().is_empty());
     let items = state
         .store
         .list_orders(OrderFilter {
-            status: query.status,
-            channel: query.channel,
-            sku: query.sku,
+            status: non_empty(query.status),
+            channel: non_empty(query.channel),
+            sku: non_empty(query.sku),
+            node: non_empty(query.node),
+            placed_from,
+            placed_to,
             q: query.q,
             limit,
             cursor,

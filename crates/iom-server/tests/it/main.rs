@@ -2,6 +2,7 @@
 //! `IOM_TEST_POSTGRES_URL` is set) PostgreSQL.
 
 mod auth;
+mod browser;
 mod events;
 mod flows;
 mod fulfillment;
@@ -16,6 +17,7 @@ mod pull;
 mod returns;
 mod service;
 mod subscriptions;
+mod ui;
 
 use iom_store::testing::TestDb;
 use reqwest::{Client, Method, StatusCode};

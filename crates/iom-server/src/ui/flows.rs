@@ -1,0 +1,346 @@
+//! Flows with their versions and each version drawn as a graph; manual tasks to work through;
+//! a failed run reprocessed from the step where it stopped. Reads and actions go through the
+//! API's handlers.
+
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use iom_flow::{ExecutablePlan, FailureAction, NodeKind, Target};
+use maud::{Markup, html};
+use serde::Deserialize;
+
+use super::session::Session;
+use super::{UiResult, done, format, layout};
+use crate::AppState;
+use crate::auth::Access;
+use crate::json::ApiJson;
+use crate::routes::flows as api;
+
+pub async fn list(State(state): State<AppState>, session: Session) -> UiResult<Response> {
+    let flows = api::list(State(state), session.principal.clone()).await?.0;
+    let body = html! {
+        h1 { "Flows" }
+        p { a href="/ui/tasks" { "Manual tasks" } }
+        @if flows.items.is_empty() { p.muted { "No flows." } } @else {
+            table #flows {
+                thead { tr { th { "Name" } th { "Type" } th.num { "Published" } th.num { "Newest" } th { "Newest is" } th { "Updated" } } }
+                tbody { @for f in &flows.items { tr {
+                    td { a href={ "/ui/flows/" (format::segment(&f.name)) } { (f.name) } }
+                    td { (f.flow_type) }
+                    td.num { @if let Some(v) = f.published_version { (v) } @else { "—" } }
+                    td.num { (f.latest_version) }
+                    td { (format::badge(&f.latest_status)) }
+                    td { (format::time(f.updated_at)) }
+                } } }
+            }
+        }
+    };
+    Ok(layout::page(&session, "Flows", "/ui/flows", body))
+}
+
+#[derive(Deserialize, Default)]
+pub struct VersionParams {
+    pub version: Option<i64>,
+}
+
+pub async fn detail(
+    State(state): State<AppState>,
+    session: Session,
+    Path(name): Path<String>,
+    Query(params): Query<VersionParams>,
+) -> UiResult<Response> {
+    let flow = api::get(State(state), session.principal.clone(), Path(name.clone()))
+        .await?
+        .0;
+    let shown = params
+        .version
+        .or(flow.published_version)
+        .and_then(|n| flow.versions.iter().find(|v| v.version == n))
+        .or(flow.versions.first());
+    let plan: Option<ExecutablePlan> = shown.and_then(|v| serde_json::from_str(&v.plan).ok());
+    let base = format!("/ui/flows/{}", format::segment(&name));
+    let body = html! {
+        p.muted { a href="/ui/flows" { "Flows" } " ›" }
+        h1 { "Flow " (flow.name) " " span.badge { (flow.flow_type) } }
+        div.grid {
+            section.card {
+                h2 { "Versions" }
+                table #versions {
+                    thead { tr { th.num { "Version" } th { "Status" } th { "Created" } th { "Published" } } }
+                    tbody { @for v in &flow.versions { tr {
+                        td.num { a href={ (base) "?version=" (v.version) } { (v.version) } }
+                        td { (format::badge(&v.status)) }
+                        td { (format::time(v.created_at)) }
+                        td { @if let Some(at) = v.published_at { (format::time(at)) } }
+                    } } }
+                }
+            }
+            @if let Some(v) = shown {
+                section.card #graph {
+                    h2 { "Version " (v.version) " (" (v.status) ")" }
+                    @if let Some(plan) = &plan {
+                        p.hint { "Triggered by " (plan.triggers.join(", ")) "; priority " (plan.priority) "." }
+                        (graph(plan))
+                    } @else {
+                        p.muted { "This version's plan cannot be read." }
+                    }
+                    details { summary { "Definition (" (v.format) ")" } pre { (v.source) } }
+                }
+            }
+        }
+    };
+    Ok(layout::page(
+        &session,
+        &format!("Flow {name}"),
+        "/ui/flows",
+        body,
+    ))
+}
+
+const BOX_W: f64 = 280.0;
+const BOX_H: f64 = 38.0;
+const GAP: f64 = 22.0;
+const LEFT: f64 = 30.0;
+const TOP: f64 = 40.0;
+
+/// The plan as boxes in document order, top to bottom: the usual path runs straight down, every
+/// other edge (a branch's other way, a jump, what a failure leads to) curves out to the right
+/// with its label.
+pub fn graph(plan: &ExecutablePlan) -> Markup {
+    let index = |t: &Target| -> Option<usize> {
+        match t {
+            Target::Step(id) | Target::Join(id) => plan.nodes.iter().position(|n| n.id == *id),
+            Target::End => Some(plan.nodes.len()),
+        }
+    };
+    let y = |i: usize| TOP + i as f64 * (BOX_H + GAP);
+    let end = plan.nodes.len();
+    // (from, to, label)
+    let mut edges: Vec<(usize, usize, String)> = Vec::new();
+    for (i, node) in plan.nodes.iter().enumerate() {
+        match &node.kind {
+            NodeKind::Branch {
+                then, otherwise, ..
+            } => {
+                if let Some(j) = index(then) {
+                    edges.push((i, j, "then".into()));
+                }
+                if let Some(j) = index(otherwise) {
+                    edges.push((i, j, "else".into()));
+                }
+            }
+            NodeKind::Goto { target } => {
+                if let Some(j) = index(&Target::Step(target.clone())) {
+                    edges.push((i, j, "goto".into()));
+                }
+            }
+            NodeKind::Parallel { branches } => {
+                for b in branches {
+                    if let Some(j) = index(&b.start) {
+                        edges.push((i, j, b.name.clone()));
+                    }
+                }
+                if let Some(j) = index(&node.next) {
+                    edges.push((i, j, "joined".into()));
+                }
+            }
+            NodeKind::Step { on_failure, .. } => {
+                if let Some(j) = index(&node.next) {
+                    edges.push((i, j, String::new()));
+                }
+                if let FailureAction::Goto(id) = on_failure
+                    && let Some(j) = index(&Target::Step(id.clone()))
+                {
+                    edges.push((i, j, "on failure".into()));
+                }
+            }
+        }
+    }
+    let height = y(end) + BOX_H + 10.0;
+    let label = |node: &iom_flow::PlanNode| -> (String, String) {
+        let detail = match &node.kind {
+            NodeKind::Step {
+                uses, on_failure, ..
+            } => {
+                let failure = match on_failure {
+                    FailureAction::Fail => String::new(),
+                    FailureAction::Continue => " · on failure: continue".into(),
+                    FailureAction::Goto(_) => String::new(),
+                    FailureAction::Hold(r) => format!(" · on failure: hold ({r})"),
+                    FailureAction::Cancel(r) => format!(" · on failure: cancel ({r})"),
+                    FailureAction::Backorder => " · on failure: backorder".into(),
+                };
+                format!("{uses}{failure}")
+            }
+            NodeKind::Branch { .. } => "branch".into(),
+            NodeKind::Parallel { .. } => "parallel".into(),
+            NodeKind::Goto { .. } => "goto".into(),
+        };
+        (node.id.as_str().to_owned(), detail)
+    };
+    html! {
+        svg.chart.flow viewBox={ "0 0 640 " (height) } role="img" aria-label={ "Flow " (plan.name) } {
+            title { "Flow " (plan.name) }
+            defs { marker #arrow viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse" {
+                path d="M 0 0 L 10 5 L 0 10 z" fill="#5d6778" {}
+            } }
+            circle cx=(LEFT + BOX_W / 2.0) cy=(TOP - 22.0) r="6" fill="#1d2433" {}
+            @if let Some(first) = index(&plan.start) {
+                line x1=(LEFT + BOX_W / 2.0) y1=(TOP - 16.0) x2=(LEFT + BOX_W / 2.0) y2=(y(first)) stroke="#5d6778" marker-end="url(#arrow)" {}
+            }
+            @for (k, (from, to, text)) in edges.iter().enumerate() {
+                @if *to == from + 1 && text.is_empty() {
+                    line x1=(LEFT + BOX_W / 2.0) y1=(y(*from) + BOX_H) x2=(LEFT + BOX_W / 2.0) y2=(y(*to)) stroke="#5d6778" marker-end="url(#arrow)" {}
+                } @else {
+                    @let x0 = LEFT + BOX_W;
+                    @let bulge = x0 + 40.0 + (k % 6) as f64 * 30.0;
+                    @let (y0, y1) = (y(*from) + BOX_H / 2.0, y(*to) + BOX_H / 2.0);
+                    path d={ "M " (x0) " " (y0) " C " (bulge) " " (y0) ", " (bulge) " " (y1) ", " (x0) " " (y1) }
+                        fill="none" stroke="#8c959f" stroke-dasharray="4 3" marker-end="url(#arrow)" {}
+                    text x=(bulge - 10.0) y=((y0 + y1) / 2.0) { (text) }
+                }
+            }
+            @for (i, node) in plan.nodes.iter().enumerate() {
+                @let (id, detail) = label(node);
+                g {
+                    rect x=(LEFT) y=(y(i)) width=(BOX_W) height=(BOX_H) rx="6" fill="#ddf4ff" stroke="#1f6feb" {}
+                    text x=(LEFT + 10.0) y=(y(i) + 16.0) style="fill:#1d2433;font-weight:600" { (id) }
+                    text x=(LEFT + 10.0) y=(y(i) + 31.0) { (detail) }
+                }
+            }
+            circle cx=(LEFT + BOX_W / 2.0) cy=(y(end) + 10.0) r="7" fill="none" stroke="#1d2433" stroke-width="3" {}
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub struct TaskParams {
+    #[serde(default)]
+    pub status: String,
+}
+
+pub async fn tasks(
+    State(state): State<AppState>,
+    session: Session,
+    Query(params): Query<TaskParams>,
+) -> UiResult<Response> {
+    let status = if params.status == "completed" {
+        "completed"
+    } else {
+        "open"
+    };
+    let tasks = api::list_tasks(
+        State(state),
+        session.principal.clone(),
+        Query(api::TaskQuery {
+            status: Some(status.into()),
+            limit: Some(200),
+        }),
+    )
+    .await?
+    .0;
+    let can_decide = session.can(Access::Operate);
+    let body = html! {
+        h1 { "Tasks" }
+        p {
+            @if status == "open" { "Open · " a href="/ui/tasks?status=completed" { "completed" } }
+            @else { a href="/ui/tasks" { "open" } " · completed" }
+        }
+        @if tasks.items.is_empty() { p.muted #no-tasks { "No " (status) " tasks." } } @else {
+            table #tasks {
+                thead { tr { th { "Queue" } th { "Order" } th { "Step" } th { "Reason" } th { "Created" } th { "Decision" } } }
+                tbody { @for t in &tasks.items { tr {
+                    td { (t.queue) }
+                    td { @if let Some(o) = &t.order_id { a href={ "/ui/orders/" (format::segment(o)) } { code { (o) } } } }
+                    td { (t.step) }
+                    td { (t.reason.clone().unwrap_or_default()) }
+                    td { (format::time(t.created_at)) }
+                    td {
+                        @if t.status == "open" && can_decide {
+                            form.inline method="post" action={ "/ui/tasks/" (format::segment(&t.id)) "/complete" } {
+                                input type="hidden" name="csrf" value=(session.csrf);
+                                input type="text" name="note" placeholder="Note" aria-label="Note";
+                                button type="submit" name="decision" value="approve" { "Approve" }
+                                button.danger type="submit" name="decision" value="reject" { "Reject" }
+                            }
+                        } @else {
+                            (t.decision.clone().unwrap_or_default()) " " span.muted { (t.note.clone().unwrap_or_default()) }
+                        }
+                    }
+                } } }
+            }
+        }
+    };
+    Ok(layout::page(&session, "Tasks", "/ui/tasks", body))
+}
+
+#[derive(Deserialize)]
+pub struct CompleteForm {
+    #[serde(default)]
+    pub csrf: String,
+    #[serde(default)]
+    pub decision: String,
+    #[serde(default)]
+    pub note: String,
+}
+
+pub async fn complete_task(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+    Form(form): Form<CompleteForm>,
+) -> UiResult<Response> {
+    session.verify(&form.csrf)?;
+    let decision = form.decision.clone();
+    let result = api::complete_task(
+        State(state),
+        session.principal.clone(),
+        Path(id),
+        ApiJson {
+            value: api::CompleteBody {
+                decision: form.decision,
+                note: Some(form.note).filter(|n| !n.trim().is_empty()),
+            },
+            raw: Default::default(),
+        },
+    )
+    .await
+    .map(|_| format!("Task {decision}d."));
+    done(&session, "/ui/tasks", result)
+}
+
+#[derive(Deserialize)]
+pub struct RetryForm {
+    #[serde(default)]
+    pub csrf: String,
+    /// The page to come back to.
+    #[serde(default)]
+    pub back: String,
+}
+
+pub async fn retry_run(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+    Form(form): Form<RetryForm>,
+) -> UiResult<Response> {
+    session.verify(&form.csrf)?;
+    let back = if form.back.starts_with("/ui/") && !form.back.starts_with("//") {
+        form.back.clone()
+    } else {
+        "/ui".into()
+    };
+    let result = api::retry_run(State(state), session.principal.clone(), Path(id))
+        .await
+        .map(|run| {
+            format!(
+                "Run reprocessed from {}: {}.",
+                run.0
+                    .current_step
+                    .clone()
+                    .unwrap_or_else(|| "its last step".into()),
+                run.0.status
+            )
+        });
+    done(&session, &back, result)
+}

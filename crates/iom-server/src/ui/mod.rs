@@ -1,0 +1,203 @@
+//! The web UI: server-rendered HTML (maud templates compiled into the binary), a stylesheet and a
+//! small script embedded in it, nothing to build with Node. Every page works with JavaScript
+//! disabled: filters are GET forms, actions are POST forms answered with a redirect (303) to the
+//! page they came from, carrying a one-time message. The script only refreshes live pages.
+//!
+//! Pages read through the same store queries as the API, and actions call the API's own handlers
+//! with the signed-in principal, so the UI can do exactly what the API allows that token.
+
+mod assets;
+mod charts;
+mod dashboard;
+mod flows;
+mod format;
+mod inventory;
+mod layout;
+mod nodes;
+mod orders;
+mod providers;
+mod returns;
+pub mod session;
+
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use maud::html;
+
+use crate::AppState;
+use crate::error::{ApiError, ApiResult};
+use session::{Flash, Session};
+
+/// Why a page could not be shown.
+#[derive(Debug)]
+pub enum UiError {
+    /// Not signed in (or the token is no longer valid): sign in, then come back to `next`.
+    SignIn { next: String },
+    /// What the API would have answered, shown as a page.
+    Api(ApiError),
+}
+
+pub type UiResult<T> = Result<T, UiError>;
+
+impl From<ApiError> for UiError {
+    fn from(e: ApiError) -> Self {
+        if e.status() == StatusCode::UNAUTHORIZED {
+            UiError::SignIn { next: "/ui".into() }
+        } else {
+            UiError::Api(e)
+        }
+    }
+}
+
+impl From<iom_store::StoreError> for UiError {
+    fn from(e: iom_store::StoreError) -> Self {
+        UiError::Api(e.into())
+    }
+}
+
+impl IntoResponse for UiError {
+    fn into_response(self) -> Response {
+        match self {
+            UiError::SignIn { next } => {
+                let query =
+                    serde_urlencoded::to_string([("next", next.as_str())]).unwrap_or_default();
+                Redirect::to(&format!("/ui/sign-in?{query}")).into_response()
+            }
+            UiError::Api(e) => {
+                let status = e.status();
+                let problem = &e.problem;
+                let title = match status {
+                    StatusCode::FORBIDDEN => "Not allowed",
+                    StatusCode::NOT_FOUND => "Not found",
+                    StatusCode::CONFLICT => "Not possible now",
+                    StatusCode::UNPROCESSABLE_ENTITY | StatusCode::BAD_REQUEST => "Invalid request",
+                    _ => "Something went wrong",
+                };
+                if let Some(cause) = e.cause() {
+                    tracing::error!(%cause, "page failed");
+                }
+                let body = html! {
+                    main.error {
+                        h1 { (status.as_u16()) " · " (title) }
+                        p { (problem.detail) }
+                        @if !problem.errors.is_empty() {
+                            ul { @for f in &problem.errors { li { code { (f.field) } ": " (f.message) } } }
+                        }
+                        p { a href="/ui" { "Back to the dashboard" } }
+                    }
+                };
+                (status, layout::bare(title, body)).into_response()
+            }
+        }
+    }
+}
+
+/// After an action: back to `to` with a message saying what happened. A refusal for lack of
+/// rights or an unknown resource is a page of its own (403, 404); anything else the API refused
+/// (409, 422) is shown as a message on the page the form was on.
+pub fn done(session: &Session, to: &str, result: ApiResult<String>) -> UiResult<Response> {
+    match result {
+        Ok(text) => Ok(session.redirect(to, Flash { ok: true, text })),
+        Err(e)
+            if matches!(
+                e.status(),
+                StatusCode::FORBIDDEN | StatusCode::NOT_FOUND | StatusCode::UNAUTHORIZED
+            ) || e.status().is_server_error() =>
+        {
+            Err(e.into())
+        }
+        Err(e) => {
+            let mut text = e.problem.detail.clone();
+            for f in &e.problem.errors {
+                if !text.contains(&f.message) {
+                    text.push_str(&format!(" ({}: {})", f.field, f.message));
+                }
+            }
+            Ok(session.redirect(to, Flash { ok: false, text }))
+        }
+    }
+}
+
+pub fn router() -> Router<AppState> {
+    let pages = Router::new()
+        .route("/ui", get(dashboard::page))
+        .route(
+            "/ui/sign-in",
+            get(session::sign_in_page).post(session::sign_in),
+        )
+        .route("/ui/sign-out", post(session::sign_out))
+        .route("/ui/static/{file}", get(assets::serve))
+        .route("/ui/orders", get(orders::list))
+        .route("/ui/orders/{id}", get(orders::detail))
+        .route("/ui/orders/{id}/hold", post(orders::hold))
+        .route("/ui/orders/{id}/release", post(orders::release))
+        .route("/ui/orders/{id}/cancel", post(orders::cancel))
+        .route(
+            "/ui/orders/{id}/lines/{line_no}/cancel",
+            post(orders::cancel_line),
+        )
+        .route("/ui/inventory", get(inventory::list))
+        .route("/ui/inventory/{sku}", get(inventory::detail))
+        .route("/ui/nodes", get(nodes::page))
+        .route("/ui/providers", get(providers::list))
+        .route("/ui/providers/{name}", get(providers::detail))
+        .route(
+            "/ui/providers/{name}/messages/{id}/retry",
+            post(providers::retry),
+        )
+        .route("/ui/subscriptions", get(providers::subscriptions))
+        .route("/ui/flows", get(flows::list))
+        .route("/ui/flows/{name}", get(flows::detail))
+        .route("/ui/tasks", get(flows::tasks))
+        .route("/ui/tasks/{id}/complete", post(flows::complete_task))
+        .route("/ui/runs/{id}/retry", post(flows::retry_run))
+        .route("/ui/returns", get(returns::list))
+        .layer(middleware::from_fn(same_origin))
+        .layer(middleware::from_fn(server_timing));
+    pages.route("/", get(|| async { Redirect::to("/ui") }))
+}
+
+/// `Server-Timing: app;dur=MS` on every page: the time the server spent on it, which the
+/// browser's developer tools and `iom bench ui` read.
+async fn server_timing(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let mut response = next.run(request).await;
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    if let Ok(value) = HeaderValue::from_str(&format!("app;dur={ms:.2}")) {
+        response.headers_mut().insert("server-timing", value);
+    }
+    // Pages show live data and who is signed in: never from a cache.
+    response
+        .headers_mut()
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    response
+}
+
+/// A form posted from another site is refused whatever cookies came with it (defence in depth
+/// beside `SameSite=Strict` and the CSRF token; it also stops signing a browser in from elsewhere).
+async fn same_origin(request: Request, next: Next) -> Response {
+    if request.method() == Method::POST {
+        let host = request
+            .headers()
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok());
+        let origin = request
+            .headers()
+            .get(header::ORIGIN)
+            .and_then(|v| v.to_str().ok());
+        if let (Some(origin), Some(host)) = (origin, host) {
+            let origin_host = origin.split_once("://").map_or(origin, |(_, rest)| rest);
+            if origin_host != host {
+                return UiError::Api(ApiError::forbidden("this form was sent from another site"))
+                    .into_response();
+            }
+        }
+    }
+    next.run(request).await
+}

@@ -1,0 +1,637 @@
+//! Orders: the list with search, filters and paging; one order with everything known about it;
+//! the actions on it (hold, release, cancel the order or a line), each through the API's handler.
+
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use chrono::{Duration, NaiveDate};
+use iom_domain::{Order, OrderStatus};
+use maud::{Markup, html};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::session::Session;
+use super::{UiResult, done, format, layout};
+use crate::AppState;
+use crate::auth::Access;
+use crate::error::ApiError;
+use crate::json::ApiJson;
+use crate::routes::{flows, fulfillment, orders as api, returns};
+
+const PAGE: usize = 50;
+
+#[derive(Deserialize, Default)]
+pub struct ListParams {
+    #[serde(default)]
+    pub q: String,
+    #[serde(default)]
+    pub status: String,
+    #[serde(default)]
+    pub channel: String,
+    #[serde(default)]
+    pub node: String,
+    #[serde(default)]
+    pub sku: String,
+    /// First day placed (YYYY-MM-DD), inclusive.
+    #[serde(default)]
+    pub from: String,
+    /// Last day placed (YYYY-MM-DD), inclusive.
+    #[serde(default)]
+    pub to: String,
+    #[serde(default)]
+    pub cursor: String,
+}
+
+impl ListParams {
+    fn pairs(&self) -> Vec<(&str, &str)> {
+        vec![
+            ("q", self.q.trim()),
+            ("status", &self.status),
+            ("channel", self.channel.trim()),
+            ("node", &self.node),
+            ("sku", self.sku.trim()),
+            ("from", &self.from),
+            ("to", &self.to),
+        ]
+    }
+}
+
+fn opt(v: &str) -> Option<String> {
+    Some(v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+/// A day of a date field as the RFC 3339 time it starts (plus `days`).
+fn day_start(field: &str, value: &str, days: i64) -> Result<Option<String>, ApiError> {
+    if value.trim().is_empty() {
+        return Ok(None);
+    }
+    let day = NaiveDate::parse_from_str(value.trim(), "%Y-%m-%d")
+        .map_err(|_| ApiError::invalid_field(field, "must be a date, YYYY-MM-DD"))?;
+    let start = (day + Duration::days(days))
+        .and_hms_opt(0, 0, 0)
+        .unwrap_or_default()
+        .and_utc();
+    Ok(Some(start.to_rfc3339()))
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    session: Session,
+    Query(params): Query<ListParams>,
+) -> UiResult<Response> {
+    let nodes = state.store.list_nodes().await?;
+    let result = async {
+        let query = api::ListQuery {
+            status: opt(&params.status),
+            channel: opt(&params.channel),
+            sku: opt(&params.sku),
+            node: opt(&params.node),
+            placed_from: day_start("from", &params.from, 0)?,
+            placed_to: day_start("to", &params.to, 1)?,
+            q: opt(&params.q),
+            limit: Some(PAGE),
+            cursor: opt(&params.cursor),
+        };
+        api::list(
+            State(state.clone()),
+            session.principal.clone(),
+            Query(query),
+        )
+        .await
+    }
+    .await;
+    let (page, error) = match result {
+        Ok(page) => (Some(page.0), None),
+        Err(e) if e.status() == StatusCode::UNPROCESSABLE_ENTITY => (None, Some(e)),
+        Err(e) => return Err(e.into()),
+    };
+    let base = params.pairs();
+    let next_link = page
+        .as_ref()
+        .and_then(|p| p.next_cursor.as_deref())
+        .map(|next| {
+            let mut pairs = base.clone();
+            pairs.push(("cursor", next));
+            format!("/ui/orders{}", format::query(&pairs))
+        });
+    let body = html! {
+        h1 { "Orders" }
+        form.filters method="get" action="/ui/orders" role="search" {
+            label { "Search" input type="search" name="q" value=(params.q) placeholder="Order id, external id, customer"; }
+            label { "Status"
+                select name="status" {
+                    option value="" { "any" }
+                    @for s in OrderStatus::ALL {
+                        option value=(s.as_str()) selected[params.status == s.as_str()] { (s.as_str().replace('_', " ")) }
+                    }
+                }
+            }
+            label { "Channel" input type="text" name="channel" value=(params.channel) size="10"; }
+            label { "Node"
+                select name="node" {
+                    option value="" { "any" }
+                    @for n in &nodes {
+                        option value=(n.code) selected[params.node == n.code] { (n.code) }
+                    }
+                }
+            }
+            label { "SKU" input type="text" name="sku" value=(params.sku) size="10"; }
+            label { "Placed from" input type="date" name="from" value=(params.from); }
+            label { "to" input type="date" name="to" value=(params.to); }
+            button type="submit" { "Search" }
+            a href="/ui/orders" { "Clear" }
+        }
+        @if let Some(e) = &error {
+            p.flash.error role="alert" {
+                (e.problem.detail)
+                @for f in &e.problem.errors { " · " code { (f.field) } " " (f.message) }
+            }
+        }
+        @if let Some(page) = &page {
+            @if page.items.is_empty() {
+                p.muted { "No orders match." }
+            } @else {
+                table #orders {
+                    thead { tr {
+                        th { "Order" } th { "Channel · external id" } th { "Status" } th { "Customer" }
+                        th.num { "Lines" } th.num { "Total" } th { "Placed" }
+                    } }
+                    tbody {
+                        @for o in &page.items { (order_row(o)) }
+                    }
+                }
+            }
+            nav.pager aria-label="Pages" {
+                @if !params.cursor.is_empty() {
+                    a href={ "/ui/orders" (format::query(&base)) } { "« First page" }
+                }
+                @if let Some(next) = &next_link {
+                    a rel="next" href=(next) { "Next page »" }
+                }
+            }
+        }
+    };
+    let mut response = layout::page(&session, "Orders", "/ui/orders", body);
+    if error.is_some() {
+        *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    Ok(response)
+}
+
+fn order_row(o: &Order) -> Markup {
+    let customer = o
+        .customer
+        .as_ref()
+        .and_then(|c| {
+            c.name
+                .clone()
+                .or_else(|| c.email.clone())
+                .or_else(|| c.id.clone())
+        })
+        .unwrap_or_default();
+    html! {
+        tr {
+            td { a href={ "/ui/orders/" (o.id) } { code { (o.id) } } }
+            td { (o.channel) " · " (o.external_id) }
+            td { (format::badge(o.status.as_str())) @if let Some(r) = &o.status_reason { " " span.muted { (r) } } }
+            td { (customer) }
+            td.num { (o.lines.len()) }
+            td.num { (o.totals.total) " " (o.currency.code()) }
+            td { (format::time(o.placed_at)) }
+        }
+    }
+}
+
+pub async fn detail(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+) -> UiResult<Response> {
+    let principal = session.principal.clone();
+    let order = api::get(State(state.clone()), principal.clone(), Path(id.clone()))
+        .await?
+        .0;
+    let timeline = api::timeline(State(state.clone()), principal.clone(), Path(id.clone()));
+    let plan = async {
+        if order.lines.iter().all(|l| l.open_quantity() == 0) {
+            return Err(ApiError::conflict("nothing is left to ship"));
+        }
+        let body = fulfillment::PlanBody {
+            order: None,
+            order_id: Some(id.clone()),
+            profile: None,
+            solver: None,
+        };
+        let plan = fulfillment::plan_order(
+            State(state.clone()),
+            principal.clone(),
+            ApiJson {
+                value: body,
+                raw: Default::default(),
+            },
+        )
+        .await?;
+        Ok(serde_json::to_value(&plan.0).unwrap_or(Value::Null))
+    };
+    let runs = flows::order_runs(State(state.clone()), principal.clone(), Path(id.clone()));
+    let order_returns = returns::list(
+        State(state.clone()),
+        principal.clone(),
+        Query(returns::ListQuery {
+            status: None,
+            order_id: Some(order.id.to_string()),
+            origin: None,
+            channel: None,
+            limit: Some(50),
+            cursor: None,
+        }),
+    );
+    let (timeline, plan, runs, order_returns) = tokio::join!(timeline, plan, runs, order_returns);
+    let timeline = timeline?.0;
+    let runs = runs?.0.items;
+    let order_returns: Vec<Value> = order_returns?
+        .0
+        .items
+        .iter()
+        .filter_map(|r| serde_json::to_value(r).ok())
+        .collect();
+    let can_operate = session.can(Access::Operate);
+    let can_cancel = session.can(Access::Capture);
+    let open = !order.status.is_terminal();
+    let csrf = session.csrf.as_str();
+    let base = format!("/ui/orders/{}", order.id);
+    let ship_to = order.ship_to.as_ref();
+    let body = html! {
+        p.muted { a href="/ui/orders" { "Orders" } " ›" }
+        h1 { "Order " code { (order.id) } " " (format::badge(order.status.as_str())) }
+        div.grid {
+            section.card {
+                h2 { "Summary" }
+                dl.facts {
+                    dt { "Channel" } dd { (order.channel) }
+                    dt { "External id" } dd { (order.external_id) }
+                    dt { "Status" } dd #status { (order.status.as_str()) @if let Some(r) = &order.status_reason { " (" (r) ")" } }
+                    dt { "Placed" } dd { (format::time(order.placed_at)) }
+                    dt { "Updated" } dd { (format::time(order.updated_at)) }
+                    @if let Some(at) = order.requested_delivery_at { dt { "Requested delivery" } dd { (format::time(at)) } }
+                    @if let Some(c) = &order.customer {
+                        dt { "Customer" } dd { (c.name.clone().unwrap_or_default()) " " (c.email.clone().unwrap_or_default()) " " span.muted { (c.id.clone().unwrap_or_default()) } }
+                    }
+                    @if let Some(a) = ship_to {
+                        dt { "Ship to" } dd {
+                            (a.name.clone().unwrap_or_default()) br;
+                            (a.line1.clone().unwrap_or_default()) " " (a.city.clone().unwrap_or_default()) " "
+                            (a.region.clone().unwrap_or_default()) " " (a.postal_code.clone().unwrap_or_default()) " " (a.country)
+                        }
+                    }
+                    @if let Some(m) = &order.ship_method { dt { "Ship method" } dd { (m) } }
+                    dt { "Total" } dd { (order.totals.total) " " (order.currency.code())
+                        span.muted { " (subtotal " (order.totals.subtotal) ", discount " (order.totals.discount) ", tax " (order.totals.tax) ", shipping " (order.totals.shipping) ")" } }
+                }
+            }
+            section.card #actions {
+                h2 { "Actions" }
+                @if !open {
+                    p.muted { "The order is " (order.status.as_str()) "; nothing more can be done to it." }
+                } @else if !can_operate && !can_cancel {
+                    p.muted { "Your role (" (session.principal.role.as_str()) ") can only read." }
+                } @else {
+                    @if can_operate {
+                        form.inline method="post" action={ (base) "/hold" } {
+                            input type="hidden" name="csrf" value=(csrf);
+                            input type="text" name="reason" placeholder="Reason" aria-label="Hold reason";
+                            button type="submit" { "Put on hold" }
+                        }
+                        @if !order.holds.is_empty() {
+                            form.inline method="post" action={ (base) "/release" } {
+                                input type="hidden" name="csrf" value=(csrf);
+                                button type="submit" { "Release holds" }
+                            }
+                        }
+                    }
+                    @if can_cancel {
+                        form.inline method="post" action={ (base) "/cancel" } {
+                            input type="hidden" name="csrf" value=(csrf);
+                            input type="text" name="reason" placeholder="Reason" aria-label="Cancellation reason";
+                            button.danger type="submit" { "Cancel order" }
+                        }
+                    }
+                }
+                h2 { "Holds" }
+                @if order.holds.is_empty() { p.muted #holds { "No holds." } } @else {
+                    table #holds {
+                        thead { tr { th { "Code" } th { "Reason" } th { "Since" } } }
+                        tbody { @for h in &order.holds { tr { td { (h.code) } td { (h.reason.clone().unwrap_or_default()) } td { (format::time(h.at)) } } } }
+                    }
+                }
+            }
+        }
+        section.card {
+            h2 { "Lines" }
+            table #lines {
+                thead { tr {
+                    th { "#" } th { "SKU" } th { "Status" } th.num { "Ordered" } th.num { "Cancelled" }
+                    th.num { "Shipped" } th.num { "Delivered" } th.num { "Unit price" } th { "Node" }
+                    @if can_cancel && open { th { "Cancel" } }
+                } }
+                tbody {
+                    @for l in &order.lines {
+                        tr {
+                            td { (l.line_no) }
+                            td { a href={ "/ui/inventory/" (format::segment(&l.sku)) } { (l.sku) } }
+                            td { (format::badge(l.status.as_str())) }
+                            td.num { (l.quantity) } td.num { (l.cancelled_quantity) }
+                            td.num { (l.shipped_quantity) } td.num { (l.delivered_quantity) }
+                            td.num { (l.unit_price) }
+                            td { (l.node.clone().unwrap_or_default()) }
+                            @if can_cancel && open {
+                                td {
+                                    @if l.open_quantity() > 0 {
+                                        form.inline method="post" action={ (base) "/lines/" (l.line_no) "/cancel" } {
+                                            input type="hidden" name="csrf" value=(csrf);
+                                            input type="number" name="quantity" min="1" max=(l.open_quantity()) value=(l.open_quantity()) aria-label={ "Quantity of line " (l.line_no) " to cancel" } style="width:5rem";
+                                            button.secondary type="submit" { "Cancel" }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        section.card #plan {
+            h2 { "Fulfilment plan" }
+            p.hint { "A simulation with the default profile: it reserves nothing." }
+            (plan_view(&plan))
+        }
+        section.card #runs {
+            h2 { "Flow runs" }
+            @if runs.is_empty() { p.muted { "No runs." } }
+            @for run in &runs {
+                div {
+                    p {
+                        a href={ "/ui/flows/" (format::segment(&run.flow)) "?version=" (run.version) } { (run.flow) " v" (run.version) }
+                        " · " (format::badge(&run.status)) " · triggered by " code { (run.trigger_type) }
+                        @if let Some(step) = &run.current_step { " · at " code { (step) } }
+                        @if let Some(e) = &run.error { " · " span.muted { (e) } }
+                        @if can_operate && matches!(run.status.as_str(), "failed" | "held") {
+                            " "
+                            form.inline method="post" action={ "/ui/runs/" (format::segment(&run.id)) "/retry" } {
+                                input type="hidden" name="csrf" value=(csrf);
+                                input type="hidden" name="back" value=(base);
+                                button type="submit" { "Reprocess from the failed step" }
+                            }
+                        }
+                    }
+                    @if let Some(steps) = &run.steps {
+                        table.steps {
+                            thead { tr { th { "Step" } th { "Uses" } th { "Status" } th.num { "Attempt" } th.num { "ms" } th { "Error" } } }
+                            tbody { @for st in steps { tr {
+                                td { (st.step) } td { code { (st.uses) } } td { (format::badge(&st.status)) }
+                                td.num { (st.attempt) }
+                                td.num { @if let Some(ms) = st.duration_ms { (format!("{ms:.1}")) } }
+                                td { (st.error.clone().unwrap_or_default()) }
+                            } } }
+                        }
+                    }
+                }
+            }
+        }
+        section.card #order-returns {
+            h2 { "Returns" }
+            (super::returns::table(&order_returns))
+        }
+        div.grid {
+            section.card #shipments {
+                h2 { "Shipments" }
+                @if order.shipments.is_empty() { p.muted { "None yet." } } @else {
+                    table {
+                        thead { tr { th { "Node" } th { "Carrier · tracking" } th { "Lines" } th { "At" } } }
+                        tbody { @for s in &order.shipments { tr {
+                            td { (s.node) }
+                            td { (s.carrier.clone().unwrap_or_default()) " " (s.tracking.clone().unwrap_or_default()) }
+                            td { @for l in &s.lines { "#" (l.line_no) " × " (l.quantity) " " } }
+                            td { (format::time(s.at)) }
+                        } } }
+                    }
+                }
+                @if !order.deliveries.is_empty() {
+                    h2 { "Deliveries" }
+                    table {
+                        thead { tr { th { "Lines" } th { "At" } } }
+                        tbody { @for d in &order.deliveries { tr {
+                            td { @for l in &d.lines { "#" (l.line_no) " × " (l.quantity) " " } }
+                            td { (format::time(d.at)) }
+                        } } }
+                    }
+                }
+            }
+            section.card #timeline {
+                h2 { "Timeline" }
+                table {
+                    thead { tr { th { "At" } th { "Event" } th { "Details" } } }
+                    tbody { @for e in &timeline.items { tr {
+                        td { (format::time(e.at)) }
+                        td { code { (e.event_type) } }
+                        td { (summary(&e.data)) }
+                    } } }
+                }
+            }
+        }
+    };
+    Ok(layout::page(
+        &session,
+        &format!("Order {}", order.external_id),
+        "/ui/orders",
+        body,
+    ))
+}
+
+/// A few fields of an event's data, not the whole document.
+fn summary(data: &Value) -> Markup {
+    let keys = [
+        "status", "reason", "code", "node", "line_no", "quantity", "tracking",
+    ];
+    html! {
+        @if let Some(map) = data.as_object() {
+            @for key in keys {
+                @if let Some(v) = map.get(key).filter(|v| !v.is_null()) {
+                    span.muted { (key) "=" } (v.as_str().map_or_else(|| v.to_string(), str::to_owned)) " "
+                }
+            }
+        }
+    }
+}
+
+fn plan_view(plan: &Result<Value, ApiError>) -> Markup {
+    match plan {
+        Err(e) => html! { p.muted { "No plan: " (e.problem.detail) } },
+        Ok(p) => {
+            let empty = Vec::new();
+            let assignments = p["assignments"].as_array().unwrap_or(&empty);
+            let unassigned = p["unassigned"].as_array().unwrap_or(&empty);
+            let explanation = p["explanation"].as_array().unwrap_or(&empty);
+            let text = |v: &Value| v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+            html! {
+                dl.facts {
+                    dt { "Profile" } dd { (text(&p["profile"])) }
+                    dt { "Cost" } dd { (text(&p["cost"])) }
+                    dt { "Distance" } dd { (text(&p["distance_km"])) " km" }
+                    dt { "Shipments" } dd { (text(&p["shipments"])) }
+                }
+                @if !assignments.is_empty() {
+                    table {
+                        thead { tr { th { "Line" } th { "Node" } th.num { "Quantity" } } }
+                        tbody { @for a in assignments { tr {
+                            td { (text(&a["line_no"])) } td { (text(&a["node"])) } td.num { (text(&a["quantity"])) }
+                        } } }
+                    }
+                }
+                @if !unassigned.is_empty() {
+                    h2 { "Cannot be placed" }
+                    ul { @for u in unassigned { li { "Line " (text(&u["line_no"])) " × " (text(&u["quantity"])) ": " (text(&u["reason"])) } } }
+                }
+                @if !explanation.is_empty() {
+                    details { summary { "Why" } ul { @for e in explanation { li { (text(e)) } } } }
+                }
+            }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ReasonForm {
+    #[serde(default)]
+    pub csrf: String,
+    #[serde(default)]
+    pub reason: String,
+}
+
+#[derive(Deserialize)]
+pub struct LineCancelForm {
+    #[serde(default)]
+    pub csrf: String,
+    #[serde(default)]
+    pub quantity: String,
+    #[serde(default)]
+    pub reason: String,
+}
+
+fn body<T>(value: T) -> ApiJson<T> {
+    ApiJson {
+        value,
+        raw: Default::default(),
+    }
+}
+
+pub async fn hold(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+    Form(form): Form<ReasonForm>,
+) -> UiResult<Response> {
+    session.verify(&form.csrf)?;
+    let request = api::HoldRequest {
+        reason: opt(&form.reason),
+        code: None,
+    };
+    let result = api::hold(
+        State(state),
+        session.principal.clone(),
+        Path(id.clone()),
+        body(request),
+    )
+    .await
+    .map(|_| "The order is on hold.".to_owned());
+    done(
+        &session,
+        &format!("/ui/orders/{}", format::segment(&id)),
+        result,
+    )
+}
+
+pub async fn release(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+    Form(form): Form<ReasonForm>,
+) -> UiResult<Response> {
+    session.verify(&form.csrf)?;
+    let result = api::release(
+        State(state),
+        session.principal.clone(),
+        Path(id.clone()),
+        body(api::ReleaseRequest { code: None }),
+    )
+    .await
+    .map(|o| format!("Holds released; the order is {}.", o.status.as_str()));
+    done(
+        &session,
+        &format!("/ui/orders/{}", format::segment(&id)),
+        result,
+    )
+}
+
+pub async fn cancel(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+    Form(form): Form<ReasonForm>,
+) -> UiResult<Response> {
+    session.verify(&form.csrf)?;
+    let result = api::cancel(
+        State(state),
+        session.principal.clone(),
+        Path(id.clone()),
+        body(api::CancelRequest {
+            reason: opt(&form.reason),
+        }),
+    )
+    .await
+    .map(|_| "The order is cancelled.".to_owned());
+    done(
+        &session,
+        &format!("/ui/orders/{}", format::segment(&id)),
+        result,
+    )
+}
+
+pub async fn cancel_line(
+    State(state): State<AppState>,
+    session: Session,
+    Path((id, line_no)): Path<(String, String)>,
+    Form(form): Form<LineCancelForm>,
+) -> UiResult<Response> {
+    session.verify(&form.csrf)?;
+    let back = format!("/ui/orders/{}", format::segment(&id));
+    let quantity = match form.quantity.trim() {
+        "" => None,
+        q => match q.parse::<i64>() {
+            Ok(q) => Some(q),
+            Err(_) => {
+                return done(
+                    &session,
+                    &back,
+                    Err(ApiError::invalid_field(
+                        "quantity",
+                        "must be a whole number",
+                    )),
+                );
+            }
+        },
+    };
+    let result = api::cancel_line(
+        State(state),
+        session.principal.clone(),
+        Path((id.clone(), line_no.clone())),
+        body(api::CancelLineRequest {
+            quantity,
+            reason: opt(&form.reason),
+        }),
+    )
+    .await
+    .map(|_| format!("Line {line_no} cancelled."));
+    done(&session, &back, result)
+}

@@ -1,0 +1,293 @@
+//! The web UI in headless Chromium, driven through WebDriver (chromedriver, started by each test
+//! on a free port with a fresh profile).
+//!
+//! Chromium and chromedriver are Debian's `chromium` and `chromium-driver` packages (`.ci/run`
+//! installs them). When they are missing these tests fail, saying how to install them; only
+//! outside CI (`CI` unset) can a developer skip them on purpose with `IOM_SKIP_BROWSER_TESTS=1`.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::{Value, json};
+
+use super::ui::{dashboard_figures, seed};
+use super::{ADMIN, TestApp, apps};
+
+/// A running chromedriver; stopped when dropped.
+struct Driver {
+    child: Child,
+    _profile: tempfile::TempDir,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn find(names: &[&str]) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .flat_map(|dir| names.iter().map(move |n| dir.join(n)))
+        .find(|p| p.is_file())
+}
+
+/// A browser session, JavaScript on or off; `None` only when skipping was asked for.
+async fn browser(javascript: bool) -> Option<(Driver, Client)> {
+    let chromium = find(&["chromium", "chromium-browser", "google-chrome"]);
+    let chromedriver = find(&["chromedriver"]);
+    let (Some(chromium), Some(chromedriver)) = (chromium, chromedriver) else {
+        let skip = std::env::var_os("CI").is_none()
+            && std::env::var("IOM_SKIP_BROWSER_TESTS").is_ok_and(|v| v == "1");
+        if skip {
+            eprintln!("browser test skipped: IOM_SKIP_BROWSER_TESTS=1 and no chromium");
+            return None;
+        }
+        panic!(
+            "the browser tests need chromium and chromedriver on PATH: \
+             apt-get install -y chromium chromium-driver \
+             (or, outside CI, IOM_SKIP_BROWSER_TESTS=1 to skip them)"
+        );
+    };
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(&chromedriver)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver starts");
+    let profile = tempfile::tempdir().unwrap();
+    let driver = Driver {
+        child,
+        _profile: profile,
+    };
+    let url = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while reqwest::get(format!("{url}/status")).await.is_err() {
+        assert!(Instant::now() < deadline, "chromedriver did not start");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut options = json!({
+        "binary": chromium,
+        "args": [
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--disable-dev-shm-usage",
+            format!("--user-data-dir={}", driver._profile.path().display()),
+        ],
+    });
+    if !javascript {
+        options["prefs"] = json!({"profile.managed_default_content_settings.javascript": 2});
+    }
+    let mut caps = serde_json::Map::new();
+    caps.insert("goog:chromeOptions".into(), options);
+    let client = ClientBuilder::new(HttpConnector::new())
+        .capabilities(caps)
+        .connect(&url)
+        .await
+        .expect("a browser session");
+    Some((driver, client))
+}
+
+async fn sign_in(browser: &Client, app: &TestApp, token: &str, page: &str) {
+    browser.goto(&app.url(page)).await.unwrap();
+    let url = browser.current_url().await.unwrap();
+    assert_eq!(
+        url.path(),
+        "/ui/sign-in",
+        "an anonymous visit asks to sign in"
+    );
+    browser
+        .find(Locator::Css("#token"))
+        .await
+        .unwrap()
+        .send_keys(token)
+        .await
+        .unwrap();
+    browser
+        .find(Locator::Css("main form button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let url = browser.current_url().await.unwrap();
+    assert_eq!(url.path(), page, "signed in, back where the visit began");
+}
+
+async fn text(browser: &Client, css: &str) -> String {
+    browser
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .text()
+        .await
+        .unwrap()
+}
+
+async fn click(browser: &Client, css: &str) {
+    browser
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .click()
+        .await
+        .unwrap();
+}
+
+async fn html_class(browser: &Client) -> String {
+    browser
+        .find(Locator::Css("html"))
+        .await
+        .unwrap()
+        .attr("class")
+        .await
+        .unwrap()
+        .unwrap_or_default()
+}
+
+async fn api_status(app: &TestApp, id: &str) -> Value {
+    let (_, order) = app.get(&format!("/api/v1/orders/{id}")).await;
+    order["status"].clone()
+}
+
+#[tokio::test]
+async fn an_operator_finds_an_order_holds_and_releases_it_and_reads_the_dashboard() {
+    for app in apps().await {
+        let Some((_driver, browser)) = browser(true).await else {
+            return;
+        };
+        let seeded = seed(&app).await;
+        for i in 0..3 {
+            app.create_order(&format!("B-{i}"), &[1]).await;
+        }
+        sign_in(&browser, &app, ADMIN, "/ui/orders").await;
+        assert_eq!(
+            html_class(&browser).await,
+            "js",
+            "scripts run in this session"
+        );
+
+        // Find the order by its external id.
+        browser
+            .find(Locator::Css("input[name=q]"))
+            .await
+            .unwrap()
+            .send_keys(&seeded.external_id)
+            .await
+            .unwrap();
+        click(&browser, "form.filters button[type=submit]").await;
+        let rows = browser
+            .find_all(Locator::Css("#orders tbody tr"))
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 1, "{}", app.backend);
+        click(
+            &browser,
+            &format!("a[href='/ui/orders/{}']", seeded.order_id),
+        )
+        .await;
+        assert!(!text(&browser, "#status").await.starts_with("on_hold"));
+
+        // Hold it.
+        browser
+            .find(Locator::Css("form[action$='/hold'] input[name=reason]"))
+            .await
+            .unwrap()
+            .send_keys("credit")
+            .await
+            .unwrap();
+        click(&browser, "form[action$='/hold'] button").await;
+        assert!(text(&browser, "p.flash").await.contains("on hold"));
+        assert!(text(&browser, "#status").await.starts_with("on_hold"));
+        assert_eq!(api_status(&app, &seeded.order_id).await, "on_hold");
+        assert!(text(&browser, "#holds").await.contains("credit"));
+
+        // Release it.
+        click(&browser, "form[action$='/release'] button").await;
+        assert!(text(&browser, "p.flash").await.contains("Holds released"));
+        assert_ne!(api_status(&app, &seeded.order_id).await, "on_hold");
+
+        // The dashboard's figures are the API's.
+        browser.goto(&app.url("/ui")).await.unwrap();
+        let figures = dashboard_figures(&browser.source().await.unwrap());
+        let (_, all) = app.get("/api/v1/orders?limit=500").await;
+        let all = all["items"].as_array().unwrap();
+        let on_hold = all.iter().filter(|o| o["status"] == "on_hold").count() as i64;
+        assert_eq!(figures["orders"], all.len() as i64);
+        assert_eq!(figures["orders"], 4);
+        assert_eq!(figures["on_hold"], on_hold);
+        let shown = text(&browser, "[data-figure=orders] .value").await;
+        assert_eq!(shown, "4");
+
+        // Signing out ends the session.
+        click(&browser, "header form button").await;
+        browser.goto(&app.url("/ui/orders")).await.unwrap();
+        assert_eq!(browser.current_url().await.unwrap().path(), "/ui/sign-in");
+        browser.close().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn every_page_is_usable_with_javascript_disabled() {
+    for app in apps().await {
+        let Some((_driver, browser)) = browser(false).await else {
+            return;
+        };
+        let seeded = seed(&app).await;
+        sign_in(&browser, &app, ADMIN, "/ui").await;
+        assert_eq!(html_class(&browser).await, "no-js", "scripts are off");
+        let order = format!("/ui/orders/{}", seeded.order_id);
+        let pages: Vec<(String, &str, &str)> = vec![
+            ("/ui".into(), "h1", "Dashboard"),
+            ("/ui/orders".into(), "#orders", &seeded.external_id),
+            (order.clone(), "#lines", "SKU-2"),
+            (order.clone(), "#plan", "SEA"),
+            ("/ui/inventory".into(), "#skus", "SKU-1"),
+            ("/ui/inventory/SKU-1".into(), "#nodes", "MIA"),
+            ("/ui/nodes".into(), "#nodes", "Seattle DC"),
+            ("/ui/providers".into(), "#providers", "edi"),
+            ("/ui/providers/edi".into(), "#messages", "failed"),
+            ("/ui/subscriptions".into(), "#subscriptions", "erp"),
+            ("/ui/flows".into(), "#flows", "default-order"),
+            ("/ui/flows/default-order".into(), "#graph h2", "Version"),
+            ("/ui/tasks".into(), "main", "No open tasks."),
+            ("/ui/returns".into(), "main", "No returns."),
+        ];
+        for (path, css, expected) in &pages {
+            browser.goto(&app.url(path)).await.unwrap();
+            let shown = text(&browser, css).await;
+            assert!(shown.contains(expected), "{path} {css}: {shown}");
+        }
+        // The map is drawn without scripts: one marker per node.
+        browser.goto(&app.url("/ui/nodes")).await.unwrap();
+        let markers = browser
+            .find_all(Locator::Css("svg.map circle"))
+            .await
+            .unwrap();
+        assert_eq!(markers.len(), 2);
+
+        // Forms work without scripts too.
+        browser.goto(&app.url(&order)).await.unwrap();
+        click(&browser, "form[action$='/hold'] button").await;
+        assert!(
+            text(&browser, "p.flash").await.contains("on hold"),
+            "{}",
+            browser.source().await.unwrap()
+        );
+        assert_eq!(api_status(&app, &seeded.order_id).await, "on_hold");
+        click(&browser, "form[action$='/release'] button").await;
+        assert!(text(&browser, "p.flash").await.contains("Holds released"));
+        assert_ne!(api_status(&app, &seeded.order_id).await, "on_hold");
+        browser.close().await.unwrap();
+    }
+}

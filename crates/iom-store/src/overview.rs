@@ -1,0 +1,170 @@
+//! Counts for the operations overview (the web UI's dashboard): orders per status, channel and
+//! day, unfinished provider messages, the latest events. Each query is answered from an index
+//! (status, channel, placed time, message status), so its cost follows the number of distinct
+//! values, not a scan of the documents.
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use crate::db::{Conn, Value};
+use crate::events::Event;
+use crate::{Store, StoreError, micros};
+
+const MICROS_PER_DAY: i64 = 86_400_000_000;
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Overview {
+    /// (status, orders), by status.
+    pub by_status: Vec<(String, i64)>,
+    /// (channel, orders), by channel.
+    pub by_channel: Vec<(String, i64)>,
+    /// (day, orders placed that day), for every day from `since` to today, oldest first.
+    pub per_day: Vec<(NaiveDate, i64)>,
+    /// Provider messages that are `failed` or `dead`, per provider.
+    pub failed_messages: Vec<(String, i64)>,
+    /// The latest business events, newest first.
+    pub recent_events: Vec<Event>,
+}
+
+impl Overview {
+    pub fn orders(&self) -> i64 {
+        self.by_status.iter().map(|(_, n)| n).sum()
+    }
+
+    pub fn with_status(&self, status: &str) -> i64 {
+        self.by_status
+            .iter()
+            .find(|(s, _)| s == status)
+            .map_or(0, |(_, n)| *n)
+    }
+}
+
+impl Store {
+    /// The overview of orders placed since the start of `since`'s day (per day), and of all
+    /// orders (per status and channel).
+    pub async fn overview(
+        &self,
+        since: NaiveDate,
+        now: DateTime<Utc>,
+        recent: usize,
+    ) -> Result<Overview, StoreError> {
+        self.read(move |c| overview(c, since, now, recent)).await
+    }
+}
+
+fn overview(
+    conn: &mut dyn Conn,
+    since: NaiveDate,
+    now: DateTime<Utc>,
+    recent: usize,
+) -> Result<Overview, StoreError> {
+    let pairs = |conn: &mut dyn Conn, sql: &str, params: &[Value<'_>]| {
+        conn.query(sql, params)?
+            .into_iter()
+            .map(|r| Ok((r.text(0)?.to_owned(), r.int(1)?)))
+            .collect::<Result<Vec<_>, StoreError>>()
+    };
+    let by_status = pairs(
+        conn,
+        "SELECT status, COUNT(*) FROM orders GROUP BY status ORDER BY status",
+        &[],
+    )?;
+    let by_channel = pairs(
+        conn,
+        "SELECT channel, COUNT(*) FROM orders GROUP BY channel ORDER BY channel",
+        &[],
+    )?;
+    let failed_messages = pairs(
+        conn,
+        "SELECT provider, COUNT(*) FROM provider_messages WHERE status IN ('failed', 'dead')
+         GROUP BY provider ORDER BY provider",
+        &[],
+    )?;
+    let start = micros(since.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc());
+    let counted: Vec<(i64, i64)> = conn
+        .query(
+            "SELECT placed_at / 86400000000 AS day, COUNT(*) FROM orders WHERE placed_at >= $1
+             GROUP BY placed_at / 86400000000",
+            &[Value::Int(start)],
+        )?
+        .into_iter()
+        .map(|r| Ok((r.int(0)?, r.int(1)?)))
+        .collect::<Result<_, StoreError>>()?;
+    let mut per_day = Vec::new();
+    let mut day = since;
+    while day <= now.date_naive() {
+        let index = micros(day.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc()) / MICROS_PER_DAY;
+        let n = counted
+            .iter()
+            .find(|(d, _)| *d == index)
+            .map_or(0, |(_, n)| *n);
+        per_day.push((day, n));
+        day = match day.succ_opt() {
+            Some(next) => next,
+            None => break,
+        };
+    }
+    let recent_events = conn
+        .query(
+            &format!(
+                "SELECT seq, type, subject, at, data FROM events ORDER BY seq DESC LIMIT {}",
+                recent.clamp(1, 200)
+            ),
+            &[],
+        )?
+        .into_iter()
+        .map(crate::events::event)
+        .collect::<Result<_, _>>()?;
+    Ok(Overview {
+        by_status,
+        by_channel,
+        per_day,
+        failed_messages,
+        recent_events,
+    })
+}
+
+/// SKUs that have a stock position, in order, after `after`, beginning with `prefix`.
+pub fn inventory_skus(
+    conn: &mut dyn Conn,
+    prefix: &str,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<Vec<String>, StoreError> {
+    let upper: String;
+    let mut params: Vec<Value<'_>> = Vec::new();
+    let mut sql = String::from("SELECT DISTINCT sku FROM inventory_balances WHERE 1 = 1");
+    if !prefix.is_empty() {
+        // A prefix is the range [prefix, prefix with its last character incremented): an index
+        // range on both backends, whatever the collation of LIKE.
+        let mut chars: Vec<char> = prefix.chars().collect();
+        if let Some(last) = chars.pop() {
+            chars.push(char::from_u32(last as u32 + 1).unwrap_or(char::MAX));
+        }
+        upper = chars.into_iter().collect::<String>();
+        params.push(Value::Text(prefix));
+        params.push(Value::Text(&upper));
+        sql.push_str(" AND sku >= $1 AND sku < $2");
+    }
+    if let Some(after) = after {
+        params.push(Value::Text(after));
+        sql.push_str(&format!(" AND sku > ${}", params.len()));
+    }
+    sql.push_str(&format!(" ORDER BY sku LIMIT {}", limit.clamp(1, 500)));
+    conn.query(&sql, &params)?
+        .into_iter()
+        .map(|r| Ok(r.text(0)?.to_owned()))
+        .collect()
+}
+
+impl Store {
+    /// A page of the SKUs that have stock positions; see [`inventory_skus`].
+    pub async fn inventory_skus(
+        &self,
+        prefix: String,
+        after: Option<String>,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        self.read(move |c| inventory_skus(c, &prefix, after.as_deref(), limit))
+            .await
+    }
+}
