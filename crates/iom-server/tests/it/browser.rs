@@ -113,28 +113,32 @@ async fn sign_in(browser: &Client, app: &TestApp, token: &str, page: &str) {
         .send_keys(token)
         .await
         .unwrap();
-    browser
-        .find(Locator::Css("main form button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(browser, "main form button[type=submit]").await;
     let url = browser.current_url().await.unwrap();
     assert_eq!(url.path(), page, "signed in, back where the visit began");
 }
 
 async fn text(browser: &Client, css: &str) -> String {
-    browser
-        .find(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .text()
-        .await
-        .unwrap()
+    match browser.find(Locator::Css(css)).await {
+        Ok(element) => element.text().await.unwrap(),
+        Err(e) => {
+            // The page that lacks it says why (an error page, a sign-in form, …).
+            let url = browser.current_url().await.map(|u| u.to_string());
+            let source = browser.source().await.unwrap_or_default();
+            panic!("{css}: {e}\nat {url:?}:\n{source}")
+        }
+    }
 }
 
+/// Clicks what navigates to another page and waits until that page has replaced this one: a
+/// WebDriver click may answer before the navigation it starts has loaded, and a look-up made then
+/// would read the old page.
 async fn click(browser: &Client, css: &str) {
+    let before = browser
+        .find(Locator::Css("html"))
+        .await
+        .unwrap()
+        .element_id();
     browser
         .find(Locator::Css(css))
         .await
@@ -142,6 +146,16 @@ async fn click(browser: &Client, css: &str) {
         .click()
         .await
         .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Ok(html) = browser.find(Locator::Css("html")).await
+            && html.element_id() != before
+        {
+            return;
+        }
+        assert!(Instant::now() < deadline, "clicking {css} led nowhere");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 async fn html_class(browser: &Client) -> String {
