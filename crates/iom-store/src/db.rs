@@ -349,3 +349,13 @@ impl r2d2::ManageConnection for PgManager {
         conn.is_closed()
     }
 }
+
+/// The least string above every string that begins with `prefix`, in byte order: the prefix with
+/// its last character incremented.
+pub(crate) fn prefix_upper_bound(prefix: &str) -> String {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    if let Some(last) = chars.pop() {
+        chars.push(char::from_u32(last as u32 + 1).unwrap_or(char::MAX));
+    }
+    chars.into_iter().collect()
+}

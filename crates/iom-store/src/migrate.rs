@@ -24,6 +24,7 @@ const SQLITE: &[(i64, &str)] = &[
         10,
         include_str!("migrations/sqlite/0010_order_lines_node.sql"),
     ),
+    (13, include_str!("migrations/sqlite/0013_order_search.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("migrations/postgres/0001_orders.sql")),
@@ -45,6 +46,7 @@ const POSTGRES: &[(i64, &str)] = &[
         10,
         include_str!("migrations/postgres/0010_order_lines_node.sql"),
     ),
+    (13, include_str!("migrations/postgres/0013_order_search.sql")),
 ];
 
 /// Arbitrary but fixed: the advisory lock key that serialises migrations.

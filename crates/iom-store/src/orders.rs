@@ -4,7 +4,7 @@
 use iom_domain::{DomainError, EventDraft, Order, OrderId};
 use sha2::{Digest, Sha256};
 
-use crate::db::{Conn, Dialect, Value};
+use crate::db::{Conn, Dialect, Value, prefix_upper_bound};
 use crate::{Store, StoreError, Tx, micros};
 
 /// A change to an order: applied to the loaded order at the transaction's time, returning the
@@ -369,14 +369,26 @@ fn list(conn: &mut dyn Conn, filter: &OrderFilter) -> Result<Vec<Order>, StoreEr
         );
     }
     if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        // Each alternative is its own indexed look-up (migration 0013); a prefix is the range
+        // [prefix, prefix with its last character incremented) in byte order.
         let n = texts.len();
-        texts.push(q.to_owned());
-        texts.push(format!("{}%", q.to_lowercase().replace(['%', '_'], "")));
+        let prefix = q.to_lowercase();
+        let upper = prefix_upper_bound(&prefix);
+        texts.extend([q.to_owned(), prefix, upper]);
+        let folded = |column: &str| match conn.dialect() {
+            Dialect::Sqlite => format!("lower({column})"),
+            Dialect::Postgres => format!("(lower({column}) COLLATE \"C\")"),
+        };
+        let (email, name) = (folded("customer_email"), folded("customer_name"));
         sql.push_str(&format!(
-            " AND (o.id = ${a} OR o.external_id = ${a} OR o.customer_id = ${a}
-               OR lower(o.customer_email) LIKE ${b} OR lower(o.customer_name) LIKE ${b})",
+            " AND o.id IN (SELECT id FROM orders WHERE id = ${a}
+               UNION SELECT id FROM orders WHERE external_id = ${a}
+               UNION SELECT id FROM orders WHERE customer_id = ${a}
+               UNION SELECT id FROM orders WHERE {email} >= ${lo} AND {email} < ${hi}
+               UNION SELECT id FROM orders WHERE {name} >= ${lo} AND {name} < ${hi})",
             a = n + 1,
-            b = n + 2
+            lo = n + 2,
+            hi = n + 3,
         ));
     }
     if let Some(cursor) = filter.cursor {

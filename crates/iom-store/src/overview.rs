@@ -134,13 +134,8 @@ pub fn inventory_skus(
     let mut params: Vec<Value<'_>> = Vec::new();
     let mut sql = String::from("SELECT DISTINCT sku FROM inventory_balances WHERE 1 = 1");
     if !prefix.is_empty() {
-        // A prefix is the range [prefix, prefix with its last character incremented): an index
-        // range on both backends, whatever the collation of LIKE.
-        let mut chars: Vec<char> = prefix.chars().collect();
-        if let Some(last) = chars.pop() {
-            chars.push(char::from_u32(last as u32 + 1).unwrap_or(char::MAX));
-        }
-        upper = chars.into_iter().collect::<String>();
+        // A prefix is a range: an index range on both backends, whatever the collation of LIKE.
+        upper = crate::db::prefix_upper_bound(prefix);
         params.push(Value::Text(prefix));
         params.push(Value::Text(&upper));
         sql.push_str(" AND sku >= $1 AND sku < $2");

@@ -148,15 +148,22 @@ fn run_writer<C: Conn>(mut conn: C, connect: Connect<C>, mut queue: mpsc::Receiv
                 Err(_) => break,
             }
         }
-        // Every job runs under the savepoint `job`: a failed job rolls back to it, a successful one
-        // releases it and opens the next in the same round trip, and COMMIT ends the last.
-        let begin = match conn.dialect() {
-            Dialect::Sqlite => "BEGIN IMMEDIATE; SAVEPOINT job",
-            Dialect::Postgres => "BEGIN; SAVEPOINT job",
+        // In a group, every job runs under the savepoint `job`: a failed job rolls back to it, a
+        // successful one releases it and opens the next in the same round trip, and COMMIT ends the
+        // last. A job alone in its group needs no savepoint (the transaction is its own), and an
+        // open savepoint is not free: SQLite then keeps a statement journal for every multi-row
+        // statement, which is most of a large inventory batch's extra cost.
+        let alone = jobs.len() == 1;
+        let begin = match (conn.dialect(), alone) {
+            (Dialect::Sqlite, true) => "BEGIN IMMEDIATE",
+            (Dialect::Sqlite, false) => "BEGIN IMMEDIATE; SAVEPOINT job",
+            (Dialect::Postgres, true) => "BEGIN",
+            (Dialect::Postgres, false) => "BEGIN; SAVEPOINT job",
         };
         let outcome = match conn.batch(begin) {
             // Dropping the jobs unanswered tells each caller the store could not take it.
             Err(e) => Err(e),
+            Ok(()) if alone => run_alone(&mut conn, jobs, &mut events),
             Ok(()) => {
                 let completions = run_jobs(&mut conn, jobs, &mut events);
                 let outcome = finish(&mut conn, &mut events).inspect_err(|_| {
@@ -184,6 +191,40 @@ fn run_writer<C: Conn>(mut conn: C, connect: Connect<C>, mut queue: mpsc::Receiv
             }
         }
     }
+}
+
+/// Runs the one job of a group inside the bare transaction: it commits when the job succeeds and
+/// rolls back when it fails (its caller then gets the job's own error).
+fn run_alone(
+    conn: &mut dyn Conn,
+    jobs: Vec<Job>,
+    events: &mut Vec<PendingEvent>,
+) -> Result<(), StoreError> {
+    let now = Utc::now();
+    let Some(job) = jobs.into_iter().next() else {
+        return conn.batch("ROLLBACK");
+    };
+    let (ok, completion) = job(&mut Tx {
+        conn: &mut *conn,
+        events: &mut *events,
+        now,
+    });
+    let outcome = if ok {
+        finish(conn, events).inspect_err(|_| {
+            let _ = conn.batch("ROLLBACK");
+        })
+    } else {
+        events.clear();
+        conn.batch("ROLLBACK")
+    };
+    // A failed job answers with its own error whatever the rollback did; a successful one only
+    // once its commit is known.
+    let answer = match (&outcome, ok) {
+        (Err(e), true) => Err(e.to_string()),
+        _ => Ok(()),
+    };
+    completion(answer);
+    outcome
 }
 
 fn run_jobs(

@@ -194,6 +194,43 @@ async fn failures_inside_a_batch_do_not_affect_its_other_jobs() {
     }
 }
 
+/// A job alone in its group runs without a savepoint of its own: when it fails after changing
+/// the order, the whole transaction is rolled back, and the next job starts clean.
+#[tokio::test]
+async fn a_lone_failing_job_leaves_nothing_behind() {
+    for (store, db) in stores().await {
+        let o = order("web", "lone", &["A"]);
+        let id = o.id;
+        create(&store, o).await;
+        for _ in 0..3 {
+            // The change is written, then its effects fail in the same transaction.
+            let failed = store
+                .update_order_with(
+                    id,
+                    |order: &mut iom_domain::Order, now| {
+                        order.hold("manual", None, now)?;
+                        Ok(vec![])
+                    },
+                    |_, _, _| Err(StoreError::Commit("after the change".into())),
+                )
+                .await;
+            assert!(failed.is_err(), "{}", db.backend);
+            let loaded = store.get_order(id).await.unwrap().unwrap();
+            assert_eq!(loaded.status, OrderStatus::Received, "{}", db.backend);
+            assert_eq!(store.subject_events(id.to_string()).await.unwrap().len(), 1);
+        }
+        store
+            .update_order(id, |order, now| {
+                order.hold("manual", None, now)?;
+                Ok(vec![])
+            })
+            .await
+            .unwrap();
+        let loaded = store.get_order(id).await.unwrap().unwrap();
+        assert_eq!(loaded.status, OrderStatus::OnHold, "{}", db.backend);
+    }
+}
+
 #[tokio::test]
 async fn orders_are_listed_newest_first_with_filters_and_cursor() {
     for (store, db) in stores().await {
