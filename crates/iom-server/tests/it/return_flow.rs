@@ -2,7 +2,8 @@
 //! gets its run (subject: the return), a label through the return node's provider or as an
 //! event, the wait for the receipt, inspection and disposition of units received without one,
 //! the refund and the close; concurrent receipts restock once; a new version of the flow leaves
-//! a waiting run on its own. The only stand-in is a webhook receiver (axum on port 0).
+//! a waiting run on its own; a return cancelled while its run waits ends the run. The only
+//! stand-in is a webhook receiver (axum on port 0).
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -441,5 +442,45 @@ async fn a_return_flow_published_while_a_run_waits_leaves_the_run_on_its_version
         assert_eq!(v2[0]["data"]["return_id"], second.as_str());
         // Version 2 has no disposition step: the unit received without one waits for inspection.
         assert_eq!(on_hand(&app, "SKU-1", "SEA").await, 8 + 1);
+    }
+}
+
+#[tokio::test]
+async fn a_return_cancelled_while_its_run_waits_ends_the_run_and_nothing_else() {
+    for app in apps_with_flows().await {
+        node(&app, "SEA", "warehouse", None).await;
+        stock(&app, "SKU-1", "SEA", 10).await;
+        let order_id = shipped(&app, "RX-1", &[1]).await;
+        let id = authorize(
+            &app,
+            json!({"order_id": order_id, "origin": "store",
+                   "lines": [{"line_no": 1, "quantity": 1, "reason": "size_fit"}]}),
+        )
+        .await;
+        run_of(&app, &order_id, &id, waiting_for_receipt).await;
+        let (status, body) = app
+            .post(
+                &format!("/api/v1/returns/{id}/cancel"),
+                json!({"reason": "customer_kept_it"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let run = run_of(&app, &order_id, &id, |r| r["status"] == "cancelled").await;
+        assert_eq!(step(&run, "await-receipt")["status"], "failed", "{run:#}");
+        assert!(
+            run["steps"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|s| s["step"] != "refund"),
+            "{run:#}"
+        );
+        // The return's cancellation stands as the API made it; its order is not touched.
+        let (_, ret) = app.get(&format!("/api/v1/returns/{id}")).await;
+        assert_eq!(ret["status"], "cancelled");
+        assert_eq!(ret["status_reason"], "customer_kept_it");
+        let order = app.order(&json!(order_id)).await;
+        assert_eq!(order["status"], "shipped", "{order}");
+        assert_eq!(events(&app, "return.cancelled").await.len(), 1);
     }
 }
