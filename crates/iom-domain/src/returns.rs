@@ -93,6 +93,8 @@ impl ReturnEvent {
     pub const REFUNDED: &'static str = "return.refunded";
     pub const CLOSED: &'static str = "return.closed";
     pub const CANCELLED: &'static str = "return.cancelled";
+    /// The return flow decided the disposition of units received without one.
+    pub const INSPECTED: &'static str = "return.inspected";
 }
 
 /// The hold an exchange order waits under until its return is received.
@@ -146,7 +148,8 @@ pub struct ReceiptLineIntake {
     pub quantity: Option<i64>,
     /// How the units arrived (`new`, `opened`, `damaged`, …): a short code.
     pub condition: Option<String>,
-    /// `restock`, `scrap`, `refurbish` or `return_to_vendor`.
+    /// `restock`, `scrap`, `refurbish` or `return_to_vendor`. Left out, the units wait for
+    /// inspection: the return flow's `inspect` step decides and its `disposition` step restocks.
     pub disposition: Option<String>,
 }
 
@@ -228,7 +231,12 @@ pub struct ReceiptLine {
     pub sku: String,
     pub quantity: u32,
     pub condition: String,
-    pub disposition: Disposition,
+    /// `None` while the units wait for inspection (received without a disposition).
+    pub disposition: Option<Disposition>,
+    /// The disposition was decided by inspection after the receipt (the return flow), not
+    /// given with the receipt: those units are restocked by the flow, not by the receipt.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub inspected: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -719,11 +727,9 @@ impl ReturnOrder {
                             "must be a short code of lower-case letters, digits or _",
                         ));
                     }
+                    // Absent: decided later by inspection. Present but unknown: refused.
                     let disposition = match non_empty(r.disposition) {
-                        None => {
-                            errors.push(FieldError::new(path("disposition"), "is required"));
-                            None
-                        }
+                        None => Some(None),
                         Some(d) => {
                             let parsed = Disposition::parse(&d);
                             if parsed.is_none() {
@@ -734,7 +740,7 @@ impl ReturnOrder {
                                     ),
                                 ));
                             }
-                            parsed
+                            parsed.map(Some)
                         }
                     };
                     if let (Some(line), Some(disposition), true) =
@@ -762,6 +768,7 @@ impl ReturnOrder {
                                 quantity,
                                 condition,
                                 disposition,
+                                inspected: false,
                             });
                         }
                     }
@@ -780,7 +787,7 @@ impl ReturnOrder {
         };
         let mut restock: Vec<Restock> = Vec::new();
         for l in &receipt.lines {
-            if l.disposition == Disposition::Restock {
+            if l.disposition == Some(Disposition::Restock) {
                 match restock.iter_mut().find(|r| r.line_no == l.line_no) {
                     Some(r) => r.quantity += l.quantity,
                     None => restock.push(Restock {
@@ -815,6 +822,82 @@ impl ReturnOrder {
         next.receipts.push(receipt);
         *self = next;
         Ok((vec![event], restock))
+    }
+
+    /// Received units still waiting for a disposition (received without one).
+    pub fn awaiting_inspection(&self) -> u32 {
+        self.receipts
+            .iter()
+            .flat_map(|r| &r.lines)
+            .filter(|l| l.disposition.is_none())
+            .map(|l| l.quantity)
+            .sum()
+    }
+
+    /// Decides the disposition of the received units that wait for inspection, with `decide`
+    /// (the return flow's rules over the line's reason and the units' condition). Units that had a
+    /// disposition at receipt keep it. Nothing waiting: nothing changes and no event.
+    pub fn inspect(
+        &mut self,
+        decide: impl Fn(&ReturnLine, &ReceiptLine) -> Disposition,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<EventDraft>, DomainError> {
+        if !matches!(self.status, ReturnStatus::Received | ReturnStatus::Refunded) {
+            return Err(DomainError::conflict(format!(
+                "a return that is {} cannot be inspected",
+                self.status
+            )));
+        }
+        if self.awaiting_inspection() == 0 {
+            return Ok(Vec::new());
+        }
+        let mut next = self.clone();
+        let mut decisions = Vec::new();
+        for receipt in &mut next.receipts {
+            for l in receipt.lines.iter_mut().filter(|l| l.disposition.is_none()) {
+                let line = self
+                    .line(l.line_no)
+                    .ok_or_else(|| DomainError::conflict("a receipt line the return has not"))?;
+                let disposition = decide(line, l);
+                l.disposition = Some(disposition);
+                l.inspected = true;
+                decisions.push(
+                    json!({"line_no": l.line_no, "sku": l.sku, "quantity": l.quantity,
+                    "condition": l.condition, "reason": line.reason, "disposition": disposition,
+                    "node": receipt.node}),
+                );
+            }
+        }
+        next.touch(now);
+        let event = next.event(ReturnEvent::INSPECTED, json!({"decisions": decisions}));
+        *self = next;
+        Ok(vec![event])
+    }
+
+    /// What inspection decided to restock, one change per return line with an id of its own
+    /// (`return:{id}:line:{n}:inspected`), so units restocked at receipt and after inspection
+    /// never share an id and the ledger counts each once.
+    pub fn inspected_restocks(&self) -> Vec<Restock> {
+        let mut restock: Vec<Restock> = Vec::new();
+        for receipt in &self.receipts {
+            for l in receipt
+                .lines
+                .iter()
+                .filter(|l| l.inspected && l.disposition == Some(Disposition::Restock))
+            {
+                match restock.iter_mut().find(|r| r.line_no == l.line_no) {
+                    Some(r) => r.quantity += l.quantity,
+                    None => restock.push(Restock {
+                        line_no: l.line_no,
+                        change_id: format!("return:{}:line:{}:inspected", self.id, l.line_no),
+                        sku: l.sku.clone(),
+                        node: receipt.node.clone(),
+                        quantity: l.quantity,
+                    }),
+                }
+            }
+        }
+        restock
     }
 
     /// Computes and records the refund: the received units (or, before receipt, the authorised

@@ -56,6 +56,10 @@ pub enum ArgKind {
     Object,
     /// Any JSON value.
     Any,
+    /// One of a fixed list of words.
+    Choice(&'static [&'static str]),
+    /// A mapping of free-form keys to one of a fixed list of words.
+    ChoiceMap(&'static [&'static str]),
 }
 
 impl ArgKind {
@@ -69,6 +73,8 @@ impl ArgKind {
             ArgKind::Expression => "a CEL expression",
             ArgKind::Object => "a mapping",
             ArgKind::Any => "any value",
+            ArgKind::Choice(_) => "one of the allowed words",
+            ArgKind::ChoiceMap(_) => "a mapping to allowed words",
         }
     }
 }
@@ -360,7 +366,83 @@ pub const CATALOG: &[StepSpec] = &[
         flow_types: &[FlowType::Inventory],
         default_attempts: 1,
     },
+    // ------------------------------------------------------------ return flows
+    StepSpec {
+        name: "create-return-label",
+        summary: "Asks for a return label: through the provider of the node the return goes to, else as the event return.label_requested.",
+        args: &[with_default(
+            "action",
+            ArgKind::Text,
+            DefaultValue::Text("return_label"),
+            "the provider action that makes the label",
+        )],
+        nature: StepNature::Action,
+        flow_types: RETURN_FLOWS,
+        default_attempts: 3,
+    },
+    StepSpec {
+        name: "await-receipt",
+        summary: "Waits until the return is received (return.received); fails when it is cancelled instead.",
+        args: &[],
+        nature: StepNature::Waits,
+        flow_types: RETURN_FLOWS,
+        default_attempts: 1,
+    },
+    StepSpec {
+        name: "inspect",
+        summary: "Decides the disposition of units received without one: by condition, then by reason, else the default.",
+        args: &[
+            arg(
+                "by_condition",
+                ArgKind::ChoiceMap(DISPOSITIONS),
+                "disposition by the units' condition (damaged: scrap)",
+            ),
+            arg(
+                "by_reason",
+                ArgKind::ChoiceMap(DISPOSITIONS),
+                "disposition by the return reason (defective: return_to_vendor)",
+            ),
+            with_default(
+                "default",
+                ArgKind::Choice(DISPOSITIONS),
+                DefaultValue::Text("restock"),
+                "the disposition when no rule applies",
+            ),
+        ],
+        nature: StepNature::Action,
+        flow_types: RETURN_FLOWS,
+        default_attempts: 1,
+    },
+    StepSpec {
+        name: "disposition",
+        summary: "Carries out what inspection decided: restocked units go on-hand at the receiving node through the inventory ledger.",
+        args: &[],
+        nature: StepNature::Action,
+        flow_types: RETURN_FLOWS,
+        default_attempts: 1,
+    },
+    StepSpec {
+        name: "refund",
+        summary: "Records the refund of the received units (never more than was paid), unless it was recorded already.",
+        args: &[],
+        nature: StepNature::Action,
+        flow_types: RETURN_FLOWS,
+        default_attempts: 1,
+    },
+    StepSpec {
+        name: "close",
+        summary: "Closes the return (return.closed), unless it is closed already.",
+        args: &[],
+        nature: StepNature::Action,
+        flow_types: RETURN_FLOWS,
+        default_attempts: 1,
+    },
 ];
+
+const RETURN_FLOWS: &[FlowType] = &[FlowType::Return];
+
+/// What may become of returned units (`iom_domain::returns::Disposition`).
+pub const DISPOSITIONS: &[&str] = &["restock", "scrap", "refurbish", "return_to_vendor"];
 
 pub fn step(name: &str) -> Option<&'static StepSpec> {
     CATALOG.iter().find(|s| s.name == name)

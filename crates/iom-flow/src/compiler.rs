@@ -826,7 +826,41 @@ impl<'s> Cx<'s> {
                 _ => wrong(self),
             },
             ArgKind::Any => Some(node.to_json()),
+            ArgKind::Choice(words) => {
+                let text = self.text(node, path)?;
+                self.choice(&text, words, node.pos, path)
+                    .then(|| text.into())
+            }
+            ArgKind::ChoiceMap(words) => match &node.value {
+                NodeValue::Map(entries) => {
+                    let mut ok = true;
+                    for (key, value) in entries {
+                        let value_path = join(path, &key.name);
+                        match self.text(value, &value_path) {
+                            Some(text) => ok &= self.choice(&text, words, value.pos, &value_path),
+                            None => ok = false,
+                        }
+                    }
+                    ok.then(|| node.to_json())
+                }
+                _ => wrong(self),
+            },
         }
+    }
+
+    fn choice(&mut self, text: &str, words: &[&str], pos: Pos, path: &str) -> bool {
+        if words.contains(&text) {
+            return true;
+        }
+        let hint = catalog::suggest(text, words.iter().copied())
+            .map(|s| format!(" (did you mean `{s}`?)"))
+            .unwrap_or_default();
+        self.err(
+            pos,
+            path,
+            format!("`{text}` is not one of {}{hint}", words.join(", ")),
+        );
+        false
     }
 
     fn duration(&mut self, node: &Node, path: &str) -> Option<u64> {
@@ -917,6 +951,14 @@ impl<'s> Cx<'s> {
         let action = match (verb, argument) {
             ("fail", None) => FailureAction::Fail,
             ("continue", None) => FailureAction::Continue,
+            ("backorder", None) if self.flow_type == FlowType::Return => {
+                self.err(
+                    node.pos,
+                    path,
+                    "`backorder` is for order flows (a return flow can fail, continue, goto STEP, hold or cancel the return)",
+                );
+                return None;
+            }
             ("backorder", None) => FailureAction::Backorder,
             ("hold", reason) => {
                 FailureAction::Hold(reason.unwrap_or_else(|| "flow_failure".into()))

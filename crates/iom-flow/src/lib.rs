@@ -136,10 +136,12 @@ pub const DEFAULT_ORDER_FLOW: &str = include_str!("../flows/default-order.yaml")
 /// The inventory flow that resumes backordered orders when supply arrives.
 pub const RESUME_BACKORDERS_FLOW: &str = include_str!("../flows/resume-backorders.yaml");
 
+/// The default return flow (type `return`); its definition lives with the returns it follows.
+pub const RETURN_FLOW: &str = iom_returns::RETURN_FLOW;
+/// The flows shipped with iom, published on a new database.
+pub const DEFAULT_FLOWS: [&str; 3] = [DEFAULT_ORDER_FLOW, RESUME_BACKORDERS_FLOW, RETURN_FLOW];
+
 /// The flows shipped with iom, compiled.
 pub fn default_flows() -> Result<Vec<ExecutablePlan>, CompileErrors> {
-    [DEFAULT_ORDER_FLOW, RESUME_BACKORDERS_FLOW]
-        .into_iter()
-        .map(compile)
-        .collect()
+    DEFAULT_FLOWS.into_iter().map(compile).collect()
 }

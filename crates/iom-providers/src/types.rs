@@ -188,9 +188,9 @@ static TYPES: &[ProviderType] = &[
     },
     ProviderType {
         name: "webhook",
-        description: "Releases orders to a node as signed JSON webhooks (X-IOM-Signature: sha256=HEX).",
+        description: "Releases orders to a node, and asks a node for return labels, as signed JSON webhooks (X-IOM-Signature: sha256=HEX).",
         inbound: &[],
-        outbound: &["release"],
+        outbound: &["release", "return_label"],
         verification: Verification::None,
         connection: &[
             field("url", true, false, "Where the JSON is posted"),

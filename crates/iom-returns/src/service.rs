@@ -6,7 +6,8 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use iom_dom::{Node, PostalCentroids};
 use iom_domain::returns::{
-    AWAITING_RETURN, Eligibility, ReceiptIntake, ReturnIntake, ReturnLocation, ReturnRequest,
+    AWAITING_RETURN, Disposition, Eligibility, ReceiptIntake, ReceiptLine, Restock, ReturnIntake,
+    ReturnLine, ReturnLocation, ReturnRequest,
 };
 use iom_domain::{DomainError, FieldError, GeoPoint, Order, OrderId, ReturnOrder, ReturnPolicy};
 use iom_inventory::{Change, ChangeKind};
@@ -290,6 +291,14 @@ pub fn receive_in(
         }
     }
     save(tx, &before, &ret, now)?;
+    // The return rate counts units received back, whatever becomes of them, in the transaction
+    // that records them (the return row is locked and must be `authorized`, so once per return).
+    let units: i64 = ret
+        .receipts
+        .last()
+        .map(|r| r.lines.iter().map(|l| i64::from(l.quantity)).sum())
+        .unwrap_or_default();
+    iom_store::insights::add_returned_units(tx.conn(), &ret.order_id.to_string(), units)?;
     if let Some(exchange_id) = ret.exchange_order_id {
         let mut exchange = load_order(tx, exchange_id)?;
         if exchange.holds.iter().any(|h| h.code == AWAITING_RETURN) {
@@ -300,6 +309,51 @@ pub fn receive_in(
     }
     tx.emit_all(events);
     Ok(ret)
+}
+
+/// Decides the disposition of the units received without one (the return flow's `inspect`).
+pub fn inspect_in(
+    tx: &mut Tx<'_>,
+    id: &str,
+    decide: impl Fn(&ReturnLine, &ReceiptLine) -> Disposition,
+) -> Result<ReturnOrder, StoreError> {
+    let now = tx.now();
+    let before = load_return(tx, id)?;
+    let mut ret = before.clone();
+    let events = ret.inspect(decide, now)?;
+    if !events.is_empty() {
+        rows::save(tx.conn(), &before, &ret)?;
+    }
+    tx.emit_all(events);
+    Ok(ret)
+}
+
+/// Puts back on-hand what inspection decided to restock (the return flow's `disposition`). The
+/// ledger's change ids (`return:{id}:line:{n}:inspected`) make a repeat restock nothing more;
+/// returns the changes applied this time.
+pub fn restock_inspected_in(tx: &mut Tx<'_>, id: &str) -> Result<Vec<Restock>, StoreError> {
+    let ret = load_return(tx, id)?;
+    let restock = ret.inspected_restocks();
+    if restock.is_empty() {
+        return Ok(restock);
+    }
+    let changes: Vec<Change> = restock
+        .iter()
+        .map(|r| Change {
+            id: r.change_id.clone(),
+            sku: r.sku.clone(),
+            node: r.node.clone(),
+            kind: ChangeKind::Delta,
+            quantity: i64::from(r.quantity),
+            reason: Some("return".into()),
+            source: Some(ret.id.clone()),
+        })
+        .collect();
+    let outcome = iom_inventory::service::apply_changes_in(tx, &changes)?;
+    if outcome.duplicates == changes.len() {
+        return Ok(Vec::new());
+    }
+    Ok(restock)
 }
 
 pub fn refund_in(

@@ -127,6 +127,16 @@ impl Target {
         token: Option<String>,
         database: Option<String>,
     ) -> anyhow::Result<Target> {
+        Self::start_with(url, token, database, false).await
+    }
+
+    /// As [`Target::start`], with the flow executor running in the in-process server when `flows`.
+    pub async fn start_with(
+        url: Option<String>,
+        token: Option<String>,
+        database: Option<String>,
+        flows: bool,
+    ) -> anyhow::Result<Target> {
         use anyhow::Context;
         let dir = tempfile::tempdir()?;
         if let Some(url) = url {
@@ -147,8 +157,8 @@ impl Target {
             database_url: database_url.clone(),
             admin_token: Some(token.clone()),
             // Intake and inventory figures measure those paths alone; `bench flow` measures
-            // orchestration.
-            flows: false,
+            // orchestration, `bench returns` the return flow too unless told not to.
+            flows,
             ..Default::default()
         })
         .await?;

@@ -1,8 +1,11 @@
 //! Returns over real HTTP: authorisations per second (`POST /api/v1/returns`: eligibility, the
 //! nearest return node, the order's figures, one transaction) and receipts per second
 //! (`POST /api/v1/returns/{id}/receive` restocking through the inventory ledger), with N
-//! concurrent clients against a server started in this process. The shipped orders the returns
-//! need are written through the store beforehand and are not measured.
+//! concurrent clients against a server started in this process, then (unless `--flows off`) how
+//! long the default return flow takes to finish every return's run after the last receipt (label,
+//! inspection of the units received without a disposition, disposition, refund, close). The
+//! shipped orders the returns need are written through the store beforehand and are not measured
+//! (nor orchestrated: the default order flow is unpublished first).
 
 use std::time::Duration;
 
@@ -24,20 +27,34 @@ pub struct ReturnsArgs {
     /// Database of the in-process server: a fresh SQLite file when absent, or `postgres://…`.
     #[arg(long)]
     database: Option<String>,
+    /// Run the return flow (`on`) or measure the API alone (`off`).
+    #[arg(long, default_value = "on", value_parser = ["on", "off"])]
+    flows: String,
 }
 
 pub async fn run(args: ReturnsArgs) -> anyhow::Result<()> {
     if args.clients == 0 || args.returns == 0 {
         bail!("--clients and --returns must be at least 1");
     }
-    let target = Target::start(None, None, args.database.clone()).await?;
-    let store = target
+    let flows = args.flows == "on";
+    let target = Target::start_with(None, None, args.database.clone(), flows).await?;
+    let state = &target
         .server
         .as_ref()
         .context("an in-process server")?
-        .state
-        .store
-        .clone();
+        .state;
+    let store = state.store.clone();
+    if flows {
+        // The orders below are written shipped; orchestrating them (or resuming backorders on
+        // the stock receipts put back) is not what is measured, and every run left is a return's.
+        for flow in ["default-order", "resume-backorders"] {
+            state
+                .executor
+                .unpublish(flow)
+                .await
+                .with_context(|| format!("unpublishing the flow {flow}"))?;
+        }
+    }
     for (code, lat, lon) in [
         ("SEA", 47.6, -122.3),
         ("PDX", 45.5, -122.7),
@@ -118,12 +135,17 @@ pub async fn run(args: ReturnsArgs) -> anyhow::Result<()> {
                 .body(
                     serde_json::json!({"node": "SEA", "lines": [
                         {"line_no": 1, "quantity": 2, "condition": "new", "disposition": "restock"},
-                        {"line_no": 2, "quantity": 1, "condition": "damaged", "disposition": "scrap"}]})
+                        {"line_no": 2, "quantity": 1, "condition": "damaged"}]})
                     .to_string(),
                 )
         }
     };
     let received = drive(args.clients, ids.len(), &[200], receive).await?;
+    let drained = if flows {
+        Some(drain(&store, ids.len()).await?)
+    } else {
+        None
+    };
 
     println!(
         "returns: {} orders of 2 shipped lines, {} concurrent clients, {} server",
@@ -137,14 +159,50 @@ pub async fn run(args: ReturnsArgs) -> anyhow::Result<()> {
     );
     authorized.print_errors();
     println!(
-        "receipts (2 units restocked, 1 scrapped each): {:.0}/s ({:.2} s); {}",
+        "receipts (2 units restocked, 1 left to inspection each): {:.0}/s ({:.2} s); {}",
         received.per_second(),
         received.elapsed.as_secs_f64(),
         received.latency_line()
     );
     received.print_errors();
+    if let Some((elapsed, counts)) = drained {
+        println!(
+            "return flow: every run finished {:.2} s after the last receipt; runs by status: {}",
+            elapsed.as_secs_f64(),
+            counts
+                .iter()
+                .map(|(status, n)| format!("{status} {n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     target.stop().await;
     Ok(())
+}
+
+/// Waits until every return's run ended (completed, failed, held or cancelled; the only runs
+/// there are); the time it took and the runs by status.
+async fn drain(
+    store: &iom_store::Store,
+    returns: usize,
+) -> anyhow::Result<(Duration, Vec<(String, i64)>)> {
+    let start = std::time::Instant::now();
+    let limit = Duration::from_secs(600);
+    loop {
+        let counts = store.run_counts().await?;
+        let finished: i64 = counts
+            .iter()
+            .filter(|(s, _)| matches!(s.as_str(), "completed" | "failed" | "held" | "cancelled"))
+            .map(|(_, n)| n)
+            .sum();
+        if finished >= returns as i64 {
+            return Ok((start.elapsed(), counts));
+        }
+        if start.elapsed() > limit {
+            bail!("the return runs did not finish within {limit:?}: {counts:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// `count` orders of two lines, everything shipped from SEA.

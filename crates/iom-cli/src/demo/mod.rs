@@ -71,7 +71,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         database = %args.database,
         seeded = fresh,
         rate = args.rate,
-        "demo ready; simulating orders, shipments and deliveries"
+        "demo ready; simulating orders, shipments, deliveries and returns"
     );
     let simulation = tokio::spawn(sim::run(api, running.state.clone(), args.rate));
     iom_server::shutdown_signal().await;

@@ -2,11 +2,12 @@
 //! Intake brings orders from four channels (web, marketplace and app through the REST API, EDI as
 //! X12 850 documents through the `edi` provider instance); brokering allocates them; the release
 //! step hands them to their nodes; nodes ship them after a node-specific delay; carriers deliver;
-//! customers cancel a few; stock is recounted now and then.
+//! customers cancel a few and return a few delivered ones, whose parcels arrive at their return
+//! node a little later (the default return flow then inspects, restocks, refunds and closes);
+//! stock is recounted now and then.
 //!
-//! Adding a part of the business is adding an [`Actor`]: returns are one that picks delivered
-//! orders and posts `/api/v1/returns`; once the default order flow releases orders by itself,
-//! [`Release`] finds nothing to do and can be dropped.
+//! Adding a part of the business is adding an [`Actor`]; once the default order flow releases
+//! orders by itself, [`Release`] finds nothing to do and can be dropped.
 
 use std::time::{Duration, Instant};
 
@@ -221,9 +222,14 @@ pub enum Actor {
     Cancel,
     /// Cycle counts put stock back at every node.
     Restock,
+    /// Customers return part of a few delivered orders.
+    Return,
+    /// Returned parcels arrive at their return node; some units come with a disposition, the
+    /// others are left to the return flow's inspection.
+    ReceiveReturns,
 }
 
-pub const ACTORS: [Actor; 8] = [
+pub const ACTORS: [Actor; 10] = [
     Actor::Intake,
     Actor::Edi,
     Actor::Allocate,
@@ -232,6 +238,8 @@ pub const ACTORS: [Actor; 8] = [
     Actor::Deliver,
     Actor::Cancel,
     Actor::Restock,
+    Actor::Return,
+    Actor::ReceiveReturns,
 ];
 
 impl Actor {
@@ -245,6 +253,8 @@ impl Actor {
             Actor::Deliver => Duration::from_secs(3),
             Actor::Cancel => Duration::from_secs(7),
             Actor::Restock => Duration::from_secs(120),
+            Actor::Return => Duration::from_secs(5),
+            Actor::ReceiveReturns => Duration::from_secs(4),
         }
     }
 
@@ -271,6 +281,8 @@ impl Actor {
                 seed::restock(&w.api, w.run as u64 * 1_000_000 + w.created).await?;
                 Ok(1)
             }
+            Actor::Return => return_some(w).await,
+            Actor::ReceiveReturns => receive_returns(w).await,
         }
     }
 }
@@ -481,6 +493,97 @@ async fn cancel(w: &mut World) -> anyhow::Result<usize> {
         )
         .await?;
     Ok(usize::from(status == 200))
+}
+
+/// Now and then a customer returns some units of one line of a delivered order.
+async fn return_some(w: &mut World) -> anyhow::Result<usize> {
+    if !w.rng.random_bool(0.6) {
+        return Ok(0);
+    }
+    let delivered: Vec<Value> = w
+        .api
+        .orders("delivered")
+        .await?
+        .into_iter()
+        .filter(|o| o["returns"].as_array().is_none_or(Vec::is_empty))
+        .collect();
+    if delivered.is_empty() {
+        return Ok(0);
+    }
+    let order = &delivered[w.rng.random_range(0..delivered.len())];
+    let lines = order["lines"].as_array().cloned().unwrap_or_default();
+    if lines.is_empty() {
+        return Ok(0);
+    }
+    let line = &lines[w.rng.random_range(0..lines.len())];
+    let most = line["delivered_quantity"].as_i64().unwrap_or(0);
+    if most < 1 {
+        return Ok(0);
+    }
+    let reasons = [
+        "size_fit",
+        "changed_mind",
+        "damaged",
+        "defective",
+        "wrong_item",
+    ];
+    let origins = ["online", "store", "app", "service_center"];
+    let (status, _) = w
+        .api
+        .post(
+            "/api/v1/returns",
+            json!({"order_id": order["id"], "origin": origins[w.rng.random_range(0..origins.len())],
+                   "lines": [{"line_no": line["line_no"], "quantity": w.rng.random_range(1..=most),
+                              "reason": reasons[w.rng.random_range(0..reasons.len())]}]}),
+        )
+        .await?;
+    Ok(usize::from(status == 201))
+}
+
+/// Parcels authorised a little while ago arrive at their return node. Half the lines come with
+/// the receiving clerk's disposition; the others wait for the return flow's inspection.
+async fn receive_returns(w: &mut World) -> anyhow::Result<usize> {
+    let (_, page) = w
+        .api
+        .get("/api/v1/returns?status=authorized&limit=100")
+        .await?;
+    let mut received = 0;
+    for ret in page["items"].as_array().cloned().unwrap_or_default() {
+        let age = ret["created_at"]
+            .as_str()
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            .map_or(0, |t| (Utc::now() - t.with_timezone(&Utc)).num_seconds());
+        let Some(node) = ret["return_to"]["node"].as_str() else {
+            continue;
+        };
+        if age < 15 {
+            continue;
+        }
+        let conditions = ["new", "new", "opened", "damaged"];
+        let lines: Vec<Value> = ret["lines"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|l| {
+                let mut line = json!({"line_no": l["line_no"], "quantity": l["quantity"],
+                    "condition": conditions[w.rng.random_range(0..conditions.len())]});
+                if w.rng.random_bool(0.5) {
+                    line["disposition"] = json!("restock");
+                }
+                line
+            })
+            .collect();
+        let id = ret["id"].as_str().unwrap_or_default();
+        let (status, _) = w
+            .api
+            .post(
+                &format!("/api/v1/returns/{id}/receive"),
+                json!({"node": node, "lines": lines}),
+            )
+            .await?;
+        received += usize::from(status == 200);
+    }
+    Ok(received)
 }
 
 /// Runs every actor on its cadence until the task is aborted. A failing step is logged and

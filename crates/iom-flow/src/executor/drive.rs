@@ -146,8 +146,13 @@ fn dispatch(tx: &mut Tx<'_>, engine: &Engine, out: &mut PassOutcome) -> Result<(
     let waiting = rows::waiting_subjects(tx.conn())?;
     let now = tx.now();
     for event in &events {
-        if waiting.contains(&event.subject) {
-            for run in rows::waiting_for_event(tx.conn(), &event.subject)? {
+        // A return run's subject is the return; the return's events name it in `return_id`.
+        let return_id = event.data.get("return_id").and_then(Value::as_str);
+        for subject in std::iter::once(event.subject.as_str()).chain(return_id) {
+            if !waiting.contains(subject) {
+                continue;
+            }
+            for run in rows::waiting_for_event(tx.conn(), subject)? {
                 let wakes = run
                     .wait_event
                     .as_deref()
@@ -217,13 +222,22 @@ fn dispatch(tx: &mut Tx<'_>, engine: &Engine, out: &mut PassOutcome) -> Result<(
             let Some((name, version, plan)) = chosen else {
                 continue;
             };
+            // A return run is about one return: its subject is the return's id, so each return
+            // gets its run (unique per flow and trigger) and its waits match its own events.
+            let subject = match flow_type {
+                FlowType::Return => match return_id {
+                    Some(id) => id.to_owned(),
+                    None => continue,
+                },
+                _ => order_id.clone().unwrap_or_else(|| event.subject.clone()),
+            };
             let state = RunState::new(plan.start(), input.clone());
             let run = RunRow {
                 id: uuid::Uuid::now_v7().to_string(),
                 flow: name.clone(),
                 version: *version,
                 flow_type: flow_type.as_str().to_owned(),
-                subject: order_id.clone().unwrap_or_else(|| event.subject.clone()),
+                subject,
                 order_id: order_id.clone(),
                 trigger_seq: event.seq,
                 trigger_type: event.kind.clone(),
@@ -693,6 +707,30 @@ fn finish(
     run.wake_at = None;
     run.wait_event = None;
     run.finished_at = Some(now);
+    let ending = if run.flow_type == FlowType::Return.as_str() {
+        match ending {
+            // A return has no holds: the run stops where it is until someone retries it.
+            Ending::Held { step, .. } => {
+                run.status = "held".into();
+                run.error = state.last_error.clone();
+                run.current_step = Some(step.to_string());
+                return Ok(());
+            }
+            // The return, not its order, is what a return flow cancels.
+            Ending::Cancelled { step, reason } => {
+                steps::returns::cancel_return(tx, &run.subject, &reason);
+                run.status = "cancelled".into();
+                run.error = state.last_error.clone();
+                run.current_step = Some(step.to_string());
+                return Ok(());
+            }
+            // The compiler refuses `backorder` in return flows; a stored plan is taken as failed.
+            Ending::Backordered { step } => Ending::Failed { step },
+            other => other,
+        }
+    } else {
+        ending
+    };
     match ending {
         Ending::Completed => {
             run.status = "completed".into();

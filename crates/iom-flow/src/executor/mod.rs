@@ -117,11 +117,11 @@ impl Executor {
     }
 
     /// Publishes the flows shipped with iom (version 1) unless a flow of that name exists: a new
-    /// database orchestrates orders out of the box, and a flow changed or unpublished by its
+    /// database orchestrates orders and returns out of the box, and a flow changed or unpublished by its
     /// users stays as they left it.
     pub async fn install_defaults(&self) -> Result<(), FlowError> {
         let mut versions = Vec::new();
-        for source in [crate::DEFAULT_ORDER_FLOW, crate::RESUME_BACKORDERS_FLOW] {
+        for source in crate::DEFAULT_FLOWS {
             let plan = crate::compile(source)?;
             versions.push(NewVersion {
                 name: plan.name.clone(),

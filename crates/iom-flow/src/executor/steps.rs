@@ -15,6 +15,8 @@ use iom_store::flows::{self as rows, RunRow, TaskRow};
 use iom_store::{StoreError, Tx};
 use serde_json::{Value, json};
 
+pub mod returns;
+
 use super::planning;
 use super::state::{Assigned, Call, RunState, Wait, WaitKind};
 use crate::expr::{EventInput, Expression, Input};
@@ -156,6 +158,7 @@ impl StepCx<'_, '_> {
 
 pub fn execute(cx: &mut StepCx<'_, '_>) -> StepOutcome {
     match cx.uses {
+        uses if returns::handles(uses) => returns::execute(cx),
         "validate-order" => validate_order(cx),
         "hold" => hold(cx),
         "risk-score" => risk_score(cx),
@@ -649,6 +652,7 @@ pub fn after_external(cx: &mut StepCx<'_, '_>, results: Vec<Value>) -> StepOutco
             let requests = release_requests(cx)?;
             finish_release(cx, &requests)
         }
+        "create-return-label" => returns::after_external(cx, results),
         _ => Ok(StepResult::Done(Some(json!({"responses": results})))),
     }
 }
@@ -661,7 +665,13 @@ fn wait_for_event(cx: &mut StepCx<'_, '_>) -> StepOutcome {
         None => {
             let pattern = cx.arg_str("event").unwrap_or("*").to_owned();
             let matches = cx.arg_str("match").map(str::to_owned);
-            let since_seq = rows::max_seq(cx.tx.conn())?;
+            // A return run waits for what happens to its return since it was authorised: the
+            // receipt may well commit before the run gets to its wait.
+            let since_seq = if is_return_run(cx) {
+                cx.run.trigger_seq
+            } else {
+                rows::max_seq(cx.tx.conn())?
+            };
             Wait {
                 step: cx.step.clone(),
                 deadline: cx.deadline(),
@@ -673,14 +683,22 @@ fn wait_for_event(cx: &mut StepCx<'_, '_>) -> StepOutcome {
     let WaitKind::Event { pattern, matches } = &waiting.kind else {
         return Err(StepFailure::permanent("the step waits for no event"));
     };
-    let subject = cx.run.subject.clone();
     let order = if cx.run.order_id.is_some() {
         Some(cx.load_order()?)
     } else {
         None
     };
+    // A return's events have its order as subject (they belong to the order's timeline) and
+    // name the return in `return_id`, the subject of a return run.
+    let (subject, return_id) = match (is_return_run(cx), &cx.run.order_id) {
+        (true, Some(order_id)) => (order_id.clone(), Some(cx.run.subject.as_str())),
+        _ => (cx.run.subject.clone(), None),
+    };
     for event in rows::subject_events_after(cx.tx.conn(), &subject, waiting.since_seq)? {
         if !iom_domain::event::type_matches(pattern, &event.kind) {
+            continue;
+        }
+        if return_id.is_some() && event.data.get("return_id").and_then(Value::as_str) != return_id {
             continue;
         }
         let input = EventInput {
@@ -711,6 +729,10 @@ fn wait_for_event(cx: &mut StepCx<'_, '_>) -> StepOutcome {
     Ok(StepResult::Wait(waiting))
 }
 
+fn is_return_run(cx: &StepCx<'_, '_>) -> bool {
+    cx.run.flow_type == crate::FlowType::Return.as_str()
+}
+
 fn emit_event(cx: &mut StepCx<'_, '_>) -> StepOutcome {
     let kind = cx.arg_str("type").unwrap_or_default().to_owned();
     let mut data = match cx.with.get("data") {
@@ -720,6 +742,9 @@ fn emit_event(cx: &mut StepCx<'_, '_>) -> StepOutcome {
     data["run_id"] = json!(cx.run.id);
     if let Some(order_id) = &cx.run.order_id {
         data["order_id"] = json!(order_id);
+    }
+    if is_return_run(cx) {
+        data["return_id"] = json!(cx.run.subject);
     }
     let subject = cx
         .run

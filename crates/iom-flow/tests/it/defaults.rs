@@ -3,7 +3,7 @@ use iom_flow::{FlowType, NodeKind, StepId};
 #[test]
 fn the_default_flows_compile() {
     let plans = iom_flow::default_flows().expect("the shipped flows compile");
-    assert_eq!(plans.len(), 2);
+    assert_eq!(plans.len(), 3);
     let order = &plans[0];
     assert_eq!(order.flow_type, FlowType::Order);
     assert_eq!(order.triggers, ["order.received"]);
@@ -30,6 +30,28 @@ fn the_default_flows_compile() {
     assert_eq!(
         inventory.triggers,
         ["inventory.changed", "supply.scheduled"]
+    );
+    let ret = &plans[2];
+    assert_eq!(ret.flow_type, FlowType::Return);
+    assert_eq!(ret.triggers, ["return.authorized"]);
+    let uses: Vec<&str> = ret
+        .nodes
+        .iter()
+        .filter_map(|n| match &n.kind {
+            NodeKind::Step { uses, .. } => Some(uses.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        uses,
+        [
+            "create-return-label",
+            "await-receipt",
+            "inspect",
+            "disposition",
+            "refund",
+            "close"
+        ]
     );
 }
 

@@ -164,6 +164,9 @@ pub async fn list(
 /// Record what arrived at a node, line by line, with condition and disposition. Restocked units
 /// are on-hand at that node when this answers; the receipt is final (authorised units not in it
 /// are released). A second receipt of the same return is refused with 409 and restocks nothing.
+/// A line without a disposition waits for inspection: the return flow's `inspect` step decides
+/// it and its `disposition` step restocks what it decided to restock (once; never the units this
+/// call restocked).
 #[utoipa::path(post, path = "/api/v1/returns/{id}/receive", tag = "returns",
     params(("id" = String, Path)), request_body = ReceiptIntake,
     responses(

@@ -439,9 +439,17 @@ async fn a_bad_definition_is_refused_with_the_place_of_each_error() {
             .iter()
             .map(|f| f["name"].as_str().unwrap())
             .collect();
-        assert_eq!(names, ["default-order", "json-flow", "resume-backorders"]);
+        assert_eq!(
+            names,
+            [
+                "default-order",
+                "default-return",
+                "json-flow",
+                "resume-backorders"
+            ]
+        );
         assert_eq!(list["items"][0]["published_version"], 1);
-        assert!(list["items"][1]["published_version"].is_null());
+        assert!(list["items"][2]["published_version"].is_null());
     }
 }
 

@@ -14,6 +14,7 @@ mod orders;
 mod outbound;
 mod providers;
 mod pull;
+mod return_flow;
 mod returns;
 mod service;
 mod subscriptions;

@@ -671,3 +671,50 @@ async fn a_shopify_refund_becomes_a_receipt_and_a_refund() {
         assert_eq!(page["items"].as_array().unwrap().len(), 1);
     }
 }
+
+#[tokio::test]
+async fn a_receipt_counts_in_the_return_rate_at_once() {
+    for app in apps().await {
+        setup(&app).await;
+        let order = shipped_order(&app, "R-RATE", &[4, 1], &[4, 1]).await;
+        let kpis = async || {
+            let (status, k) = app
+                .get("/api/v1/insights/kpis?from=2026-11-01T00:00:00Z&to=2100-01-01T00:00:00Z")
+                .await;
+            assert_eq!(status, StatusCode::OK, "{k}");
+            k["return_rate"].clone()
+        };
+        assert_eq!(kpis().await, json!(0.0));
+        let (status, ret) = app
+            .post(
+                "/api/v1/returns",
+                json!({"order_id": order["id"], "origin": "online",
+                       "lines": [{"line_no": 1, "quantity": 3, "reason": "size_fit"}]}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{ret}");
+        // Authorised units are not returned units yet.
+        assert_eq!(kpis().await, json!(0.0));
+        let id = ret["id"].as_str().unwrap();
+        let (status, received) = app
+            .post(
+                &format!("/api/v1/returns/{id}/receive"),
+                json!({"node": "SEA", "lines": [
+                    {"line_no": 1, "quantity": 1, "condition": "new", "disposition": "restock"},
+                    {"line_no": 1, "quantity": 1, "condition": "damaged", "disposition": "scrap"}]}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{received}");
+        // 2 of the 5 shipped units came back, whatever became of them.
+        assert_eq!(kpis().await, json!(0.4), "{}", app.backend);
+        // A refused second receipt counts nothing.
+        let (status, _) = app
+            .post(
+                &format!("/api/v1/returns/{id}/receive"),
+                json!({"node": "SEA", "lines": [{"line_no": 1, "quantity": 1, "disposition": "restock"}]}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CONFLICT);
+        assert_eq!(kpis().await, json!(0.4));
+    }
+}
