@@ -39,6 +39,7 @@ pub(crate) fn record(
     let f = OrderFacts::of(after);
     let opt = |t: Option<DateTime<Utc>>| t.map_or(Value::Null, |t| Value::Int(micros(t)));
     let open = f.units - f.cancelled_units - f.shipped_units > 0;
+    roll(conn, &f.order_id, -1)?;
     conn.execute(
         "INSERT INTO order_facts (order_id, channel, currency, region, node, status, placed_at,
              created_at, ship_by, requested_delivery_at, lines, units, cancelled_units,
@@ -85,6 +86,7 @@ pub(crate) fn record(
             Value::Int(micros(after.updated_at)),
         ],
     )?;
+    roll(conn, &f.order_id, 1)?;
 
     let placed = micros(after.placed_at);
     let lines = LineFacts::of(after);
@@ -125,6 +127,7 @@ pub(crate) fn record(
             );
             conn.execute(&sql, &params)?;
         }
+        ORDER_LINES_DAILY.roll(conn, 1, &f.order_id, None)?;
     } else {
         for line in lines {
             let unchanged = before
@@ -136,6 +139,7 @@ pub(crate) fn record(
             if unchanged {
                 continue;
             }
+            LINE_DAILY.roll(conn, -1, &f.order_id, Some(line.line_no))?;
             conn.execute(
                 "UPDATE line_facts SET cancelled_units = $3, shipped_units = $4, revenue_micros = $5
                  WHERE order_id = $1 AND line_no = $2",
@@ -147,6 +151,7 @@ pub(crate) fn record(
                     Value::Int(to_micros(line.revenue)),
                 ],
             )?;
+            LINE_DAILY.roll(conn, 1, &f.order_id, Some(line.line_no))?;
         }
     }
 
@@ -170,7 +175,7 @@ pub(crate) fn record(
         let shipments =
             ShipmentFacts::new_shipments(before, after, |node| costs.get(node).cloned().flatten());
         for s in shipments {
-            conn.execute(
+            let inserted = conn.execute(
                 "INSERT INTO shipment_facts (shipment_id, order_id, node, units, at,
                      order_created_at, ship_by, metres, cost_micros)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
@@ -187,6 +192,9 @@ pub(crate) fn record(
                     Value::Int(to_micros(s.cost)),
                 ],
             )?;
+            if inserted == 1 {
+                SHIPMENTS_DAILY.roll(conn, 1, &s.shipment_id, None)?;
+            }
         }
     }
     Ok(())
@@ -199,10 +207,12 @@ pub fn add_returned_units(
     order_id: &str,
     units: i64,
 ) -> Result<(), StoreError> {
+    roll(conn, order_id, -1)?;
     conn.execute(
         "UPDATE order_facts SET returned_units = returned_units + $2 WHERE order_id = $1",
         &[Value::Text(order_id), Value::Int(units)],
     )?;
+    roll(conn, order_id, 1)?;
     Ok(())
 }
 
@@ -256,43 +266,264 @@ fn order_sums(row: &Row, first: usize) -> Result<OrderSums, StoreError> {
     })
 }
 
-fn order_sums_sql() -> String {
-    [
-        "COUNT(*)".to_owned(),
-        sum("cancelled"),
-        sum("backordered"),
-        sum("lines"),
-        sum("units"),
-        sum("cancelled_units"),
-        sum("shipped_units"),
-        sum("returned_units"),
-        sum("total_micros"),
-        sum("booked_micros"),
-        sum("CASE WHEN open = 0 THEN 1 ELSE 0 END"),
-        sum("CASE WHEN open = 0 THEN units ELSE 0 END"),
-        sum("CASE WHEN open = 0 THEN shipped_units ELSE 0 END"),
-        sum("CASE WHEN shipped_at IS NOT NULL THEN 1 ELSE 0 END"),
-        sum("CASE WHEN shipped_at <= ship_by THEN 1 ELSE 0 END"),
-        sum("CASE WHEN shipped_at IS NOT NULL THEN shipped_at - created_at ELSE 0 END"),
-        sum("CASE WHEN released_at IS NOT NULL THEN 1 ELSE 0 END"),
-        sum("CASE WHEN released_at IS NOT NULL THEN released_at - created_at ELSE 0 END"),
-    ]
-    .join(", ")
+/// What one order adds to the sums of its group: (column of `order_facts_daily`, expression over
+/// its `order_facts` row), in the order of the fields of `OrderSums`.
+const ORDER_SUMS: [(&str, &str); 18] = [
+    ("orders", "1"),
+    ("cancelled_orders", "cancelled"),
+    ("backordered_orders", "backordered"),
+    ("lines", "lines"),
+    ("units", "units"),
+    ("cancelled_units", "cancelled_units"),
+    ("shipped_units", "shipped_units"),
+    ("returned_units", "returned_units"),
+    ("revenue_micros", "total_micros"),
+    ("booked_micros", "booked_micros"),
+    ("settled_orders", "CASE WHEN open = 0 THEN 1 ELSE 0 END"),
+    ("settled_units", "CASE WHEN open = 0 THEN units ELSE 0 END"),
+    (
+        "settled_shipped_units",
+        "CASE WHEN open = 0 THEN shipped_units ELSE 0 END",
+    ),
+    (
+        "shipped_orders",
+        "CASE WHEN shipped_at IS NOT NULL THEN 1 ELSE 0 END",
+    ),
+    (
+        "on_time_orders",
+        "CASE WHEN shipped_at <= ship_by THEN 1 ELSE 0 END",
+    ),
+    (
+        "cycle_micros",
+        "CASE WHEN shipped_at IS NOT NULL THEN shipped_at - created_at ELSE 0 END",
+    ),
+    (
+        "released_orders",
+        "CASE WHEN released_at IS NOT NULL THEN 1 ELSE 0 END",
+    ),
+    (
+        "release_micros",
+        "CASE WHEN released_at IS NOT NULL THEN released_at - created_at ELSE 0 END",
+    ),
+];
+
+/// A UTC day in microseconds: the unit of the daily roll-ups.
+const DAY: i64 = 86_400_000_000;
+
+/// A daily roll-up of fact rows (migration 0015): per key (the first of which is the UTC day),
+/// the sums of `sums` over the rows of `source`. The store keeps each by delta in the transaction
+/// that writes the fact rows (`roll`): a row's contribution out before it changes, back in
+/// after, so a roll-up always equals the sums of its fact rows and a KPI window reads its whole
+/// days from it instead of every row.
+struct Rollup {
+    table: &'static str,
+    /// (column, expression over the fact row).
+    keys: &'static [(&'static str, &'static str)],
+    sums: &'static [(&'static str, &'static str)],
+    /// The fact rows that change together: `FROM … WHERE …`, with `$1` (and `$3`) naming them.
+    source: &'static str,
+}
+
+const ORDERS_DAILY: Rollup = Rollup {
+    table: "order_facts_daily",
+    keys: &[
+        ("day", "placed_at - placed_at % 86400000000"),
+        ("channel", "channel"),
+        ("currency", "currency"),
+        ("region", "region"),
+    ],
+    sums: &ORDER_SUMS,
+    source: "FROM order_facts WHERE order_id = $1",
+};
+
+const SHIPPED_DAILY: Rollup = Rollup {
+    table: "order_shipped_daily",
+    keys: &[
+        ("day", "shipped_at - shipped_at % 86400000000"),
+        ("currency", "currency"),
+    ],
+    sums: &[("value_micros", "total_micros")],
+    source: "FROM order_facts WHERE order_id = $1 AND shipped_at IS NOT NULL",
+};
+
+const LINE_SUMS: [(&str, &str); 4] = [
+    ("lines", "1"),
+    ("units", "units"),
+    ("shipped_units", "shipped_units"),
+    ("revenue_micros", "revenue_micros"),
+];
+const LINES_KEYS: [(&str, &str); 2] = [
+    ("day", "placed_at - placed_at % 86400000000"),
+    ("sku", "sku"),
+];
+
+/// The lines of one order.
+const ORDER_LINES_DAILY: Rollup = Rollup {
+    table: "line_facts_daily",
+    keys: &LINES_KEYS,
+    sums: &LINE_SUMS,
+    source: "FROM line_facts WHERE order_id = $1",
+};
+
+/// One line of an order.
+const LINE_DAILY: Rollup = Rollup {
+    table: "line_facts_daily",
+    keys: &LINES_KEYS,
+    sums: &LINE_SUMS,
+    source: "FROM line_facts WHERE order_id = $1 AND line_no = $3",
+};
+
+const SHIPMENT_SUMS: [(&str, &str); 5] = [
+    ("shipments", "1"),
+    ("units", "units"),
+    ("cost_micros", "cost_micros"),
+    ("on_time_shipments", "CASE WHEN at <= ship_by THEN 1 ELSE 0 END"),
+    ("cycle_micros", "at - order_created_at"),
+];
+
+const SHIPMENTS_DAILY: Rollup = Rollup {
+    table: "shipment_facts_daily",
+    keys: &[("day", "at - at % 86400000000"), ("node", "node")],
+    sums: &SHIPMENT_SUMS,
+    source: "FROM shipment_facts WHERE shipment_id = $1",
+};
+
+impl Rollup {
+    fn sql(&self) -> String {
+        let keys: Vec<&str> = self.keys.iter().map(|(c, _)| *c).collect();
+        let key_exprs: Vec<&str> = self.keys.iter().map(|(_, e)| *e).collect();
+        let columns: Vec<&str> = self.sums.iter().map(|(c, _)| *c).collect();
+        let values: Vec<String> = self
+            .sums
+            .iter()
+            .map(|(_, e)| format!("CAST(CAST($2 AS BIGINT) * SUM({e}) AS BIGINT)"))
+            .collect();
+        let updates: Vec<String> = columns
+            .iter()
+            .map(|c| format!("{c} = {t}.{c} + excluded.{c}", t = self.table))
+            .collect();
+        format!(
+            "INSERT INTO {table} ({keys}, {columns})
+             SELECT {key_exprs}, {values} {source} GROUP BY {key_exprs}
+             ON CONFLICT ({keys}) DO UPDATE SET {updates}",
+            table = self.table,
+            keys = keys.join(", "),
+            columns = columns.join(", "),
+            key_exprs = key_exprs.join(", "),
+            values = values.join(", "),
+            source = self.source,
+            updates = updates.join(", "),
+        )
+    }
+
+    /// Moves the contribution of the fact rows `id` (and `line`) name out of (`sign` −1) or
+    /// into (+1) the roll-up.
+    fn roll(
+        &self,
+        conn: &mut dyn Conn,
+        sign: i64,
+        id: &str,
+        line: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let mut params = vec![Value::Text(id), Value::Int(sign)];
+        params.extend(line.map(Value::Int));
+        conn.execute(&self.sql(), &params)?;
+        Ok(())
+    }
+}
+
+/// Moves one order's contribution out of (`sign` −1) or into (+1) the roll-ups of its
+/// `order_facts` row; called around every change of that row.
+fn roll(conn: &mut dyn Conn, order_id: &str, sign: i64) -> Result<(), StoreError> {
+    ORDERS_DAILY.roll(conn, sign, order_id, None)?;
+    SHIPPED_DAILY.roll(conn, sign, order_id, None)
+}
+
+/// `[from, to)` as its whole UTC days (`[first, last)`, when it holds one) and the partial days
+/// around them, which are read from the fact rows.
+fn split(from: i64, to: i64) -> (Option<(i64, i64)>, Vec<(i64, i64)>) {
+    let first = from.div_euclid(DAY) * DAY + if from.rem_euclid(DAY) == 0 { 0 } else { DAY };
+    let last = to.div_euclid(DAY) * DAY;
+    if first < last {
+        let edges = [(from, first), (last, to)]
+            .into_iter()
+            .filter(|(a, b)| a < b)
+            .collect();
+        (Some((first, last)), edges)
+    } else if from < to {
+        (None, vec![(from, to)])
+    } else {
+        (None, Vec::new())
+    }
+}
+
+/// Rows of `rollup_sql` over the whole days of `[from, to)` and of `facts_sql` over the partial
+/// ones; both take the range as `$1`, `$2`.
+fn split_query(
+    conn: &mut dyn Conn,
+    from: i64,
+    to: i64,
+    rollup_sql: &str,
+    facts_sql: &str,
+) -> Result<Vec<Row>, StoreError> {
+    let (days, edges) = split(from, to);
+    let mut rows = Vec::new();
+    if let Some((first, last)) = days {
+        rows.extend(conn.query(rollup_sql, &[Value::Int(first), Value::Int(last)])?);
+    }
+    for (a, b) in edges {
+        rows.extend(conn.query(facts_sql, &[Value::Int(a), Value::Int(b)])?);
+    }
+    Ok(rows)
+}
+
+fn order_sums_sql(expression: impl Fn(&str, &str) -> String) -> String {
+    ORDER_SUMS
+        .iter()
+        .map(|(column, expr)| sum(&expression(column, expr)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// (channel, currency, region) → sums of its orders.
+type GroupSums = BTreeMap<(String, String, String), OrderSums>;
+
+/// The sums of the orders placed in `[from, to)` per channel, currency and region: the whole UTC
+/// days of the window from `order_facts_daily`, its partial first and last days from the fact
+/// rows. Exact either way; the roll-up only saves reading every order of a long window.
+fn order_groups(conn: &mut dyn Conn, from: i64, to: i64) -> Result<GroupSums, StoreError> {
+    let rows = split_query(
+        conn,
+        from,
+        to,
+        &format!(
+            "SELECT channel, currency, region, {} FROM order_facts_daily
+             WHERE day >= $1 AND day < $2 GROUP BY channel, currency, region",
+            order_sums_sql(|column, _| column.to_owned())
+        ),
+        &format!(
+            "SELECT channel, currency, region, {} FROM order_facts
+             WHERE placed_at >= $1 AND placed_at < $2 GROUP BY channel, currency, region",
+            order_sums_sql(|_, expr| expr.to_owned())
+        ),
+    )?;
+    let mut groups = GroupSums::new();
+    for row in rows {
+        let key = (
+            row.text(0)?.to_owned(),
+            row.text(1)?.to_owned(),
+            row.text(2)?.to_owned(),
+        );
+        groups.entry(key).or_default().add(&order_sums(&row, 3)?);
+    }
+    Ok(groups)
 }
 
 fn period(conn: &mut dyn Conn, from: i64, to: i64) -> Result<PeriodSums, StoreError> {
     let mut p = PeriodSums::default();
-    for row in conn.query(
-        &format!(
-            "SELECT currency, COUNT(*), {} FROM order_facts
-             WHERE placed_at >= $1 AND placed_at < $2 GROUP BY currency",
-            sum("total_micros")
-        ),
-        &[Value::Int(from), Value::Int(to)],
-    )? {
-        p.orders += row.int(1)?;
-        p.revenue_micros
-            .insert(row.text(0)?.to_owned(), row.int(2)?);
+    for ((_, currency, _), sums) in order_groups(conn, from, to)? {
+        p.orders += sums.orders;
+        *p.revenue_micros.entry(currency).or_default() += sums.revenue_micros;
     }
     Ok(p)
 }
@@ -334,81 +565,115 @@ fn kpi_inputs(
     let (f, t) = (micros(from), micros(to));
     let window = [Value::Int(f), Value::Int(t)];
 
-    let mut channels = Vec::new();
-    for row in conn.query(
-        &format!(
-            "SELECT channel, currency, {} FROM order_facts
-             WHERE placed_at >= $1 AND placed_at < $2 GROUP BY channel, currency",
-            order_sums_sql()
-        ),
-        &window,
-    )? {
-        channels.push(ChannelSums {
-            channel: row.text(0)?.to_owned(),
-            currency: row.text(1)?.to_owned(),
-            sums: order_sums(&row, 2)?,
-        });
+    // One set of sums per channel, currency and region, folded here into the per-channel and
+    // per-region figures.
+    let mut by_channel: BTreeMap<(String, String), OrderSums> = BTreeMap::new();
+    let mut by_region: BTreeMap<(String, String), (i64, i64)> = BTreeMap::new();
+    for ((channel, currency, region), sums) in order_groups(conn, f, t)? {
+        let region = by_region.entry((region, currency.clone())).or_default();
+        region.0 += sums.orders;
+        region.1 += sums.revenue_micros;
+        by_channel
+            .entry((channel, currency))
+            .or_default()
+            .add(&sums);
     }
+    let channels = by_channel
+        .into_iter()
+        .map(|((channel, currency), sums)| ChannelSums {
+            channel,
+            currency,
+            sums,
+        })
+        .collect();
+    let regions = by_region
+        .into_iter()
+        .map(|((region, currency), (orders, revenue_micros))| RegionSums {
+            region,
+            currency,
+            orders,
+            revenue_micros,
+        })
+        .collect();
 
-    let mut nodes = Vec::new();
-    for row in conn.query(
+    let shipment_sums = |expr: bool| -> String {
+        SHIPMENT_SUMS
+            .iter()
+            .map(|(column, e)| sum(if expr { e } else { column }))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut by_node: BTreeMap<String, NodeSums> = BTreeMap::new();
+    for row in split_query(
+        conn,
+        f,
+        t,
         &format!(
-            "SELECT node, COUNT(*), {}, {}, {}, {} FROM shipment_facts
-             WHERE at >= $1 AND at < $2 GROUP BY node ORDER BY node",
-            sum("units"),
-            sum("cost_micros"),
-            sum("CASE WHEN at <= ship_by THEN 1 ELSE 0 END"),
-            sum("at - order_created_at"),
+            "SELECT node, {} FROM shipment_facts_daily WHERE day >= $1 AND day < $2 GROUP BY node",
+            shipment_sums(false)
         ),
-        &window,
+        &format!(
+            "SELECT node, {} FROM shipment_facts WHERE at >= $1 AND at < $2 GROUP BY node",
+            shipment_sums(true)
+        ),
     )? {
-        nodes.push(NodeSums {
-            node: row.text(0)?.to_owned(),
-            shipments: row.int(1)?,
-            units: row.int(2)?,
-            cost_micros: row.int(3)?,
-            on_time_shipments: row.int(4)?,
-            cycle_micros: row.int(5)?,
+        let node = row.text(0)?.to_owned();
+        let n = by_node.entry(node.clone()).or_insert_with(|| NodeSums {
+            node,
+            shipments: 0,
+            units: 0,
+            cost_micros: 0,
+            on_time_shipments: 0,
+            cycle_micros: 0,
         });
+        n.shipments += row.int(1)?;
+        n.units += row.int(2)?;
+        n.cost_micros += row.int(3)?;
+        n.on_time_shipments += row.int(4)?;
+        n.cycle_micros += row.int(5)?;
     }
+    let nodes = by_node.into_values().collect();
 
-    let mut regions = Vec::new();
-    for row in conn.query(
+    let line_sums = |expr: bool| -> String {
+        LINE_SUMS
+            .iter()
+            .map(|(column, e)| sum(if expr { e } else { column }))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    // Every SKU of the window, summed over both parts, then the top ones: a limit per part
+    // could drop a SKU whose units are split between them.
+    let mut by_sku: BTreeMap<String, [i64; 4]> = BTreeMap::new();
+    for row in split_query(
+        conn,
+        f,
+        t,
         &format!(
-            "SELECT region, currency, COUNT(*), {} FROM order_facts
-             WHERE placed_at >= $1 AND placed_at < $2 GROUP BY region, currency",
-            sum("total_micros")
+            "SELECT sku, {} FROM line_facts_daily WHERE day >= $1 AND day < $2 GROUP BY sku",
+            line_sums(false)
         ),
-        &window,
-    )? {
-        regions.push(RegionSums {
-            region: row.text(0)?.to_owned(),
-            currency: row.text(1)?.to_owned(),
-            orders: row.int(2)?,
-            revenue_micros: row.int(3)?,
-        });
-    }
-
-    let mut products = Vec::new();
-    for row in conn.query(
         &format!(
-            "SELECT sku, COUNT(*), {units}, {}, {} FROM line_facts
-             WHERE placed_at >= $1 AND placed_at < $2
-             GROUP BY sku ORDER BY {units} DESC, sku LIMIT {TOP_PRODUCTS}",
-            sum("shipped_units"),
-            sum("revenue_micros"),
-            units = sum("units"),
+            "SELECT sku, {} FROM line_facts WHERE placed_at >= $1 AND placed_at < $2 GROUP BY sku",
+            line_sums(true)
         ),
-        &window,
     )? {
-        products.push(ProductSums {
-            sku: row.text(0)?.to_owned(),
-            lines: row.int(1)?,
-            units: row.int(2)?,
-            shipped_units: row.int(3)?,
-            revenue_micros: row.int(4)?,
-        });
+        let p = by_sku.entry(row.text(0)?.to_owned()).or_default();
+        for (i, v) in p.iter_mut().enumerate() {
+            *v += row.int(1 + i)?;
+        }
     }
+    let mut products: Vec<ProductSums> = by_sku
+        .into_iter()
+        .map(|(sku, [lines, units, shipped_units, revenue_micros])| ProductSums {
+            sku,
+            lines,
+            units,
+            shipped_units,
+            revenue_micros,
+        })
+        .collect();
+    products.sort_by(|a, b| b.units.cmp(&a.units).then_with(|| a.sku.cmp(&b.sku)));
+    products.truncate(TOP_PRODUCTS);
 
     let mut providers = Vec::new();
     let finished = "status IN ('processed', 'failed', 'dead')";
@@ -434,15 +699,24 @@ fn kpi_inputs(
     }
 
     let mut shipped_value_micros = BTreeMap::new();
-    for row in conn.query(
+    for row in split_query(
+        conn,
+        f,
+        t,
+        &format!(
+            "SELECT currency, {} FROM order_shipped_daily
+             WHERE day >= $1 AND day < $2 GROUP BY currency",
+            sum("value_micros")
+        ),
         &format!(
             "SELECT currency, {} FROM order_facts
              WHERE shipped_at >= $1 AND shipped_at < $2 GROUP BY currency",
             sum("total_micros")
         ),
-        &window,
     )? {
-        shipped_value_micros.insert(row.text(0)?.to_owned(), row.int(1)?);
+        *shipped_value_micros
+            .entry(row.text(0)?.to_owned())
+            .or_insert(0) += row.int(1)?;
     }
 
     let now = micros(as_of);

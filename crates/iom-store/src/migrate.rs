@@ -25,6 +25,7 @@ const SQLITE: &[(i64, &str)] = &[
         include_str!("migrations/sqlite/0010_order_lines_node.sql"),
     ),
     (13, include_str!("migrations/sqlite/0013_order_search.sql")),
+    (15, include_str!("migrations/sqlite/0015_kpi_rollup.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("migrations/postgres/0001_orders.sql")),
@@ -47,6 +48,7 @@ const POSTGRES: &[(i64, &str)] = &[
         include_str!("migrations/postgres/0010_order_lines_node.sql"),
     ),
     (13, include_str!("migrations/postgres/0013_order_search.sql")),
+    (15, include_str!("migrations/postgres/0015_kpi_rollup.sql")),
 ];
 
 /// Arbitrary but fixed: the advisory lock key that serialises migrations.
