@@ -71,8 +71,19 @@ pub async fn kpis(
     if to <= from {
         return Err(ApiError::invalid_field("to", "must be after from"));
     }
+    Ok(Json(kpi_report(&state, from, to, now).await?))
+}
+
+/// The KPI report of the orders placed in `[from, to)` as of `now`: what `kpis` answers and the
+/// dashboard shows.
+pub async fn kpi_report(
+    state: &AppState,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<KpiReport, iom_store::StoreError> {
     let inputs = state.store.kpi_inputs(from, to, now).await?;
-    Ok(Json(KpiReport::compute(&inputs)))
+    Ok(KpiReport::compute(&inputs))
 }
 
 #[derive(Deserialize, IntoParams)]

@@ -243,6 +243,85 @@ async fn an_operator_finds_an_order_holds_and_releases_it_and_reads_the_dashboar
         let shown = text(&browser, "[data-figure=orders] .value").await;
         assert_eq!(shown, "4");
 
+        // The dashboard's KPIs are those of `GET /api/v1/insights/kpis` for the same data: orders
+        // placed just now, one shipped complete and one cancelled, so that fill rate, top
+        // products and today's figures all have something to show.
+        let placed = (chrono::Utc::now() - chrono::Duration::seconds(5)).to_rfc3339();
+        let mut ids = Vec::new();
+        for (i, (channel, quantities)) in [("web", [3, 1]), ("pos", [2, 2]), ("web", [1, 1])]
+            .into_iter()
+            .enumerate()
+        {
+            let mut body = super::order_body(&format!("K-{i}"), &quantities);
+            body["placed_at"] = json!(placed);
+            body["channel"] = json!(channel);
+            let (status, order) = app.post("/api/v1/orders", body).await;
+            assert!(status.is_success(), "{order}");
+            ids.push(order["id"].as_str().unwrap().to_owned());
+        }
+        let (status, body) = app
+            .post(
+                &format!("/api/v1/orders/{}/shipments", ids[0]),
+                json!({"node": "SEA", "lines": [{"line_no": 1, "quantity": 3}, {"line_no": 2, "quantity": 1}]}),
+            )
+            .await;
+        assert!(status.is_success(), "{body}");
+        let (status, body) = app
+            .post(
+                &format!("/api/v1/orders/{}/cancel", ids[1]),
+                json!({"reason": "customer"}),
+            )
+            .await;
+        assert!(status.is_success(), "{body}");
+
+        browser.goto(&app.url("/ui")).await.unwrap();
+        let (status, kpis) = app.get("/api/v1/insights/kpis").await;
+        assert!(status.is_success(), "{kpis}");
+        let percent = |v: &Value| format!("{:.1} %", v.as_f64().unwrap() * 100.0);
+        let money = |v: &Value| {
+            format!(
+                "{} {}",
+                v.as_str().unwrap(),
+                kpis["currency"].as_str().unwrap()
+            )
+        };
+        assert!(kpis["orders"].as_i64().unwrap() >= 3, "{kpis}");
+        assert_eq!(
+            text(&browser, "[data-kpi=orders]").await,
+            kpis["orders"].to_string()
+        );
+        assert_eq!(
+            text(&browser, "[data-kpi=revenue]").await,
+            money(&kpis["revenue"])
+        );
+        assert!(kpis["fill_rate"].is_number(), "{kpis}");
+        assert_eq!(
+            text(&browser, "[data-kpi=fill_rate]").await,
+            percent(&kpis["fill_rate"])
+        );
+        assert_eq!(
+            text(&browser, "[data-kpi=cancellation_rate]").await,
+            percent(&kpis["cancellation_rate"])
+        );
+        assert!(kpis["today"]["orders"].as_i64().unwrap() >= 3, "{kpis}");
+        assert_eq!(
+            text(&browser, "[data-kpi=today_orders] .value").await,
+            kpis["today"]["orders"].to_string()
+        );
+        assert_eq!(
+            text(&browser, "[data-kpi=mtd_revenue] .value").await,
+            money(&kpis["month_to_date"]["revenue"])
+        );
+        let top = &kpis["top_products"][0];
+        assert_eq!(
+            text(&browser, "#top-products tbody tr:first-child td.sku").await,
+            top["sku"].as_str().unwrap()
+        );
+        assert_eq!(
+            text(&browser, "#top-products tbody tr:first-child td.units").await,
+            top["units"].to_string()
+        );
+
         // Signing out ends the session.
         click(&browser, "header form button").await;
         browser.goto(&app.url("/ui/orders")).await.unwrap();
@@ -263,6 +342,7 @@ async fn every_page_is_usable_with_javascript_disabled() {
         let order = format!("/ui/orders/{}", seeded.order_id);
         let pages: Vec<(String, &str, &str)> = vec![
             ("/ui".into(), "h1", "Dashboard"),
+            ("/ui".into(), "#kpi-window", "Fill rate"),
             ("/ui/orders".into(), "#orders", &seeded.external_id),
             (order.clone(), "#lines", "SKU-2"),
             (order.clone(), "#plan", "SEA"),
