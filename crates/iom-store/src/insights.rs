@@ -377,7 +377,10 @@ const SHIPMENT_SUMS: [(&str, &str); 5] = [
     ("shipments", "1"),
     ("units", "units"),
     ("cost_micros", "cost_micros"),
-    ("on_time_shipments", "CASE WHEN at <= ship_by THEN 1 ELSE 0 END"),
+    (
+        "on_time_shipments",
+        "CASE WHEN at <= ship_by THEN 1 ELSE 0 END",
+    ),
     ("cycle_micros", "at - order_created_at"),
 ];
 
@@ -588,12 +591,14 @@ fn kpi_inputs(
         .collect();
     let regions = by_region
         .into_iter()
-        .map(|((region, currency), (orders, revenue_micros))| RegionSums {
-            region,
-            currency,
-            orders,
-            revenue_micros,
-        })
+        .map(
+            |((region, currency), (orders, revenue_micros))| RegionSums {
+                region,
+                currency,
+                orders,
+                revenue_micros,
+            },
+        )
         .collect();
 
     let shipment_sums = |expr: bool| -> String {
@@ -664,13 +669,15 @@ fn kpi_inputs(
     }
     let mut products: Vec<ProductSums> = by_sku
         .into_iter()
-        .map(|(sku, [lines, units, shipped_units, revenue_micros])| ProductSums {
-            sku,
-            lines,
-            units,
-            shipped_units,
-            revenue_micros,
-        })
+        .map(
+            |(sku, [lines, units, shipped_units, revenue_micros])| ProductSums {
+                sku,
+                lines,
+                units,
+                shipped_units,
+                revenue_micros,
+            },
+        )
         .collect();
     products.sort_by(|a, b| b.units.cmp(&a.units).then_with(|| a.sku.cmp(&b.sku)));
     products.truncate(TOP_PRODUCTS);

@@ -47,7 +47,10 @@ const POSTGRES: &[(i64, &str)] = &[
         10,
         include_str!("migrations/postgres/0010_order_lines_node.sql"),
     ),
-    (13, include_str!("migrations/postgres/0013_order_search.sql")),
+    (
+        13,
+        include_str!("migrations/postgres/0013_order_search.sql"),
+    ),
     (15, include_str!("migrations/postgres/0015_kpi_rollup.sql")),
 ];
 

@@ -342,7 +342,7 @@ async fn every_page_is_usable_with_javascript_disabled() {
         let order = format!("/ui/orders/{}", seeded.order_id);
         let pages: Vec<(String, &str, &str)> = vec![
             ("/ui".into(), "h1", "Dashboard"),
-            ("/ui".into(), "#kpi-window", "Fill rate"),
+            ("/ui".into(), "#kpis", "Last 30 days"),
             ("/ui/orders".into(), "#orders", &seeded.external_id),
             (order.clone(), "#lines", "SKU-2"),
             (order.clone(), "#plan", "SEA"),
