@@ -442,26 +442,32 @@ fn roll(conn: &mut dyn Conn, order_id: &str, sign: i64) -> Result<(), StoreError
     SHIPPED_DAILY.roll(conn, sign, order_id, None)
 }
 
-/// `[from, to)` as its whole UTC days (`[first, last)`, when it holds one) and the partial days
-/// around them, which are read from the fact rows.
-fn split(from: i64, to: i64) -> (Option<(i64, i64)>, Vec<(i64, i64)>) {
-    let first = from.div_euclid(DAY) * DAY + if from.rem_euclid(DAY) == 0 { 0 } else { DAY };
-    let last = to.div_euclid(DAY) * DAY;
-    if first < last {
-        let edges = [(from, first), (last, to)]
-            .into_iter()
-            .filter(|(a, b)| a < b)
-            .collect();
-        (Some((first, last)), edges)
-    } else if from < to {
-        (None, vec![(from, to)])
-    } else {
+/// A range of microseconds, `[start, end)`.
+type Span = (i64, i64);
+
+/// How to read `[from, to)`: the UTC days `[first, end)` from a roll-up, when it holds any, and
+/// fact rows `(sign, span)`: the partial day before `first` added, and the part of the last day
+/// from `to` on taken away. Taking away the rest of the last day rather than adding its start
+/// keeps a window that ends now cheap: nothing happened after now, however busy today was.
+fn split(from: i64, to: i64) -> (Option<Span>, Vec<(i64, Span)>) {
+    let ceil = |t: i64| t.div_euclid(DAY) * DAY + if t.rem_euclid(DAY) == 0 { 0 } else { DAY };
+    let (first, end) = (ceil(from), ceil(to));
+    if from >= to {
         (None, Vec::new())
+    } else if first < end {
+        let edges = [(1, (from, first)), (-1, (to, end))]
+            .into_iter()
+            .filter(|(_, (a, b))| a < b)
+            .collect();
+        (Some((first, end)), edges)
+    } else {
+        (None, vec![(1, (from, to))])
     }
 }
 
-/// Rows of `rollup_sql` over the whole days of `[from, to)` and of `facts_sql` over the partial
-/// ones; both take the range as `$1`, `$2`.
+/// Rows of `rollup_sql` over the whole days of a window (`$1`, `$2`), and of `facts_sql` over
+/// the fact rows of its edges (`$1`, `$2`, and the sign `$3` its sums are multiplied by), so that
+/// their sum is the window's.
 fn split_query(
     conn: &mut dyn Conn,
     from: i64,
@@ -471,21 +477,28 @@ fn split_query(
 ) -> Result<Vec<Row>, StoreError> {
     let (days, edges) = split(from, to);
     let mut rows = Vec::new();
-    if let Some((first, last)) = days {
-        rows.extend(conn.query(rollup_sql, &[Value::Int(first), Value::Int(last)])?);
+    if let Some((first, end)) = days {
+        rows.extend(conn.query(rollup_sql, &[Value::Int(first), Value::Int(end)])?);
     }
-    for (a, b) in edges {
-        rows.extend(conn.query(facts_sql, &[Value::Int(a), Value::Int(b)])?);
+    for (sign, (a, b)) in edges {
+        rows.extend(conn.query(facts_sql, &[Value::Int(a), Value::Int(b), Value::Int(sign)])?);
     }
     Ok(rows)
 }
 
-fn order_sums_sql(expression: impl Fn(&str, &str) -> String) -> String {
+/// The sums of the roll-up's columns (`facts` false), or of the expressions over fact rows, each
+/// times the sign `$3` (`facts` true; see `split_query`).
+fn order_sums_sql(facts: bool) -> String {
     ORDER_SUMS
         .iter()
-        .map(|(column, expr)| sum(&expression(column, expr)))
+        .map(|(column, expr)| if facts { signed(expr) } else { sum(column) })
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// `sum(expr)` times the sign `$3` of a fact-row part of a window (see `split_query`).
+fn signed(expr: &str) -> String {
+    format!("CAST($3 AS BIGINT) * {}", sum(expr))
 }
 
 /// (channel, currency, region) → sums of its orders.
@@ -502,12 +515,12 @@ fn order_groups(conn: &mut dyn Conn, from: i64, to: i64) -> Result<GroupSums, St
         &format!(
             "SELECT channel, currency, region, {} FROM order_facts_daily
              WHERE day >= $1 AND day < $2 GROUP BY channel, currency, region",
-            order_sums_sql(|column, _| column.to_owned())
+            order_sums_sql(false)
         ),
         &format!(
             "SELECT channel, currency, region, {} FROM order_facts
              WHERE placed_at >= $1 AND placed_at < $2 GROUP BY channel, currency, region",
-            order_sums_sql(|_, expr| expr.to_owned())
+            order_sums_sql(true)
         ),
     )?;
     let mut groups = GroupSums::new();
@@ -519,6 +532,8 @@ fn order_groups(conn: &mut dyn Conn, from: i64, to: i64) -> Result<GroupSums, St
         );
         groups.entry(key).or_default().add(&order_sums(&row, 3)?);
     }
+    // A group whose orders were all taken away again (placed after `to`) has none in the window.
+    groups.retain(|_, sums| sums.orders != 0);
     Ok(groups)
 }
 
@@ -604,7 +619,7 @@ fn kpi_inputs(
     let shipment_sums = |expr: bool| -> String {
         SHIPMENT_SUMS
             .iter()
-            .map(|(column, e)| sum(if expr { e } else { column }))
+            .map(|(column, e)| if expr { signed(e) } else { sum(column) })
             .collect::<Vec<_>>()
             .join(", ")
     };
@@ -637,12 +652,12 @@ fn kpi_inputs(
         n.on_time_shipments += row.int(4)?;
         n.cycle_micros += row.int(5)?;
     }
-    let nodes = by_node.into_values().collect();
+    let nodes = by_node.into_values().filter(|n| n.shipments != 0).collect();
 
     let line_sums = |expr: bool| -> String {
         LINE_SUMS
             .iter()
-            .map(|(column, e)| sum(if expr { e } else { column }))
+            .map(|(column, e)| if expr { signed(e) } else { sum(column) })
             .collect::<Vec<_>>()
             .join(", ")
     };
@@ -669,6 +684,7 @@ fn kpi_inputs(
     }
     let mut products: Vec<ProductSums> = by_sku
         .into_iter()
+        .filter(|(_, [lines, ..])| *lines != 0)
         .map(
             |(sku, [lines, units, shipped_units, revenue_micros])| ProductSums {
                 sku,
@@ -718,7 +734,7 @@ fn kpi_inputs(
         &format!(
             "SELECT currency, {} FROM order_facts
              WHERE shipped_at >= $1 AND shipped_at < $2 GROUP BY currency",
-            sum("total_micros")
+            signed("total_micros")
         ),
     )? {
         *shipped_value_micros
