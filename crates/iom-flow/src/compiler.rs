@@ -748,6 +748,25 @@ impl<'s> Cx<'s> {
                 out.insert(arg.name.to_owned(), default.to_json());
             }
         }
+        if spec.name == "apply-policy"
+            && let (Some(policies), Some(name), Some((_, pinned))) = (
+                self.policies,
+                out.get("policy").and_then(serde_json::Value::as_str),
+                entries.iter().find(|(k, _)| k.name == "version"),
+            )
+            && let (Some(policy), NodeValue::Int(version)) = (policies.get(name), &pinned.value)
+            && *version > i64::from(policy.version)
+        {
+            self.err(
+                pinned.pos,
+                &join(&with_path, "version"),
+                format!(
+                    "policy `{name}` has no version {version} (the newest is {})",
+                    policy.version
+                ),
+            );
+            ok = false;
+        }
         if spec.name == "set-attribute" {
             let value = entries.iter().any(|(k, _)| k.name == "value");
             let expr = entries.iter().any(|(k, _)| k.name == "expr");

@@ -24,6 +24,7 @@ const SQLITE: &[(i64, &str)] = &[
         10,
         include_str!("migrations/sqlite/0010_order_lines_node.sql"),
     ),
+    (11, include_str!("migrations/sqlite/0011_policies.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("migrations/postgres/0001_orders.sql")),
@@ -45,6 +46,7 @@ const POSTGRES: &[(i64, &str)] = &[
         10,
         include_str!("migrations/postgres/0010_order_lines_node.sql"),
     ),
+    (11, include_str!("migrations/postgres/0011_policies.sql")),
 ];
 
 /// Arbitrary but fixed: the advisory lock key that serialises migrations.
