@@ -310,6 +310,13 @@ impl<'s> Cx<'s> {
     }
 
     fn filters(&mut self, node: &Node, path: &str) -> Vec<String> {
+        if !self.flow_type.has_order() {
+            self.err(
+                node.pos,
+                path,
+                "filter policies judge an order, and an inventory flow has none",
+            );
+        }
         let names: Vec<(String, Pos)> = match &node.value {
             NodeValue::List(items) => items
                 .iter()

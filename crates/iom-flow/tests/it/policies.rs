@@ -190,3 +190,19 @@ fn a_pinned_policy_version_must_exist() {
     // Without known policies (`iom flow validate`) the version is not checked.
     iom_flow::compile(&flow(newest + 1)).unwrap();
 }
+
+#[test]
+fn an_inventory_flow_cannot_filter_by_policy() {
+    let errors = iom_flow::compile(
+        "name: i\ntype: inventory\ntrigger: inventory.changed\nfilter: vip-orders\nsteps:\n  - id: r\n    uses: resume-backorders\n",
+    )
+    .unwrap_err();
+    let got: Vec<String> = errors
+        .iter()
+        .map(|e| format!("{}:{}: {}", e.line, e.column, e.message))
+        .collect();
+    assert_eq!(
+        got,
+        ["4:9: filter policies judge an order, and an inventory flow has none"]
+    );
+}
