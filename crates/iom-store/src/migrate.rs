@@ -24,6 +24,7 @@ const SQLITE: &[(i64, &str)] = &[
         10,
         include_str!("migrations/sqlite/0010_order_lines_node.sql"),
     ),
+    (11, include_str!("migrations/sqlite/0011_policies.sql")),
     (13, include_str!("migrations/sqlite/0013_order_search.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
@@ -46,6 +47,7 @@ const POSTGRES: &[(i64, &str)] = &[
         10,
         include_str!("migrations/postgres/0010_order_lines_node.sql"),
     ),
+    (11, include_str!("migrations/postgres/0011_policies.sql")),
     (
         13,
         include_str!("migrations/postgres/0013_order_search.sql"),
