@@ -317,7 +317,7 @@ fn transform_rate(
     let now = chrono::Utc::now();
     let started = Instant::now();
     for body in bodies {
-        let result = interpret(&instance, body, now).result;
+        let result = interpret(&instance, body, now, 0).result;
         if let Err(e) = result {
             bail!("the bench order does not transform: {e}");
         }
