@@ -8,9 +8,10 @@ use iom_flow::{ExecutablePlan, NodeKind};
 
 #[derive(Subcommand)]
 pub enum FlowCommand {
-    /// Compile a flow definition (YAML or JSON) and report every error as FILE:LINE:COL.
+    /// Compile a flow definition (YAML or JSON) and report every error as FILE:LINE:COL. Policy
+    /// names are not resolved here: the server checks them against its stored policies.
     Validate { file: PathBuf },
-    /// Print the compiled flow as a graph.
+    /// Print the compiled flow as a graph: Graphviz DOT, or SVG laid out without Graphviz.
     Graph {
         file: PathBuf,
         #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
@@ -39,11 +40,10 @@ pub fn run(cmd: FlowCommand) -> anyhow::Result<()> {
                     print!("{}", iom_flow::graph::to_dot(&plan));
                     Ok(())
                 }
-                // No maintained pure-Rust DOT layout is used yet; Graphviz does it well.
-                GraphFormat::Svg => bail!(
-                    "SVG output is not supported yet: run `iom flow graph {} | dot -Tsvg`",
-                    file.display()
-                ),
+                GraphFormat::Svg => {
+                    print!("{}", iom_flow::graph::to_svg(&plan));
+                    Ok(())
+                }
             }
         }
     }

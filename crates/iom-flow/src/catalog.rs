@@ -345,7 +345,17 @@ pub const CATALOG: &[StepSpec] = &[
     StepSpec {
         name: "apply-policy",
         summary: "Runs an execution policy: applies its set-value actions; fails when a critical check fails.",
-        args: &[required("policy", ArgKind::Text, "the policy's name")],
+        args: &[
+            required("policy", ArgKind::Text, "the policy's name"),
+            arg(
+                "version",
+                ArgKind::Int {
+                    min: 1,
+                    max: u32::MAX as i64,
+                },
+                "a version to use; by default the newest when the run started",
+            ),
+        ],
         nature: StepNature::Action,
         flow_types: ORDER_FLOWS,
         default_attempts: 1,

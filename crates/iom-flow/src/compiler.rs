@@ -310,6 +310,13 @@ impl<'s> Cx<'s> {
     }
 
     fn filters(&mut self, node: &Node, path: &str) -> Vec<String> {
+        if !self.flow_type.has_order() {
+            self.err(
+                node.pos,
+                path,
+                "filter policies judge an order, and an inventory flow has none",
+            );
+        }
         let names: Vec<(String, Pos)> = match &node.value {
             NodeValue::List(items) => items
                 .iter()
@@ -747,6 +754,25 @@ impl<'s> Cx<'s> {
             } else if let Some(default) = arg.default {
                 out.insert(arg.name.to_owned(), default.to_json());
             }
+        }
+        if spec.name == "apply-policy"
+            && let (Some(policies), Some(name), Some((_, pinned))) = (
+                self.policies,
+                out.get("policy").and_then(serde_json::Value::as_str),
+                entries.iter().find(|(k, _)| k.name == "version"),
+            )
+            && let (Some(policy), NodeValue::Int(version)) = (policies.get(name), &pinned.value)
+            && *version > i64::from(policy.version)
+        {
+            self.err(
+                pinned.pos,
+                &join(&with_path, "version"),
+                format!(
+                    "policy `{name}` has no version {version} (the newest is {})",
+                    policy.version
+                ),
+            );
+            ok = false;
         }
         if spec.name == "set-attribute" {
             let value = entries.iter().any(|(k, _)| k.name == "value");

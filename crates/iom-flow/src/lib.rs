@@ -90,7 +90,9 @@
 //!   when every branch is, and a `goto` cannot leave or enter a branch;
 //! - **a jump**: `goto STEP`.
 //!
-//! Every step may have `when` (CEL; when false the step is skipped) and `filter` (policy names).
+//! Every step may have `when` (CEL; when false the step is skipped) and `filter` (names of
+//! filter policies, one or a list; the step is skipped unless each accepts the order). A flow's
+//! `filter` works beside its `when` in choosing the flow for an order. See [`policy`].
 //! Expressions see `order` and the triggering `event` (inventory flows: only `event`); see
 //! [`expr`] for the schema they are checked against.
 //!

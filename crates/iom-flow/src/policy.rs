@@ -33,6 +33,35 @@
 //! ```
 //!
 //! `rule`, `when` and `value` are CEL, type-checked against the order schema ([`crate::expr`]).
+//!
+//! # Stored versions
+//!
+//! `PUT /api/v1/policies/{name}` (YAML or JSON) stores a policy as the next version of its name;
+//! the store numbers versions, and a `version` written in the document must be that number
+//! (otherwise 409: someone else stored one meanwhile). A name keeps its kind across versions.
+//! The newest version is in force. A run pins, when it starts, the newest version of every
+//! policy its flow names, and keeps using those ([`crate::executor::policies`]).
+//!
+//! # How flows use them
+//!
+//! - `filter: NAME` or `filter: [NAME, …]` on a flow, beside its `when`: the flow applies to an
+//!   order only when `when` holds and every filter policy accepts it; of the flows that apply,
+//!   the highest `priority` runs, so an order that no filter accepts falls to another flow (the
+//!   default one). A filter that cannot be applied to an order counts as not accepting it, and
+//!   is logged.
+//! - `filter:` on a step: the step runs only when every filter accepts the order, else it is
+//!   skipped like a step whose `when` is false. A filter that cannot be applied (a policy that
+//!   is gone, an expression that fails on this order) fails the step, and `on_failure` decides.
+//! - the `apply-policy` step runs an execution policy (`with: {policy: NAME}`, optionally
+//!   `version: N` to use that version rather than the pinned one). Checks run first: a failing
+//!   `critical` check fails the step with the checks' messages and nothing is set; failing `info`
+//!   checks are only reported. The values then commit with the step as one
+//!   `order.policy_applied` event, and the step's output names the version used.
+//!
+//! The server compiles flows with the stored policies ([`crate::Compiler::with_policies`]), so
+//! a name that is unknown or of the wrong kind is refused at its line and column when a flow is
+//! stored and again when it is published; `iom flow validate` has no store and leaves names
+//! unresolved.
 
 use std::collections::BTreeMap;
 

@@ -166,10 +166,19 @@ impl InboundError {
     }
 }
 
-/// Interprets `body` as the instance's type receives it. `now` validates orders and dates the 997.
-pub fn interpret(instance: &Instance, body: &[u8], now: DateTime<Utc>) -> Interpretation {
+/// Interprets `body` as the instance's type receives it. `now` validates orders and dates the 997;
+/// `ack_control` is the interchange and group control number of that 997 (X12 only: other types
+/// ignore it), which the caller takes from the instance's sequence in the store, so that every
+/// acknowledgement a partner receives has a number of its own, increasing, across restarts and
+/// processes.
+pub fn interpret(
+    instance: &Instance,
+    body: &[u8],
+    now: DateTime<Utc>,
+    ack_control: u32,
+) -> Interpretation {
     match instance.kind.name {
-        "x12" => x12_document(instance, body, now),
+        "x12" => x12_document(instance, body, now, ack_control),
         "csv" => single(
             "orders",
             crate::csv::parse_orders(body, &instance.name)
@@ -303,7 +312,12 @@ fn finish_orders(
     })
 }
 
-fn x12_document(instance: &Instance, body: &[u8], now: DateTime<Utc>) -> Interpretation {
+fn x12_document(
+    instance: &Instance,
+    body: &[u8],
+    now: DateTime<Utc>,
+    control: u32,
+) -> Interpretation {
     let ix = match x12::parse(body) {
         Ok(ix) => ix,
         Err(e) => {
@@ -347,9 +361,6 @@ fn x12_document(instance: &Instance, body: &[u8], now: DateTime<Utc>) -> Interpr
     let kind = ids.join(",");
     let ack = {
         let mut next = outcomes.iter().cloned();
-        // Control numbers from the clock: unique per second, and a partner that wants a
-        // strict sequence configures its own translator for 997s anyway.
-        let control = u32::try_from(now.timestamp().rem_euclid(1_000_000_000)).unwrap_or(1);
         let envelope = x12::ack997::AckEnvelope {
             interchange_control_number: control,
             group_control_number: control,

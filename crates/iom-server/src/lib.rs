@@ -156,7 +156,7 @@ fn prometheus() -> PrometheusHandle {
 pub fn router(state: AppState) -> Router {
     use routes::{alerts, insights};
     use routes::{
-        events, flows, fulfillment, health, inventory, nodes, orders, providers, returns,
+        events, flows, fulfillment, health, inventory, nodes, orders, policies, providers, returns,
         subscriptions,
     };
     let api = Router::new()
@@ -259,6 +259,8 @@ pub fn router(state: AppState) -> Router {
         .route("/flows/{name}", put(flows::put).get(flows::get))
         .route("/flows/{name}/publish", post(flows::publish))
         .route("/flows/{name}/unpublish", post(flows::unpublish))
+        .route("/policies", get(policies::list))
+        .route("/policies/{name}", put(policies::put).get(policies::get))
         .route("/orders/{id}/runs", get(flows::order_runs))
         .route("/runs", get(flows::list_runs))
         .route("/runs/{id}", get(flows::get_run))

@@ -5,7 +5,8 @@ use utoipa::{Modify, OpenApi};
 
 use crate::routes::{alerts, insights};
 use crate::routes::{
-    events, flows, fulfillment, inventory, nodes, orders, providers, returns, subscriptions,
+    events, flows, fulfillment, inventory, nodes, orders, policies, providers, returns,
+    subscriptions,
 };
 
 #[derive(OpenApi)]
@@ -32,6 +33,7 @@ use crate::routes::{
         flows::put, flows::publish, flows::unpublish, flows::list, flows::get,
         flows::order_runs, flows::list_runs, flows::get_run, flows::retry_run,
         flows::list_tasks, flows::complete_task,
+        policies::put, policies::list, policies::get,
     ),
     components(schemas(crate::error::Problem, iom_domain::FieldError)),
     modifiers(&BearerAuth),
@@ -46,6 +48,7 @@ use crate::routes::{
         (name = "insights", description = "KPIs, chart series and anomalies, live from the order stream"),
         (name = "alerts", description = "Alert definitions and their firings (each an `alert.fired` business event)"),
         (name = "flows", description = "Orchestration: flow definitions and versions, runs and their steps, manual tasks"),
+        (name = "policies", description = "Filter and execution policies (CEL), stored as versions, named by flows"),
     )
 )]
 pub struct ApiDoc;

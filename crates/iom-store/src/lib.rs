@@ -18,6 +18,7 @@ mod open;
 pub mod orders;
 pub mod outbound;
 pub mod overview;
+pub mod policies;
 pub mod providers;
 pub mod pull;
 pub mod returns;

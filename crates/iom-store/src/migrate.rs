@@ -24,6 +24,7 @@ const SQLITE: &[(i64, &str)] = &[
         10,
         include_str!("migrations/sqlite/0010_order_lines_node.sql"),
     ),
+    (11, include_str!("migrations/sqlite/0011_policies.sql")),
     (13, include_str!("migrations/sqlite/0013_order_search.sql")),
     (15, include_str!("migrations/sqlite/0015_kpi_rollup.sql")),
 ];
@@ -47,6 +48,7 @@ const POSTGRES: &[(i64, &str)] = &[
         10,
         include_str!("migrations/postgres/0010_order_lines_node.sql"),
     ),
+    (11, include_str!("migrations/postgres/0011_policies.sql")),
     (
         13,
         include_str!("migrations/postgres/0013_order_search.sql"),
@@ -58,6 +60,11 @@ const POSTGRES: &[(i64, &str)] = &[
 const MIGRATION_LOCK: i64 = 0x10_0001;
 
 pub(crate) fn run(conn: &mut dyn Conn) -> Result<(), StoreError> {
+    if conn.dialect() == Dialect::Sqlite && up_to_date(conn, SQLITE)? {
+        // Nothing to apply: no write lock, which a busy server may hold for long stretches
+        // (a second process opening the same file must not wait on it, or time out).
+        return Ok(());
+    }
     let migrations = match conn.dialect() {
         Dialect::Sqlite => {
             conn.batch("BEGIN IMMEDIATE")?;
@@ -78,6 +85,23 @@ pub(crate) fn run(conn: &mut dyn Conn) -> Result<(), StoreError> {
             Err(e)
         }
     }
+}
+
+/// Every migration is recorded as applied (read without a lock; `run` checks again under one).
+fn up_to_date(conn: &mut dyn Conn, migrations: &[(i64, &str)]) -> Result<bool, StoreError> {
+    let table = conn.query_one(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'",
+        &[],
+    )?;
+    if table.is_none() {
+        return Ok(false);
+    }
+    let applied: Vec<i64> = conn
+        .query("SELECT version FROM schema_migrations", &[])?
+        .iter()
+        .map(|r| r.int(0))
+        .collect::<Result<_, _>>()?;
+    Ok(migrations.iter().all(|(v, _)| applied.contains(v)))
 }
 
 fn apply(conn: &mut dyn Conn, migrations: &[(i64, &str)]) -> Result<(), StoreError> {

@@ -22,7 +22,12 @@ use crate::{PendingEvent, StoreError};
 const MAX_BATCH: usize = 256;
 /// Jobs that may wait for the writer before callers are slowed down.
 const QUEUE: usize = 8192;
-/// The advisory lock that orders event sequence numbers across processes (PostgreSQL).
+/// The advisory lock every write transaction of every process takes when it begins
+/// (PostgreSQL). It orders event sequence numbers across processes, and it keeps two processes'
+/// transactions from locking the same rows in opposite orders: the insight roll-ups are counters
+/// that most transactions update (one row per day, channel, currency and region), so two
+/// concurrent group commits would deadlock on them. Taken first, before any row lock, it cannot
+/// be part of a deadlock itself. Readers never take it.
 const EVENT_LOCK: i64 = 0x10_0002;
 
 type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
@@ -155,12 +160,16 @@ fn run_writer<C: Conn>(mut conn: C, connect: Connect<C>, mut queue: mpsc::Receiv
         // statement, which is most of a large inventory batch's extra cost.
         let alone = jobs.len() == 1;
         let begin = match (conn.dialect(), alone) {
-            (Dialect::Sqlite, true) => "BEGIN IMMEDIATE",
-            (Dialect::Sqlite, false) => "BEGIN IMMEDIATE; SAVEPOINT job",
-            (Dialect::Postgres, true) => "BEGIN",
-            (Dialect::Postgres, false) => "BEGIN; SAVEPOINT job",
+            (Dialect::Sqlite, true) => "BEGIN IMMEDIATE".to_owned(),
+            (Dialect::Sqlite, false) => "BEGIN IMMEDIATE; SAVEPOINT job".to_owned(),
+            (Dialect::Postgres, true) => {
+                format!("BEGIN; SELECT pg_advisory_xact_lock({EVENT_LOCK})")
+            }
+            (Dialect::Postgres, false) => {
+                format!("BEGIN; SELECT pg_advisory_xact_lock({EVENT_LOCK}); SAVEPOINT job")
+            }
         };
-        let outcome = match conn.batch(begin) {
+        let outcome = match conn.batch(&begin) {
             // Dropping the jobs unanswered tells each caller the store could not take it.
             Err(e) => Err(e),
             Ok(()) if alone => run_alone(&mut conn, jobs, &mut events),
@@ -269,9 +278,6 @@ const ROWS_PER_INSERT: usize = 32;
 
 fn finish(conn: &mut dyn Conn, events: &mut [PendingEvent]) -> Result<(), StoreError> {
     if !events.is_empty() {
-        if conn.dialect() == Dialect::Postgres {
-            conn.batch(&format!("SELECT pg_advisory_xact_lock({EVENT_LOCK})"))?;
-        }
         let data: Vec<String> = events.iter().map(|e| e.draft.data.to_string()).collect();
         for (chunk, data) in events
             .chunks(ROWS_PER_INSERT)

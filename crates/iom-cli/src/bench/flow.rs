@@ -78,6 +78,10 @@ pub async fn run(args: FlowArgs) -> anyhow::Result<()> {
     );
     setup.stop().await;
 
+    // Opened before the executors start: on SQLite, opening runs the migrations check under a
+    // write lock, which a writer busy with back-to-back passes may not yield in time.
+    let monitor = Store::open(&database).await?;
+
     // The executors, as real processes.
     let exe = std::env::current_exe().context("locating the iom binary")?;
     let mut children = Vec::new();
@@ -100,7 +104,6 @@ pub async fn run(args: FlowArgs) -> anyhow::Result<()> {
         children.push(child);
     }
     let started = Instant::now();
-    let monitor = Store::open(&database).await?;
     let mut last_report = Instant::now();
     loop {
         let released = monitor.count_orders_with_status("released".into()).await? as usize;

@@ -63,3 +63,56 @@ fn graph_prints_dot() {
         "{dot}"
     );
 }
+
+#[test]
+fn graph_draws_svg_with_a_node_per_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("flow.yaml");
+    std::fs::write(&file, iom_flow::DEFAULT_ORDER_FLOW).unwrap();
+    let out = iom(&["flow", "graph", file.to_str().unwrap(), "--format", "svg"]);
+    assert!(out.status.success(), "{out:?}");
+    let svg = String::from_utf8(out.stdout).unwrap();
+    // Well-formed XML whose root is an `svg` element; the text of every `tspan`, in order.
+    let mut reader = quick_xml::Reader::from_str(&svg);
+    let mut root = None;
+    let mut texts = Vec::new();
+    let mut in_tspan = false;
+    loop {
+        match reader.read_event() {
+            Ok(quick_xml::events::Event::Start(e)) => {
+                let name: String = e.name().as_ref().to_owned();
+                in_tspan = name == "tspan";
+                root.get_or_insert(name);
+            }
+            Ok(quick_xml::events::Event::Text(t)) if in_tspan => {
+                texts.push(t.xml10_content().into_owned());
+            }
+            Ok(quick_xml::events::Event::End(_)) => in_tspan = false,
+            Ok(quick_xml::events::Event::Eof) => break,
+            Ok(_) => {}
+            Err(e) => panic!(
+                "not well-formed at {}: {e}\n{svg}",
+                reader.buffer_position()
+            ),
+        }
+    }
+    assert_eq!(root.as_deref(), Some("svg"), "{svg}");
+    let plan = iom_flow::compile(iom_flow::DEFAULT_ORDER_FLOW).unwrap();
+    let steps: Vec<(&str, &str)> = plan
+        .nodes
+        .iter()
+        .filter_map(|n| match &n.kind {
+            iom_flow::NodeKind::Step { uses, .. } => Some((n.id.as_str(), uses.as_str())),
+            _ => None,
+        })
+        .collect();
+    assert!(steps.len() >= 4, "{steps:?}");
+    for (id, uses) in steps {
+        // Each step is one box whose first two lines are its id and the step it uses.
+        let boxes = texts
+            .windows(2)
+            .filter(|w| w[0] == id && w[1] == uses)
+            .count();
+        assert_eq!(boxes, 1, "{id} ({uses}) in {texts:?}");
+    }
+}

@@ -3,7 +3,7 @@
 //! calls out. Every step's record, its effects and its events, and the run's new position commit
 //! together; a pass that does not commit leaves no trace, and its runs are claimed again.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
@@ -13,6 +13,7 @@ use iom_store::{StoreError, Tx};
 use serde_json::Value;
 
 use super::ExecutorConfig;
+use super::policies::PolicyCache;
 use super::state::{Call, Current, External, RunState};
 use super::steps::{self, PassCache, StepCx, StepFailure, StepResult};
 use crate::catalog::FlowType;
@@ -145,6 +146,7 @@ fn dispatch(tx: &mut Tx<'_>, engine: &Engine, out: &mut PassOutcome) -> Result<(
     flows.sort_by(|a, b| b.2.priority.cmp(&a.2.priority).then(a.0.cmp(&b.0)));
     let waiting = rows::waiting_subjects(tx.conn())?;
     let now = tx.now();
+    let mut policies = PolicyCache::default();
     for event in &events {
         // A return run's subject is the return; the return's events name it in `return_id`.
         let return_id = event.data.get("return_id").and_then(Value::as_str);
@@ -193,9 +195,9 @@ fn dispatch(tx: &mut Tx<'_>, engine: &Engine, out: &mut PassOutcome) -> Result<(
             }
             let mut order: Option<Option<Order>> = None;
             let chosen = candidates.find(|(name, _, plan)| {
-                let Some(when) = &plan.when else {
+                if plan.when.is_none() && plan.filters.is_empty() {
                     return true;
-                };
+                }
                 let loaded = match (&order, &order_id) {
                     (Some(o), _) => o.clone(),
                     (None, Some(id)) => {
@@ -214,10 +216,20 @@ fn dispatch(tx: &mut Tx<'_>, engine: &Engine, out: &mut PassOutcome) -> Result<(
                     event: Some(&input),
                     line: None,
                 };
-                when.evaluate_bool(&input).unwrap_or_else(|e| {
-                    tracing::warn!(flow = %name, error = %e, "a flow's `when` could not be evaluated");
-                    false
-                })
+                let holds = plan.when.as_ref().is_none_or(|when| {
+                    when.evaluate_bool(&input).unwrap_or_else(|e| {
+                        tracing::warn!(flow = %name, error = %e, "a flow's `when` could not be evaluated");
+                        false
+                    })
+                });
+                // Filter policies at their newest versions: those the run will pin.
+                holds && policies
+                    .filters_pass(tx.conn(), &plan.filters, &BTreeMap::new(), loaded.as_ref())
+                    .unwrap_or_else(|e| Err(e.to_string()))
+                    .unwrap_or_else(|e| {
+                        tracing::warn!(flow = %name, error = %e, "a flow's filter policies could not be applied");
+                        false
+                    })
             });
             let Some((name, version, plan)) = chosen else {
                 continue;
@@ -231,7 +243,8 @@ fn dispatch(tx: &mut Tx<'_>, engine: &Engine, out: &mut PassOutcome) -> Result<(
                 },
                 _ => order_id.clone().unwrap_or_else(|| event.subject.clone()),
             };
-            let state = RunState::new(plan.start(), input.clone());
+            let mut state = RunState::new(plan.start(), input.clone());
+            state.policies = policies.pins(tx.conn(), plan)?;
             let run = RunRow {
                 id: uuid::Uuid::now_v7().to_string(),
                 flow: name.clone(),
@@ -448,25 +461,30 @@ fn run_node(
             false
         });
         if !holds {
-            if let NodeKind::Step { uses, .. } = &node.kind {
-                state.n += 1;
-                let at = Utc::now();
-                record(
-                    tx,
-                    run,
-                    state.n,
-                    1,
-                    step,
-                    uses,
-                    "skipped",
-                    at,
-                    Some(at),
-                    None,
-                    None,
-                )?;
-                out.steps += 1;
+            return skip(tx, run, state, &node.kind, step, out, None);
+        }
+    }
+    // Filter policies, at the versions the run pinned: a step of an order that does not pass
+    // is skipped like one whose `when` is false. One that cannot be applied (a policy missing,
+    // an expression failing on this order) fails the step, so `on_failure` decides.
+    if !in_progress && !node.filters.is_empty() {
+        let order = load_order(tx, run)?;
+        let verdict = cache.policies.filters_pass(
+            tx.conn(),
+            &node.filters,
+            &state.policies,
+            order.as_ref(),
+        )?;
+        match verdict {
+            Ok(true) => {}
+            Ok(false) => return skip(tx, run, state, &node.kind, step, out, None),
+            Err(error) => {
+                state.last_error = Some(format!("{step}: {error}"));
+                if !matches!(node.kind, NodeKind::Step { .. }) {
+                    return Ok(Some(Outcome::Skipped));
+                }
+                return skip(tx, run, state, &node.kind, step, out, Some(error));
             }
-            return Ok(Some(Outcome::Skipped));
         }
     }
     match &node.kind {
@@ -658,6 +676,43 @@ fn run_node(
             }
         }
     }
+}
+
+/// Records a step that does not run: `skipped`, or `failed` with `error` (its filter policies
+/// could not be applied). Other nodes leave no record.
+fn skip(
+    tx: &mut Tx<'_>,
+    run: &RunRow,
+    state: &mut RunState,
+    kind: &NodeKind,
+    step: &StepId,
+    out: &mut PassOutcome,
+    error: Option<String>,
+) -> Result<Option<Outcome>, StoreError> {
+    if let NodeKind::Step { uses, .. } = kind {
+        state.n += 1;
+        let at = Utc::now();
+        let status = if error.is_some() { "failed" } else { "skipped" };
+        record(
+            tx,
+            run,
+            state.n,
+            1,
+            step,
+            uses,
+            status,
+            at,
+            Some(at),
+            error.clone(),
+            None,
+        )?;
+        out.steps += 1;
+    }
+    Ok(Some(if error.is_some() {
+        Outcome::Failed
+    } else {
+        Outcome::Skipped
+    }))
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -22,6 +22,7 @@
 
 pub mod drive;
 pub mod planning;
+pub mod policies;
 pub mod state;
 pub mod steps;
 
@@ -93,6 +94,9 @@ pub enum FlowError {
     NameMismatch { expected: String, found: String },
     #[error("not found: {0}")]
     NotFound(String),
+    /// The request contradicts what is stored (a policy changing its kind, a stale version).
+    #[error("{0}")]
+    Conflict(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -227,14 +231,16 @@ impl Executor {
 
     // ------------------------------------------------------------ definitions
 
-    /// Compiles a definition and stores it as a new draft version of `name`.
+    /// Compiles a definition and stores it as a new draft version of `name`. The policies it
+    /// names must be stored, each of the kind its use needs.
     pub async fn put_flow(
         &self,
         name: &str,
         text: &str,
         format: &str,
     ) -> Result<FlowVersion, FlowError> {
-        let plan = crate::compile(text)?;
+        let known = self.store.read(policies::policy_set_in).await?;
+        let plan = crate::Compiler::with_policies(&known).compile(text)?;
         if plan.name != name {
             return Err(FlowError::NameMismatch {
                 expected: name.to_owned(),
@@ -258,7 +264,8 @@ impl Executor {
     }
 
     /// Publishes `version` (the newest when `None`): it starts the runs from now on; runs already
-    /// started finish on their own version.
+    /// started finish on their own version. The policies it names are checked again against
+    /// those stored now (a draft may be older than the policies it names).
     pub async fn publish(
         &self,
         name: &str,
@@ -283,16 +290,20 @@ impl Executor {
                 let Some(found) = rows::get_version(tx.conn(), &name, version)? else {
                     return Ok(None);
                 };
+                let known = policies::policy_set_in(tx.conn())?;
+                if let Err(errors) = crate::Compiler::with_policies(&known).compile(&found.source) {
+                    return Ok(Some(Err(errors)));
+                }
                 rows::publish(tx.conn(), &name, version, now)?;
                 tx.emit(iom_domain::EventDraft::new(
                     "flow.published",
                     format!("flow:{name}"),
                     serde_json::json!({"name": name, "version": version, "type": found.flow_type}),
                 ));
-                rows::get_version(tx.conn(), &name, version)
+                Ok(rows::get_version(tx.conn(), &name, version)?.map(Ok))
             })
             .await?;
-        found.ok_or(FlowError::NotFound(label))
+        Ok(found.ok_or(FlowError::NotFound(label))??)
     }
 
     /// No version of the flow starts runs any more; running ones finish.

@@ -38,6 +38,10 @@ pub struct RunState {
     pub external: Option<External>,
     #[serde(default)]
     pub last_error: Option<String>,
+    /// The version of each policy the flow names, as it was when the run started: the run keeps
+    /// these, and a newer version applies to runs that start after it.
+    #[serde(default)]
+    pub policies: BTreeMap<String, i64>,
 }
 
 impl RunState {
@@ -53,6 +57,7 @@ impl RunState {
             wait: None,
             external: None,
             last_error: None,
+            policies: BTreeMap::new(),
         }
     }
 

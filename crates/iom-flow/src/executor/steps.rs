@@ -75,10 +75,11 @@ impl From<DomainError> for StepFailure {
     }
 }
 
-/// Loaded once per executor pass: planning needs the whole network.
+/// Loaded once per executor pass: planning needs the whole network; policies are read once.
 #[derive(Default)]
 pub struct PassCache {
     network: Option<iom_dom::Network>,
+    pub policies: super::policies::PolicyCache,
 }
 
 /// Everything a step sees.
@@ -172,10 +173,7 @@ pub fn execute(cx: &mut StepCx<'_, '_>) -> StepOutcome {
         "set-attribute" => set_attribute(cx),
         "cancel-order" => cancel_order(cx),
         "resume-backorders" => resume_backorders(cx),
-        "apply-policy" => Err(StepFailure::permanent(format!(
-            "no execution policy {:?} is stored: policies cannot be stored yet",
-            cx.arg_str("policy").unwrap_or_default()
-        ))),
+        "apply-policy" => apply_policy(cx),
         other => Err(StepFailure::permanent(format!(
             "step {other:?} is not in the catalogue"
         ))),
@@ -799,6 +797,86 @@ fn set_attribute(cx: &mut StepCx<'_, '_>) -> StepOutcome {
     Ok(StepResult::Done(Some(
         json!({"name": name, "value": value}),
     )))
+}
+
+/// Runs an execution policy at the version the run pinned (or the step's `version`): checks,
+/// then set-value actions written into the order with one `order.policy_applied` event. A critical
+/// check that fails fails the step with the checks' messages and changes nothing; failed `info`
+/// checks are only reported. The output names the version used.
+fn apply_policy(cx: &mut StepCx<'_, '_>) -> StepOutcome {
+    let name = cx.arg_str("policy").unwrap_or_default().to_owned();
+    let version = cx
+        .with
+        .get("version")
+        .and_then(Value::as_i64)
+        .or_else(|| cx.state.policies.get(&name).copied());
+    let policy = cx
+        .cache
+        .policies
+        .get(cx.tx.conn(), &name, version)?
+        .ok_or_else(|| {
+            StepFailure::permanent(match version {
+                Some(v) => format!("policy {name:?} has no version {v}"),
+                None => format!("no policy {name:?} is stored"),
+            })
+        })?;
+    if policy.kind() != crate::PolicyKind::Execution {
+        return Err(StepFailure::permanent(format!(
+            "policy {name:?} is {}; apply-policy runs an execution policy",
+            policy.kind().describe()
+        )));
+    }
+    let label = format!("policy {name} version {}", policy.version);
+    let order = cx.load_order()?;
+    let outcome = policy
+        .evaluate(&order)
+        .map_err(|e| StepFailure::permanent(format!("{label}: {e}")))?;
+    if !outcome.passed() {
+        let failed: Vec<String> = outcome
+            .failed_checks()
+            .filter(|c| c.criticality == crate::Criticality::Critical)
+            .map(|c| match &c.message {
+                Some(m) => format!("{}: {m}", c.name),
+                None => c.name.clone(),
+            })
+            .collect();
+        return Err(StepFailure::permanent(format!(
+            "{label}: critical check failed: {}",
+            failed.join("; ")
+        )));
+    }
+    let mut changed = false;
+    if !outcome.actions.is_empty() {
+        let (event_label, version) = (name.clone(), policy.version);
+        let actions = outcome.actions.clone();
+        cx.change_order(false, |order, now| {
+            let before = order.clone();
+            outcome
+                .apply_to(order)
+                .map_err(|e| StepFailure::permanent(format!("{label}: {e}")))?;
+            // Applied again (a retried run) the same values change nothing and announce nothing.
+            if *order == before {
+                return Ok(Vec::new());
+            }
+            changed = true;
+            order.updated_at = now;
+            order.version += 1;
+            Ok(vec![EventDraft::new(
+                "order.policy_applied",
+                order.id.to_string(),
+                json!({"order_id": order.id, "policy": event_label, "version": version,
+                       "set": actions}),
+            )])
+        })?;
+    }
+    Ok(StepResult::Done(Some(json!({
+        "policy": name,
+        "version": policy.version,
+        "applies": outcome.applies,
+        "checks": outcome.checks,
+        "actions": outcome.actions,
+        "changed": changed,
+    }))))
 }
 
 fn cancel_order(cx: &mut StepCx<'_, '_>) -> StepOutcome {

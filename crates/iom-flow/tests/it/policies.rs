@@ -158,3 +158,51 @@ fn flows_refer_to_policies_by_name_and_kind() {
         ]
     );
 }
+
+#[test]
+fn a_pinned_policy_version_must_exist() {
+    let mut set = PolicySet::new();
+    set.insert(Policy::parse(BULKY).unwrap());
+    let newest = set.get("bulky-goods").unwrap().version;
+    let flow = |version: u32| {
+        format!(
+            "name: f\ntype: order\ntrigger: order.received\nsteps:\n  - id: bulky\n    uses: apply-policy\n    with: {{policy: bulky-goods, version: {version}}}\n"
+        )
+    };
+    let plan = Compiler::with_policies(&set)
+        .compile(&flow(newest))
+        .unwrap();
+    assert_eq!(plan.nodes[0].id.as_str(), "bulky");
+    let errors = Compiler::with_policies(&set)
+        .compile(&flow(newest + 1))
+        .unwrap_err();
+    let got: Vec<String> = errors
+        .iter()
+        .map(|e| format!("{}:{}: {}", e.line, e.column, e.message))
+        .collect();
+    assert_eq!(
+        got,
+        [format!(
+            "7:42: policy `bulky-goods` has no version {} (the newest is {newest})",
+            newest + 1
+        )]
+    );
+    // Without known policies (`iom flow validate`) the version is not checked.
+    iom_flow::compile(&flow(newest + 1)).unwrap();
+}
+
+#[test]
+fn an_inventory_flow_cannot_filter_by_policy() {
+    let errors = iom_flow::compile(
+        "name: i\ntype: inventory\ntrigger: inventory.changed\nfilter: vip-orders\nsteps:\n  - id: r\n    uses: resume-backorders\n",
+    )
+    .unwrap_err();
+    let got: Vec<String> = errors
+        .iter()
+        .map(|e| format!("{}:{}: {}", e.line, e.column, e.message))
+        .collect();
+    assert_eq!(
+        got,
+        ["4:9: filter policies judge an order, and an inventory flow has none"]
+    );
+}

@@ -37,13 +37,7 @@ pub(crate) fn parse(value: &Val) -> Result<Decimal, Error<Val>> {
         Val::Num(n) => n.to_string().into(),
         other => return Err(fail(format!("{other} is not a decimal amount"))),
     };
-    let digits = text.strip_prefix('-').unwrap_or(&text);
-    let (whole, fraction) = match digits.split_once('.') {
-        Some((w, f)) => (w, Some(f)),
-        None => (digits, None),
-    };
-    let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    if !all_digits(whole) || fraction.is_some_and(|f| !all_digits(f)) {
+    if !is_decimal_text(&text) {
         let shown = match value {
             Val::TStr(_) | Val::BStr(_) => serde_json::to_string(text.as_ref()).unwrap_or_default(),
             _ => text.into_owned(),
@@ -51,6 +45,18 @@ pub(crate) fn parse(value: &Val) -> Result<Decimal, Error<Val>> {
         return Err(fail(format!("{shown} is not a decimal amount")));
     }
     Decimal::from_str(&text).map_err(|e| fail(format!("{text}: {e}")))
+}
+
+/// Whether `text` is what `dec_parse` accepted: an optional minus, digits, and optionally a
+/// point followed by digits.
+pub(crate) fn is_decimal_text(text: &str) -> bool {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    let (whole, fraction) = match digits.split_once('.') {
+        Some((w, f)) => (w, Some(f)),
+        None => (digits, None),
+    };
+    let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    all_digits(whole) && fraction.is_none_or(all_digits)
 }
 
 fn string(d: Decimal) -> Val {

@@ -11,6 +11,12 @@
 # - Line discounts come from discount_allocations (newer API) or total_discount (older).
 # - An order without line_items is refused: list responses filtered with fields= and some
 #   newer payload shapes leave them out, and an order without lines cannot be fulfilled.
+#
+# This program is the reference for the built-in Shopify type, but iom runs the same mapping
+# written in Rust (src/jq/shopify.rs) when an instance has no program of its own, because the
+# interpreter was half the CPU cost of a webhook. A test (tests/it/shopify_native.rs) runs both
+# on every Shopify sample and on edge cases and requires identical outputs and error messages:
+# change them together.
 
 def address:
   if . == null then null else {

@@ -7,6 +7,7 @@ mod jq;
 mod mapping;
 mod outbound;
 mod refund;
+mod shopify_native;
 mod ubl;
 mod x12;
 

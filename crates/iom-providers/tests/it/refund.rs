@@ -22,6 +22,7 @@ fn the_refund_sample_is_a_refund_notice() {
         &shopify(),
         &sample("shopify/shopify-api-ruby_refund.json"),
         now(),
+        0,
     );
     assert_eq!(out.kind, "refund");
     let content = out.result.unwrap();
@@ -53,13 +54,16 @@ fn a_bare_refund_webhook_with_restock_types_is_read_too_and_a_bad_one_names_its_
     bare["restock"] = serde_json::Value::Null;
     bare["refund_line_items"][0]["restock_type"] = "return".into();
     let body = serde_json::to_vec(&bare).unwrap();
-    let notice = &interpret(&shopify(), &body, now()).result.unwrap().refunds[0];
+    let notice = &interpret(&shopify(), &body, now(), 0)
+        .result
+        .unwrap()
+        .refunds[0];
     assert!(notice.restock);
 
     bare["refund_line_items"][1]["quantity"] = 0.into();
     bare["transactions"][0]["amount"] = "lots".into();
     let body = serde_json::to_vec(&bare).unwrap();
-    let error = interpret(&shopify(), &body, now())
+    let error = interpret(&shopify(), &body, now(), 0)
         .result
         .unwrap_err()
         .to_json();

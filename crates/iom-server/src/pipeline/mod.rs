@@ -253,7 +253,8 @@ impl Pipeline {
             return self.bigcommerce(store, loaded, id, &body).await;
         }
         let now = Utc::now();
-        let interpretation = inbound::interpret(&loaded.instance, &body, now);
+        let control = ack_control(store, loaded).await?;
+        let interpretation = inbound::interpret(&loaded.instance, &body, now, control);
         let kind = interpretation.kind.clone();
         let (apply, outbound) = decide(loaded, interpretation);
         Ok(store
@@ -279,7 +280,9 @@ impl Pipeline {
                 .bigcommerce(store, loaded, message.id, &message.payload)
                 .await;
         }
-        let interpretation = inbound::interpret(&loaded.instance, &message.payload, Utc::now());
+        let control = ack_control(store, loaded).await?;
+        let interpretation =
+            inbound::interpret(&loaded.instance, &message.payload, Utc::now(), control);
         let kind = interpretation.kind.clone();
         let (apply, outbound) = decide(loaded, interpretation);
         Ok(store
@@ -380,6 +383,18 @@ impl Pipeline {
         }
         Ok(done)
     }
+}
+
+/// The control number of the 997 an X12 instance answers with: the next of the instance's
+/// sequence, the one its outbound documents use (a number taken by a message that then fails
+/// leaves a gap, which X12 allows; a repeat it does not). Other types send no 997.
+async fn ack_control(store: &Store, loaded: &Loaded) -> Result<u32, PipelineError> {
+    if loaded.kind.name != "x12" {
+        return Ok(0);
+    }
+    let next = store.next_control_number(loaded.name().to_owned()).await?;
+    // ISA13 has nine digits: the sequence wraps after 999,999,999.
+    Ok(u32::try_from((next - 1) % 999_999_999 + 1).unwrap_or(1))
 }
 
 fn default_transform(kind: &ProviderType) -> Result<Option<Arc<Transform>>, String> {

@@ -44,10 +44,11 @@ impl From<FlowError> for ApiError {
             FlowError::NameMismatch { expected, found } => ApiError::invalid_field(
                 "name",
                 format!(
-                    "the definition is named {found:?}; PUT it to /flows/{found} or rename it to {expected:?}"
+                    "the definition is named {found:?}; PUT it under that name or rename it to {expected:?}"
                 ),
             ),
             FlowError::NotFound(what) => ApiError::not_found(format!("{what} does not exist")),
+            FlowError::Conflict(detail) => ApiError::conflict(detail),
             FlowError::Store(e) => e.into(),
         }
     }

@@ -7,6 +7,7 @@ pub mod insights;
 pub mod inventory;
 pub mod nodes;
 pub mod orders;
+pub mod policies;
 pub mod providers;
 pub mod returns;
 pub mod subscriptions;

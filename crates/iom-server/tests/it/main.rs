@@ -12,6 +12,7 @@ mod lifecycle;
 mod nodes;
 mod orders;
 mod outbound;
+mod policies;
 mod providers;
 mod pull;
 mod return_flow;

@@ -449,6 +449,38 @@ async fn x12_purchase_orders_become_orders_with_a_997() {
         assert_eq!(ack["kind"], "997");
         let text = ack["payload"].as_str().unwrap();
         assert!(text.contains("AK1*PO") && text.contains("AK9*A"), "{text}");
+
+        // Each 997 has a control number of its own, from the instance's sequence: ISA13 and
+        // GS06 are 1 to 4, one per interchange received.
+        let mut numbers = Vec::new();
+        for m in &outbound {
+            let (_, ack) = app
+                .get(&format!(
+                    "/api/v1/providers/edi/messages/{}",
+                    m["id"].as_str().unwrap()
+                ))
+                .await;
+            let text = ack["payload"].as_str().unwrap().to_owned();
+            let element = |segment: &str, n: usize| -> u64 {
+                let line = text
+                    .split(['~', '\n'])
+                    .map(str::trim)
+                    .find(|s| s.starts_with(segment))
+                    .unwrap_or_else(|| panic!("no {segment} in {text}"));
+                let separator = line.chars().nth(3).unwrap();
+                line.split(separator)
+                    .nth(n)
+                    .unwrap()
+                    .trim()
+                    .parse()
+                    .unwrap()
+            };
+            let isa13 = element("ISA", 13);
+            assert_eq!(element("GS", 6), isa13, "{text}");
+            numbers.push(isa13);
+        }
+        numbers.sort_unstable();
+        assert_eq!(numbers, vec![1, 2, 3, 4]);
     }
 }
 

@@ -84,3 +84,32 @@ async fn the_sqlite_log_is_checkpointed_in_the_background() {
         "the writer never checkpoints inside a commit"
     );
 }
+
+/// A second process opening a database whose schema is current needs no write lock, so it opens
+/// while a server holds one (here: a transaction kept open by another connection), instead of
+/// waiting for the busy timeout and failing.
+#[tokio::test]
+async fn a_current_sqlite_database_opens_while_another_connection_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("iom.db");
+    let url = format!("sqlite://{}", path.display());
+    drop(Store::open(&url).await.unwrap());
+    let holder = rusqlite::Connection::open(&path).unwrap();
+    holder.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let started = std::time::Instant::now();
+    let store = Store::open(&url).await.unwrap();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "opening waited for the write lock"
+    );
+    let versions: i64 = store
+        .read(|c| {
+            c.query_one("SELECT COUNT(*) FROM schema_migrations", &[])?
+                .unwrap()
+                .int(0)
+        })
+        .await
+        .unwrap();
+    assert!(versions > 0);
+    holder.execute_batch("ROLLBACK").unwrap();
+}
