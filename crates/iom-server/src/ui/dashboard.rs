@@ -210,8 +210,11 @@ fn kpis(r: &KpiReport) -> Markup {
 pub async fn page(State(state): State<AppState>, session: Session) -> UiResult<Response> {
     let now = Utc::now();
     let since = (now - Duration::days(DAYS - 1)).date_naive();
-    let overview = state.store.overview(since, now, 15).await?;
-    let report = kpi_report(&state, now - DEFAULT_WINDOW, now, now).await?;
+    // Two independent read snapshots: run side by side on the read pool.
+    let (overview, report) = tokio::try_join!(
+        state.store.overview(since, now, 15),
+        kpi_report(&state, now - DEFAULT_WINDOW, now, now),
+    )?;
     let today = overview.per_day.last().map_or(0, |(_, n)| *n);
     let failed: i64 = overview.failed_messages.iter().map(|(_, n)| n).sum();
     let per_day: Vec<(String, f64)> = overview

@@ -461,19 +461,21 @@ async fn x12_purchase_orders_become_orders_with_a_997() {
                 ))
                 .await;
             let text = ack["payload"].as_str().unwrap().to_owned();
+            // ISA is fixed-length: its 4th character separates elements, its 106th ends
+            // segments.
+            let separator = text.chars().nth(3).unwrap();
+            let terminator = text.chars().nth(105).unwrap();
             let element = |segment: &str, n: usize| -> u64 {
                 let line = text
-                    .split(['~', '\n'])
+                    .split(terminator)
                     .map(str::trim)
-                    .find(|s| s.starts_with(segment))
+                    .find(|s| s.starts_with(&format!("{segment}{separator}")))
                     .unwrap_or_else(|| panic!("no {segment} in {text}"));
-                let separator = line.chars().nth(3).unwrap();
-                line.split(separator)
+                let value = line
+                    .split(separator)
                     .nth(n)
-                    .unwrap()
-                    .trim()
-                    .parse()
-                    .unwrap()
+                    .unwrap_or_else(|| panic!("{segment} has no element {n}: {line}"));
+                value.trim().parse().unwrap()
             };
             let isa13 = element("ISA", 13);
             assert_eq!(element("GS", 6), isa13, "{text}");
