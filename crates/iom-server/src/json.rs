@@ -77,3 +77,29 @@ pub fn parse<T: DeserializeOwned>(raw: &[u8]) -> Result<T, ApiError> {
         .map_err(|e| ApiError::bad_request(format!("the body is not valid JSON: {e}")))?;
     Ok(value)
 }
+
+/// A definition (a flow, a policy) sent as YAML or JSON: its text and `"json"` or `"yaml"`, by
+/// the declared content type, or by the text when the type names neither. `what` names it in
+/// the 400 for a body that is not UTF-8.
+pub async fn read_definition(req: Request, what: &str) -> Result<(String, &'static str), ApiError> {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let raw = read_body(req, MAX_BODY).await?;
+    let text = String::from_utf8(raw.to_vec())
+        .map_err(|_| ApiError::bad_request(format!("the {what} is not UTF-8 text")))?;
+    if text.trim().is_empty() {
+        return Err(ApiError::bad_request("the body is empty"));
+    }
+    let format = if declared.contains("json")
+        || (!declared.contains("yaml") && text.trim_start().starts_with('{'))
+    {
+        "json"
+    } else {
+        "yaml"
+    };
+    Ok((text, format))
+}

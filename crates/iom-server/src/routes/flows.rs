@@ -4,7 +4,7 @@
 
 use axum::Json;
 use axum::extract::{Path, Query, Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use iom_domain::FieldError;
 use iom_flow::executor::FlowError;
@@ -16,7 +16,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::AppState;
 use crate::auth::{Access, Principal};
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::json::{ApiJson, MAX_BODY, read_body};
+use crate::json::{ApiJson, read_definition};
 
 impl From<FlowError> for ApiError {
     fn from(e: FlowError) -> Self {
@@ -142,26 +142,8 @@ pub async fn put(
     req: Request,
 ) -> ApiResult<(StatusCode, Json<VersionView>)> {
     principal.require(Access::Configure)?;
-    let declared = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    let raw = read_body(req, MAX_BODY).await?;
-    let text = std::str::from_utf8(&raw)
-        .map_err(|_| ApiError::bad_request("the definition is not UTF-8 text"))?;
-    if text.trim().is_empty() {
-        return Err(ApiError::bad_request("the body is empty"));
-    }
-    let format = if declared.contains("json")
-        || (!declared.contains("yaml") && text.trim_start().starts_with('{'))
-    {
-        "json"
-    } else {
-        "yaml"
-    };
-    let version = state.executor.put_flow(&name, text, format).await?;
+    let (text, format) = read_definition(req, "definition").await?;
+    let version = state.executor.put_flow(&name, &text, format).await?;
     Ok((StatusCode::CREATED, Json(version.into())))
 }
 

@@ -4,7 +4,7 @@
 
 use axum::Json;
 use axum::extract::{Path, Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use iom_store::policies::PolicyVersion;
 use serde::Serialize;
@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 use crate::AppState;
 use crate::auth::{Access, Principal};
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::json::{MAX_BODY, read_body};
+use crate::json::read_definition;
 
 #[derive(Serialize, ToSchema)]
 pub struct PolicySummary {
@@ -80,26 +80,8 @@ pub async fn put(
     req: Request,
 ) -> ApiResult<(StatusCode, Json<PolicyVersionView>)> {
     principal.require(Access::Configure)?;
-    let declared = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    let raw = read_body(req, MAX_BODY).await?;
-    let text = std::str::from_utf8(&raw)
-        .map_err(|_| ApiError::bad_request("the policy is not UTF-8 text"))?;
-    if text.trim().is_empty() {
-        return Err(ApiError::bad_request("the body is empty"));
-    }
-    let format = if declared.contains("json")
-        || (!declared.contains("yaml") && text.trim_start().starts_with('{'))
-    {
-        "json"
-    } else {
-        "yaml"
-    };
-    let version = state.executor.put_policy(&name, text, format).await?;
+    let (text, format) = read_definition(req, "policy").await?;
+    let version = state.executor.put_policy(&name, &text, format).await?;
     Ok((StatusCode::CREATED, Json(version.into())))
 }
 

@@ -545,11 +545,7 @@ pub async fn hold(
     )
     .await
     .map(|_| "The order is on hold.".to_owned());
-    done(
-        &session,
-        &format!("/ui/orders/{}", format::segment(&id)),
-        result,
-    )
+    done(&session, &order_page(&id), result)
 }
 
 pub async fn release(
@@ -567,11 +563,7 @@ pub async fn release(
     )
     .await
     .map(|o| format!("Holds released; the order is {}.", o.status.as_str()));
-    done(
-        &session,
-        &format!("/ui/orders/{}", format::segment(&id)),
-        result,
-    )
+    done(&session, &order_page(&id), result)
 }
 
 pub async fn cancel(
@@ -591,11 +583,7 @@ pub async fn cancel(
     )
     .await
     .map(|_| "The order is cancelled.".to_owned());
-    done(
-        &session,
-        &format!("/ui/orders/{}", format::segment(&id)),
-        result,
-    )
+    done(&session, &order_page(&id), result)
 }
 
 pub async fn cancel_line(
@@ -605,7 +593,7 @@ pub async fn cancel_line(
     Form(form): Form<LineCancelForm>,
 ) -> UiResult<Response> {
     session.verify(&form.csrf)?;
-    let back = format!("/ui/orders/{}", format::segment(&id));
+    let back = order_page(&id);
     let quantity = match form.quantity.trim() {
         "" => None,
         q => match q.parse::<i64>() {
@@ -634,4 +622,9 @@ pub async fn cancel_line(
     .await
     .map(|_| format!("Line {line_no} cancelled."));
     done(&session, &back, result)
+}
+
+/// Where an order action sends the browser back to: the order's page.
+fn order_page(id: &str) -> String {
+    format!("/ui/orders/{}", format::segment(id))
 }

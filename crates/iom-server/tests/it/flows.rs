@@ -14,25 +14,7 @@ use super::{ADMIN, TestApp, apps_with_flows, order_body};
 
 /// A warehouse on the ship-to of `order_body` (Seattle), optionally releasing through a provider.
 async fn node(app: &TestApp, code: &str, provider: Option<&str>) {
-    let mut body = json!({"kind": "warehouse", "location": {"lat": 47.61, "lon": -122.33}});
-    if let Some(p) = provider {
-        body["provider"] = json!(p);
-    }
-    let (status, body) = app
-        .call(Method::PUT, &format!("/api/v1/nodes/{code}"), Some(body))
-        .await;
-    assert!(status.is_success(), "{body}");
-}
-
-async fn stock(app: &TestApp, sku: &str, node: &str, delta: i64) {
-    let id = format!("chg-{}", uuid::Uuid::now_v7());
-    let (status, body) = app
-        .post(
-            "/api/v1/inventory/changes",
-            json!({"changes": [{"id": id, "sku": sku, "node": node, "kind": "delta", "quantity": delta}]}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    app.put_seattle_node(code, "warehouse", provider).await;
 }
 
 /// Polls the order until `done` says yes; panics with the order and its runs after 15 s.
@@ -108,8 +90,8 @@ fn step_statuses(run: &Value) -> Vec<(String, String)> {
 async fn an_order_with_stock_goes_from_received_to_released_with_no_configuration() {
     for app in apps_with_flows().await {
         node(&app, "SEA", None).await;
-        stock(&app, "SKU-1", "SEA", 10).await;
-        stock(&app, "SKU-2", "SEA", 10).await;
+        app.stock_delta("SKU-1", "SEA", 10).await;
+        app.stock_delta("SKU-2", "SEA", 10).await;
         let order = app.create_order("flow-1", &[2, 3]).await;
         let id = order["id"].as_str().unwrap();
         let released = wait_status(&app, id, "released").await;
@@ -194,12 +176,12 @@ async fn no_stock_backorders_and_arriving_stock_resumes_the_order() {
         assert!(run["wake_at"].is_string(), "{run}");
 
         // Too little is still too little.
-        stock(&app, "SKU-1", "SEA", 1).await;
+        app.stock_delta("SKU-1", "SEA", 1).await;
         tokio::time::sleep(Duration::from_millis(300)).await;
         let (_, still) = app.get(&format!("/api/v1/orders/{id}")).await;
         assert_eq!(still["status"], "backordered");
 
-        stock(&app, "SKU-1", "SEA", 5).await;
+        app.stock_delta("SKU-1", "SEA", 5).await;
         wait_status(&app, id, "released").await;
         let run = &runs(&app, id).await[0];
         assert_eq!(run["status"], "completed", "{run}");
@@ -212,7 +194,7 @@ async fn no_stock_backorders_and_arriving_stock_resumes_the_order() {
 async fn a_preorder_waits_on_hold_until_released() {
     for app in apps_with_flows().await {
         node(&app, "SEA", None).await;
-        stock(&app, "SKU-1", "SEA", 10).await;
+        app.stock_delta("SKU-1", "SEA", 10).await;
         let mut body = order_body("pre-1", &[1]);
         body["attributes"] = json!({"preorder": true});
         let (status, order) = app.post("/api/v1/orders", body).await;
@@ -506,7 +488,7 @@ async fn a_node_with_a_provider_gets_the_release_through_it_once() {
         let (addr, hook) = hook(1).await;
         webhook_provider(&app, "dc-hook", addr).await;
         node(&app, "DC", Some("dc-hook")).await;
-        stock(&app, "SKU-1", "DC", 5).await;
+        app.stock_delta("SKU-1", "DC", 5).await;
         let order = app.create_order("hook-1", &[2]).await;
         let id = order["id"].as_str().unwrap();
         wait_status(&app, id, "released").await;
@@ -654,7 +636,7 @@ async fn a_transient_failure_is_retried_with_backoff_and_a_permanent_one_is_visi
 async fn no_order_stays_received_under_concurrent_capture() {
     for app in apps_with_flows().await {
         node(&app, "SEA", None).await;
-        stock(&app, "SKU-1", "SEA", 10_000).await;
+        app.stock_delta("SKU-1", "SEA", 10_000).await;
         let app = Arc::new(app);
         let mut tasks = Vec::new();
         for c in 0..20 {

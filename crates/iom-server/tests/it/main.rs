@@ -183,4 +183,33 @@ impl TestApp {
             .await
             .unwrap();
     }
+
+    /// A node of `kind` at Seattle (the ship-to of `order_body`) through the API, optionally
+    /// served by a provider instance.
+    pub async fn put_seattle_node(&self, code: &str, kind: &str, provider: Option<&str>) {
+        let mut body = json!({"kind": kind, "location": {"lat": 47.61, "lon": -122.33}});
+        if let Some(p) = provider {
+            body["provider"] = json!(p);
+        }
+        let (status, body) = self
+            .call(
+                reqwest::Method::PUT,
+                &format!("/api/v1/nodes/{code}"),
+                Some(body),
+            )
+            .await;
+        assert!(status.is_success(), "{body}");
+    }
+
+    /// Adds `delta` units of `sku` at `node` through the inventory change API.
+    pub async fn stock_delta(&self, sku: &str, node: &str, delta: i64) {
+        let id = format!("chg-{}", uuid::Uuid::now_v7());
+        let (status, body) = self
+            .post(
+                "/api/v1/inventory/changes",
+                json!({"changes": [{"id": id, "sku": sku, "node": node, "kind": "delta", "quantity": delta}]}),
+            )
+            .await;
+        assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+    }
 }

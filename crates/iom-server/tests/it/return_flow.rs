@@ -14,28 +14,6 @@ use serde_json::{Value, json};
 
 use super::{ADMIN, TestApp, apps_with_flows};
 
-async fn node(app: &TestApp, code: &str, kind: &str, provider: Option<&str>) {
-    let mut body = json!({"kind": kind, "location": {"lat": 47.61, "lon": -122.33}});
-    if let Some(p) = provider {
-        body["provider"] = json!(p);
-    }
-    let (status, body) = app
-        .call(Method::PUT, &format!("/api/v1/nodes/{code}"), Some(body))
-        .await;
-    assert!(status.is_success(), "{body}");
-}
-
-async fn stock(app: &TestApp, sku: &str, node: &str, delta: i64) {
-    let id = format!("chg-{}", uuid::Uuid::now_v7());
-    let (status, body) = app
-        .post(
-            "/api/v1/inventory/changes",
-            json!({"changes": [{"id": id, "sku": sku, "node": node, "kind": "delta", "quantity": delta}]}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-}
-
 async fn on_hand(app: &TestApp, sku: &str, node: &str) -> i64 {
     let (status, view) = app.get(&format!("/api/v1/inventory/{sku}")).await;
     if status == StatusCode::NOT_FOUND {
@@ -187,10 +165,10 @@ async fn an_rma_runs_the_return_flow_from_label_to_close() {
             )
             .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
-        node(&app, "SEA", "warehouse", None).await;
-        node(&app, "RET", "store", Some("ret-hook")).await;
-        stock(&app, "SKU-1", "SEA", 10).await;
-        stock(&app, "SKU-2", "SEA", 10).await;
+        app.put_seattle_node("SEA", "warehouse", None).await;
+        app.put_seattle_node("RET", "store", Some("ret-hook")).await;
+        app.stock_delta("SKU-1", "SEA", 10).await;
+        app.stock_delta("SKU-2", "SEA", 10).await;
         let order_id = shipped(&app, "RF-1", &[2, 1]).await;
 
         let id = authorize(
@@ -314,8 +292,8 @@ async fn an_rma_runs_the_return_flow_from_label_to_close() {
 #[tokio::test]
 async fn twenty_concurrent_receipts_restock_once_with_the_flow_running() {
     for app in apps_with_flows().await {
-        node(&app, "SEA", "warehouse", None).await;
-        stock(&app, "SKU-1", "SEA", 10).await;
+        app.put_seattle_node("SEA", "warehouse", None).await;
+        app.stock_delta("SKU-1", "SEA", 10).await;
         // One receipt states the disposition (the receipt restocks), the other leaves it to the
         // flow (inspection decides, `disposition` restocks).
         for (n, disposition) in [(1, Some("restock")), (2, None)] {
@@ -379,8 +357,8 @@ steps:
 #[tokio::test]
 async fn a_return_flow_published_while_a_run_waits_leaves_the_run_on_its_version() {
     for app in apps_with_flows().await {
-        node(&app, "SEA", "warehouse", None).await;
-        stock(&app, "SKU-1", "SEA", 10).await;
+        app.put_seattle_node("SEA", "warehouse", None).await;
+        app.stock_delta("SKU-1", "SEA", 10).await;
         let order_id = shipped(&app, "RV-1", &[2]).await;
         let body = |reference: &str| {
             json!({"order_id": order_id, "origin": "online", "reference": reference,
@@ -448,8 +426,8 @@ async fn a_return_flow_published_while_a_run_waits_leaves_the_run_on_its_version
 #[tokio::test]
 async fn a_return_cancelled_while_its_run_waits_ends_the_run_and_nothing_else() {
     for app in apps_with_flows().await {
-        node(&app, "SEA", "warehouse", None).await;
-        stock(&app, "SKU-1", "SEA", 10).await;
+        app.put_seattle_node("SEA", "warehouse", None).await;
+        app.stock_delta("SKU-1", "SEA", 10).await;
         let order_id = shipped(&app, "RX-1", &[1]).await;
         let id = authorize(
             &app,
