@@ -39,11 +39,13 @@ pub(crate) fn record(
     let f = OrderFacts::of(after);
     let opt = |t: Option<DateTime<Utc>>| t.map_or(Value::Null, |t| Value::Int(micros(t)));
     let open = f.units - f.cancelled_units - f.shipped_units > 0;
-    // A new order has no fact row yet, so nothing to take out of the roll-ups (and each roll-up
-    // statement is a round trip of the writer on PostgreSQL).
-    let shipped_before = before.is_some_and(|b| OrderFacts::of(b).shipped_at.is_some());
-    if before.is_some() {
-        roll(conn, &f.order_id, -1, shipped_before)?;
+    // The roll-ups move only when the facts do: a new order has no fact row to take out, and a
+    // change that leaves the facts as they were (a hold, an attribute) leaves the sums as they
+    // were. Each roll-up statement is a round trip of the writer on PostgreSQL.
+    let previous = before.map(OrderFacts::of);
+    let moved = previous.as_ref() != Some(&f);
+    if let Some(previous) = previous.as_ref().filter(|_| moved) {
+        roll(conn, &f.order_id, -1, previous.shipped_at.is_some())?;
     }
     conn.execute(
         "INSERT INTO order_facts (order_id, channel, currency, region, node, status, placed_at,
@@ -91,7 +93,9 @@ pub(crate) fn record(
             Value::Int(micros(after.updated_at)),
         ],
     )?;
-    roll(conn, &f.order_id, 1, f.shipped_at.is_some())?;
+    if moved {
+        roll(conn, &f.order_id, 1, f.shipped_at.is_some())?;
+    }
 
     let placed = micros(after.placed_at);
     let lines = LineFacts::of(after);
