@@ -27,7 +27,7 @@
 //! Absent customers and addresses are objects whose fields are all null, so that
 //! `order.ship_to.country == "US"` is simply false for an order without a ship-to address.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::sync::{Arc, LazyLock, OnceLock};
 
@@ -768,75 +768,99 @@ fn enum_text<T: Serialize>(value: &T) -> String {
 
 /// The order as expressions see it: the schema [`ORDER_TYPE`] describes this value.
 pub fn order_value(order: &Order) -> Value {
+    order_fields_value(order, None)
+}
+
+/// The fields of [`order_value`], in its order.
+const ORDER_FIELDS: [&str; 21] = [
+    "id",
+    "channel",
+    "external_id",
+    "status",
+    "status_reason",
+    "currency",
+    "placed_at",
+    "created_at",
+    "updated_at",
+    "customer",
+    "ship_to",
+    "bill_to",
+    "ship_method",
+    "requested_delivery_at",
+    "shipping_amount",
+    "attributes",
+    "lines",
+    "holds",
+    "totals",
+    "processing",
+    "version",
+];
+
+/// [`order_value`] with only the fields in `only` when given: those an expression reads
+/// ([`Expression::order_fields`]). Building and binding a whole order (its lines, its
+/// attributes) for a condition that reads one attribute was most of an evaluation's time.
+fn order_fields_value(order: &Order, only: Option<&BTreeSet<String>>) -> Value {
+    let fields = ORDER_FIELDS
+        .iter()
+        .filter(|name| only.is_none_or(|only| only.contains(**name)))
+        .map(|name| (*name, order_field(order, name)))
+        .collect();
+    object(fields)
+}
+
+fn order_field(order: &Order, name: &str) -> Value {
     let customer = order.customer.as_ref();
     let customer_field = |f: fn(&iom_domain::Customer) -> &Option<String>| {
         customer.map_or(Value::Null, |c| text(f(c)))
     };
-    object(vec![
-        ("id", Value::from(order.id.to_string())),
-        ("channel", Value::from(order.channel.as_str())),
-        ("external_id", Value::from(order.external_id.as_str())),
-        ("status", Value::from(enum_text(&order.status))),
-        ("status_reason", text(&order.status_reason)),
-        ("currency", Value::from(order.currency.code())),
-        ("placed_at", time(order.placed_at)),
-        ("created_at", time(order.created_at)),
-        ("updated_at", time(order.updated_at)),
-        (
-            "customer",
-            object(vec![
-                ("id", customer_field(|c| &c.id)),
-                ("email", customer_field(|c| &c.email)),
-                ("name", customer_field(|c| &c.name)),
-                ("phone", customer_field(|c| &c.phone)),
-                ("group", customer_field(|c| &c.group)),
-            ]),
-        ),
-        ("ship_to", address_value(order.ship_to.as_ref())),
-        ("bill_to", address_value(order.bill_to.as_ref())),
-        ("ship_method", text(&order.ship_method)),
-        (
-            "requested_delivery_at",
-            order.requested_delivery_at.map_or(Value::Null, time),
-        ),
-        ("shipping_amount", money(order.shipping_amount)),
-        (
-            "attributes",
-            json_value(&serde_json::Value::Object(order.attributes.clone())),
-        ),
-        (
-            "lines",
-            Value::List(Arc::new(order.lines.iter().map(line_value).collect())),
-        ),
-        (
-            "holds",
-            Value::List(Arc::new(
-                order
-                    .holds
-                    .iter()
-                    .map(|h| {
-                        object(vec![
-                            ("code", Value::from(h.code.as_str())),
-                            ("reason", text(&h.reason)),
-                            ("at", time(h.at)),
-                        ])
-                    })
-                    .collect(),
-            )),
-        ),
-        (
-            "totals",
-            object(vec![
-                ("subtotal", money(order.totals.subtotal)),
-                ("discount", money(order.totals.discount)),
-                ("tax", money(order.totals.tax)),
-                ("shipping", money(order.totals.shipping)),
-                ("total", money(order.totals.total)),
-            ]),
-        ),
-        ("processing", Value::Bool(order.processing)),
-        ("version", Value::Int(order.version)),
-    ])
+    match name {
+        "id" => Value::from(order.id.to_string()),
+        "channel" => Value::from(order.channel.as_str()),
+        "external_id" => Value::from(order.external_id.as_str()),
+        "status" => Value::from(enum_text(&order.status)),
+        "status_reason" => text(&order.status_reason),
+        "currency" => Value::from(order.currency.code()),
+        "placed_at" => time(order.placed_at),
+        "created_at" => time(order.created_at),
+        "updated_at" => time(order.updated_at),
+        "customer" => object(vec![
+            ("id", customer_field(|c| &c.id)),
+            ("email", customer_field(|c| &c.email)),
+            ("name", customer_field(|c| &c.name)),
+            ("phone", customer_field(|c| &c.phone)),
+            ("group", customer_field(|c| &c.group)),
+        ]),
+        "ship_to" => address_value(order.ship_to.as_ref()),
+        "bill_to" => address_value(order.bill_to.as_ref()),
+        "ship_method" => text(&order.ship_method),
+        "requested_delivery_at" => order.requested_delivery_at.map_or(Value::Null, time),
+        "shipping_amount" => money(order.shipping_amount),
+        "attributes" => json_value(&serde_json::Value::Object(order.attributes.clone())),
+        "lines" => Value::List(Arc::new(order.lines.iter().map(line_value).collect())),
+        "holds" => Value::List(Arc::new(
+            order
+                .holds
+                .iter()
+                .map(|h| {
+                    object(vec![
+                        ("code", Value::from(h.code.as_str())),
+                        ("reason", text(&h.reason)),
+                        ("at", time(h.at)),
+                    ])
+                })
+                .collect(),
+        )),
+        "totals" => object(vec![
+            ("subtotal", money(order.totals.subtotal)),
+            ("discount", money(order.totals.discount)),
+            ("tax", money(order.totals.tax)),
+            ("shipping", money(order.totals.shipping)),
+            ("total", money(order.totals.total)),
+        ]),
+        "processing" => Value::Bool(order.processing),
+        "version" => Value::Int(order.version),
+        _ => Value::Null,
+    }
 }
 
 /// A business event as an expression sees it.
@@ -882,9 +906,21 @@ impl<'a> Input<'a> {
     }
 
     pub fn context(&self) -> Context<'static, 'static> {
-        let mut ctx = Context::default();
+        self.context_reading(None)
+    }
+
+    /// The context with only the order fields in `order_fields` when given: those the expression
+    /// evaluated in it reads.
+    fn context_reading(
+        &self,
+        order_fields: Option<&BTreeSet<String>>,
+    ) -> Context<'static, 'static> {
+        // The standard library is built once: `Context::default` builds it anew (every function,
+        // macro and type), which was most of the time an evaluation took.
+        static STDLIB: LazyLock<Arc<cel::Env>> = LazyLock::new(|| Arc::new(cel::Env::stdlib()));
+        let mut ctx = Context::with_env(STDLIB.clone());
         if let Some(order) = self.order {
-            ctx.add_variable_from_value("order", order_value(order));
+            ctx.add_variable_from_value("order", order_fields_value(order, order_fields));
         }
         if let Some(line) = self.line {
             ctx.add_variable_from_value("line", line_value(line));
@@ -953,6 +989,8 @@ fn sample_context(scope: Scope) -> Context<'static, 'static> {
 pub struct Expression {
     source: String,
     program: OnceLock<Result<Arc<Program>, String>>,
+    /// The fields of `order` the expression reads; `None` when it may read all of it.
+    order_fields: OnceLock<Option<BTreeSet<String>>>,
 }
 
 impl Expression {
@@ -960,6 +998,7 @@ impl Expression {
         Self {
             source: source.into(),
             program: OnceLock::new(),
+            order_fields: OnceLock::new(),
         }
     }
 
@@ -984,8 +1023,12 @@ impl Expression {
 
     pub fn evaluate(&self, input: &Input<'_>) -> Result<Value, EvalError> {
         let program = self.compile()?;
+        let fields = self.order_fields.get_or_init(|| {
+            let mut fields = BTreeSet::new();
+            order_fields_read(program.expression(), &mut fields).then_some(fields)
+        });
         program
-            .execute(&input.context())
+            .execute(&input.context_reading(fields.as_ref()))
             .map_err(|e| EvalError::Execution {
                 expression: self.source.clone(),
                 message: e.to_string(),
@@ -1044,7 +1087,58 @@ impl Clone for Expression {
         Self {
             source: self.source.clone(),
             program: self.program.clone(),
+            order_fields: self.order_fields.clone(),
         }
+    }
+}
+
+/// Adds to `fields` the fields of `order` that `e` selects (`order.lines`, `has(order.x)`);
+/// `false` when `e` uses `order` otherwise (as a whole: `order == x`, a function of it), so
+/// that it may read every field.
+fn order_fields_read(e: &IdedExpr, fields: &mut BTreeSet<String>) -> bool {
+    fn all<'e>(
+        exprs: impl IntoIterator<Item = &'e IdedExpr>,
+        fields: &mut BTreeSet<String>,
+    ) -> bool {
+        exprs.into_iter().all(|e| order_fields_read(e, fields))
+    }
+    match &e.expr {
+        Expr::Ident(name) => name != "order",
+        Expr::Select(select) => match &select.operand.expr {
+            Expr::Ident(name) if name == "order" => {
+                fields.insert(select.field.clone());
+                true
+            }
+            _ => order_fields_read(&select.operand, fields),
+        },
+        Expr::Call(call) => all(
+            call.target.iter().map(|t| &**t).chain(call.args.iter()),
+            fields,
+        ),
+        Expr::Comprehension(c) => all(
+            [
+                &c.iter_range,
+                &c.accu_init,
+                &c.loop_cond,
+                &c.loop_step,
+                &c.result,
+            ],
+            fields,
+        ),
+        Expr::List(list) => all(&list.elements, fields),
+        Expr::Map(map) => map.entries.iter().all(|entry| match &entry.expr {
+            EntryExpr::MapEntry(m) => {
+                order_fields_read(&m.key, fields) && order_fields_read(&m.value, fields)
+            }
+            EntryExpr::StructField(f) => order_fields_read(&f.value, fields),
+        }),
+        Expr::Struct(s) => s.entries.iter().all(|entry| match &entry.expr {
+            EntryExpr::MapEntry(m) => {
+                order_fields_read(&m.key, fields) && order_fields_read(&m.value, fields)
+            }
+            EntryExpr::StructField(f) => order_fields_read(&f.value, fields),
+        }),
+        Expr::Literal(_) | Expr::Unspecified => true,
     }
 }
 

@@ -539,6 +539,59 @@ pub fn put_step(conn: &mut dyn Conn, s: &StepRow) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Most step records in one statement.
+const STEPS_PER_INSERT: usize = 32;
+
+/// Inserts or replaces many step records, a multi-row statement per 32: a pass records every
+/// step it drove at its end. A record named twice keeps the later one.
+pub fn put_steps(conn: &mut dyn Conn, steps: &[StepRow]) -> Result<(), StoreError> {
+    let mut last: std::collections::HashMap<(&str, i64, i64), usize> = Default::default();
+    for (i, s) in steps.iter().enumerate() {
+        last.insert((s.run_id.as_str(), s.n, s.attempt), i);
+    }
+    let steps: Vec<&StepRow> = steps
+        .iter()
+        .enumerate()
+        .filter(|(i, s)| last[&(s.run_id.as_str(), s.n, s.attempt)] == *i)
+        .map(|(_, s)| s)
+        .collect();
+    for chunk in steps.chunks(STEPS_PER_INSERT) {
+        let outputs: Vec<Option<String>> = chunk
+            .iter()
+            .map(|s| s.output.as_ref().map(|o| o.to_string()))
+            .collect();
+        let mut params = Vec::with_capacity(chunk.len() * 11);
+        for (s, output) in chunk.iter().zip(&outputs) {
+            params.extend([
+                Value::Text(&s.run_id),
+                Value::Int(s.n),
+                Value::Int(s.attempt),
+                Value::Text(&s.step),
+                Value::Text(&s.uses),
+                Value::Text(&s.status),
+                Value::Int(micros(s.started_at)),
+                s.finished_at.map(micros).into(),
+                s.outcome.as_ref().into(),
+                s.error.as_ref().into(),
+                output.as_ref().into(),
+            ]);
+        }
+        let sql = format!(
+            "{} ON CONFLICT (run_id, n, attempt) DO UPDATE SET status = excluded.status,
+               finished_at = excluded.finished_at, outcome = excluded.outcome,
+               error = excluded.error, output = excluded.output",
+            crate::db::multi_row_insert(
+                "flow_steps (run_id, n, attempt, step, uses, status, started_at, finished_at,
+                     outcome, error, output)",
+                11,
+                chunk.len()
+            )
+        );
+        conn.execute(&sql, &params)?;
+    }
+    Ok(())
+}
+
 fn step_row(row: Row) -> Result<StepRow, StoreError> {
     Ok(StepRow {
         run_id: row.text(0)?.to_owned(),

@@ -39,11 +39,12 @@ pub(crate) fn record(
     let f = OrderFacts::of(after);
     let opt = |t: Option<DateTime<Utc>>| t.map_or(Value::Null, |t| Value::Int(micros(t)));
     let open = f.units - f.cancelled_units - f.shipped_units > 0;
-    // The roll-ups move only when the facts do: a new order has no fact row to take out, and a
-    // change that leaves the facts as they were (a hold, an attribute) leaves the sums as they
-    // were. Each roll-up statement is a round trip of the writer on PostgreSQL.
+    // The roll-ups move only when what they sum does: a new order has no fact row to take out,
+    // and a change that leaves the summed facts as they were (a hold, a line allocated, the
+    // status on its way from `processing` to `allocated`) leaves the sums as they were. Each
+    // roll-up statement is a round trip of the writer on PostgreSQL.
     let previous = before.map(OrderFacts::of);
-    let moved = previous.as_ref() != Some(&f);
+    let moved = previous.as_ref().map(rolled) != Some(rolled(&f));
     if let Some(previous) = previous.as_ref().filter(|_| moved) {
         roll(conn, &f.order_id, -1, previous.shipped_at.is_some())?;
     }
@@ -207,6 +208,41 @@ pub(crate) fn record(
         }
     }
     Ok(())
+}
+
+/// What the order roll-ups (`ORDERS_DAILY`, `SHIPPED_DAILY`) read of an order's fact row: its
+/// keys and every input of their sums. Two facts equal here add the same to every roll-up.
+/// `returned_units` is not computed from the order; `add_returned_units` rolls it itself.
+#[allow(clippy::type_complexity)]
+fn rolled(
+    f: &OrderFacts,
+) -> (
+    (&str, &str, &str, i64),
+    [i64; 7],
+    (bool, bool),
+    [Option<DateTime<Utc>>; 2],
+    [DateTime<Utc>; 2],
+) {
+    (
+        (
+            f.channel.as_str(),
+            f.currency.as_str(),
+            f.region.as_str(),
+            micros(f.placed_at),
+        ),
+        [
+            f.lines,
+            f.units,
+            f.cancelled_units,
+            f.shipped_units,
+            to_micros(f.total),
+            to_micros(f.booked),
+            i64::from(f.units - f.cancelled_units - f.shipped_units > 0),
+        ],
+        (f.backordered, f.cancelled),
+        [f.shipped_at, f.released_at],
+        [f.ship_by, f.created_at],
+    )
 }
 
 /// Adds returned units to an order's facts (for the return rate); the returns flow calls it in

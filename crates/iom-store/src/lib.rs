@@ -57,6 +57,10 @@ pub enum StoreError {
     BadUrl(String),
     #[error("the store is shutting down")]
     Closed,
+    /// Work that failed had already changed something, with no savepoint to undo it alone: the
+    /// whole transaction must be rolled back (and the work done again with savepoints).
+    #[error("the transaction must be rolled back: {0}")]
+    RollBack(String),
 }
 
 impl From<serde_json::Error> for StoreError {
@@ -111,7 +115,18 @@ impl Store {
         &self,
         f: impl FnOnce(&mut Tx<'_>) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        self.inner.writer.run(f).await
+        self.inner.writer.run(false, f).await
+    }
+
+    /// As [`Store::write`], in a transaction of its own rather than a shared one: for large jobs
+    /// (a flow pass, a batch of a thousand inventory changes) that gain nothing from sharing a
+    /// commit. In a shared transaction each job runs under a savepoint, and while one is open
+    /// SQLite copies every page a statement changes into a statement journal.
+    pub async fn write_solo<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Tx<'_>) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        self.inner.writer.run(true, f).await
     }
 
     /// The database answers.

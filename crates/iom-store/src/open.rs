@@ -28,6 +28,12 @@ impl Readers {
 /// commit (group commit makes that one sync per batch), so an accepted order survives a power cut,
 /// not only a crash of the process. `sqlite://PATH?synchronous=normal` syncs only at checkpoints:
 /// still safe when the process is killed, faster, but the last commits may be lost with the machine.
+/// Prepared statements each SQLite connection keeps. rusqlite keeps 16 by default, fewer than
+/// the statement shapes one flow pass or intake batch runs in turn (each multi-row insert size is
+/// a shape of its own), so the cache was emptied round after round and every statement parsed
+/// and planned again. PostgreSQL connections keep every statement they prepared (`PgConn`).
+const STATEMENT_CACHE: usize = 1024;
+
 fn sqlite_pragmas(synchronous: &str) -> String {
     format!(
         "PRAGMA journal_mode = WAL;
@@ -75,6 +81,7 @@ fn open_sqlite(url: &str) -> Result<Store, StoreError> {
     let connect = move || -> Result<rusqlite::Connection, StoreError> {
         let conn = rusqlite::Connection::open(&owned)?;
         conn.execute_batch(&writer_pragmas)?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         // Checkpoints copy the log into the database file and sync it; run inside a commit they
         // stall every writer queued behind it, so the checkpointer thread does them instead.
         conn.execute_batch("PRAGMA wal_autocheckpoint = 0")?;
@@ -83,7 +90,10 @@ fn open_sqlite(url: &str) -> Result<Store, StoreError> {
     let mut writer_conn = connect()?;
     migrate::run(&mut writer_conn)?;
     let checkpointer = Checkpointer::spawn(path, &pragmas)?;
-    let manager = SqliteConnectionManager::file(path).with_init(move |c| c.execute_batch(&pragmas));
+    let manager = SqliteConnectionManager::file(path).with_init(move |c| {
+        c.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        c.execute_batch(&pragmas)
+    });
     let readers = r2d2::Pool::builder()
         .max_size(8)
         .min_idle(Some(1))

@@ -2,7 +2,8 @@
 //!
 //! Jobs queue on a channel. The writer takes every job waiting (up to [`MAX_BATCH`]), runs each in
 //! its own savepoint inside one transaction, writes the events they emitted, commits once, and only
-//! then answers each job. A job whose own work fails is rolled back to its savepoint alone.
+//! then answers each job. A job whose own work fails is rolled back to its savepoint alone. A solo
+//! job (`Store::write_solo`) is never grouped: it runs alone in the bare transaction.
 //!
 //! Event order: events are inserted at the very end of the transaction. On PostgreSQL the writer
 //! first takes a transaction-scoped advisory lock, held until commit, so sequence numbers are handed
@@ -15,7 +16,7 @@ use chrono::{DateTime, Utc};
 use iom_domain::EventDraft;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::db::{Conn, Dialect, Value};
+use crate::db::{Conn, Dialect, Row, Value};
 use crate::{PendingEvent, StoreError};
 
 /// Most jobs committed in one transaction; bounds the latency one batch adds.
@@ -31,22 +32,49 @@ const QUEUE: usize = 8192;
 const EVENT_LOCK: i64 = 0x10_0002;
 
 type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
-type Job = Box<dyn FnOnce(&mut Tx<'_>) -> (bool, Completion) + Send>;
+type Work = Box<dyn FnOnce(&mut Tx<'_>) -> (bool, Completion) + Send>;
+
+/// A queued job. A `solo` job runs in a transaction of its own, never grouped (see
+/// [`crate::Store::write_solo`]).
+struct Job {
+    work: Work,
+    solo: bool,
+}
 
 /// What a job sees: the write connection inside the open transaction, and the event outbox.
 pub struct Tx<'a> {
-    conn: &'a mut dyn Conn,
+    conn: Counting<'a>,
     events: &'a mut Vec<PendingEvent>,
     now: DateTime<Utc>,
 }
 
+impl<'a> Tx<'a> {
+    fn new(conn: &'a mut dyn Conn, events: &'a mut Vec<PendingEvent>, now: DateTime<Utc>) -> Self {
+        Tx {
+            conn: Counting {
+                inner: conn,
+                changes: 0,
+            },
+            events,
+            now,
+        }
+    }
+}
+
 impl Tx<'_> {
     pub fn conn(&mut self) -> &mut dyn Conn {
-        self.conn
+        &mut self.conn
     }
 
     pub fn dialect(&self) -> Dialect {
         self.conn.dialect()
+    }
+
+    /// How many statements so far may have changed the database (anything but a `SELECT`, and
+    /// any statement that failed: on PostgreSQL that aborts the transaction). Work that fails
+    /// with the count unchanged left nothing to undo, so it needs no savepoint of its own.
+    pub fn changes(&self) -> u64 {
+        self.conn.changes
     }
 
     /// The time of this transaction, the same for every job of a batch.
@@ -100,6 +128,50 @@ impl Tx<'_> {
     }
 }
 
+/// The write connection, counting what may have changed the database ([`Tx::changes`]).
+struct Counting<'a> {
+    inner: &'a mut dyn Conn,
+    changes: u64,
+}
+
+impl Counting<'_> {
+    fn count<T>(&mut self, changes: bool, result: Result<T, StoreError>) -> Result<T, StoreError> {
+        if changes || result.is_err() {
+            self.changes += 1;
+        }
+        result
+    }
+}
+
+impl Conn for Counting<'_> {
+    fn dialect(&self) -> Dialect {
+        self.inner.dialect()
+    }
+
+    fn execute(&mut self, sql: &str, params: &[Value<'_>]) -> Result<u64, StoreError> {
+        let result = self.inner.execute(sql, params);
+        self.count(true, result)
+    }
+
+    fn query(&mut self, sql: &str, params: &[Value<'_>]) -> Result<Vec<Row>, StoreError> {
+        let read = sql
+            .trim_start()
+            .get(..6)
+            .is_some_and(|head| head.eq_ignore_ascii_case("SELECT"));
+        let result = self.inner.query(sql, params);
+        self.count(!read, result)
+    }
+
+    fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
+        let result = self.inner.batch(sql);
+        self.count(true, result)
+    }
+
+    fn is_broken(&self) -> bool {
+        self.inner.is_broken()
+    }
+}
+
 pub(crate) struct WriterHandle {
     jobs: mpsc::Sender<Job>,
 }
@@ -107,10 +179,11 @@ pub(crate) struct WriterHandle {
 impl WriterHandle {
     pub async fn run<T: Send + 'static>(
         &self,
+        solo: bool,
         f: impl FnOnce(&mut Tx<'_>) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
         let (reply, answer) = oneshot::channel();
-        let job: Job = Box::new(move |tx| {
+        let work: Work = Box::new(move |tx| {
             let result = f(tx);
             let ok = result.is_ok();
             let completion: Completion = Box::new(move |commit| {
@@ -121,7 +194,10 @@ impl WriterHandle {
             });
             (ok, completion)
         });
-        self.jobs.send(job).await.map_err(|_| StoreError::Closed)?;
+        self.jobs
+            .send(Job { work, solo })
+            .await
+            .map_err(|_| StoreError::Closed)?;
         answer.await.map_err(|_| StoreError::Closed)?
     }
 }
@@ -144,12 +220,19 @@ pub(crate) fn spawn<C: Conn + 'static>(
 
 fn run_writer<C: Conn>(mut conn: C, connect: Connect<C>, mut queue: mpsc::Receiver<Job>) {
     let mut events = Vec::new();
-    while let Some(first) = queue.blocking_recv() {
+    // A solo job met while gathering a group: it goes first next round, alone.
+    let mut held: Option<Job> = None;
+    while let Some(first) = held.take().or_else(|| queue.blocking_recv()) {
         let mut jobs = Vec::with_capacity(16);
-        jobs.push(first);
-        while jobs.len() < MAX_BATCH {
+        let solo = first.solo;
+        jobs.push(first.work);
+        while !solo && jobs.len() < MAX_BATCH {
             match queue.try_recv() {
-                Ok(job) => jobs.push(job),
+                Ok(job) if job.solo => {
+                    held = Some(job);
+                    break;
+                }
+                Ok(job) => jobs.push(job.work),
                 Err(_) => break,
             }
         }
@@ -206,18 +289,14 @@ fn run_writer<C: Conn>(mut conn: C, connect: Connect<C>, mut queue: mpsc::Receiv
 /// rolls back when it fails (its caller then gets the job's own error).
 fn run_alone(
     conn: &mut dyn Conn,
-    jobs: Vec<Job>,
+    jobs: Vec<Work>,
     events: &mut Vec<PendingEvent>,
 ) -> Result<(), StoreError> {
     let now = Utc::now();
     let Some(job) = jobs.into_iter().next() else {
         return conn.batch("ROLLBACK");
     };
-    let (ok, completion) = job(&mut Tx {
-        conn: &mut *conn,
-        events: &mut *events,
-        now,
-    });
+    let (ok, completion) = job(&mut Tx::new(&mut *conn, &mut *events, now));
     let outcome = if ok {
         finish(conn, events).inspect_err(|_| {
             let _ = conn.batch("ROLLBACK");
@@ -238,7 +317,7 @@ fn run_alone(
 
 fn run_jobs(
     conn: &mut dyn Conn,
-    jobs: Vec<Job>,
+    jobs: Vec<Work>,
     events: &mut Vec<PendingEvent>,
 ) -> Vec<Completion> {
     let now = Utc::now();
@@ -247,11 +326,7 @@ fn run_jobs(
     for (i, job) in jobs.into_iter().enumerate() {
         let mark = events.len();
         let (ok, completion) = {
-            let mut tx = Tx {
-                conn: &mut *conn,
-                events: &mut *events,
-                now,
-            };
+            let mut tx = Tx::new(&mut *conn, &mut *events, now);
             job(&mut tx)
         };
         let last = i + 1 == count;

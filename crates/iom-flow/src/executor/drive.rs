@@ -96,20 +96,27 @@ impl PassOutcome {
     }
 }
 
-/// One pass: dispatch new events, then drive what is due.
-pub fn pass(tx: &mut Tx<'_>, engine: &Engine) -> Result<PassOutcome, StoreError> {
+/// One pass: dispatch new events, then drive what is due. `careful` gives each run and each step
+/// a savepoint of its own; without, a pass whose failed work left changes behind fails with
+/// [`StoreError::RollBack`] and is to be made again carefully (see [`guarded`]).
+pub fn pass(tx: &mut Tx<'_>, engine: &Engine, careful: bool) -> Result<PassOutcome, StoreError> {
     let mut out = PassOutcome::default();
     dispatch(tx, engine, &mut out)?;
     let now = tx.now();
     let due = rows::claim_due(tx.conn(), now, engine.config.batch)?;
-    let mut cache = PassCache::default();
+    let mut cache = PassCache::new(careful);
     for run in due {
         out.advanced += 1;
         let id = run.id.clone();
+        let (records, jobs) = (cache.records.len(), out.external.len());
         // One broken run must not stop the others: its changes are undone and it is tried again
         // a little later, with the error on the run.
-        let result = tx.savepoint(|tx| advance(tx, engine, &mut cache, run, None, &mut out));
+        let result = guarded(tx, careful, |tx| {
+            advance(tx, engine, &mut cache, run, None, &mut out)
+        })?;
         if let Err(e) = result {
+            cache.records.truncate(records);
+            out.external.truncate(jobs);
             tracing::warn!(run = %id, error = %e, "a flow run could not advance");
             if let Some(mut run) = rows::get_run(tx.conn(), &id, false)? {
                 run.error = Some(e.to_string());
@@ -118,7 +125,36 @@ pub fn pass(tx: &mut Tx<'_>, engine: &Engine) -> Result<PassOutcome, StoreError>
             }
         }
     }
+    rows::put_steps(tx.conn(), &cache.records)?;
     Ok(out)
+}
+
+/// Runs `work` so that when it fails, what it changed and the events it emitted are undone and
+/// the pass goes on: the outer `Err` means the whole transaction must be rolled back.
+///
+/// With `careful`, `work` runs in a savepoint. Without, it runs bare: a savepoint costs a
+/// statement each way (a round trip each on PostgreSQL) and makes SQLite copy every page the work
+/// changes into a statement journal, while most work either succeeds or fails before it changes
+/// anything (a plan that finds no stock, a check that refuses the order). Work that failed after
+/// changing something fails the pass with [`StoreError::RollBack`]; the executor then makes the
+/// pass again, carefully.
+fn guarded<T, E: From<StoreError> + std::fmt::Display>(
+    tx: &mut Tx<'_>,
+    careful: bool,
+    work: impl FnOnce(&mut Tx<'_>) -> Result<T, E>,
+) -> Result<Result<T, E>, StoreError> {
+    if careful {
+        return Ok(tx.savepoint(work));
+    }
+    let (changes, events) = (tx.changes(), tx.event_mark());
+    let result = work(tx);
+    if let Err(e) = &result {
+        if tx.changes() != changes {
+            return Err(StoreError::RollBack(e.to_string()));
+        }
+        tx.discard_events_since(events);
+    }
+    Ok(result)
 }
 
 // ---------------------------------------------------------------- dispatch
@@ -288,6 +324,7 @@ fn advance(
     out: &mut PassOutcome,
 ) -> Result<(), StoreError> {
     let now = tx.now();
+    cache.order = None;
     let plan = engine.plan(tx.conn(), &run.flow, run.version)?;
     let mut state: RunState = serde_json::from_str(&run.state)?;
     run.updated_at = now;
@@ -422,10 +459,18 @@ fn navigate(plan: &ExecutablePlan, step: &StepId, outcome: Outcome) -> Result<Ne
         .map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-fn load_order(tx: &mut Tx<'_>, run: &RunRow) -> Result<Option<Order>, StoreError> {
-    match run.order_id.as_deref().and_then(|id| id.parse().ok()) {
-        Some(id) => iom_store::orders::load(tx.conn(), id, false),
-        None => Ok(None),
+/// The run's order for a condition: as the run's last step left it, else as stored.
+fn load_order(
+    tx: &mut Tx<'_>,
+    cache: &PassCache,
+    run: &RunRow,
+) -> Result<Option<Order>, StoreError> {
+    let Some(id) = run.order_id.as_deref().and_then(|id| id.parse().ok()) else {
+        return Ok(None);
+    };
+    match cache.order.as_ref().filter(|o| o.id == id) {
+        Some(order) => Ok(Some(order.clone())),
+        None => iom_store::orders::load(tx.conn(), id, false),
     }
 }
 
@@ -449,7 +494,7 @@ fn run_node(
     let in_progress = state.current.as_ref().is_some_and(|c| &c.step == step);
     // `when` decides whether a step runs at all; a step already under way is not asked again.
     if !in_progress && let Some(when) = &node.when {
-        let order = load_order(tx, run)?;
+        let order = load_order(tx, cache, run)?;
         let trigger = state.trigger.clone();
         let input = Input {
             order: order.as_ref(),
@@ -461,14 +506,14 @@ fn run_node(
             false
         });
         if !holds {
-            return skip(tx, run, state, &node.kind, step, out, None);
+            return skip(&mut cache.records, run, state, &node.kind, step, out, None);
         }
     }
     // Filter policies, at the versions the run pinned: a step of an order that does not pass
     // is skipped like one whose `when` is false. One that cannot be applied (a policy missing,
     // an expression failing on this order) fails the step, so `on_failure` decides.
     if !in_progress && !node.filters.is_empty() {
-        let order = load_order(tx, run)?;
+        let order = load_order(tx, cache, run)?;
         let verdict = cache.policies.filters_pass(
             tx.conn(),
             &node.filters,
@@ -477,19 +522,27 @@ fn run_node(
         )?;
         match verdict {
             Ok(true) => {}
-            Ok(false) => return skip(tx, run, state, &node.kind, step, out, None),
+            Ok(false) => return skip(&mut cache.records, run, state, &node.kind, step, out, None),
             Err(error) => {
                 state.last_error = Some(format!("{step}: {error}"));
                 if !matches!(node.kind, NodeKind::Step { .. }) {
                     return Ok(Some(Outcome::Skipped));
                 }
-                return skip(tx, run, state, &node.kind, step, out, Some(error));
+                return skip(
+                    &mut cache.records,
+                    run,
+                    state,
+                    &node.kind,
+                    step,
+                    out,
+                    Some(error),
+                );
             }
         }
     }
     match &node.kind {
         NodeKind::Branch { condition, .. } => {
-            let order = load_order(tx, run)?;
+            let order = load_order(tx, cache, run)?;
             let trigger = state.trigger.clone();
             let input = Input {
                 order: order.as_ref(),
@@ -545,7 +598,8 @@ fn run_node(
             };
             state.current = Some(current.clone());
             let timeout = timeout_ms.map(std::time::Duration::from_millis);
-            let outcome = tx.savepoint(|tx| {
+            let careful = cache.careful;
+            let outcome = guarded(tx, careful, |tx| {
                 let mut cx = StepCx {
                     tx,
                     run: &*run,
@@ -565,15 +619,18 @@ fn run_node(
                     Some(Err(error)) => Err(StepFailure::transient(error)),
                     None => steps::execute(&mut cx),
                 }
-            });
+            })?;
             drop(pending_external);
+            if outcome.is_err() || !steps::keeps_order(uses) {
+                cache.order = None;
+            }
             out.steps += 1;
             let (n, attempt) = (current.n, current.attempt);
             let now = Utc::now();
             match outcome {
                 Ok(StepResult::Done(output)) => {
                     record(
-                        tx,
+                        &mut cache.records,
                         run,
                         n,
                         attempt,
@@ -591,7 +648,7 @@ fn run_node(
                 Ok(StepResult::TimedOut) => {
                     state.last_error = Some(format!("{step} timed out"));
                     record(
-                        tx,
+                        &mut cache.records,
                         run,
                         n,
                         attempt,
@@ -608,7 +665,17 @@ fn run_node(
                 }
                 Ok(StepResult::Wait(wait)) => {
                     record(
-                        tx, run, n, attempt, step, uses, "waiting", started_at, None, None, None,
+                        &mut cache.records,
+                        run,
+                        n,
+                        attempt,
+                        step,
+                        uses,
+                        "waiting",
+                        started_at,
+                        None,
+                        None,
+                        None,
                     )?;
                     run.status = "waiting".into();
                     run.wait_event = wait.kind.wake_pattern();
@@ -622,7 +689,17 @@ fn run_node(
                 }
                 Ok(StepResult::External(calls)) => {
                     record(
-                        tx, run, n, attempt, step, uses, "started", started_at, None, None, None,
+                        &mut cache.records,
+                        run,
+                        n,
+                        attempt,
+                        step,
+                        uses,
+                        "started",
+                        started_at,
+                        None,
+                        None,
+                        None,
                     )?;
                     let ext = External {
                         step: step.clone(),
@@ -637,7 +714,7 @@ fn run_node(
                 }
                 Err(failure) => {
                     record(
-                        tx,
+                        &mut cache.records,
                         run,
                         n,
                         attempt,
@@ -681,7 +758,7 @@ fn run_node(
 /// Records a step that does not run: `skipped`, or `failed` with `error` (its filter policies
 /// could not be applied). Other nodes leave no record.
 fn skip(
-    tx: &mut Tx<'_>,
+    records: &mut Vec<StepRow>,
     run: &RunRow,
     state: &mut RunState,
     kind: &NodeKind,
@@ -694,7 +771,7 @@ fn skip(
         let at = Utc::now();
         let status = if error.is_some() { "failed" } else { "skipped" };
         record(
-            tx,
+            records,
             run,
             state.n,
             1,
@@ -715,9 +792,10 @@ fn skip(
     }))
 }
 
+/// Queues a step's record; the pass writes its records together at its end (`flush_records`).
 #[allow(clippy::too_many_arguments)]
 fn record(
-    tx: &mut Tx<'_>,
+    records: &mut Vec<StepRow>,
     run: &RunRow,
     n: i64,
     attempt: u32,
@@ -730,22 +808,20 @@ fn record(
     output: Option<Value>,
 ) -> Result<(), StoreError> {
     let outcome = finished_at.map(|_| status.to_owned());
-    rows::put_step(
-        tx.conn(),
-        &StepRow {
-            run_id: run.id.clone(),
-            n,
-            attempt: i64::from(attempt),
-            step: step.to_string(),
-            uses: uses.to_owned(),
-            status: status.to_owned(),
-            started_at,
-            finished_at,
-            outcome,
-            error,
-            output,
-        },
-    )
+    records.push(StepRow {
+        run_id: run.id.clone(),
+        n,
+        attempt: i64::from(attempt),
+        step: step.to_string(),
+        uses: uses.to_owned(),
+        status: status.to_owned(),
+        started_at,
+        finished_at,
+        outcome,
+        error,
+        output,
+    });
+    Ok(())
 }
 
 /// Ends the run as the plan says, doing to the order what the ending means.
@@ -901,7 +977,8 @@ fn change_order(
 fn expire_backorder(tx: &mut Tx<'_>, run: &mut RunRow) -> Result<(), StoreError> {
     let now = tx.now();
     run.wake_at = None;
-    let order = load_order(tx, run)?;
+    // Nothing of this run is cached: it starts the run's turn in the pass.
+    let order = load_order(tx, &PassCache::default(), run)?;
     if order.is_some_and(|o| o.status == OrderStatus::Backordered) {
         change_order(tx, run, true, |order, now| {
             order.cancel("backorder_expired", now)
@@ -945,7 +1022,7 @@ pub fn finish_external(
         // The lease ran out and another pass took the run over; its result stands.
         return Ok(out);
     }
-    let mut cache = PassCache::default();
+    let mut cache = PassCache::new(true);
     out.advanced = 1;
     advance(
         tx,
@@ -955,6 +1032,7 @@ pub fn finish_external(
         Some((job.n, job.attempt, result)),
         &mut out,
     )?;
+    rows::put_steps(tx.conn(), &cache.records)?;
     Ok(out)
 }
 

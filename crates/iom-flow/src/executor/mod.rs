@@ -8,8 +8,9 @@
 //! - **No trigger lost, no run twice.** The dispatcher reads the events log after a stored cursor
 //!   and creates runs (unique per flow and trigger event) in the transaction that moves the cursor.
 //! - **Each step exactly once in effect.** A pass claims due runs and drives them in one write
-//!   transaction; each step runs in a savepoint, and its record, its changes and its events commit
-//!   together. A crash before the commit leaves no trace and the runs are claimed again.
+//!   transaction; a step's record, its changes and its events commit together, and a step that
+//!   fails leaves only its record (undone by a savepoint, or by making the pass again with one:
+//!   `drive::guarded`). A crash before the commit leaves no trace and the runs are claimed again.
 //! - **Several processes.** On PostgreSQL runs are claimed with `FOR UPDATE SKIP LOCKED` and the
 //!   cursor row is locked the same way, so processes share the work and a run is driven by one at
 //!   a time. SQLite has one writer.
@@ -182,7 +183,22 @@ impl Executor {
     /// the background.
     pub async fn run_once(&self) -> Result<PassOutcome, StoreError> {
         let engine = self.engine.clone();
-        let mut out = self.store.write(move |tx| drive::pass(tx, &engine)).await?;
+        let first = self
+            .store
+            .write_solo(move |tx| drive::pass(tx, &engine, false))
+            .await;
+        let mut out = match first {
+            // Work that failed left changes behind: the pass was rolled back whole and is made
+            // again with a savepoint for each run and step.
+            Err(StoreError::RollBack(why)) => {
+                tracing::debug!(%why, "a flow pass is made again with savepoints");
+                let engine = self.engine.clone();
+                self.store
+                    .write_solo(move |tx| drive::pass(tx, &engine, true))
+                    .await?
+            }
+            other => other?,
+        };
         for job in std::mem::take(&mut out.external) {
             let this = self.clone();
             tokio::spawn(this.call_out(job));

@@ -1,6 +1,7 @@
 //! The catalogue's steps against the real services. Each runs inside the executor's transaction
-//! (in a savepoint of its own): what it changes, the events it emits and its step record commit
-//! together, so a step's effect happens exactly once however often the process dies. Calls to
+//! and is undone alone when it fails (`drive::guarded`): what it changes, the events it emits and
+//! its step record commit together, so a step's effect happens exactly once however often the
+//! process dies. Calls to
 //! other systems are the exception: the step returns them as [`StepResult::External`], the
 //! executor makes them outside the transaction under a lease with an idempotency key, and the
 //! step finishes in [`after_external`].
@@ -58,6 +59,12 @@ impl StepFailure {
     }
 }
 
+impl std::fmt::Display for StepFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.error)
+    }
+}
+
 impl From<StoreError> for StepFailure {
     /// A business refusal (a conflict, invalid data) will not change by trying again; anything
     /// else (the database, a lost connection) may.
@@ -79,7 +86,46 @@ impl From<DomainError> for StepFailure {
 #[derive(Default)]
 pub struct PassCache {
     network: Option<iom_dom::Network>,
+    /// Fulfilment profiles by name, as planning reads them.
+    profiles: std::collections::HashMap<String, iom_dom::Profile>,
+    /// Each node's provider instance and the instance's type, as releases read them.
+    providers: std::collections::HashMap<String, Option<(String, String)>>,
     pub policies: super::policies::PolicyCache,
+    /// Each run and each step gets a savepoint of its own (see `drive::guarded`).
+    pub careful: bool,
+    /// The step records of the pass, written together at its end.
+    pub records: Vec<rows::StepRow>,
+    /// The run's order as its last step left it (loaded for update, or saved), while only this
+    /// module's order changes have touched it: `drive` forgets it at each run's start, after a
+    /// step that failed and after a step that may change the order otherwise
+    /// ([`keeps_order`]).
+    pub order: Option<Order>,
+}
+
+impl PassCache {
+    pub fn new(careful: bool) -> Self {
+        PassCache {
+            careful,
+            ..PassCache::default()
+        }
+    }
+}
+
+/// The steps that change the run's order only through [`StepCx::change_order`], so the order they
+/// leave in [`PassCache::order`] is the stored one.
+pub fn keeps_order(uses: &str) -> bool {
+    matches!(
+        uses,
+        "validate-order"
+            | "hold"
+            | "risk-score"
+            | "plan-fulfillment"
+            | "reserve-inventory"
+            | "release-to-nodes"
+            | "emit-event"
+            | "set-attribute"
+            | "apply-policy"
+    )
 }
 
 /// Everything a step sees.
@@ -110,10 +156,17 @@ impl StepCx<'_, '_> {
             .ok_or_else(|| StepFailure::permanent("the run has no order"))
     }
 
+    /// The run's order, locked for the rest of the pass on PostgreSQL; read once per run while
+    /// its steps only change it through [`StepCx::change_order`].
     fn load_order(&mut self) -> Result<Order, StepFailure> {
         let id = self.order_id()?;
-        iom_store::orders::load(self.tx.conn(), id, true)?
-            .ok_or_else(|| StepFailure::permanent(format!("order {id} does not exist")))
+        if let Some(order) = self.cache.order.as_ref().filter(|o| o.id == id) {
+            return Ok(order.clone());
+        }
+        let order = iom_store::orders::load(self.tx.conn(), id, true)?
+            .ok_or_else(|| StepFailure::permanent(format!("order {id} does not exist")))?;
+        self.cache.order = Some(order.clone());
+        Ok(order)
     }
 
     /// Loads the order, applies `change`, saves it and emits its events; with `effects`, what the
@@ -133,6 +186,7 @@ impl StepCx<'_, '_> {
             order_effects(self.tx, &order, &events)?;
         }
         self.tx.emit_all(events);
+        self.cache.order = Some(order.clone());
         Ok(order)
     }
 
@@ -411,16 +465,22 @@ fn plan_fulfillment(cx: &mut StepCx<'_, '_>) -> StepOutcome {
     if cx.cache.network.is_none() {
         cx.cache.network = Some(planning::network_in(cx.tx.conn()).map_err(setup)?);
     }
+    if !cx.cache.profiles.contains_key(&profile_name) {
+        let profile = planning::profile_in(cx.tx.conn(), &profile_name)
+            .map_err(setup)?
+            .ok_or_else(|| {
+                StepFailure::permanent(format!("no fulfilment profile {profile_name:?}"))
+            })?;
+        cx.cache.profiles.insert(profile_name.clone(), profile);
+    }
     let network = cx.cache.network.as_ref().expect("loaded above");
-    let profile = planning::profile_in(cx.tx.conn(), &profile_name)
-        .map_err(setup)?
-        .ok_or_else(|| StepFailure::permanent(format!("no fulfilment profile {profile_name:?}")))?;
+    let profile = &cx.cache.profiles[&profile_name];
     let mut skus: Vec<String> = request.lines.iter().map(|l| l.sku.clone()).collect();
     skus.sort();
     skus.dedup();
     let balances = iom_store::inventory::balances_in(cx.tx.conn(), &skus, &[])?;
     let availability = planning::availability_of(network, &balances);
-    let plan = iom_dom::plan(&request, network, &availability, &profile)
+    let plan = iom_dom::plan(&request, network, &availability, profile)
         .map_err(|e| StepFailure::permanent(e.to_string()))?;
     let assigned: Vec<Assigned> = plan
         .assignments
@@ -589,20 +649,13 @@ fn release_requests(cx: &mut StepCx<'_, '_>) -> Result<Vec<NodeRequest>, StepFai
     let reference = cx.reference();
     let mut out = Vec::new();
     for (node, lines) in by_node {
-        let provider = iom_store::nodes::node_doc_in(cx.tx.conn(), &node)?
-            .and_then(|doc| {
-                doc.get("provider")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned)
-            })
-            .filter(|p| !p.is_empty());
-        let provider = match provider {
-            Some(name) => {
-                let kind = iom_store::providers::provider_type_in(cx.tx.conn(), &name)?
-                    .unwrap_or_default();
-                Some((name, kind))
+        let provider = match cx.cache.providers.get(&node) {
+            Some(known) => known.clone(),
+            None => {
+                let provider = node_provider(cx.tx.conn(), &node)?;
+                cx.cache.providers.insert(node.clone(), provider.clone());
+                provider
             }
-            None => None,
         };
         let document = json!({
             "order_id": order.id, "channel": order.channel, "external_id": order.external_id,
@@ -612,6 +665,27 @@ fn release_requests(cx: &mut StepCx<'_, '_>) -> Result<Vec<NodeRequest>, StepFai
         out.push((node, provider, document));
     }
     Ok(out)
+}
+
+/// The node's provider instance and the instance's type, if the node has one.
+fn node_provider(
+    conn: &mut dyn iom_store::Conn,
+    node: &str,
+) -> Result<Option<(String, String)>, StoreError> {
+    let provider = iom_store::nodes::node_doc_in(conn, node)?
+        .and_then(|doc| {
+            doc.get("provider")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
+        .filter(|p| !p.is_empty());
+    Ok(match provider {
+        Some(name) => {
+            let kind = iom_store::providers::provider_type_in(conn, &name)?.unwrap_or_default();
+            Some((name, kind))
+        }
+        None => None,
+    })
 }
 
 fn finish_release(cx: &mut StepCx<'_, '_>, requests: &[NodeRequest]) -> StepOutcome {

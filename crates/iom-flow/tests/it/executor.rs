@@ -74,3 +74,98 @@ async fn a_backorder_without_supply_is_cancelled_when_its_time_is_up() {
         assert!(runs[0].0.wake_at.is_none());
     }
 }
+
+/// A step that fails after it changed the order (risk-score writes the score, then fails above
+/// the threshold) leaves no change behind, in a pass that also drives a run whose steps succeed;
+/// `on_failure: continue` goes on to the next step.
+#[tokio::test]
+async fn a_step_that_fails_after_changing_the_order_leaves_no_change() {
+    const FLOW: &str = "name: risky
+type: order
+trigger: order.received
+priority: 10
+steps:
+  - id: score
+    uses: risk-score
+    with: {fail_above: 0}
+    on_failure: continue
+  - id: mark
+    uses: set-attribute
+    with: {name: checked, value: true}
+";
+    for db in iom_store::testing::all() {
+        let store = Store::open(&db.url).await.unwrap();
+        let executor = Executor::new(
+            store.clone(),
+            Arc::new(NoOutbound),
+            ExecutorConfig::default(),
+        );
+        executor.install_defaults().await.unwrap();
+        executor.put_flow("risky", FLOW, "yaml").await.unwrap();
+        executor.publish("risky", None).await.unwrap();
+        let safe = super::order(super::web_order());
+        let mut intake = super::web_order();
+        intake["external_id"] = "1002".into();
+        // 2 × 899.00: above 1000, 30 points.
+        intake["lines"][0]["quantity"] = 2.into();
+        let risky = super::order(intake);
+        for order in [&safe, &risky] {
+            store
+                .create_order(order.clone(), None, Box::new(|_| (201, String::new())))
+                .await
+                .unwrap();
+        }
+
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let runs = loop {
+            executor.run_once().await.unwrap();
+            let mut runs = Vec::new();
+            for id in [safe.id, risky.id] {
+                runs.extend(store.order_runs(id.to_string()).await.unwrap());
+            }
+            if runs.len() == 2 && runs.iter().all(|(r, _)| r.status == "completed") {
+                break runs;
+            }
+            assert!(Instant::now() < deadline, "{}: {runs:?}", db.backend);
+        };
+
+        let safe_now = store.get_order(safe.id).await.unwrap().unwrap();
+        assert_eq!(safe_now.attributes["risk_score"], 0, "{}", db.backend);
+        assert_eq!(safe_now.attributes["checked"], true);
+        let risky_now = store.get_order(risky.id).await.unwrap().unwrap();
+        assert!(
+            !risky_now.attributes.contains_key("risk_score"),
+            "{}: the failed step's change stayed: {:?}",
+            db.backend,
+            risky_now.attributes
+        );
+        assert_eq!(risky_now.attributes["checked"], true);
+        let (_, steps) = runs
+            .iter()
+            .find(|(r, _)| r.subject == risky.id.to_string())
+            .unwrap();
+        let statuses: Vec<(&str, &str)> = steps
+            .iter()
+            .map(|s| (s.step.as_str(), s.status.as_str()))
+            .collect();
+        assert_eq!(statuses, [("score", "failed"), ("mark", "succeeded")]);
+        assert!(
+            steps[0]
+                .error
+                .as_deref()
+                .unwrap()
+                .contains("risk score 30 is above 0"),
+            "{:?}",
+            steps[0].error
+        );
+        // Neither the attribute nor its event: the order's timeline has no risk score.
+        let events = store.subject_events(risky.id.to_string()).await.unwrap();
+        assert!(
+            events
+                .iter()
+                .filter(|e| e.kind == "order.attributes_changed")
+                .all(|e| e.data["attributes"].get("risk_score").is_none()),
+            "{events:?}"
+        );
+    }
+}

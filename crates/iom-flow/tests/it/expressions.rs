@@ -105,3 +105,31 @@ fn plans_can_be_shared_between_threads() {
     shared::<iom_flow::ExecutablePlan>();
     shared::<iom_flow::Policy>();
 }
+
+/// An expression is given only the order fields it reads; what it computes is what it computes
+/// on the whole order, also when it uses `order` as a whole or shadows the name.
+#[test]
+fn an_expression_given_only_the_fields_it_reads_computes_what_it_would_on_the_whole_order() {
+    let mut preorder = web_order();
+    preorder["attributes"] = serde_json::json!({"preorder": true});
+    let orders = [order(web_order()), order(preorder)];
+    for source in [
+        "has(order.attributes.preorder) && order.attributes.preorder == true",
+        "order.customer.group == 'vip' && order.totals.total > 900",
+        "order.lines.exists(l, l.sku.startsWith('BULKY-') && l.quantity > 0)",
+        "size(order.lines) > 1 || order.holds.exists(h, h.code == 'credit')",
+        "order.lines.exists(order, order.sku == 'LAMP')",
+        "order == order",
+        "has(order.ship_to) && [order.channel, order.currency] == ['web', 'USD']",
+        "{'c': order.channel}.c == 'web'",
+    ] {
+        let (program, _) =
+            check(source, Scope::Order).unwrap_or_else(|e| panic!("{source}: {e:?}"));
+        let expression = Expression::new(source);
+        for o in &orders {
+            let whole = program.execute(&Input::order(o).context()).unwrap();
+            let read = expression.evaluate(&Input::order(o)).unwrap();
+            assert_eq!(read, whole, "{source}");
+        }
+    }
+}

@@ -5,6 +5,7 @@ mod events;
 mod open;
 mod orders;
 mod outbound;
+mod rollups;
 mod tokens;
 
 use chrono::Utc;

@@ -231,6 +231,48 @@ async fn a_lone_failing_job_leaves_nothing_behind() {
     }
 }
 
+/// Solo jobs (each in a transaction of its own) among grouped ones: every job is answered, the
+/// solo ones that fail leave nothing, the rest commit with their events.
+#[tokio::test]
+async fn solo_jobs_among_grouped_ones_each_commit_or_leave_nothing() {
+    for (store, db) in stores().await {
+        let mut tasks = Vec::new();
+        for i in 0..60 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                let job = move |tx: &mut iom_store::Tx<'_>| {
+                    tx.emit(iom_domain::EventDraft::new(
+                        "test.written",
+                        format!("job-{i}"),
+                        serde_json::json!({}),
+                    ));
+                    if i % 10 == 3 {
+                        return Err(StoreError::Commit("refused".into()));
+                    }
+                    Ok(i)
+                };
+                if i % 4 == 0 || i % 10 == 3 {
+                    store.write_solo(job).await
+                } else {
+                    store.write(job).await
+                }
+            }));
+        }
+        let mut written = HashSet::new();
+        for (i, task) in tasks.into_iter().enumerate() {
+            match task.await.unwrap() {
+                Ok(n) => assert!(written.insert(format!("job-{n}"))),
+                Err(e) => assert_eq!(i % 10, 3, "{}: job {i}: {e}", db.backend),
+            }
+        }
+        assert_eq!(written.len(), 54, "{}", db.backend);
+        let events = store.events_after(0, None, 1000).await.unwrap();
+        let subjects: HashSet<String> = events.iter().map(|e| e.subject.clone()).collect();
+        assert_eq!(subjects, written, "{}", db.backend);
+        assert_eq!(events.len(), 54);
+    }
+}
+
 #[tokio::test]
 async fn orders_are_listed_newest_first_with_filters_and_cursor() {
     for (store, db) in stores().await {
