@@ -172,6 +172,10 @@ fn announce_low(tx: &mut Tx<'_>, before: HashMap<String, (i64, i64)>) -> Result<
     Ok(())
 }
 
+/// A change batch this large runs in a transaction of its own (`Store::write_solo`): sharing a
+/// commit saves it little, and in a shared one it would run under a savepoint.
+const SOLO_BATCH: usize = 100;
+
 impl Inventory {
     pub fn new(store: Store) -> Self {
         Self { store }
@@ -184,9 +188,15 @@ impl Inventory {
     /// Applies a batch atomically: every entry is checked, and one bad entry applies nothing.
     /// A change id seen before is skipped and counted as a duplicate.
     pub async fn apply_changes(&self, changes: Vec<Change>) -> Result<ChangeOutcome, StoreError> {
-        self.store
-            .write(move |tx| apply_changes_in(tx, &changes))
-            .await
+        if changes.len() >= SOLO_BATCH {
+            self.store
+                .write_solo(move |tx| apply_changes_in(tx, &changes))
+                .await
+        } else {
+            self.store
+                .write(move |tx| apply_changes_in(tx, &changes))
+                .await
+        }
     }
 
     /// Reserves stock, or refuses with a conflict when available would fall below zero.

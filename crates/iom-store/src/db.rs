@@ -51,7 +51,7 @@ impl<'a, T: Into<Value<'a>>> From<Option<T>> for Value<'a> {
 }
 
 /// A column value read back.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Owned {
     Null,
     Int(i64),
@@ -134,6 +134,14 @@ pub trait Conn: Send {
     /// The connection is lost for good and must be replaced.
     fn is_broken(&self) -> bool {
         false
+    }
+
+    /// Where changes to the insight roll-ups wait for the end of the transaction, on a connection
+    /// that has such a place (the writer's, see `Tx`): summed per roll-up row there, they are
+    /// written once per transaction rather than once per change. Elsewhere `None`, and each
+    /// change is written at once.
+    fn deferred_rollups(&mut self) -> Option<&mut Vec<crate::insights::RollupDelta>> {
+        None
     }
 
     fn query_one(&mut self, sql: &str, params: &[Value<'_>]) -> Result<Option<Row>, StoreError> {

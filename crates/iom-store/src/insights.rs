@@ -19,7 +19,7 @@ use iom_insights::series::{Bucket, Interval, Metric};
 use iom_insights::{AlertCondition, AlertDefinition, Anomaly};
 use serde_json::json;
 
-use crate::db::{Conn, Dialect, Row, Value};
+use crate::db::{Conn, Dialect, Owned, Row, Value};
 use crate::{Store, StoreError, Tx, from_micros, micros};
 
 /// How many products `top_products` lists.
@@ -361,6 +361,7 @@ const DAY: i64 = 86_400_000_000;
 /// that writes the fact rows (`roll`): a row's contribution out before it changes, back in
 /// after, so a roll-up always equals the sums of its fact rows and a KPI window reads its whole
 /// days from it instead of every row.
+#[derive(Debug)]
 struct Rollup {
     table: &'static str,
     /// (column, expression over the fact row).
@@ -370,7 +371,7 @@ struct Rollup {
     source: &'static str,
 }
 
-const ORDERS_DAILY: Rollup = Rollup {
+static ORDERS_DAILY: Rollup = Rollup {
     table: "order_facts_daily",
     keys: &[
         ("day", "placed_at - placed_at % 86400000000"),
@@ -382,7 +383,7 @@ const ORDERS_DAILY: Rollup = Rollup {
     source: "FROM order_facts WHERE order_id = $1",
 };
 
-const SHIPPED_DAILY: Rollup = Rollup {
+static SHIPPED_DAILY: Rollup = Rollup {
     table: "order_shipped_daily",
     keys: &[
         ("day", "shipped_at - shipped_at % 86400000000"),
@@ -404,7 +405,7 @@ const LINES_KEYS: [(&str, &str); 2] = [
 ];
 
 /// The lines of one order.
-const ORDER_LINES_DAILY: Rollup = Rollup {
+static ORDER_LINES_DAILY: Rollup = Rollup {
     table: "line_facts_daily",
     keys: &LINES_KEYS,
     sums: &LINE_SUMS,
@@ -412,7 +413,7 @@ const ORDER_LINES_DAILY: Rollup = Rollup {
 };
 
 /// One line of an order.
-const LINE_DAILY: Rollup = Rollup {
+static LINE_DAILY: Rollup = Rollup {
     table: "line_facts_daily",
     keys: &LINES_KEYS,
     sums: &LINE_SUMS,
@@ -430,7 +431,7 @@ const SHIPMENT_SUMS: [(&str, &str); 5] = [
     ("cycle_micros", "at - order_created_at"),
 ];
 
-const SHIPMENTS_DAILY: Rollup = Rollup {
+static SHIPMENTS_DAILY: Rollup = Rollup {
     table: "shipment_facts_daily",
     keys: &[("day", "at - at % 86400000000"), ("node", "node")],
     sums: &SHIPMENT_SUMS,
@@ -465,10 +466,27 @@ impl Rollup {
         )
     }
 
+    /// Each fact row's contribution, times the sign `$2`: its keys, then its sums.
+    fn contributions_sql(&self) -> String {
+        let key_exprs: Vec<&str> = self.keys.iter().map(|(_, e)| *e).collect();
+        let values: Vec<String> = self
+            .sums
+            .iter()
+            .map(|(_, e)| format!("CAST(CAST($2 AS BIGINT) * ({e}) AS BIGINT)"))
+            .collect();
+        format!(
+            "SELECT {key_exprs}, {values} {source}",
+            key_exprs = key_exprs.join(", "),
+            values = values.join(", "),
+            source = self.source,
+        )
+    }
+
     /// Moves the contribution of the fact rows `id` (and `line`) name out of (`sign` −1) or
-    /// into (+1) the roll-up.
+    /// into (+1) the roll-up: at once, or read now and written at the end of the transaction
+    /// when the connection defers roll-ups.
     fn roll(
-        &self,
+        &'static self,
         conn: &mut dyn Conn,
         sign: i64,
         id: &str,
@@ -476,9 +494,115 @@ impl Rollup {
     ) -> Result<(), StoreError> {
         let mut params = vec![Value::Text(id), Value::Int(sign)];
         params.extend(line.map(Value::Int));
-        conn.execute(&self.sql(), &params)?;
+        if conn.deferred_rollups().is_none() {
+            conn.execute(&self.sql(), &params)?;
+            return Ok(());
+        }
+        let rows = conn.query(&self.contributions_sql(), &params)?;
+        let keys = self.keys.len();
+        let mut deltas = Vec::with_capacity(rows.len());
+        for Row(mut values) in rows {
+            let sums = values
+                .split_off(keys)
+                .into_iter()
+                .map(|v| match v {
+                    Owned::Int(n) => Ok(n),
+                    Owned::Null => Ok(0),
+                    Owned::Text(t) => Err(StoreError::Corrupt(format!(
+                        "a {} sum is not a number: {t:?}",
+                        self.table
+                    ))),
+                })
+                .collect::<Result<Vec<i64>, _>>()?;
+            deltas.push(RollupDelta {
+                rollup: self,
+                key: values,
+                sums,
+            });
+        }
+        conn.deferred_rollups()
+            .expect("checked above")
+            .extend(deltas);
         Ok(())
     }
+}
+
+/// A change to one roll-up row, waiting for the end of its transaction ([`Conn::deferred_rollups`]).
+#[derive(Debug, Clone)]
+pub struct RollupDelta {
+    rollup: &'static Rollup,
+    key: Vec<Owned>,
+    sums: Vec<i64>,
+}
+
+/// Roll-up rows written by one statement.
+const ROLLUP_ROWS_PER_STATEMENT: usize = 32;
+
+/// Writes the changes a transaction deferred, summed per roll-up row: one upsert per 32 rows.
+pub(crate) fn write_deferred(
+    conn: &mut dyn Conn,
+    deltas: Vec<RollupDelta>,
+) -> Result<(), StoreError> {
+    if deltas.is_empty() {
+        return Ok(());
+    }
+    // Summed per roll-up row; ordered by table, so each table's rows are together.
+    let mut rows: BTreeMap<(&'static str, Vec<Owned>), RollupDelta> = BTreeMap::new();
+    for d in deltas {
+        match rows.entry((d.rollup.table, d.key.clone())) {
+            std::collections::btree_map::Entry::Vacant(e) => {
+                e.insert(d);
+            }
+            std::collections::btree_map::Entry::Occupied(mut e) => {
+                for (total, n) in e.get_mut().sums.iter_mut().zip(d.sums) {
+                    *total += n;
+                }
+            }
+        }
+    }
+    let mut by_table: BTreeMap<&'static str, Vec<RollupDelta>> = BTreeMap::new();
+    for row in rows.into_values() {
+        if row.sums.iter().any(|n| *n != 0) {
+            by_table.entry(row.rollup.table).or_default().push(row);
+        }
+    }
+    for rows in by_table.into_values() {
+        for chunk in rows.chunks(ROLLUP_ROWS_PER_STATEMENT) {
+            let rollup = chunk[0].rollup;
+            let keys: Vec<&str> = rollup.keys.iter().map(|(c, _)| *c).collect();
+            let columns: Vec<&str> = rollup.sums.iter().map(|(c, _)| *c).collect();
+            let updates: Vec<String> = columns
+                .iter()
+                .map(|c| format!("{c} = {t}.{c} + excluded.{c}", t = rollup.table))
+                .collect();
+            let sql = format!(
+                "{} ON CONFLICT ({}) DO UPDATE SET {}",
+                crate::db::multi_row_insert(
+                    &format!(
+                        "{} ({}, {})",
+                        rollup.table,
+                        keys.join(", "),
+                        columns.join(", ")
+                    ),
+                    keys.len() + columns.len(),
+                    chunk.len()
+                ),
+                keys.join(", "),
+                updates.join(", ")
+            );
+            let mut params = Vec::with_capacity(chunk.len() * (keys.len() + columns.len()));
+            for row in chunk {
+                params.extend(row.key.iter().map(|k| match k {
+                    Owned::Int(n) => Value::Int(*n),
+                    Owned::Text(t) => Value::Text(t),
+                    Owned::Null => Value::Null,
+                }));
+                params.extend(row.sums.iter().map(|n| Value::Int(*n)));
+            }
+            conn.execute(&sql, &params)?;
+        }
+    }
+    Ok(())
 }
 
 /// Moves one order's contribution out of (`sign` −1) or into (+1) the roll-ups of its

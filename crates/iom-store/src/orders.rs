@@ -299,24 +299,55 @@ pub fn save(conn: &mut dyn Conn, before: &Order, after: &Order) -> Result<(), St
             "the order changed meanwhile; try again",
         )));
     }
-    for line in &after.lines {
-        let node = line_node(after, line);
-        let changed = before
-            .line(line.line_no)
-            .is_none_or(|b| b.status != line.status || line_node(before, b) != node);
-        if changed {
-            conn.execute(
-                "UPDATE order_lines SET status = $3, node = $4 WHERE order_id = $1 AND line_no = $2",
-                &[
-                    Value::Text(&id),
-                    Value::Int(line.line_no.into()),
-                    Value::Text(line.status.as_str()),
-                    node.into(),
-                ],
-            )?;
-        }
+    let changed: Vec<(i64, &str, Option<&str>)> = after
+        .lines
+        .iter()
+        .filter_map(|line| {
+            let node = line_node(after, line);
+            let changed = before
+                .line(line.line_no)
+                .is_none_or(|b| b.status != line.status || line_node(before, b) != node);
+            changed.then(|| (i64::from(line.line_no), line.status.as_str(), node))
+        })
+        .collect();
+    for chunk in changed.chunks(LINES_PER_UPDATE) {
+        update_lines(conn, &id, chunk)?;
     }
     crate::insights::record(conn, Some(before), after)?;
+    Ok(())
+}
+
+/// Most lines one `UPDATE` of `order_lines` sets.
+const LINES_PER_UPDATE: usize = 16;
+
+/// Sets the status and node of several lines of one order in one statement (a flow step moves
+/// every line of an order at once; on PostgreSQL each statement is a round trip).
+fn update_lines(
+    conn: &mut dyn Conn,
+    id: &str,
+    lines: &[(i64, &str, Option<&str>)],
+) -> Result<(), StoreError> {
+    let mut params = vec![Value::Text(id)];
+    let (mut status, mut node, mut numbers) = (String::new(), String::new(), Vec::new());
+    for (line_no, line_status, line_node) in lines {
+        let n = params.len();
+        params.extend([
+            Value::Int(*line_no),
+            Value::Text(line_status),
+            (*line_node).into(),
+        ]);
+        status.push_str(&format!(" WHEN ${} THEN ${}", n + 1, n + 2));
+        node.push_str(&format!(" WHEN ${} THEN ${}", n + 1, n + 3));
+        numbers.push(format!("${}", n + 1));
+    }
+    conn.execute(
+        &format!(
+            "UPDATE order_lines SET status = CASE line_no{status} END, node = CASE line_no{node} END
+             WHERE order_id = $1 AND line_no IN ({})",
+            numbers.join(", ")
+        ),
+        &params,
+    )?;
     Ok(())
 }
 

@@ -17,6 +17,7 @@ use iom_domain::EventDraft;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::db::{Conn, Dialect, Row, Value};
+use crate::insights::RollupDelta;
 use crate::{PendingEvent, StoreError};
 
 /// Most jobs committed in one transaction; bounds the latency one batch adds.
@@ -54,10 +55,16 @@ impl<'a> Tx<'a> {
             conn: Counting {
                 inner: conn,
                 changes: 0,
+                rollups: Vec::new(),
             },
             events,
             now,
         }
+    }
+
+    /// The roll-up changes the job deferred, to write before the commit.
+    fn into_rollups(self) -> Vec<RollupDelta> {
+        self.conn.rollups
     }
 }
 
@@ -115,11 +122,13 @@ impl Tx<'_> {
     ) -> Result<T, E> {
         self.conn.batch("SAVEPOINT nested")?;
         let mark = self.events.len();
+        let rollups = self.conn.rollups.len();
         let result = f(self);
         match &result {
             Ok(_) => self.conn.batch("RELEASE SAVEPOINT nested")?,
             Err(_) => {
                 self.events.truncate(mark);
+                self.conn.rollups.truncate(rollups);
                 self.conn
                     .batch("ROLLBACK TO SAVEPOINT nested; RELEASE SAVEPOINT nested")?;
             }
@@ -128,10 +137,12 @@ impl Tx<'_> {
     }
 }
 
-/// The write connection, counting what may have changed the database ([`Tx::changes`]).
+/// The write connection, counting what may have changed the database ([`Tx::changes`]), and
+/// keeping the job's roll-up changes until the commit ([`Conn::deferred_rollups`]).
 struct Counting<'a> {
     inner: &'a mut dyn Conn,
     changes: u64,
+    rollups: Vec<RollupDelta>,
 }
 
 impl Counting<'_> {
@@ -169,6 +180,12 @@ impl Conn for Counting<'_> {
 
     fn is_broken(&self) -> bool {
         self.inner.is_broken()
+    }
+
+    /// A deferred roll-up change is a change: work that fails after making one must be undone.
+    fn deferred_rollups(&mut self) -> Option<&mut Vec<RollupDelta>> {
+        self.changes += 1;
+        Some(&mut self.rollups)
     }
 }
 
@@ -257,8 +274,9 @@ fn run_writer<C: Conn>(mut conn: C, connect: Connect<C>, mut queue: mpsc::Receiv
             Err(e) => Err(e),
             Ok(()) if alone => run_alone(&mut conn, jobs, &mut events),
             Ok(()) => {
-                let completions = run_jobs(&mut conn, jobs, &mut events);
-                let outcome = finish(&mut conn, &mut events).inspect_err(|_| {
+                let mut rollups = Vec::new();
+                let completions = run_jobs(&mut conn, jobs, &mut events, &mut rollups);
+                let outcome = finish(&mut conn, &mut events, rollups).inspect_err(|_| {
                     // A failed COMMIT can leave the session inside an aborted transaction.
                     let _ = conn.batch("ROLLBACK");
                 });
@@ -296,9 +314,11 @@ fn run_alone(
     let Some(job) = jobs.into_iter().next() else {
         return conn.batch("ROLLBACK");
     };
-    let (ok, completion) = job(&mut Tx::new(&mut *conn, &mut *events, now));
+    let mut tx = Tx::new(&mut *conn, &mut *events, now);
+    let (ok, completion) = job(&mut tx);
+    let rollups = tx.into_rollups();
     let outcome = if ok {
-        finish(conn, events).inspect_err(|_| {
+        finish(conn, events, rollups).inspect_err(|_| {
             let _ = conn.batch("ROLLBACK");
         })
     } else {
@@ -319,6 +339,7 @@ fn run_jobs(
     conn: &mut dyn Conn,
     jobs: Vec<Work>,
     events: &mut Vec<PendingEvent>,
+    rollups: &mut Vec<RollupDelta>,
 ) -> Vec<Completion> {
     let now = Utc::now();
     let count = jobs.len();
@@ -327,7 +348,11 @@ fn run_jobs(
         let mark = events.len();
         let (ok, completion) = {
             let mut tx = Tx::new(&mut *conn, &mut *events, now);
-            job(&mut tx)
+            let answer = job(&mut tx);
+            if answer.0 {
+                rollups.extend(tx.into_rollups());
+            }
+            answer
         };
         let last = i + 1 == count;
         let closed = if !ok {
@@ -351,7 +376,12 @@ fn run_jobs(
 /// statement shapes stay prepared.
 const ROWS_PER_INSERT: usize = 32;
 
-fn finish(conn: &mut dyn Conn, events: &mut [PendingEvent]) -> Result<(), StoreError> {
+fn finish(
+    conn: &mut dyn Conn,
+    events: &mut [PendingEvent],
+    rollups: Vec<RollupDelta>,
+) -> Result<(), StoreError> {
+    crate::insights::write_deferred(conn, rollups)?;
     if !events.is_empty() {
         let data: Vec<String> = events.iter().map(|e| e.draft.data.to_string()).collect();
         for (chunk, data) in events

@@ -237,7 +237,7 @@ async fn a_lone_failing_job_leaves_nothing_behind() {
 async fn solo_jobs_among_grouped_ones_each_commit_or_leave_nothing() {
     for (store, db) in stores().await {
         let mut tasks = Vec::new();
-        for i in 0..60 {
+        for i in 0..60u32 {
             let store = store.clone();
             tasks.push(tokio::spawn(async move {
                 let job = move |tx: &mut iom_store::Tx<'_>| {
@@ -251,7 +251,7 @@ async fn solo_jobs_among_grouped_ones_each_commit_or_leave_nothing() {
                     }
                     Ok(i)
                 };
-                if i % 4 == 0 || i % 10 == 3 {
+                if i.is_multiple_of(4) || i % 10 == 3 {
                     store.write_solo(job).await
                 } else {
                     store.write(job).await

@@ -2,7 +2,8 @@
 //! they sum changes. Whatever the changes, every roll-up equals the same sums taken over the fact
 //! rows.
 
-use iom_domain::{LineQuantityRequest, LineStatus, OrderId, ShipmentRequest};
+use iom_domain::order::{LineQuantityRequest, ShipmentRequest};
+use iom_domain::{LineStatus, OrderId};
 use iom_store::{Conn, Row, Store};
 
 use super::{create, order, stores};
@@ -71,7 +72,7 @@ async fn walk(store: &Store, id: OrderId, k: usize) {
         .update_order(id, |o, now| o.start_processing(now))
         .await
         .unwrap();
-    if k % 5 == 0 {
+    if k.is_multiple_of(5) {
         store
             .update_order(id, |o, now| o.hold("fraud", None, now))
             .await
@@ -108,13 +109,13 @@ async fn walk(store: &Store, id: OrderId, k: usize) {
             .await
             .unwrap();
     }
-    if k % 2 == 0 {
+    if k.is_multiple_of(2) {
         store
             .update_order(id, move |o, now| o.record_shipment(ship(1, 1), now))
             .await
             .unwrap();
     }
-    if k % 6 == 0 {
+    if k.is_multiple_of(6) {
         store
             .update_order(id, move |o, now| o.record_shipment(ship(1, 1), now))
             .await
