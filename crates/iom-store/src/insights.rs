@@ -95,7 +95,13 @@ pub(crate) fn record(
         ],
     )?;
     if moved {
-        roll(conn, &f.order_id, 1, f.shipped_at.is_some())?;
+        if before.is_none() && conn.deferred_rollups().is_some() {
+            // A new order's row is `f` as it stands: its contribution needs no statement.
+            let delta = new_order_contribution(&f, open);
+            conn.deferred_rollups().expect("checked").extend(delta);
+        } else {
+            roll(conn, &f.order_id, 1, f.shipped_at.is_some())?;
+        }
     }
 
     let placed = micros(after.placed_at);
@@ -137,7 +143,18 @@ pub(crate) fn record(
             );
             conn.execute(&sql, &params)?;
         }
-        ORDER_LINES_DAILY.roll(conn, 1, &f.order_id, None)?;
+        if conn.deferred_rollups().is_some() {
+            let day = day_of(placed);
+            let deltas = lines.iter().map(|l| RollupDelta {
+                rollup: &ORDER_LINES_DAILY,
+                key: vec![Owned::Int(day), Owned::Text(l.sku.clone())],
+                sums: vec![1, l.units, l.shipped_units, to_micros(l.revenue)],
+            });
+            let deltas: Vec<RollupDelta> = deltas.collect();
+            conn.deferred_rollups().expect("checked").extend(deltas);
+        } else {
+            ORDER_LINES_DAILY.roll(conn, 1, &f.order_id, None)?;
+        }
     } else {
         for line in lines {
             let unchanged = before
@@ -208,6 +225,61 @@ pub(crate) fn record(
         }
     }
     Ok(())
+}
+
+/// The UTC day of a time in microseconds, as the roll-ups' SQL computes it (`t - t % DAY`).
+fn day_of(t: i64) -> i64 {
+    t - t % DAY
+}
+
+/// What a new order's fact row `f` adds to `ORDERS_DAILY` (and `SHIPPED_DAILY` when it was
+/// shipped already): the expressions of [`ORDER_SUMS`], in their order, computed from `f`, which
+/// is the row as inserted. `rollups::the_daily_rollups_equal_the_sums_over_the_fact_rows_whatever_the_changes`
+/// compares every column with the sums over the fact rows.
+fn new_order_contribution(f: &OrderFacts, open: bool) -> Vec<RollupDelta> {
+    let (created, ship_by) = (micros(f.created_at), micros(f.ship_by));
+    let shipped = f.shipped_at.map(micros);
+    let released = f.released_at.map(micros);
+    let settled = !open;
+    let sums = vec![
+        1,
+        i64::from(f.cancelled),
+        i64::from(f.backordered),
+        f.lines,
+        f.units,
+        f.cancelled_units,
+        f.shipped_units,
+        0,
+        to_micros(f.total),
+        to_micros(f.booked),
+        i64::from(settled),
+        if settled { f.units } else { 0 },
+        if settled { f.shipped_units } else { 0 },
+        i64::from(shipped.is_some()),
+        i64::from(shipped.is_some_and(|at| at <= ship_by)),
+        shipped.map_or(0, |at| at - created),
+        i64::from(released.is_some()),
+        released.map_or(0, |at| at - created),
+    ];
+    debug_assert_eq!(sums.len(), ORDER_SUMS.len());
+    let mut deltas = vec![RollupDelta {
+        rollup: &ORDERS_DAILY,
+        key: vec![
+            Owned::Int(day_of(micros(f.placed_at))),
+            Owned::Text(f.channel.clone()),
+            Owned::Text(f.currency.clone()),
+            Owned::Text(f.region.clone()),
+        ],
+        sums,
+    }];
+    if let Some(at) = shipped {
+        deltas.push(RollupDelta {
+            rollup: &SHIPPED_DAILY,
+            key: vec![Owned::Int(day_of(at)), Owned::Text(f.currency.clone())],
+            sums: vec![to_micros(f.total)],
+        });
+    }
+    deltas
 }
 
 /// What the order roll-ups (`ORDERS_DAILY`, `SHIPPED_DAILY`) read of an order's fact row: its

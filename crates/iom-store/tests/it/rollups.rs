@@ -21,23 +21,38 @@ fn show(rows: &[Row]) -> Vec<String> {
 }
 
 const ORDERS_ROLLUP: &str = "SELECT day, channel, currency, region, CAST(orders AS BIGINT),
-        CAST(cancelled_orders AS BIGINT), CAST(backordered_orders AS BIGINT), CAST(units AS BIGINT),
-        CAST(cancelled_units AS BIGINT), CAST(shipped_units AS BIGINT),
-        CAST(revenue_micros AS BIGINT), CAST(settled_orders AS BIGINT),
-        CAST(shipped_orders AS BIGINT), CAST(released_orders AS BIGINT),
-        CAST(release_micros AS BIGINT)
+        CAST(cancelled_orders AS BIGINT), CAST(backordered_orders AS BIGINT),
+        CAST(lines AS BIGINT), CAST(units AS BIGINT), CAST(cancelled_units AS BIGINT),
+        CAST(shipped_units AS BIGINT), CAST(returned_units AS BIGINT),
+        CAST(revenue_micros AS BIGINT), CAST(booked_micros AS BIGINT),
+        CAST(settled_orders AS BIGINT), CAST(settled_units AS BIGINT),
+        CAST(settled_shipped_units AS BIGINT), CAST(shipped_orders AS BIGINT),
+        CAST(on_time_orders AS BIGINT), CAST(cycle_micros AS BIGINT),
+        CAST(released_orders AS BIGINT), CAST(release_micros AS BIGINT)
     FROM order_facts_daily WHERE orders <> 0 ORDER BY day, channel, currency, region";
 
 const ORDERS_FROM_FACTS: &str = "SELECT placed_at - placed_at % 86400000000 AS day, channel,
         currency, region, CAST(COUNT(*) AS BIGINT), CAST(SUM(cancelled) AS BIGINT),
-        CAST(SUM(backordered) AS BIGINT), CAST(SUM(units) AS BIGINT),
+        CAST(SUM(backordered) AS BIGINT), CAST(SUM(lines) AS BIGINT), CAST(SUM(units) AS BIGINT),
         CAST(SUM(cancelled_units) AS BIGINT), CAST(SUM(shipped_units) AS BIGINT),
-        CAST(SUM(total_micros) AS BIGINT),
+        CAST(SUM(returned_units) AS BIGINT), CAST(SUM(total_micros) AS BIGINT),
+        CAST(SUM(booked_micros) AS BIGINT),
         CAST(SUM(CASE WHEN open = 0 THEN 1 ELSE 0 END) AS BIGINT),
+        CAST(SUM(CASE WHEN open = 0 THEN units ELSE 0 END) AS BIGINT),
+        CAST(SUM(CASE WHEN open = 0 THEN shipped_units ELSE 0 END) AS BIGINT),
         CAST(SUM(CASE WHEN shipped_at IS NOT NULL THEN 1 ELSE 0 END) AS BIGINT),
+        CAST(SUM(CASE WHEN shipped_at <= ship_by THEN 1 ELSE 0 END) AS BIGINT),
+        CAST(SUM(CASE WHEN shipped_at IS NOT NULL THEN shipped_at - created_at ELSE 0 END) AS BIGINT),
         CAST(SUM(CASE WHEN released_at IS NOT NULL THEN 1 ELSE 0 END) AS BIGINT),
         CAST(SUM(CASE WHEN released_at IS NOT NULL THEN released_at - created_at ELSE 0 END) AS BIGINT)
     FROM order_facts GROUP BY 1, channel, currency, region ORDER BY 1, channel, currency, region";
+
+const SHIPPED_ROLLUP: &str = "SELECT day, currency, CAST(value_micros AS BIGINT)
+    FROM order_shipped_daily WHERE value_micros <> 0 ORDER BY day, currency";
+
+const SHIPPED_FROM_FACTS: &str = "SELECT shipped_at - shipped_at % 86400000000 AS day, currency,
+        CAST(SUM(total_micros) AS BIGINT)
+    FROM order_facts WHERE shipped_at IS NOT NULL GROUP BY 1, currency ORDER BY 1, currency";
 
 const LINES_ROLLUP: &str = "SELECT day, sku, CAST(lines AS BIGINT), CAST(units AS BIGINT),
         CAST(shipped_units AS BIGINT), CAST(revenue_micros AS BIGINT)
@@ -139,6 +154,9 @@ async fn the_daily_rollups_equal_the_sums_over_the_fact_rows_whatever_the_change
         let (rollup, facts) = compare(&store, ORDERS_ROLLUP, ORDERS_FROM_FACTS).await;
         assert!(!facts.is_empty());
         assert_eq!(show(&rollup), show(&facts), "{}: orders", db.backend);
+        let (rollup, facts) = compare(&store, SHIPPED_ROLLUP, SHIPPED_FROM_FACTS).await;
+        assert!(!facts.is_empty());
+        assert_eq!(show(&rollup), show(&facts), "{}: shipped", db.backend);
         let (rollup, facts) = compare(&store, LINES_ROLLUP, LINES_FROM_FACTS).await;
         assert!(!facts.is_empty());
         assert_eq!(show(&rollup), show(&facts), "{}: lines", db.backend);
