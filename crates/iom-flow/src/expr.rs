@@ -31,7 +31,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::sync::{Arc, LazyLock, OnceLock};
 
-use cel::common::ast::{EntryExpr, Expr, IdedExpr, LiteralValue, operators as op};
+use cel::common::ast::{
+    EntryExpr, Expr, IdedExpr, LiteralValue, MapExpr, StructExpr, operators as op,
+};
 use cel::{Context, ExecutionError, Program, Value};
 use chrono::{DateTime, Utc};
 use iom_domain::{Address, Order};
@@ -1126,18 +1128,14 @@ fn order_fields_read(e: &IdedExpr, fields: &mut BTreeSet<String>) -> bool {
             fields,
         ),
         Expr::List(list) => all(&list.elements, fields),
-        Expr::Map(map) => map.entries.iter().all(|entry| match &entry.expr {
-            EntryExpr::MapEntry(m) => {
-                order_fields_read(&m.key, fields) && order_fields_read(&m.value, fields)
-            }
-            EntryExpr::StructField(f) => order_fields_read(&f.value, fields),
-        }),
-        Expr::Struct(s) => s.entries.iter().all(|entry| match &entry.expr {
-            EntryExpr::MapEntry(m) => {
-                order_fields_read(&m.key, fields) && order_fields_read(&m.value, fields)
-            }
-            EntryExpr::StructField(f) => order_fields_read(&f.value, fields),
-        }),
+        Expr::Map(MapExpr { entries }) | Expr::Struct(StructExpr { entries, .. }) => {
+            entries.iter().all(|entry| match &entry.expr {
+                EntryExpr::MapEntry(m) => {
+                    order_fields_read(&m.key, fields) && order_fields_read(&m.value, fields)
+                }
+                EntryExpr::StructField(f) => order_fields_read(&f.value, fields),
+            })
+        }
         Expr::Literal(_) | Expr::Unspecified => true,
     }
 }

@@ -513,37 +513,12 @@ pub struct StepRow {
     pub output: Option<serde_json::Value>,
 }
 
-/// Inserts or replaces a step record (the same (run, n, attempt) moves from started to finished).
-pub fn put_step(conn: &mut dyn Conn, s: &StepRow) -> Result<(), StoreError> {
-    let output = s.output.as_ref().map(|o| o.to_string());
-    conn.execute(
-        "INSERT INTO flow_steps (run_id, n, attempt, step, uses, status, started_at, finished_at, outcome, error, output)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-         ON CONFLICT (run_id, n, attempt) DO UPDATE SET status = excluded.status,
-           finished_at = excluded.finished_at, outcome = excluded.outcome, error = excluded.error,
-           output = excluded.output",
-        &[
-            Value::Text(&s.run_id),
-            Value::Int(s.n),
-            Value::Int(s.attempt),
-            Value::Text(&s.step),
-            Value::Text(&s.uses),
-            Value::Text(&s.status),
-            Value::Int(micros(s.started_at)),
-            s.finished_at.map(micros).into(),
-            s.outcome.as_ref().into(),
-            s.error.as_ref().into(),
-            output.as_ref().into(),
-        ],
-    )?;
-    Ok(())
-}
-
 /// Most step records in one statement.
 const STEPS_PER_INSERT: usize = 32;
 
-/// Inserts or replaces many step records, a multi-row statement per 32: a pass records every
-/// step it drove at its end. A record named twice keeps the later one.
+/// Inserts or replaces step records (the same (run, n, attempt) moves from started to finished),
+/// a multi-row statement per 32: a pass records every step it drove at its end. A record named
+/// twice keeps the later one.
 pub fn put_steps(conn: &mut dyn Conn, steps: &[StepRow]) -> Result<(), StoreError> {
     let mut last: std::collections::HashMap<(&str, i64, i64), usize> = Default::default();
     for (i, s) in steps.iter().enumerate() {

@@ -7,6 +7,7 @@
 //! backends hand back integers (PostgreSQL's `SUM(BIGINT)` is `NUMERIC`).
 
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 use chrono::{DateTime, Datelike, TimeZone, Utc};
 use iom_domain::{EventDraft, Order};
@@ -441,6 +442,8 @@ struct Rollup {
     sums: &'static [(&'static str, &'static str)],
     /// The fact rows that change together: `FROM … WHERE …`, with `$1` (and `$3`) naming them.
     source: &'static str,
+    /// The statements of [`Rollup::roll`], built on first use.
+    statements: OnceLock<(String, String)>,
 }
 
 static ORDERS_DAILY: Rollup = Rollup {
@@ -453,6 +456,7 @@ static ORDERS_DAILY: Rollup = Rollup {
     ],
     sums: &ORDER_SUMS,
     source: "FROM order_facts WHERE order_id = $1",
+    statements: OnceLock::new(),
 };
 
 static SHIPPED_DAILY: Rollup = Rollup {
@@ -463,6 +467,7 @@ static SHIPPED_DAILY: Rollup = Rollup {
     ],
     sums: &[("value_micros", "total_micros")],
     source: "FROM order_facts WHERE order_id = $1 AND shipped_at IS NOT NULL",
+    statements: OnceLock::new(),
 };
 
 const LINE_SUMS: [(&str, &str); 4] = [
@@ -482,6 +487,7 @@ static ORDER_LINES_DAILY: Rollup = Rollup {
     keys: &LINES_KEYS,
     sums: &LINE_SUMS,
     source: "FROM line_facts WHERE order_id = $1",
+    statements: OnceLock::new(),
 };
 
 /// One line of an order.
@@ -490,6 +496,7 @@ static LINE_DAILY: Rollup = Rollup {
     keys: &LINES_KEYS,
     sums: &LINE_SUMS,
     source: "FROM line_facts WHERE order_id = $1 AND line_no = $3",
+    statements: OnceLock::new(),
 };
 
 const SHIPMENT_SUMS: [(&str, &str); 5] = [
@@ -508,33 +515,46 @@ static SHIPMENTS_DAILY: Rollup = Rollup {
     keys: &[("day", "at - at % 86400000000"), ("node", "node")],
     sums: &SHIPMENT_SUMS,
     source: "FROM shipment_facts WHERE shipment_id = $1",
+    statements: OnceLock::new(),
 };
 
 impl Rollup {
     fn sql(&self) -> String {
-        let keys: Vec<&str> = self.keys.iter().map(|(c, _)| *c).collect();
         let key_exprs: Vec<&str> = self.keys.iter().map(|(_, e)| *e).collect();
-        let columns: Vec<&str> = self.sums.iter().map(|(c, _)| *c).collect();
         let values: Vec<String> = self
             .sums
             .iter()
             .map(|(_, e)| format!("CAST(CAST($2 AS BIGINT) * SUM({e}) AS BIGINT)"))
             .collect();
-        let updates: Vec<String> = columns
-            .iter()
-            .map(|c| format!("{c} = {t}.{c} + excluded.{c}", t = self.table))
-            .collect();
         format!(
-            "INSERT INTO {table} ({keys}, {columns})
-             SELECT {key_exprs}, {values} {source} GROUP BY {key_exprs}
-             ON CONFLICT ({keys}) DO UPDATE SET {updates}",
-            table = self.table,
-            keys = keys.join(", "),
-            columns = columns.join(", "),
+            "INSERT INTO {table} SELECT {key_exprs}, {values} {source} GROUP BY {key_exprs}
+             {add}",
+            table = self.target(),
             key_exprs = key_exprs.join(", "),
             values = values.join(", "),
             source = self.source,
-            updates = updates.join(", "),
+            add = self.add_on_conflict(),
+        )
+    }
+
+    /// `table (keys, sums)`: what an insert into the roll-up names.
+    fn target(&self) -> String {
+        let columns: Vec<&str> = self.keys.iter().chain(self.sums).map(|(c, _)| *c).collect();
+        format!("{} ({})", self.table, columns.join(", "))
+    }
+
+    /// The clause that adds an inserted row's sums to the row of its keys when there is one.
+    fn add_on_conflict(&self) -> String {
+        let keys: Vec<&str> = self.keys.iter().map(|(c, _)| *c).collect();
+        let updates: Vec<String> = self
+            .sums
+            .iter()
+            .map(|(c, _)| format!("{c} = {t}.{c} + excluded.{c}", t = self.table))
+            .collect();
+        format!(
+            "ON CONFLICT ({}) DO UPDATE SET {}",
+            keys.join(", "),
+            updates.join(", ")
         )
     }
 
@@ -566,11 +586,14 @@ impl Rollup {
     ) -> Result<(), StoreError> {
         let mut params = vec![Value::Text(id), Value::Int(sign)];
         params.extend(line.map(Value::Int));
+        let (apply, read) = self
+            .statements
+            .get_or_init(|| (self.sql(), self.contributions_sql()));
         if conn.deferred_rollups().is_none() {
-            conn.execute(&self.sql(), &params)?;
+            conn.execute(apply, &params)?;
             return Ok(());
         }
-        let rows = conn.query(&self.contributions_sql(), &params)?;
+        let rows = conn.query(read, &params)?;
         let keys = self.keys.len();
         let mut deltas = Vec::with_capacity(rows.len());
         for Row(mut values) in rows {
@@ -632,37 +655,20 @@ pub(crate) fn write_deferred(
             }
         }
     }
-    let mut by_table: BTreeMap<&'static str, Vec<RollupDelta>> = BTreeMap::new();
-    for row in rows.into_values() {
-        if row.sums.iter().any(|n| *n != 0) {
-            by_table.entry(row.rollup.table).or_default().push(row);
-        }
-    }
-    for rows in by_table.into_values() {
-        for chunk in rows.chunks(ROLLUP_ROWS_PER_STATEMENT) {
+    let rows: Vec<RollupDelta> = rows
+        .into_values()
+        .filter(|row| row.sums.iter().any(|n| *n != 0))
+        .collect();
+    for table in rows.chunk_by(|a, b| a.rollup.table == b.rollup.table) {
+        for chunk in table.chunks(ROLLUP_ROWS_PER_STATEMENT) {
             let rollup = chunk[0].rollup;
-            let keys: Vec<&str> = rollup.keys.iter().map(|(c, _)| *c).collect();
-            let columns: Vec<&str> = rollup.sums.iter().map(|(c, _)| *c).collect();
-            let updates: Vec<String> = columns
-                .iter()
-                .map(|c| format!("{c} = {t}.{c} + excluded.{c}", t = rollup.table))
-                .collect();
+            let width = rollup.keys.len() + rollup.sums.len();
             let sql = format!(
-                "{} ON CONFLICT ({}) DO UPDATE SET {}",
-                crate::db::multi_row_insert(
-                    &format!(
-                        "{} ({}, {})",
-                        rollup.table,
-                        keys.join(", "),
-                        columns.join(", ")
-                    ),
-                    keys.len() + columns.len(),
-                    chunk.len()
-                ),
-                keys.join(", "),
-                updates.join(", ")
+                "{} {}",
+                crate::db::multi_row_insert(&rollup.target(), width, chunk.len()),
+                rollup.add_on_conflict()
             );
-            let mut params = Vec::with_capacity(chunk.len() * (keys.len() + columns.len()));
+            let mut params = Vec::with_capacity(chunk.len() * width);
             for row in chunk {
                 params.extend(row.key.iter().map(|k| match k {
                     Owned::Int(n) => Value::Int(*n),

@@ -200,6 +200,15 @@ fn dispatch(tx: &mut Tx<'_>, engine: &Engine, out: &mut PassOutcome) -> Result<(
                 }
             }
         }
+        // Most events start no flow: their data is copied only for those that may.
+        let triggers = |p: &ExecutablePlan| {
+            p.triggers
+                .iter()
+                .any(|t| iom_domain::event::type_matches(t, &event.kind))
+        };
+        if !flows.iter().any(|(_, _, p)| triggers(p)) {
+            continue;
+        }
         let input = EventInput {
             kind: event.kind.clone(),
             subject: event.subject.clone(),
@@ -207,12 +216,9 @@ fn dispatch(tx: &mut Tx<'_>, engine: &Engine, out: &mut PassOutcome) -> Result<(
             data: event.data.clone(),
         };
         for flow_type in [FlowType::Order, FlowType::Inventory, FlowType::Return] {
-            let mut candidates = flows.iter().filter(|(_, _, p)| {
-                p.flow_type == flow_type
-                    && p.triggers
-                        .iter()
-                        .any(|t| iom_domain::event::type_matches(t, &event.kind))
-            });
+            let mut candidates = flows
+                .iter()
+                .filter(|(_, _, p)| p.flow_type == flow_type && triggers(p));
             let order_id = match flow_type {
                 FlowType::Order => event
                     .subject
