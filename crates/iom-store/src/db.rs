@@ -9,6 +9,7 @@
 //! the `postgres` client; sqlx's `Any` driver is async-only and slower on SQLite.
 
 use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex};
 
 use crate::StoreError;
 
@@ -105,8 +106,52 @@ impl Row {
 }
 
 /// `INSERT INTO {table} VALUES ($1, …), (…)` for `rows` rows of `columns` values each.
-pub fn multi_row_insert(table: &str, columns: usize, rows: usize) -> String {
-    let mut sql = format!("INSERT INTO {table} VALUES ");
+pub fn multi_row_insert(table: &str, columns: usize, rows: usize) -> Arc<str> {
+    shaped("INSERT INTO", table, columns, rows, "")
+}
+
+/// [`multi_row_insert`] followed by `tail` (an `ON CONFLICT` clause, say).
+pub fn multi_row_statement(table: &str, columns: usize, rows: usize, tail: &str) -> Arc<str> {
+    shaped("INSERT INTO", table, columns, rows, tail)
+}
+
+/// [`multi_row_insert`] for rows appended inside a job that fails as a whole when the statement
+/// fails (the writer then rolls the job back). On SQLite it is `INSERT OR FAIL`: a multi-row
+/// statement that may abort halfway makes SQLite copy every page it changes into a statement
+/// journal first, to undo just that statement, and the job's rollback already undoes it.
+pub fn multi_row_append(dialect: Dialect, table: &str, columns: usize, rows: usize) -> Arc<str> {
+    let head = match dialect {
+        Dialect::Sqlite => "INSERT OR FAIL INTO",
+        Dialect::Postgres => "INSERT INTO",
+    };
+    shaped(head, table, columns, rows, "")
+}
+
+/// The statement `name` for `n` items, built by `build` the first time it is asked for and kept
+/// (see [`shaped`] for why).
+pub fn sized_statement(name: &'static str, n: usize, build: impl FnOnce() -> String) -> Arc<str> {
+    type Sized = HashMap<(&'static str, usize), Arc<str>>;
+    static SIZED: LazyLock<Mutex<Sized>> = LazyLock::new(Mutex::default);
+    let mut sized = SIZED.lock().expect("sized statements");
+    sized
+        .entry((name, n))
+        .or_insert_with(|| build().into())
+        .clone()
+}
+
+/// `{head} {table} VALUES (…), … {tail}`, built once per shape and kept: a batch of 1,000
+/// inventory changes asks for the same few kilobyte-long statements dozens of times, and
+/// formatting them each time was a twentieth of the writer's work.
+fn shaped(head: &str, table: &str, columns: usize, rows: usize, tail: &str) -> Arc<str> {
+    type Shapes = HashMap<(String, usize, usize), Arc<str>>;
+    static SHAPES: LazyLock<Mutex<Shapes>> = LazyLock::new(Mutex::default);
+    let key = (format!("{head}\0{table}\0{tail}"), columns, rows);
+    let mut shapes = SHAPES.lock().expect("statement shapes");
+    if let Some(sql) = shapes.get(&key) {
+        return sql.clone();
+    }
+    use std::fmt::Write;
+    let mut sql = format!("{head} {table} VALUES ");
     for row in 0..rows {
         if row > 0 {
             sql.push_str(", ");
@@ -116,10 +161,16 @@ pub fn multi_row_insert(table: &str, columns: usize, rows: usize) -> String {
             if column > 0 {
                 sql.push_str(", ");
             }
-            sql.push_str(&format!("${}", row * columns + column + 1));
+            let _ = write!(sql, "${}", row * columns + column + 1);
         }
         sql.push(')');
     }
+    if !tail.is_empty() {
+        sql.push(' ');
+        sql.push_str(tail);
+    }
+    let sql: Arc<str> = sql.into();
+    shapes.insert(key, sql.clone());
     sql
 }
 

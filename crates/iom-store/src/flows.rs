@@ -551,16 +551,14 @@ pub fn put_steps(conn: &mut dyn Conn, steps: &[StepRow]) -> Result<(), StoreErro
                 output.as_ref().into(),
             ]);
         }
-        let sql = format!(
-            "{} ON CONFLICT (run_id, n, attempt) DO UPDATE SET status = excluded.status,
+        let sql = crate::db::multi_row_statement(
+            "flow_steps (run_id, n, attempt, step, uses, status, started_at, finished_at,
+                 outcome, error, output)",
+            11,
+            chunk.len(),
+            "ON CONFLICT (run_id, n, attempt) DO UPDATE SET status = excluded.status,
                finished_at = excluded.finished_at, outcome = excluded.outcome,
                error = excluded.error, output = excluded.output",
-            crate::db::multi_row_insert(
-                "flow_steps (run_id, n, attempt, step, uses, status, started_at, finished_at,
-                     outcome, error, output)",
-                11,
-                chunk.len()
-            )
         );
         conn.execute(&sql, &params)?;
     }

@@ -663,10 +663,11 @@ pub(crate) fn write_deferred(
         for chunk in table.chunks(ROLLUP_ROWS_PER_STATEMENT) {
             let rollup = chunk[0].rollup;
             let width = rollup.keys.len() + rollup.sums.len();
-            let sql = format!(
-                "{} {}",
-                crate::db::multi_row_insert(&rollup.target(), width, chunk.len()),
-                rollup.add_on_conflict()
+            let sql = crate::db::multi_row_statement(
+                &rollup.target(),
+                width,
+                chunk.len(),
+                &rollup.add_on_conflict(),
             );
             let mut params = Vec::with_capacity(chunk.len() * width);
             for row in chunk {

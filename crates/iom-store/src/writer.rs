@@ -395,8 +395,12 @@ fn finish(
                 params.push(Value::Int(crate::micros(event.at)));
                 params.push(Value::Text(data));
             }
-            let sql =
-                crate::db::multi_row_insert("events (type, subject, at, data)", 4, chunk.len());
+            let sql = crate::db::multi_row_append(
+                conn.dialect(),
+                "events (type, subject, at, data)",
+                4,
+                chunk.len(),
+            );
             conn.execute(&sql, &params)?;
         }
     }
