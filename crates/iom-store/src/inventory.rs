@@ -111,12 +111,16 @@ pub struct StoredPosition {
     pub node_safety: i64,
 }
 
-/// Loads the positions of `keys`, creating empty rows for new pairs, and locks them until the
-/// transaction ends (PostgreSQL; SQLite has one writer).
+/// Loads the positions of `keys` (empty ones for new pairs) and locks them until the transaction
+/// ends. On PostgreSQL a new pair gets its row first, so that it can be locked like the rest; on
+/// SQLite, which has one writer, it is written by [`save_positions`] only, with its final figures.
 pub fn lock_positions(
     tx: &mut crate::Tx<'_>,
     keys: &[Key],
 ) -> Result<std::collections::HashMap<Key, StoredPosition>, StoreError> {
+    if tx.dialect() == crate::Dialect::Sqlite {
+        return select_all_positions(tx, keys);
+    }
     let mut out = select_positions(tx, keys)?;
     if out.len() < keys.len() {
         // New pairs get an empty row first, so that they can be locked and updated like the rest.
@@ -188,16 +192,57 @@ fn select_positions(
     Ok(out)
 }
 
-/// Writes positions back: one UPDATE for a single position, multi-row upserts for a batch (every
-/// row exists, since `lock_positions` created it, so each row takes the `DO UPDATE` path; one
-/// statement per 32 rows instead of one per row is what lets a 1,000-change batch commit quickly).
+/// Every position of `keys`, an empty one where the pair has no row yet (SQLite, where the one
+/// writer needs no row lock).
+fn select_all_positions(
+    tx: &mut crate::Tx<'_>,
+    keys: &[Key],
+) -> Result<std::collections::HashMap<Key, StoredPosition>, StoreError> {
+    let mut out = std::collections::HashMap::with_capacity(keys.len());
+    for chunk in keys.chunks(64) {
+        let mut params = Vec::with_capacity(chunk.len() * 2);
+        for (sku, node) in chunk {
+            params.extend([Value::Text(sku), Value::Text(node)]);
+        }
+        let sql = crate::db::sized_statement("all positions", chunk.len(), || {
+            let pairs: Vec<String> = (0..chunk.len())
+                .map(|i| format!("(${}, ${})", i * 2 + 1, i * 2 + 2))
+                .collect();
+            format!(
+                "SELECT k.column1, k.column2, COALESCE(b.on_hand, 0), COALESCE(b.reserved, 0),
+                        COALESCE(b.allocated, 0), b.safety_stock, COALESCE(n.safety_stock, 0)
+                 FROM (VALUES {}) k
+                 LEFT JOIN inventory_balances b ON b.sku = k.column1 AND b.node = k.column2
+                 LEFT JOIN nodes n ON n.code = k.column2",
+                pairs.join(", "),
+            )
+        });
+        for row in tx.conn().query(&sql, &params)? {
+            out.insert(
+                (row.text(0)?.to_owned(), row.text(1)?.to_owned()),
+                StoredPosition {
+                    on_hand: row.int(2)?,
+                    reserved: row.int(3)?,
+                    allocated: row.int(4)?,
+                    safety_override: row.opt_int(5)?,
+                    node_safety: row.int(6)?,
+                },
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// Writes positions back: one UPDATE for a single position that has its row, multi-row upserts
+/// otherwise (one statement per 32 rows instead of one per row is what lets a 1,000-change batch
+/// commit quickly).
 pub fn save_positions(
     tx: &mut crate::Tx<'_>,
     positions: &[(&Key, &StoredPosition)],
 ) -> Result<(), StoreError> {
     let now = crate::micros(tx.now());
     if let [((sku, node), p)] = positions {
-        tx.conn().execute(
+        let updated = tx.conn().execute(
             "UPDATE inventory_balances SET on_hand = $3, reserved = $4, allocated = $5, safety_stock = $6, updated_at = $7
              WHERE sku = $1 AND node = $2",
             &[
@@ -210,7 +255,10 @@ pub fn save_positions(
                 Value::Int(now),
             ],
         )?;
-        return Ok(());
+        if updated == 1 {
+            return Ok(());
+        }
+        // A new pair on SQLite: its row is written below.
     }
     for chunk in positions.chunks(32) {
         let mut params = Vec::with_capacity(chunk.len() * 7);
@@ -225,15 +273,13 @@ pub fn save_positions(
                 Value::Int(now),
             ]);
         }
-        let sql = format!(
-            "{} ON CONFLICT (sku, node) DO UPDATE SET on_hand = excluded.on_hand,
+        let sql = crate::db::multi_row_statement(
+            "inventory_balances (sku, node, on_hand, reserved, allocated, safety_stock, updated_at)",
+            7,
+            chunk.len(),
+            "ON CONFLICT (sku, node) DO UPDATE SET on_hand = excluded.on_hand,
              reserved = excluded.reserved, allocated = excluded.allocated,
              safety_stock = excluded.safety_stock, updated_at = excluded.updated_at",
-            crate::db::multi_row_insert(
-                "inventory_balances (sku, node, on_hand, reserved, allocated, safety_stock, updated_at)",
-                7,
-                chunk.len(),
-            )
         );
         tx.conn().execute(&sql, &params)?;
     }
@@ -248,10 +294,12 @@ pub fn known_nodes(
     let mut out = std::collections::HashSet::new();
     for chunk in codes.chunks(100) {
         let params: Vec<Value<'_>> = chunk.iter().map(|c| Value::Text(c)).collect();
-        let sql = format!(
-            "SELECT code FROM nodes WHERE code IN ({})",
-            placeholders(1, chunk.len())
-        );
+        let sql = crate::db::sized_statement("known nodes", chunk.len(), || {
+            format!(
+                "SELECT code FROM nodes WHERE code IN ({})",
+                placeholders(1, chunk.len())
+            )
+        });
         for row in conn.query(&sql, &params)? {
             out.insert(row.text(0)?.to_owned());
         }
@@ -267,10 +315,12 @@ pub fn seen_changes(
     let mut out = std::collections::HashSet::new();
     for chunk in ids.chunks(100) {
         let params: Vec<Value<'_>> = chunk.iter().map(|c| Value::Text(c)).collect();
-        let sql = format!(
-            "SELECT change_id FROM inventory_ledger WHERE change_id IN ({})",
-            placeholders(1, chunk.len())
-        );
+        let sql = crate::db::sized_statement("seen changes", chunk.len(), || {
+            format!(
+                "SELECT change_id FROM inventory_ledger WHERE change_id IN ({})",
+                placeholders(1, chunk.len())
+            )
+        });
         for row in conn.query(&sql, &params)? {
             out.insert(row.text(0)?.to_owned());
         }
@@ -311,7 +361,8 @@ pub fn insert_ledger(tx: &mut crate::Tx<'_>, rows: &[LedgerRow]) -> Result<(), S
                 Value::Int(at),
             ]);
         }
-        let sql = crate::db::multi_row_insert(
+        let sql = crate::db::multi_row_append(
+            tx.dialect(),
             "inventory_ledger (change_id, sku, node, kind, quantity, delta, on_hand_after, reason, source, at)",
             10,
             chunk.len(),

@@ -27,6 +27,14 @@ const SQLITE: &[(i64, &str)] = &[
     (11, include_str!("migrations/sqlite/0011_policies.sql")),
     (13, include_str!("migrations/sqlite/0013_order_search.sql")),
     (15, include_str!("migrations/sqlite/0015_kpi_rollup.sql")),
+    (
+        16,
+        include_str!("migrations/sqlite/0016_inventory_balances_clustered.sql"),
+    ),
+    (
+        17,
+        include_str!("migrations/sqlite/0017_reservations_item_index.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("migrations/postgres/0001_orders.sql")),
@@ -54,6 +62,10 @@ const POSTGRES: &[(i64, &str)] = &[
         include_str!("migrations/postgres/0013_order_search.sql"),
     ),
     (15, include_str!("migrations/postgres/0015_kpi_rollup.sql")),
+    (
+        17,
+        include_str!("migrations/postgres/0017_reservations_item_index.sql"),
+    ),
 ];
 
 /// Arbitrary but fixed: the advisory lock key that serialises migrations.

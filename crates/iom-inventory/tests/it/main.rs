@@ -165,3 +165,76 @@ proptest! {
         });
     }
 }
+
+/// A pair's first figures are written with the change or allocation that creates them (on
+/// SQLite no empty row is written first): the row carries the node's safety stock, a safety
+/// stock override alone creates it too, and a refused reservation leaves no row behind.
+#[tokio::test]
+async fn a_new_pair_gets_its_row_with_the_change_that_creates_it() {
+    for db in iom_store::testing::all() {
+        let store = Store::open(&db.url).await.unwrap();
+        let inventory = Inventory::new(store.clone());
+        store
+            .put_node(NodeRecord {
+                code: "N1".into(),
+                kind: "warehouse".into(),
+                active: true,
+                safety_stock: 2,
+                doc: serde_json::json!({}),
+                updated_at: chrono::Utc::now(),
+            })
+            .await
+            .unwrap();
+        let outcome = inventory
+            .apply_changes(vec![Change {
+                id: "first".into(),
+                sku: "NEW".into(),
+                node: "N1".into(),
+                kind: ChangeKind::Delta,
+                quantity: 7,
+                reason: None,
+                source: None,
+            }])
+            .await
+            .unwrap();
+        assert_eq!(outcome.applied, 1);
+        assert_eq!(
+            (outcome.balances[0].on_hand, outcome.balances[0].available),
+            (7, 5)
+        );
+        let refused = inventory
+            .reserve(ReserveRequest {
+                sku: "NEVER".into(),
+                node: "N1".into(),
+                quantity: 1,
+                reference: None,
+                order_id: None,
+                line_no: None,
+                expires_at: None,
+                group: None,
+            })
+            .await;
+        assert!(matches!(refused, Err(StoreError::Domain(_))), "{refused:?}");
+        inventory
+            .set_safety_stock("GUARDED".into(), "N1".into(), Some(3))
+            .await
+            .unwrap();
+        let balances = store
+            .balances(vec!["NEW".into(), "NEVER".into(), "GUARDED".into()], vec![])
+            .await
+            .unwrap();
+        let figures: Vec<(&str, i64, i64, i64)> = balances
+            .iter()
+            .map(|b| (b.sku.as_str(), b.on_hand, b.safety_stock, b.available))
+            .collect();
+        assert_eq!(
+            figures,
+            vec![("GUARDED", 0, 3, -3), ("NEW", 7, 2, 5)],
+            "{}",
+            db.url
+        );
+        let ledger = store.read(|c| rows::ledger(c, "NEW", "N1")).await.unwrap();
+        assert_eq!(ledger.len(), 1);
+        assert_eq!(ledger[0].on_hand_after, 7);
+    }
+}
