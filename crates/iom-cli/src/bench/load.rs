@@ -45,6 +45,11 @@ impl Report {
 
 /// Sends `count` requests from `clients` concurrent clients; `request(i)` builds the i-th, and an
 /// answer with a status outside `ok` counts as an error.
+///
+/// Each client keeps one HTTP/1.1 connection of its own and sends on it with hyper's connection
+/// API, as a load tool such as wrk does: the bench shares the machine with the server it measures,
+/// and reqwest's pool, per-request futures and body handling cost the client as much CPU as the
+/// server spent answering.
 pub async fn drive<F>(
     clients: usize,
     count: usize,
@@ -63,26 +68,14 @@ where
         tasks.push(tokio::spawn(async move {
             let mut latency = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("bounds");
             let (mut errors, mut first_error) = (0usize, None);
+            let mut connection: Option<Connection> = None;
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 if i >= count {
                     break;
                 }
                 let sent = Instant::now();
-                let outcome = match request(i).send().await {
-                    Ok(resp) if ok.contains(&resp.status().as_u16()) => {
-                        let _ = resp.bytes().await;
-                        Ok(())
-                    }
-                    Ok(resp) => {
-                        let status = resp.status();
-                        Err(format!(
-                            "{status}: {}",
-                            resp.text().await.unwrap_or_default()
-                        ))
-                    }
-                    Err(e) => Err(e.to_string()),
-                };
+                let outcome = send(&mut connection, request(i), ok).await;
                 latency.saturating_record(sent.elapsed().as_micros() as u64);
                 if let Err(e) = outcome {
                     errors += 1;
@@ -109,6 +102,73 @@ where
         errors,
         first_error,
     })
+}
+
+type Connection = hyper::client::conn::http1::SendRequest<http_body_util::Full<bytes::Bytes>>;
+
+/// Sends one request on the client's connection, opening it first when there is none (or the
+/// server closed it), and reads the whole answer.
+async fn send(
+    connection: &mut Option<Connection>,
+    request: reqwest::RequestBuilder,
+    ok: &[u16],
+) -> Result<(), String> {
+    use http_body_util::BodyExt;
+    let request = request.build().map_err(|e| e.to_string())?;
+    let url = request.url();
+    let authority = match url.port_or_known_default() {
+        Some(port) => format!("{}:{port}", url.host_str().unwrap_or("localhost")),
+        None => url.host_str().unwrap_or("localhost").to_owned(),
+    };
+    let target = match url.query() {
+        Some(query) => format!("{}?{query}", url.path()),
+        None => url.path().to_owned(),
+    };
+    let mut builder = hyper::Request::builder()
+        .method(request.method().clone())
+        .uri(target)
+        .header(hyper::header::HOST, &authority);
+    for (name, value) in request.headers() {
+        builder = builder.header(name, value);
+    }
+    let body = request
+        .body()
+        .and_then(|b| b.as_bytes())
+        .map(bytes::Bytes::copy_from_slice)
+        .unwrap_or_default();
+    let outgoing = builder
+        .body(http_body_util::Full::new(body))
+        .map_err(|e| e.to_string())?;
+    if connection.as_ref().is_none_or(|c| c.is_closed()) {
+        let stream = tokio::net::TcpStream::connect(&authority)
+            .await
+            .map_err(|e| format!("connect {authority}: {e}"))?;
+        let _ = stream.set_nodelay(true);
+        let (sender, conn) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+                .await
+                .map_err(|e| e.to_string())?;
+        tokio::spawn(conn);
+        *connection = Some(sender);
+    }
+    let sender = connection.as_mut().expect("connected");
+    sender.ready().await.map_err(|e| e.to_string())?;
+    let response = sender
+        .send_request(outgoing)
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = response.status();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| e.to_string())?
+        .to_bytes();
+    if ok.contains(&status.as_u16()) {
+        Ok(())
+    } else {
+        Err(format!("{status}: {}", String::from_utf8_lossy(&body)))
+    }
 }
 
 /// A server for a bench: the one at `url`, or one started in this process on `database` (a fresh
