@@ -1,4 +1,5 @@
-//! Flows with their versions and each version drawn as a graph; manual tasks to work through;
+//! Flows with their versions and each version drawn as a graph; the policies they share, with
+//! their versions; manual tasks to work through;
 //! a failed run reprocessed from the step where it stopped. Reads and actions go through the
 //! API's handlers.
 
@@ -15,9 +16,15 @@ use crate::AppState;
 use crate::auth::Access;
 use crate::json::ApiJson;
 use crate::routes::flows as api;
+use crate::routes::policies as policy_api;
 
 pub async fn list(State(state): State<AppState>, session: Session) -> UiResult<Response> {
-    let flows = api::list(State(state), session.principal.clone()).await?.0;
+    let flows = api::list(State(state.clone()), session.principal.clone())
+        .await?
+        .0;
+    let policies = policy_api::list(State(state), session.principal.clone())
+        .await?
+        .0;
     let body = html! {
         h1 { "Flows" }
         p { a href="/ui/tasks" { "Manual tasks" } }
@@ -34,8 +41,54 @@ pub async fn list(State(state): State<AppState>, session: Session) -> UiResult<R
                 } } }
             }
         }
+        h2 { "Policies" }
+        p.hint { "Named rules the flows share: filters choose the orders a flow or step applies to, execution policies check orders and set values." }
+        @if policies.items.is_empty() { p.muted { "No policies." } } @else {
+            table #policies {
+                thead { tr { th { "Name" } th { "Kind" } th.num { "Newest" } th { "Updated" } } }
+                tbody { @for p in &policies.items { tr {
+                    td { a href={ "/ui/policies/" (format::segment(&p.name)) } { (p.name) } }
+                    td { (p.kind) }
+                    td.num { (p.latest_version) }
+                    td { (format::time(p.updated_at)) }
+                } } }
+            }
+        }
     };
     Ok(layout::page(&session, "Flows", "/ui/flows", body))
+}
+
+/// A policy's versions, newest first, each with its definition as written.
+pub async fn policy(
+    State(state): State<AppState>,
+    session: Session,
+    Path(name): Path<String>,
+) -> UiResult<Response> {
+    let policy = policy_api::get(State(state), session.principal.clone(), Path(name.clone()))
+        .await?
+        .0;
+    let body = html! {
+        p.muted { a href="/ui/flows" { "Flows and policies" } " ›" }
+        h1 { "Policy " (policy.name) " " span.badge { (policy.kind) } }
+        table #policy-versions {
+            thead { tr { th.num { "Version" } th { "Kind" } th { "Created" } th { "Definition" } } }
+            tbody { @for v in &policy.versions { tr {
+                td.num { (v.version) }
+                td { (v.kind) }
+                td { (format::time(v.created_at)) }
+                td { details open[v.version == policy.latest_version] {
+                    summary { (v.format) }
+                    pre { (v.source) }
+                } }
+            } } }
+        }
+    };
+    Ok(layout::page(
+        &session,
+        &format!("Policy {name}"),
+        "/ui/flows",
+        body,
+    ))
 }
 
 #[derive(Deserialize, Default)]

@@ -153,6 +153,7 @@ pub fn router() -> Router<AppState> {
         .route("/ui/subscriptions", get(providers::subscriptions))
         .route("/ui/flows", get(flows::list))
         .route("/ui/flows/{name}", get(flows::detail))
+        .route("/ui/policies/{name}", get(flows::policy))
         .route("/ui/tasks", get(flows::tasks))
         .route("/ui/tasks/{id}/complete", post(flows::complete_task))
         .route("/ui/runs/{id}/retry", post(flows::retry_run))

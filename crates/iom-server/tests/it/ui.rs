@@ -255,6 +255,15 @@ async fn pages_need_a_session_and_bad_tokens_are_refused() {
 async fn every_page_renders_without_javascript() {
     for app in apps().await {
         let seeded = seed(&app).await;
+        let (status, body) = app
+            .call(
+                Method::PUT,
+                "/api/v1/policies/big-orders",
+                Some(json!({"name": "big-orders", "kind": "filter",
+                            "rule": "order.lines.exists(l, l.quantity >= 6)"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
         let ui = UiClient::sign_in(&app, ADMIN).await;
         let order_page = format!("/ui/orders/{}", seeded.order_id);
         let pages: Vec<(String, Vec<&str>)> = vec![
@@ -304,7 +313,14 @@ async fn every_page_renders_without_javascript() {
                 "/ui/subscriptions".into(),
                 vec!["erp", "http://127.0.0.1:9/hook"],
             ),
-            ("/ui/flows".into(), vec!["default-order"]),
+            (
+                "/ui/flows".into(),
+                vec!["default-order", "big-orders", "filter"],
+            ),
+            (
+                "/ui/policies/big-orders".into(),
+                vec!["Policy big-orders", "order.lines.exists(l, l.quantity"],
+            ),
             (
                 "/ui/flows/default-order".into(),
                 vec!["<svg", "validate-order", "plan-fulfillment"],
