@@ -154,42 +154,56 @@ pub fn lock_positions(
     Ok(out)
 }
 
+/// The rows of `keys` that exist, locked until the transaction ends (PostgreSQL).
 fn select_positions(
     tx: &mut crate::Tx<'_>,
     keys: &[Key],
 ) -> Result<std::collections::HashMap<Key, StoredPosition>, StoreError> {
-    let pg = tx.dialect() == crate::Dialect::Postgres;
     let mut out = std::collections::HashMap::with_capacity(keys.len());
     for chunk in keys.chunks(64) {
         let mut params = Vec::with_capacity(chunk.len() * 2);
-        let mut pairs = Vec::with_capacity(chunk.len());
-        for (i, (sku, node)) in chunk.iter().enumerate() {
+        for (sku, node) in chunk {
             params.extend([Value::Text(sku), Value::Text(node)]);
-            pairs.push(format!("(${}, ${})", i * 2 + 1, i * 2 + 2));
         }
-        // A row-value IN list is answered from the primary key on both backends; the order makes
-        // concurrent writers on PostgreSQL lock rows in the same order.
-        let sql = format!(
-            "SELECT b.sku, b.node, b.on_hand, b.reserved, b.allocated, b.safety_stock, COALESCE(n.safety_stock, 0)
-             FROM inventory_balances b LEFT JOIN nodes n ON n.code = b.node
-             WHERE (b.sku, b.node) IN (VALUES {}) ORDER BY b.sku, b.node{}",
-            pairs.join(", "),
-            if pg { " FOR UPDATE OF b" } else { "" }
-        );
+        // A row-value IN list is answered from the primary key; the order makes concurrent
+        // writers lock rows in the same order.
+        let sql = crate::db::sized_statement("locked positions", chunk.len(), || {
+            format!(
+                "SELECT b.sku, b.node, b.on_hand, b.reserved, b.allocated, b.safety_stock, COALESCE(n.safety_stock, 0)
+                 FROM inventory_balances b LEFT JOIN nodes n ON n.code = b.node
+                 WHERE (b.sku, b.node) IN (VALUES {}) ORDER BY b.sku, b.node FOR UPDATE OF b",
+                pair_placeholders(chunk.len())
+            )
+        });
         for row in tx.conn().query(&sql, &params)? {
-            out.insert(
-                (row.text(0)?.to_owned(), row.text(1)?.to_owned()),
-                StoredPosition {
-                    on_hand: row.int(2)?,
-                    reserved: row.int(3)?,
-                    allocated: row.int(4)?,
-                    safety_override: row.opt_int(5)?,
-                    node_safety: row.int(6)?,
-                },
-            );
+            let (key, position) = stored_position(&row)?;
+            out.insert(key, position);
         }
     }
     Ok(out)
+}
+
+/// `($1, $2), ($3, $4), …` for `count` (sku, node) pairs.
+fn pair_placeholders(count: usize) -> String {
+    (0..count)
+        .map(|i| format!("(${}, ${})", i * 2 + 1, i * 2 + 2))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A position row: sku, node, on hand, reserved, allocated, the pair's safety stock override and
+/// the node's own safety stock.
+fn stored_position(row: &Row) -> Result<(Key, StoredPosition), StoreError> {
+    Ok((
+        (row.text(0)?.to_owned(), row.text(1)?.to_owned()),
+        StoredPosition {
+            on_hand: row.int(2)?,
+            reserved: row.int(3)?,
+            allocated: row.int(4)?,
+            safety_override: row.opt_int(5)?,
+            node_safety: row.int(6)?,
+        },
+    ))
 }
 
 /// Every position of `keys`, an empty one where the pair has no row yet (SQLite, where the one
@@ -205,29 +219,18 @@ fn select_all_positions(
             params.extend([Value::Text(sku), Value::Text(node)]);
         }
         let sql = crate::db::sized_statement("all positions", chunk.len(), || {
-            let pairs: Vec<String> = (0..chunk.len())
-                .map(|i| format!("(${}, ${})", i * 2 + 1, i * 2 + 2))
-                .collect();
             format!(
                 "SELECT k.column1, k.column2, COALESCE(b.on_hand, 0), COALESCE(b.reserved, 0),
                         COALESCE(b.allocated, 0), b.safety_stock, COALESCE(n.safety_stock, 0)
                  FROM (VALUES {}) k
                  LEFT JOIN inventory_balances b ON b.sku = k.column1 AND b.node = k.column2
                  LEFT JOIN nodes n ON n.code = k.column2",
-                pairs.join(", "),
+                pair_placeholders(chunk.len()),
             )
         });
         for row in tx.conn().query(&sql, &params)? {
-            out.insert(
-                (row.text(0)?.to_owned(), row.text(1)?.to_owned()),
-                StoredPosition {
-                    on_hand: row.int(2)?,
-                    reserved: row.int(3)?,
-                    allocated: row.int(4)?,
-                    safety_override: row.opt_int(5)?,
-                    node_safety: row.int(6)?,
-                },
-            );
+            let (key, position) = stored_position(&row)?;
+            out.insert(key, position);
         }
     }
     Ok(out)

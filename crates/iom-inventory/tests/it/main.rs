@@ -38,19 +38,22 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
+/// A warehouse with this node-wide safety stock.
+fn warehouse(code: &str, safety_stock: i64) -> NodeRecord {
+    NodeRecord {
+        code: code.into(),
+        kind: "warehouse".into(),
+        active: true,
+        safety_stock,
+        doc: serde_json::json!({}),
+        updated_at: chrono::Utc::now(),
+    }
+}
+
 async fn run(store: Store, ops: Vec<Op>) -> Result<(), StoreError> {
     let inventory = Inventory::new(store.clone());
     for (i, node) in NODES.iter().enumerate() {
-        store
-            .put_node(NodeRecord {
-                code: (*node).into(),
-                kind: "warehouse".into(),
-                active: true,
-                safety_stock: i as i64,
-                doc: serde_json::json!({}),
-                updated_at: chrono::Utc::now(),
-            })
-            .await?;
+        store.put_node(warehouse(node, i as i64)).await?;
     }
     let mut reservations = Vec::new();
     let mut last_batch: Vec<Change> = Vec::new();
@@ -174,17 +177,7 @@ async fn a_new_pair_gets_its_row_with_the_change_that_creates_it() {
     for db in iom_store::testing::all() {
         let store = Store::open(&db.url).await.unwrap();
         let inventory = Inventory::new(store.clone());
-        store
-            .put_node(NodeRecord {
-                code: "N1".into(),
-                kind: "warehouse".into(),
-                active: true,
-                safety_stock: 2,
-                doc: serde_json::json!({}),
-                updated_at: chrono::Utc::now(),
-            })
-            .await
-            .unwrap();
+        store.put_node(warehouse("N1", 2)).await.unwrap();
         let outcome = inventory
             .apply_changes(vec![Change {
                 id: "first".into(),
