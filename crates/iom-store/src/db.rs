@@ -6,7 +6,7 @@
 //!
 //! Written here rather than taken from a crate because the store is synchronous on purpose: the
 //! group-commit writer runs on its own thread and the same transaction code must drive rusqlite and
-//! the `postgres` client; sqlx's `Any` driver is async-only and slower on SQLite.
+//! PostgreSQL (`crate::pg`); sqlx's `Any` driver is async-only and slower on SQLite.
 
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex};
@@ -182,6 +182,19 @@ pub trait Conn: Send {
     /// Runs statements without parameters (DDL, transaction control).
     fn batch(&mut self, sql: &str) -> Result<(), StoreError>;
 
+    /// Runs a write whose changed-row count nobody reads. A connection may hold it back and send
+    /// it with its next statement, in the same round trip (PostgreSQL pipelines them), so its
+    /// error may come from that statement or from [`Conn::flush`]. Work that must know whether
+    /// its own writes failed (a job, a savepoint) flushes before it answers.
+    fn execute_deferred(&mut self, sql: &str, params: &[Value<'_>]) -> Result<(), StoreError> {
+        self.execute(sql, params).map(drop)
+    }
+
+    /// Sends the writes [`Conn::execute_deferred`] held back and reports the first that failed.
+    fn flush(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     /// The connection is lost for good and must be replaced.
     fn is_broken(&self) -> bool {
         false
@@ -253,159 +266,6 @@ impl Conn for rusqlite::Connection {
 
     fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
         Ok(self.execute_batch(sql)?)
-    }
-}
-
-// ---------------------------------------------------------------- PostgreSQL
-
-/// A PostgreSQL connection with its prepared statements, so each query is parsed once per connection.
-pub struct PgConn {
-    /// Always `Some` until the connection is dropped.
-    client: Option<postgres::Client>,
-    statements: HashMap<String, postgres::Statement>,
-}
-
-impl Drop for PgConn {
-    /// The sync client blocks on its own runtime when dropped, which panics on a thread that drives
-    /// async tasks (a pool dropped inside a handler or a test); such a drop moves to a plain thread.
-    fn drop(&mut self) {
-        if let Some(client) = self.client.take() {
-            if tokio::runtime::Handle::try_current().is_ok() {
-                let _ = std::thread::spawn(move || drop(client));
-            } else {
-                drop(client);
-            }
-        }
-    }
-}
-
-impl PgConn {
-    pub fn connect(url: &str) -> Result<Self, StoreError> {
-        let client = postgres::Client::connect(url, postgres::NoTls)?;
-        Ok(Self {
-            client: Some(client),
-            statements: HashMap::new(),
-        })
-    }
-
-    fn client(&mut self) -> &mut postgres::Client {
-        self.client.as_mut().expect("the client lives until drop")
-    }
-
-    fn statement(&mut self, sql: &str) -> Result<postgres::Statement, StoreError> {
-        if let Some(stmt) = self.statements.get(sql) {
-            return Ok(stmt.clone());
-        }
-        let stmt = self.client().prepare(sql)?;
-        self.statements.insert(sql.to_owned(), stmt.clone());
-        Ok(stmt)
-    }
-
-    pub fn is_closed(&self) -> bool {
-        self.client.as_ref().is_none_or(|c| c.is_closed())
-    }
-}
-
-impl postgres::types::ToSql for Value<'_> {
-    fn to_sql(
-        &self,
-        ty: &postgres::types::Type,
-        out: &mut bytes::BytesMut,
-    ) -> Result<postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
-        use postgres::types::{IsNull, Type};
-        match self {
-            Value::Null => Ok(IsNull::Yes),
-            Value::Int(v) => match *ty {
-                Type::INT4 => i32::try_from(*v)?.to_sql(ty, out),
-                Type::INT2 => i16::try_from(*v)?.to_sql(ty, out),
-                Type::BOOL => (*v != 0).to_sql(ty, out),
-                _ => v.to_sql(ty, out),
-            },
-            Value::Text(s) => s.to_sql(ty, out),
-        }
-    }
-
-    fn accepts(_: &postgres::types::Type) -> bool {
-        true
-    }
-
-    postgres::types::to_sql_checked!();
-}
-
-fn pg_params<'p>(params: &'p [Value<'_>]) -> Vec<&'p (dyn postgres::types::ToSql + Sync)> {
-    params
-        .iter()
-        .map(|p| p as &(dyn postgres::types::ToSql + Sync))
-        .collect()
-}
-
-impl Conn for PgConn {
-    fn dialect(&self) -> Dialect {
-        Dialect::Postgres
-    }
-
-    fn execute(&mut self, sql: &str, params: &[Value<'_>]) -> Result<u64, StoreError> {
-        let stmt = self.statement(sql)?;
-        Ok(self.client().execute(&stmt, &pg_params(params))?)
-    }
-
-    fn query(&mut self, sql: &str, params: &[Value<'_>]) -> Result<Vec<Row>, StoreError> {
-        use postgres::types::Type;
-        let stmt = self.statement(sql)?;
-        let rows = self.client().query(&stmt, &pg_params(params))?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in rows {
-            let mut values = Vec::with_capacity(row.len());
-            for (i, column) in row.columns().iter().enumerate() {
-                let value = match *column.type_() {
-                    Type::INT8 => row.try_get::<_, Option<i64>>(i)?.map(Owned::Int),
-                    Type::INT4 => row
-                        .try_get::<_, Option<i32>>(i)?
-                        .map(|v| Owned::Int(v.into())),
-                    Type::INT2 => row
-                        .try_get::<_, Option<i16>>(i)?
-                        .map(|v| Owned::Int(v.into())),
-                    Type::BOOL => row
-                        .try_get::<_, Option<bool>>(i)?
-                        .map(|v| Owned::Int(v.into())),
-                    _ => row.try_get::<_, Option<String>>(i)?.map(Owned::Text),
-                };
-                values.push(value.unwrap_or(Owned::Null));
-            }
-            out.push(Row(values));
-        }
-        Ok(out)
-    }
-
-    fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
-        Ok(self.client().batch_execute(sql)?)
-    }
-
-    fn is_broken(&self) -> bool {
-        self.is_closed()
-    }
-}
-
-/// Hands out [`PgConn`]s from an r2d2 pool.
-#[derive(Debug)]
-pub struct PgManager {
-    pub url: String,
-}
-
-impl r2d2::ManageConnection for PgManager {
-    type Connection = PgConn;
-    type Error = StoreError;
-
-    fn connect(&self) -> Result<PgConn, StoreError> {
-        PgConn::connect(&self.url)
-    }
-
-    fn is_valid(&self, conn: &mut PgConn) -> Result<(), StoreError> {
-        conn.batch("")
-    }
-
-    fn has_broken(&self, conn: &mut PgConn) -> bool {
-        conn.is_closed()
     }
 }
 

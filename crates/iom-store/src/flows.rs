@@ -285,9 +285,10 @@ fn run(mut row: Row) -> Result<RunRow, StoreError> {
     })
 }
 
-/// Creates a run unless one exists for the same (flow, trigger seq); `true` when created.
-pub fn insert_run(conn: &mut dyn Conn, r: &RunRow) -> Result<bool, StoreError> {
-    let inserted = conn.execute(
+/// Creates a run unless one exists for the same (flow, trigger seq). Deferred: sent with the
+/// next statement (`Conn::execute_deferred`).
+pub fn insert_run(conn: &mut dyn Conn, r: &RunRow) -> Result<(), StoreError> {
+    conn.execute_deferred(
         "INSERT INTO flow_runs (id, flow, version, flow_type, subject, order_id, trigger_seq,
              trigger_type, status, current_step, wake_at, wait_event, lease_owner, lease_until,
              state, error, created_at, updated_at, finished_at)
@@ -314,13 +315,12 @@ pub fn insert_run(conn: &mut dyn Conn, r: &RunRow) -> Result<bool, StoreError> {
             Value::Int(micros(r.updated_at)),
             r.finished_at.map(micros).into(),
         ],
-    )?;
-    Ok(inserted == 1)
+    )
 }
 
-/// Writes a run's changing columns back.
+/// Writes a run's changing columns back. Deferred: sent with the next statement.
 pub fn save_run(conn: &mut dyn Conn, r: &RunRow) -> Result<(), StoreError> {
-    conn.execute(
+    conn.execute_deferred(
         "UPDATE flow_runs SET status = $2, current_step = $3, wake_at = $4, wait_event = $5,
              lease_owner = $6, lease_until = $7, state = $8, error = $9, updated_at = $10,
              finished_at = $11
@@ -560,7 +560,7 @@ pub fn put_steps(conn: &mut dyn Conn, steps: &[StepRow]) -> Result<(), StoreErro
                finished_at = excluded.finished_at, outcome = excluded.outcome,
                error = excluded.error, output = excluded.output",
         );
-        conn.execute(&sql, &params)?;
+        conn.execute_deferred(&sql, &params)?;
     }
     Ok(())
 }

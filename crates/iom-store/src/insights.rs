@@ -49,7 +49,7 @@ pub(crate) fn record(
     if let Some(previous) = previous.as_ref().filter(|_| moved) {
         roll(conn, &f.order_id, -1, previous.shipped_at.is_some())?;
     }
-    conn.execute(
+    conn.execute_deferred(
         "INSERT INTO order_facts (order_id, channel, currency, region, node, status, placed_at,
              created_at, ship_by, requested_delivery_at, lines, units, cancelled_units,
              shipped_units, delivered_units, total_micros, booked_micros, backordered, cancelled,
@@ -142,7 +142,7 @@ pub(crate) fn record(
                 8,
                 chunk.len(),
             );
-            conn.execute(&sql, &params)?;
+            conn.execute_deferred(&sql, &params)?;
         }
         if conn.deferred_rollups().is_some() {
             let day = day_of(placed);
@@ -168,7 +168,7 @@ pub(crate) fn record(
                 continue;
             }
             LINE_DAILY.roll(conn, -1, &f.order_id, Some(line.line_no))?;
-            conn.execute(
+            conn.execute_deferred(
                 "UPDATE line_facts SET cancelled_units = $3, shipped_units = $4, revenue_micros = $5
                  WHERE order_id = $1 AND line_no = $2",
                 &[
@@ -678,7 +678,7 @@ pub(crate) fn write_deferred(
                 }));
                 params.extend(row.sums.iter().map(|n| Value::Int(*n)));
             }
-            conn.execute(&sql, &params)?;
+            conn.execute_deferred(&sql, &params)?;
         }
     }
     Ok(())

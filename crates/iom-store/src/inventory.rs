@@ -245,20 +245,23 @@ pub fn save_positions(
 ) -> Result<(), StoreError> {
     let now = crate::micros(tx.now());
     if let [((sku, node), p)] = positions {
-        let updated = tx.conn().execute(
-            "UPDATE inventory_balances SET on_hand = $3, reserved = $4, allocated = $5, safety_stock = $6, updated_at = $7
-             WHERE sku = $1 AND node = $2",
-            &[
-                Value::Text(sku),
-                Value::Text(node),
-                Value::Int(p.on_hand),
-                Value::Int(p.reserved),
-                Value::Int(p.allocated),
-                p.safety_override.map_or(Value::Null, Value::Int),
-                Value::Int(now),
-            ],
-        )?;
-        if updated == 1 {
+        let sql = "UPDATE inventory_balances SET on_hand = $3, reserved = $4, allocated = $5, safety_stock = $6, updated_at = $7
+             WHERE sku = $1 AND node = $2";
+        let params = [
+            Value::Text(sku),
+            Value::Text(node),
+            Value::Int(p.on_hand),
+            Value::Int(p.reserved),
+            Value::Int(p.allocated),
+            p.safety_override.map_or(Value::Null, Value::Int),
+            Value::Int(now),
+        ];
+        // PostgreSQL locked every row it saves (`lock_positions` inserts the new ones), so the
+        // write needs no answer and goes out with the next statement.
+        if tx.dialect() == crate::Dialect::Postgres {
+            return tx.conn().execute_deferred(sql, &params);
+        }
+        if tx.conn().execute(sql, &params)? == 1 {
             return Ok(());
         }
         // A new pair on SQLite: its row is written below.
@@ -284,7 +287,7 @@ pub fn save_positions(
              reserved = excluded.reserved, allocated = excluded.allocated,
              safety_stock = excluded.safety_stock, updated_at = excluded.updated_at",
         );
-        tx.conn().execute(&sql, &params)?;
+        tx.conn().execute_deferred(&sql, &params)?;
     }
     Ok(())
 }
@@ -370,7 +373,7 @@ pub fn insert_ledger(tx: &mut crate::Tx<'_>, rows: &[LedgerRow]) -> Result<(), S
             10,
             chunk.len(),
         );
-        tx.conn().execute(&sql, &params)?;
+        tx.conn().execute_deferred(&sql, &params)?;
     }
     Ok(())
 }
@@ -441,7 +444,7 @@ fn reservation(row: &Row) -> Result<ReservationRow, StoreError> {
 
 pub fn insert_reservation(tx: &mut crate::Tx<'_>, r: &ReservationRow) -> Result<(), StoreError> {
     let now = crate::micros(tx.now());
-    tx.conn().execute(
+    tx.conn().execute_deferred(
         &format!(
             "INSERT INTO reservations ({RESERVATION_COLUMNS}, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)"
@@ -468,7 +471,7 @@ pub fn insert_reservation(tx: &mut crate::Tx<'_>, r: &ReservationRow) -> Result<
 /// Writes a reservation's quantity, allocation share and status.
 pub fn update_reservation(tx: &mut crate::Tx<'_>, r: &ReservationRow) -> Result<(), StoreError> {
     let now = crate::micros(tx.now());
-    tx.conn().execute(
+    tx.conn().execute_deferred(
         "UPDATE reservations SET quantity = $2, from_allocation = $3, status = $4, updated_at = $5 WHERE id = $1",
         &[
             Value::Text(&r.id),

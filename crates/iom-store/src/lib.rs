@@ -18,6 +18,7 @@ mod open;
 pub mod orders;
 pub mod outbound;
 pub mod overview;
+mod pg;
 pub mod policies;
 pub mod providers;
 pub mod pull;
@@ -37,6 +38,14 @@ pub use orders::{CreateOutcome, Idempotency, OrderFilter};
 pub use tokens::TokenRecord;
 pub use writer::Tx;
 
+/// A PostgreSQL error with the server's message, when it sent one.
+fn pg_message(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{e}: {}", db.message()),
+        None => e.to_string(),
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("not found: {0}")]
@@ -45,7 +54,8 @@ pub enum StoreError {
     Domain(#[from] DomainError),
     #[error("sqlite: {0}")]
     Sqlite(#[from] rusqlite::Error),
-    #[error("postgres: {0}")]
+    /// Shown with the server's message: the client's own text for it is only "db error".
+    #[error("postgres: {}", pg_message(.0))]
     Postgres(#[from] postgres::Error),
     #[error("connection pool: {0}")]
     Pool(#[from] r2d2::Error),

@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use r2d2_sqlite::SqliteConnectionManager;
 
-use crate::db::{Conn, PgConn, PgManager};
+use crate::db::Conn;
+use crate::pg::{PgConn, PgManager};
 use crate::{Dialect, Inner, Store, StoreError, migrate, writer};
 
 pub(crate) enum Readers {

@@ -276,14 +276,19 @@ fn line_node<'o>(order: &'o Order, line: &'o iom_domain::OrderLine) -> Option<&'
     })
 }
 
-/// Writes a changed order. The version check is a safety net: the row is locked while it changes.
+/// Writes a changed order, whose row the caller locked when it loaded it (`load(.., true)` in
+/// this transaction), so nothing else can have changed it meanwhile. The write is deferred (sent
+/// with the next statement, see `Conn::execute_deferred`), and the version check is kept as a
+/// safety net that needs no answer: a row whose version is not `before`'s would get a NULL
+/// version, which its `NOT NULL` refuses, failing the transaction.
 pub fn save(conn: &mut dyn Conn, before: &Order, after: &Order) -> Result<(), StoreError> {
     let id = after.id.to_string();
     let doc = serde_json::to_string(after)?;
     let total = after.totals.total.to_string();
-    let updated = conn.execute(
-        "UPDATE orders SET status = $2, total = $3, updated_at = $4, version = $5, doc = $6
-         WHERE id = $1 AND version = $7",
+    conn.execute_deferred(
+        "UPDATE orders SET status = $2, total = $3, updated_at = $4,
+             version = CASE WHEN version = $7 THEN CAST($5 AS BIGINT) END, doc = $6
+         WHERE id = $1",
         &[
             Value::Text(&id),
             Value::Text(after.status.as_str()),
@@ -294,11 +299,6 @@ pub fn save(conn: &mut dyn Conn, before: &Order, after: &Order) -> Result<(), St
             Value::Int(before.version),
         ],
     )?;
-    if updated != 1 {
-        return Err(StoreError::Domain(DomainError::conflict(
-            "the order changed meanwhile; try again",
-        )));
-    }
     let changed: Vec<(i64, &str, Option<&str>)> = after
         .lines
         .iter()
@@ -340,7 +340,7 @@ fn update_lines(
         node.push_str(&format!(" WHEN ${} THEN ${}", n + 1, n + 3));
         numbers.push(format!("${}", n + 1));
     }
-    conn.execute(
+    conn.execute_deferred(
         &format!(
             "UPDATE order_lines SET status = CASE line_no{status} END, node = CASE line_no{node} END
              WHERE order_id = $1 AND line_no IN ({})",

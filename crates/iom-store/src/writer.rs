@@ -123,7 +123,10 @@ impl Tx<'_> {
         self.conn.batch("SAVEPOINT nested")?;
         let mark = self.events.len();
         let rollups = self.conn.rollups.len();
+        // Its writes held back are sent now, so that a failed one fails `f`, not what follows.
         let result = f(self);
+        let flushed = self.conn.flush();
+        let result = result.and_then(|value| Ok(flushed.map(|()| value)?));
         match &result {
             Ok(_) => self.conn.batch("RELEASE SAVEPOINT nested")?,
             Err(_) => {
@@ -178,6 +181,16 @@ impl Conn for Counting<'_> {
         self.count(true, result)
     }
 
+    fn execute_deferred(&mut self, sql: &str, params: &[Value<'_>]) -> Result<(), StoreError> {
+        let result = self.inner.execute_deferred(sql, params);
+        self.count(true, result)
+    }
+
+    fn flush(&mut self) -> Result<(), StoreError> {
+        let result = self.inner.flush();
+        self.count(false, result)
+    }
+
     fn is_broken(&self) -> bool {
         self.inner.is_broken()
     }
@@ -201,7 +214,10 @@ impl WriterHandle {
     ) -> Result<T, StoreError> {
         let (reply, answer) = oneshot::channel();
         let work: Work = Box::new(move |tx| {
+            // The job's writes held back are sent before it answers: a failed one fails the job.
             let result = f(tx);
+            let flushed = tx.conn.flush();
+            let result = result.and_then(|value| flushed.map(|()| value));
             let ok = result.is_ok();
             let completion: Completion = Box::new(move |commit| {
                 let _ = reply.send(match commit {
@@ -401,8 +417,16 @@ fn finish(
                 4,
                 chunk.len(),
             );
-            conn.execute(&sql, &params)?;
+            // Sent with the COMMIT, in one round trip on PostgreSQL.
+            conn.execute_deferred(&sql, &params)?;
         }
     }
-    conn.batch("COMMIT")
+    conn.batch(match conn.dialect() {
+        Dialect::Sqlite => "COMMIT",
+        // PostgreSQL answers COMMIT in a transaction that a failed statement aborted with a
+        // silent ROLLBACK. A statement ahead of it fails there instead, so work that swallowed
+        // an error (its own, or that of a deferred write it did not wait for) is not taken
+        // for committed.
+        Dialect::Postgres => "SELECT 1; COMMIT",
+    })
 }

@@ -7,6 +7,7 @@ mod orders;
 mod outbound;
 mod rollups;
 mod tokens;
+mod writer;
 
 use chrono::Utc;
 use iom_domain::{Order, OrderIntake};

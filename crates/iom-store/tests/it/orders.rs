@@ -371,3 +371,26 @@ async fn reopening_a_database_keeps_its_data() {
         );
     }
 }
+
+#[tokio::test]
+async fn saving_over_a_version_that_is_not_the_stored_one_fails_and_changes_nothing() {
+    for (store, db) in stores().await {
+        let o = order("web", "stale-1", &["A"]);
+        create(&store, o.clone()).await;
+        let id = o.id;
+        let result = store
+            .write(move |tx| {
+                let stored = iom_store::orders::load(tx.conn(), id, true)?.expect("stored");
+                let mut stale = stored.clone();
+                stale.version -= 1;
+                let mut changed = stored;
+                changed.hold("manual", None, tx.now())?;
+                iom_store::orders::save(tx.conn(), &stale, &changed)
+            })
+            .await;
+        assert!(result.is_err(), "{}: {result:?}", db.backend);
+        let now = store.get_order(id).await.unwrap().expect("order");
+        assert_eq!(now.version, o.version, "{}", db.backend);
+        assert!(now.holds.is_empty(), "{}", db.backend);
+    }
+}
