@@ -331,6 +331,7 @@ fn advance(
 ) -> Result<(), StoreError> {
     let now = tx.now();
     cache.order = None;
+    cache.stored = None;
     let plan = engine.plan(tx.conn(), &run.flow, run.version)?;
     let mut state: RunState = serde_json::from_str(&run.state)?;
     run.updated_at = now;
@@ -365,6 +366,7 @@ fn advance(
     let ended = drive(
         tx, engine, cache, &plan, &mut run, &mut state, external, out,
     )?;
+    steps::flush_order(tx, cache)?;
     if !ended {
         run.current_step = state.current_step().map(ToString::to_string);
     }
@@ -406,12 +408,12 @@ fn drive(
     let now = tx.now();
     for _ in 0..STEPS_PER_PASS {
         let Some(position) = state.pending.first().cloned() else {
-            finish(tx, engine, run, state, Ending::Completed)?;
+            ending(tx, engine, cache, run, state, Ending::Completed)?;
             return Ok(true);
         };
         match position {
-            Next::End(ending) => {
-                finish(tx, engine, run, state, ending)?;
+            Next::End(end) => {
+                ending(tx, engine, cache, run, state, end)?;
                 return Ok(true);
             }
             Next::Fork { parallel, branches } => {
@@ -458,6 +460,21 @@ fn drive(
     // A long flow yields to the others and goes on in the next pass.
     run.wake_at = Some(now);
     Ok(false)
+}
+
+/// Ends the run ([`finish`]) once the changes its steps made to the order are written: an
+/// ending reads the order as stored.
+fn ending(
+    tx: &mut Tx<'_>,
+    engine: &Engine,
+    cache: &mut PassCache,
+    run: &mut RunRow,
+    state: &mut RunState,
+    ending: Ending,
+) -> Result<(), StoreError> {
+    steps::flush_order(tx, cache)?;
+    cache.order = None;
+    finish(tx, engine, run, state, ending)
 }
 
 fn navigate(plan: &ExecutablePlan, step: &StepId, outcome: Outcome) -> Result<Next, StoreError> {
@@ -605,6 +622,13 @@ fn run_node(
             state.current = Some(current.clone());
             let timeout = timeout_ms.map(std::time::Duration::from_millis);
             let careful = cache.careful;
+            // A step that may read or change the order otherwise sees it as stored.
+            if !steps::keeps_order(uses) {
+                steps::flush_order(tx, cache)?;
+            }
+            // A step that fails leaves the order as it found it, changes not written included:
+            // its own writes are undone (by its savepoint, or by the pass failing whole).
+            let before_step = (cache.order.clone(), cache.stored.clone());
             let outcome = guarded(tx, careful, |tx| {
                 let mut cx = StepCx {
                     tx,
@@ -627,7 +651,9 @@ fn run_node(
                 }
             })?;
             drop(pending_external);
-            if outcome.is_err() || !steps::keeps_order(uses) {
+            if outcome.is_err() {
+                (cache.order, cache.stored) = before_step;
+            } else if !steps::keeps_order(uses) {
                 cache.order = None;
             }
             out.steps += 1;

@@ -95,11 +95,24 @@ pub struct PassCache {
     pub careful: bool,
     /// The step records of the pass, written together at its end.
     pub records: Vec<rows::StepRow>,
-    /// The run's order as its last step left it (loaded for update, or saved), while only this
-    /// module's order changes have touched it: `drive` forgets it at each run's start, after a
-    /// step that failed and after a step that may change the order otherwise
-    /// ([`keeps_order`]).
+    /// The run's order as its last step left it (loaded for update, or changed), while only
+    /// this module's order changes have touched it: `drive` forgets it at each run's start and
+    /// after a step that may change the order otherwise ([`keeps_order`]), and puts back what it
+    /// was before a step that failed.
     pub order: Option<Order>,
+    /// The run's order as stored, while [`PassCache::order`] holds changes not written yet. A
+    /// run's steps change its order several times in one pass (validated, allocated, released):
+    /// it is written once, by [`flush_order`], when the run's turn ends or before anything else
+    /// reads or changes the order.
+    pub stored: Option<Order>,
+}
+
+/// Writes the changes the run's steps made to its order ([`PassCache::stored`]).
+pub fn flush_order(tx: &mut Tx<'_>, cache: &mut PassCache) -> Result<(), StoreError> {
+    if let (Some(stored), Some(order)) = (cache.stored.take(), cache.order.as_ref()) {
+        iom_store::orders::save(tx.conn(), &stored, order)?;
+    }
+    Ok(())
 }
 
 impl PassCache {
@@ -169,8 +182,9 @@ impl StepCx<'_, '_> {
         Ok(order)
     }
 
-    /// Loads the order, applies `change`, saves it and emits its events; with `effects`, what the
-    /// change does to inventory (a cancellation releases reservations) commits with it.
+    /// Loads the order, applies `change` and emits its events; the order is written by
+    /// [`flush_order`]. With `effects`, it is written at once and what the change does to
+    /// inventory (a cancellation releases reservations) commits with it.
     fn change_order(
         &mut self,
         effects: bool,
@@ -179,14 +193,16 @@ impl StepCx<'_, '_> {
         let mut order = self.load_order()?;
         let before = order.clone();
         let events = change(&mut order, self.now)?;
-        if order.version != before.version {
-            iom_store::orders::save(self.tx.conn(), &before, &order)?;
+        if order.version != before.version && self.cache.stored.is_none() {
+            self.cache.stored = Some(before);
         }
+        self.cache.order = Some(order.clone());
         if effects {
+            // What the change does to inventory reads the order as stored.
+            flush_order(self.tx, self.cache)?;
             order_effects(self.tx, &order, &events)?;
         }
         self.tx.emit_all(events);
-        self.cache.order = Some(order.clone());
         Ok(order)
     }
 
