@@ -169,3 +169,83 @@ steps:
         );
     }
 }
+
+/// A run's order is written once when its turn ends: what its steps changed before a step that
+/// failed is kept, and what the failed step changed is not.
+#[tokio::test]
+async fn changes_made_before_a_failed_step_are_written_when_the_run_stops() {
+    const FLOW: &str = "name: checked-then-risky
+type: order
+trigger: order.received
+priority: 10
+steps:
+  - id: mark
+    uses: set-attribute
+    with: {name: checked, value: true}
+  - id: score
+    uses: risk-score
+    with: {fail_above: 0}
+";
+    for db in iom_store::testing::all() {
+        let store = Store::open(&db.url).await.unwrap();
+        let executor = Executor::new(
+            store.clone(),
+            Arc::new(NoOutbound),
+            ExecutorConfig::default(),
+        );
+        executor.install_defaults().await.unwrap();
+        executor
+            .put_flow("checked-then-risky", FLOW, "yaml")
+            .await
+            .unwrap();
+        executor.publish("checked-then-risky", None).await.unwrap();
+        let mut intake = super::web_order();
+        // 2 × 899.00: above 1000, 30 points.
+        intake["lines"][0]["quantity"] = 2.into();
+        let order = super::order(intake);
+        store
+            .create_order(order.clone(), None, Box::new(|_| (201, String::new())))
+            .await
+            .unwrap();
+
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            executor.run_once().await.unwrap();
+            let runs = store.order_runs(order.id.to_string()).await.unwrap();
+            if runs.iter().any(|(r, _)| r.status == "failed") {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{}: {runs:?}", db.backend);
+        }
+        let now = store.get_order(order.id).await.unwrap().unwrap();
+        assert_eq!(
+            now.attributes.get("checked"),
+            Some(&serde_json::Value::Bool(true)),
+            "{}: the change before the failed step was lost: {:?}",
+            db.backend,
+            now.attributes
+        );
+        assert!(
+            !now.attributes.contains_key("risk_score"),
+            "{}: the failed step's change stayed",
+            db.backend
+        );
+        // The timeline agrees with the order: the mark announced, the score not.
+        let events = store.subject_events(order.id.to_string()).await.unwrap();
+        let changed: Vec<&serde_json::Value> = events
+            .iter()
+            .filter(|e| e.kind == "order.attributes_changed")
+            .map(|e| &e.data["attributes"])
+            .collect();
+        assert!(
+            changed.iter().any(|a| a.get("checked").is_some()),
+            "{}: {events:?}",
+            db.backend
+        );
+        assert!(
+            changed.iter().all(|a| a.get("risk_score").is_none()),
+            "{}: {events:?}",
+            db.backend
+        );
+    }
+}
