@@ -59,6 +59,27 @@ pub enum Owned {
     Text(String),
 }
 
+impl Owned {
+    /// This value as a parameter.
+    pub fn as_value(&self) -> Value<'_> {
+        match self {
+            Owned::Null => Value::Null,
+            Owned::Int(v) => Value::Int(*v),
+            Owned::Text(s) => Value::Text(s),
+        }
+    }
+}
+
+impl From<Value<'_>> for Owned {
+    fn from(v: Value<'_>) -> Self {
+        match v {
+            Value::Null => Owned::Null,
+            Value::Int(v) => Owned::Int(v),
+            Value::Text(s) => Owned::Text(s.to_owned()),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Row(pub Vec<Owned>);
 

@@ -671,11 +671,7 @@ pub(crate) fn write_deferred(
             );
             let mut params = Vec::with_capacity(chunk.len() * width);
             for row in chunk {
-                params.extend(row.key.iter().map(|k| match k {
-                    Owned::Int(n) => Value::Int(*n),
-                    Owned::Text(t) => Value::Text(t),
-                    Owned::Null => Value::Null,
-                }));
+                params.extend(row.key.iter().map(Owned::as_value));
                 params.extend(row.sums.iter().map(|n| Value::Int(*n)));
             }
             conn.execute_deferred(&sql, &params)?;

@@ -125,26 +125,6 @@ impl ToSql for Owned {
     to_sql_checked!();
 }
 
-impl Owned {
-    fn as_value(&self) -> Value<'_> {
-        match self {
-            Owned::Null => Value::Null,
-            Owned::Int(v) => Value::Int(*v),
-            Owned::Text(s) => Value::Text(s),
-        }
-    }
-}
-
-impl From<Value<'_>> for Owned {
-    fn from(v: Value<'_>) -> Self {
-        match v {
-            Value::Null => Owned::Null,
-            Value::Int(v) => Owned::Int(v),
-            Value::Text(s) => Owned::Text(s.to_owned()),
-        }
-    }
-}
-
 /// Sends the held-back writes, then `last`, in one round trip, and waits for all of them. A failed
 /// write is the error reported: it aborted the transaction, so `last` failed too.
 fn pipelined<T>(
