@@ -159,21 +159,33 @@ fn select_positions(
     tx: &mut crate::Tx<'_>,
     keys: &[Key],
 ) -> Result<std::collections::HashMap<Key, StoredPosition>, StoreError> {
+    // A row-value IN list is answered from the primary key; the order makes concurrent writers
+    // lock rows in the same order.
+    positions_of_pairs(tx, keys, "locked positions", |pairs| {
+        format!(
+            "SELECT b.sku, b.node, b.on_hand, b.reserved, b.allocated, b.safety_stock, COALESCE(n.safety_stock, 0)
+             FROM inventory_balances b LEFT JOIN nodes n ON n.code = b.node
+             WHERE (b.sku, b.node) IN (VALUES {pairs}) ORDER BY b.sku, b.node FOR UPDATE OF b"
+        )
+    })
+}
+
+/// Runs `statement` (built once per size, named `name`, given the pairs' placeholder list) for
+/// `keys`, 64 pairs at a time, and reads the position rows it returns ([`stored_position`]).
+fn positions_of_pairs(
+    tx: &mut crate::Tx<'_>,
+    keys: &[Key],
+    name: &'static str,
+    statement: impl Fn(&str) -> String,
+) -> Result<std::collections::HashMap<Key, StoredPosition>, StoreError> {
     let mut out = std::collections::HashMap::with_capacity(keys.len());
     for chunk in keys.chunks(64) {
         let mut params = Vec::with_capacity(chunk.len() * 2);
         for (sku, node) in chunk {
             params.extend([Value::Text(sku), Value::Text(node)]);
         }
-        // A row-value IN list is answered from the primary key; the order makes concurrent
-        // writers lock rows in the same order.
-        let sql = crate::db::sized_statement("locked positions", chunk.len(), || {
-            format!(
-                "SELECT b.sku, b.node, b.on_hand, b.reserved, b.allocated, b.safety_stock, COALESCE(n.safety_stock, 0)
-                 FROM inventory_balances b LEFT JOIN nodes n ON n.code = b.node
-                 WHERE (b.sku, b.node) IN (VALUES {}) ORDER BY b.sku, b.node FOR UPDATE OF b",
-                pair_placeholders(chunk.len())
-            )
+        let sql = crate::db::sized_statement(name, chunk.len(), || {
+            statement(&pair_placeholders(chunk.len()))
         });
         for row in tx.conn().query(&sql, &params)? {
             let (key, position) = stored_position(&row)?;
@@ -212,28 +224,15 @@ fn select_all_positions(
     tx: &mut crate::Tx<'_>,
     keys: &[Key],
 ) -> Result<std::collections::HashMap<Key, StoredPosition>, StoreError> {
-    let mut out = std::collections::HashMap::with_capacity(keys.len());
-    for chunk in keys.chunks(64) {
-        let mut params = Vec::with_capacity(chunk.len() * 2);
-        for (sku, node) in chunk {
-            params.extend([Value::Text(sku), Value::Text(node)]);
-        }
-        let sql = crate::db::sized_statement("all positions", chunk.len(), || {
-            format!(
-                "SELECT k.column1, k.column2, COALESCE(b.on_hand, 0), COALESCE(b.reserved, 0),
-                        COALESCE(b.allocated, 0), b.safety_stock, COALESCE(n.safety_stock, 0)
-                 FROM (VALUES {}) k
-                 LEFT JOIN inventory_balances b ON b.sku = k.column1 AND b.node = k.column2
-                 LEFT JOIN nodes n ON n.code = k.column2",
-                pair_placeholders(chunk.len()),
-            )
-        });
-        for row in tx.conn().query(&sql, &params)? {
-            let (key, position) = stored_position(&row)?;
-            out.insert(key, position);
-        }
-    }
-    Ok(out)
+    positions_of_pairs(tx, keys, "all positions", |pairs| {
+        format!(
+            "SELECT k.column1, k.column2, COALESCE(b.on_hand, 0), COALESCE(b.reserved, 0),
+                    COALESCE(b.allocated, 0), b.safety_stock, COALESCE(n.safety_stock, 0)
+             FROM (VALUES {pairs}) k
+             LEFT JOIN inventory_balances b ON b.sku = k.column1 AND b.node = k.column2
+             LEFT JOIN nodes n ON n.code = k.column2"
+        )
+    })
 }
 
 /// Writes positions back: one UPDATE for a single position that has its row, multi-row upserts

@@ -191,10 +191,12 @@ impl StepCx<'_, '_> {
         change: impl FnOnce(&mut Order, DateTime<Utc>) -> Result<Vec<EventDraft>, StepFailure>,
     ) -> Result<Order, StepFailure> {
         let mut order = self.load_order()?;
-        let before = order.clone();
+        let version = order.version;
+        // The stored order is kept only once, before the first change of the run's turn.
+        let stored = self.cache.stored.is_none().then(|| order.clone());
         let events = change(&mut order, self.now)?;
-        if order.version != before.version && self.cache.stored.is_none() {
-            self.cache.stored = Some(before);
+        if order.version != version && self.cache.stored.is_none() {
+            self.cache.stored = stored;
         }
         self.cache.order = Some(order.clone());
         if effects {

@@ -26,6 +26,20 @@ async fn status_after_passes(
     }
 }
 
+/// A store on `db` and its executor, with the default flows and `source` published as `name`.
+async fn with_flow(db: &iom_store::testing::TestDb, name: &str, source: &str) -> (Store, Executor) {
+    let store = Store::open(&db.url).await.unwrap();
+    let executor = Executor::new(
+        store.clone(),
+        Arc::new(NoOutbound),
+        ExecutorConfig::default(),
+    );
+    executor.install_defaults().await.unwrap();
+    executor.put_flow(name, source, "yaml").await.unwrap();
+    executor.publish(name, None).await.unwrap();
+    (store, executor)
+}
+
 #[tokio::test]
 async fn a_backorder_without_supply_is_cancelled_when_its_time_is_up() {
     for db in iom_store::testing::all() {
@@ -94,15 +108,7 @@ steps:
     with: {name: checked, value: true}
 ";
     for db in iom_store::testing::all() {
-        let store = Store::open(&db.url).await.unwrap();
-        let executor = Executor::new(
-            store.clone(),
-            Arc::new(NoOutbound),
-            ExecutorConfig::default(),
-        );
-        executor.install_defaults().await.unwrap();
-        executor.put_flow("risky", FLOW, "yaml").await.unwrap();
-        executor.publish("risky", None).await.unwrap();
+        let (store, executor) = with_flow(&db, "risky", FLOW).await;
         let safe = super::order(super::web_order());
         let mut intake = super::web_order();
         intake["external_id"] = "1002".into();
@@ -187,18 +193,7 @@ steps:
     with: {fail_above: 0}
 ";
     for db in iom_store::testing::all() {
-        let store = Store::open(&db.url).await.unwrap();
-        let executor = Executor::new(
-            store.clone(),
-            Arc::new(NoOutbound),
-            ExecutorConfig::default(),
-        );
-        executor.install_defaults().await.unwrap();
-        executor
-            .put_flow("checked-then-risky", FLOW, "yaml")
-            .await
-            .unwrap();
-        executor.publish("checked-then-risky", None).await.unwrap();
+        let (store, executor) = with_flow(&db, "checked-then-risky", FLOW).await;
         let mut intake = super::web_order();
         // 2 × 899.00: above 1000, 30 points.
         intake["lines"][0]["quantity"] = 2.into();
