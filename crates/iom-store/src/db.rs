@@ -83,6 +83,26 @@ impl From<Value<'_>> for Owned {
 #[derive(Debug, Clone)]
 pub struct Row(pub Vec<Owned>);
 
+/// The answer to a read held back by [`Conn::query_deferred`]: empty until the connection sent
+/// the read and had its rows.
+#[derive(Debug, Clone, Default)]
+pub struct DeferredRows(Arc<Mutex<Option<Vec<Row>>>>);
+
+impl DeferredRows {
+    pub(crate) fn fill(&self, rows: Vec<Row>) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(rows);
+    }
+
+    /// The rows, once the read was sent and answered (after a flush).
+    pub fn take(&self) -> Result<Vec<Row>, StoreError> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .ok_or_else(|| StoreError::Corrupt("a held-back read was not sent".into()))
+    }
+}
+
 impl Row {
     pub fn int(&self, i: usize) -> Result<i64, StoreError> {
         match self.0.get(i) {
@@ -211,7 +231,21 @@ pub trait Conn: Send {
         self.execute(sql, params).map(drop)
     }
 
-    /// Sends the writes [`Conn::execute_deferred`] held back and reports the first that failed.
+    /// Runs a read whose rows are needed only later: a connection may hold it back with the
+    /// writes and send it with its next statement, in order with them. Its rows are in the
+    /// answer once the connection sent it ([`Conn::flush`] at the latest).
+    fn query_deferred(
+        &mut self,
+        sql: &str,
+        params: &[Value<'_>],
+    ) -> Result<DeferredRows, StoreError> {
+        let rows = DeferredRows::default();
+        rows.fill(self.query(sql, params)?);
+        Ok(rows)
+    }
+
+    /// Sends the statements [`Conn::execute_deferred`] and [`Conn::query_deferred`] held back
+    /// and reports the first that failed.
     fn flush(&mut self) -> Result<(), StoreError> {
         Ok(())
     }

@@ -20,7 +20,7 @@ use iom_insights::series::{Bucket, Interval, Metric};
 use iom_insights::{AlertCondition, AlertDefinition, Anomaly};
 use serde_json::json;
 
-use crate::db::{Conn, Dialect, Owned, Row, Value};
+use crate::db::{Conn, DeferredRows, Dialect, Owned, Row, Value};
 use crate::{Store, StoreError, Tx, from_micros, micros};
 
 /// How many products `top_products` lists.
@@ -146,10 +146,12 @@ pub(crate) fn record(
         }
         if conn.deferred_rollups().is_some() {
             let day = day_of(placed);
-            let deltas = lines.iter().map(|l| RollupDelta {
-                rollup: &ORDER_LINES_DAILY,
-                key: vec![Owned::Int(day), Owned::Text(l.sku.clone())],
-                sums: vec![1, l.units, l.shipped_units, to_micros(l.revenue)],
+            let deltas = lines.iter().map(|l| {
+                RollupDelta::known(Summed {
+                    rollup: &ORDER_LINES_DAILY,
+                    key: vec![Owned::Int(day), Owned::Text(l.sku.clone())],
+                    sums: vec![1, l.units, l.shipped_units, to_micros(l.revenue)],
+                })
             });
             let deltas: Vec<RollupDelta> = deltas.collect();
             conn.deferred_rollups().expect("checked").extend(deltas);
@@ -263,7 +265,7 @@ fn new_order_contribution(f: &OrderFacts, open: bool) -> Vec<RollupDelta> {
         released.map_or(0, |at| at - created),
     ];
     debug_assert_eq!(sums.len(), ORDER_SUMS.len());
-    let mut deltas = vec![RollupDelta {
+    let mut deltas = vec![RollupDelta::known(Summed {
         rollup: &ORDERS_DAILY,
         key: vec![
             Owned::Int(day_of(micros(f.placed_at))),
@@ -272,13 +274,13 @@ fn new_order_contribution(f: &OrderFacts, open: bool) -> Vec<RollupDelta> {
             Owned::Text(f.region.clone()),
         ],
         sums,
-    }];
+    })];
     if let Some(at) = shipped {
-        deltas.push(RollupDelta {
+        deltas.push(RollupDelta::known(Summed {
             rollup: &SHIPPED_DAILY,
             key: vec![Owned::Int(day_of(at)), Owned::Text(f.currency.clone())],
             sums: vec![to_micros(f.total)],
-        });
+        }));
     }
     deltas
 }
@@ -593,7 +595,17 @@ impl Rollup {
             conn.execute(apply, &params)?;
             return Ok(());
         }
-        let rows = conn.query(read, &params)?;
+        // Nothing needs the contribution before the commit: the read goes out with the
+        // statements around it, in their order (before or after the fact row's change).
+        let rows = conn.query_deferred(read, &params)?;
+        conn.deferred_rollups()
+            .expect("checked above")
+            .push(RollupDelta(Delta::Read { rollup: self, rows }));
+        Ok(())
+    }
+
+    /// The roll-up changes in rows of contributions: each row's keys, then its sums.
+    fn deltas_of(&'static self, rows: Vec<Row>) -> Result<Vec<Summed>, StoreError> {
         let keys = self.keys.len();
         let mut deltas = Vec::with_capacity(rows.len());
         for Row(mut values) in rows {
@@ -609,22 +621,39 @@ impl Rollup {
                     ))),
                 })
                 .collect::<Result<Vec<i64>, _>>()?;
-            deltas.push(RollupDelta {
+            deltas.push(Summed {
                 rollup: self,
                 key: values,
                 sums,
             });
         }
-        conn.deferred_rollups()
-            .expect("checked above")
-            .extend(deltas);
-        Ok(())
+        Ok(deltas)
     }
 }
 
-/// A change to one roll-up row, waiting for the end of its transaction ([`Conn::deferred_rollups`]).
+/// A change to roll-up rows, waiting for the end of its transaction ([`Conn::deferred_rollups`]):
+/// known, or the contributions of fact rows as a held-back read will find them.
 #[derive(Debug, Clone)]
-pub struct RollupDelta {
+pub struct RollupDelta(Delta);
+
+#[derive(Debug, Clone)]
+enum Delta {
+    Known(Summed),
+    Read {
+        rollup: &'static Rollup,
+        rows: DeferredRows,
+    },
+}
+
+impl RollupDelta {
+    fn known(summed: Summed) -> Self {
+        RollupDelta(Delta::Known(summed))
+    }
+}
+
+/// A change to one roll-up row.
+#[derive(Debug, Clone)]
+struct Summed {
     rollup: &'static Rollup,
     key: Vec<Owned>,
     sums: Vec<i64>,
@@ -641,9 +670,17 @@ pub(crate) fn write_deferred(
     if deltas.is_empty() {
         return Ok(());
     }
+    // The held-back reads are answered by now: the job flushed before it ended.
+    let mut known = Vec::with_capacity(deltas.len());
+    for delta in deltas {
+        match delta.0 {
+            Delta::Known(summed) => known.push(summed),
+            Delta::Read { rollup, rows } => known.extend(rollup.deltas_of(rows.take()?)?),
+        }
+    }
     // Summed per roll-up row; ordered by table, so each table's rows are together.
-    let mut rows: BTreeMap<(&'static str, Vec<Owned>), RollupDelta> = BTreeMap::new();
-    for d in deltas {
+    let mut rows: BTreeMap<(&'static str, Vec<Owned>), Summed> = BTreeMap::new();
+    for d in known {
         match rows.entry((d.rollup.table, d.key.clone())) {
             std::collections::btree_map::Entry::Vacant(e) => {
                 e.insert(d);
@@ -655,7 +692,7 @@ pub(crate) fn write_deferred(
             }
         }
     }
-    let rows: Vec<RollupDelta> = rows
+    let rows: Vec<Summed> = rows
         .into_values()
         .filter(|row| row.sums.iter().any(|n| *n != 0))
         .collect();

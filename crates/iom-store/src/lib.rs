@@ -32,7 +32,7 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeZone, Utc};
 use iom_domain::{DomainError, EventDraft};
 
-pub use db::{Conn, Dialect, Owned, Row, Value};
+pub use db::{Conn, DeferredRows, Dialect, Owned, Row, Value};
 pub use events::Event;
 pub use orders::{CreateOutcome, Idempotency, OrderFilter};
 pub use tokens::TokenRecord;

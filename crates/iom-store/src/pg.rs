@@ -8,18 +8,24 @@
 use std::collections::HashMap;
 use std::future::Future;
 
-use futures_util::future::{join, join_all};
+use futures_util::TryFutureExt;
+use futures_util::future::{Either, join, join_all};
 use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 use tokio_postgres::{Client, NoTls, Statement};
 
 use crate::StoreError;
-use crate::db::{Conn, Dialect, Owned, Row, Value};
+use crate::db::{Conn, DeferredRows, Dialect, Owned, Row, Value};
 
-/// Most writes held back before they are sent anyway: bounds what a long job keeps in memory.
+/// Most statements held back before they are sent anyway: bounds what a long job keeps in memory.
 const MOST_PENDING: usize = 512;
 
-/// A held-back write: its statement and its parameters, owned since the caller's are borrowed.
-type Pending = (Statement, Vec<Owned>);
+/// A held-back statement and its parameters, owned since the caller's are borrowed: a write, or
+/// a read with the place its rows go.
+struct Pending {
+    statement: Statement,
+    params: Vec<Owned>,
+    rows: Option<DeferredRows>,
+}
 
 /// A PostgreSQL connection with its prepared statements, so each query is parsed once per
 /// connection, and the writes it holds back.
@@ -75,6 +81,25 @@ impl PgConn {
         Ok(stmt)
     }
 
+    /// Holds a statement back until the next one that is waited for.
+    fn hold(
+        &mut self,
+        sql: &str,
+        params: &[Value<'_>],
+        rows: Option<DeferredRows>,
+    ) -> Result<(), StoreError> {
+        let statement = self.statement(sql)?;
+        self.pending.push(Pending {
+            statement,
+            params: params.iter().copied().map(Owned::from).collect(),
+            rows,
+        });
+        if self.pending.len() >= MOST_PENDING {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
     fn runtime(&self) -> &tokio::runtime::Runtime {
         self.runtime.as_ref().expect("the runtime lives until drop")
     }
@@ -125,8 +150,8 @@ impl ToSql for Owned {
     to_sql_checked!();
 }
 
-/// Sends the held-back writes, then `last`, in one round trip, and waits for all of them. A failed
-/// write is the error reported: it aborted the transaction, so `last` failed too.
+/// Sends the held-back statements, then `last`, in one round trip, and waits for all of them. A
+/// failed one is the error reported: it aborted the transaction, so `last` failed too.
 fn pipelined<T>(
     runtime: &tokio::runtime::Runtime,
     client: &Client,
@@ -138,19 +163,19 @@ fn pipelined<T>(
     }
     let params: Vec<Vec<&(dyn ToSql + Sync)>> = pending
         .iter()
-        .map(|(_, values)| values.iter().map(|v| v as &(dyn ToSql + Sync)).collect())
+        .map(|p| p.params.iter().map(|v| v as &(dyn ToSql + Sync)).collect())
         .collect();
     // `join` and `join_all` first poll their futures in order, and each sends its request when
-    // first polled: the writes go out in the order they were made, then `last`.
-    let writes = join_all(
-        pending
-            .iter()
-            .zip(&params)
-            .map(|((stmt, _), params)| client.execute(stmt, params)),
-    );
-    let (writes, last) = runtime.block_on(join(writes, last));
-    for write in writes {
-        write?;
+    // first polled: the statements go out in the order they were made, then `last`.
+    let held = join_all(pending.iter().zip(&params).map(|(p, params)| match p.rows {
+        None => Either::Left(client.execute(&p.statement, params).map_ok(|_| None)),
+        Some(_) => Either::Right(client.query(&p.statement, params).map_ok(Some)),
+    }));
+    let (held, last) = runtime.block_on(join(held, last));
+    for (answer, p) in held.into_iter().zip(&pending) {
+        if let (Some(rows), Some(slot)) = (answer?, &p.rows) {
+            slot.fill(rows.iter().map(row_values).collect::<Result<_, _>>()?);
+        }
     }
     Ok(last?)
 }
@@ -209,13 +234,17 @@ impl Conn for PgConn {
     }
 
     fn execute_deferred(&mut self, sql: &str, params: &[Value<'_>]) -> Result<(), StoreError> {
-        let stmt = self.statement(sql)?;
-        self.pending
-            .push((stmt, params.iter().copied().map(Owned::from).collect()));
-        if self.pending.len() >= MOST_PENDING {
-            self.flush()?;
-        }
-        Ok(())
+        self.hold(sql, params, None)
+    }
+
+    fn query_deferred(
+        &mut self,
+        sql: &str,
+        params: &[Value<'_>],
+    ) -> Result<DeferredRows, StoreError> {
+        let rows = DeferredRows::default();
+        self.hold(sql, params, Some(rows.clone()))?;
+        Ok(rows)
     }
 
     fn flush(&mut self) -> Result<(), StoreError> {
