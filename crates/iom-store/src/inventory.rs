@@ -114,7 +114,30 @@ pub struct StoredPosition {
 /// Loads the positions of `keys` (empty ones for new pairs) and locks them until the transaction
 /// ends. On PostgreSQL a new pair gets its row first, so that it can be locked like the rest; on
 /// SQLite, which has one writer, it is written by [`save_positions`] only, with its final figures.
+///
+/// A row the job locked before is not read again: it is as the job last wrote it. A flow pass
+/// reserves for hundreds of orders in one job, most of them on the same few SKUs.
 pub fn lock_positions(
+    tx: &mut crate::Tx<'_>,
+    keys: &[Key],
+) -> Result<std::collections::HashMap<Key, StoredPosition>, StoreError> {
+    let missing: Vec<Key> = keys
+        .iter()
+        .filter(|k| !tx.positions.contains_key(*k))
+        .cloned()
+        .collect();
+    if !missing.is_empty() {
+        let read = read_positions(tx, &missing)?;
+        tx.positions.extend(read);
+    }
+    Ok(keys
+        .iter()
+        .filter_map(|k| tx.positions.get(k).map(|p| (k.clone(), *p)))
+        .collect())
+}
+
+/// [`lock_positions`] from the database.
+fn read_positions(
     tx: &mut crate::Tx<'_>,
     keys: &[Key],
 ) -> Result<std::collections::HashMap<Key, StoredPosition>, StoreError> {
@@ -243,6 +266,9 @@ pub fn save_positions(
     positions: &[(&Key, &StoredPosition)],
 ) -> Result<(), StoreError> {
     let now = crate::micros(tx.now());
+    for (key, p) in positions {
+        tx.positions.insert((*key).clone(), **p);
+    }
     if let [((sku, node), p)] = positions {
         let sql = "UPDATE inventory_balances SET on_hand = $3, reserved = $4, allocated = $5, safety_stock = $6, updated_at = $7
              WHERE sku = $1 AND node = $2";
@@ -522,6 +548,36 @@ pub fn order_reservations(
             &[Value::Text(order_id)],
         )?,
     };
+    only_active(rows)
+}
+
+/// [`order_reservations`] of every line, held back to go out with the next statement (in the
+/// same round trip on PostgreSQL): a caller about to read the order itself reads both at once.
+pub fn order_reservations_later(
+    conn: &mut dyn Conn,
+    order_id: &str,
+) -> Result<LaterReservations, StoreError> {
+    let rows = conn.query_deferred(
+        &format!(
+            "SELECT {RESERVATION_COLUMNS} FROM reservations
+             WHERE order_id = $1 ORDER BY created_at, id"
+        ),
+        &[Value::Text(order_id)],
+    )?;
+    Ok(LaterReservations(rows))
+}
+
+/// The answer to [`order_reservations_later`].
+pub struct LaterReservations(crate::DeferredRows);
+
+impl LaterReservations {
+    /// The order's active reservations, once the read was sent.
+    pub fn active(self) -> Result<Vec<ReservationRow>, StoreError> {
+        only_active(self.0.take()?)
+    }
+}
+
+fn only_active(rows: Vec<Row>) -> Result<Vec<ReservationRow>, StoreError> {
     rows.iter()
         .map(reservation)
         .filter(|r| r.as_ref().map_or(true, |r| r.status == "active"))

@@ -10,6 +10,7 @@
 //! out and committed in the same order across all processes: a reader that has seen event `n` can
 //! never later see an event below `n` appear. SQLite has one writer, so the order holds by itself.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -18,6 +19,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::db::{Conn, Dialect, Row, Value};
 use crate::insights::RollupDelta;
+use crate::inventory::{Key, StoredPosition};
 use crate::{PendingEvent, StoreError};
 
 /// Most jobs committed in one transaction; bounds the latency one batch adds.
@@ -47,6 +49,10 @@ pub struct Tx<'a> {
     conn: Counting<'a>,
     events: &'a mut Vec<PendingEvent>,
     now: DateTime<Utc>,
+    /// The balance rows this job locked, as it last wrote them: read once per job
+    /// (`inventory::lock_positions`). Forgotten when a savepoint rolls back, which also gives
+    /// back the row locks taken inside it.
+    pub(crate) positions: HashMap<Key, StoredPosition>,
 }
 
 impl<'a> Tx<'a> {
@@ -59,6 +65,7 @@ impl<'a> Tx<'a> {
             },
             events,
             now,
+            positions: HashMap::new(),
         }
     }
 
@@ -132,6 +139,7 @@ impl Tx<'_> {
             Err(_) => {
                 self.events.truncate(mark);
                 self.conn.rollups.truncate(rollups);
+                self.positions.clear();
                 self.conn
                     .batch("ROLLBACK TO SAVEPOINT nested; RELEASE SAVEPOINT nested")?;
             }
@@ -184,6 +192,15 @@ impl Conn for Counting<'_> {
     fn execute_deferred(&mut self, sql: &str, params: &[Value<'_>]) -> Result<(), StoreError> {
         let result = self.inner.execute_deferred(sql, params);
         self.count(true, result)
+    }
+
+    fn query_deferred(
+        &mut self,
+        sql: &str,
+        params: &[Value<'_>],
+    ) -> Result<crate::DeferredRows, StoreError> {
+        let result = self.inner.query_deferred(sql, params);
+        self.count(false, result)
     }
 
     fn flush(&mut self) -> Result<(), StoreError> {

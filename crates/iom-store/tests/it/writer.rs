@@ -1,6 +1,9 @@
-//! The writer's promises about writes it holds back (`Conn::execute_deferred`): a failed one fails
-//! the work that made it, and nothing fails silently at the commit.
+//! The writer's promises about statements it holds back (`Conn::execute_deferred`,
+//! `Conn::query_deferred`): a failed one fails the work that made it, nothing fails silently at
+//! the commit, and reads answer in order with the writes; and about what a job remembers of the
+//! balance rows it locked.
 
+use iom_store::inventory::{self, Key, StoredPosition};
 use iom_store::{Store, StoreError, Tx, Value};
 
 use super::stores;
@@ -99,5 +102,82 @@ async fn a_job_that_swallowed_an_error_is_not_reported_committed_when_nothing_wa
         if db.backend == "postgresql" {
             assert!(result.is_err(), "PostgreSQL rolled the transaction back");
         }
+    }
+}
+
+#[tokio::test]
+async fn a_held_back_read_answers_in_order_with_the_writes_around_it() {
+    for (store, db) in stores().await {
+        let (before, after) = store
+            .write(|tx| {
+                put_cursor(tx, "read", 1)?;
+                let sql = "SELECT seq FROM flow_cursors WHERE name = $1";
+                let before = tx.conn().query_deferred(sql, &[Value::Text("read")])?;
+                tx.conn().execute_deferred(
+                    "UPDATE flow_cursors SET seq = 2 WHERE name = $1",
+                    &[Value::Text("read")],
+                )?;
+                let after = tx.conn().query_deferred(sql, &[Value::Text("read")])?;
+                tx.conn().flush()?;
+                let seq = |rows: Vec<iom_store::Row>| rows[0].int(0);
+                Ok((seq(before.take()?)?, seq(after.take()?)?))
+            })
+            .await
+            .unwrap();
+        assert_eq!((before, after), (1, 2), "{}", db.backend);
+    }
+}
+
+/// (on hand, reserved) of the one position `lock_positions` returns.
+fn locked(tx: &mut Tx<'_>, key: &Key) -> Result<(i64, i64), StoreError> {
+    let found = inventory::lock_positions(tx, std::slice::from_ref(key))?;
+    let p = found[key];
+    Ok((p.on_hand, p.reserved))
+}
+
+fn save(tx: &mut Tx<'_>, key: &Key, on_hand: i64, reserved: i64) -> Result<(), StoreError> {
+    let p = StoredPosition {
+        on_hand,
+        reserved,
+        ..StoredPosition::default()
+    };
+    inventory::save_positions(tx, &[(key, &p)])
+}
+
+#[tokio::test]
+async fn a_job_reads_the_positions_it_locked_as_it_last_wrote_them() {
+    for (store, db) in stores().await {
+        store
+            .write(|tx| {
+                tx.conn().execute(
+                    "INSERT INTO nodes (code, kind, active, doc, updated_at) VALUES ('N1', 'warehouse', 1, '{}', 0)",
+                    &[],
+                )?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        let key: Key = ("SKU-1".into(), "N1".into());
+        let seen = store
+            .write({
+                let key = key.clone();
+                move |tx| {
+                    let first = locked(tx, &key)?;
+                    save(tx, &key, 10, 3)?;
+                    let saved = locked(tx, &key)?;
+                    // Undone by its savepoint: the position is read again, as it stands.
+                    let undone: Result<(), StoreError> = tx.savepoint(|tx| {
+                        save(tx, &key, 99, 99)?;
+                        assert_eq!(locked(tx, &key)?, (99, 99));
+                        Err(StoreError::Corrupt("undo".into()))
+                    });
+                    assert!(undone.is_err());
+                    let after_undo = locked(tx, &key)?;
+                    Ok((first, saved, after_undo))
+                }
+            })
+            .await
+            .unwrap();
+        assert_eq!(seen, ((0, 0), (10, 3), (10, 3)), "{}", db.backend);
     }
 }
