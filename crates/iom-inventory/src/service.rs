@@ -126,22 +126,93 @@ fn reservation_event(kind: &str, r: &ReservationRow, quantity: i64) -> EventDraf
 
 /// Totals of available over all nodes for the SKUs that have a low-stock threshold.
 fn thresholds(tx: &mut Tx<'_>, skus: &[String]) -> Result<HashMap<String, (i64, i64)>, StoreError> {
-    let with_threshold: Vec<SkuRow> = rows::skus(tx.conn(), skus)?
+    thresholds_with(tx, skus, &mut Lookups::default())
+}
+
+fn thresholds_with(
+    tx: &mut Tx<'_>,
+    skus: &[String],
+    lookups: &mut Lookups,
+) -> Result<HashMap<String, (i64, i64)>, StoreError> {
+    let with_threshold: Vec<(String, i64)> = lookups
+        .thresholds(tx, skus)?
         .into_iter()
-        .filter(|s| s.low_threshold.is_some())
+        .filter_map(|(sku, threshold)| threshold.map(|t| (sku, t)))
         .collect();
     if with_threshold.is_empty() {
         return Ok(HashMap::new());
     }
-    let names: Vec<String> = with_threshold.iter().map(|s| s.sku.clone()).collect();
+    let names: Vec<String> = with_threshold.iter().map(|(sku, _)| sku.clone()).collect();
     let totals = totals(tx, &names)?;
     Ok(with_threshold
         .into_iter()
-        .map(|s| {
-            let total = totals.get(&s.sku).copied().unwrap_or(0);
-            (s.sku, (s.low_threshold.unwrap_or(0), total))
+        .map(|(sku, threshold)| {
+            let total = totals.get(&sku).copied().unwrap_or(0);
+            (sku, (threshold, total))
         })
         .collect())
+}
+
+/// What reserving looks up that changes rarely: which nodes exist and each SKU's low-stock
+/// threshold. A flow pass reserves for hundreds of orders in one transaction and keeps one of
+/// these for the pass ([`reserve_with`]), rather than reading the nodes and SKUs again for every
+/// order. Balances are never kept here: they are read for every reservation.
+#[derive(Debug, Default)]
+pub struct Lookups {
+    /// Nodes known to exist. An unknown one is looked up again each time.
+    nodes: HashSet<String>,
+    /// Each SKU's threshold, `None` when it has none (or no SKU row).
+    thresholds: HashMap<String, Option<i64>>,
+}
+
+impl Lookups {
+    /// The nodes of `codes` that exist.
+    fn known_nodes(
+        &mut self,
+        tx: &mut Tx<'_>,
+        codes: &[String],
+    ) -> Result<HashSet<String>, StoreError> {
+        let unseen: Vec<String> = codes
+            .iter()
+            .filter(|c| !self.nodes.contains(*c))
+            .cloned()
+            .collect();
+        if !unseen.is_empty() {
+            self.nodes.extend(rows::known_nodes(tx.conn(), &unseen)?);
+        }
+        Ok(codes
+            .iter()
+            .filter(|c| self.nodes.contains(*c))
+            .cloned()
+            .collect())
+    }
+
+    /// Each SKU of `skus` with its threshold.
+    fn thresholds(
+        &mut self,
+        tx: &mut Tx<'_>,
+        skus: &[String],
+    ) -> Result<Vec<(String, Option<i64>)>, StoreError> {
+        let unseen: Vec<String> = skus
+            .iter()
+            .filter(|s| !self.thresholds.contains_key(*s))
+            .cloned()
+            .collect();
+        if !unseen.is_empty() {
+            let found: HashMap<String, Option<i64>> = rows::skus(tx.conn(), &unseen)?
+                .into_iter()
+                .map(|s: SkuRow| (s.sku, s.low_threshold))
+                .collect();
+            for sku in unseen {
+                let threshold = found.get(&sku).copied().flatten();
+                self.thresholds.insert(sku, threshold);
+            }
+        }
+        Ok(skus
+            .iter()
+            .map(|s| (s.clone(), self.thresholds.get(s).copied().flatten()))
+            .collect())
+    }
 }
 
 fn totals(tx: &mut Tx<'_>, skus: &[String]) -> Result<HashMap<String, i64>, StoreError> {
@@ -712,6 +783,16 @@ pub fn reserve_in(
     tx: &mut Tx<'_>,
     requests: &[ReserveRequest],
 ) -> Result<Vec<ReservationRow>, StoreError> {
+    reserve_with(tx, requests, &mut Lookups::default())
+}
+
+/// [`reserve_in`] with the nodes and SKUs looked up through `lookups`, which the caller keeps
+/// across several reservations of one transaction.
+pub fn reserve_with(
+    tx: &mut Tx<'_>,
+    requests: &[ReserveRequest],
+    lookups: &mut Lookups,
+) -> Result<Vec<ReservationRow>, StoreError> {
     let mut errors = Vec::new();
     for (i, r) in requests.iter().enumerate() {
         if r.quantity < 1 {
@@ -722,7 +803,7 @@ pub fn reserve_in(
         }
     }
     let nodes = distinct(requests.iter().map(|r| r.node.clone()));
-    let known = rows::known_nodes(tx.conn(), &nodes)?;
+    let known = lookups.known_nodes(tx, &nodes)?;
     for (i, r) in requests.iter().enumerate() {
         if !known.contains(&r.node) {
             errors.push(FieldError::new(
@@ -736,7 +817,7 @@ pub fn reserve_in(
     }
     let keys: Vec<Key> = distinct(requests.iter().map(|r| (r.sku.clone(), r.node.clone())));
     let skus = distinct(keys.iter().map(|k| k.0.clone()));
-    let low = thresholds(tx, &skus)?;
+    let low = thresholds_with(tx, &skus, lookups)?;
     let mut stored = rows::lock_positions(tx, &keys)?;
     let mut positions: HashMap<Key, Position> = stored
         .iter()

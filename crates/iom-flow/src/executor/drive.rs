@@ -330,7 +330,7 @@ fn advance(
     out: &mut PassOutcome,
 ) -> Result<(), StoreError> {
     let now = tx.now();
-    cache.order = None;
+    cache.forget_order();
     cache.stored = None;
     let plan = engine.plan(tx.conn(), &run.flow, run.version)?;
     let mut state: RunState = serde_json::from_str(&run.state)?;
@@ -473,7 +473,7 @@ fn ending(
     ending: Ending,
 ) -> Result<(), StoreError> {
     steps::flush_order(tx, cache)?;
-    cache.order = None;
+    cache.forget_order();
     finish(tx, engine, run, state, ending)
 }
 
@@ -628,7 +628,7 @@ fn run_node(
             }
             // A step that fails leaves the order as it found it, changes not written included:
             // its own writes are undone (by its savepoint, or by the pass failing whole).
-            let before_step = (cache.order.clone(), cache.stored.clone());
+            let before_step = cache.snapshot();
             let outcome = guarded(tx, careful, |tx| {
                 let mut cx = StepCx {
                     tx,
@@ -652,9 +652,9 @@ fn run_node(
             })?;
             drop(pending_external);
             if outcome.is_err() {
-                (cache.order, cache.stored) = before_step;
+                cache.restore(before_step);
             } else if !steps::keeps_order(uses) {
-                cache.order = None;
+                cache.forget_order();
             }
             out.steps += 1;
             let (n, attempt) = (current.n, current.attempt);

@@ -11,8 +11,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use iom_domain::{DomainError, EventDraft, LineStatus, Order, OrderId, OrderStatus};
-use iom_inventory::service::{ReserveRequest, order_effects, reserve_in};
+use iom_inventory::service::{Lookups, ReserveRequest, order_effects, reserve_with};
 use iom_store::flows::{self as rows, RunRow, TaskRow};
+use iom_store::inventory::ReservationRow;
 use iom_store::{StoreError, Tx};
 use serde_json::{Value, json};
 
@@ -105,6 +106,19 @@ pub struct PassCache {
     /// it is written once, by [`flush_order`], when the run's turn ends or before anything else
     /// reads or changes the order.
     pub stored: Option<Order>,
+    /// The active reservations of the run's order, once a step of the run's turn has read them,
+    /// with those its steps made since: planning reads them and releasing reads them again.
+    /// Forgotten with [`PassCache::order`].
+    reservations: Option<Vec<ReservationRow>>,
+    /// The nodes and SKUs reservations look up, for the whole pass.
+    lookups: Lookups,
+}
+
+/// What a step may change of [`PassCache`], kept to put back when the step fails.
+pub struct RunSnapshot {
+    order: Option<Order>,
+    stored: Option<Order>,
+    reservations: Option<Vec<ReservationRow>>,
 }
 
 /// Writes the changes the run's steps made to its order ([`PassCache::stored`]).
@@ -121,6 +135,28 @@ impl PassCache {
             careful,
             ..PassCache::default()
         }
+    }
+
+    /// Forgets the run's order and what was read with it: the next step reads them as stored.
+    pub fn forget_order(&mut self) {
+        self.order = None;
+        self.reservations = None;
+    }
+
+    /// What a step about to run may change here.
+    pub fn snapshot(&self) -> RunSnapshot {
+        RunSnapshot {
+            order: self.order.clone(),
+            stored: self.stored.clone(),
+            reservations: self.reservations.clone(),
+        }
+    }
+
+    /// Puts back what [`PassCache::snapshot`] kept: the step failed and its writes are undone.
+    pub fn restore(&mut self, snapshot: RunSnapshot) {
+        self.order = snapshot.order;
+        self.stored = snapshot.stored;
+        self.reservations = snapshot.reservations;
     }
 }
 
@@ -176,8 +212,20 @@ impl StepCx<'_, '_> {
         if let Some(order) = self.cache.order.as_ref().filter(|o| o.id == id) {
             return Ok(order.clone());
         }
+        // The fulfilment steps read the order's reservations too: they are read with the
+        // order, in the same round trip, unless already known.
+        let reservations = match self.cache.reservations {
+            None => Some(iom_store::inventory::order_reservations_later(
+                self.tx.conn(),
+                &id.to_string(),
+            )?),
+            Some(_) => None,
+        };
         let order = iom_store::orders::load(self.tx.conn(), id, true)?
             .ok_or_else(|| StepFailure::permanent(format!("order {id} does not exist")))?;
+        if let Some(reservations) = reservations {
+            self.cache.reservations = Some(reservations.active()?);
+        }
         self.cache.order = Some(order.clone());
         Ok(order)
     }
@@ -200,12 +248,25 @@ impl StepCx<'_, '_> {
         }
         self.cache.order = Some(order.clone());
         if effects {
-            // What the change does to inventory reads the order as stored.
+            // What the change does to inventory reads the order as stored, and may release its
+            // reservations.
             flush_order(self.tx, self.cache)?;
+            self.cache.reservations = None;
             order_effects(self.tx, &order, &events)?;
         }
         self.tx.emit_all(events);
         Ok(order)
+    }
+
+    /// The active reservations of the run's order.
+    fn order_reservations(&mut self) -> Result<Vec<ReservationRow>, StepFailure> {
+        if let Some(cached) = &self.cache.reservations {
+            return Ok(cached.clone());
+        }
+        let id = self.order_id()?.to_string();
+        let found = iom_store::inventory::order_reservations(self.tx.conn(), &id, None)?;
+        self.cache.reservations = Some(found.clone());
+        Ok(found)
     }
 
     fn arg_str(&self, name: &str) -> Option<&str> {
@@ -461,7 +522,7 @@ fn plan_fulfillment(cx: &mut StepCx<'_, '_>) -> StepOutcome {
     // Lines already allocated or released hold their stock; what a line already holds is not
     // planned again.
     let mut held: BTreeMap<i64, i64> = BTreeMap::new();
-    for r in iom_store::inventory::order_reservations(cx.tx.conn(), &order.id.to_string(), None)? {
+    for r in cx.order_reservations()? {
         *held.entry(r.line_no.unwrap_or_default()).or_default() += r.quantity;
     }
     request.lines.retain_mut(|l| {
@@ -570,11 +631,14 @@ fn reserve_inventory(cx: &mut StepCx<'_, '_>) -> StepOutcome {
             group: None,
         })
         .collect();
-    let made = reserve_in(cx.tx, &requests).map_err(|e| match e {
+    let made = reserve_with(cx.tx, &requests, &mut cx.cache.lookups).map_err(|e| match e {
         // Stock taken since planning: it may come back (a cancellation, a receipt), so retry.
         StoreError::Domain(DomainError::Conflict(m)) => StepFailure::transient(m),
         other => other.into(),
     })?;
+    if let Some(cached) = &mut cx.cache.reservations {
+        cached.extend(made.iter().cloned());
+    }
     let mut nodes: BTreeMap<u32, Vec<String>> = BTreeMap::new();
     for a in &plan {
         nodes.entry(a.line_no).or_default().push(a.node.clone());
@@ -636,10 +700,9 @@ fn release_requests(cx: &mut StepCx<'_, '_>) -> Result<Vec<NodeRequest>, StepFai
     if order.status == OrderStatus::OnHold {
         return Err(StepFailure::permanent("the order is on hold"));
     }
-    let order_id = order.id.to_string();
     let mut by_node: BTreeMap<String, Vec<Value>> = BTreeMap::new();
     let mut covered = std::collections::BTreeSet::new();
-    for r in iom_store::inventory::order_reservations(cx.tx.conn(), &order_id, None)? {
+    for r in cx.order_reservations()? {
         let Some(line_no) = r.line_no.and_then(|n| u32::try_from(n).ok()) else {
             continue;
         };

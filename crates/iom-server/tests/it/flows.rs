@@ -136,6 +136,21 @@ async fn an_order_with_stock_goes_from_received_to_released_with_no_configuratio
         let requests = events_of(&app, "fulfillment.requested").await;
         assert_eq!(requests.len(), 1);
         assert_eq!(requests[0]["data"]["node"], "SEA");
+        // Each line names the reservation that holds it: the one the run made in this pass.
+        let ids = |items: &Value, field: &str| {
+            let mut ids: Vec<String> = items
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|item| item[field].to_string())
+                .collect();
+            ids.sort();
+            ids
+        };
+        let reserved = ids(&reservations["items"], "id");
+        let requested = ids(&requests[0]["data"]["lines"], "reservation_id");
+        assert_eq!(reserved.len(), 2, "{reservations}");
+        assert_eq!(requested, reserved, "{}", requests[0]);
         assert_eq!(events_of(&app, "order.released").await.len(), 1);
 
         // The timeline shows every step with its outcome and duration.
