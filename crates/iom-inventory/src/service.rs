@@ -461,9 +461,29 @@ impl Inventory {
     ) -> Result<Vec<SkuView>, StoreError> {
         self.store
             .read(move |c| {
-                let balances = rows::balances_in(c, &skus, &nodes)?;
+                // Ordered by SKU, so each SKU's balances are one run of the list; a run is moved
+                // into its SKU's view (a view of one SKU reads a row per node).
+                let mut runs: Vec<Vec<Balance>> = Vec::new();
+                for b in rows::balances_in(c, &skus, &nodes)? {
+                    match runs.last_mut() {
+                        Some(run) if run[0].sku == b.sku => run.push(b),
+                        _ => runs.push(vec![b]),
+                    }
+                }
+                let mut by_sku: HashMap<String, Vec<Balance>> = runs
+                    .into_iter()
+                    .map(|run| (run[0].sku.clone(), run))
+                    .collect();
                 let mut views: Vec<SkuView> = Vec::with_capacity(skus.len());
+                // A SKU asked for twice gets the same view twice.
+                let mut seen: HashMap<&str, usize> = HashMap::with_capacity(skus.len());
                 for sku in &skus {
+                    if let Some(&i) = seen.get(sku.as_str()) {
+                        let again = views[i].clone();
+                        views.push(again);
+                        continue;
+                    }
+                    seen.insert(sku, views.len());
                     let extra: HashMap<String, i64> = match &group {
                         Some((kind, value)) => rows::allocations(c, sku, None)?
                             .into_iter()
@@ -481,28 +501,27 @@ impl Inventory {
                         nodes: Vec::new(),
                         by_kind: Vec::new(),
                     };
-                    for b in balances.iter().filter(|b| &b.sku == sku) {
+                    for b in by_sku.remove(sku).unwrap_or_default() {
                         let available = b.available + extra.get(&b.node).copied().unwrap_or(0);
-                        let kind = b.node_kind.clone();
                         view.on_hand += b.on_hand;
                         view.reserved += b.reserved;
                         view.allocated += b.allocated;
                         view.available += available;
-                        let k = kind.clone().unwrap_or_else(|| "unknown".into());
+                        let k = b.node_kind.as_deref().unwrap_or("unknown");
                         match view.by_kind.iter_mut().find(|t| t.kind == k) {
                             Some(t) => {
                                 t.on_hand += b.on_hand;
                                 t.available += available;
                             }
                             None => view.by_kind.push(KindTotal {
-                                kind: k,
+                                kind: k.to_owned(),
                                 on_hand: b.on_hand,
                                 available,
                             }),
                         }
                         view.nodes.push(NodeView {
-                            node: b.node.clone(),
-                            kind,
+                            node: b.node,
+                            kind: b.node_kind,
                             on_hand: b.on_hand,
                             reserved: b.reserved,
                             allocated: b.allocated,

@@ -144,6 +144,13 @@ impl Row {
             ))),
         }
     }
+
+    pub fn take_opt_text(&mut self, i: usize) -> Result<Option<String>, StoreError> {
+        match self.0.get(i) {
+            Some(Owned::Null) => Ok(None),
+            _ => self.take_text(i).map(Some),
+        }
+    }
 }
 
 /// `INSERT INTO {table} VALUES ($1, …), (…)` for `rows` rows of `columns` values each.

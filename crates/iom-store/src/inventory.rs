@@ -64,7 +64,7 @@ pub fn balances_in(
         }
         sql.push_str(" ORDER BY b.sku, b.node");
         for row in conn.query(&sql, &params)? {
-            out.push(balance(&row)?);
+            out.push(balance(row)?);
         }
     }
     Ok(out)
@@ -77,18 +77,19 @@ fn placeholders(first: usize, count: usize) -> String {
         .join(", ")
 }
 
-pub(crate) fn balance(row: &Row) -> Result<Balance, StoreError> {
+/// A balance row; its texts are moved out, not copied (a view of one SKU reads a row per node).
+pub(crate) fn balance(mut row: Row) -> Result<Balance, StoreError> {
     let (on_hand, reserved, allocated, safety_stock) =
         (row.int(2)?, row.int(3)?, row.int(4)?, row.int(5)?);
     Ok(Balance {
-        sku: row.text(0)?.to_owned(),
-        node: row.text(1)?.to_owned(),
+        sku: row.take_text(0)?,
+        node: row.take_text(1)?,
         on_hand,
         reserved,
         allocated,
         safety_stock,
         available: on_hand - reserved - allocated - safety_stock,
-        node_kind: row.opt_text(6)?.map(str::to_owned),
+        node_kind: row.take_opt_text(6)?,
     })
 }
 

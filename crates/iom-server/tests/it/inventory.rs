@@ -422,10 +422,15 @@ async fn atp_safety_stock_attributes_and_low_stock() {
             app.backend
         );
         let (_, many) = app
-            .get("/api/v1/inventory?skus=TEE-R-M,TEE-R-L&nodes=ST1")
+            .get("/api/v1/inventory?skus=TEE-R-M,TEE-R-L,TEE-R-M&nodes=ST1")
             .await;
+        // In the order asked, a SKU asked for twice given twice.
+        assert_eq!(many["items"][0]["sku"], "TEE-R-M");
         assert_eq!(many["items"][0]["on_hand"], 0);
+        assert_eq!(many["items"][1]["sku"], "TEE-R-L");
         assert_eq!(many["items"][1]["available"], 4);
+        assert_eq!(many["items"][1]["nodes"][0]["node"], "ST1");
+        assert_eq!(many["items"][2], many["items"][0]);
         let (_, view) = app.get("/api/v1/inventory/TEE-R-M").await;
         assert_eq!(view["by_kind"][0]["kind"], "warehouse");
 
