@@ -541,15 +541,16 @@ pub fn order_reservations(
             ),
             &[Value::Text(order_id), Value::Int(line)],
         )?,
-        None => conn.query(
-            &format!(
-                "SELECT {RESERVATION_COLUMNS} FROM reservations
-                 WHERE order_id = $1 ORDER BY created_at, id"
-            ),
-            &[Value::Text(order_id)],
-        )?,
+        None => conn.query(&every_line_of_order(), &[Value::Text(order_id)])?,
     };
     only_active(rows)
+}
+
+/// The reservations of every line of the order `$1`, oldest first.
+fn every_line_of_order() -> String {
+    format!(
+        "SELECT {RESERVATION_COLUMNS} FROM reservations WHERE order_id = $1 ORDER BY created_at, id"
+    )
 }
 
 /// [`order_reservations`] of every line, held back to go out with the next statement (in the
@@ -558,13 +559,7 @@ pub fn order_reservations_later(
     conn: &mut dyn Conn,
     order_id: &str,
 ) -> Result<LaterReservations, StoreError> {
-    let rows = conn.query_deferred(
-        &format!(
-            "SELECT {RESERVATION_COLUMNS} FROM reservations
-             WHERE order_id = $1 ORDER BY created_at, id"
-        ),
-        &[Value::Text(order_id)],
-    )?;
+    let rows = conn.query_deferred(&every_line_of_order(), &[Value::Text(order_id)])?;
     Ok(LaterReservations(rows))
 }
 
