@@ -469,12 +469,16 @@ fn reservation(row: &Row) -> Result<ReservationRow, StoreError> {
 }
 
 pub fn insert_reservation(tx: &mut crate::Tx<'_>, r: &ReservationRow) -> Result<(), StoreError> {
-    let now = crate::micros(tx.now());
-    tx.conn().execute_deferred(
-        &format!(
+    // Built once: a reservation is the writer's most frequent single insert.
+    static INSERT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
             "INSERT INTO reservations ({RESERVATION_COLUMNS}, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)"
-        ),
+        )
+    });
+    let now = crate::micros(tx.now());
+    tx.conn().execute_deferred(
+        &INSERT,
         &[
             Value::Text(&r.id),
             Value::Text(&r.sku),
