@@ -273,15 +273,7 @@ pub fn save_positions(
     if let [((sku, node), p)] = positions {
         let sql = "UPDATE inventory_balances SET on_hand = $3, reserved = $4, allocated = $5, safety_stock = $6, updated_at = $7
              WHERE sku = $1 AND node = $2";
-        let params = [
-            Value::Text(sku),
-            Value::Text(node),
-            Value::Int(p.on_hand),
-            Value::Int(p.reserved),
-            Value::Int(p.allocated),
-            p.safety_override.map_or(Value::Null, Value::Int),
-            Value::Int(now),
-        ];
+        let params = position_values(sku, node, p, now);
         // PostgreSQL locked every row it saves (`lock_positions` inserts the new ones), so the
         // write needs no answer and goes out with the next statement.
         if tx.dialect() == crate::Dialect::Postgres {
@@ -295,15 +287,7 @@ pub fn save_positions(
     for chunk in positions.chunks(32) {
         let mut params = Vec::with_capacity(chunk.len() * 7);
         for ((sku, node), p) in chunk {
-            params.extend([
-                Value::Text(sku),
-                Value::Text(node),
-                Value::Int(p.on_hand),
-                Value::Int(p.reserved),
-                Value::Int(p.allocated),
-                p.safety_override.map_or(Value::Null, Value::Int),
-                Value::Int(now),
-            ]);
+            params.extend(position_values(sku, node, p, now));
         }
         let sql = crate::db::multi_row_statement(
             "inventory_balances (sku, node, on_hand, reserved, allocated, safety_stock, updated_at)",
@@ -316,6 +300,25 @@ pub fn save_positions(
         tx.conn().execute_deferred(&sql, &params)?;
     }
     Ok(())
+}
+
+/// A position row's values as [`save_positions`] writes them: sku, node, on hand, reserved,
+/// allocated, safety stock override, updated at.
+fn position_values<'a>(
+    sku: &'a str,
+    node: &'a str,
+    p: &StoredPosition,
+    now: i64,
+) -> [Value<'a>; 7] {
+    [
+        Value::Text(sku),
+        Value::Text(node),
+        Value::Int(p.on_hand),
+        Value::Int(p.reserved),
+        Value::Int(p.allocated),
+        p.safety_override.map_or(Value::Null, Value::Int),
+        Value::Int(now),
+    ]
 }
 
 /// Which of these node codes exist.
