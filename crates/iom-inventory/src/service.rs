@@ -334,7 +334,7 @@ impl Inventory {
                     expires_at: request.expires_at,
                     created_at: tx.now(),
                 };
-                rows::insert_reservation(tx, &reservation)?;
+                rows::insert_reservations(tx, std::slice::from_ref(&reservation))?;
                 tx.emit(reservation_event(
                     "reservation.created",
                     &reservation,
@@ -914,7 +914,6 @@ pub fn reserve_with(
             expires_at: r.expires_at,
             created_at: now,
         };
-        rows::insert_reservation(tx, &reservation)?;
         tx.emit(reservation_event(
             "reservation.created",
             &reservation,
@@ -922,6 +921,7 @@ pub fn reserve_with(
         ));
         out.push(reservation);
     }
+    rows::insert_reservations(tx, &out)?;
     announce_low(tx, low)?;
     Ok(out)
 }

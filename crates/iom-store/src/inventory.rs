@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::db::{Conn, Row, Value};
+use crate::db::{Conn, Dialect, Owned, Row, Value};
 use crate::{Store, StoreError};
 
 /// The stock position of one SKU at one node.
@@ -471,33 +471,42 @@ fn reservation(row: &Row) -> Result<ReservationRow, StoreError> {
     })
 }
 
-pub fn insert_reservation(tx: &mut crate::Tx<'_>, r: &ReservationRow) -> Result<(), StoreError> {
-    // Built once: a reservation is the writer's most frequent single insert.
-    static INSERT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-        format!(
-            "INSERT INTO reservations ({RESERVATION_COLUMNS}, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)"
-        )
-    });
+/// Most reservations one statement inserts: an order's lines are reserved together.
+const RESERVATIONS_PER_INSERT: usize = 32;
+
+/// Inserts new reservations, one statement per 32: each statement is a round of the server's
+/// work on PostgreSQL, and a flow run reserves every line of its order at once.
+pub fn insert_reservations(
+    tx: &mut crate::Tx<'_>,
+    reservations: &[ReservationRow],
+) -> Result<(), StoreError> {
+    static TABLE: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| format!("reservations ({RESERVATION_COLUMNS}, updated_at)"));
     let now = crate::micros(tx.now());
-    tx.conn().execute_deferred(
-        &INSERT,
-        &[
-            Value::Text(&r.id),
-            Value::Text(&r.sku),
-            Value::Text(&r.node),
-            Value::Int(r.quantity),
-            r.reference.as_ref().into(),
-            r.order_id.as_ref().into(),
-            r.line_no.map_or(Value::Null, Value::Int),
-            r.allocation_id.as_ref().into(),
-            Value::Int(r.from_allocation),
-            Value::Text(&r.status),
-            r.expires_at
-                .map_or(Value::Null, |t| Value::Int(crate::micros(t))),
-            Value::Int(now),
-        ],
-    )?;
+    let dialect = tx.dialect();
+    for chunk in reservations.chunks(RESERVATIONS_PER_INSERT) {
+        let mut params = Vec::with_capacity(chunk.len() * 13);
+        for r in chunk {
+            params.extend([
+                Value::Text(&r.id),
+                Value::Text(&r.sku),
+                Value::Text(&r.node),
+                Value::Int(r.quantity),
+                r.reference.as_ref().into(),
+                r.order_id.as_ref().into(),
+                r.line_no.map_or(Value::Null, Value::Int),
+                r.allocation_id.as_ref().into(),
+                Value::Int(r.from_allocation),
+                Value::Text(&r.status),
+                r.expires_at
+                    .map_or(Value::Null, |t| Value::Int(crate::micros(t))),
+                Value::Int(now),
+                Value::Int(now),
+            ]);
+        }
+        let sql = crate::db::multi_row_append(dialect, &TABLE, 13, chunk.len());
+        tx.conn().execute_deferred(&sql, &params)?;
+    }
     Ok(())
 }
 
@@ -560,24 +569,44 @@ fn every_line_of_order() -> String {
     )
 }
 
-/// [`order_reservations`] of every line, held back to go out with the next statement (in the
-/// same round trip on PostgreSQL): a caller about to read the order itself reads both at once.
-pub fn order_reservations_later(
+/// An order (its row locked until the transaction ends, on PostgreSQL) with its active
+/// reservations, in one statement: the fulfilment steps of a flow read both.
+pub fn order_with_reservations(
     conn: &mut dyn Conn,
-    order_id: &str,
-) -> Result<LaterReservations, StoreError> {
-    let rows = conn.query_deferred(&every_line_of_order(), &[Value::Text(order_id)])?;
-    Ok(LaterReservations(rows))
-}
-
-/// The answer to [`order_reservations_later`].
-pub struct LaterReservations(crate::DeferredRows);
-
-impl LaterReservations {
-    /// The order's active reservations, once the read was sent.
-    pub fn active(self) -> Result<Vec<ReservationRow>, StoreError> {
-        only_active(self.0.take()?)
-    }
+    id: iom_domain::OrderId,
+) -> Result<Option<(iom_domain::Order, Vec<ReservationRow>)>, StoreError> {
+    static SQL: std::sync::LazyLock<[String; 2]> = std::sync::LazyLock::new(|| {
+        let columns: Vec<String> = RESERVATION_COLUMNS
+            .split(',')
+            .map(|c| format!("r.{}", c.trim()))
+            .collect();
+        let read = format!(
+            "SELECT o.doc, {} FROM orders o LEFT JOIN reservations r ON r.order_id = o.id
+             WHERE o.id = $1 ORDER BY r.created_at, r.id",
+            columns.join(", ")
+        );
+        let lock = format!("{read} FOR UPDATE OF o");
+        [read, lock]
+    });
+    let sql = match conn.dialect() {
+        Dialect::Sqlite => &SQL[0],
+        Dialect::Postgres => &SQL[1],
+    };
+    let rows = conn.query(sql, &[Value::Text(&id.to_string())])?;
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
+    let order: iom_domain::Order = serde_json::from_str(first.text(0)?)?;
+    // Each row is the order's document, then one reservation (all NULL when it has none).
+    let reservations: Vec<Row> = rows
+        .into_iter()
+        .filter_map(|Row(mut values)| {
+            values.remove(0);
+            let some = values.first().is_some_and(|id| *id != Owned::Null);
+            some.then_some(Row(values))
+        })
+        .collect();
+    Ok(Some((order, only_active(reservations)?)))
 }
 
 fn only_active(rows: Vec<Row>) -> Result<Vec<ReservationRow>, StoreError> {

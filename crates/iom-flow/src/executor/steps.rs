@@ -213,19 +213,19 @@ impl StepCx<'_, '_> {
             return Ok(order.clone());
         }
         // The fulfilment steps read the order's reservations too: they are read with the
-        // order, in the same round trip, unless already known.
-        let reservations = match self.cache.reservations {
-            None => Some(iom_store::inventory::order_reservations_later(
-                self.tx.conn(),
-                &id.to_string(),
-            )?),
-            Some(_) => None,
+        // order, in the same statement, unless already known.
+        let order = match self.cache.reservations {
+            None => {
+                let (order, reservations) =
+                    iom_store::inventory::order_with_reservations(self.tx.conn(), id)?.ok_or_else(
+                        || StepFailure::permanent(format!("order {id} does not exist")),
+                    )?;
+                self.cache.reservations = Some(reservations);
+                order
+            }
+            Some(_) => iom_store::orders::load(self.tx.conn(), id, true)?
+                .ok_or_else(|| StepFailure::permanent(format!("order {id} does not exist")))?,
         };
-        let order = iom_store::orders::load(self.tx.conn(), id, true)?
-            .ok_or_else(|| StepFailure::permanent(format!("order {id} does not exist")))?;
-        if let Some(reservations) = reservations {
-            self.cache.reservations = Some(reservations.active()?);
-        }
         self.cache.order = Some(order.clone());
         Ok(order)
     }
