@@ -30,6 +30,40 @@ pub const FIRINGS_PER_RUN: usize = 500;
 
 // ---------------------------------------------------------------- fact rows
 
+/// Writes an order's fact row: inserted for a new order, updated after a change.
+const FACT_UPSERT: &str = "INSERT INTO order_facts (order_id, channel, currency, region, node, status, placed_at,
+             created_at, ship_by, requested_delivery_at, lines, units, cancelled_units,
+             shipped_units, delivered_units, total_micros, booked_micros, backordered, cancelled,
+             open, released_at, first_shipped_at, shipped_at, delivered_at, shipments, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
+             $19, $20, $21, $22, $23, $24, $25, $26)
+         ON CONFLICT (order_id) DO UPDATE SET node = excluded.node, status = excluded.status,
+             ship_by = excluded.ship_by, requested_delivery_at = excluded.requested_delivery_at,
+             cancelled_units = excluded.cancelled_units, shipped_units = excluded.shipped_units,
+             delivered_units = excluded.delivered_units, total_micros = excluded.total_micros,
+             backordered = CASE WHEN order_facts.backordered = 1 THEN 1 ELSE excluded.backordered END,
+             cancelled = excluded.cancelled, open = excluded.open,
+             released_at = COALESCE(order_facts.released_at, excluded.released_at),
+             first_shipped_at = excluded.first_shipped_at, shipped_at = excluded.shipped_at,
+             delivered_at = excluded.delivered_at, shipments = excluded.shipments,
+             updated_at = excluded.updated_at";
+
+/// [`FACT_UPSERT`], handing back the row's contribution to [`ORDERS_DAILY`] as it now stands.
+static FACT_UPSERT_RETURNING: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| format!("{FACT_UPSERT} {}", ORDERS_DAILY.returning()));
+
+/// [`FACT_UPSERT`] on PostgreSQL, handing back the row's contribution to [`ORDERS_DAILY`] both
+/// as it was (times −1) and as it now stands: every part of a statement reads the rows as they
+/// were before it began.
+static FACT_UPSERT_MOVED: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "WITH old_row AS ({}), new_row AS ({FACT_UPSERT} {})
+         SELECT * FROM old_row UNION ALL SELECT * FROM new_row",
+        ORDERS_DAILY.contributions_times("-1"),
+        ORDERS_DAILY.returning()
+    )
+});
+
 /// Writes the fact rows of `after` (a new order when `before` is `None`). Called by
 /// `orders::insert` and `orders::save`, so it commits with the order.
 pub(crate) fn record(
@@ -46,60 +80,73 @@ pub(crate) fn record(
     // roll-up statement is a round trip of the writer on PostgreSQL.
     let previous = before.map(OrderFacts::of);
     let moved = previous.as_ref().map(rolled) != Some(rolled(&f));
-    if let Some(previous) = previous.as_ref().filter(|_| moved) {
+    let deferred = conn.deferred_rollups().is_some();
+    // On PostgreSQL the row's old contribution is read by the statement that changes it (its
+    // `WITH` reads the row as it was), when only the order roll-up moves.
+    let fused = moved
+        && deferred
+        && conn.dialect() == Dialect::Postgres
+        && previous.as_ref().is_some_and(|p| p.shipped_at.is_none())
+        && f.shipped_at.is_none();
+    if let Some(previous) = previous.as_ref().filter(|_| moved && !fused) {
         roll(conn, &f.order_id, -1, previous.shipped_at.is_some())?;
     }
-    conn.execute_deferred(
-        "INSERT INTO order_facts (order_id, channel, currency, region, node, status, placed_at,
-             created_at, ship_by, requested_delivery_at, lines, units, cancelled_units,
-             shipped_units, delivered_units, total_micros, booked_micros, backordered, cancelled,
-             open, released_at, first_shipped_at, shipped_at, delivered_at, shipments, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-             $19, $20, $21, $22, $23, $24, $25, $26)
-         ON CONFLICT (order_id) DO UPDATE SET node = excluded.node, status = excluded.status,
-             ship_by = excluded.ship_by, requested_delivery_at = excluded.requested_delivery_at,
-             cancelled_units = excluded.cancelled_units, shipped_units = excluded.shipped_units,
-             delivered_units = excluded.delivered_units, total_micros = excluded.total_micros,
-             backordered = CASE WHEN order_facts.backordered = 1 THEN 1 ELSE excluded.backordered END,
-             cancelled = excluded.cancelled, open = excluded.open,
-             released_at = COALESCE(order_facts.released_at, excluded.released_at),
-             first_shipped_at = excluded.first_shipped_at, shipped_at = excluded.shipped_at,
-             delivered_at = excluded.delivered_at, shipments = excluded.shipments,
-             updated_at = excluded.updated_at",
-        &[
-            Value::Text(&f.order_id),
-            Value::Text(&f.channel),
-            Value::Text(&f.currency),
-            Value::Text(&f.region),
-            Value::Text(&f.node),
-            Value::Text(&f.status),
-            Value::Int(micros(f.placed_at)),
-            Value::Int(micros(f.created_at)),
-            Value::Int(micros(f.ship_by)),
-            opt(f.requested_delivery_at),
-            Value::Int(f.lines),
-            Value::Int(f.units),
-            Value::Int(f.cancelled_units),
-            Value::Int(f.shipped_units),
-            Value::Int(f.delivered_units),
-            Value::Int(to_micros(f.total)),
-            Value::Int(to_micros(f.booked)),
-            Value::Int(f.backordered.into()),
-            Value::Int(f.cancelled.into()),
-            Value::Int(open.into()),
-            opt(f.released_at),
-            opt(f.first_shipped_at),
-            opt(f.shipped_at),
-            opt(f.delivered_at),
-            Value::Int(f.shipments),
-            Value::Int(micros(after.updated_at)),
-        ],
-    )?;
+    let params = [
+        Value::Text(&f.order_id),
+        Value::Text(&f.channel),
+        Value::Text(&f.currency),
+        Value::Text(&f.region),
+        Value::Text(&f.node),
+        Value::Text(&f.status),
+        Value::Int(micros(f.placed_at)),
+        Value::Int(micros(f.created_at)),
+        Value::Int(micros(f.ship_by)),
+        opt(f.requested_delivery_at),
+        Value::Int(f.lines),
+        Value::Int(f.units),
+        Value::Int(f.cancelled_units),
+        Value::Int(f.shipped_units),
+        Value::Int(f.delivered_units),
+        Value::Int(to_micros(f.total)),
+        Value::Int(to_micros(f.booked)),
+        Value::Int(f.backordered.into()),
+        Value::Int(f.cancelled.into()),
+        Value::Int(open.into()),
+        opt(f.released_at),
+        opt(f.first_shipped_at),
+        opt(f.shipped_at),
+        opt(f.delivered_at),
+        Value::Int(f.shipments),
+        Value::Int(micros(after.updated_at)),
+    ];
+    // The row's new contribution to the order roll-up comes back from the upsert itself when
+    // there is an old one to take out: one statement fewer than reading it afterwards.
+    let returned = moved && before.is_some() && deferred;
+    if returned {
+        let sql: &str = if fused {
+            &FACT_UPSERT_MOVED
+        } else {
+            &FACT_UPSERT_RETURNING
+        };
+        let rows = conn.query_deferred(sql, &params)?;
+        conn.deferred_rollups()
+            .expect("checked above")
+            .push(RollupDelta(Delta::Read {
+                rollup: &ORDERS_DAILY,
+                rows,
+            }));
+    } else {
+        conn.execute_deferred(FACT_UPSERT, &params)?;
+    }
     if moved {
         if before.is_none() && conn.deferred_rollups().is_some() {
             // A new order's row is `f` as it stands: its contribution needs no statement.
             let delta = new_order_contribution(&f, open);
             conn.deferred_rollups().expect("checked").extend(delta);
+        } else if returned {
+            if f.shipped_at.is_some() {
+                SHIPPED_DAILY.roll(conn, 1, &f.order_id, None)?;
+            }
         } else {
             roll(conn, &f.order_id, 1, f.shipped_at.is_some())?;
         }
@@ -560,13 +607,34 @@ impl Rollup {
         )
     }
 
+    /// The contribution of the fact row a statement wrote, as a `RETURNING` clause: its keys,
+    /// then its sums, as [`Rollup::contributions_sql`] reads them with the sign +1.
+    fn returning(&self) -> String {
+        let columns: Vec<String> = self
+            .keys
+            .iter()
+            .map(|(_, e)| (*e).to_owned())
+            .chain(
+                self.sums
+                    .iter()
+                    .map(|(_, e)| format!("CAST(({e}) AS BIGINT)")),
+            )
+            .collect();
+        format!("RETURNING {}", columns.join(", "))
+    }
+
     /// Each fact row's contribution, times the sign `$2`: its keys, then its sums.
     fn contributions_sql(&self) -> String {
+        self.contributions_times("CAST($2 AS BIGINT)")
+    }
+
+    /// Each fact row's contribution, times `sign` (an SQL expression): its keys, then its sums.
+    fn contributions_times(&self, sign: &str) -> String {
         let key_exprs: Vec<&str> = self.keys.iter().map(|(_, e)| *e).collect();
         let values: Vec<String> = self
             .sums
             .iter()
-            .map(|(_, e)| format!("CAST(CAST($2 AS BIGINT) * ({e}) AS BIGINT)"))
+            .map(|(_, e)| format!("CAST({sign} * ({e}) AS BIGINT)"))
             .collect();
         format!(
             "SELECT {key_exprs}, {values} {source}",

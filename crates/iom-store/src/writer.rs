@@ -165,6 +165,13 @@ impl Counting<'_> {
     }
 }
 
+/// A `SELECT`, which changes nothing; any other statement may (an `INSERT … RETURNING` too).
+fn is_read(sql: &str) -> bool {
+    sql.trim_start()
+        .get(..6)
+        .is_some_and(|head| head.eq_ignore_ascii_case("SELECT"))
+}
+
 impl Conn for Counting<'_> {
     fn dialect(&self) -> Dialect {
         self.inner.dialect()
@@ -176,12 +183,8 @@ impl Conn for Counting<'_> {
     }
 
     fn query(&mut self, sql: &str, params: &[Value<'_>]) -> Result<Vec<Row>, StoreError> {
-        let read = sql
-            .trim_start()
-            .get(..6)
-            .is_some_and(|head| head.eq_ignore_ascii_case("SELECT"));
         let result = self.inner.query(sql, params);
-        self.count(!read, result)
+        self.count(!is_read(sql), result)
     }
 
     fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
@@ -200,7 +203,7 @@ impl Conn for Counting<'_> {
         params: &[Value<'_>],
     ) -> Result<crate::DeferredRows, StoreError> {
         let result = self.inner.query_deferred(sql, params);
-        self.count(false, result)
+        self.count(!is_read(sql), result)
     }
 
     fn flush(&mut self) -> Result<(), StoreError> {
