@@ -285,20 +285,18 @@ pub fn save(conn: &mut dyn Conn, before: &Order, after: &Order) -> Result<(), St
     let id = after.id.to_string();
     let doc = serde_json::to_string(after)?;
     let total = after.totals.total.to_string();
-    conn.execute_deferred(
-        "UPDATE orders SET status = $2, total = $3, updated_at = $4,
+    let mut params = vec![
+        Value::Text(&id),
+        Value::Text(after.status.as_str()),
+        Value::Text(&total),
+        Value::Int(micros(after.updated_at)),
+        Value::Int(after.version),
+        Value::Text(&doc),
+        Value::Int(before.version),
+    ];
+    const UPDATE_ORDER: &str = "UPDATE orders SET status = $2, total = $3, updated_at = $4,
              version = CASE WHEN version = $7 THEN CAST($5 AS BIGINT) END, doc = $6
-         WHERE id = $1",
-        &[
-            Value::Text(&id),
-            Value::Text(after.status.as_str()),
-            Value::Text(&total),
-            Value::Int(micros(after.updated_at)),
-            Value::Int(after.version),
-            Value::Text(&doc),
-            Value::Int(before.version),
-        ],
-    )?;
+         WHERE id = $1";
     let changed: Vec<(i64, &str, Option<&str>)> = after
         .lines
         .iter()
@@ -310,8 +308,21 @@ pub fn save(conn: &mut dyn Conn, before: &Order, after: &Order) -> Result<(), St
             changed.then(|| (i64::from(line.line_no), line.status.as_str(), node))
         })
         .collect();
-    for chunk in changed.chunks(LINES_PER_UPDATE) {
-        update_lines(conn, &id, chunk)?;
+    let mut chunks = changed.chunks(LINES_PER_UPDATE);
+    if conn.dialect() == Dialect::Postgres
+        && let Some(first) = chunks.next()
+    {
+        // The order and (the first sixteen of) its changed lines in one statement: each
+        // statement is a round of the server's work, and a flow step changes both.
+        let lines = update_lines_sql(&mut params, first);
+        conn.execute_deferred(&format!("WITH lines AS ({lines}) {UPDATE_ORDER}"), &params)?;
+    } else {
+        conn.execute_deferred(UPDATE_ORDER, &params)?;
+    }
+    for chunk in chunks {
+        let mut params = vec![Value::Text(&id)];
+        let sql = update_lines_sql(&mut params, chunk);
+        conn.execute_deferred(&sql, &params)?;
     }
     crate::insights::record(conn, Some(before), after)?;
     Ok(())
@@ -320,14 +331,13 @@ pub fn save(conn: &mut dyn Conn, before: &Order, after: &Order) -> Result<(), St
 /// Most lines one `UPDATE` of `order_lines` sets.
 const LINES_PER_UPDATE: usize = 16;
 
-/// Sets the status and node of several lines of one order in one statement (a flow step moves
-/// every line of an order at once; on PostgreSQL each statement is a round trip).
-fn update_lines(
-    conn: &mut dyn Conn,
-    id: &str,
-    lines: &[(i64, &str, Option<&str>)],
-) -> Result<(), StoreError> {
-    let mut params = vec![Value::Text(id)];
+/// The statement that sets the status and node of several lines of one order (a flow step moves
+/// every line of an order at once), with its values appended to `params`, whose `$1` is the
+/// order's id.
+fn update_lines_sql<'a>(
+    params: &mut Vec<Value<'a>>,
+    lines: &[(i64, &'a str, Option<&'a str>)],
+) -> String {
     let (mut status, mut node, mut numbers) = (String::new(), String::new(), Vec::new());
     for (line_no, line_status, line_node) in lines {
         let n = params.len();
@@ -340,15 +350,11 @@ fn update_lines(
         node.push_str(&format!(" WHEN ${} THEN ${}", n + 1, n + 3));
         numbers.push(format!("${}", n + 1));
     }
-    conn.execute_deferred(
-        &format!(
-            "UPDATE order_lines SET status = CASE line_no{status} END, node = CASE line_no{node} END
-             WHERE order_id = $1 AND line_no IN ({})",
-            numbers.join(", ")
-        ),
-        &params,
-    )?;
-    Ok(())
+    format!(
+        "UPDATE order_lines SET status = CASE line_no{status} END, node = CASE line_no{node} END
+         WHERE order_id = $1 AND line_no IN ({})",
+        numbers.join(", ")
+    )
 }
 
 /// Reads an order; `for_update` also locks its row until the transaction ends (PostgreSQL; SQLite
