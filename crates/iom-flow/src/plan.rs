@@ -236,6 +236,13 @@ impl ExecutablePlan {
         self.nodes.iter().find(|n| &n.id == id)
     }
 
+    /// Whether any step of the flow runs the step type `uses`.
+    pub fn uses(&self, uses: &str) -> bool {
+        self.nodes
+            .iter()
+            .any(|n| matches!(&n.kind, NodeKind::Step { uses: u, .. } if u == uses))
+    }
+
     /// Where a new run begins.
     pub fn start(&self) -> Next {
         self.resolve(&self.start)

@@ -70,6 +70,35 @@ pub fn balances_in(
     Ok(out)
 }
 
+/// The balances of every SKU on the order `order_id`'s lines, at every node, by sku then node
+/// (as [`balances_in`] reads them), held back to go out with the next statement: a flow reads
+/// them with the order, in the same round trip, for planning.
+pub fn order_balances_later(
+    conn: &mut dyn Conn,
+    order_id: &str,
+) -> Result<LaterBalances, StoreError> {
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "SELECT {BALANCE_COLUMNS} FROM inventory_balances b LEFT JOIN nodes n ON n.code = b.node
+             WHERE b.sku IN (SELECT sku FROM order_lines WHERE order_id = $1)
+             ORDER BY b.sku, b.node"
+        )
+    });
+    Ok(LaterBalances(
+        conn.query_deferred(&SQL, &[Value::Text(order_id)])?,
+    ))
+}
+
+/// The answer to [`order_balances_later`].
+pub struct LaterBalances(crate::DeferredRows);
+
+impl LaterBalances {
+    /// The balances, once the read was sent.
+    pub fn take(self) -> Result<Vec<Balance>, StoreError> {
+        self.0.take()?.into_iter().map(balance).collect()
+    }
+}
+
 fn placeholders(first: usize, count: usize) -> String {
     (first..first + count)
         .map(|i| format!("${i}"))
@@ -154,6 +183,7 @@ fn read_positions(
             .cloned()
             .collect();
         let now = crate::micros(tx.now());
+        tx.balance_writes += 1;
         for chunk in missing.chunks(32) {
             let mut params = Vec::with_capacity(chunk.len() * 3);
             let mut rows = Vec::with_capacity(chunk.len());
@@ -267,6 +297,7 @@ pub fn save_positions(
     positions: &[(&Key, &StoredPosition)],
 ) -> Result<(), StoreError> {
     let now = crate::micros(tx.now());
+    tx.balance_writes += 1;
     for (key, p) in positions {
         tx.positions.insert((*key).clone(), **p);
     }

@@ -53,6 +53,9 @@ pub struct Tx<'a> {
     /// (`inventory::lock_positions`). Forgotten when a savepoint rolls back, which also gives
     /// back the row locks taken inside it.
     pub(crate) positions: HashMap<Key, StoredPosition>,
+    /// How many times this job wrote balance rows, or rolled back a savepoint that may have
+    /// (see [`Tx::balance_writes`]).
+    pub(crate) balance_writes: u64,
 }
 
 impl<'a> Tx<'a> {
@@ -66,6 +69,7 @@ impl<'a> Tx<'a> {
             events,
             now,
             positions: HashMap::new(),
+            balance_writes: 0,
         }
     }
 
@@ -89,6 +93,12 @@ impl Tx<'_> {
     /// with the count unchanged left nothing to undo, so it needs no savepoint of its own.
     pub fn changes(&self) -> u64 {
         self.conn.changes
+    }
+
+    /// Grows whenever the job writes balance rows or rolls back a savepoint (which may undo such
+    /// writes): balances read while it stays the same are still what the database holds.
+    pub fn balance_writes(&self) -> u64 {
+        self.balance_writes
     }
 
     /// The time of this transaction, the same for every job of a batch.
@@ -140,6 +150,7 @@ impl Tx<'_> {
                 self.events.truncate(mark);
                 self.conn.rollups.truncate(rollups);
                 self.positions.clear();
+                self.balance_writes += 1;
                 self.conn
                     .batch("ROLLBACK TO SAVEPOINT nested; RELEASE SAVEPOINT nested")?;
             }

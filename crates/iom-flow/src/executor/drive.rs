@@ -333,6 +333,7 @@ fn advance(
     cache.forget_order();
     cache.stored = None;
     let plan = engine.plan(tx.conn(), &run.flow, run.version)?;
+    cache.plans_fulfillment = plan.uses("plan-fulfillment");
     let mut state: RunState = serde_json::from_str(&run.state)?;
     run.updated_at = now;
     let status = run.status.clone();

@@ -112,6 +112,20 @@ pub struct PassCache {
     reservations: Option<Vec<ReservationRow>>,
     /// The nodes and SKUs reservations look up, for the whole pass.
     lookups: Lookups,
+    /// The run's flow plans fulfilment: the balances of its order's SKUs are read with the
+    /// order (set by `drive` for each run).
+    pub plans_fulfillment: bool,
+    /// The balances of the SKUs of the run's order, read with it. Forgotten with
+    /// [`PassCache::order`], and stale once the pass writes balances again.
+    balances: Option<OrderBalances>,
+}
+
+/// The balances of an order's SKUs, as read with the order.
+struct OrderBalances {
+    /// [`Tx::balance_writes`] when they were read.
+    writes: u64,
+    skus: std::collections::BTreeSet<String>,
+    rows: Vec<iom_store::inventory::Balance>,
 }
 
 /// What a step may change of [`PassCache`], kept to put back when the step fails.
@@ -141,6 +155,27 @@ impl PassCache {
     pub fn forget_order(&mut self) {
         self.order = None;
         self.reservations = None;
+        self.balances = None;
+    }
+
+    /// The balances of `skus` as read with the order, by sku then node, while no balance was
+    /// written since (`writes` is [`Tx::balance_writes`] now) and they cover every one of `skus`.
+    fn order_balances(
+        &self,
+        skus: &[String],
+        writes: u64,
+    ) -> Option<Vec<iom_store::inventory::Balance>> {
+        let read = self.balances.as_ref()?;
+        if read.writes != writes || !skus.iter().all(|s| read.skus.contains(s)) {
+            return None;
+        }
+        Some(
+            read.rows
+                .iter()
+                .filter(|b| skus.contains(&b.sku))
+                .cloned()
+                .collect(),
+        )
     }
 
     /// What a step about to run may change here.
@@ -216,11 +251,26 @@ impl StepCx<'_, '_> {
         // order, in the same statement, unless already known.
         let order = match self.cache.reservations {
             None => {
+                // Planning's balances go out in the same round trip, ahead of the order.
+                let balances = match self.cache.plans_fulfillment {
+                    true => Some(iom_store::inventory::order_balances_later(
+                        self.tx.conn(),
+                        &id.to_string(),
+                    )?),
+                    false => None,
+                };
                 let (order, reservations) =
                     iom_store::inventory::order_with_reservations(self.tx.conn(), id)?.ok_or_else(
                         || StepFailure::permanent(format!("order {id} does not exist")),
                     )?;
                 self.cache.reservations = Some(reservations);
+                if let Some(balances) = balances {
+                    self.cache.balances = Some(OrderBalances {
+                        writes: self.tx.balance_writes(),
+                        skus: order.lines.iter().map(|l| l.sku.clone()).collect(),
+                        rows: balances.take()?,
+                    });
+                }
                 order
             }
             Some(_) => iom_store::orders::load(self.tx.conn(), id, true)?
@@ -557,7 +607,11 @@ fn plan_fulfillment(cx: &mut StepCx<'_, '_>) -> StepOutcome {
     let mut skus: Vec<String> = request.lines.iter().map(|l| l.sku.clone()).collect();
     skus.sort();
     skus.dedup();
-    let balances = iom_store::inventory::balances_in(cx.tx.conn(), &skus, &[])?;
+    let writes = cx.tx.balance_writes();
+    let balances = match cx.cache.order_balances(&skus, writes) {
+        Some(balances) => balances,
+        None => iom_store::inventory::balances_in(cx.tx.conn(), &skus, &[])?,
+    };
     let availability = planning::availability_of(network, &balances);
     let plan = iom_dom::plan(&request, network, &availability, profile)
         .map_err(|e| StepFailure::permanent(e.to_string()))?;
@@ -1064,4 +1118,51 @@ fn resume_backorders(cx: &mut StepCx<'_, '_>) -> StepOutcome {
     Ok(StepResult::Done(Some(
         json!({"sku": sku, "resumed": resumed}),
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use iom_store::inventory::Balance;
+
+    use super::*;
+
+    fn balance(sku: &str, node: &str) -> Balance {
+        Balance {
+            sku: sku.into(),
+            node: node.into(),
+            on_hand: 5,
+            reserved: 0,
+            allocated: 0,
+            safety_stock: 0,
+            available: 5,
+            node_kind: None,
+        }
+    }
+
+    #[test]
+    fn balances_read_with_the_order_serve_planning_only_while_nothing_wrote_balances() {
+        let mut cache = PassCache::new(false);
+        cache.balances = Some(OrderBalances {
+            writes: 3,
+            skus: ["A".to_owned(), "B".to_owned()].into(),
+            rows: vec![balance("A", "N1"), balance("A", "N2"), balance("B", "N1")],
+        });
+        let a = cache.order_balances(&["A".to_owned()], 3).expect("fresh");
+        assert_eq!(
+            a.iter()
+                .map(|b| (b.sku.as_str(), b.node.as_str()))
+                .collect::<Vec<_>>(),
+            [("A", "N1"), ("A", "N2")]
+        );
+        assert!(
+            cache.order_balances(&["A".to_owned()], 4).is_none(),
+            "a balance was written since"
+        );
+        assert!(
+            cache.order_balances(&["C".to_owned()], 3).is_none(),
+            "a SKU the order did not have when read"
+        );
+        cache.forget_order();
+        assert!(cache.order_balances(&["A".to_owned()], 3).is_none());
+    }
 }

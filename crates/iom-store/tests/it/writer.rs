@@ -181,3 +181,50 @@ async fn a_job_reads_the_positions_it_locked_as_it_last_wrote_them() {
         assert_eq!(seen, ((0, 0), (10, 3), (10, 3)), "{}", db.backend);
     }
 }
+
+/// `Tx::balance_writes` tells a job whether balances it read earlier may have changed since: it
+/// grows with every balance write, a new row's insertion and a savepoint undone.
+#[tokio::test]
+async fn a_job_counts_what_may_have_changed_its_balances() {
+    for (store, db) in stores().await {
+        store
+            .write(|tx| {
+                tx.conn().execute(
+                    "INSERT INTO nodes (code, kind, active, doc, updated_at) VALUES ('N1', 'warehouse', 1, '{}', 0)",
+                    &[],
+                )?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        let key: Key = ("SKU-1".into(), "N1".into());
+        let counts = store
+            .write(move |tx| {
+                let start = tx.balance_writes();
+                locked(tx, &key)?;
+                let locked_new_row = tx.balance_writes();
+                locked(tx, &key)?;
+                let locked_again = tx.balance_writes();
+                save(tx, &key, 10, 3)?;
+                let saved = tx.balance_writes();
+                let _: Result<(), StoreError> =
+                    tx.savepoint(|_| Err(StoreError::Corrupt("undo".into())));
+                let undone = tx.balance_writes();
+                Ok([start, locked_new_row, locked_again, saved, undone])
+            })
+            .await
+            .unwrap();
+        let [start, new_row, again, saved, undone] = counts;
+        // PostgreSQL inserts an empty row for a new pair, to lock it; SQLite's first save
+        // writes it.
+        assert_eq!(
+            new_row > start,
+            db.backend == "postgresql",
+            "{}",
+            db.backend
+        );
+        assert_eq!(again, new_row, "{}: a read changes nothing", db.backend);
+        assert!(saved > again, "{}: a save counts", db.backend);
+        assert!(undone > saved, "{}: an undone savepoint counts", db.backend);
+    }
+}
