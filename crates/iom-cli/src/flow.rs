@@ -4,13 +4,23 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use clap::{Subcommand, ValueEnum};
-use iom_flow::{ExecutablePlan, NodeKind};
+use iom_flow::executor::policies::policy_set_in;
+use iom_flow::policy::PolicySet;
+use iom_flow::{Compiler, ExecutablePlan, NodeKind};
+use iom_store::Store;
 
 #[derive(Subcommand)]
 pub enum FlowCommand {
     /// Compile a flow definition (YAML or JSON) and report every error as FILE:LINE:COL. Policy
-    /// names are not resolved here: the server checks them against its stored policies.
-    Validate { file: PathBuf },
+    /// names are resolved only with `--database`: the server checks them against its stored
+    /// policies when the flow is stored.
+    Validate {
+        file: PathBuf,
+        /// Also check the policies the flow names against those stored in this database (each
+        /// must exist, of the kind its use needs), e.g. `sqlite://iom.db`.
+        #[arg(long, value_name = "URL")]
+        database: Option<String>,
+    },
     /// Print the compiled flow as a graph: Graphviz DOT, or SVG laid out without Graphviz.
     Graph {
         file: PathBuf,
@@ -25,16 +35,25 @@ pub enum GraphFormat {
     Svg,
 }
 
-pub fn run(cmd: FlowCommand) -> anyhow::Result<()> {
+pub async fn run(cmd: FlowCommand) -> anyhow::Result<()> {
     match cmd {
-        FlowCommand::Validate { file } => {
-            let plan = compile(&file)?;
+        FlowCommand::Validate { file, database } => {
+            let policies = match database {
+                Some(url) => {
+                    let store = Store::open(&url)
+                        .await
+                        .with_context(|| format!("opening {url}"))?;
+                    Some(store.read(policy_set_in).await?)
+                }
+                None => None,
+            };
+            let plan = compile(&file, policies.as_ref())?;
             println!("OK {}", file.display());
             println!("{}", summary(&plan));
             Ok(())
         }
         FlowCommand::Graph { file, format } => {
-            let plan = compile(&file)?;
+            let plan = compile(&file, None)?;
             match format {
                 GraphFormat::Dot => {
                     print!("{}", iom_flow::graph::to_dot(&plan));
@@ -49,11 +68,16 @@ pub fn run(cmd: FlowCommand) -> anyhow::Result<()> {
     }
 }
 
-/// Compiles `file`; on errors prints each as `FILE:LINE:COL: message` on stderr.
-fn compile(file: &PathBuf) -> anyhow::Result<ExecutablePlan> {
+/// Compiles `file`, resolving policy names against `policies` when given; on errors prints each
+/// as `FILE:LINE:COL: message` on stderr.
+fn compile(file: &PathBuf, policies: Option<&PolicySet>) -> anyhow::Result<ExecutablePlan> {
     let text =
         std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
-    match iom_flow::compile(&text) {
+    let compiler = match policies {
+        Some(policies) => Compiler::with_policies(policies),
+        None => Compiler::default(),
+    };
+    match compiler.compile(&text) {
         Ok(plan) => Ok(plan),
         Err(errors) => {
             for e in errors.iter() {

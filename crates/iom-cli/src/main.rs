@@ -113,7 +113,7 @@ fn main() -> anyhow::Result<()> {
             Command::Simulate(args) => simulate::run(args).await,
             Command::Import(cmd) => import::run(cmd).await,
             Command::Bench(cmd) => bench::run(cmd).await,
-            Command::Flow(cmd) => flow::run(cmd),
+            Command::Flow(cmd) => flow::run(cmd).await,
         }
     })
 }

@@ -116,3 +116,57 @@ fn graph_draws_svg_with_a_node_per_step() {
         assert_eq!(boxes, 1, "{id} ({uses}) in {texts:?}");
     }
 }
+
+/// With `--database`, the policies a flow names are checked against those stored there, as the
+/// server checks them when the flow is stored.
+#[tokio::test]
+async fn validate_resolves_policy_names_against_a_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("iom.db").display());
+    {
+        let store = iom_store::Store::open(&url).await.unwrap();
+        let executor = iom_flow::executor::Executor::new(
+            store,
+            std::sync::Arc::new(iom_flow::executor::NoOutbound),
+            Default::default(),
+        );
+        executor
+            .put_policy(
+                "vip-orders",
+                "name: vip-orders\nkind: filter\nrule: order.customer.group == \"vip\"\n",
+                "yaml",
+            )
+            .await
+            .unwrap();
+    }
+    let flow = "name: vip\ntype: order\ntrigger: order.received\nfilter: vip-orders\nsteps:\n  - id: a\n    uses: validate-order\n";
+    let good = dir.path().join("good.yaml");
+    std::fs::write(&good, flow).unwrap();
+    let out = iom(&[
+        "flow",
+        "validate",
+        good.to_str().unwrap(),
+        "--database",
+        &url,
+    ]);
+    assert!(out.status.success(), "{out:?}");
+
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(
+        &bad,
+        flow.replace("filter: vip-orders", "filter: vip-order"),
+    )
+    .unwrap();
+    let path = bad.to_str().unwrap();
+    let out = iom(&["flow", "validate", path, "--database", &url]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.starts_with(&format!(
+            "{path}:4:9: unknown policy `vip-order` (did you mean `vip-orders`?)"
+        )),
+        "{stderr}"
+    );
+    // Without a database the name is not resolved.
+    assert!(iom(&["flow", "validate", path]).status.success());
+}
