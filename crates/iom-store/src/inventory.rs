@@ -77,11 +77,15 @@ pub fn order_balances_later(
     conn: &mut dyn Conn,
     order_id: &str,
 ) -> Result<LaterBalances, StoreError> {
+    // One row per balance, and one with no balance for a SKU that has none, so the answer says
+    // which SKUs it covers.
     static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
         format!(
-            "SELECT {BALANCE_COLUMNS} FROM inventory_balances b LEFT JOIN nodes n ON n.code = b.node
-             WHERE b.sku IN (SELECT sku FROM order_lines WHERE order_id = $1)
-             ORDER BY b.sku, b.node"
+            "SELECT l.sku, {BALANCE_COLUMNS}
+             FROM (SELECT DISTINCT sku FROM order_lines WHERE order_id = $1) l
+             LEFT JOIN inventory_balances b ON b.sku = l.sku
+             LEFT JOIN nodes n ON n.code = b.node
+             ORDER BY l.sku, b.node"
         )
     });
     Ok(LaterBalances(
@@ -93,9 +97,21 @@ pub fn order_balances_later(
 pub struct LaterBalances(crate::DeferredRows);
 
 impl LaterBalances {
-    /// The balances, once the read was sent.
-    pub fn take(self) -> Result<Vec<Balance>, StoreError> {
-        self.0.take()?.into_iter().map(balance).collect()
+    /// The SKUs read, and their balances, once the read was sent.
+    pub fn take(self) -> Result<(std::collections::BTreeSet<String>, Vec<Balance>), StoreError> {
+        let mut skus = std::collections::BTreeSet::new();
+        let mut balances = Vec::new();
+        for Row(mut values) in self.0.take()? {
+            let sku = values.remove(0);
+            if let Owned::Text(sku) = sku {
+                skus.insert(sku);
+            }
+            // A SKU with no balance has NULL for every balance column.
+            if values.get(1).is_some_and(|node| *node != Owned::Null) {
+                balances.push(balance(Row(values))?);
+            }
+        }
+        Ok((skus, balances))
     }
 }
 

@@ -124,6 +124,7 @@ pub struct PassCache {
 struct OrderBalances {
     /// [`Tx::balance_writes`] when they were read.
     writes: u64,
+    /// The SKUs whose balances were read (those of the order's stored lines).
     skus: std::collections::BTreeSet<String>,
     rows: Vec<iom_store::inventory::Balance>,
 }
@@ -265,10 +266,11 @@ impl StepCx<'_, '_> {
                     )?;
                 self.cache.reservations = Some(reservations);
                 if let Some(balances) = balances {
+                    let (skus, rows) = balances.take()?;
                     self.cache.balances = Some(OrderBalances {
                         writes: self.tx.balance_writes(),
-                        skus: order.lines.iter().map(|l| l.sku.clone()).collect(),
-                        rows: balances.take()?,
+                        skus,
+                        rows,
                     });
                 }
                 order

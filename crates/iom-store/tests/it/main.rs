@@ -2,6 +2,7 @@
 //! `IOM_TEST_POSTGRES_URL` is set.
 
 mod events;
+mod inventory;
 mod open;
 mod orders;
 mod outbound;
