@@ -244,3 +244,70 @@ steps:
         );
     }
 }
+
+/// A trigger met again (the dispatcher's cursor set back by hand) finds its run and starts no
+/// second one, so the flow's steps do not run twice.
+#[tokio::test]
+async fn a_trigger_met_again_starts_no_second_run() {
+    const FLOW: &str = "name: announce
+type: order
+trigger: order.received
+steps:
+  - id: announce
+    uses: emit-event
+    with: {type: order.announced}
+";
+    for db in iom_store::testing::all() {
+        let store = Store::open(&db.url).await.unwrap();
+        let executor = Executor::new(
+            store.clone(),
+            Arc::new(NoOutbound),
+            ExecutorConfig::default(),
+        );
+        // The defaults too: installing them starts the dispatcher. Of the two order flows, the
+        // first by name runs.
+        executor.install_defaults().await.unwrap();
+        executor.put_flow("announce", FLOW, "yaml").await.unwrap();
+        executor.publish("announce", None).await.unwrap();
+        let order = super::order(super::web_order());
+        let id = order.id;
+        store
+            .create_order(order, None, Box::new(|_| (201, String::new())))
+            .await
+            .unwrap();
+        let announced = || async {
+            let events = store.subject_events(id.to_string()).await.unwrap();
+            events
+                .iter()
+                .filter(|e| e.kind == "order.announced")
+                .count()
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while announced().await == 0 {
+            executor.run_once().await.unwrap();
+            assert!(Instant::now() < deadline, "{}: never announced", db.backend);
+        }
+        let runs = store.order_runs(id.to_string()).await.unwrap();
+        assert_eq!(runs.len(), 1, "{}", db.backend);
+        assert_eq!(runs[0].0.status, "completed", "{}", db.backend);
+
+        store
+            .write(|tx| {
+                tx.conn()
+                    .execute("UPDATE flow_cursors SET seq = 0 WHERE name = 'flows'", &[])?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        for _ in 0..3 {
+            executor.run_once().await.unwrap();
+        }
+        assert_eq!(announced().await, 1, "{}", db.backend);
+        assert_eq!(
+            store.order_runs(id.to_string()).await.unwrap().len(),
+            1,
+            "{}",
+            db.backend
+        );
+    }
+}
