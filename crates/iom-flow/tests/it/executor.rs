@@ -258,17 +258,8 @@ steps:
     with: {type: order.announced}
 ";
     for db in iom_store::testing::all() {
-        let store = Store::open(&db.url).await.unwrap();
-        let executor = Executor::new(
-            store.clone(),
-            Arc::new(NoOutbound),
-            ExecutorConfig::default(),
-        );
-        // The defaults too: installing them starts the dispatcher. Of the two order flows, the
-        // first by name runs.
-        executor.install_defaults().await.unwrap();
-        executor.put_flow("announce", FLOW, "yaml").await.unwrap();
-        executor.publish("announce", None).await.unwrap();
+        // Of the two order flows (this one and the default), the first by name runs.
+        let (store, executor) = with_flow(&db, "announce", FLOW).await;
         let order = super::order(super::web_order());
         let id = order.id;
         store

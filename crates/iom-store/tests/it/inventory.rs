@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use iom_store::inventory::{self, Key, StoredPosition};
 
-use super::{create, order, stores};
+use super::{add_node, create, order, stores};
 
 /// The balances read with an order for planning are the ones `balances_in` reads for its SKUs,
 /// and the answer names every SKU it covered, one with no balance too.
@@ -15,12 +15,8 @@ async fn an_orders_balances_read_with_it_are_those_of_its_skus() {
         create(&store, o.clone()).await;
         let (skus, read, direct) = store
             .write(move |tx| {
-                for code in ["N1", "N2"] {
-                    tx.conn().execute(
-                        "INSERT INTO nodes (code, kind, active, doc, updated_at) VALUES ($1, 'warehouse', 1, '{}', 0)",
-                        &[iom_store::Value::Text(code)],
-                    )?;
-                }
+                add_node(tx, "N1")?;
+                add_node(tx, "N2")?;
                 let keys: Vec<Key> = [("A", "N2"), ("A", "N1"), ("C", "N1")]
                     .into_iter()
                     .map(|(s, n)| (s.to_owned(), n.to_owned()))
@@ -34,8 +30,8 @@ async fn an_orders_balances_read_with_it_are_those_of_its_skus() {
                 let rows: Vec<(&Key, &StoredPosition)> = keys.iter().map(|k| (k, &p)).collect();
                 inventory::save_positions(tx, &rows)?;
                 let later = inventory::order_balances_later(tx.conn(), &o.id.to_string())?;
-                let (loaded, _) = inventory::order_with_reservations(tx.conn(), o.id)?
-                    .expect("the order");
+                let (loaded, _) =
+                    inventory::order_with_reservations(tx.conn(), o.id)?.expect("the order");
                 assert_eq!(loaded.id, o.id);
                 let (skus, read) = later.take()?;
                 let direct = inventory::balances_in(tx.conn(), &["A".into(), "B".into()], &[])?;

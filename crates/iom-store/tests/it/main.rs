@@ -40,6 +40,15 @@ pub fn order(channel: &str, external_id: &str, skus: &[&str]) -> Order {
     intake.validate(Utc::now()).unwrap()
 }
 
+/// Adds the warehouse `code` (a bare row: what balances and reservations join to).
+pub fn add_node(tx: &mut iom_store::Tx<'_>, code: &str) -> Result<(), iom_store::StoreError> {
+    tx.conn().execute(
+        "INSERT INTO nodes (code, kind, active, doc, updated_at) VALUES ($1, 'warehouse', 1, '{}', 0)",
+        &[iom_store::Value::Text(code)],
+    )?;
+    Ok(())
+}
+
 pub fn render(outcome: &CreateOutcome) -> (u16, String) {
     match outcome {
         CreateOutcome::Created(o) => (201, serde_json::to_string(o).unwrap()),

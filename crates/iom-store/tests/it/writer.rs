@@ -6,7 +6,7 @@
 use iom_store::inventory::{self, Key, StoredPosition};
 use iom_store::{Store, StoreError, Tx, Value};
 
-use super::stores;
+use super::{add_node, stores};
 
 fn put_cursor(tx: &mut Tx<'_>, name: &str, seq: i64) -> Result<(), StoreError> {
     tx.conn().execute_deferred(
@@ -147,16 +147,7 @@ fn save(tx: &mut Tx<'_>, key: &Key, on_hand: i64, reserved: i64) -> Result<(), S
 #[tokio::test]
 async fn a_job_reads_the_positions_it_locked_as_it_last_wrote_them() {
     for (store, db) in stores().await {
-        store
-            .write(|tx| {
-                tx.conn().execute(
-                    "INSERT INTO nodes (code, kind, active, doc, updated_at) VALUES ('N1', 'warehouse', 1, '{}', 0)",
-                    &[],
-                )?;
-                Ok(())
-            })
-            .await
-            .unwrap();
+        store.write(|tx| add_node(tx, "N1")).await.unwrap();
         let key: Key = ("SKU-1".into(), "N1".into());
         let seen = store
             .write({
@@ -187,16 +178,7 @@ async fn a_job_reads_the_positions_it_locked_as_it_last_wrote_them() {
 #[tokio::test]
 async fn a_job_counts_what_may_have_changed_its_balances() {
     for (store, db) in stores().await {
-        store
-            .write(|tx| {
-                tx.conn().execute(
-                    "INSERT INTO nodes (code, kind, active, doc, updated_at) VALUES ('N1', 'warehouse', 1, '{}', 0)",
-                    &[],
-                )?;
-                Ok(())
-            })
-            .await
-            .unwrap();
+        store.write(|tx| add_node(tx, "N1")).await.unwrap();
         let key: Key = ("SKU-1".into(), "N1".into());
         let counts = store
             .write(move |tx| {
