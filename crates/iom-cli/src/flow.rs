@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use clap::{Subcommand, ValueEnum};
-use iom_flow::executor::policies::policy_set_in;
+use iom_app::flow::policies::policy_set_in;
 use iom_flow::policy::PolicySet;
 use iom_flow::{Compiler, ExecutablePlan, NodeKind};
 use iom_store::Store;

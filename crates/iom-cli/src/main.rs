@@ -121,19 +121,21 @@ fn main() -> anyhow::Result<()> {
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let running = iom_server::spawn(iom_server::Config {
         listen: args.listen,
-        database_url: args.db.url.clone(),
-        admin_token: args.admin_token,
-        master_key: args.master_key,
-        nats_url: args.nats_url,
-        flows: args.flows,
-        backorder_cancel_days: (args.backorder_cancel_days > 0)
-            .then_some(args.backorder_cancel_days),
-        ..Default::default()
+        app: iom_app::Config {
+            database_url: args.db.url.clone(),
+            admin_token: args.admin_token,
+            master_key: args.master_key,
+            nats_url: args.nats_url,
+            flows: args.flows,
+            backorder_cancel_days: (args.backorder_cancel_days > 0)
+                .then_some(args.backorder_cancel_days),
+            ..Default::default()
+        },
     })
     .await?;
     // On stdout, so that scripts (and `--listen 127.0.0.1:0`) learn the address.
     println!("iom listening on {}", running.url());
-    tracing::info!(url = %running.url(), database = %iom_server::redact(&args.db.url), "serving");
+    tracing::info!(url = %running.url(), database = %iom_app::redact(&args.db.url), "serving");
     iom_server::shutdown_signal().await;
     tracing::info!("shutting down");
     running.stop().await;

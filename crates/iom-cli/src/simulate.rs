@@ -7,13 +7,13 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use chrono::Utc;
-use iom_dom::bench::{NetworkSpec, OrderSpec};
-use iom_dom::{
+use iom_app::fulfillment::{load_availability, load_network, load_profile};
+use iom_domain::OrderIntake;
+use iom_sourcing::bench::{NetworkSpec, OrderSpec};
+use iom_sourcing::{
     Availability, ExactOptions, Network, NodeKind, Plan, PlanRequest, Profile, Summary, plan_batch,
     plan_batch_closest, plan_batch_exact,
 };
-use iom_domain::OrderIntake;
-use iom_server::fulfillment::{load_availability, load_network, load_profile};
 use iom_store::Store;
 use serde::Serialize;
 
@@ -73,13 +73,13 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
     let (network, availability, requests, profiles) = match args.network {
         NetworkSource::Bench => {
             let spec = NetworkSpec::default();
-            let (network, availability) = iom_dom::bench::network(&spec);
+            let (network, availability) = iom_sourcing::bench::network(&spec);
             let requests = file_orders.unwrap_or_else(|| {
                 let orders = OrderSpec {
                     orders: args.bench_orders,
                     ..OrderSpec::default()
                 };
-                iom_dom::bench::orders(&orders, spec.skus, Utc::now())
+                iom_sourcing::bench::orders(&orders, spec.skus, Utc::now())
             });
             let profiles = args
                 .profiles
@@ -95,7 +95,7 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
             let requests = file_orders.unwrap_or_default();
             let store = Store::open(&args.db.url)
                 .await
-                .with_context(|| format!("opening {}", iom_server::redact(&args.db.url)))?;
+                .with_context(|| format!("opening {}", iom_app::redact(&args.db.url)))?;
             let network = load_network(&store).await?;
             let mut skus: Vec<String> = requests
                 .iter()
@@ -109,7 +109,7 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
                 let profile = match from_file(name)? {
                     Some(p) => p,
                     // `default` falls back to the built-in profile, as planning requests do.
-                    None if name == iom_server::fulfillment::DEFAULT_PROFILE => {
+                    None if name == iom_app::fulfillment::DEFAULT_PROFILE => {
                         load_profile(&store, None).await?.unwrap_or_default()
                     }
                     None => load_profile(&store, Some(name))
@@ -225,11 +225,11 @@ fn preset(name: &str) -> anyhow::Result<Profile> {
     Ok(match name {
         "default" | "cost" => base,
         "distance" => Profile {
-            objective: iom_dom::Objective::Distance,
+            objective: iom_sourcing::Objective::Distance,
             ..base
         },
         "shipments" => Profile {
-            objective: iom_dom::Objective::Shipments,
+            objective: iom_sourcing::Objective::Shipments,
             ..base
         },
         "single-node" => Profile {

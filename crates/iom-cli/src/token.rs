@@ -81,5 +81,5 @@ pub async fn run(cmd: TokenCommand) -> anyhow::Result<()> {
 async fn open(db: &DatabaseArg) -> anyhow::Result<Store> {
     Store::open(&db.url)
         .await
-        .with_context(|| format!("opening {}", iom_server::redact(&db.url)))
+        .with_context(|| format!("opening {}", iom_app::redact(&db.url)))
 }

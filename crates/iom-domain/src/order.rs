@@ -244,6 +244,18 @@ impl Totals {
     }
 }
 
+/// The status reason of a line backordered because nothing could be sourced.
+pub const NO_INVENTORY: &str = "no_inventory";
+
+/// What a fulfilment plan sourced for one line: the nodes it ships from (empty when none) and the
+/// quantity left unsourced.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LineSourcing {
+    pub line_no: u32,
+    pub nodes: Vec<String>,
+    pub unsourced: u32,
+}
+
 impl Order {
     /// Decimal places of the order's currency (2 for USD, 0 for JPY, 3 for KWD).
     pub fn currency_scale(&self) -> u32 {
@@ -523,6 +535,82 @@ impl Order {
             }
             Ok(())
         })
+    }
+
+    /// Commits a fulfilment plan to the lines it covers: a line whose quantity was all sourced
+    /// becomes `allocated` (at its node, when it ships from one), a line of which nothing could
+    /// be sourced becomes `backordered` (`no_inventory`); a partly sourced line keeps its status.
+    /// Lines already in the stage they would move to are left alone.
+    pub fn apply_sourcing(
+        &mut self,
+        lines: &[LineSourcing],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<EventDraft>, DomainError> {
+        let mut events = Vec::new();
+        for sourcing in lines {
+            let Some(line) = self.line(sourcing.line_no) else {
+                continue;
+            };
+            let (stage, node, reason) = match (sourcing.nodes.is_empty(), sourcing.unsourced) {
+                (false, 0) => {
+                    let mut at = sourcing.nodes.clone();
+                    at.sort();
+                    at.dedup();
+                    let node = (at.len() == 1).then(|| at.remove(0));
+                    (LineStatus::Allocated, node, None)
+                }
+                (true, missing) if missing > 0 => {
+                    (LineStatus::Backordered, None, Some(NO_INVENTORY.to_owned()))
+                }
+                _ => continue,
+            };
+            if line.status != stage {
+                events.extend(self.set_line_stage(sourcing.line_no, stage, node, reason, now)?);
+            }
+        }
+        Ok(events)
+    }
+
+    /// Backorders every `open` line (`no_inventory`): nothing could be sourced for them.
+    pub fn backorder_open_lines(
+        &mut self,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<EventDraft>, DomainError> {
+        let open: Vec<u32> = self
+            .lines
+            .iter()
+            .filter(|l| l.status == LineStatus::Open)
+            .map(|l| l.line_no)
+            .collect();
+        let mut events = Vec::new();
+        for line_no in open {
+            events.extend(self.set_line_stage(
+                line_no,
+                LineStatus::Backordered,
+                None,
+                Some(NO_INVENTORY.to_owned()),
+                now,
+            )?);
+        }
+        Ok(events)
+    }
+
+    /// Releases every `allocated` line to its node.
+    pub fn release_allocated_lines(
+        &mut self,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<EventDraft>, DomainError> {
+        let allocated: Vec<u32> = self
+            .lines
+            .iter()
+            .filter(|l| l.status == LineStatus::Allocated)
+            .map(|l| l.line_no)
+            .collect();
+        let mut events = Vec::new();
+        for line_no in allocated {
+            events.extend(self.set_line_stage(line_no, LineStatus::Released, None, None, now)?);
+        }
+        Ok(events)
     }
 
     /// Marks the start of orchestration: the order is `processing` from now on.

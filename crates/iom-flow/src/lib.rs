@@ -1,7 +1,7 @@
 //! Orchestration definitions for iom: flows, policies, the step catalogue, and the compiler that
 //! turns a definition into a checked [`ExecutablePlan`]. The compiler does no I/O: text in, a plan
-//! (or every error with its line and column) out. The durable [`executor`] runs published plans
-//! against the store and drives them through [`ExecutablePlan::start`] and [`ExecutablePlan::next`].
+//! (or every error with its line and column) out. The durable executor that runs published plans
+//! (`iom_app::flow`) drives them through [`ExecutablePlan::start`] and [`ExecutablePlan::next`].
 //!
 //! # Flow definitions
 //!
@@ -115,7 +115,6 @@
 pub mod catalog;
 pub mod compiler;
 pub mod error;
-pub mod executor;
 pub mod expr;
 pub mod graph;
 pub mod plan;
@@ -138,8 +137,8 @@ pub const DEFAULT_ORDER_FLOW: &str = include_str!("../flows/default-order.yaml")
 /// The inventory flow that resumes backordered orders when supply arrives.
 pub const RESUME_BACKORDERS_FLOW: &str = include_str!("../flows/resume-backorders.yaml");
 
-/// The default return flow (type `return`); its definition lives with the returns it follows.
-pub const RETURN_FLOW: &str = iom_returns::RETURN_FLOW;
+/// The default return flow (type `return`).
+pub const RETURN_FLOW: &str = include_str!("../flows/return.yaml");
 /// The flows shipped with iom, published on a new database.
 pub const DEFAULT_FLOWS: [&str; 3] = [DEFAULT_ORDER_FLOW, RESUME_BACKORDERS_FLOW, RETURN_FLOW];
 

@@ -40,7 +40,7 @@
 //! the store numbers versions, and a `version` written in the document must be that number
 //! (otherwise 409: someone else stored one meanwhile). A name keeps its kind across versions.
 //! The newest version is in force. A run pins, when it starts, the newest version of every
-//! policy its flow names, and keeps using those ([`crate::executor::policies`]).
+//! policy its flow names, and keeps using those (`iom_app::flow::policies`).
 //!
 //! # How flows use them
 //!

@@ -253,7 +253,7 @@ impl ShipmentFacts {
 }
 
 /// Great-circle distance in kilometres (mean earth radius 6,371 km). Written here because the
-/// engine crates may depend on the domain only; `iom-dom` uses the same formula for planning.
+/// engine crates may depend on the domain only; `iom-sourcing` uses the same formula for planning.
 pub fn haversine_km(a: GeoPoint, b: GeoPoint) -> f64 {
     let (lat1, lat2) = (a.lat.to_radians(), b.lat.to_radians());
     let dlat = lat2 - lat1;

@@ -1,10 +1,8 @@
-//! Inventory visibility. `engine` decides (no I/O): how changes move on-hand, whether a reservation
-//! fits, what can be promised on each day. `service` runs those decisions inside store transactions,
-//! so a balance, its ledger lines, the reservations and the events announcing them commit together.
+//! The inventory engine: how changes move on-hand, whether a reservation fits, what can be
+//! promised on each day (`engine`), and how feeds' change batches read (`request`). No I/O: the
+//! application layer (`iom_app::inventory`) runs these decisions inside store transactions.
 
 pub mod engine;
 pub mod request;
-pub mod service;
 
 pub use engine::{AtpDay, Change, ChangeKind, Position};
-pub use service::Inventory;

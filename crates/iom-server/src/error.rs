@@ -154,3 +154,12 @@ impl IntoResponse for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+impl From<iom_app::fulfillment::SetupError> for ApiError {
+    fn from(e: iom_app::fulfillment::SetupError) -> Self {
+        match e {
+            iom_app::fulfillment::SetupError::Store(e) => e.into(),
+            other => ApiError::internal(other),
+        }
+    }
+}

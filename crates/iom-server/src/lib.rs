@@ -1,26 +1,24 @@
-//! iom's HTTP API. Only this crate knows HTTP: handlers parse requests, call the store and the
-//! domain, and map every error to `application/problem+json`.
+//! iom's HTTP API and web UI. Only this crate knows HTTP: handlers parse requests, check the
+//! caller's access, call the use cases of `iom-app`, and map every error to
+//! `application/problem+json`.
 
 pub mod auth;
 pub mod error;
-pub mod flow_outbound;
-pub mod fulfillment;
-pub mod insights;
 pub mod json;
 mod metrics_layer;
 pub mod openapi;
-pub mod pipeline;
 pub mod routes;
 pub mod ui;
 
 use std::net::SocketAddr;
+use std::ops::Deref;
 use std::sync::{Arc, OnceLock};
 
 use anyhow::Context;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post, put};
-use iom_store::Store;
+use iom_app::App;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -29,107 +27,45 @@ use tower_http::trace::TraceLayer;
 use crate::auth::TokenCache;
 use crate::error::ApiError;
 
-/// What every handler can reach.
+pub use iom_app::redact;
+
+/// What every handler can reach: the application, and what only HTTP needs.
 #[derive(Clone)]
 pub struct AppState {
-    pub store: Store,
-    pub inventory: iom_inventory::Inventory,
+    pub app: App,
     pub tokens: Arc<TokenCache>,
     pub metrics: PrometheusHandle,
-    pub pipeline: Arc<pipeline::Pipeline>,
-    /// Runs the published flows (when `Config::flows` is on) and manages definitions and tasks.
-    pub executor: iom_flow::executor::Executor,
+}
+
+/// Handlers reach the application's store and services as `state.store`, `state.inventory`.
+impl Deref for AppState {
+    type Target = App;
+    fn deref(&self) -> &App {
+        &self.app
+    }
 }
 
 #[derive(Debug, Clone)]
 pub struct Config {
     pub listen: SocketAddr,
-    pub database_url: String,
-    /// When set, an admin token with exactly this value exists after start.
-    pub admin_token: Option<String>,
-    /// How often expired reservations are released.
-    pub sweep_interval: std::time::Duration,
-    /// Seals connection and subscription secrets (`IOM_MASTER_KEY`); see `pipeline::master_key`
-    /// for what happens without it.
-    pub master_key: Option<String>,
-    /// When set, business events are published to NATS JetStream (`IOM_NATS_URL`).
-    pub nats_url: Option<String>,
-    /// How often the insights worker looks for anomalies and evaluates alerts.
-    pub insights_every: std::time::Duration,
-    /// The bucket of the series judged for anomalies (`hour`; the demo uses `minute`).
-    pub anomaly_interval: iom_insights::Interval,
-    /// Runs the published flows (the default order flow among them). On by default; off only
-    /// where orders must stay as captured (`IOM_FLOWS=off`, tests of other parts).
-    pub flows: bool,
-    /// Backordered orders are cancelled after this many days without supply; `None` keeps them.
-    pub backorder_cancel_days: Option<u32>,
+    pub app: iom_app::Config,
 }
 
 impl Default for Config {
     fn default() -> Self {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
-            database_url: "sqlite://iom.db".into(),
-            admin_token: None,
-            sweep_interval: std::time::Duration::from_secs(1),
-            master_key: None,
-            nats_url: None,
-            insights_every: std::time::Duration::from_secs(2),
-            anomaly_interval: iom_insights::Interval::Hour,
-            flows: true,
-            backorder_cancel_days: Some(30),
+            app: iom_app::Config::default(),
         }
     }
 }
 
 impl AppState {
     pub async fn open(config: &Config) -> anyhow::Result<AppState> {
-        let store = Store::open(&config.database_url)
-            .await
-            .with_context(|| format!("opening the database {}", redact(&config.database_url)))?;
-        if let Some(token) = &config.admin_token {
-            store
-                .put_token(
-                    "admin (IOM_ADMIN_TOKEN)".into(),
-                    "admin".into(),
-                    token.clone(),
-                )
-                .await
-                .context("storing IOM_ADMIN_TOKEN")?;
-        }
-        let (key, source) =
-            pipeline::master_key(config.master_key.as_deref(), &config.database_url)
-                .context("preparing the master key")?;
-        if source == pipeline::KeySource::None {
-            tracing::warn!(
-                "IOM_MASTER_KEY is not set: provider and subscription secrets cannot be stored"
-            );
-        }
-        let pipeline = Arc::new(pipeline::Pipeline::new(key));
-        let executor = iom_flow::executor::Executor::new(
-            store.clone(),
-            Arc::new(flow_outbound::ProviderCalls {
-                store: store.clone(),
-                pipeline: pipeline.clone(),
-            }),
-            iom_flow::executor::ExecutorConfig {
-                backorder_cancel_after: config
-                    .backorder_cancel_days
-                    .map(|d| std::time::Duration::from_secs(u64::from(d) * 86_400)),
-                ..Default::default()
-            },
-        );
-        executor
-            .install_defaults()
-            .await
-            .context("installing the default flows")?;
         Ok(AppState {
-            inventory: iom_inventory::Inventory::new(store.clone()),
-            store,
+            app: App::open(&config.app).await?,
             tokens: Arc::new(TokenCache::default()),
             metrics: prometheus(),
-            pipeline,
-            executor,
         })
     }
 }
@@ -298,7 +234,6 @@ pub struct Running {
     pub state: AppState,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
-    sweeper: tokio::task::JoinHandle<()>,
     workers: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -308,7 +243,6 @@ impl Running {
     }
 
     pub async fn stop(mut self) {
-        self.sweeper.abort();
         for worker in self.workers.drain(..) {
             worker.abort();
         }
@@ -328,11 +262,7 @@ pub async fn spawn(config: Config) -> anyhow::Result<Running> {
     let addr = listener.local_addr()?;
     let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
     let app = router(state.clone());
-    let sweeper = tokio::spawn(sweep_reservations(
-        state.inventory.clone(),
-        config.sweep_interval,
-    ));
-    let workers = spawn_workers(&state, &config).await;
+    let workers = state.app.spawn_workers(&config.app);
     let task = tokio::spawn(async move {
         axum::serve(listener, app)
             .with_graceful_shutdown(async {
@@ -345,58 +275,8 @@ pub async fn spawn(config: Config) -> anyhow::Result<Running> {
         state,
         shutdown: Some(shutdown),
         task,
-        sweeper,
         workers,
     })
-}
-
-/// Releases expired reservations, forever; each run announces `reservation.expired`.
-async fn sweep_reservations(inventory: iom_inventory::Inventory, every: std::time::Duration) {
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        match inventory.expire_due().await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(expired = n, "released expired reservations"),
-            Err(e) => tracing::warn!(error = %e, "reservation sweep failed"),
-        }
-    }
-}
-
-/// Background work: finishing inbound messages a stopped process left behind, delivering
-/// business events to subscriptions, and to NATS when configured, turning events into outbound
-/// documents and sending them, polling the sources that must be pulled, and running flows.
-async fn spawn_workers(state: &AppState, config: &Config) -> Vec<tokio::task::JoinHandle<()>> {
-    let resume = {
-        let state = state.clone();
-        tokio::spawn(async move {
-            match state.pipeline.resume(&state.store).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(messages = n, "resumed unfinished inbound messages"),
-                Err(e) => tracing::warn!(error = %e, "cannot resume inbound messages"),
-            }
-        })
-    };
-    let mut workers = vec![
-        resume,
-        pipeline::delivery::spawn(state.clone(), std::time::Duration::from_secs(30)),
-        pipeline::documents::spawn(state.clone()),
-        pipeline::sender::spawn(state.clone()),
-        pipeline::pull::spawn(state.clone()),
-    ];
-    workers.push(tokio::spawn(crate::insights::run(
-        state.store.clone(),
-        config.anomaly_interval,
-        config.insights_every,
-    )));
-    if let Some(url) = config.nats_url.clone().filter(|u| !u.is_empty()) {
-        workers.push(pipeline::nats::spawn(state.clone(), url));
-    }
-    if config.flows {
-        workers.push(state.executor.spawn());
-    }
-    workers
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
@@ -418,18 +298,4 @@ pub async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
-}
-
-/// A database URL without its password, for messages.
-pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let creds = &url[scheme + 3..at];
-            match creds.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
-    }
 }

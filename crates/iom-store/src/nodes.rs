@@ -1,10 +1,10 @@
 //! Fulfilment nodes, node groups and sourcing profiles, stored as their JSON definitions. The store
-//! does not interpret a definition beyond the columns it filters on; `iom-dom` owns their meaning.
+//! does not interpret a definition beyond the columns it filters on; `iom-sourcing` owns their meaning.
 
 use chrono::{DateTime, Utc};
 use serde_json::Value as Json;
 
-use crate::db::Value;
+use crate::db::{Conn, Value};
 use crate::{Store, StoreError, from_micros, micros};
 
 /// A stored node definition.
@@ -200,32 +200,27 @@ impl Store {
         })
         .await
     }
+}
 
-    /// The stored centroids of these codes in one country: `(postal_code, lat, lon)`.
-    pub async fn postal_centroids(
-        &self,
-        country: String,
-        codes: Vec<String>,
-    ) -> Result<Vec<(String, f64, f64)>, StoreError> {
-        self.read(move |c| {
-            let mut out = Vec::new();
-            for code in &codes {
-                if let Some(row) = c.query_one(
-                    "SELECT postal_code, lat, lon FROM postal_centroids WHERE country = $1 AND postal_code = $2",
-                    &[Value::Text(&country), Value::Text(code)],
-                )? {
-                    let number = |i: usize| -> Result<f64, StoreError> {
-                        row.text(i)?
-                            .parse()
-                            .map_err(|_| StoreError::Corrupt(format!("centroid of {code}")))
-                    };
-                    out.push((row.text(0)?.to_owned(), number(1)?, number(2)?));
-                }
+/// The stored centroid of the first of `postal_codes` (candidates of one code, as given, then
+/// without a ZIP+4 suffix) that has one: where an address without coordinates is.
+pub fn centroid_in(
+    conn: &mut dyn Conn,
+    country: &str,
+    postal_codes: &[String],
+) -> Result<Option<(f64, f64)>, StoreError> {
+    for code in postal_codes {
+        if let Some(row) = conn.query_one(
+            "SELECT lat, lon FROM postal_centroids WHERE country = $1 AND postal_code = $2",
+            &[Value::Text(country), Value::Text(code)],
+        )? {
+            let number = |i: usize| row.text(i).ok().and_then(|t| t.parse::<f64>().ok());
+            if let (Some(lat), Some(lon)) = (number(0), number(1)) {
+                return Ok(Some((lat, lon)));
             }
-            Ok(out)
-        })
-        .await
+        }
     }
+    Ok(None)
 }
 
 fn node(row: crate::Row) -> Result<NodeRecord, StoreError> {

@@ -222,24 +222,3 @@ fn list(conn: &mut dyn Conn, filter: &ReturnFilter) -> Result<Vec<ReturnOrder>, 
         .map(|row| Ok(serde_json::from_str(row.text(0)?)?))
         .collect()
 }
-
-/// The stored centroid of a postal code (as given, then without a ZIP+4 suffix): where a customer
-/// without coordinates is, for choosing the nearest return node.
-pub fn centroid(
-    conn: &mut dyn Conn,
-    country: &str,
-    postal_codes: &[String],
-) -> Result<Option<(f64, f64)>, StoreError> {
-    for code in postal_codes {
-        if let Some(row) = conn.query_one(
-            "SELECT lat, lon FROM postal_centroids WHERE country = $1 AND postal_code = $2",
-            &[Value::Text(country), Value::Text(code)],
-        )? {
-            let number = |i: usize| row.text(i).ok().and_then(|t| t.parse::<f64>().ok());
-            if let (Some(lat), Some(lon)) = (number(0), number(1)) {
-                return Ok(Some((lat, lon)));
-            }
-        }
-    }
-    Ok(None)
-}

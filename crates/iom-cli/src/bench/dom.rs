@@ -3,7 +3,7 @@
 //! against shipping each line from the closest node with stock. All data is generated from fixed
 //! seeds, so runs differ only by the machine.
 
-use iom_dom::bench::{BenchConfig, run as run_bench};
+use iom_sourcing::bench::{BenchConfig, run as run_bench};
 
 #[derive(clap::Args)]
 pub struct DomArgs {

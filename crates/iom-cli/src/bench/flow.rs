@@ -44,10 +44,12 @@ pub async fn run(args: FlowArgs) -> anyhow::Result<()> {
     // The backlog, captured with the executor off.
     let setup = iom_server::spawn(iom_server::Config {
         listen: "127.0.0.1:0".parse()?,
-        database_url: database.clone(),
-        admin_token: Some(token.clone()),
-        flows: false,
-        ..Default::default()
+        app: iom_app::Config {
+            database_url: database.clone(),
+            admin_token: Some(token.clone()),
+            flows: false,
+            ..Default::default()
+        },
     })
     .await?;
     let client = reqwest::Client::new();

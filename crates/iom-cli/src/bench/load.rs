@@ -214,12 +214,14 @@ impl Target {
         let token = iom_server::auth::generate_token();
         let running = iom_server::spawn(iom_server::Config {
             listen: "127.0.0.1:0".parse()?,
-            database_url: database_url.clone(),
-            admin_token: Some(token.clone()),
-            // Intake and inventory figures measure those paths alone; `bench flow` measures
-            // orchestration, `bench returns` the return flow too unless told not to.
-            flows,
-            ..Default::default()
+            app: iom_app::Config {
+                database_url: database_url.clone(),
+                admin_token: Some(token.clone()),
+                // Intake and inventory figures measure those paths alone; `bench flow` measures
+                // orchestration, `bench returns` the return flow too unless told not to.
+                flows,
+                ..Default::default()
+            },
         })
         .await?;
         let backend = if database_url.starts_with("postgres") {

@@ -46,12 +46,14 @@ pub async fn run(args: ProvidersArgs) -> anyhow::Result<()> {
     let token = generate_token();
     let running = iom_server::spawn(iom_server::Config {
         listen: "127.0.0.1:0".parse()?,
-        database_url: database_url.clone(),
-        admin_token: Some(token.clone()),
-        master_key: Some("bench master key".into()),
-        nats_url: None,
-        flows: false,
-        ..Default::default()
+        app: iom_app::Config {
+            database_url: database_url.clone(),
+            admin_token: Some(token.clone()),
+            master_key: Some("bench master key".into()),
+            nats_url: None,
+            flows: false,
+            ..Default::default()
+        },
     })
     .await?;
     let backend = if database_url.starts_with("postgres") {

@@ -63,10 +63,12 @@ pub async fn run(args: UiArgs) -> anyhow::Result<()> {
     let token = iom_server::auth::generate_token();
     let server = iom_server::spawn(iom_server::Config {
         listen: "127.0.0.1:0".parse()?,
-        database_url: database_url.clone(),
-        admin_token: Some(token.clone()),
-        flows: false,
-        ..Default::default()
+        app: iom_app::Config {
+            database_url: database_url.clone(),
+            admin_token: Some(token.clone()),
+            flows: false,
+            ..Default::default()
+        },
     })
     .await?;
     let target = Seeded {

@@ -42,14 +42,16 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         .unwrap_or_else(iom_server::auth::generate_token);
     let running = iom_server::spawn(iom_server::Config {
         listen: args.listen,
-        database_url: args.database.clone(),
-        admin_token: Some(token.clone()),
-        master_key: Some(
-            std::env::var("IOM_MASTER_KEY").unwrap_or_else(|_| "iom demo master key".into()),
-        ),
-        // Minute buckets: with a stream of a few orders a second, anomalies show within minutes.
-        anomaly_interval: iom_insights::Interval::Minute,
-        ..Default::default()
+        app: iom_app::Config {
+            database_url: args.database.clone(),
+            admin_token: Some(token.clone()),
+            master_key: Some(
+                std::env::var("IOM_MASTER_KEY").unwrap_or_else(|_| "iom demo master key".into()),
+            ),
+            // Minute buckets: with a stream of a few orders a second, anomalies show within minutes.
+            anomaly_interval: iom_insights::Interval::Minute,
+            ..Default::default()
+        },
     })
     .await
     .context("starting the demo server")?;

@@ -5,8 +5,9 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
+use iom_app::Inventory;
 use iom_domain::DomainError;
-use iom_inventory::{Inventory, request};
+use iom_inventory::request;
 use iom_store::{Store, StoreError};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -99,7 +100,7 @@ async fn inventory(file: PathBuf, default_kind: String, db: DatabaseArg) -> anyh
 
     let store = Store::open(&db.url)
         .await
-        .with_context(|| format!("opening {}", iom_server::redact(&db.url)))?;
+        .with_context(|| format!("opening {}", iom_app::redact(&db.url)))?;
     let inventory = Inventory::new(store);
     let progress = indicatif::ProgressBar::new(rows.len() as u64);
     progress.set_style(

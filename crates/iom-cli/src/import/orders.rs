@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
-use iom_server::pipeline::{self, Pipeline};
+use iom_app::pipeline::{self, Pipeline};
 use iom_store::Store;
 use iom_store::providers::Processed;
 
@@ -88,7 +88,7 @@ pub async fn run(args: OrdersArgs) -> anyhow::Result<()> {
     let docs = documents(&format, &data)?;
     let store = Store::open(&args.db.url)
         .await
-        .with_context(|| format!("opening {}", iom_server::redact(&args.db.url)))?;
+        .with_context(|| format!("opening {}", iom_app::redact(&args.db.url)))?;
     let (key, _) = pipeline::master_key(args.master_key.as_deref(), &args.db.url)?;
     let pipeline = Pipeline::new(key);
     let loaded = pipeline

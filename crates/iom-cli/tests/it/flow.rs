@@ -125,9 +125,9 @@ async fn validate_resolves_policy_names_against_a_database() {
     let url = format!("sqlite://{}", dir.path().join("iom.db").display());
     {
         let store = iom_store::Store::open(&url).await.unwrap();
-        let executor = iom_flow::executor::Executor::new(
+        let executor = iom_app::flow::Executor::new(
             store,
-            std::sync::Arc::new(iom_flow::executor::NoOutbound),
+            std::sync::Arc::new(iom_app::flow::NoOutbound),
             Default::default(),
         );
         executor

@@ -2,7 +2,6 @@
 
 mod cases;
 mod defaults;
-mod executor;
 mod expressions;
 mod navigation;
 mod policies;

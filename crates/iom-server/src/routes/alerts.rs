@@ -1,4 +1,4 @@
-//! `/api/v1/alerts`: alert definitions and their firings. The evaluator (`crate::insights`)
+//! `/api/v1/alerts`: alert definitions and their firings. The evaluator (`iom_app::insights`)
 //! checks every enabled alert in the background; each subject fires once, as an `alert.fired`
 //! business event committed with the firing.
 

@@ -1,13 +1,13 @@
 //! `/api/v1/flows`, `/runs`, `/tasks` and `/orders/{id}/runs`: orchestration. Definitions are
-//! compiled by `iom-flow` and stored as versions; the executor (`iom_flow::executor`) runs the
+//! compiled by `iom-flow` and stored as versions; the executor (`iom_app::flow`) runs the
 //! published ones.
 
 use axum::Json;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
+use iom_app::flow::FlowError;
 use iom_domain::FieldError;
-use iom_flow::executor::FlowError;
 use iom_store::flows::{FlowVersion, RunRow, StepRow, TaskRow};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};

@@ -2,19 +2,15 @@
 //! open orders. Planning is a simulation: it reads nodes, profiles and inventory and writes
 //! nothing.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::HashSet;
 
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use iom_dom::{
-    BatchStats, ExactOptions, Network, Plan, PlanRequest, PostalCentroids, Profile, Solver,
-    Summary, plan, plan_batch, plan_batch_closest, plan_batch_exact, plan_closest, plan_exact,
-};
-use iom_domain::{FieldError, LineStatus, Order, OrderId, OrderIntake, OrderStatus};
-use iom_inventory::service::ReserveRequest;
-use iom_store::OrderFilter;
+use iom_app::fulfillment::{BrokeringRequest, BrokeringRun, load_profile, profile_of};
+use iom_domain::{FieldError, OrderId, OrderIntake, OrderStatus};
+use iom_sourcing::{Plan, PlanRequest, PostalCentroids, Profile, Solver};
 use iom_store::nodes::DocKind;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -22,7 +18,6 @@ use utoipa::ToSchema;
 use crate::AppState;
 use crate::auth::{Access, Principal};
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::fulfillment::{load_availability, load_network, load_profile, profile_of};
 use crate::json::ApiJson;
 use crate::routes::nodes::{path_name_check, put_status};
 
@@ -99,7 +94,7 @@ pub async fn put_profile(
     let mut errors: Vec<FieldError> = path_name_check(&body.raw, "name", &name)
         .into_iter()
         .collect();
-    iom_dom::validate::check_name("name", &name, &mut errors);
+    iom_sourcing::validate::check_name("name", &name, &mut errors);
     let mut profile = body.value;
     profile.name = name;
     errors.extend(profile.validate());
@@ -195,14 +190,6 @@ async fn profile_for(state: &AppState, name: Option<&str>) -> ApiResult<Profile>
     })
 }
 
-fn skus_of<'a>(requests: impl IntoIterator<Item = &'a PlanRequest>) -> Vec<String> {
-    let set: BTreeSet<&str> = requests
-        .into_iter()
-        .flat_map(|r| r.lines.iter().map(|l| l.sku.as_str()))
-        .collect();
-    set.into_iter().map(str::to_owned).collect()
-}
-
 /// Plan one order (a simulation).
 ///
 /// Decides which nodes would ship which lines of the order, against the current nodes, profile and
@@ -267,42 +254,16 @@ pub async fn plan_order(
             request
         }
     };
-    let mut request = request;
-    locate(&state, &mut request).await?;
     let profile = profile_for(&state, body.profile.as_deref()).await?;
-    let network = load_network(&state.store).await?;
-    let availability = load_availability(&state.store, &network, skus_of([&request])).await?;
     let solver = body.solver.unwrap_or(Solver::Heuristic);
-    // The exact solver may search for seconds; keep it off the async workers.
-    let (result, profile) = tokio::task::spawn_blocking(move || {
-        let result = match solver {
-            Solver::Heuristic => plan(&request, &network, &availability, &profile),
-            Solver::Exact => plan_exact(
-                &request,
-                &network,
-                &availability,
-                &profile,
-                &ExactOptions::default(),
-            ),
-            Solver::Closest => plan_closest(&request, &network, &availability, &profile),
-        };
-        (result, profile)
-    })
-    .await
-    .map_err(ApiError::internal)?;
-    let plan = result.map_err(ApiError::internal)?;
+    let (plan, profile) =
+        iom_app::fulfillment::plan_one(&state.store, request, profile, solver).await?;
     Ok(Json(PlanResponse {
         profile: profile.name,
         plan,
     }))
 }
 
-/// Statuses of the orders a brokering run plans when the request names none.
-const OPEN_STATUSES: [OrderStatus; 3] = [
-    OrderStatus::Received,
-    OrderStatus::Processing,
-    OrderStatus::Backordered,
-];
 const DEFAULT_RUN_LIMIT: usize = 10_000;
 const MAX_RUN_LIMIT: usize = 50_000;
 
@@ -320,63 +281,6 @@ pub struct BrokeringRunBody {
     /// Commit the plans: reserve every assignment and move the lines to `allocated` (or
     /// `backordered` when nothing could be sourced), one order at a time. A dry run when absent.
     pub commit: Option<bool>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct OrderPlan {
-    pub order_id: OrderId,
-    pub channel: String,
-    pub external_id: String,
-    pub status: OrderStatus,
-    pub plan: Plan,
-    /// With `commit`: whether this order's plan was committed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub committed: Option<bool>,
-    /// With `commit`: why it was not (stock taken meanwhile, the order changed).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct BrokeringRun {
-    /// True unless `commit` was asked for: then plans were reserved and lines allocated.
-    pub dry_run: bool,
-    pub profile: String,
-    pub solver: Solver,
-    /// More orders matched than `limit`; the oldest `limit` were planned.
-    pub truncated: bool,
-    pub totals: Summary,
-    /// How the exact solver decomposed the batch (only with `solver: exact`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub stats: Option<BatchStats>,
-    /// One plan per order, oldest order first: the order in which they took stock.
-    pub plans: Vec<OrderPlan>,
-}
-
-async fn open_orders(state: &AppState, statuses: &[OrderStatus]) -> ApiResult<Vec<Order>> {
-    const PAGE: usize = 500;
-    let mut out = Vec::new();
-    for status in statuses {
-        let mut cursor = None;
-        loop {
-            let page = state
-                .store
-                .list_orders(OrderFilter {
-                    status: Some(status.as_str().to_owned()),
-                    limit: PAGE,
-                    cursor,
-                    ..OrderFilter::default()
-                })
-                .await?;
-            let full = page.len() == PAGE;
-            cursor = page.last().map(|o| o.id);
-            out.extend(page);
-            if !full {
-                break;
-            }
-        }
-    }
-    Ok(out)
 }
 
 /// Run brokering over the open orders; a dry run unless `commit` is true.
@@ -403,7 +307,7 @@ pub async fn brokering_run(
     let body = body.value;
     let mut errors = Vec::new();
     let statuses: Vec<OrderStatus> = match &body.statuses {
-        None => OPEN_STATUSES.to_vec(),
+        None => iom_app::fulfillment::brokering::OPEN_STATUSES.to_vec(),
         Some(names) => {
             if names.is_empty() {
                 errors.push(FieldError::new("statuses", "must name at least one status"));
@@ -435,193 +339,19 @@ pub async fn brokering_run(
         return Err(ApiError::invalid(errors));
     }
     let profile = profile_for(&state, body.profile.as_deref()).await?;
-    let solver = body.solver.unwrap_or(Solver::Heuristic);
-
-    let mut orders = open_orders(&state, &statuses).await?;
-    // First come, first served: ids are time-ordered, so they break ties of `placed_at`.
-    orders.sort_by_key(|o| (o.placed_at, o.id));
-    let truncated = orders.len() > limit;
-    orders.truncate(limit);
-    let now = Utc::now();
-    let mut planned_orders = Vec::with_capacity(orders.len());
-    let mut requests = Vec::with_capacity(orders.len());
-    for o in orders {
-        let mut r = PlanRequest::from_order(&o, now);
-        // Lines allocated or released hold their stock, and what a partly sourced line already
-        // holds is not planned again: only the rest of the open and backordered lines is.
-        let mut held: HashMap<i64, i64> = HashMap::new();
-        for res in state.inventory.order_reservations(o.id.to_string()).await? {
-            *held.entry(res.line_no.unwrap_or_default()).or_default() += res.quantity;
-        }
-        r.lines.retain_mut(|l| {
-            let open = o
-                .line(l.line_no)
-                .is_some_and(|ol| matches!(ol.status, LineStatus::Open | LineStatus::Backordered));
-            let held = held.get(&i64::from(l.line_no)).copied().unwrap_or(0);
-            l.quantity = l
-                .quantity
-                .saturating_sub(u32::try_from(held).unwrap_or(u32::MAX));
-            open && l.quantity > 0
-        });
-        if !r.lines.is_empty() {
-            locate(&state, &mut r).await?;
-            planned_orders.push(o);
-            requests.push(r);
-        }
-    }
-    let orders = planned_orders;
-
-    let network: Network = load_network(&state.store).await?;
-    let availability = load_availability(&state.store, &network, skus_of(&requests)).await?;
-    let profile_name = profile.name.clone();
-    // Planning a large batch takes a while; keep it off the async workers.
-    let (plans, stats) = tokio::task::spawn_blocking(move || match solver {
-        Solver::Heuristic => {
-            plan_batch(&requests, &network, &availability, &profile).map(|p| (p, None))
-        }
-        Solver::Closest => {
-            plan_batch_closest(&requests, &network, &availability, &profile).map(|p| (p, None))
-        }
-        Solver::Exact => plan_batch_exact(
-            &requests,
-            &network,
-            &availability,
-            &profile,
-            &ExactOptions::default(),
-        )
-        .map(|o| (o.plans, Some(o.stats))),
-    })
-    .await
-    .map_err(ApiError::internal)?
-    .map_err(ApiError::internal)?;
-    let totals = Summary::of(&plans);
-    let commit = body.commit.unwrap_or(false);
-    let mut out = Vec::with_capacity(plans.len());
-    for (o, plan) in orders.into_iter().zip(plans) {
-        let (committed, error) = if commit {
-            match commit_plan(&state, o.id, &plan).await {
-                Ok(()) => (Some(true), None),
-                Err(e) => (Some(false), Some(e.problem.detail.clone())),
-            }
-        } else {
-            (None, None)
-        };
-        out.push(OrderPlan {
-            order_id: o.id,
-            channel: o.channel,
-            external_id: o.external_id,
-            status: o.status,
-            plan,
-            committed,
-            error,
-        });
-    }
-    let plans = out;
-    Ok(Json(BrokeringRun {
-        dry_run: !commit,
-        profile: profile_name,
-        solver,
-        truncated,
-        totals,
-        stats,
-        plans,
-    }))
-}
-
-/// Commits one order's plan: reserves every assignment and moves its lines to `allocated` (fully
-/// sourced) or `backordered` (nothing sourced), in one transaction. Stock taken meanwhile makes the
-/// reservation fail, and then the order is left as it was.
-async fn commit_plan(state: &AppState, order_id: OrderId, plan: &Plan) -> Result<(), ApiError> {
-    let mut planned: HashMap<u32, u32> = HashMap::new();
-    let mut nodes: HashMap<u32, Vec<String>> = HashMap::new();
-    for a in &plan.assignments {
-        *planned.entry(a.line_no).or_default() += a.quantity;
-        nodes.entry(a.line_no).or_default().push(a.node.clone());
-    }
-    let unsourced: HashMap<u32, u32> = plan
-        .unassigned
-        .iter()
-        .map(|u| (u.line_no, u.quantity))
-        .collect();
-    let requests: Vec<ReserveRequest> = plan
-        .assignments
-        .iter()
-        .map(|a| ReserveRequest {
-            sku: a.sku.clone(),
-            node: a.node.clone(),
-            quantity: i64::from(a.quantity),
-            reference: Some(format!("order {order_id}")),
-            order_id: Some(order_id.to_string()),
-            line_no: Some(i64::from(a.line_no)),
-            expires_at: None,
-            group: None,
-        })
-        .collect();
-    state
-        .store
-        .update_order_with(
-            order_id,
-            move |order, now| {
-                let mut events = Vec::new();
-                for line in order.lines.clone() {
-                    let sourced = planned.get(&line.line_no).copied().unwrap_or(0);
-                    let missing = unsourced.get(&line.line_no).copied().unwrap_or(0);
-                    let (stage, node, reason) = if sourced > 0 && missing == 0 {
-                        let mut at = nodes.remove(&line.line_no).unwrap_or_default();
-                        at.dedup();
-                        let node = (at.len() == 1).then(|| at.remove(0));
-                        (LineStatus::Allocated, node, None)
-                    } else if sourced == 0 && missing > 0 {
-                        (
-                            LineStatus::Backordered,
-                            None,
-                            Some("no_inventory".to_owned()),
-                        )
-                    } else {
-                        continue;
-                    };
-                    if line.status != stage {
-                        events.extend(order.set_line_stage(
-                            line.line_no,
-                            stage,
-                            node,
-                            reason,
-                            now,
-                        )?);
-                    }
-                }
-                Ok(events)
-            },
-            move |tx, _, _| iom_inventory::service::reserve_in(tx, &requests).map(|_| ()),
-        )
-        .await?;
-    Ok(())
-}
-
-/// A ship-to without coordinates is located by the centroid of its postal code, when the loaded
-/// table has it; otherwise the plan says the ship-to could not be located.
-async fn locate(state: &AppState, request: &mut PlanRequest) -> ApiResult<()> {
-    let (None, Some(code), Some(country)) =
-        (request.ship_to, &request.postal_code, &request.country)
-    else {
-        return Ok(());
-    };
-    let Some(country_code) = iom_domain::CountryCode::parse(country) else {
-        return Ok(());
-    };
-    let candidates = PostalCentroids::candidates(code);
-    let rows = state
-        .store
-        .postal_centroids(country_code.as_str().to_owned(), candidates)
-        .await?;
-    let mut table = PostalCentroids::new();
-    for (code, lat, lon) in rows {
-        if let Some(point) = iom_domain::GeoPoint::new(lat, lon) {
-            table.insert(country_code, &code, point);
-        }
-    }
-    request.ship_to = table.get(country_code, code);
-    Ok(())
+    let run = iom_app::fulfillment::brokering_run(
+        &state.store,
+        &state.inventory,
+        BrokeringRequest {
+            profile,
+            statuses,
+            solver: body.solver.unwrap_or(Solver::Heuristic),
+            limit,
+            commit: body.commit.unwrap_or(false),
+        },
+    )
+    .await?;
+    Ok(Json(run))
 }
 
 /// Load postal-code centroids from CSV (`country,postal_code,lat,lon` with a header row), so a
@@ -643,7 +373,7 @@ pub async fn put_postal_centroids(
     let text = std::str::from_utf8(&body)
         .map_err(|_| ApiError::bad_request("the body is not UTF-8 text"))?;
     let table = PostalCentroids::from_csv(text).map_err(|e| match e {
-        iom_dom::DomError::CentroidCsv { line, message } => {
+        iom_sourcing::SourcingError::CentroidCsv { line, message } => {
             ApiError::invalid_field(format!("line {line}"), message)
         }
         other => ApiError::invalid_field("body", other.to_string()),

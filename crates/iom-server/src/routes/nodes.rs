@@ -1,5 +1,5 @@
 //! `/api/v1/nodes` and `/api/v1/node-groups`: the fulfilment network as users configure it. A
-//! definition is validated by `iom-dom` (every bad field at once) and stored as its JSON, with the
+//! definition is validated by `iom-sourcing` (every bad field at once) and stored as its JSON, with the
 //! engine's defaults filled in, so that reading it back shows what planning will use.
 
 use axum::Json;
@@ -7,8 +7,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use iom_dom::{Node, NodeGroup};
 use iom_domain::FieldError;
+use iom_sourcing::{Node, NodeGroup};
 use iom_store::nodes::{DocKind, NodeRecord};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -16,8 +16,8 @@ use utoipa::ToSchema;
 use crate::AppState;
 use crate::auth::{Access, Principal};
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::fulfillment::{group_of, node_of};
 use crate::json::ApiJson;
+use iom_app::fulfillment::{group_of, node_of};
 
 /// A node as stored, with the time of its last change.
 #[derive(Serialize, ToSchema)]

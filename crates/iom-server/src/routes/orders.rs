@@ -5,8 +5,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
+use iom_app::orders::OrderAction;
 use iom_domain::order::{LineQuantityRequest, ShipmentRequest};
-use iom_domain::{DomainError, Order, OrderId, OrderIntake, OrderStatus};
+use iom_domain::{Order, OrderId, OrderIntake, OrderStatus};
 use iom_store::{CreateOutcome, Event, Idempotency, OrderFilter};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -135,10 +136,8 @@ pub async fn create(
         }
     };
     let order = body.value.validate(Utc::now()).map_err(ApiError::invalid)?;
-    let outcome = state
-        .store
-        .create_order(order, idempotency, Box::new(render_create))
-        .await?;
+    let outcome =
+        iom_app::orders::capture(&state.store, order, idempotency, Box::new(render_create)).await?;
     let (status, text) = match &outcome {
         CreateOutcome::Replayed { status, body } => (*status, body.clone()),
         CreateOutcome::KeyReused => {
@@ -149,10 +148,6 @@ pub async fn create(
         }
         other => render_create(other),
     };
-    if let CreateOutcome::Created(order) = &outcome {
-        metrics::counter!("iom_orders_created_total", "channel" => order.channel.clone())
-            .increment(1);
-    }
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = (status, text).into_response();
     let content_type = if status.is_success() {
@@ -299,7 +294,7 @@ pub async fn cancel(
 ) -> ApiResult<Json<Order>> {
     principal.require(Access::Capture)?;
     let reason = reason_code(body.value.reason, "manual");
-    act(&state, &id, move |order, now| order.cancel(&reason, now)).await
+    act(&state, &id, OrderAction::Cancel { reason }).await
 }
 
 /// Cancel a line, or part of it.
@@ -334,9 +329,15 @@ pub async fn cancel_line(
             "order {order_id} has no line {line_no}"
         )));
     }
-    act(&state, &id, move |order, now| {
-        order.cancel_line(line_no, quantity, &reason, now)
-    })
+    act(
+        &state,
+        &id,
+        OrderAction::CancelLine {
+            line_no,
+            quantity,
+            reason,
+        },
+    )
     .await
 }
 
@@ -357,10 +358,7 @@ pub async fn hold(
         Some(code) => code,
         None => reason_code(reason.clone(), "manual"),
     };
-    act(&state, &id, move |order, now| {
-        order.hold(&code, reason, now)
-    })
-    .await
+    act(&state, &id, OrderAction::Hold { code, note: reason }).await
 }
 
 /// Release the order's holds.
@@ -376,10 +374,7 @@ pub async fn release(
 ) -> ApiResult<Json<Order>> {
     principal.require(Access::Operate)?;
     let code = body.value.code.filter(|c| !c.trim().is_empty());
-    act(&state, &id, move |order, now| {
-        order.release_hold(code.as_deref(), now)
-    })
-    .await
+    act(&state, &id, OrderAction::Release { code }).await
 }
 
 /// Record a shipment from a node.
@@ -395,10 +390,7 @@ pub async fn ship(
 ) -> ApiResult<Json<Order>> {
     principal.require(Access::Capture)?;
     let request = body.value;
-    act(&state, &id, move |order, now| {
-        order.record_shipment(request, now)
-    })
-    .await
+    act(&state, &id, OrderAction::Ship(request)).await
 }
 
 /// Record a delivery.
@@ -414,10 +406,7 @@ pub async fn deliver(
 ) -> ApiResult<Json<Order>> {
     principal.require(Access::Capture)?;
     let lines = body.value.lines;
-    act(&state, &id, move |order, now| {
-        order.record_delivery(lines, now)
-    })
-    .await
+    act(&state, &id, OrderAction::Deliver(lines)).await
 }
 
 /// Every business event of this order and every step of its flow runs, oldest first.
@@ -479,22 +468,9 @@ fn entry(event: Event) -> TimelineEntry {
     }
 }
 
-async fn act<F>(state: &AppState, id: &str, change: F) -> ApiResult<Json<Order>>
-where
-    F: FnOnce(
-            &mut Order,
-            chrono::DateTime<Utc>,
-        ) -> Result<Vec<iom_domain::EventDraft>, DomainError>
-        + Send
-        + 'static,
-{
+async fn act(state: &AppState, id: &str, action: OrderAction) -> ApiResult<Json<Order>> {
     let id = parse_id(id)?;
-    Ok(Json(
-        state
-            .store
-            .update_order_with(id, change, iom_inventory::service::order_effects)
-            .await?,
-    ))
+    Ok(Json(iom_app::orders::act(&state.store, id, action).await?))
 }
 
 fn parse_id(id: &str) -> ApiResult<OrderId> {

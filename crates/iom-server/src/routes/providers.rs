@@ -21,7 +21,7 @@ use crate::AppState;
 use crate::auth::{Access, Principal};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::json::ApiJson;
-use crate::pipeline::{Loaded, PipelineError};
+use iom_app::pipeline::{Loaded, PipelineError};
 
 impl From<PipelineError> for ApiError {
     fn from(e: PipelineError) -> Self {
@@ -214,7 +214,7 @@ pub async fn put(
         };
         errors.push(iom_domain::FieldError::new("transformation", message));
     }
-    errors.extend(crate::pipeline::settings::check(kind, &body.settings));
+    errors.extend(iom_app::pipeline::settings::check(kind, &body.settings));
     if !errors.is_empty() {
         return Err(ApiError::invalid(errors));
     }

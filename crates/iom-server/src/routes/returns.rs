@@ -1,14 +1,14 @@
 //! `/api/v1/returns` and `/api/v1/return-policy`: return authorisations from any origin, receipts
 //! with disposition, refunds, close, cancel, and the policy they follow. The lifecycle itself is
-//! `iom_returns::Returns`; this file only speaks HTTP.
+//! `iom_app::returns::Returns`; this file only speaks HTTP.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use iom_app::returns::{Authorized, RefundRequest, Returns};
 use iom_domain::returns::{ReceiptIntake, ReturnIntake};
 use iom_domain::{FieldError, OrderId, ReturnOrder, ReturnOrigin, ReturnPolicy, ReturnStatus};
-use iom_returns::{Authorized, RefundRequest, Returns};
 use iom_store::returns::ReturnFilter;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};

@@ -73,13 +73,15 @@ impl TestApp {
     pub fn config(db: &TestDb, flows: bool) -> iom_server::Config {
         iom_server::Config {
             listen: "127.0.0.1:0".parse().unwrap(),
-            database_url: db.url.clone(),
-            admin_token: Some(ADMIN.into()),
-            sweep_interval: std::time::Duration::from_millis(100),
-            // A fixed key, so that PostgreSQL runs (which get no key file) can store secrets.
-            master_key: Some("iom test master key".into()),
-            flows,
-            ..Default::default()
+            app: iom_app::Config {
+                database_url: db.url.clone(),
+                admin_token: Some(ADMIN.into()),
+                sweep_interval: std::time::Duration::from_millis(100),
+                // A fixed key, so that PostgreSQL runs (which get no key file) can store secrets.
+                master_key: Some("iom test master key".into()),
+                flows,
+                ..Default::default()
+            },
         }
     }
 

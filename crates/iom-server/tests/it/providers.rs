@@ -776,12 +776,14 @@ async fn messages_left_received_are_resumed_at_start() {
         assert_eq!(app.counts().await.0, 0);
         let restarted = iom_server::spawn(iom_server::Config {
             listen: "127.0.0.1:0".parse().unwrap(),
-            database_url: app._db.url.clone(),
-            admin_token: None,
-            master_key: Some("iom test master key".into()),
-            nats_url: None,
-            flows: false,
-            ..Default::default()
+            app: iom_app::Config {
+                database_url: app._db.url.clone(),
+                admin_token: None,
+                master_key: Some("iom test master key".into()),
+                nats_url: None,
+                flows: false,
+                ..Default::default()
+            },
         })
         .await
         .unwrap();

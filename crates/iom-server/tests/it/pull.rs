@@ -91,10 +91,12 @@ async fn start_shop(shop: Shop) -> SocketAddr {
 async fn serve(url: &str) -> iom_server::Running {
     iom_server::spawn(iom_server::Config {
         listen: "127.0.0.1:0".parse().unwrap(),
-        database_url: url.to_owned(),
-        admin_token: Some(ADMIN.into()),
-        master_key: Some("iom test master key".into()),
-        ..Default::default()
+        app: iom_app::Config {
+            database_url: url.to_owned(),
+            admin_token: Some(ADMIN.into()),
+            master_key: Some("iom test master key".into()),
+            ..Default::default()
+        },
     })
     .await
     .unwrap()

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::http::{HeaderMap, StatusCode};
-use iom_server::pipeline::outbound::{OutboundError, RetryPolicy};
+use iom_app::pipeline::outbound::{OutboundError, RetryPolicy};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -237,12 +237,14 @@ async fn events_reach_nats_jetstream() {
     let db = iom_store::testing::sqlite();
     let server = iom_server::spawn(iom_server::Config {
         listen: "127.0.0.1:0".parse().unwrap(),
-        database_url: db.url.clone(),
-        admin_token: Some(super::ADMIN.into()),
-        master_key: Some("k".into()),
-        nats_url: Some(url.into()),
-        flows: false,
-        ..Default::default()
+        app: iom_app::Config {
+            database_url: db.url.clone(),
+            admin_token: Some(super::ADMIN.into()),
+            master_key: Some("k".into()),
+            nats_url: Some(url.into()),
+            flows: false,
+            ..Default::default()
+        },
     })
     .await
     .unwrap();
@@ -284,12 +286,14 @@ async fn two_processes_on_one_database_deliver_each_event_once() {
     for app in apps().await {
         let second = iom_server::spawn(iom_server::Config {
             listen: "127.0.0.1:0".parse().unwrap(),
-            database_url: app._db.url.clone(),
-            admin_token: None,
-            master_key: Some("iom test master key".into()),
-            nats_url: None,
-            flows: false,
-            ..Default::default()
+            app: iom_app::Config {
+                database_url: app._db.url.clone(),
+                admin_token: None,
+                master_key: Some("iom test master key".into()),
+                nats_url: None,
+                flows: false,
+                ..Default::default()
+            },
         })
         .await
         .unwrap();

@@ -1,0 +1,82 @@
+//! Orders: capture one, and act on it. The HTTP API, the web UI and the flow steps that hold or
+//! cancel an order all go through [`OrderAction`], so an action does the same whoever asks for it:
+//! the aggregate decides (`iom_domain::Order`), and what the change does to inventory (a shipment
+//! consumes its reservations, a cancellation releases them: [`crate::inventory::order_effects`])
+//! commits in the same transaction as the order and its events.
+
+use chrono::{DateTime, Utc};
+use iom_domain::order::{LineQuantityRequest, ShipmentRequest};
+use iom_domain::{DomainError, EventDraft, Order, OrderId};
+use iom_store::orders::Render;
+use iom_store::{CreateOutcome, Idempotency, Store, StoreError};
+
+/// Something done to an order after it was captured.
+#[derive(Debug, Clone)]
+pub enum OrderAction {
+    /// Cancel what is left of the order.
+    Cancel { reason: String },
+    /// Cancel a line, or `quantity` of it (all of its open quantity when `None`).
+    CancelLine {
+        line_no: u32,
+        quantity: Option<u32>,
+        reason: String,
+    },
+    /// Put the order on hold under `code`, with an optional note.
+    Hold { code: String, note: Option<String> },
+    /// Release the hold `code`, or every hold when `None`.
+    Release { code: Option<String> },
+    /// Record a shipment from a node.
+    Ship(ShipmentRequest),
+    /// Record a delivery of shipped quantities (all that was shipped when `None`).
+    Deliver(Option<Vec<LineQuantityRequest>>),
+}
+
+impl OrderAction {
+    /// Applies the action to `order` (a copy until it succeeds) and returns the events that
+    /// announce it.
+    pub fn apply(
+        self,
+        order: &mut Order,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<EventDraft>, DomainError> {
+        match self {
+            OrderAction::Cancel { reason } => order.cancel(&reason, now),
+            OrderAction::CancelLine {
+                line_no,
+                quantity,
+                reason,
+            } => order.cancel_line(line_no, quantity, &reason, now),
+            OrderAction::Hold { code, note } => order.hold(&code, note, now),
+            OrderAction::Release { code } => order.release_hold(code.as_deref(), now),
+            OrderAction::Ship(request) => order.record_shipment(request, now),
+            OrderAction::Deliver(lines) => order.record_delivery(lines, now),
+        }
+    }
+}
+
+/// Captures a validated order: stored with `order.received`, once per (channel, external id) and
+/// per idempotency key. `render` is the response a retry with the same key gets again.
+pub async fn capture(
+    store: &Store,
+    order: Order,
+    idempotency: Option<Idempotency>,
+    render: Render,
+) -> Result<CreateOutcome, StoreError> {
+    let outcome = store.create_order(order, idempotency, render).await?;
+    if let CreateOutcome::Created(order) = &outcome {
+        metrics::counter!("iom_orders_created_total", "channel" => order.channel.clone())
+            .increment(1);
+    }
+    Ok(outcome)
+}
+
+/// Applies `action` to the stored order `id`, with its inventory effects, in one transaction.
+pub async fn act(store: &Store, id: OrderId, action: OrderAction) -> Result<Order, StoreError> {
+    store
+        .update_order_with(
+            id,
+            move |order, now| action.apply(order, now),
+            crate::inventory::order_effects,
+        )
+        .await
+}

@@ -1,0 +1,350 @@
+//! Outbound documents decided by business events: a consumer of the event log (cursor
+//! `documents`) that turns
+//!
+//! - `order.received` of an order from an `x12` instance into its 855 acknowledgement,
+//! - `order.shipment_created` of such an order into an 856 ship notice and an 810 invoice,
+//! - `order.released` into an X12 940 for each node of the order run by an `x12` instance. A
+//!   node run by a `webhook` instance is not released here: the flow step `release-to-nodes`
+//!   calls it, under its lease and idempotency key, and records the attempts on the run; sending
+//!   it here as well would release the lines twice.
+//!
+//! Why a consumer of events rather than the transaction that records the shipment: an event
+//! exists only if its change committed, so nothing is announced that did not happen; and the
+//! documents are logged in the same transaction that moves this consumer's cursor past the
+//! event (`Store::commit_documents`, a compare-and-set on the cursor), so each event yields its
+//! documents exactly once, whatever dies when. Every way of shipping (the API, an inbound 856 or
+//! 945, a future flow step) causes the same documents without knowing of them, and a partner that
+//! is down never slows down or fails the change itself. The cost is a delay of one poll.
+//!
+//! An instance sends only with `settings.x12` (its envelope); `settings.x12.documents` narrows
+//! which (default all four). With a `url` in its connection the documents are posted by the
+//! sender (`pending`), without one they wait in the message log for pick-up (`ready`).
+
+use std::collections::{BTreeMap, HashSet};
+use std::time::Duration;
+
+use chrono::{Timelike, Utc};
+use iom_domain::order::LineQuantity;
+use iom_domain::{LineStatus, Order, OrderId};
+use iom_providers::x12::outbound::{
+    Outgoing, invoice_810, po_ack_855, ship_notice_856, shipping_order_940,
+};
+use iom_providers::x12::writer::EnvelopeSettings;
+use iom_store::outbound::OutboundDocument;
+use serde_json::Value;
+use tokio::task::JoinHandle;
+
+use super::delivery::{Lease, backoff};
+use super::{Loaded, PipelineError};
+use crate::App as AppState;
+
+/// The cursor of this consumer in `delivery_cursors`.
+pub const CONSUMER: &str = "documents";
+const TYPES: &str = "order.received,order.shipment_created,order.released";
+/// Events decided per transaction.
+const BATCH: usize = 100;
+/// Short, so that after a crash another process takes over within seconds; renewing costs a
+/// write every second.
+const LEASE: Duration = Duration::from_secs(3);
+const POLL: Duration = Duration::from_millis(100);
+
+/// Runs the consumer: one process at a time holds it (a lease), the others wait.
+pub fn spawn(state: AppState) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut lease = Lease::with_ttl(CONSUMER, LEASE);
+        let mut failures = 0u32;
+        loop {
+            lease.hold(&state).await;
+            match round(&state).await {
+                Ok(0) => tokio::time::sleep(POLL).await,
+                Ok(_) => failures = 0,
+                Err(error) => {
+                    failures += 1;
+                    tracing::warn!(%error, failures, "outbound documents: round failed");
+                    let _ = state
+                        .store
+                        .cursor_failed(CONSUMER.to_owned(), error.clone())
+                        .await;
+                    tokio::time::sleep(backoff(failures, Duration::from_secs(30))).await;
+                }
+            }
+        }
+    })
+}
+
+/// Decides the documents of the next events and commits them with the cursor; the number of
+/// events consumed.
+pub async fn round(state: &AppState) -> Result<usize, String> {
+    // A read on every poll; the cursor row is created (a write) only once.
+    let cursor = match state
+        .store
+        .read_cursor(CONSUMER.to_owned())
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        Some(c) => c,
+        None => state
+            .store
+            .cursor(CONSUMER.to_owned(), 0)
+            .await
+            .map_err(|e| e.to_string())?,
+    };
+    let events = state
+        .store
+        .events_after(cursor.cursor, Some(TYPES.to_owned()), BATCH)
+        .await
+        .map_err(|e| e.to_string())?;
+    let Some(last) = events.last().map(|e| e.seq) else {
+        return Ok(0);
+    };
+    // The instances that send X12 for their orders: most orders come from other channels and
+    // are passed over without being read.
+    let senders: HashSet<String> = state
+        .store
+        .list_providers()
+        .await
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .filter(|p| p.kind == "x12" && !p.config["settings"]["x12"].is_null())
+        .map(|p| p.name)
+        .collect();
+    let mut documents = Vec::new();
+    for event in &events {
+        if event.kind != "order.released"
+            && !event.data["channel"]
+                .as_str()
+                .is_some_and(|c| senders.contains(c))
+        {
+            continue;
+        }
+        documents.extend(
+            decide(state, &event.kind, &event.data)
+                .await
+                .map_err(|e| format!("event {}: {e}", event.seq))?,
+        );
+    }
+    let moved = state
+        .store
+        .commit_documents(CONSUMER.to_owned(), cursor.cursor, last, documents)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(if moved { events.len() } else { 0 })
+}
+
+/// The settings an instance sends X12 with, or `None` when it sends none.
+fn envelope(loaded: &Loaded) -> Result<Option<EnvelopeSettings>, String> {
+    let value = &loaded.record.config["settings"]["x12"];
+    if value.is_null() || loaded.kind.name != "x12" {
+        return Ok(None);
+    }
+    super::settings::envelope(value)
+        .map(Some)
+        .map_err(|e| format!("provider {}: settings.x12: {e}", loaded.name()))
+}
+
+fn wants(loaded: &Loaded, kind: &str) -> bool {
+    match loaded.record.config["settings"]["x12"]["documents"].as_array() {
+        Some(list) => list.iter().any(|v| v.as_str() == Some(kind)),
+        None => true,
+    }
+}
+
+/// The instance named `name`, or `None` when there is none (an order of a channel that is no
+/// provider instance).
+async fn instance(state: &AppState, name: &str) -> Result<Option<std::sync::Arc<Loaded>>, String> {
+    match state.pipeline.load(&state.store, name).await {
+        Ok(l) => Ok(Some(l)),
+        Err(PipelineError::UnknownProvider(_)) => Ok(None),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+async fn load_order(state: &AppState, data: &Value) -> Result<Option<Order>, String> {
+    let Some(id) = data["order_id"]
+        .as_str()
+        .and_then(|s| s.parse::<OrderId>().ok())
+    else {
+        return Ok(None);
+    };
+    state.store.get_order(id).await.map_err(|e| e.to_string())
+}
+
+/// An X12 document of `loaded`, built with the control number the store hands out.
+fn x12_document(
+    loaded: &Loaded,
+    envelope: EnvelopeSettings,
+    kind: &str,
+    order_id: String,
+    build: impl FnOnce(&Outgoing<'_>) -> Result<String, String> + Send + 'static,
+) -> OutboundDocument {
+    let at = Utc::now().naive_utc();
+    let at = at.with_nanosecond(0).unwrap_or(at);
+    OutboundDocument {
+        provider: loaded.name().to_owned(),
+        kind: kind.to_owned(),
+        order_ids: vec![order_id],
+        deliver: loaded.connection("url").is_some(),
+        numbered: true,
+        build: Box::new(move |control| {
+            build(&Outgoing {
+                envelope: &envelope,
+                control,
+                at,
+            })
+            .map(String::into_bytes)
+        }),
+    }
+}
+
+/// A document the instance's configuration does not allow to write: logged `failed` with the
+/// reason, so the operator sees it in the instance's message log instead of it vanishing.
+fn unbuildable(loaded: &Loaded, kind: &str, order: &Order, error: String) -> OutboundDocument {
+    let kind = kind.strip_prefix("order.").map_or(kind, |_| "x12");
+    OutboundDocument {
+        provider: loaded.name().to_owned(),
+        kind: kind.to_owned(),
+        order_ids: vec![order.id.to_string()],
+        deliver: false,
+        numbered: false,
+        build: Box::new(move |_| Err(error)),
+    }
+}
+
+async fn decide(
+    state: &AppState,
+    kind: &str,
+    data: &Value,
+) -> Result<Vec<OutboundDocument>, String> {
+    let Some(order) = load_order(state, data).await? else {
+        return Ok(Vec::new());
+    };
+    if kind == "order.released" {
+        return releases(state, order).await;
+    }
+    let Some(loaded) = instance(state, &order.channel).await? else {
+        return Ok(Vec::new());
+    };
+    let env = match envelope(&loaded) {
+        Ok(Some(env)) => env,
+        Ok(None) => return Ok(Vec::new()),
+        Err(e) => return Ok(vec![unbuildable(&loaded, kind, &order, e)]),
+    };
+    let order_id = order.id.to_string();
+    let mut out = Vec::new();
+    match kind {
+        "order.received" if wants(&loaded, "855") => {
+            out.push(x12_document(&loaded, env, "855", order_id, move |o| {
+                po_ack_855(&order, o).map_err(|e| e.to_string())
+            }));
+        }
+        "order.shipment_created" => {
+            let shipment_id = data["id"].as_str().unwrap_or_default();
+            let Some(index) = order.shipments.iter().position(|s| s.id == shipment_id) else {
+                tracing::warn!(order = %order_id, shipment = %shipment_id, "an announced shipment is not on its order");
+                return Ok(out);
+            };
+            let node = &order.shipments[index].node;
+            let ship_from = state
+                .store
+                .get_node(node.clone())
+                .await
+                .map_err(|e| e.to_string())?
+                .and_then(|n| n.doc["name"].as_str().map(str::to_owned))
+                .filter(|n| !n.is_empty());
+            let order = std::sync::Arc::new(order);
+            if wants(&loaded, "856") {
+                let (order, env) = (order.clone(), env.clone());
+                out.push(x12_document(
+                    &loaded,
+                    env,
+                    "856",
+                    order_id.clone(),
+                    move |o| {
+                        ship_notice_856(&order, &order.shipments[index], ship_from.as_deref(), o)
+                            .map_err(|e| e.to_string())
+                    },
+                ));
+            }
+            if wants(&loaded, "810") {
+                let invoice_number = format!("{}-{}", order.external_id, index + 1);
+                out.push(x12_document(&loaded, env, "810", order_id, move |o| {
+                    invoice_810(&order, index, &invoice_number, o).map_err(|e| e.to_string())
+                }));
+            }
+        }
+        _ => {}
+    }
+    Ok(out)
+}
+
+/// One release per node of the order whose definition names a provider instance.
+async fn releases(state: &AppState, order: Order) -> Result<Vec<OutboundDocument>, String> {
+    let mut by_node: BTreeMap<String, Vec<LineQuantity>> = BTreeMap::new();
+    for line in &order.lines {
+        if line.status != LineStatus::Released || line.open_quantity() == 0 {
+            continue;
+        }
+        if let Some(node) = &line.node {
+            by_node.entry(node.clone()).or_default().push(LineQuantity {
+                line_no: line.line_no,
+                quantity: line.open_quantity(),
+            });
+        }
+    }
+    let order = std::sync::Arc::new(order);
+    let mut out = Vec::new();
+    for (node, lines) in by_node {
+        let Some(record) = state
+            .store
+            .get_node(node.clone())
+            .await
+            .map_err(|e| e.to_string())?
+        else {
+            continue;
+        };
+        let Some(provider) = record.doc["provider"].as_str() else {
+            continue;
+        };
+        let Some(loaded) = instance(state, provider).await? else {
+            tracing::warn!(%node, %provider, order = %order.id, "a released node names a provider that does not exist");
+            continue;
+        };
+        let order_id = order.id.to_string();
+        match loaded.kind.name {
+            "x12" => {
+                let env = match envelope(&loaded) {
+                    Ok(Some(env)) => env,
+                    Ok(None) => {
+                        out.push(unbuildable(
+                            &loaded,
+                            "940",
+                            &order,
+                            format!("provider {provider} has no settings.x12 to send a 940 with"),
+                        ));
+                        continue;
+                    }
+                    Err(e) => {
+                        out.push(unbuildable(&loaded, "940", &order, e));
+                        continue;
+                    }
+                };
+                if !wants(&loaded, "940") {
+                    continue;
+                }
+                let order = order.clone();
+                out.push(x12_document(&loaded, env, "940", order_id, move |o| {
+                    shipping_order_940(&order, &node, &lines, o).map_err(|e| e.to_string())
+                }));
+            }
+            // Released by the flow step that called it (see the module comment).
+            "webhook" => {}
+            other => out.push(unbuildable(
+                &loaded,
+                "release",
+                &order,
+                format!("node {node}: provider {provider} is a {other}, which cannot release"),
+            )),
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,52 @@
+//! What the flow executor cannot do itself: calls to provider instances over HTTP. A release goes
+//! to the node's provider as its `release` action; `call-provider` runs any outbound action the
+//! instance's type has. Each call is one attempt: the step's own retry policy decides about the
+//! next, and every attempt is in the provider's message log.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::flow::{Call, CallFuture, Outbound};
+use iom_store::Store;
+use serde_json::{Value, json};
+
+use crate::pipeline::Pipeline;
+use crate::pipeline::outbound::RetryPolicy;
+
+pub struct ProviderCalls {
+    pub store: Store,
+    pub pipeline: Arc<Pipeline>,
+}
+
+impl Outbound for ProviderCalls {
+    fn call(&self, call: Call, key: String) -> CallFuture {
+        let store = self.store.clone();
+        let pipeline = self.pipeline.clone();
+        Box::pin(async move {
+            let policy = RetryPolicy {
+                attempts: 1,
+                timeout: Duration::from_secs(10),
+                ..RetryPolicy::default()
+            };
+            let (provider, action, mut document) = match call {
+                Call::Release {
+                    provider, document, ..
+                } => (provider, "release".to_owned(), document),
+                Call::Action {
+                    provider,
+                    action,
+                    payload,
+                } => (provider, action, payload),
+            };
+            // The receiver recognises a repeated request by this key.
+            if let Value::Object(map) = &mut document {
+                map.insert("idempotency_key".into(), json!(key));
+            }
+            let delivered = pipeline
+                .send_action(&store, &provider, &action, &document, &policy)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(json!({"provider": provider, "action": action, "message_id": delivered.message_id}))
+        })
+    }
+}

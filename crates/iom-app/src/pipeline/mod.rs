@@ -1,0 +1,478 @@
+//! The data pipeline's moving parts, between HTTP and the store: loading provider instances
+//! (secrets opened, transformation compiled, cached), receiving and re-processing documents,
+//! fetching what a webhook only names (BigCommerce), outbound provider actions, and the
+//! background workers: delivering business events (webhook subscriptions, NATS JetStream),
+//! turning events into outbound documents (`documents`), sending those (`sender`), and polling
+//! sources that must be pulled (`pull`).
+
+pub mod delivery;
+pub mod documents;
+pub mod flow_calls;
+pub mod nats;
+pub mod outbound;
+pub mod pull;
+pub mod sender;
+pub mod settings;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use iom_providers::Mappings;
+use iom_providers::inbound::{self, Instance, Interpretation};
+use iom_providers::jq::Transform;
+use iom_providers::secrets::{MasterKey, SecretError};
+use iom_providers::types::{self, ProviderType};
+use iom_store::providers::{
+    Apply, Direction, MessageRecord, NewMessage, Processed, ProviderRecord, ShipmentWork, Target,
+};
+use iom_store::{Store, StoreError};
+use serde_json::{Value, json};
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum PipelineError {
+    #[error("provider {0} does not exist")]
+    UnknownProvider(String),
+    #[error("message {0} does not exist")]
+    UnknownMessage(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("provider {provider}: {source}")]
+    Secret {
+        provider: String,
+        source: SecretError,
+    },
+    #[error("provider {provider}: stored configuration is not readable: {message}")]
+    Config { provider: String, message: String },
+}
+
+/// How long another process's change to an instance may go unseen here.
+pub const CACHE_TTL: Duration = Duration::from_secs(2);
+
+/// A provider instance ready to use.
+pub struct Loaded {
+    pub record: ProviderRecord,
+    pub kind: &'static ProviderType,
+    pub instance: Instance,
+    /// Opened secrets, by connection field.
+    pub secrets: BTreeMap<String, String>,
+}
+
+impl Loaded {
+    pub fn name(&self) -> &str {
+        &self.record.name
+    }
+
+    /// A connection field, secret or not.
+    pub fn connection(&self, field: &str) -> Option<&str> {
+        self.secrets.get(field).map(String::as_str).or_else(|| {
+            self.record.config["connection"][field]
+                .as_str()
+                .filter(|s| !s.is_empty())
+        })
+    }
+}
+
+/// Where the master key came from, for the start-up log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySource {
+    Environment,
+    File(String),
+    /// No key: storing secrets is refused.
+    None,
+}
+
+/// The key that seals secrets: `IOM_MASTER_KEY` when given. Without it, a SQLite database gets a
+/// key file beside it (`iom.db.key`, created once, readable by the owner only), so that one
+/// command still gives a working system; a PostgreSQL deployment has several processes and no
+/// common file, so there secrets are refused until the variable is set.
+pub fn master_key(
+    configured: Option<&str>,
+    database_url: &str,
+) -> anyhow::Result<(Option<MasterKey>, KeySource)> {
+    if let Some(k) = configured.filter(|k| !k.trim().is_empty()) {
+        return Ok((Some(MasterKey::derive(k)), KeySource::Environment));
+    }
+    let Some(path) = database_url.strip_prefix("sqlite://") else {
+        return Ok((None, KeySource::None));
+    };
+    let key_path = format!("{path}.key");
+    let p = Path::new(&key_path);
+    if p.exists() {
+        let text = std::fs::read_to_string(p)?;
+        let key = MasterKey::from_hex(&text)
+            .ok_or_else(|| anyhow::anyhow!("{key_path} does not hold a 64-digit hex key"))?;
+        return Ok((Some(key), KeySource::File(key_path)));
+    }
+    let key = MasterKey::generate();
+    write_private(p, &key.to_hex())?;
+    Ok((Some(key), KeySource::File(key_path)))
+}
+
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)?.write_all(text.as_bytes())
+}
+
+/// The pipeline's state, shared by handlers and workers.
+pub struct Pipeline {
+    pub key: Option<MasterKey>,
+    pub http: reqwest::Client,
+    /// Instances by name, with when they were read: compiling a jq program and opening secrets
+    /// is done once per change, and a busy channel does not cost a database read per document.
+    cache: RwLock<HashMap<String, (Arc<Loaded>, Instant)>>,
+}
+
+impl Pipeline {
+    pub fn new(key: Option<MasterKey>) -> Pipeline {
+        Pipeline {
+            key,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .connect_timeout(Duration::from_secs(5))
+                .build()
+                .expect("an HTTP client with timeouts"),
+            cache: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// The instance, as stored at most [`CACHE_TTL`] ago (a change made through this process is
+    /// seen at once: `forget` is called on PUT).
+    pub async fn load(&self, store: &Store, name: &str) -> Result<Arc<Loaded>, PipelineError> {
+        if let Some((loaded, at)) = self.cache.read().expect("provider cache").get(name)
+            && at.elapsed() < CACHE_TTL
+        {
+            return Ok(loaded.clone());
+        }
+        let record = store
+            .get_provider(name.to_owned())
+            .await?
+            .ok_or_else(|| PipelineError::UnknownProvider(name.to_owned()))?;
+        let reuse = self
+            .cache
+            .read()
+            .expect("provider cache")
+            .get(name)
+            .filter(|(hit, _)| hit.record == record)
+            .map(|(hit, _)| hit.clone());
+        let loaded = match reuse {
+            Some(hit) => hit,
+            None => Arc::new(self.prepare(record)?),
+        };
+        self.cache
+            .write()
+            .expect("provider cache")
+            .insert(name.to_owned(), (loaded.clone(), Instant::now()));
+        Ok(loaded)
+    }
+
+    /// Drops the cached instance, after it was changed.
+    pub fn forget(&self, name: &str) {
+        self.cache.write().expect("provider cache").remove(name);
+    }
+
+    fn prepare(&self, record: ProviderRecord) -> Result<Loaded, PipelineError> {
+        let config_error = |message: String| PipelineError::Config {
+            provider: record.name.clone(),
+            message,
+        };
+        let kind = types::find(&record.kind)
+            .ok_or_else(|| config_error(format!("unknown type {}", record.kind)))?;
+        let mappings: Mappings = serde_json::from_value(record.config["mappings"].clone())
+            .map_err(|e| config_error(e.to_string()))?;
+        let transform = match record.config["transformation"].as_str() {
+            Some(code) => Some(Arc::new(
+                Transform::compile(&record.name, code).map_err(|e| config_error(e.to_string()))?,
+            )),
+            None => default_transform(kind).map_err(config_error)?,
+        };
+        let mut secrets = BTreeMap::new();
+        for (field, sealed) in &record.secrets {
+            let key = self.key.as_ref().ok_or_else(|| PipelineError::Secret {
+                provider: record.name.clone(),
+                source: SecretError::WrongKey,
+            })?;
+            let plain = key
+                .open(sealed, &record.name)
+                .map_err(|source| PipelineError::Secret {
+                    provider: record.name.clone(),
+                    source,
+                })?;
+            secrets.insert(
+                field.clone(),
+                String::from_utf8(plain).map_err(|e| config_error(e.to_string()))?,
+            );
+        }
+        let default_node = record.config["settings"]["default_node"]
+            .as_str()
+            .map(str::to_owned);
+        Ok(Loaded {
+            instance: Instance {
+                name: record.name.clone(),
+                kind,
+                mappings,
+                transform,
+                default_node,
+            },
+            kind,
+            secrets,
+            record,
+        })
+    }
+
+    /// Logs a document received from `loaded` and processes it in the same transaction.
+    pub async fn receive(
+        &self,
+        store: &Store,
+        loaded: &Loaded,
+        body: Vec<u8>,
+    ) -> Result<Processed, PipelineError> {
+        if loaded.kind.name == "bigcommerce" {
+            // The webhook only names the order: keep it first, then fetch what it names, so a
+            // store API that is down leaves a message to retry rather than nothing.
+            let logged = store
+                .process_message(
+                    Target::New(inbound_message(loaded, "order", body.clone())),
+                    None,
+                    Apply::Nothing,
+                    Vec::new(),
+                )
+                .await?;
+            let Processed::Done { id, .. } = logged else {
+                return Ok(logged);
+            };
+            return self.bigcommerce(store, loaded, id, &body).await;
+        }
+        let now = Utc::now();
+        let control = ack_control(store, loaded).await?;
+        let interpretation = inbound::interpret(&loaded.instance, &body, now, control);
+        let kind = interpretation.kind.clone();
+        let (apply, outbound) = decide(loaded, interpretation);
+        Ok(store
+            .process_message(
+                Target::New(inbound_message(loaded, &kind, body)),
+                Some(kind),
+                apply,
+                outbound,
+            )
+            .await?)
+    }
+
+    /// Processes a logged inbound message again with the instance as it is now (after a mapping
+    /// was fixed, or when a process stopped before finishing it).
+    pub async fn reprocess(
+        &self,
+        store: &Store,
+        loaded: &Loaded,
+        message: MessageRecord,
+    ) -> Result<Processed, PipelineError> {
+        if loaded.kind.name == "bigcommerce" {
+            return self
+                .bigcommerce(store, loaded, message.id, &message.payload)
+                .await;
+        }
+        let control = ack_control(store, loaded).await?;
+        let interpretation =
+            inbound::interpret(&loaded.instance, &message.payload, Utc::now(), control);
+        let kind = interpretation.kind.clone();
+        let (apply, outbound) = decide(loaded, interpretation);
+        Ok(store
+            .process_message(
+                Target::Existing {
+                    provider: loaded.name().to_owned(),
+                    id: message.id,
+                },
+                Some(kind),
+                apply,
+                outbound,
+            )
+            .await?)
+    }
+
+    async fn bigcommerce(
+        &self,
+        store: &Store,
+        loaded: &Loaded,
+        id: String,
+        webhook: &[u8],
+    ) -> Result<Processed, PipelineError> {
+        let apply = match self.fetch_bigcommerce(loaded, webhook).await {
+            Ok(document) => match inbound::json_orders(&loaded.instance, &document, Utc::now()) {
+                Ok(content) => content_apply(loaded, content),
+                Err(e) => Apply::Failed(e.to_json()),
+            },
+            Err(message) => Apply::Failed(json!({"message": message})),
+        };
+        Ok(store
+            .process_message(
+                Target::Existing {
+                    provider: loaded.name().to_owned(),
+                    id,
+                },
+                None,
+                apply,
+                Vec::new(),
+            )
+            .await?)
+    }
+
+    /// `{"order", "products", "shipping_addresses"}` for the order a BigCommerce webhook names.
+    async fn fetch_bigcommerce(&self, loaded: &Loaded, webhook: &[u8]) -> Result<Value, String> {
+        let hook: Value =
+            serde_json::from_slice(webhook).map_err(|e| format!("the webhook is not JSON: {e}"))?;
+        let order_id = match &hook["data"]["id"] {
+            Value::Number(n) => n.to_string(),
+            Value::String(s) if !s.is_empty() => s.clone(),
+            _ => return Err("the webhook names no order (data.id)".into()),
+        };
+        let base = loaded
+            .connection("api_url")
+            .ok_or("the connection has no api_url")?
+            .trim_end_matches('/')
+            .to_owned();
+        let token = loaded.connection("access_token").unwrap_or_default();
+        let get = |path: String| {
+            let request = self
+                .http
+                .get(format!("{base}/{path}"))
+                .header("X-Auth-Token", token)
+                .header("Accept", "application/json");
+            async move {
+                let response = request.send().await.map_err(|e| format!("{path}: {e}"))?;
+                let status = response.status();
+                if status == reqwest::StatusCode::NO_CONTENT {
+                    return Ok(Value::Array(Vec::new()));
+                }
+                if !status.is_success() {
+                    return Err(format!("{path}: the store API answered {status}"));
+                }
+                response
+                    .json::<Value>()
+                    .await
+                    .map_err(|e| format!("{path}: {e}"))
+            }
+        };
+        let order = get(format!("orders/{order_id}")).await?;
+        let products = get(format!("orders/{order_id}/products")).await?;
+        let shipping = get(format!("orders/{order_id}/shipping_addresses")).await?;
+        Ok(json!({"order": order, "products": products, "shipping_addresses": shipping}))
+    }
+
+    /// Resumes inbound messages that a stopped process left `received`.
+    pub async fn resume(&self, store: &Store) -> Result<usize, PipelineError> {
+        let mut done = 0;
+        for message in store.unfinished_messages(1000).await? {
+            let loaded = match self.load(store, &message.provider).await {
+                Ok(l) => l,
+                Err(e) => {
+                    tracing::warn!(error = %e, message = %message.id, "cannot resume message");
+                    continue;
+                }
+            };
+            self.reprocess(store, &loaded, message).await?;
+            done += 1;
+        }
+        Ok(done)
+    }
+}
+
+/// The control number of the 997 an X12 instance answers with: the next of the instance's
+/// sequence, the one its outbound documents use (a number taken by a message that then fails
+/// leaves a gap, which X12 allows; a repeat it does not). Other types send no 997.
+async fn ack_control(store: &Store, loaded: &Loaded) -> Result<u32, PipelineError> {
+    if loaded.kind.name != "x12" {
+        return Ok(0);
+    }
+    let next = store.next_control_number(loaded.name().to_owned()).await?;
+    // ISA13 has nine digits: the sequence wraps after 999,999,999.
+    Ok(u32::try_from((next - 1) % 999_999_999 + 1).unwrap_or(1))
+}
+
+fn default_transform(kind: &ProviderType) -> Result<Option<Arc<Transform>>, String> {
+    let transform = match kind.name {
+        "shopify" => Transform::shopify(),
+        "bigcommerce" => Transform::bigcommerce(),
+        "amazon" => Transform::amazon(),
+        _ => return Ok(None),
+    };
+    transform
+        .map(|t| Some(Arc::new(t)))
+        .map_err(|e| e.to_string())
+}
+
+pub(crate) fn inbound_message(loaded: &Loaded, kind: &str, payload: Vec<u8>) -> NewMessage {
+    NewMessage {
+        provider: loaded.name().to_owned(),
+        direction: Direction::Inbound,
+        kind: kind.to_owned(),
+        status: "received",
+        payload,
+    }
+}
+
+fn decide(loaded: &Loaded, interpretation: Interpretation) -> (Apply, Vec<NewMessage>) {
+    let outbound = interpretation
+        .ack
+        .map(|ack| NewMessage {
+            provider: loaded.name().to_owned(),
+            direction: Direction::Outbound,
+            kind: "997".into(),
+            status: "processed",
+            payload: ack.into_bytes(),
+        })
+        .into_iter()
+        .collect();
+    let apply = match interpretation.result {
+        Ok(content) => content_apply(loaded, content),
+        Err(e) => Apply::Failed(e.to_json()),
+    };
+    (apply, outbound)
+}
+
+pub(crate) fn content_apply(loaded: &Loaded, content: inbound::Content) -> Apply {
+    let default_node = loaded.instance.default_node.clone();
+    let channel = loaded.name().to_owned();
+    Apply::Content {
+        // A channel's refund becomes a return received and refunded (`crate::returns::channel`).
+        work: content
+            .refunds
+            .into_iter()
+            .map(|notice| refund_work(channel.clone(), notice, default_node.clone()))
+            .collect(),
+        orders: content.orders,
+        shipments: content
+            .shipments
+            .into_iter()
+            .map(|notice| {
+                let default_node = default_node.clone();
+                ShipmentWork {
+                    external_id: notice.order_ref.clone(),
+                    plan: Box::new(move |order| {
+                        inbound::plan_shipment(&notice, order, default_node.as_deref())
+                    }),
+                }
+            })
+            .collect(),
+    }
+}
+
+/// A channel's refund, applied in the message's transaction.
+fn refund_work(
+    channel: String,
+    notice: iom_providers::RefundNotice,
+    default_node: Option<String>,
+) -> iom_store::providers::ContentWork {
+    Box::new(move |tx| {
+        crate::returns::channel::apply_refund(tx, &channel, &notice, default_node.as_deref())
+    })
+}
