@@ -7,6 +7,7 @@
 pub mod address;
 pub mod error;
 pub mod event;
+pub mod flow_status;
 pub mod ids;
 pub mod intake;
 pub mod money;
@@ -19,6 +20,7 @@ pub mod status;
 pub use address::{Address, CountryCode, GeoPoint};
 pub use error::{DomainError, FieldError};
 pub use event::{EventDraft, EventType};
+pub use flow_status::{RunStatus, StepStatus, TaskStatus};
 pub use ids::OrderId;
 pub use intake::{CustomerIntake, LineIntake, OrderIntake};
 pub use money::Currency;

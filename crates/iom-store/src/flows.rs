@@ -5,6 +5,8 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use iom_domain::{RunStatus, StepStatus, TaskStatus};
+
 use crate::db::{Conn, Dialect, Row, Value};
 use crate::{Store, StoreError, from_micros, micros};
 
@@ -238,9 +240,7 @@ pub struct RunRow {
     pub order_id: Option<String>,
     pub trigger_seq: i64,
     pub trigger_type: String,
-    /// `runnable`, `waiting`, `external` (a call to another system in progress), `completed`,
-    /// `failed`, `held`, `cancelled`, `backordered`.
-    pub status: String,
+    pub status: RunStatus,
     pub current_step: Option<String>,
     pub wake_at: Option<DateTime<Utc>>,
     pub wait_event: Option<String>,
@@ -260,6 +260,11 @@ const RUN_COLUMNS: &str =
     status, current_step, wake_at, wait_event, lease_owner, lease_until, state, error, created_at,
     updated_at, finished_at";
 
+/// A stored status, read back as its enum.
+fn parse_status<T>(name: &str, parse: fn(&str) -> Option<T>) -> Result<T, StoreError> {
+    parse(name).ok_or_else(|| StoreError::Corrupt(format!("unknown status {name:?}")))
+}
+
 fn run(mut row: Row) -> Result<RunRow, StoreError> {
     let state = row.take_text(14)?;
     Ok(RunRow {
@@ -271,7 +276,7 @@ fn run(mut row: Row) -> Result<RunRow, StoreError> {
         order_id: row.opt_text(5)?.map(str::to_owned),
         trigger_seq: row.int(6)?,
         trigger_type: row.text(7)?.to_owned(),
-        status: row.text(8)?.to_owned(),
+        status: parse_status(row.text(8)?, RunStatus::parse)?,
         current_step: row.opt_text(9)?.map(str::to_owned),
         wake_at: row.opt_int(10)?.map(from_micros),
         wait_event: row.opt_text(11)?.map(str::to_owned),
@@ -303,7 +308,7 @@ pub fn insert_run(conn: &mut dyn Conn, r: &RunRow) -> Result<(), StoreError> {
             r.order_id.as_ref().into(),
             Value::Int(r.trigger_seq),
             Value::Text(&r.trigger_type),
-            Value::Text(&r.status),
+            Value::Text(r.status.as_str()),
             r.current_step.as_ref().into(),
             r.wake_at.map(micros).into(),
             r.wait_event.as_ref().into(),
@@ -327,7 +332,7 @@ pub fn save_run(conn: &mut dyn Conn, r: &RunRow) -> Result<(), StoreError> {
          WHERE id = $1",
         &[
             Value::Text(&r.id),
-            Value::Text(&r.status),
+            Value::Text(r.status.as_str()),
             r.current_step.as_ref().into(),
             r.wake_at.map(micros).into(),
             r.wait_event.as_ref().into(),
@@ -446,14 +451,14 @@ pub fn backordered_run(conn: &mut dyn Conn, order_id: &str) -> Result<Option<Run
 /// Runs newest first, optionally of one status, after the id `cursor` (exclusive).
 pub fn list_runs(
     conn: &mut dyn Conn,
-    status: Option<&str>,
+    status: Option<RunStatus>,
     cursor: Option<&str>,
     limit: usize,
 ) -> Result<Vec<RunRow>, StoreError> {
     let mut sql = format!("SELECT {RUN_COLUMNS} FROM flow_runs WHERE 1 = 1");
     let mut params: Vec<Value<'_>> = Vec::new();
     if let Some(status) = status {
-        params.push(Value::Text(status));
+        params.push(Value::Text(status.as_str()));
         sql.push_str(&format!(" AND status = ${}", params.len()));
     }
     if let Some(cursor) = cursor {
@@ -504,8 +509,7 @@ pub struct StepRow {
     pub attempt: i64,
     pub step: String,
     pub uses: String,
-    /// `started`, `waiting`, `succeeded`, `failed`, `skipped`, `timed_out`.
-    pub status: String,
+    pub status: StepStatus,
     pub started_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
     pub outcome: Option<String>,
@@ -543,7 +547,7 @@ pub fn put_steps(conn: &mut dyn Conn, steps: &[StepRow]) -> Result<(), StoreErro
                 Value::Int(s.attempt),
                 Value::Text(&s.step),
                 Value::Text(&s.uses),
-                Value::Text(&s.status),
+                Value::Text(s.status.as_str()),
                 Value::Int(micros(s.started_at)),
                 s.finished_at.map(micros).into(),
                 s.outcome.as_ref().into(),
@@ -572,7 +576,7 @@ fn step_row(row: Row) -> Result<StepRow, StoreError> {
         attempt: row.int(2)?,
         step: row.text(3)?.to_owned(),
         uses: row.text(4)?.to_owned(),
-        status: row.text(5)?.to_owned(),
+        status: parse_status(row.text(5)?, StepStatus::parse)?,
         started_at: from_micros(row.int(6)?),
         finished_at: row.opt_int(7)?.map(from_micros),
         outcome: row.opt_text(8)?.map(str::to_owned),
@@ -641,8 +645,7 @@ pub struct TaskRow {
     pub order_id: Option<String>,
     pub queue: String,
     pub reason: Option<String>,
-    /// `open` or `completed`.
-    pub status: String,
+    pub status: TaskStatus,
     pub decision: Option<String>,
     pub note: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -660,7 +663,7 @@ fn task(row: Row) -> Result<TaskRow, StoreError> {
         order_id: row.opt_text(4)?.map(str::to_owned),
         queue: row.text(5)?.to_owned(),
         reason: row.opt_text(6)?.map(str::to_owned),
-        status: row.text(7)?.to_owned(),
+        status: parse_status(row.text(7)?, TaskStatus::parse)?,
         decision: row.opt_text(8)?.map(str::to_owned),
         note: row.opt_text(9)?.map(str::to_owned),
         created_at: from_micros(row.int(10)?),
@@ -737,11 +740,11 @@ pub fn complete_task(
 
 pub fn list_tasks(
     conn: &mut dyn Conn,
-    status: Option<&str>,
+    status: Option<TaskStatus>,
     limit: usize,
 ) -> Result<Vec<TaskRow>, StoreError> {
     let (filter, params): (&str, Vec<Value<'_>>) = match status {
-        Some(s) => (" WHERE status = $1", vec![Value::Text(s)]),
+        Some(s) => (" WHERE status = $1", vec![Value::Text(s.as_str())]),
         None => ("", Vec::new()),
     };
     conn.query(
@@ -802,11 +805,11 @@ impl Store {
 
     pub async fn list_runs(
         &self,
-        status: Option<String>,
+        status: Option<RunStatus>,
         cursor: Option<String>,
         limit: usize,
     ) -> Result<Vec<RunRow>, StoreError> {
-        self.read(move |c| list_runs(c, status.as_deref(), cursor.as_deref(), limit))
+        self.read(move |c| list_runs(c, status, cursor.as_deref(), limit))
             .await
     }
 
@@ -816,11 +819,10 @@ impl Store {
 
     pub async fn list_tasks(
         &self,
-        status: Option<String>,
+        status: Option<TaskStatus>,
         limit: usize,
     ) -> Result<Vec<TaskRow>, StoreError> {
-        self.read(move |c| list_tasks(c, status.as_deref(), limit))
-            .await
+        self.read(move |c| list_tasks(c, status, limit)).await
     }
 
     pub async fn get_task(&self, id: String) -> Result<Option<TaskRow>, StoreError> {

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
-use iom_domain::{Order, OrderStatus};
+use iom_domain::{Order, OrderStatus, RunStatus, StepStatus, TaskStatus};
 use iom_store::flows::{self as rows, RunRow, StepRow};
 use iom_store::{StoreError, Tx};
 use serde_json::Value;
@@ -298,7 +298,7 @@ fn dispatch(tx: &mut Tx<'_>, engine: &Engine, out: &mut PassOutcome) -> Result<(
                 order_id: order_id.clone(),
                 trigger_seq: event.seq,
                 trigger_type: event.kind.clone(),
-                status: "runnable".into(),
+                status: RunStatus::Runnable,
                 current_step: state.current_step().map(ToString::to_string),
                 wake_at: Some(now),
                 wait_event: None,
@@ -337,18 +337,17 @@ fn advance(
     cache.plans_fulfillment = plan.uses("plan-fulfillment");
     let mut state: RunState = serde_json::from_str(&run.state)?;
     run.updated_at = now;
-    let status = run.status.clone();
-    match status.as_str() {
-        "completed" | "failed" | "held" | "cancelled" => {
+    match run.status {
+        RunStatus::Completed | RunStatus::Failed | RunStatus::Held | RunStatus::Cancelled => {
             // Woken after it ended (a task decided late): nothing to do.
             run.wake_at = None;
             return rows::save_run(tx.conn(), &run);
         }
-        "backordered" => {
+        RunStatus::Backordered => {
             expire_backorder(tx, &mut run)?;
             return rows::save_run(tx.conn(), &run);
         }
-        "external" if external.is_none() => {
+        RunStatus::External if external.is_none() => {
             // The lease ran out: the process making the calls died or hangs. The calls may have
             // been made; they are made again under the same idempotency key.
             if let Some(ext) = &state.external {
@@ -359,7 +358,7 @@ fn advance(
         }
         _ => {}
     }
-    run.status = "runnable".into();
+    run.status = RunStatus::Runnable;
     run.lease_owner = None;
     run.lease_until = None;
     run.wait_event = None;
@@ -378,7 +377,7 @@ fn advance(
 
 fn lease(engine: &Engine, run: &mut RunRow, now: DateTime<Utc>) {
     let until = now + chrono::Duration::from_std(engine.config.lease).unwrap_or_default();
-    run.status = "external".into();
+    run.status = RunStatus::External;
     run.lease_owner = Some(engine.owner.clone());
     run.lease_until = Some(until);
     run.wake_at = Some(until);
@@ -671,7 +670,7 @@ fn run_node(
                         attempt,
                         step,
                         uses,
-                        "succeeded",
+                        StepStatus::Succeeded,
                         started_at,
                         Some(now),
                         None,
@@ -689,7 +688,7 @@ fn run_node(
                         attempt,
                         step,
                         uses,
-                        "timed_out",
+                        StepStatus::TimedOut,
                         started_at,
                         Some(now),
                         None,
@@ -706,13 +705,13 @@ fn run_node(
                         attempt,
                         step,
                         uses,
-                        "waiting",
+                        StepStatus::Waiting,
                         started_at,
                         None,
                         None,
                         None,
                     )?;
-                    run.status = "waiting".into();
+                    run.status = RunStatus::Waiting;
                     run.wait_event = wait.kind.wake_pattern();
                     // Checked again now and then even without a wake, so a wake that was missed
                     // (an event committed by another process mid-pass) only delays the run.
@@ -730,7 +729,7 @@ fn run_node(
                         attempt,
                         step,
                         uses,
-                        "started",
+                        StepStatus::Started,
                         started_at,
                         None,
                         None,
@@ -755,7 +754,7 @@ fn run_node(
                         attempt,
                         step,
                         uses,
-                        "failed",
+                        StepStatus::Failed,
                         started_at,
                         Some(now),
                         Some(failure.error.clone()),
@@ -773,7 +772,7 @@ fn run_node(
                                 attempt: attempt + 1,
                                 ..current
                             });
-                            run.status = "runnable".into();
+                            run.status = RunStatus::Runnable;
                             run.error = state.last_error.clone();
                             run.wake_at =
                                 Some(now + chrono::Duration::from_std(delay).unwrap_or_default());
@@ -804,7 +803,11 @@ fn skip(
     if let NodeKind::Step { uses, .. } = kind {
         state.n += 1;
         let at = Utc::now();
-        let status = if error.is_some() { "failed" } else { "skipped" };
+        let status = if error.is_some() {
+            StepStatus::Failed
+        } else {
+            StepStatus::Skipped
+        };
         record(
             records,
             run,
@@ -836,20 +839,20 @@ fn record(
     attempt: u32,
     step: &StepId,
     uses: &str,
-    status: &str,
+    status: StepStatus,
     started_at: DateTime<Utc>,
     finished_at: Option<DateTime<Utc>>,
     error: Option<String>,
     output: Option<Value>,
 ) -> Result<(), StoreError> {
-    let outcome = finished_at.map(|_| status.to_owned());
+    let outcome = finished_at.map(|_| status.as_str().to_owned());
     records.push(StepRow {
         run_id: run.id.clone(),
         n,
         attempt: i64::from(attempt),
         step: step.to_string(),
         uses: uses.to_owned(),
-        status: status.to_owned(),
+        status,
         started_at,
         finished_at,
         outcome,
@@ -880,7 +883,7 @@ fn finish(
         match ending {
             // A return has no holds: the run stops where it is until someone retries it.
             Ending::Held { step, .. } => {
-                run.status = "held".into();
+                run.status = RunStatus::Held;
                 run.error = state.last_error.clone();
                 run.current_step = Some(step.to_string());
                 return Ok(());
@@ -888,7 +891,7 @@ fn finish(
             // The return, not its order, is what a return flow cancels.
             Ending::Cancelled { step, reason } => {
                 steps::returns::cancel_return(tx, &run.subject, &reason);
-                run.status = "cancelled".into();
+                run.status = RunStatus::Cancelled;
                 run.error = state.last_error.clone();
                 run.current_step = Some(step.to_string());
                 return Ok(());
@@ -902,11 +905,11 @@ fn finish(
     };
     match ending {
         Ending::Completed => {
-            run.status = "completed".into();
+            run.status = RunStatus::Completed;
             run.current_step = None;
         }
         Ending::Failed { step } => {
-            run.status = "failed".into();
+            run.status = RunStatus::Failed;
             run.error = state.last_error.clone();
             run.current_step = Some(step.to_string());
         }
@@ -918,7 +921,7 @@ fn finish(
                 }
                 OrderAction::Hold { code: reason, note }.apply(order, now)
             })?;
-            run.status = "held".into();
+            run.status = RunStatus::Held;
             run.error = state.last_error.clone();
             run.current_step = Some(step.to_string());
         }
@@ -929,7 +932,7 @@ fn finish(
                 }
                 OrderAction::Cancel { reason }.apply(order, now)
             })?;
-            run.status = "cancelled".into();
+            run.status = RunStatus::Cancelled;
             run.error = state.last_error.clone();
             run.current_step = Some(step.to_string());
         }
@@ -939,7 +942,7 @@ fn finish(
             let resume_at = state.plan_step.clone().unwrap_or_else(|| step.clone());
             state.pending = resume_positions(plan, &step, &resume_at, other_branches, state);
             state.plan = None;
-            run.status = "backordered".into();
+            run.status = RunStatus::Backordered;
             run.error = state.last_error.clone();
             run.current_step = Some(resume_at.to_string());
             run.finished_at = None;
@@ -1022,7 +1025,7 @@ fn expire_backorder(tx: &mut Tx<'_>, run: &mut RunRow) -> Result<(), StoreError>
         change_order(tx, run, true, |order, now| {
             order.cancel("backorder_expired", now)
         })?;
-        run.status = "cancelled".into();
+        run.status = RunStatus::Cancelled;
         run.error = Some("no supply arrived before the backorder expired".into());
         run.finished_at = Some(now);
     }
@@ -1038,7 +1041,7 @@ pub fn resume_backordered(
     let Some(mut run) = rows::backordered_run(tx.conn(), order_id)? else {
         return Ok(false);
     };
-    run.status = "runnable".into();
+    run.status = RunStatus::Runnable;
     run.wake_at = Some(now);
     run.finished_at = None;
     run.updated_at = now;
@@ -1057,7 +1060,9 @@ pub fn finish_external(
     let Some(run) = rows::get_run(tx.conn(), &job.run_id, true)? else {
         return Ok(out);
     };
-    if run.status != "external" || run.lease_owner.as_deref() != Some(engine.owner.as_str()) {
+    if run.status != RunStatus::External
+        || run.lease_owner.as_deref() != Some(engine.owner.as_str())
+    {
         // The lease ran out and another pass took the run over; its result stands.
         return Ok(out);
     }
@@ -1080,7 +1085,7 @@ pub fn retry_failed(tx: &mut Tx<'_>, run_id: &str) -> Result<Option<RunRow>, Sto
     let Some(mut run) = rows::get_run(tx.conn(), run_id, true)? else {
         return Ok(None);
     };
-    if !matches!(run.status.as_str(), "failed" | "held") {
+    if !matches!(run.status, RunStatus::Failed | RunStatus::Held) {
         return Err(StoreError::Domain(iom_domain::DomainError::conflict(
             format!(
                 "run {run_id} is {}; only a failed or held run can be retried",
@@ -1100,7 +1105,7 @@ pub fn retry_failed(tx: &mut Tx<'_>, run_id: &str) -> Result<Option<RunRow>, Sto
     state.wait = None;
     state.external = None;
     run.state = serde_json::to_string(&state)?;
-    run.status = "runnable".into();
+    run.status = RunStatus::Runnable;
     run.wake_at = Some(now);
     run.finished_at = None;
     run.updated_at = now;
@@ -1118,7 +1123,7 @@ pub fn complete_task(
     let Some(task) = rows::get_task(tx.conn(), task_id)? else {
         return Ok(None);
     };
-    if task.status != "open" {
+    if task.status != TaskStatus::Open {
         return Err(StoreError::Domain(iom_domain::DomainError::conflict(
             format!("task {task_id} is already {}", task.status),
         )));

@@ -12,7 +12,7 @@ use std::time::Duration;
 use crate::inventory::{Lookups, order_effects, reserve_with};
 use crate::orders::OrderAction;
 use chrono::{DateTime, Utc};
-use iom_domain::{DomainError, EventDraft, LineStatus, Order, OrderId, OrderStatus};
+use iom_domain::{DomainError, EventDraft, LineStatus, Order, OrderId, OrderStatus, TaskStatus};
 use iom_store::flows::{self as rows, RunRow, TaskRow};
 use iom_store::inventory::ReservationRow;
 use iom_store::{StoreError, Tx};
@@ -511,11 +511,11 @@ fn manual_review(cx: &mut StepCx<'_, '_>) -> StepOutcome {
         };
         let task = rows::get_task(cx.tx.conn(), task_id)?
             .ok_or_else(|| StepFailure::permanent(format!("task {task_id} vanished")))?;
-        return match (task.status.as_str(), task.decision.as_deref()) {
-            ("completed", Some("approve" | "approved")) => Ok(StepResult::Done(Some(
+        return match (task.status, task.decision.as_deref()) {
+            (TaskStatus::Completed, Some("approve" | "approved")) => Ok(StepResult::Done(Some(
                 json!({"task": task.id, "decision": task.decision, "note": task.note}),
             ))),
-            ("completed", decision) => Err(StepFailure::permanent(format!(
+            (TaskStatus::Completed, decision) => Err(StepFailure::permanent(format!(
                 "review {} decided {}{}",
                 task.id,
                 decision.unwrap_or("reject"),
@@ -537,7 +537,7 @@ fn manual_review(cx: &mut StepCx<'_, '_>) -> StepOutcome {
             order_id: cx.run.order_id.clone(),
             queue,
             reason,
-            status: "open".into(),
+            status: TaskStatus::Open,
             decision: None,
             note: None,
             created_at: cx.now,

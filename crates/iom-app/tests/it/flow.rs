@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use iom_app::flow::{Executor, ExecutorConfig, NoOutbound};
-use iom_domain::{OrderId, OrderStatus};
+use iom_domain::{OrderId, OrderStatus, RunStatus};
 use iom_store::Store;
 
 async fn status_after_passes(
@@ -84,7 +84,7 @@ async fn a_backorder_without_supply_is_cancelled_when_its_time_is_up() {
         );
         let runs = store.order_runs(id.to_string()).await.unwrap();
         assert_eq!(runs.len(), 1);
-        assert_eq!(runs[0].0.status, "cancelled");
+        assert_eq!(runs[0].0.status, RunStatus::Cancelled);
         assert!(runs[0].0.wake_at.is_none());
     }
 }
@@ -129,7 +129,7 @@ steps:
             for id in [safe.id, risky.id] {
                 runs.extend(store.order_runs(id.to_string()).await.unwrap());
             }
-            if runs.len() == 2 && runs.iter().all(|(r, _)| r.status == "completed") {
+            if runs.len() == 2 && runs.iter().all(|(r, _)| r.status == RunStatus::Completed) {
                 break runs;
             }
             assert!(Instant::now() < deadline, "{}: {runs:?}", db.backend);
@@ -207,7 +207,7 @@ steps:
         loop {
             executor.run_once().await.unwrap();
             let runs = store.order_runs(order.id.to_string()).await.unwrap();
-            if runs.iter().any(|(r, _)| r.status == "failed") {
+            if runs.iter().any(|(r, _)| r.status == RunStatus::Failed) {
                 break;
             }
             assert!(Instant::now() < deadline, "{}: {runs:?}", db.backend);
@@ -280,7 +280,7 @@ steps:
         }
         let runs = store.order_runs(id.to_string()).await.unwrap();
         assert_eq!(runs.len(), 1, "{}", db.backend);
-        assert_eq!(runs[0].0.status, "completed", "{}", db.backend);
+        assert_eq!(runs[0].0.status, RunStatus::Completed, "{}", db.backend);
 
         store
             .write(|tx| {
@@ -395,7 +395,7 @@ steps:
             .iter()
             .find(|(r, _)| r.flow == "parallel-plan")
             .expect("the flow ran");
-        assert_eq!(run.status, "completed", "{}", db.backend);
+        assert_eq!(run.status, RunStatus::Completed, "{}", db.backend);
         let marks = steps.iter().filter(|s| s.step == "mark").count();
         assert_eq!(marks, 1, "{}: the other branch ran once", db.backend);
     }

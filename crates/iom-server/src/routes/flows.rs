@@ -7,7 +7,7 @@ use axum::extract::{Path, Query, Request, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use iom_app::flow::FlowError;
-use iom_domain::FieldError;
+use iom_domain::{FieldError, RunStatus, StepStatus, TaskStatus};
 use iom_store::flows::{FlowVersion, RunRow, StepRow, TaskRow};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -244,8 +244,7 @@ pub struct StepView {
     pub step: String,
     pub uses: String,
     pub attempt: i64,
-    /// `started`, `waiting`, `succeeded`, `failed`, `skipped` or `timed_out`.
-    pub status: String,
+    pub status: StepStatus,
     pub started_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
     pub duration_ms: Option<f64>,
@@ -285,9 +284,7 @@ pub struct RunView {
     pub order_id: Option<String>,
     pub trigger_seq: i64,
     pub trigger_type: String,
-    /// `runnable`, `waiting`, `external`, `completed`, `failed`, `held`, `cancelled`,
-    /// `backordered`.
-    pub status: String,
+    pub status: RunStatus,
     pub current_step: Option<String>,
     /// When the run next does something by itself (a retry, a deadline, a backorder's expiry).
     pub wake_at: Option<DateTime<Utc>>,
@@ -361,17 +358,6 @@ pub struct RunQuery {
     pub cursor: Option<String>,
 }
 
-const RUN_STATUSES: &[&str] = &[
-    "runnable",
-    "waiting",
-    "external",
-    "completed",
-    "failed",
-    "held",
-    "cancelled",
-    "backordered",
-];
-
 /// Runs, newest first, optionally of one status.
 #[utoipa::path(get, path = "/api/v1/runs", tag = "flows", params(RunQuery),
     responses((status = 200, body = RunList), (status = 422, body = Problem, content_type = "application/problem+json")),
@@ -382,16 +368,15 @@ pub async fn list_runs(
     Query(q): Query<RunQuery>,
 ) -> ApiResult<Json<RunList>> {
     principal.require(Access::Read)?;
-    if let Some(s) = &q.status
-        && !RUN_STATUSES.contains(&s.as_str())
-    {
-        return Err(ApiError::invalid_field(
-            "status",
-            format!("must be one of {}", RUN_STATUSES.join(", ")),
-        ));
-    }
+    let status = match q.status.as_deref() {
+        None => None,
+        Some(name) => Some(RunStatus::parse(name).ok_or_else(|| {
+            let names: Vec<&str> = RunStatus::ALL.iter().map(|s| s.as_str()).collect();
+            ApiError::invalid_field("status", format!("must be one of {}", names.join(", ")))
+        })?),
+    };
     let limit = q.limit.unwrap_or(100).clamp(1, 500);
-    let runs = state.store.list_runs(q.status, q.cursor, limit).await?;
+    let runs = state.store.list_runs(status, q.cursor, limit).await?;
     let next_cursor = (runs.len() == limit)
         .then(|| runs.last().map(|r| r.id.clone()))
         .flatten();
@@ -461,17 +446,16 @@ pub async fn list_tasks(
     Query(q): Query<TaskQuery>,
 ) -> ApiResult<Json<TaskList>> {
     principal.require(Access::Read)?;
-    if let Some(s) = &q.status
-        && !matches!(s.as_str(), "open" | "completed")
-    {
-        return Err(ApiError::invalid_field(
-            "status",
-            "must be open or completed",
-        ));
-    }
+    let status = match q.status.as_deref() {
+        None => None,
+        Some(name) => Some(
+            TaskStatus::parse(name)
+                .ok_or_else(|| ApiError::invalid_field("status", "must be open or completed"))?,
+        ),
+    };
     let items = state
         .store
-        .list_tasks(q.status, q.limit.unwrap_or(100))
+        .list_tasks(status, q.limit.unwrap_or(100))
         .await?;
     Ok(Json(TaskList {
         items,

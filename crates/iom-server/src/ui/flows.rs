@@ -309,7 +309,7 @@ pub async fn tasks(
                     td { (t.reason.clone().unwrap_or_default()) }
                     td { (format::time(t.created_at)) }
                     td {
-                        @if t.status == "open" && can_decide {
+                        @if t.status == iom_domain::TaskStatus::Open && can_decide {
                             form.inline method="post" action={ "/ui/tasks/" (format::segment(&t.id)) "/complete" } {
                                 input type="hidden" name="csrf" value=(session.csrf);
                                 input type="text" name="note" placeholder="Note" aria-label="Note";

@@ -373,7 +373,7 @@ pub async fn detail(
                 div {
                     p {
                         a href={ "/ui/flows/" (format::segment(&run.flow)) "?version=" (run.version) } { (run.flow) " v" (run.version) }
-                        " · " (format::badge(&run.status)) " · triggered by " code { (run.trigger_type) }
+                        " · " (format::badge(run.status.as_str())) " · triggered by " code { (run.trigger_type) }
                         @if let Some(step) = &run.current_step { " · at " code { (step) } }
                         @if let Some(e) = &run.error { " · " span.muted { (e) } }
                         @if can_operate && matches!(run.status.as_str(), "failed" | "held") {
@@ -389,7 +389,7 @@ pub async fn detail(
                         table.steps {
                             thead { tr { th { "Step" } th { "Uses" } th { "Status" } th.num { "Attempt" } th.num { "ms" } th { "Error" } } }
                             tbody { @for st in steps { tr {
-                                td { (st.step) } td { code { (st.uses) } } td { (format::badge(&st.status)) }
+                                td { (st.step) } td { code { (st.uses) } } td { (format::badge(st.status.as_str())) }
                                 td.num { (st.attempt) }
                                 td.num { @if let Some(ms) = st.duration_ms { (format!("{ms:.1}")) } }
                                 td { (st.error.clone().unwrap_or_default()) }
