@@ -75,7 +75,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         rate = args.rate,
         "demo ready; simulating orders, shipments, deliveries and returns"
     );
-    let simulation = tokio::spawn(sim::run(api, running.state.clone(), args.rate));
+    let simulation = tokio::spawn(sim::run(api, running.state.app.clone(), args.rate));
     iom_server::shutdown_signal().await;
     simulation.abort();
     running.stop().await;

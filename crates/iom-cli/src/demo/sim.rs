@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
-use iom_domain::{LineStatus, OrderId};
-use iom_server::AppState;
+use iom_app::App;
+use iom_domain::OrderId;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
@@ -194,7 +194,7 @@ impl Api {
 /// What every actor sees.
 pub struct World {
     pub api: Api,
-    pub state: AppState,
+    pub app: App,
     pub rng: StdRng,
     /// Orders created so far by this run (numbers their external ids).
     pub created: u64,
@@ -351,32 +351,18 @@ async fn release(w: &mut World) -> anyhow::Result<usize> {
         let Some(id) = order["id"].as_str().and_then(|i| i.parse::<OrderId>().ok()) else {
             continue;
         };
-        let allocated: Vec<u32> = order["lines"]
+        let any_allocated = order["lines"]
             .as_array()
             .into_iter()
             .flatten()
-            .filter(|l| l["status"] == "allocated")
-            .filter_map(|l| l["line_no"].as_u64().map(|n| n as u32))
-            .collect();
-        if allocated.is_empty() {
+            .any(|l| l["status"] == "allocated");
+        if !any_allocated {
             continue;
         }
         let result = w
-            .state
+            .app
             .store
-            .update_order(id, move |o, now| {
-                let mut events = Vec::new();
-                for line in &allocated {
-                    events.extend(o.set_line_stage(
-                        *line,
-                        LineStatus::Released,
-                        None,
-                        None,
-                        now,
-                    )?);
-                }
-                Ok(events)
-            })
+            .update_order(id, |o, now| o.release_allocated_lines(now))
             .await;
         if result.is_ok() {
             released += 1;
@@ -588,10 +574,10 @@ async fn receive_returns(w: &mut World) -> anyhow::Result<usize> {
 
 /// Runs every actor on its cadence until the task is aborted. A failing step is logged and
 /// tried again at its next turn.
-pub async fn run(api: Api, state: AppState, rate: f64) {
+pub async fn run(api: Api, app: App, rate: f64) {
     let mut world = World {
         api,
-        state,
+        app,
         rng: StdRng::from_os_rng(),
         created: 0,
         run: Utc::now().timestamp(),
