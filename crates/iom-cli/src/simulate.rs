@@ -92,10 +92,14 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
             (network, availability, requests, profiles)
         }
         NetworkSource::Database => {
-            let requests = file_orders.unwrap_or_default();
             let store = Store::open(&args.db.url)
                 .await
                 .with_context(|| format!("opening {}", iom_app::redact(&args.db.url)))?;
+            // Ship-tos without coordinates are placed as the server would place them.
+            let mut requests = Vec::new();
+            for request in file_orders.unwrap_or_default() {
+                requests.push(iom_app::fulfillment::locate::locate_request(&store, request).await?);
+            }
             let network = load_network(&store).await?;
             let mut skus: Vec<String> = requests
                 .iter()

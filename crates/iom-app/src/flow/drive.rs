@@ -1032,23 +1032,6 @@ fn expire_backorder(tx: &mut Tx<'_>, run: &mut RunRow) -> Result<(), StoreError>
     Ok(())
 }
 
-/// Sends a backordered order's run back to where it was backordered; `false` when it has none.
-pub fn resume_backordered(
-    tx: &mut Tx<'_>,
-    order_id: &str,
-    now: DateTime<Utc>,
-) -> Result<bool, StoreError> {
-    let Some(mut run) = rows::backordered_run(tx.conn(), order_id)? else {
-        return Ok(false);
-    };
-    run.status = RunStatus::Runnable;
-    run.wake_at = Some(now);
-    run.finished_at = None;
-    run.updated_at = now;
-    rows::save_run(tx.conn(), &run)?;
-    Ok(true)
-}
-
 /// Finishes a step whose calls outside were made (or failed), if the run is still this process's.
 pub fn finish_external(
     tx: &mut Tx<'_>,

@@ -12,7 +12,9 @@ use std::time::Duration;
 use crate::inventory::{Lookups, order_effects, reserve_with};
 use crate::orders::OrderAction;
 use chrono::{DateTime, Utc};
-use iom_domain::{DomainError, EventDraft, LineStatus, Order, OrderId, OrderStatus, TaskStatus};
+use iom_domain::{
+    DomainError, EventDraft, LineStatus, Order, OrderId, OrderStatus, RunStatus, TaskStatus,
+};
 use iom_store::flows::{self as rows, RunRow, TaskRow};
 use iom_store::inventory::ReservationRow;
 use iom_store::{StoreError, Tx};
@@ -1058,13 +1060,30 @@ fn resume_backorders(cx: &mut StepCx<'_, '_>) -> StepOutcome {
         .map_or_else(|| cx.run.subject.clone(), str::to_owned);
     let mut resumed = Vec::new();
     for order_id in rows::backordered_orders_with_sku(cx.tx.conn(), &sku, limit)? {
-        if super::drive::resume_backordered(cx.tx, &order_id, cx.now)? {
+        if resume_backordered(cx.tx, &order_id, cx.now)? {
             resumed.push(order_id);
         }
     }
     Ok(StepResult::Done(Some(
         json!({"sku": sku, "resumed": resumed}),
     )))
+}
+
+/// Sends a backordered order's run back to where it was backordered; `false` when it has none.
+fn resume_backordered(
+    tx: &mut Tx<'_>,
+    order_id: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let Some(mut run) = rows::backordered_run(tx.conn(), order_id)? else {
+        return Ok(false);
+    };
+    run.status = RunStatus::Runnable;
+    run.wake_at = Some(now);
+    run.finished_at = None;
+    run.updated_at = now;
+    rows::save_run(tx.conn(), &run)?;
+    Ok(true)
 }
 
 #[cfg(test)]
