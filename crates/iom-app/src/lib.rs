@@ -13,9 +13,11 @@
 //!   delivery to subscribers and NATS.
 //! - [`flow`]: the durable flow executor, whose steps call the use cases above.
 //! - [`insights`]: the anomaly and alert worker.
+//! - [`access`]: roles, and what each may do.
 //!
 //! [`App`] holds what they share, and [`App::spawn_workers`] starts the background work.
 
+pub mod access;
 pub mod flow;
 pub mod fulfillment;
 pub mod insights;

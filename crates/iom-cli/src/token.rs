@@ -2,7 +2,7 @@
 
 use anyhow::{Context, bail};
 use clap::Subcommand;
-use iom_server::auth::{Role, generate_token};
+use iom_app::access::{Role, generate_token};
 use iom_store::Store;
 
 use crate::DatabaseArg;

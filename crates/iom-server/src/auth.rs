@@ -10,70 +10,13 @@ use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
 use iom_store::TokenRecord;
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+
+pub use iom_app::access::{Access, Role, generate_token};
 
 use crate::AppState;
 use crate::error::ApiError;
 
 pub const CACHE_TTL: Duration = Duration::from_secs(5);
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// Everything, including configuration and tokens.
-    Admin,
-    /// Runs the day: reads everything, acts on orders (hold, release, cancel), works tasks.
-    Operator,
-    /// A system that feeds iom: captures orders, reports shipments and deliveries, cancels.
-    Integration,
-    /// Reads only.
-    Viewer,
-}
-
-impl Role {
-    pub fn parse(s: &str) -> Option<Role> {
-        match s {
-            "admin" => Some(Role::Admin),
-            "operator" => Some(Role::Operator),
-            "integration" => Some(Role::Integration),
-            "viewer" => Some(Role::Viewer),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Operator => "operator",
-            Role::Integration => "integration",
-            Role::Viewer => "viewer",
-        }
-    }
-}
-
-/// What a call needs permission for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Access {
-    Read,
-    /// Feeding facts in: orders, shipments, deliveries, cancellations from the channel.
-    Capture,
-    /// Operational decisions: holds and their release.
-    Operate,
-    /// Configuration and tokens.
-    Configure,
-}
-
-impl Access {
-    pub fn allowed(self, role: Role) -> bool {
-        match self {
-            Access::Read => true,
-            Access::Capture => matches!(role, Role::Admin | Role::Operator | Role::Integration),
-            Access::Operate => matches!(role, Role::Admin | Role::Operator),
-            Access::Configure => role == Role::Admin,
-        }
-    }
-}
 
 /// The caller, known by its token.
 #[derive(Debug, Clone)]
@@ -157,10 +100,4 @@ fn principal_of(record: &TokenRecord) -> Option<Principal> {
         name: record.name.clone(),
         role: Role::parse(&record.role)?,
     })
-}
-
-/// A new random token: 32 bytes from the OS generator, hex with a recognisable prefix.
-pub fn generate_token() -> String {
-    let bytes: [u8; 32] = rand::random();
-    format!("iom_{}", hex::encode(bytes))
 }

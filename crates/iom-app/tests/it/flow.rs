@@ -44,17 +44,7 @@ async fn with_flow(db: &iom_store::testing::TestDb, name: &str, source: &str) ->
 async fn a_backorder_without_supply_is_cancelled_when_its_time_is_up() {
     for db in iom_store::testing::all() {
         let store = Store::open(&db.url).await.unwrap();
-        store
-            .put_node(iom_store::nodes::NodeRecord {
-                code: "SEA".into(),
-                kind: "warehouse".into(),
-                active: true,
-                safety_stock: 0,
-                doc: serde_json::json!({"kind": "warehouse", "location": {"lat": 47.61, "lon": -122.33}}),
-                updated_at: chrono::Utc::now(),
-            })
-            .await
-            .unwrap();
+        seattle_with_stock(&store, 0).await;
         let executor = Executor::new(
             store.clone(),
             Arc::new(NoOutbound),
