@@ -187,9 +187,9 @@ pub fn sized_statement(name: &'static str, n: usize, build: impl FnOnce() -> Str
         .clone()
 }
 
-/// `{head} {table} VALUES (…), … {tail}`, built once per shape and kept: a batch of 1,000
-/// inventory changes asks for the same few kilobyte-long statements dozens of times, and
-/// formatting them each time was a twentieth of the writer's work.
+/// `{head} {table} VALUES (…), … {tail}`, built once per shape and kept: a job that writes a batch
+/// of 1,000 changes asks for the same few kilobyte-long statements dozens of times, and formatting
+/// them each time was a twentieth of the writer's work.
 fn shaped(head: &str, table: &str, columns: usize, rows: usize, tail: &str) -> Arc<str> {
     type Shapes = HashMap<(String, usize, usize), Arc<str>>;
     static SHAPES: LazyLock<Mutex<Shapes>> = LazyLock::new(Mutex::default);
@@ -262,11 +262,13 @@ pub trait Conn: Send {
         false
     }
 
-    /// Where changes to the insight roll-ups wait for the end of the transaction, on a connection
-    /// that has such a place (the writer's, see `Tx`): summed per roll-up row there, they are
-    /// written once per transaction rather than once per change. Elsewhere `None`, and each
-    /// change is written at once.
-    fn deferred_rollups(&mut self) -> Option<&mut Vec<crate::insights::RollupDelta>> {
+    /// The state of the write job this connection serves, where features keep what they hold
+    /// back until the job's transaction commits (see `crate::features`): the writer's connection
+    /// inside a job has one (see `Tx`), and what the jobs of a transaction held back there is
+    /// written once, just before the commit, rather than once per change. Elsewhere `None`, and
+    /// work writes each change at once. On the writer's connection asking counts as a change
+    /// ([`crate::Tx::changes`]): work that fails after holding a change back must be undone.
+    fn job_state(&mut self) -> Option<&mut crate::features::JobState> {
         None
     }
 

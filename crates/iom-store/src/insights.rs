@@ -80,7 +80,7 @@ pub(crate) fn record(
     // roll-up statement is a round trip of the writer on PostgreSQL.
     let previous = before.map(OrderFacts::of);
     let moved = previous.as_ref().map(rolled) != Some(rolled(&f));
-    let deferred = conn.deferred_rollups().is_some();
+    let deferred = deferred_rollups(conn).is_some();
     // On PostgreSQL the row's old contribution is read by the statement that changes it (its
     // `WITH` reads the row as it was), when only the order roll-up moves.
     let fused = moved
@@ -129,7 +129,7 @@ pub(crate) fn record(
             &FACT_UPSERT_RETURNING
         };
         let rows = conn.query_deferred(sql, &params)?;
-        conn.deferred_rollups()
+        deferred_rollups(conn)
             .expect("checked above")
             .push(RollupDelta(Delta::Read {
                 rollup: &ORDERS_DAILY,
@@ -139,10 +139,10 @@ pub(crate) fn record(
         conn.execute_deferred(FACT_UPSERT, &params)?;
     }
     if moved {
-        if before.is_none() && conn.deferred_rollups().is_some() {
+        if before.is_none() && deferred_rollups(conn).is_some() {
             // A new order's row is `f` as it stands: its contribution needs no statement.
             let delta = new_order_contribution(&f, open);
-            conn.deferred_rollups().expect("checked").extend(delta);
+            deferred_rollups(conn).expect("checked").extend(delta);
         } else if returned {
             if f.shipped_at.is_some() {
                 SHIPPED_DAILY.roll(conn, 1, &f.order_id, None)?;
@@ -191,7 +191,7 @@ pub(crate) fn record(
             );
             conn.execute_deferred(&sql, &params)?;
         }
-        if conn.deferred_rollups().is_some() {
+        if deferred_rollups(conn).is_some() {
             let day = day_of(placed);
             let deltas = lines.iter().map(|l| {
                 RollupDelta::known(Summed {
@@ -201,7 +201,7 @@ pub(crate) fn record(
                 })
             });
             let deltas: Vec<RollupDelta> = deltas.collect();
-            conn.deferred_rollups().expect("checked").extend(deltas);
+            deferred_rollups(conn).expect("checked").extend(deltas);
         } else {
             ORDER_LINES_DAILY.roll(conn, 1, &f.order_id, None)?;
         }
@@ -659,14 +659,14 @@ impl Rollup {
         let (apply, read) = self
             .statements
             .get_or_init(|| (self.sql(), self.contributions_sql()));
-        if conn.deferred_rollups().is_none() {
+        if deferred_rollups(conn).is_none() {
             conn.execute(apply, &params)?;
             return Ok(());
         }
         // Nothing needs the contribution before the commit: the read goes out with the
         // statements around it, in their order (before or after the fact row's change).
         let rows = conn.query_deferred(read, &params)?;
-        conn.deferred_rollups()
+        deferred_rollups(conn)
             .expect("checked above")
             .push(RollupDelta(Delta::Read { rollup: self, rows }));
         Ok(())
@@ -699,7 +699,7 @@ impl Rollup {
     }
 }
 
-/// A change to roll-up rows, waiting for the end of its transaction ([`Conn::deferred_rollups`]):
+/// A change to roll-up rows, waiting for the end of its transaction (`DeferredRollups`):
 /// known, or the contributions of fact rows as a held-back read will find them.
 #[derive(Debug, Clone)]
 pub struct RollupDelta(Delta);
@@ -727,14 +727,54 @@ struct Summed {
     sums: Vec<i64>,
 }
 
+/// The roll-up changes of a write job, held back until its transaction commits: the roll-ups are
+/// counters that most transactions update (one row per day, channel, currency and region, say),
+/// so summed per roll-up row over every job of a group commit they are written once per
+/// transaction rather than once per change (see [`crate::features`]). A savepoint rolled back
+/// takes back the changes made inside it; a failed job's are dropped with it.
+#[derive(Debug, Default)]
+pub(crate) struct DeferredRollups(Vec<RollupDelta>);
+
+impl crate::features::JobPart for DeferredRollups {
+    /// How many changes the job held back.
+    type Mark = usize;
+    /// Every successful job's changes, in order.
+    type Group = DeferredRollups;
+
+    fn mark(&self) -> usize {
+        self.0.len()
+    }
+
+    fn rolled_back(&mut self, mark: usize) {
+        self.0.truncate(mark);
+    }
+
+    fn merge_into(self, group: &mut DeferredRollups) {
+        // The first job's changes become the group's as they are, without a copy.
+        if group.0.is_empty() {
+            group.0 = self.0;
+        } else {
+            group.0.extend(self.0);
+        }
+    }
+
+    fn before_commit(group: DeferredRollups, conn: &mut dyn Conn) -> Result<(), StoreError> {
+        write_deferred(conn, group.0)
+    }
+}
+
+/// Where `conn` holds roll-up changes back until the commit: on the writer's connection inside a
+/// job. Elsewhere `None`, and each change is written at once. Asking counts as a change on the
+/// writer's connection ([`Conn::job_state`]).
+fn deferred_rollups(conn: &mut dyn Conn) -> Option<&mut Vec<RollupDelta>> {
+    conn.job_state().map(|job| &mut job.rollups.0)
+}
+
 /// Roll-up rows written by one statement.
 const ROLLUP_ROWS_PER_STATEMENT: usize = 32;
 
 /// Writes the changes a transaction deferred, summed per roll-up row: one upsert per 32 rows.
-pub(crate) fn write_deferred(
-    conn: &mut dyn Conn,
-    deltas: Vec<RollupDelta>,
-) -> Result<(), StoreError> {
+fn write_deferred(conn: &mut dyn Conn, deltas: Vec<RollupDelta>) -> Result<(), StoreError> {
     if deltas.is_empty() {
         return Ok(());
     }

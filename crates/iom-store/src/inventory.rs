@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use crate::db::{Conn, Dialect, Owned, Row, Value};
+use crate::features::{JobPart, Nothing};
 use crate::{Store, StoreError};
 
 /// The stock position of one SKU at one node.
@@ -157,6 +158,56 @@ pub struct StoredPosition {
     pub node_safety: i64,
 }
 
+/// The balance rows a write job locked, as it last wrote them, and how often it wrote balances:
+/// its part of the job's state (see [`crate::features`]).
+///
+/// A row the job locked is read once per job ([`lock_positions`]): it is then as the job last
+/// wrote it, until a savepoint rolls back, which undoes the writes and gives back the row locks
+/// taken inside it, so every row is forgotten then and read again. Nothing of it outlives the job.
+#[derive(Debug, Default)]
+pub(crate) struct JobPositions {
+    locked: std::collections::HashMap<Key, StoredPosition>,
+    /// How many times the job wrote balance rows, or rolled back a savepoint that may have (see
+    /// [`crate::Tx::balance_writes`]).
+    writes: u64,
+}
+
+impl JobPart for JobPositions {
+    /// A savepoint rolled back forgets every row, whenever it was locked.
+    type Mark = Nothing;
+    /// Nothing is kept past the job.
+    type Group = Nothing;
+
+    fn mark(&self) -> Nothing {
+        Nothing
+    }
+
+    fn rolled_back(&mut self, _: Nothing) {
+        self.locked.clear();
+        self.writes += 1;
+    }
+
+    fn merge_into(self, _: &mut Nothing) {}
+
+    fn before_commit(_: Nothing, _: &mut dyn Conn) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+impl crate::Tx<'_> {
+    /// Grows whenever the job writes balance rows or rolls back a savepoint (which may undo such
+    /// writes): balances read while it stays the same are still what the database holds.
+    pub fn balance_writes(&self) -> u64 {
+        self.job().positions.writes
+    }
+}
+
+/// The job's [`JobPositions`], to change. Reaching them counts as no change
+/// ([`crate::Tx::changes`]): the statements that lock and write the rows are counted themselves.
+fn job_positions<'t>(tx: &'t mut crate::Tx<'_>) -> &'t mut JobPositions {
+    &mut tx.job_mut().positions
+}
+
 /// Loads the positions of `keys` (empty ones for new pairs) and locks them until the transaction
 /// ends. On PostgreSQL a new pair gets its row first, so that it can be locked like the rest; on
 /// SQLite, which has one writer, it is written by [`save_positions`] only, with its final figures.
@@ -167,18 +218,20 @@ pub fn lock_positions(
     tx: &mut crate::Tx<'_>,
     keys: &[Key],
 ) -> Result<std::collections::HashMap<Key, StoredPosition>, StoreError> {
+    let locked = &tx.job().positions.locked;
     let missing: Vec<Key> = keys
         .iter()
-        .filter(|k| !tx.positions.contains_key(*k))
+        .filter(|k| !locked.contains_key(*k))
         .cloned()
         .collect();
     if !missing.is_empty() {
         let read = read_positions(tx, &missing)?;
-        tx.positions.extend(read);
+        job_positions(tx).locked.extend(read);
     }
+    let locked = &tx.job().positions.locked;
     Ok(keys
         .iter()
-        .filter_map(|k| tx.positions.get(k).map(|p| (k.clone(), *p)))
+        .filter_map(|k| locked.get(k).map(|p| (k.clone(), *p)))
         .collect())
 }
 
@@ -199,7 +252,7 @@ fn read_positions(
             .cloned()
             .collect();
         let now = crate::micros(tx.now());
-        tx.balance_writes += 1;
+        job_positions(tx).writes += 1;
         for chunk in missing.chunks(32) {
             let mut params = Vec::with_capacity(chunk.len() * 3);
             let mut rows = Vec::with_capacity(chunk.len());
@@ -313,9 +366,10 @@ pub fn save_positions(
     positions: &[(&Key, &StoredPosition)],
 ) -> Result<(), StoreError> {
     let now = crate::micros(tx.now());
-    tx.balance_writes += 1;
+    let job = job_positions(tx);
+    job.writes += 1;
     for (key, p) in positions {
-        tx.positions.insert((*key).clone(), **p);
+        job.locked.insert((*key).clone(), **p);
     }
     if let [((sku, node), p)] = positions {
         let sql = "UPDATE inventory_balances SET on_hand = $3, reserved = $4, allocated = $5, safety_stock = $6, updated_at = $7

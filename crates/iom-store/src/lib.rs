@@ -9,6 +9,7 @@
 
 mod db;
 pub mod events;
+mod features;
 pub mod flows;
 pub mod insights;
 pub mod inventory;

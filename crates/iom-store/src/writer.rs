@@ -9,8 +9,13 @@
 //! first takes a transaction-scoped advisory lock, held until commit, so sequence numbers are handed
 //! out and committed in the same order across all processes: a reader that has seen event `n` can
 //! never later see an event below `n` appear. SQLite has one writer, so the order holds by itself.
+//!
+//! Features that keep state per job (what a job read once and may trust until it ends, changes it
+//! holds back to write once per transaction) keep it in a [`JobState`] the writer holds for each
+//! job and never looks into: it calls the state's hooks when a savepoint rolls back, when a job
+//! succeeds (its state joins the group's) and just before `COMMIT` (see [`crate::features`]). So
+//! the writer stays the same whatever features there are.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -18,8 +23,7 @@ use iom_domain::EventDraft;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::db::{Conn, Dialect, Row, Value};
-use crate::insights::RollupDelta;
-use crate::inventory::{Key, StoredPosition};
+use crate::features::{GroupState, JobState};
 use crate::{PendingEvent, StoreError};
 
 /// Most jobs committed in one transaction; bounds the latency one batch adds.
@@ -28,10 +32,10 @@ const MAX_BATCH: usize = 256;
 const QUEUE: usize = 8192;
 /// The advisory lock every write transaction of every process takes when it begins
 /// (PostgreSQL). It orders event sequence numbers across processes, and it keeps two processes'
-/// transactions from locking the same rows in opposite orders: the insight roll-ups are counters
-/// that most transactions update (one row per day, channel, currency and region), so two
-/// concurrent group commits would deadlock on them. Taken first, before any row lock, it cannot
-/// be part of a deadlock itself. Readers never take it.
+/// transactions from locking the same rows in opposite orders: some rows are counters that most
+/// transactions update (sums per day, say), so two concurrent group commits would deadlock on
+/// them. Taken first, before any row lock, it cannot be part of a deadlock itself. Readers never
+/// take it.
 const EVENT_LOCK: i64 = 0x10_0002;
 
 type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
@@ -44,18 +48,13 @@ struct Job {
     solo: bool,
 }
 
-/// What a job sees: the write connection inside the open transaction, and the event outbox.
+/// What a job sees: the write connection inside the open transaction, the event outbox, and
+/// the features' state for the job (kept by the connection, which hands it to work that holds
+/// changes back through [`Conn::job_state`]).
 pub struct Tx<'a> {
     conn: Counting<'a>,
     events: &'a mut Vec<PendingEvent>,
     now: DateTime<Utc>,
-    /// The balance rows this job locked, as it last wrote them: read once per job
-    /// (`inventory::lock_positions`). Forgotten when a savepoint rolls back, which also gives
-    /// back the row locks taken inside it.
-    pub(crate) positions: HashMap<Key, StoredPosition>,
-    /// How many times this job wrote balance rows, or rolled back a savepoint that may have
-    /// (see [`Tx::balance_writes`]).
-    pub(crate) balance_writes: u64,
 }
 
 impl<'a> Tx<'a> {
@@ -64,18 +63,16 @@ impl<'a> Tx<'a> {
             conn: Counting {
                 inner: conn,
                 changes: 0,
-                rollups: Vec::new(),
+                job: JobState::default(),
             },
             events,
             now,
-            positions: HashMap::new(),
-            balance_writes: 0,
         }
     }
 
-    /// The roll-up changes the job deferred, to write before the commit.
-    fn into_rollups(self) -> Vec<RollupDelta> {
-        self.conn.rollups
+    /// The features' state for the job, once it ended.
+    fn into_job_state(self) -> JobState {
+        self.conn.job
     }
 }
 
@@ -95,10 +92,15 @@ impl Tx<'_> {
         self.conn.changes
     }
 
-    /// Grows whenever the job writes balance rows or rolls back a savepoint (which may undo such
-    /// writes): balances read while it stays the same are still what the database holds.
-    pub fn balance_writes(&self) -> u64 {
-        self.balance_writes
+    /// The features' state for this job. Unlike [`Conn::job_state`], asking counts as no change:
+    /// for state that is only read, or kept in step with writes counted by themselves.
+    pub(crate) fn job(&self) -> &JobState {
+        &self.conn.job
+    }
+
+    /// As [`Tx::job`], to change it.
+    pub(crate) fn job_mut(&mut self) -> &mut JobState {
+        &mut self.conn.job
     }
 
     /// The time of this transaction, the same for every job of a batch.
@@ -139,7 +141,7 @@ impl Tx<'_> {
     ) -> Result<T, E> {
         self.conn.batch("SAVEPOINT nested")?;
         let mark = self.events.len();
-        let rollups = self.conn.rollups.len();
+        let job = self.conn.job.mark();
         // Its writes held back are sent now, so that a failed one fails `f`, not what follows.
         let result = f(self);
         let flushed = self.conn.flush();
@@ -148,9 +150,7 @@ impl Tx<'_> {
             Ok(_) => self.conn.batch("RELEASE SAVEPOINT nested")?,
             Err(_) => {
                 self.events.truncate(mark);
-                self.conn.rollups.truncate(rollups);
-                self.positions.clear();
-                self.balance_writes += 1;
+                self.conn.job.rolled_back(job);
                 self.conn
                     .batch("ROLLBACK TO SAVEPOINT nested; RELEASE SAVEPOINT nested")?;
             }
@@ -160,11 +160,11 @@ impl Tx<'_> {
 }
 
 /// The write connection, counting what may have changed the database ([`Tx::changes`]), and
-/// keeping the job's roll-up changes until the commit ([`Conn::deferred_rollups`]).
+/// keeping the features' state for the job ([`Conn::job_state`]).
 struct Counting<'a> {
     inner: &'a mut dyn Conn,
     changes: u64,
-    rollups: Vec<RollupDelta>,
+    job: JobState,
 }
 
 impl Counting<'_> {
@@ -226,10 +226,10 @@ impl Conn for Counting<'_> {
         self.inner.is_broken()
     }
 
-    /// A deferred roll-up change is a change: work that fails after making one must be undone.
-    fn deferred_rollups(&mut self) -> Option<&mut Vec<RollupDelta>> {
+    /// A change held back there is a change: work that fails after making one must be undone.
+    fn job_state(&mut self) -> Option<&mut JobState> {
         self.changes += 1;
-        Some(&mut self.rollups)
+        Some(&mut self.job)
     }
 }
 
@@ -304,7 +304,7 @@ fn run_writer<C: Conn>(mut conn: C, connect: Connect<C>, mut queue: mpsc::Receiv
         // successful one releases it and opens the next in the same round trip, and COMMIT ends the
         // last. A job alone in its group needs no savepoint (the transaction is its own), and an
         // open savepoint is not free: SQLite then keeps a statement journal for every multi-row
-        // statement, which is most of a large inventory batch's extra cost.
+        // statement, which is most of the extra cost of a large batch of multi-row writes.
         let alone = jobs.len() == 1;
         let begin = match (conn.dialect(), alone) {
             (Dialect::Sqlite, true) => "BEGIN IMMEDIATE".to_owned(),
@@ -321,9 +321,9 @@ fn run_writer<C: Conn>(mut conn: C, connect: Connect<C>, mut queue: mpsc::Receiv
             Err(e) => Err(e),
             Ok(()) if alone => run_alone(&mut conn, jobs, &mut events),
             Ok(()) => {
-                let mut rollups = Vec::new();
-                let completions = run_jobs(&mut conn, jobs, &mut events, &mut rollups);
-                let outcome = finish(&mut conn, &mut events, rollups).inspect_err(|_| {
+                let mut group = GroupState::default();
+                let completions = run_jobs(&mut conn, jobs, &mut events, &mut group);
+                let outcome = finish(&mut conn, &mut events, group).inspect_err(|_| {
                     // A failed COMMIT can leave the session inside an aborted transaction.
                     let _ = conn.batch("ROLLBACK");
                 });
@@ -363,9 +363,11 @@ fn run_alone(
     };
     let mut tx = Tx::new(&mut *conn, &mut *events, now);
     let (ok, completion) = job(&mut tx);
-    let rollups = tx.into_rollups();
+    let job = tx.into_job_state();
     let outcome = if ok {
-        finish(conn, events, rollups).inspect_err(|_| {
+        let mut group = GroupState::default();
+        job.merge_into(&mut group);
+        finish(conn, events, group).inspect_err(|_| {
             let _ = conn.batch("ROLLBACK");
         })
     } else {
@@ -386,7 +388,7 @@ fn run_jobs(
     conn: &mut dyn Conn,
     jobs: Vec<Work>,
     events: &mut Vec<PendingEvent>,
-    rollups: &mut Vec<RollupDelta>,
+    group: &mut GroupState,
 ) -> Vec<Completion> {
     let now = Utc::now();
     let count = jobs.len();
@@ -397,7 +399,7 @@ fn run_jobs(
             let mut tx = Tx::new(&mut *conn, &mut *events, now);
             let answer = job(&mut tx);
             if answer.0 {
-                rollups.extend(tx.into_rollups());
+                tx.into_job_state().merge_into(group);
             }
             answer
         };
@@ -426,9 +428,9 @@ const ROWS_PER_INSERT: usize = 32;
 fn finish(
     conn: &mut dyn Conn,
     events: &mut [PendingEvent],
-    rollups: Vec<RollupDelta>,
+    group: GroupState,
 ) -> Result<(), StoreError> {
-    crate::insights::write_deferred(conn, rollups)?;
+    group.before_commit(conn)?;
     if !events.is_empty() {
         let data: Vec<String> = events.iter().map(|e| e.draft.data.to_string()).collect();
         for (chunk, data) in events
