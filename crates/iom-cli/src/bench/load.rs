@@ -104,7 +104,8 @@ where
     })
 }
 
-type Connection = hyper::client::conn::http1::SendRequest<http_body_util::Full<bytes::Bytes>>;
+/// One client's HTTP/1.1 connection to the server (see [`drive`]).
+pub type Connection = hyper::client::conn::http1::SendRequest<http_body_util::Full<bytes::Bytes>>;
 
 /// Sends one request on the client's connection, opening it first when there is none (or the
 /// server closed it), and reads the whole answer.
@@ -113,6 +114,19 @@ async fn send(
     request: reqwest::RequestBuilder,
     ok: &[u16],
 ) -> Result<(), String> {
+    let (status, body) = exchange(connection, request).await?;
+    if ok.contains(&status) {
+        Ok(())
+    } else {
+        Err(format!("{status}: {}", String::from_utf8_lossy(&body)))
+    }
+}
+
+/// As [`send`], answering the status code and the whole body whatever the status.
+pub async fn exchange(
+    connection: &mut Option<Connection>,
+    request: reqwest::RequestBuilder,
+) -> Result<(u16, bytes::Bytes), String> {
     use http_body_util::BodyExt;
     let request = request.build().map_err(|e| e.to_string())?;
     let url = request.url();
@@ -157,18 +171,14 @@ async fn send(
         .send_request(outgoing)
         .await
         .map_err(|e| e.to_string())?;
-    let status = response.status();
+    let status = response.status().as_u16();
     let body = response
         .into_body()
         .collect()
         .await
         .map_err(|e| e.to_string())?
         .to_bytes();
-    if ok.contains(&status.as_u16()) {
-        Ok(())
-    } else {
-        Err(format!("{status}: {}", String::from_utf8_lossy(&body)))
-    }
+    Ok((status, body))
 }
 
 /// A server for a bench: the one at `url`, or one started in this process on `database` (a fresh

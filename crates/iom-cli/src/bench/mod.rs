@@ -5,6 +5,7 @@ mod flow;
 mod insights;
 mod intake;
 mod inventory;
+mod journey;
 mod load;
 mod providers;
 mod returns;
@@ -30,6 +31,9 @@ pub enum BenchCommand {
     Insights(insights::InsightsArgs),
     /// The default order flow end to end: runs/s from received to released, step time p50.
     Flow(flow::FlowArgs),
+    /// Orders through their whole life on a real `iom serve` process: intake, released by the
+    /// default flow, shipped, delivered; orders/s per stage and intake → released latency.
+    Journey(journey::JourneyArgs),
     /// Server time of every web UI page with 100,000 orders in the store.
     Ui(ui::UiArgs),
 }
@@ -43,6 +47,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Returns(args) => returns::run(args).await,
         BenchCommand::Insights(args) => insights::run(args).await,
         BenchCommand::Flow(args) => flow::run(args).await,
+        BenchCommand::Journey(args) => journey::run(args).await,
         BenchCommand::Ui(args) => ui::run(args).await,
     }
 }

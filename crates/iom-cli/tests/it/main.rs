@@ -5,6 +5,7 @@ mod demo;
 mod flow;
 mod flow_crash;
 mod import;
+mod journey;
 mod simulate;
 mod token;
 mod two_processes;
