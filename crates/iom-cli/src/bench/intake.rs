@@ -1,6 +1,7 @@
 //! Drives `POST /api/v1/orders` over real HTTP with N concurrent clients and prints orders/s and
-//! latency percentiles. Without `--url` it starts a server in this process on a fresh database, so
-//! the figures include the bench client's own cost on the same machine.
+//! latency percentiles. Without `--url` it starts a server in this process on a fresh database with
+//! its flows off, so the figures are order capture alone (and include the bench client's own cost
+//! on the same machine); `iom bench journey` measures orders as `iom serve` handles them.
 
 use std::time::Duration;
 
@@ -79,12 +80,19 @@ pub async fn run(args: IntakeArgs) -> anyhow::Result<()> {
         send(format!("m{run_id}")),
     )
     .await?;
+    // The in-process server runs no flows: this is capture alone (`bench journey` measures
+    // orders as `iom serve` handles them, flows on).
+    let scope = if target.server.is_some() {
+        "capture only, flows off"
+    } else {
+        "the server at --url"
+    };
     println!(
-        "intake: {} orders of {} lines, {} concurrent clients, {} server",
+        "intake ({scope}): {} orders of {} lines, {} concurrent clients, {} server",
         args.orders, args.lines, args.clients, target.backend
     );
     println!(
-        "throughput: {:.0} orders/s ({:.2} s)",
+        "throughput ({scope}): {:.0} orders/s ({:.2} s)",
         report.per_second(),
         report.elapsed.as_secs_f64()
     );
