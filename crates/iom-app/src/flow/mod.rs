@@ -1,8 +1,9 @@
 //! The durable executor: runs published flows for the business events that trigger them.
 //!
-//! Unlike the compiler, this part does I/O: it drives runs through the store (`iom-store`), the
-//! inventory service and the fulfilment engine. What only the server has (HTTP calls to provider
-//! instances) comes in through [`Outbound`].
+//! Unlike the compiler (`iom-flow`), this part does I/O: it drives runs through the store, and its
+//! steps call the application's use cases (orders, fulfilment, inventory, returns) inside the
+//! pass's transaction. Calls to provider instances come in through [`Outbound`]
+//! (`pipeline::flow_calls` in a running server, [`NoOutbound`] in tests).
 //!
 //! How it holds up:
 //! - **No trigger lost, no run twice.** The dispatcher reads the events log after a stored cursor
@@ -69,8 +70,8 @@ impl Default for ExecutorConfig {
 /// A future as [`Outbound`] returns it.
 pub type CallFuture = Pin<Box<dyn Future<Output = Result<Value, String>> + Send>>;
 
-/// Calls to other systems, injected by whoever has them (the server: provider instances over
-/// HTTP). `key` is the same for every try of one step execution, so the receiver can tell a
+/// Calls to other systems, injected by whoever runs the executor (`pipeline::flow_calls`:
+/// provider instances over HTTP). `key` is the same for every try of one step execution, so the receiver can tell a
 /// repeat from a new request.
 pub trait Outbound: Send + Sync + 'static {
     fn call(&self, call: Call, key: String) -> CallFuture;

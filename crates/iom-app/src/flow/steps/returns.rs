@@ -1,5 +1,5 @@
 //! The steps of return flows. A return run's subject is the return's id (its order is the run's
-//! order); every step goes through the `iom_returns` service functions that run in the caller's
+//! order); every step goes through the `crate::returns` service functions that run in the caller's
 //! transaction, so the step's effect, its events and its record commit together.
 //!
 //! Who does what, so that nothing happens twice:
