@@ -1002,23 +1002,28 @@ pub fn order_effects(
     for event in events {
         match event.kind.as_str() {
             "order.shipment_created" => {
-                let node = event.data["node"].as_str().unwrap_or_default().to_owned();
-                let shipment = event.data["id"].as_str().unwrap_or_default().to_owned();
+                let node = event.data["node"].as_str().unwrap_or_default();
+                let shipment = event.data["id"].as_str().unwrap_or_default();
+                // The order's reservations are read once for all the shipment's lines.
+                let mut active = rows::order_reservations(tx.conn(), &order_id, None)?;
+                let mut taken = Vec::new();
                 for line in event.data["lines"].as_array().into_iter().flatten() {
                     let line_no = line["line_no"].as_i64().unwrap_or_default();
                     let mut left = line["quantity"].as_i64().unwrap_or_default();
-                    for mut r in rows::order_reservations(tx.conn(), &order_id, Some(line_no))? {
+                    for r in active.iter_mut() {
                         if left == 0 {
                             break;
                         }
-                        if r.node != node {
+                        if r.line_no != Some(line_no) || r.node != node || r.quantity == 0 {
                             continue;
                         }
                         let take = left.min(r.quantity);
                         left -= take;
-                        consume_reservation(tx, &mut r, take, &shipment)?;
+                        taken.push((r.clone(), take));
+                        r.quantity -= take;
                     }
                 }
+                consume_reservations(tx, taken, shipment)?;
             }
             "order.cancelled" | "order.line_cancelled" => {
                 for line in event.data["lines"].as_array().into_iter().flatten() {
@@ -1046,41 +1051,59 @@ pub fn order_effects(
     Ok(())
 }
 
-fn consume_reservation(
+/// Consumes `quantity` of each reservation, in order: the shipped units leave on-hand and the
+/// reservation, with a ledger line each. The balances they touch are locked, and the ledger
+/// lines written, in one statement each however many lines the shipment has.
+fn consume_reservations(
     tx: &mut Tx<'_>,
-    r: &mut ReservationRow,
-    quantity: i64,
+    taken: Vec<(ReservationRow, i64)>,
     shipment: &str,
 ) -> Result<(), StoreError> {
-    let key = (r.sku.clone(), r.node.clone());
-    let mut stored = rows::lock_positions(tx, std::slice::from_ref(&key))?;
-    let s = stored.get_mut(&key).expect("locked");
-    let mut p = to_position(s);
-    engine::consume(&mut p, quantity);
-    store_back(s, &p);
-    let saved = *s;
-    rows::save_positions(tx, &[(&key, &saved)])?;
-    rows::insert_ledger(
-        tx,
-        &[LedgerRow {
+    if taken.is_empty() {
+        return Ok(());
+    }
+    let mut keys: Vec<Key> = taken
+        .iter()
+        .map(|(r, _)| (r.sku.clone(), r.node.clone()))
+        .collect();
+    keys.sort();
+    keys.dedup();
+    let mut stored = rows::lock_positions(tx, &keys)?;
+    let mut ledger = Vec::with_capacity(taken.len());
+    let mut events = Vec::with_capacity(taken.len() * 2);
+    let mut consumed = Vec::with_capacity(taken.len());
+    for (mut r, quantity) in taken {
+        let key = (r.sku.clone(), r.node.clone());
+        let s = stored.get_mut(&key).expect("locked");
+        let mut p = to_position(s);
+        engine::consume(&mut p, quantity);
+        store_back(s, &p);
+        ledger.push(LedgerRow {
             change_id: format!("shipment:{shipment}:{}", r.id),
             sku: r.sku.clone(),
             node: r.node.clone(),
             kind: "consume".into(),
             quantity,
             delta: -quantity,
-            on_hand_after: saved.on_hand,
+            on_hand_after: s.on_hand,
             reason: Some("shipped".into()),
             source: r.order_id.clone(),
-        }],
-    )?;
-    r.quantity -= quantity;
-    r.from_allocation = r.from_allocation.min(r.quantity);
-    if r.quantity == 0 {
-        r.status = "consumed".into();
+        });
+        r.quantity -= quantity;
+        r.from_allocation = r.from_allocation.min(r.quantity);
+        if r.quantity == 0 {
+            r.status = "consumed".into();
+        }
+        events.push(reservation_event("reservation.consumed", &r, quantity));
+        events.push(changed_event(&key.0, &key.1, s, -quantity));
+        consumed.push(r);
     }
-    rows::update_reservation(tx, r)?;
-    tx.emit(reservation_event("reservation.consumed", r, quantity));
-    tx.emit(changed_event(&key.0, &key.1, &saved, -quantity));
+    let saved: Vec<(&Key, &StoredPosition)> = keys.iter().map(|k| (k, &stored[k])).collect();
+    rows::save_positions(tx, &saved)?;
+    rows::insert_ledger(tx, &ledger)?;
+    for r in &consumed {
+        rows::update_reservation(tx, r)?;
+    }
+    tx.emit_all(events);
     Ok(())
 }

@@ -428,3 +428,88 @@ async fn the_default_flow_locates_a_ship_to_by_its_postal_code() {
         );
     }
 }
+
+/// One shipment of every line, two of them of the same SKU at the same node: each reservation is
+/// consumed, the balance drops by the whole shipment, and the ledger's on-hand after each line
+/// follows the one before.
+#[tokio::test]
+async fn a_shipment_of_several_lines_consumes_each_reservation_in_turn() {
+    use iom_app::orders::{OrderAction, act};
+    use iom_domain::ShipmentRequest;
+    for db in iom_store::testing::all() {
+        let store = Store::open(&db.url).await.unwrap();
+        seattle_with_stock(&store, 10).await;
+        let mut intake = super::web_order();
+        intake["lines"].as_array_mut().unwrap().push(
+            serde_json::json!({"line_no": 3, "sku": "LAMP", "quantity": 1, "unit_price": "19.99"}),
+        );
+        let order = super::order(intake);
+        let id = order.id;
+        store
+            .create_order(order.clone(), None, Box::new(|_| (201, String::new())))
+            .await
+            .unwrap();
+        let inventory = iom_app::Inventory::new(store.clone());
+        for line in &order.lines {
+            inventory
+                .reserve(iom_app::inventory::ReserveRequest {
+                    sku: line.sku.clone(),
+                    node: "SEA".into(),
+                    quantity: i64::from(line.quantity),
+                    reference: None,
+                    order_id: Some(id.to_string()),
+                    line_no: Some(i64::from(line.line_no)),
+                    expires_at: None,
+                    group: None,
+                })
+                .await
+                .unwrap();
+        }
+        let shipment = ShipmentRequest {
+            node: Some("SEA".into()),
+            lines: Some(
+                order
+                    .lines
+                    .iter()
+                    .map(|l| iom_domain::order::LineQuantityRequest {
+                        line_no: Some(i64::from(l.line_no)),
+                        quantity: Some(i64::from(l.quantity)),
+                    })
+                    .collect(),
+            ),
+            ..ShipmentRequest::default()
+        };
+        act(&store, id, OrderAction::Ship(shipment)).await.unwrap();
+
+        let lamp = store
+            .balances(vec!["LAMP".into()], vec!["SEA".into()])
+            .await
+            .unwrap();
+        assert_eq!(
+            (lamp[0].on_hand, lamp[0].reserved),
+            (7, 0),
+            "{}",
+            db.backend
+        );
+        assert!(
+            inventory
+                .order_reservations(id.to_string())
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let after: Vec<i64> = store
+            .read(|c| {
+                c.query(
+                    "SELECT on_hand_after FROM inventory_ledger WHERE sku = 'LAMP' AND kind = 'consume' ORDER BY seq",
+                    &[],
+                )?
+                .into_iter()
+                .map(|r| r.int(0))
+                .collect()
+            })
+            .await
+            .unwrap();
+        assert_eq!(after, vec![8, 7], "{}", db.backend);
+    }
+}
