@@ -26,8 +26,8 @@ async fn status_after_passes(
     }
 }
 
-/// A store on `db` and its executor, with the default flows and `source` published as `name`.
-async fn with_flow(db: &iom_store::testing::TestDb, name: &str, source: &str) -> (Store, Executor) {
+/// A store on `db` and its executor, with the default flows published.
+async fn with_defaults(db: &iom_store::testing::TestDb) -> (Store, Executor) {
     let store = Store::open(&db.url).await.unwrap();
     let executor = Executor::new(
         store.clone(),
@@ -35,6 +35,12 @@ async fn with_flow(db: &iom_store::testing::TestDb, name: &str, source: &str) ->
         ExecutorConfig::default(),
     );
     executor.install_defaults().await.unwrap();
+    (store, executor)
+}
+
+/// As [`with_defaults`], and `source` published as `name`.
+async fn with_flow(db: &iom_store::testing::TestDb, name: &str, source: &str) -> (Store, Executor) {
+    let (store, executor) = with_defaults(db).await;
     executor.put_flow(name, source, "yaml").await.unwrap();
     executor.publish(name, None).await.unwrap();
     (store, executor)
@@ -54,15 +60,7 @@ async fn a_backorder_without_supply_is_cancelled_when_its_time_is_up() {
             },
         );
         executor.install_defaults().await.unwrap();
-        let mut intake = super::web_order();
-        intake["ship_to"]["lat"] = 47.61.into();
-        intake["ship_to"]["lon"] = (-122.33).into();
-        let order = super::order(intake);
-        let id = order.id;
-        store
-            .create_order(order, None, Box::new(|_| (201, String::new())))
-            .await
-            .unwrap();
+        let id = capture_in_seattle(&store).await;
 
         let backordered =
             status_after_passes(&executor, &store, id, OrderStatus::Backordered).await;
@@ -293,6 +291,20 @@ steps:
     }
 }
 
+/// Captures `super::web_order()` with its ship-to in Seattle; its id.
+async fn capture_in_seattle(store: &Store) -> OrderId {
+    let mut intake = super::web_order();
+    intake["ship_to"]["lat"] = 47.61.into();
+    intake["ship_to"]["lon"] = (-122.33).into();
+    let order = super::order(intake);
+    let id = order.id;
+    store
+        .create_order(order, None, Box::new(|_| (201, String::new())))
+        .await
+        .unwrap();
+    id
+}
+
 /// A warehouse in Seattle, with `stock` units of each SKU of `super::web_order()` (none: no
 /// balance at all).
 async fn seattle_with_stock(store: &Store, stock: i64) {
@@ -361,15 +373,7 @@ steps:
     for db in iom_store::testing::all() {
         let (store, executor) = with_flow(&db, "parallel-plan", FLOW).await;
         seattle_with_stock(&store, 0).await;
-        let mut intake = super::web_order();
-        intake["ship_to"]["lat"] = 47.61.into();
-        intake["ship_to"]["lon"] = (-122.33).into();
-        let order = super::order(intake);
-        let id = order.id;
-        store
-            .create_order(order, None, Box::new(|_| (201, String::new())))
-            .await
-            .unwrap();
+        let id = capture_in_seattle(&store).await;
         status_after_passes(&executor, &store, id, OrderStatus::Backordered).await;
 
         receive(&store, "arrived", 5).await;
@@ -396,13 +400,7 @@ steps:
 #[tokio::test]
 async fn the_default_flow_locates_a_ship_to_by_its_postal_code() {
     for db in iom_store::testing::all() {
-        let store = Store::open(&db.url).await.unwrap();
-        let executor = Executor::new(
-            store.clone(),
-            Arc::new(NoOutbound),
-            ExecutorConfig::default(),
-        );
-        executor.install_defaults().await.unwrap();
+        let (store, executor) = with_defaults(&db).await;
         seattle_with_stock(&store, 5).await;
         store
             .put_postal_centroids(vec![("US".into(), "98101".into(), 47.61, -122.33)])
