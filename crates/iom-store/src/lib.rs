@@ -5,7 +5,7 @@
 //! groups: jobs that arrive while a transaction is open share the next one, each inside its own
 //! savepoint, so a failing job does not take the others with it. Every business event a job emits is
 //! written in the same transaction as the change it announces (the transactional outbox), and events
-//! become visible strictly in sequence order (see [`writer`]).
+//! become visible strictly in sequence order (see `writer.rs`).
 
 mod db;
 pub mod events;

@@ -100,7 +100,7 @@ impl PassOutcome {
 
 /// One pass: dispatch new events, then drive what is due. `careful` gives each run and each step
 /// a savepoint of its own; without, a pass whose failed work left changes behind fails with
-/// [`StoreError::RollBack`] and is to be made again carefully (see [`guarded`]).
+/// [`StoreError::RollBack`] and is to be made again carefully (see `guarded`).
 pub fn pass(tx: &mut Tx<'_>, engine: &Engine, careful: bool) -> Result<PassOutcome, StoreError> {
     let mut out = PassOutcome::default();
     dispatch(tx, engine, &mut out)?;

@@ -199,7 +199,7 @@ impl PassCache {
     }
 }
 
-/// The steps that change the run's order only through [`StepCx::change_order`], so the order they
+/// The steps that change the run's order only through `StepCx::change_order`, so the order they
 /// leave in [`PassCache::order`] is the stored one.
 pub fn keeps_order(uses: &str) -> bool {
     matches!(
