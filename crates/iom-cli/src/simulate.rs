@@ -96,10 +96,11 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("opening {}", iom_app::redact(&args.db.url)))?;
             // Ship-tos without coordinates are placed as the server would place them.
-            let mut requests = Vec::new();
-            for request in file_orders.unwrap_or_default() {
-                requests.push(iom_app::fulfillment::locate::locate_request(&store, request).await?);
-            }
+            let requests = iom_app::fulfillment::locate::locate_requests(
+                &store,
+                file_orders.unwrap_or_default(),
+            )
+            .await?;
             let network = load_network(&store).await?;
             let mut skus: Vec<String> = requests
                 .iter()

@@ -9,14 +9,14 @@ use iom_sourcing::{
     BatchStats, ExactOptions, Plan, PlanRequest, Profile, Solver, Summary, plan, plan_batch,
     plan_batch_closest, plan_batch_exact, plan_closest, plan_exact,
 };
+use iom_store::inventory::order_reservations;
 use iom_store::{OrderFilter, Store, StoreError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::commit::{Commitment, request_for};
-use super::locate::locate_request;
+use super::locate::{locate_request_in, locate_requests};
 use super::setup::{SetupError, load_availability, load_network};
-use crate::inventory::Inventory;
 
 /// Statuses of the orders a brokering run plans when the request names none.
 pub const OPEN_STATUSES: [OrderStatus; 3] = [
@@ -42,7 +42,7 @@ pub async fn plan_one(
     profile: Profile,
     solver: Solver,
 ) -> Result<(Plan, Profile), SetupError> {
-    let request = locate_request(store, request).await?;
+    let request = locate_requests(store, vec![request]).await?.remove(0);
     let network = load_network(store).await?;
     let availability = load_availability(store, &network, skus_of([&request])).await?;
     let (result, profile) = tokio::task::spawn_blocking(move || {
@@ -137,7 +137,6 @@ async fn open_orders(store: &Store, statuses: &[OrderStatus]) -> Result<Vec<Orde
 /// plan is committed in a transaction of its own ([`commit_plan`]).
 pub async fn brokering_run(
     store: &Store,
-    inventory: &Inventory,
     request: BrokeringRequest,
 ) -> Result<BrokeringRun, SetupError> {
     let BrokeringRequest {
@@ -152,17 +151,24 @@ pub async fn brokering_run(
     orders.sort_by_key(|o| (o.placed_at, o.id));
     let truncated = orders.len() > limit;
     orders.truncate(limit);
+    // What is left to plan of each order, located: one read connection for the whole run.
     let now = Utc::now();
-    let mut planned_orders = Vec::with_capacity(orders.len());
-    let mut requests = Vec::with_capacity(orders.len());
-    for o in orders {
-        let reservations = inventory.order_reservations(o.id.to_string()).await?;
-        let r = request_for(&o, &reservations, now);
-        if !r.lines.is_empty() {
-            requests.push(locate_request(store, r).await?);
-            planned_orders.push(o);
-        }
-    }
+    let (orders, requests) = store
+        .read(move |conn| {
+            let mut planned = Vec::with_capacity(orders.len());
+            let mut requests = Vec::with_capacity(orders.len());
+            for o in orders {
+                let reservations = order_reservations(conn, &o.id.to_string(), None)?;
+                let mut request = request_for(&o, &reservations, now);
+                if !request.lines.is_empty() {
+                    locate_request_in(conn, &mut request)?;
+                    requests.push(request);
+                    planned.push(o);
+                }
+            }
+            Ok((planned, requests))
+        })
+        .await?;
     let network = load_network(store).await?;
     let availability = load_availability(store, &network, skus_of(&requests)).await?;
     let profile_name = profile.name.clone();
@@ -187,7 +193,7 @@ pub async fn brokering_run(
     .map_err(|e| SetupError::Interrupted(e.to_string()))??;
     let totals = Summary::of(&plans);
     let mut out = Vec::with_capacity(plans.len());
-    for (o, plan) in planned_orders.into_iter().zip(plans) {
+    for (o, plan) in orders.into_iter().zip(plans) {
         let (committed, error) = if commit {
             let commitment = Commitment::of_plan(o.id, &plan, format!("order {}", o.id));
             match commit_plan(store, commitment).await {

@@ -51,18 +51,23 @@ pub fn locate_request_in(conn: &mut dyn Conn, request: &mut PlanRequest) -> Resu
     Ok(())
 }
 
-/// [`locate_request_in`] on a read connection of the store.
-pub async fn locate_request(
+/// [`locate_request_in`] for each of `requests`, on one read connection of the store.
+pub async fn locate_requests(
     store: &Store,
-    mut request: PlanRequest,
-) -> Result<PlanRequest, StoreError> {
-    if request.ship_to.is_some() || request.postal_code.is_none() {
-        return Ok(request);
+    mut requests: Vec<PlanRequest>,
+) -> Result<Vec<PlanRequest>, StoreError> {
+    if requests
+        .iter()
+        .all(|r| r.ship_to.is_some() || r.postal_code.is_none())
+    {
+        return Ok(requests);
     }
     store
         .read(move |conn| {
-            locate_request_in(conn, &mut request)?;
-            Ok(request)
+            for request in &mut requests {
+                locate_request_in(conn, request)?;
+            }
+            Ok(requests)
         })
         .await
 }

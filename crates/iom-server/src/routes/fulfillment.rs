@@ -341,7 +341,6 @@ pub async fn brokering_run(
     let profile = profile_for(&state, body.profile.as_deref()).await?;
     let run = iom_app::fulfillment::brokering_run(
         &state.store,
-        &state.inventory,
         BrokeringRequest {
             profile,
             statuses,
