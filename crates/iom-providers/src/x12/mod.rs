@@ -9,11 +9,15 @@
 //! type that points at the segment and element a mapping could not use, in terms a 997 can carry.
 
 pub mod ack997;
+pub mod carriers;
+pub mod charset;
+pub mod dictionary;
 pub mod outbound;
 mod parser;
 pub mod po850;
 pub mod ship856;
 pub mod ship945;
+pub mod validate;
 pub mod writer;
 
 use std::fmt;
@@ -378,6 +382,40 @@ pub(crate) fn parties(segments: &[Segment<'_>]) -> Vec<Party> {
     out
 }
 
+/// What the envelope of a partner's interchange tells about its translator, which iom's
+/// documents to that partner then follow (see [`writer::Partner`]).
+fn learned_partner(set: &TransactionSet<'_>) -> serde_json::Value {
+    let ix = set.interchange();
+    let isa = ix.isa();
+    let gs = set.group().gs();
+    let isa_field = |n: usize| {
+        isa.and_then(|s| s.get(n))
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    let gs_field = |n: usize| {
+        gs.and_then(|s| s.get(n))
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    let d = ix.delimiters();
+    let partner = writer::Partner {
+        qualifier: isa_field(5),
+        id: isa_field(6),
+        application_id: gs_field(2),
+        our_qualifier: isa_field(7),
+        our_id: isa_field(8),
+        our_application_id: gs_field(3),
+        version: isa_field(12).filter(|v| matches!(v.as_str(), "00401" | "00501")),
+        usage: isa_field(15).filter(|v| matches!(v.as_str(), "P" | "T")),
+        character_set: None,
+        element_separator: Some(char::from(d.element)),
+        segment_terminator: Some(char::from(d.segment)).filter(|c| !c.is_whitespace()),
+        component_separator: d.component.map(char::from),
+    };
+    serde_json::to_value(partner).unwrap_or_default()
+}
+
 /// Identifies the interchange a document came from, for the order's attributes: who sent it and
 /// under which control numbers, so that a support person can find the original in the partner's
 /// system.
@@ -402,6 +440,7 @@ pub(crate) fn envelope_attributes(
     if let Some(r) = receiver {
         m.insert("x12_receiver".into(), Value::from(r));
     }
+    m.insert("x12_partner".into(), learned_partner(set));
     let mut control = serde_json::Map::new();
     if let Some(c) = ix.isa().and_then(|isa| isa.get(13)) {
         control.insert("interchange".into(), Value::from(c));

@@ -6,6 +6,7 @@ mod csv;
 mod jq;
 mod mapping;
 mod outbound;
+mod partner_validator;
 mod refund;
 mod shopify_native;
 mod ubl;

