@@ -35,6 +35,10 @@ const SQLITE: &[(i64, &str)] = &[
         17,
         include_str!("migrations/sqlite/0017_reservations_item_index.sql"),
     ),
+    (
+        18,
+        include_str!("migrations/sqlite/0018_x12_references.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("migrations/postgres/0001_orders.sql")),
@@ -65,6 +69,10 @@ const POSTGRES: &[(i64, &str)] = &[
     (
         17,
         include_str!("migrations/postgres/0017_reservations_item_index.sql"),
+    ),
+    (
+        18,
+        include_str!("migrations/postgres/0018_x12_references.sql"),
     ),
 ];
 

@@ -16,8 +16,26 @@ use crate::providers::{
 };
 use crate::{Store, StoreError, Tx, micros};
 
-/// Builds a document's bytes from its control number (for X12; other kinds ignore it).
-pub type BuildDocument = Box<dyn FnOnce(u64) -> Result<Vec<u8>, String> + Send>;
+/// Builds a document from its control number (for X12; other kinds ignore it).
+pub type BuildDocument = Box<dyn FnOnce(u64) -> Result<Built, String> + Send>;
+
+/// A built document.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Built {
+    pub payload: Vec<u8>,
+    /// References the document uses for its (first) order, recorded in `x12_references` so that
+    /// a reply quoting one finds the order ([`Store::order_of_reference`]).
+    pub references: Vec<String>,
+}
+
+impl From<Vec<u8>> for Built {
+    fn from(payload: Vec<u8>) -> Self {
+        Built {
+            payload,
+            references: Vec::new(),
+        }
+    }
+}
 
 /// A document decided by a business event.
 pub struct OutboundDocument {
@@ -29,6 +47,9 @@ pub struct OutboundDocument {
     pub deliver: bool,
     /// Takes the next X12 control number of the provider.
     pub numbered: bool,
+    /// A key that makes the document one of a kind for its provider (`855:<order id>`): when a
+    /// document with this key was logged before, this one is dropped before it takes a number.
+    pub once: Option<String>,
     pub build: BuildDocument,
 }
 
@@ -77,6 +98,16 @@ impl Store {
             Ok(true)
         })
         .await
+    }
+
+    /// The order a reference written into one of `provider`'s documents stands for.
+    pub async fn order_of_reference(
+        &self,
+        provider: String,
+        reference: String,
+    ) -> Result<Option<String>, StoreError> {
+        self.read(move |conn| order_of_reference(conn, &provider, &reference))
+            .await
     }
 
     /// The next X12 control number of `provider` (1, 2, 3 …), committed before it is used.
@@ -184,18 +215,26 @@ fn next_control(conn: &mut dyn Conn, provider: &str) -> Result<u64, StoreError> 
     u64::try_from(row.int(0)?).map_err(|_| StoreError::Corrupt("negative control number".into()))
 }
 
-fn log_document(tx: &mut Tx<'_>, doc: OutboundDocument) -> Result<String, StoreError> {
+fn log_document(tx: &mut Tx<'_>, doc: OutboundDocument) -> Result<Option<String>, StoreError> {
     let now = micros(tx.now());
+    if let Some(key) = &doc.once {
+        let logged = tx.conn().query_one(
+            "SELECT id FROM provider_messages WHERE provider = $1 AND dedup_key = $2",
+            &[Value::Text(&doc.provider), Value::Text(key)],
+        )?;
+        if logged.is_some() {
+            return Ok(None);
+        }
+    }
     let control = if doc.numbered {
         next_control(tx.conn(), &doc.provider)?
     } else {
         0
     };
-    let (payload, status, error): (Vec<u8>, &'static str, Option<Json>) = match (doc.build)(control)
-    {
-        Ok(bytes) => (bytes, if doc.deliver { "pending" } else { "ready" }, None),
+    let (built, status, error): (Built, &'static str, Option<Json>) = match (doc.build)(control) {
+        Ok(built) => (built, if doc.deliver { "pending" } else { "ready" }, None),
         Err(message) => (
-            Vec::new(),
+            Built::default(),
             "failed",
             Some(serde_json::json!({"message": message})),
         ),
@@ -203,11 +242,11 @@ fn log_document(tx: &mut Tx<'_>, doc: OutboundDocument) -> Result<String, StoreE
     let id = insert_message(
         tx.conn(),
         &NewMessage {
-            provider: doc.provider,
+            provider: doc.provider.clone(),
             direction: Direction::Outbound,
             kind: doc.kind,
             status,
-            payload,
+            payload: built.payload,
         },
         now,
     )?
@@ -216,13 +255,43 @@ fn log_document(tx: &mut Tx<'_>, doc: OutboundDocument) -> Result<String, StoreE
     let error = error.map(|e| e.to_string());
     let next = (status == "pending").then_some(now);
     tx.conn().execute(
-        "UPDATE provider_messages SET order_ids = $2, error = $3, next_attempt_at = $4 WHERE id = $1",
+        "UPDATE provider_messages SET order_ids = $2, error = $3, next_attempt_at = $4, dedup_key = $5
+         WHERE id = $1",
         &[
             Value::Text(&id),
             Value::Text(&ids),
             error.as_ref().into(),
             next.into(),
+            doc.once.as_ref().into(),
         ],
     )?;
-    Ok(id)
+    if let Some(order_id) = doc.order_ids.first() {
+        for reference in &built.references {
+            tx.conn().execute(
+                "INSERT INTO x12_references (provider, reference, order_id, created_at)
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (provider, reference) DO NOTHING",
+                &[
+                    Value::Text(&doc.provider),
+                    Value::Text(reference),
+                    Value::Text(order_id),
+                    Value::Int(now),
+                ],
+            )?;
+        }
+    }
+    Ok(Some(id))
+}
+
+/// The order a reference written into one of `provider`'s documents stands for.
+pub(crate) fn order_of_reference(
+    conn: &mut dyn Conn,
+    provider: &str,
+    reference: &str,
+) -> Result<Option<String>, StoreError> {
+    conn.query_one(
+        "SELECT order_id FROM x12_references WHERE provider = $1 AND reference = $2",
+        &[Value::Text(provider), Value::Text(reference)],
+    )?
+    .map(|r| r.text(0).map(str::to_owned))
+    .transpose()
 }

@@ -708,16 +708,24 @@ fn apply_content(
                 "message": format!("shipments[{i}] for order {:?}: {message}", work.external_id),
             }))
         };
-        let row = conn.query_one(
-            "SELECT id FROM orders WHERE channel = $1 AND external_id = $2",
-            &[Value::Text(channel), Value::Text(&work.external_id)],
-        )?;
-        let Some(row) = row else {
-            return Err(business(format!(
-                "no order of channel {channel:?} has this external_id"
-            )));
+        // A reference iom wrote into one of this instance's documents (a 940's depositor order
+        // number, echoed by the warehouse's 945) first, then the channel's own order number.
+        let id = match crate::outbound::order_of_reference(conn, channel, &work.external_id)? {
+            Some(id) => id,
+            None => conn
+                .query_one(
+                    "SELECT id FROM orders WHERE channel = $1 AND external_id = $2",
+                    &[Value::Text(channel), Value::Text(&work.external_id)],
+                )?
+                .map(|row| row.text(0).map(str::to_owned))
+                .transpose()?
+                .ok_or_else(|| {
+                    business(format!(
+                        "no order of channel {channel:?} has this external_id, and no document of it used this reference"
+                    ))
+                })?,
         };
-        let id = orders::parse_id(row.text(0)?)?;
+        let id = orders::parse_id(&id)?;
         let mut order =
             orders::load(conn, id, true)?.ok_or_else(|| business("the order vanished".into()))?;
         let before = order.clone();

@@ -1,7 +1,10 @@
 //! Outbound documents decided by business events: a consumer of the event log (cursor
 //! `documents`) that turns
 //!
-//! - `order.received` of an order from an `x12` instance into its 855 acknowledgement,
+//! - the first decision on an order from an `x12` instance (`order.released`,
+//!   `order.backordered`, `order.cancelled`, or a shipment before any of them) into its 855
+//!   acknowledgement, once per order: it says what iom did with each line, which is known only
+//!   then,
 //! - `order.shipment_created` of such an order into an 856 ship notice and an 810 invoice,
 //! - `order.released` into an X12 940 for each node of the order run by an `x12` instance. A
 //!   node run by a `webhook` instance is not released here: the flow step `release-to-nodes`
@@ -27,10 +30,10 @@ use chrono::{Timelike, Utc};
 use iom_domain::order::LineQuantity;
 use iom_domain::{LineStatus, Order, OrderId};
 use iom_providers::x12::outbound::{
-    Outgoing, invoice_810, po_ack_855, ship_notice_856, shipping_order_940,
+    Outgoing, Written, invoice_810, po_ack_855, ship_notice_856, shipping_order_940,
 };
 use iom_providers::x12::writer::EnvelopeSettings;
-use iom_store::outbound::OutboundDocument;
+use iom_store::outbound::{Built, OutboundDocument};
 use serde_json::Value;
 use tokio::task::JoinHandle;
 
@@ -40,7 +43,7 @@ use crate::App as AppState;
 
 /// The cursor of this consumer in `delivery_cursors`.
 pub const CONSUMER: &str = "documents";
-const TYPES: &str = "order.received,order.shipment_created,order.released";
+const TYPES: &str = "order.released,order.backordered,order.cancelled,order.shipment_created";
 /// Events decided per transaction.
 const BATCH: usize = 100;
 /// Short, so that after a crash another process takes over within seconds; renewing costs a
@@ -117,8 +120,11 @@ pub async fn round(state: &AppState) -> Result<usize, String> {
         {
             continue;
         }
+        let from_sender = event.data["channel"]
+            .as_str()
+            .is_some_and(|c| senders.contains(c));
         documents.extend(
-            decide(state, &event.kind, &event.data)
+            decide(state, &event.kind, &event.data, from_sender)
                 .await
                 .map_err(|e| format!("event {}: {e}", event.seq))?,
         );
@@ -175,7 +181,7 @@ fn x12_document(
     envelope: EnvelopeSettings,
     kind: &str,
     order_id: String,
-    build: impl FnOnce(&Outgoing<'_>) -> Result<String, String> + Send + 'static,
+    build: impl FnOnce(&Outgoing<'_>) -> Result<Written, String> + Send + 'static,
 ) -> OutboundDocument {
     let at = Utc::now().naive_utc();
     let at = at.with_nanosecond(0).unwrap_or(at);
@@ -185,14 +191,26 @@ fn x12_document(
         order_ids: vec![order_id],
         deliver: loaded.connection("url").is_some(),
         numbered: true,
+        once: None,
         build: Box::new(move |control| {
             build(&Outgoing {
                 envelope: &envelope,
                 control,
                 at,
             })
-            .map(String::into_bytes)
+            .map(|w| Built {
+                payload: w.text.into_bytes(),
+                references: w.references,
+            })
         }),
+    }
+}
+
+/// A document without references of its own.
+fn plain(text: String) -> Written {
+    Written {
+        text,
+        references: Vec::new(),
     }
 }
 
@@ -206,73 +224,91 @@ fn unbuildable(loaded: &Loaded, kind: &str, order: &Order, error: String) -> Out
         order_ids: vec![order.id.to_string()],
         deliver: false,
         numbered: false,
+        once: None,
         build: Box::new(move |_| Err(error)),
     }
 }
 
+/// The documents an event causes; `from_sender` when the order's channel is an instance that
+/// sends X12.
 async fn decide(
     state: &AppState,
     kind: &str,
     data: &Value,
+    from_sender: bool,
 ) -> Result<Vec<OutboundDocument>, String> {
     let Some(order) = load_order(state, data).await? else {
         return Ok(Vec::new());
     };
-    if kind == "order.released" {
-        return releases(state, order).await;
+    let mut out = Vec::new();
+    if from_sender && let Some(loaded) = instance(state, &order.channel).await? {
+        out.extend(to_channel(state, &loaded, kind, data, &order).await?);
     }
-    let Some(loaded) = instance(state, &order.channel).await? else {
-        return Ok(Vec::new());
-    };
-    let env = match envelope(&loaded) {
+    if kind == "order.released" {
+        out.extend(releases(state, order).await?);
+    }
+    Ok(out)
+}
+
+/// The documents to the `x12` instance an order came from: its 855 on the first decision, an
+/// 856 and an 810 for each shipment.
+async fn to_channel(
+    state: &AppState,
+    loaded: &Loaded,
+    kind: &str,
+    data: &Value,
+    order: &Order,
+) -> Result<Vec<OutboundDocument>, String> {
+    let env = match envelope(loaded) {
         Ok(Some(env)) => env,
         Ok(None) => return Ok(Vec::new()),
-        Err(e) => return Ok(vec![unbuildable(&loaded, kind, &order, e)]),
+        Err(e) => return Ok(vec![unbuildable(loaded, kind, order, e)]),
     };
     let order_id = order.id.to_string();
+    let order = std::sync::Arc::new(order.clone());
     let mut out = Vec::new();
-    match kind {
-        "order.received" if wants(&loaded, "855") => {
-            out.push(x12_document(&loaded, env, "855", order_id, move |o| {
-                po_ack_855(&order, o).map_err(|e| e.to_string())
-            }));
-        }
-        "order.shipment_created" => {
-            let shipment_id = data["id"].as_str().unwrap_or_default();
-            let Some(index) = order.shipments.iter().position(|s| s.id == shipment_id) else {
-                tracing::warn!(order = %order_id, shipment = %shipment_id, "an announced shipment is not on its order");
-                return Ok(out);
-            };
-            let node = &order.shipments[index].node;
-            let ship_from = state
-                .store
-                .get_node(node.clone())
-                .await
-                .map_err(|e| e.to_string())?
-                .and_then(|n| n.doc["name"].as_str().map(str::to_owned))
-                .filter(|n| !n.is_empty());
-            let order = std::sync::Arc::new(order);
-            if wants(&loaded, "856") {
-                let (order, env) = (order.clone(), env.clone());
-                out.push(x12_document(
-                    &loaded,
-                    env,
-                    "856",
-                    order_id.clone(),
-                    move |o| {
-                        ship_notice_856(&order, &order.shipments[index], ship_from.as_deref(), o)
-                            .map_err(|e| e.to_string())
-                    },
-                ));
-            }
-            if wants(&loaded, "810") {
-                let invoice_number = format!("{}-{}", order.external_id, index + 1);
-                out.push(x12_document(&loaded, env, "810", order_id, move |o| {
-                    invoice_810(&order, index, &invoice_number, o).map_err(|e| e.to_string())
-                }));
-            }
-        }
-        _ => {}
+    if wants(loaded, "855") {
+        let order = order.clone();
+        let mut ack = x12_document(loaded, env.clone(), "855", order_id.clone(), move |o| {
+            po_ack_855(&order, o).map(plain).map_err(|e| e.to_string())
+        });
+        ack.once = Some(format!("855:{order_id}"));
+        out.push(ack);
+    }
+    if kind != "order.shipment_created" {
+        return Ok(out);
+    }
+    let shipment_id = data["id"].as_str().unwrap_or_default();
+    let Some(index) = order.shipments.iter().position(|s| s.id == shipment_id) else {
+        tracing::warn!(order = %order_id, shipment = %shipment_id, "an announced shipment is not on its order");
+        return Ok(out);
+    };
+    let node = &order.shipments[index].node;
+    let ship_from = state
+        .store
+        .get_node(node.clone())
+        .await
+        .map_err(|e| e.to_string())?
+        .and_then(|n| n.doc["name"].as_str().map(str::to_owned))
+        .filter(|n| !n.is_empty());
+    if wants(loaded, "856") {
+        let (order, env) = (order.clone(), env.clone());
+        out.push(x12_document(
+            loaded,
+            env,
+            "856",
+            order_id.clone(),
+            move |o| {
+                ship_notice_856(&order, &order.shipments[index], ship_from.as_deref(), o)
+                    .map(plain)
+                    .map_err(|e| e.to_string())
+            },
+        ));
+    }
+    if wants(loaded, "810") {
+        out.push(x12_document(loaded, env, "810", order_id, move |o| {
+            invoice_810(&order, index, o).map_err(|e| e.to_string())
+        }));
     }
     Ok(out)
 }

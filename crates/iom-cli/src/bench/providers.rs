@@ -2,6 +2,8 @@
 //!
 //! - X12 850 parsing: MB/s of `x12::parse` alone, and of parsing plus mapping every 850 to an
 //!   order intake, over one large generated interchange.
+//! - X12 outbound: µs to write and validate an 856 and an 810 for an order of the generated
+//!   850s shipped in two parts, and the documents per second that makes on one core.
 //! - Shopify webhooks over HTTP: signed `POST /api/v1/inbound/{provider}` with concurrent clients,
 //!   each answered 202 only once its order is committed; orders per second.
 //! - Outbound webhooks: a subscription created after the orders exist, with `after: 0`, delivers
@@ -38,6 +40,7 @@ pub async fn run(args: ProvidersArgs) -> anyhow::Result<()> {
         bail!("--clients, --webhooks and --x12-orders must be at least 1");
     }
     x12(args.x12_orders)?;
+    x12_outbound()?;
     let dir = tempfile::tempdir()?;
     let database_url = args
         .database
@@ -125,6 +128,94 @@ fn x12(orders: usize) -> anyhow::Result<()> {
         "  parse + map to intakes: {:>4.1} MB/s ({:.0} orders/s)",
         mb / map_best,
         orders as f64 / map_best
+    );
+    Ok(())
+}
+
+/// Writing and validating the documents a shipment causes, in process (the store and the event
+/// consumer around them are not in this figure).
+fn x12_outbound() -> anyhow::Result<()> {
+    use iom_domain::order::{LineQuantityRequest, ShipmentRequest};
+    use iom_providers::x12::outbound::{Outgoing, invoice_810, ship_notice_856};
+    use iom_providers::x12::writer::EnvelopeSettings;
+
+    let mut doc = String::from(
+        "ISA*00*          *00*          *ZZ*BUYER          *ZZ*IOM            *261126*1200*U*00401*000000001*0*P*>~GS*PO*BUYER*IOM*20261126*1200*1*X*004010~",
+    );
+    purchase_order(1, &mut doc);
+    doc.push_str("GE*1*1~IEA*1*000000001~");
+    let ix = iom_providers::x12::parse(doc.as_bytes())?;
+    let intake = iom_providers::x12::po850::orders(&ix, "edi")?.remove(0);
+    let now = chrono::Utc::now();
+    let mut order = intake
+        .validate(now)
+        .map_err(|e| anyhow::anyhow!("the generated order is invalid: {e:?}"))?;
+    for half in [1, 2] {
+        let lines = order
+            .lines
+            .iter()
+            .map(|l| LineQuantityRequest {
+                line_no: Some(l.line_no.into()),
+                quantity: Some(
+                    if half == 1 {
+                        l.quantity / 2
+                    } else {
+                        l.quantity - l.quantity / 2
+                    }
+                    .into(),
+                ),
+            })
+            .collect();
+        order.record_shipment(
+            ShipmentRequest {
+                node: Some("DC-1".into()),
+                lines: Some(lines),
+                carrier: Some("UPS".into()),
+                tracking: Some(format!("1Z999AA1012345678{half}")),
+            },
+            now,
+        )?;
+    }
+    let settings: EnvelopeSettings =
+        serde_json::from_value(json!({"sender_id": "IOM", "receiver_id": "BUYER"}))?;
+    let at = now.naive_utc();
+    let rounds = 20_000u64;
+    let mut best = (f64::MAX, f64::MAX);
+    for _ in 0..3 {
+        let t = Instant::now();
+        for control in 1..=rounds {
+            let out = Outgoing {
+                envelope: &settings,
+                control,
+                at,
+            };
+            std::hint::black_box(ship_notice_856(&order, &order.shipments[1], None, &out)?);
+        }
+        best.0 = best.0.min(t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        for control in 1..=rounds {
+            let out = Outgoing {
+                envelope: &settings,
+                control,
+                at,
+            };
+            std::hint::black_box(invoice_810(&order, 1, &out)?);
+        }
+        best.1 = best.1.min(t.elapsed().as_secs_f64());
+    }
+    let per = |secs: f64| secs / rounds as f64 * 1e6;
+    println!(
+        "X12 outbound: an order of 10 lines shipped in two parts, written and validated on one core"
+    );
+    println!(
+        "  856 ship notice: {:>6.1} µs ({:.0} documents/s)",
+        per(best.0),
+        rounds as f64 / best.0
+    );
+    println!(
+        "  810 invoice:     {:>6.1} µs ({:.0} documents/s)",
+        per(best.1),
+        rounds as f64 / best.1
     );
     Ok(())
 }

@@ -184,6 +184,10 @@ async fn an_850_order_gets_855_856_and_810_with_retries_and_a_dead_letter() {
             .await;
         assert_eq!(accepted["status"], "processed", "{accepted}");
         let order_id = accepted["order_ids"][0].as_str().unwrap().to_owned();
+        // Nothing is acknowledged before iom has decided what to do with the lines.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(receiver.wait_for(&path, 0).await.is_empty());
+        release_all(&app, order_id.parse().unwrap(), "DC-LAREDO").await;
 
         // The 855, to the partner that sent the 850, signed.
         let got = receiver.wait_for(&path, 1).await;
@@ -198,7 +202,10 @@ async fn an_850_order_gets_855_856_and_810_with_retries_and_a_dead_letter() {
         assert_eq!(set, "855");
         let bak = segment(&body, "BAK");
         assert_eq!(bak[3], "4600000406");
-        assert_eq!(bak[8], order_id);
+        assert_eq!(
+            x12::outbound::order_of_reference(&bak[8]).map(|u| u.to_string()),
+            Some(order_id.clone())
+        );
         let ix = x12::parse(doc).unwrap();
         assert_eq!(ix.isa().unwrap().get(8).map(str::trim), Some("000123456"));
         wait_status(&app, "edi", "855", 1, "processed").await;
@@ -338,6 +345,8 @@ async fn without_a_url_documents_wait_in_the_log_for_pick_up() {
             .inbound_bearer("edi", &sample("x12/EDI.Net_x12.850.edi"))
             .await;
         assert_eq!(accepted["status"], "processed");
+        let order_id = accepted["order_ids"][0].as_str().unwrap().to_owned();
+        release_all(&app, order_id.parse().unwrap(), "DC-LAREDO").await;
         let ready = wait_status(&app, "edi", "855", 1, "ready").await;
         let (_, m) = app
             .get(&format!(
@@ -349,7 +358,8 @@ async fn without_a_url_documents_wait_in_the_log_for_pick_up() {
         assert_eq!(set, "855");
         assert_eq!(segment(&body, "BAK")[3], "1000012");
         let ix = x12::parse(m["payload"].as_str().unwrap().as_bytes()).unwrap();
-        assert_eq!(ix.isa().unwrap().get(8).map(str::trim), Some("ACME"));
+        // To the partner that sent the 850, as its 997 went, whatever the instance's default.
+        assert_eq!(ix.isa().unwrap().get(8).map(str::trim), Some("000123456"));
         let (_, listed) = app.get("/api/v1/providers/edi/messages?status=ready").await;
         assert_eq!(listed["items"].as_array().unwrap().len(), 1);
         // Kept for pick-up: nothing to send again.
@@ -506,5 +516,113 @@ async fn bad_outbound_and_pull_settings_are_refused_with_their_fields() {
             let (status, _) = app.get(&format!("/api/v1/providers/{name}")).await;
             assert_eq!(status, StatusCode::NOT_FOUND);
         }
+    }
+}
+
+/// Marks every line of an order released at `node`, as the flow would.
+async fn release_all(app: &TestApp, id: iom_domain::OrderId, node: &str) {
+    let node = node.to_owned();
+    app.server
+        .state
+        .store
+        .update_order(id, move |o, now| {
+            let mut events = Vec::new();
+            let lines: Vec<u32> = o.lines.iter().map(|l| l.line_no).collect();
+            for line in lines {
+                events.extend(o.set_line_stage(
+                    line,
+                    LineStatus::Released,
+                    Some(node.clone()),
+                    None,
+                    now,
+                )?);
+            }
+            Ok(events)
+        })
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_945_quoting_the_940s_reference_ships_the_order_and_an_invalid_940_is_never_sent() {
+    let (addr, receiver) = Receiver::start().await;
+    for app in apps().await {
+        let wh = format!("wh2-{}", app.backend);
+        let (status, body) = app
+            .put(
+                "/api/v1/providers/wh-edi",
+                json!({"type": "x12",
+                       "connection": {"url": format!("http://{addr}/{wh}")},
+                       "settings": {"x12": x12_settings("3PLWH"),
+                                    "delivery": serde_json::from_str::<Value>(FAST).unwrap()}}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        app.server
+            .state
+            .store
+            .put_node(iom_store::nodes::NodeRecord {
+                code: "WH-3PL".into(),
+                kind: "warehouse".into(),
+                active: true,
+                safety_stock: 0,
+                doc: json!({"code": "WH-3PL", "kind": "warehouse", "name": "WH-3PL", "provider": "wh-edi"}),
+                updated_at: chrono::Utc::now(),
+            })
+            .await
+            .unwrap();
+
+        // An order number of 30 characters does not fit W0502 (22): the 940 carries a
+        // reference instead, and the warehouse's 945 quoting it ships the order.
+        let long = "gid-shopify-Order-123456789012";
+        let order = app.create_order(long, &[3]).await;
+        let id: iom_domain::OrderId = order["id"].as_str().unwrap().parse().unwrap();
+        release_all(&app, id, "WH-3PL").await;
+        let got = receiver.wait_for(&wh, 1).await;
+        let (set, _, body) = read(&got[0].2);
+        assert_eq!(set, "940");
+        let depositor = segment(&body, "W05")[2].clone();
+        assert_ne!(depositor, long);
+        assert!(depositor.len() <= 22, "{depositor}");
+        let advice = format!(
+            "ISA*00*          *00*          *ZZ*3PLWH          *ZZ*IOMRETAIL      *260304*0506*U*00401*000000077*0*P*>~\
+             GS*SW*3PLWH*IOMRETAIL*20260304*0506*77*X*004010~ST*945*0001~\
+             W06*F*{depositor}*20260304*SHIP-77~N1*SF*WH-3PL*92*WH-3PL~\
+             LX*1~W12*CC*3*3*0*EA**SKU-1~W03*3~SE*8*0001~GE*1*77~IEA*1*000000077~"
+        );
+        let (_, accepted) = app.inbound_bearer("wh-edi", advice.as_bytes()).await;
+        assert_eq!(accepted["status"], "processed", "{accepted}");
+        let (_, o) = app.get(&format!("/api/v1/orders/{id}")).await;
+        assert_eq!(o["lines"][0]["shipped_quantity"], 3, "{o}");
+
+        // A SKU longer than W0105 allows (48): the 940 is not sent, and the message log says
+        // which element is at fault.
+        let mut body = super::order_body("LONG-SKU-1", &[1]);
+        body["lines"][0]["sku"] = json!("S".repeat(60));
+        let (status, created) = app.post("/api/v1/orders", body).await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        let id: iom_domain::OrderId = created["id"].as_str().unwrap().parse().unwrap();
+        release_all(&app, id, "WH-3PL").await;
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let failed = loop {
+            let failed: Vec<Value> = messages(&app, "wh-edi")
+                .await
+                .into_iter()
+                .filter(|m| m["kind"] == "940" && m["status"] == "failed")
+                .collect();
+            if let Some(m) = failed.into_iter().next() {
+                break m;
+            }
+            assert!(Instant::now() < deadline, "no failed 940");
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        };
+        let message = failed["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("940 W0105"), "{message}");
+        assert_eq!(
+            receiver.wait_for(&wh, 1).await.len(),
+            1,
+            "nothing more was sent"
+        );
+        receiver.got.lock().unwrap().retain(|g| g.0 != wh);
     }
 }

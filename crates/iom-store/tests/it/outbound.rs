@@ -1,7 +1,7 @@
 //! Outbound documents and pull checkpoints: what keeps them exactly-once across processes.
 
 use iom_store::Store;
-use iom_store::outbound::{Attempt, OutboundDocument};
+use iom_store::outbound::{Attempt, Built, OutboundDocument};
 use iom_store::providers::{Apply, Direction, NewMessage, Processed};
 
 use super::{order, stores};
@@ -14,7 +14,66 @@ fn document(provider: &str, kind: &str, deliver: bool) -> OutboundDocument {
         order_ids: vec!["o-1".into()],
         deliver,
         numbered: true,
-        build: Box::new(move |control| Ok(format!("{kind_text} #{control}").into_bytes())),
+        once: None,
+        build: Box::new(move |control| Ok(format!("{kind_text} #{control}").into_bytes().into())),
+    }
+}
+
+#[tokio::test]
+async fn a_one_of_a_kind_document_is_logged_once_and_its_references_find_the_order() {
+    for (store, _db) in stores().await {
+        store.cursor("documents".into(), 0).await.unwrap();
+        let ack = |control_seen: std::sync::Arc<std::sync::Mutex<Vec<u64>>>| OutboundDocument {
+            provider: "edi".into(),
+            kind: "855".into(),
+            order_ids: vec!["o-1".into()],
+            deliver: false,
+            numbered: true,
+            once: Some("855:o-1".into()),
+            build: Box::new(move |control| {
+                control_seen.lock().unwrap().push(control);
+                Ok(Built {
+                    payload: b"855".to_vec(),
+                    references: vec!["R-17".into()],
+                })
+            }),
+        };
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        for (from, to) in [(0, 1), (1, 2)] {
+            assert!(
+                store
+                    .commit_documents("documents".into(), from, to, vec![ack(seen.clone())])
+                    .await
+                    .unwrap()
+            );
+        }
+        // Built (and numbered) the first time only: no control number is wasted.
+        assert_eq!(*seen.lock().unwrap(), [1]);
+        let logged = store
+            .list_messages(iom_store::providers::MessageFilter {
+                provider: "edi".into(),
+                status: None,
+                limit: 10,
+                cursor: None,
+            })
+            .await
+            .unwrap();
+        assert_eq!(logged.len(), 1);
+        assert_eq!(
+            store
+                .order_of_reference("edi".into(), "R-17".into())
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("o-1")
+        );
+        assert_eq!(
+            store
+                .order_of_reference("other".into(), "R-17".into())
+                .await
+                .unwrap(),
+            None
+        );
     }
 }
 
@@ -194,6 +253,7 @@ async fn a_document_that_cannot_be_built_is_kept_as_failed() {
             order_ids: vec![],
             deliver: true,
             numbered: true,
+            once: None,
             build: Box::new(|_| Err("settings.x12.sender_id: 1 to 15 characters".into())),
         };
         assert!(
