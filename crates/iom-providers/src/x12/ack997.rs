@@ -15,6 +15,8 @@
 use chrono::NaiveDateTime;
 use thiserror::Error;
 
+use super::charset::CharacterSet;
+use super::writer::Writer;
 use super::{Delimiters, Interchange, MappingError, Problem, Segment, TransactionSet};
 
 /// How the 997 is enveloped.
@@ -134,13 +136,14 @@ pub fn build(
             .find(|&c| c != d.element && c != d.segment)
             .unwrap_or(b'>')
     });
-    let mut w = Writer {
-        out: String::new(),
-        element: char::from(d.element),
-        terminator: char::from(d.segment),
-        component: char::from(component),
-        line_breaks: envelope.line_breaks && d.segment != b'\n',
-        count: 0,
+    let (element, terminator, component_char) = (
+        char::from(d.element),
+        char::from(d.segment),
+        char::from(component),
+    );
+    let mut w = AckWriter {
+        w: Writer::with(element, terminator, component_char, envelope.line_breaks),
+        separators: [element, terminator, component_char],
     };
 
     let field = |n: usize, name: &'static str, max: usize| -> Result<String, AckError> {
@@ -173,7 +176,7 @@ pub fn build(
     };
     let test = isa.get(15).unwrap_or("P");
     let at = envelope.at;
-    w.segment(&[
+    w.w.raw_segment(&[
         "ISA",
         "00",
         "          ",
@@ -220,7 +223,7 @@ pub fn build(
             });
         };
         let control = format!("{set_control:04}");
-        w.count = 0;
+        w.w.count = 0;
         w.segment(&["ST", "997", &control]);
         w.segment(&["AK1", gs.get(1).unwrap_or(""), gs.get(6).unwrap_or("")]);
         let (mut received_sets, mut accepted) = (0usize, 0usize);
@@ -290,18 +293,18 @@ pub fn build(
         let mut ak9 = vec!["AK9", status, &declared, &received_s, &accepted_s];
         ak9.extend(group_codes.iter().take(5));
         w.segment(&ak9);
-        let count = (w.count + 1).to_string();
+        let count = (w.w.count + 1).to_string();
         w.segment(&["SE", &count, &control]);
         set_control = set_control.wrapping_add(1);
         sets_written += 1;
     }
     w.segment(&["GE", &sets_written.to_string(), &group_control]);
-    w.segment(&[
+    w.w.raw_segment(&[
         "IEA",
         "1",
         &format!("{:09}", envelope.interchange_control_number % 1_000_000_000),
     ]);
-    Ok(w.out)
+    Ok(w.w.out)
 }
 
 /// A 997 that accepts every set (apart from what the parser found in trailers).
@@ -309,51 +312,26 @@ pub fn accept_all(received: &Interchange<'_>, envelope: &AckEnvelope) -> Result<
     build(received, envelope, |_| SetOutcome::Accepted)
 }
 
-struct Writer {
-    out: String,
-    element: char,
-    terminator: char,
-    component: char,
-    line_breaks: bool,
-    /// Segments written since the last ST, for SE01.
-    count: usize,
+/// The 997's segments, through the writer every X12 document of iom's goes through; what it
+/// copies from the received interchange (segment ids, bad values) is fitted to the extended
+/// character set first. The 997 is not run through [`super::validate`]: it must echo what the
+/// partner sent (an ST02 of two digits, say) even where that breaks an element's length, and a
+/// partner is better served by an acknowledgement with its own odd value than by none.
+struct AckWriter {
+    w: Writer,
+    separators: [char; 3],
 }
 
-impl Writer {
+impl AckWriter {
     fn segment(&mut self, elements: &[&str]) {
-        let mut last = elements.len();
-        // Trailing empty elements are not written.
-        while last > 1 && elements[last - 1].is_empty() {
-            last -= 1;
-        }
-        for (i, e) in elements[..last].iter().enumerate() {
-            if i > 0 {
-                self.out.push(self.element);
-            }
-            self.out.push_str(e);
-        }
-        self.out.push(self.terminator);
-        if self.line_breaks {
-            self.out.push('\n');
-        }
-        self.count += 1;
+        self.w.segment(elements);
     }
 
-    /// Removes separators from a copied value so that it cannot break the 997's structure.
+    /// A value copied from the received interchange, safe to write.
     fn clean(&self, value: &str) -> String {
-        value
+        CharacterSet::Extended
+            .fit(value, &self.separators)
             .chars()
-            .map(|c| {
-                if c == self.element
-                    || c == self.terminator
-                    || c == self.component
-                    || c.is_control()
-                {
-                    ' '
-                } else {
-                    c
-                }
-            })
             .take(99)
             .collect()
     }
@@ -374,22 +352,27 @@ impl Writer {
             e.code.as_deref().unwrap_or(""),
         ]);
         for el in &e.elements {
-            let position = match el.component {
-                Some(c) => format!("{}{}{c}", el.position, self.component),
-                None => el.position.to_string(),
-            };
             let bad = el
                 .bad_value
                 .as_deref()
                 .map(|v| self.clean(v))
                 .unwrap_or_default();
-            self.segment(&[
-                "AK4",
-                &position,
-                el.reference.as_deref().unwrap_or(""),
-                &el.code,
-                &bad,
-            ]);
+            let reference = el
+                .reference
+                .as_deref()
+                .map(|r| self.clean(r))
+                .unwrap_or_default();
+            let code = self.clean(&el.code);
+            // AK401 is a composite (element, component): its separator is written as such.
+            let position = match el.component {
+                Some(c) => format!("{}{}{c}", el.position, self.separators[2]),
+                None => el.position.to_string(),
+            };
+            let mut ak4 = vec!["AK4", &position, &reference, &code, &bad];
+            while ak4.len() > 1 && ak4.last().is_some_and(|v| v.is_empty()) {
+                ak4.pop();
+            }
+            self.w.raw_segment(&ak4);
         }
     }
 }

@@ -184,6 +184,39 @@ fn outbound_documents_pass_an_independent_validator_and_invoices_add_up() {
         )
         .unwrap();
         std::fs::write(dir.path().join(format!("{stem}-997.edi")), ack).unwrap();
+        // A 997 rejecting every set, with a bad value outside ASCII and holding separators.
+        let rejection = ack997::build(
+            &ix,
+            &ack997::AckEnvelope {
+                interchange_control_number: 2,
+                group_control_number: 2,
+                first_set_control_number: 1,
+                at: at(),
+                delimiters: None,
+                line_breaks: true,
+            },
+            |_| {
+                ack997::SetOutcome::Rejected(vec![ack997::SegmentError {
+                    segment_id: "N1".into(),
+                    position: 7,
+                    loop_id: Some("N1".into()),
+                    code: Some("8".into()),
+                    elements: vec![ack997::ElementError {
+                        position: 2,
+                        component: None,
+                        reference: Some("93".into()),
+                        code: "6".into(),
+                        bad_value: Some("Müller*Söhne~ — ½".into()),
+                    }],
+                }])
+            },
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join(format!("{stem}-997-rejected.edi")),
+            rejection,
+        )
+        .unwrap();
         let Ok(intakes) = x12::po850::orders(&ix, "edi") else {
             continue;
         };
