@@ -50,6 +50,8 @@ pub struct Interpretation {
     pub result: Result<Content, InboundError>,
     /// The 997 answering an X12 interchange, whatever the result.
     pub ack: Option<String>,
+    /// What the envelope of an X12 interchange says about its sender's translator.
+    pub x12_partner: Option<x12::writer::Partner>,
 }
 
 #[derive(Debug, Error)]
@@ -217,6 +219,7 @@ fn single(kind: &str, result: Result<Content, InboundError>) -> Interpretation {
         kind: kind.to_owned(),
         result,
         ack: None,
+        x12_partner: None,
     }
 }
 
@@ -325,6 +328,7 @@ fn x12_document(
                 kind: "x12".into(),
                 result: Err(e.into()),
                 ack: None,
+                x12_partner: None,
             };
         }
     };
@@ -401,7 +405,13 @@ fn x12_document(
             Ok(content)
         })(),
     };
-    Interpretation { kind, result, ack }
+    let x12_partner = Some(x12::partner_of(&ix, ix.groups().next()));
+    Interpretation {
+        kind,
+        result,
+        ack,
+        x12_partner,
+    }
 }
 
 /// The shipment of `order` that `notice` reports: each notice line is matched to the order line

@@ -162,6 +162,7 @@ pub fn router(state: AppState) -> Router {
         .route("/providers", get(providers::list))
         .route("/providers/{name}", put(providers::put).get(providers::get))
         .route("/providers/{name}/messages", get(providers::messages))
+        .route("/providers/{name}/partners", get(providers::partners))
         .route("/providers/{name}/messages/{id}", get(providers::message))
         .route(
             "/providers/{name}/messages/{id}/retry",

@@ -24,7 +24,7 @@ use crate::routes::{
         fulfillment::put_profile, fulfillment::get_profile, fulfillment::list_profiles,
         fulfillment::plan_order, fulfillment::brokering_run, fulfillment::put_postal_centroids,
         providers::list_types, providers::put, providers::get, providers::list, providers::inbound,
-        providers::messages, providers::message, providers::retry,
+        providers::messages, providers::message, providers::retry, providers::partners,
         subscriptions::put, subscriptions::get, subscriptions::list,
         returns::create, returns::get, returns::list, returns::receive, returns::refund,
         returns::close, returns::cancel, returns::get_policy, returns::put_policy,

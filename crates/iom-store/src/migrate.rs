@@ -39,6 +39,7 @@ const SQLITE: &[(i64, &str)] = &[
         18,
         include_str!("migrations/sqlite/0018_x12_references.sql"),
     ),
+    (19, include_str!("migrations/sqlite/0019_x12_partners.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("migrations/postgres/0001_orders.sql")),
@@ -73,6 +74,10 @@ const POSTGRES: &[(i64, &str)] = &[
     (
         18,
         include_str!("migrations/postgres/0018_x12_references.sql"),
+    ),
+    (
+        19,
+        include_str!("migrations/postgres/0019_x12_partners.sql"),
     ),
 ];
 

@@ -282,6 +282,96 @@ fn log_document(tx: &mut Tx<'_>, doc: OutboundDocument) -> Result<Option<String>
     Ok(Some(id))
 }
 
+/// A trading partner of an x12 instance as its interchanges describe it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PartnerRecord {
+    pub provider: String,
+    /// Its interchange id (ISA06 of what it sends).
+    pub partner: String,
+    /// The envelope it uses (`iom_providers::x12::writer::Partner` as JSON).
+    pub profile: Json,
+    pub interchanges: i64,
+    pub first_seen: chrono::DateTime<chrono::Utc>,
+    pub last_seen: chrono::DateTime<chrono::Utc>,
+}
+
+/// Records what an interchange from `partner` of `provider` said about its envelope; called in
+/// the transaction that processes the interchange.
+pub fn learn_partner(
+    conn: &mut dyn Conn,
+    provider: &str,
+    partner: &str,
+    profile: &Json,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), StoreError> {
+    let profile = profile.to_string();
+    let now = micros(now);
+    conn.execute(
+        "INSERT INTO x12_partners (provider, partner, profile, interchanges, first_seen, last_seen)
+         VALUES ($1, $2, $3, 1, $4, $4)
+         ON CONFLICT (provider, partner) DO UPDATE SET profile = excluded.profile,
+             interchanges = x12_partners.interchanges + 1, last_seen = excluded.last_seen",
+        &[
+            Value::Text(provider),
+            Value::Text(partner),
+            Value::Text(&profile),
+            Value::Int(now),
+        ],
+    )?;
+    Ok(())
+}
+
+fn partner_record(r: &crate::db::Row) -> Result<PartnerRecord, StoreError> {
+    Ok(PartnerRecord {
+        provider: r.text(0)?.to_owned(),
+        partner: r.text(1)?.to_owned(),
+        profile: serde_json::from_str(r.text(2)?)?,
+        interchanges: r.int(3)?,
+        first_seen: crate::from_micros(r.int(4)?),
+        last_seen: crate::from_micros(r.int(5)?),
+    })
+}
+
+const PARTNER_COLUMNS: &str = "provider, partner, profile, interchanges, first_seen, last_seen";
+
+impl Store {
+    /// The partners `provider` has received interchanges from, by id.
+    pub async fn x12_partners(&self, provider: String) -> Result<Vec<PartnerRecord>, StoreError> {
+        self.read(move |conn| {
+            conn.query(
+                &format!(
+                    "SELECT {PARTNER_COLUMNS} FROM x12_partners WHERE provider = $1 ORDER BY partner"
+                ),
+                &[Value::Text(&provider)],
+            )?
+            .iter()
+            .map(partner_record)
+            .collect()
+        })
+        .await
+    }
+
+    /// One partner of `provider`, when it has sent an interchange.
+    pub async fn x12_partner(
+        &self,
+        provider: String,
+        partner: String,
+    ) -> Result<Option<PartnerRecord>, StoreError> {
+        self.read(move |conn| {
+            conn.query_one(
+                &format!(
+                    "SELECT {PARTNER_COLUMNS} FROM x12_partners WHERE provider = $1 AND partner = $2"
+                ),
+                &[Value::Text(&provider), Value::Text(&partner)],
+            )?
+            .as_ref()
+            .map(partner_record)
+            .transpose()
+        })
+        .await
+    }
+}
+
 /// The order a reference written into one of `provider`'s documents stands for.
 pub(crate) fn order_of_reference(
     conn: &mut dyn Conn,

@@ -32,7 +32,7 @@ use iom_domain::{LineStatus, Order, OrderId};
 use iom_providers::x12::outbound::{
     Outgoing, Written, invoice_810, po_ack_855, ship_notice_856, shipping_order_940,
 };
-use iom_providers::x12::writer::EnvelopeSettings;
+use iom_providers::x12::writer::{EnvelopeSettings, Partner};
 use iom_store::outbound::{Built, OutboundDocument};
 use serde_json::Value;
 use tokio::task::JoinHandle;
@@ -179,6 +179,7 @@ async fn load_order(state: &AppState, data: &Value) -> Result<Option<Order>, Str
 fn x12_document(
     loaded: &Loaded,
     envelope: EnvelopeSettings,
+    learned: Option<Partner>,
     kind: &str,
     order_id: String,
     build: impl FnOnce(&Outgoing<'_>) -> Result<Written, String> + Send + 'static,
@@ -197,6 +198,7 @@ fn x12_document(
                 envelope: &envelope,
                 control,
                 at,
+                learned: learned.as_ref(),
             })
             .map(|w| Built {
                 payload: w.text.into_bytes(),
@@ -269,9 +271,14 @@ async fn to_channel(
     let mut out = Vec::new();
     if wants(loaded, "855") {
         let order = order.clone();
-        let mut ack = x12_document(loaded, env.clone(), "855", order_id.clone(), move |o| {
-            po_ack_855(&order, o).map(plain).map_err(|e| e.to_string())
-        });
+        let mut ack = x12_document(
+            loaded,
+            env.clone(),
+            None,
+            "855",
+            order_id.clone(),
+            move |o| po_ack_855(&order, o).map(plain).map_err(|e| e.to_string()),
+        );
         ack.once = Some(format!("855:{order_id}"));
         out.push(ack);
     }
@@ -296,6 +303,7 @@ async fn to_channel(
         out.push(x12_document(
             loaded,
             env,
+            None,
             "856",
             order_id.clone(),
             move |o| {
@@ -306,7 +314,7 @@ async fn to_channel(
         ));
     }
     if wants(loaded, "810") {
-        out.push(x12_document(loaded, env, "810", order_id, move |o| {
+        out.push(x12_document(loaded, env, None, "810", order_id, move |o| {
             invoice_810(&order, index, o).map_err(|e| e.to_string())
         }));
     }
@@ -368,9 +376,26 @@ async fn releases(state: &AppState, order: Order) -> Result<Vec<OutboundDocument
                     continue;
                 }
                 let order = order.clone();
-                out.push(x12_document(&loaded, env, "940", order_id, move |o| {
-                    shipping_order_940(&order, &node, &lines, o).map_err(|e| e.to_string())
-                }));
+                // What the warehouse's own interchanges (945s) told us of its envelope.
+                let learned = match env.receiver_id.clone() {
+                    Some(partner) => state
+                        .store
+                        .x12_partner(provider.to_owned(), partner)
+                        .await
+                        .map_err(|e| e.to_string())?
+                        .and_then(|r| serde_json::from_value::<Partner>(r.profile).ok()),
+                    None => None,
+                };
+                out.push(x12_document(
+                    &loaded,
+                    env,
+                    learned,
+                    "940",
+                    order_id,
+                    move |o| {
+                        shipping_order_940(&order, &node, &lines, o).map_err(|e| e.to_string())
+                    },
+                ));
             }
             // Released by the flow step that called it (see the module comment).
             "webhook" => {}

@@ -432,10 +432,23 @@ fn decide(loaded: &Loaded, interpretation: Interpretation) -> (Apply, Vec<NewMes
         })
         .into_iter()
         .collect();
-    let apply = match interpretation.result {
+    let mut apply = match interpretation.result {
         Ok(content) => content_apply(loaded, content),
         Err(e) => Apply::Failed(e.to_json()),
     };
+    // What the sender's envelope says, kept for the documents iom sends it (with the content,
+    // in the message's transaction).
+    if let (Apply::Content { work, .. }, Some(partner)) = (&mut apply, interpretation.x12_partner)
+        && let Some(id) = partner.id.clone()
+    {
+        let provider = loaded.name().to_owned();
+        let profile = serde_json::to_value(&partner).unwrap_or_default();
+        work.push(Box::new(move |tx| {
+            let now = tx.now();
+            iom_store::outbound::learn_partner(tx.conn(), &provider, &id, &profile, now)?;
+            Ok(Vec::new())
+        }));
+    }
     (apply, outbound)
 }
 

@@ -188,6 +188,7 @@ fn x12_outbound() -> anyhow::Result<()> {
                 envelope: &settings,
                 control,
                 at,
+                learned: None,
             };
             std::hint::black_box(ship_notice_856(&order, &order.shipments[1], None, &out)?);
         }
@@ -198,6 +199,7 @@ fn x12_outbound() -> anyhow::Result<()> {
                 envelope: &settings,
                 control,
                 at,
+                learned: None,
             };
             std::hint::black_box(invoice_810(&order, 1, &out)?);
         }

@@ -383,11 +383,10 @@ pub(crate) fn parties(segments: &[Segment<'_>]) -> Vec<Party> {
 }
 
 /// What the envelope of a partner's interchange tells about its translator, which iom's
-/// documents to that partner then follow (see [`writer::Partner`]).
-fn learned_partner(set: &TransactionSet<'_>) -> serde_json::Value {
-    let ix = set.interchange();
+/// documents to that partner then follow (see [`writer::Partner`]); `group` gives GS02/GS03.
+pub fn partner_of(ix: &Interchange<'_>, group: Option<Group<'_>>) -> writer::Partner {
     let isa = ix.isa();
-    let gs = set.group().gs();
+    let gs = group.and_then(|g| g.gs());
     let isa_field = |n: usize| {
         isa.and_then(|s| s.get(n))
             .map(|v| v.trim().to_owned())
@@ -399,7 +398,7 @@ fn learned_partner(set: &TransactionSet<'_>) -> serde_json::Value {
             .filter(|v| !v.is_empty())
     };
     let d = ix.delimiters();
-    let partner = writer::Partner {
+    writer::Partner {
         qualifier: isa_field(5),
         id: isa_field(6),
         application_id: gs_field(2),
@@ -412,8 +411,7 @@ fn learned_partner(set: &TransactionSet<'_>) -> serde_json::Value {
         element_separator: Some(char::from(d.element)),
         segment_terminator: Some(char::from(d.segment)).filter(|c| !c.is_whitespace()),
         component_separator: d.component.map(char::from),
-    };
-    serde_json::to_value(partner).unwrap_or_default()
+    }
 }
 
 /// Identifies the interchange a document came from, for the order's attributes: who sent it and
@@ -440,7 +438,10 @@ pub(crate) fn envelope_attributes(
     if let Some(r) = receiver {
         m.insert("x12_receiver".into(), Value::from(r));
     }
-    m.insert("x12_partner".into(), learned_partner(set));
+    m.insert(
+        "x12_partner".into(),
+        serde_json::to_value(partner_of(ix, Some(group))).unwrap_or_default(),
+    );
     let mut control = serde_json::Map::new();
     if let Some(c) = ix.isa().and_then(|isa| isa.get(13)) {
         control.insert("interchange".into(), Value::from(c));

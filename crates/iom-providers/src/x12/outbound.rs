@@ -39,6 +39,8 @@ pub struct Outgoing<'a> {
     /// From the store's counter for this instance: ISA13, GS06 and ST02.
     pub control: u64,
     pub at: NaiveDateTime,
+    /// What the instance's configured partner (a warehouse's 945s) told us of its envelope.
+    pub learned: Option<&'a Partner>,
 }
 
 /// A written document and the references in it that stand for the order (a depositor order
@@ -73,7 +75,7 @@ impl Outgoing<'_> {
 
     /// The envelope to the instance's configured partner (a warehouse).
     fn envelope_to_configured(&self) -> Result<Envelope, WriteError> {
-        self.envelope.envelope(None)
+        self.envelope.envelope(self.learned)
     }
 
     fn write(

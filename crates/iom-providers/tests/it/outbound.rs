@@ -131,6 +131,7 @@ fn po_ack_855_echoes_the_po_and_accepts_each_line() {
         envelope: &envelope(),
         control: 41,
         at: at(),
+        learned: None,
     };
     let doc = po_ack_855(&order, &out).unwrap();
     let body = parse_back(&doc, "855", 41);
@@ -183,6 +184,7 @@ fn po_ack_855_reports_a_cancelled_quantity_as_a_change() {
             envelope: &envelope(),
             control: 7,
             at: at(),
+            learned: None,
         },
     )
     .unwrap();
@@ -210,6 +212,7 @@ fn ship_notice_856_is_read_back_as_the_same_shipment() {
             envelope: &envelope(),
             control: 123_456,
             at: at(),
+            learned: None,
         },
     )
     .unwrap();
@@ -286,6 +289,7 @@ fn invoices_810_of_every_shipment_add_up_to_the_order_total() {
                 envelope: &env,
                 control,
                 at: at(),
+                learned: None,
             },
         )
         .unwrap();
@@ -350,6 +354,7 @@ fn shipping_order_940_lists_the_released_lines() {
             envelope: &env,
             control: 5,
             at: at(),
+            learned: None,
         },
     )
     .unwrap();
@@ -391,6 +396,7 @@ fn separators_inside_values_cannot_break_the_document() {
             envelope: &envelope(),
             control: 1,
             at: at(),
+            learned: None,
         },
     )
     .unwrap();
@@ -407,6 +413,7 @@ fn bad_envelope_settings_name_the_field() {
         envelope: &env,
         control: 1,
         at: at(),
+        learned: None,
     };
     match po_ack_855(&order, &out) {
         Err(WriteError::Settings { field, .. }) => assert_eq!(field, "sender_id"),
@@ -425,6 +432,7 @@ fn bad_envelope_settings_name_the_field() {
         envelope: &env,
         control: 1,
         at: at(),
+        learned: None,
     };
     assert!(matches!(
         po_ack_855(&order, &out),
@@ -439,6 +447,7 @@ fn bad_envelope_settings_name_the_field() {
         envelope: &env,
         control: 1,
         at: at(),
+        learned: None,
     };
     match po_ack_855(&other, &out) {
         Err(WriteError::Settings { field, .. }) => assert_eq!(field, "receiver_id"),

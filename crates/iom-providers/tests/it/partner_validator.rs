@@ -107,6 +107,7 @@ fn documents(
             envelope: env,
             control: *control,
             at: at(),
+            learned: None,
         }
     };
     let write = |kind: &str, text: String| {

@@ -603,3 +603,78 @@ pub async fn retry(
         .ok_or_else(|| ApiError::not_found(format!("message {id} does not exist")))?;
     Ok(Json(message_view(m, false)))
 }
+
+/// A trading partner of an `x12` instance: what its own interchanges say about its envelope,
+/// and what the instance's `settings.x12.partners` sets over it. Documents to it use the set
+/// values, then the learned ones, then the instance's.
+#[derive(Serialize, ToSchema)]
+pub struct PartnerView {
+    /// Its interchange id (ISA06 of what it sends).
+    pub id: String,
+    /// Learned from its latest interchange: `qualifier`, `id`, `application_id`,
+    /// `our_qualifier`, `our_id`, `our_application_id`, `version`, `usage`, separators; null
+    /// for a partner only set in the settings.
+    #[schema(value_type = Option<Object>)]
+    pub learned: Option<Value>,
+    /// `settings.x12.partners.{id}` of the instance, when there is one.
+    #[schema(value_type = Option<Object>)]
+    pub settings: Option<Value>,
+    /// Interchanges received from it.
+    pub interchanges: i64,
+    pub first_seen: Option<DateTime<Utc>>,
+    pub last_seen: Option<DateTime<Utc>>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PartnerList {
+    pub items: Vec<PartnerView>,
+}
+
+/// The trading partners of an `x12` instance, by id.
+#[utoipa::path(get, path = "/api/v1/providers/{name}/partners", tag = "providers",
+    params(("name" = String, Path)),
+    responses((status = 200, body = PartnerList), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn partners(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(name): Path<String>,
+) -> ApiResult<Json<PartnerList>> {
+    principal.require(Access::Read)?;
+    let record = state
+        .store
+        .get_provider(name.clone())
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("provider {name} does not exist")))?;
+    let set = record.config["settings"]["x12"]["partners"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    let mut items: BTreeMap<String, PartnerView> = BTreeMap::new();
+    for learned in state.store.x12_partners(name).await? {
+        items.insert(
+            learned.partner.clone(),
+            PartnerView {
+                settings: set.get(&learned.partner).cloned(),
+                id: learned.partner,
+                learned: Some(learned.profile),
+                interchanges: learned.interchanges,
+                first_seen: Some(learned.first_seen),
+                last_seen: Some(learned.last_seen),
+            },
+        );
+    }
+    for (id, settings) in set {
+        items.entry(id.clone()).or_insert(PartnerView {
+            id,
+            learned: None,
+            settings: Some(settings),
+            interchanges: 0,
+            first_seen: None,
+            last_seen: None,
+        });
+    }
+    Ok(Json(PartnerList {
+        items: items.into_values().collect(),
+    }))
+}

@@ -209,6 +209,13 @@ async fn an_850_order_gets_855_856_and_810_with_retries_and_a_dead_letter() {
         let ix = x12::parse(doc).unwrap();
         assert_eq!(ix.isa().unwrap().get(8).map(str::trim), Some("000123456"));
         wait_status(&app, "edi", "855", 1, "processed").await;
+        let (_, partners) = app.get("/api/v1/providers/edi/partners").await;
+        assert_eq!(partners["items"][0]["id"], "000123456", "{partners}");
+        assert_eq!(
+            partners["items"][0]["learned"]["qualifier"], "01",
+            "{partners}"
+        );
+        assert_eq!(partners["items"][0]["learned"]["usage"], "T", "{partners}");
 
         // A shipment of two lines: an 856 and an 810.
         let (status, order) = app
@@ -585,7 +592,7 @@ async fn a_945_quoting_the_940s_reference_ships_the_order_and_an_invalid_940_is_
         assert_ne!(depositor, long);
         assert!(depositor.len() <= 22, "{depositor}");
         let advice = format!(
-            "ISA*00*          *00*          *ZZ*3PLWH          *ZZ*IOMRETAIL      *260304*0506*U*00401*000000077*0*P*>~\
+            "ISA*00*          *00*          *ZZ*3PLWH          *ZZ*IOMRETAIL      *260304*0506*U*00401*000000077*0*T*>~\
              GS*SW*3PLWH*IOMRETAIL*20260304*0506*77*X*004010~ST*945*0001~\
              W06*F*{depositor}*20260304*SHIP-77~N1*SF*WH-3PL*92*WH-3PL~\
              LX*1~W12*CC*3*3*0*EA**SKU-1~W03*3~SE*8*0001~GE*1*77~IEA*1*000000077~"
@@ -594,6 +601,22 @@ async fn a_945_quoting_the_940s_reference_ships_the_order_and_an_invalid_940_is_
         assert_eq!(accepted["status"], "processed", "{accepted}");
         let (_, o) = app.get(&format!("/api/v1/orders/{id}")).await;
         assert_eq!(o["lines"][0]["shipped_quantity"], 3, "{o}");
+
+        // The warehouse is now a known partner, and its envelope (a test interchange, `T`)
+        // is what the next 940 to it follows.
+        let (status, partners) = app.get("/api/v1/providers/wh-edi/partners").await;
+        assert_eq!(status, StatusCode::OK, "{partners}");
+        let partner = &partners["items"][0];
+        assert_eq!(partner["id"], "3PLWH", "{partners}");
+        assert_eq!(partner["learned"]["usage"], "T", "{partners}");
+        assert_eq!(partner["interchanges"], 1);
+        let order = app.create_order("AFTER-945", &[1]).await;
+        let id: iom_domain::OrderId = order["id"].as_str().unwrap().parse().unwrap();
+        release_all(&app, id, "WH-3PL").await;
+        let got = receiver.wait_for(&wh, 2).await;
+        let ix = x12::parse(&got[1].2).unwrap();
+        assert_eq!(ix.isa().unwrap().get(15), Some("T"));
+        assert_eq!(ix.isa().unwrap().get(8).map(str::trim), Some("3PLWH"));
 
         // A SKU longer than W0105 allows (48): the 940 is not sent, and the message log says
         // which element is at fault.
@@ -619,8 +642,8 @@ async fn a_945_quoting_the_940s_reference_ships_the_order_and_an_invalid_940_is_
         let message = failed["error"]["message"].as_str().unwrap_or_default();
         assert!(message.contains("940 W0105"), "{message}");
         assert_eq!(
-            receiver.wait_for(&wh, 1).await.len(),
-            1,
+            receiver.wait_for(&wh, 2).await.len(),
+            2,
             "nothing more was sent"
         );
         receiver.got.lock().unwrap().retain(|g| g.0 != wh);
