@@ -1,5 +1,6 @@
 //! `iom bench …`: programs that drive the real system and print figures.
 
+mod documents;
 mod dom;
 mod flow;
 mod insights;
@@ -21,6 +22,8 @@ pub enum BenchCommand {
     Inventory(inventory::InventoryArgs),
     /// Fulfilment optimisation: heuristic latency, exact batch time, gap and saving vs closest.
     Dom(dom::DomArgs),
+    /// Outbound X12 documents/s: a real `iom serve` draining a backlog of shipped orders.
+    Documents(documents::DocumentsArgs),
     /// X12 parsing MB/s, Shopify webhooks to committed orders per second, outbound webhook
     /// deliveries per second.
     Providers(providers::ProvidersArgs),
@@ -44,6 +47,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Inventory(args) => inventory::run(args).await,
         BenchCommand::Dom(args) => dom::run(args).await,
         BenchCommand::Providers(args) => providers::run(args).await,
+        BenchCommand::Documents(args) => documents::run(args).await,
         BenchCommand::Returns(args) => returns::run(args).await,
         BenchCommand::Insights(args) => insights::run(args).await,
         BenchCommand::Flow(args) => flow::run(args).await,

@@ -2,6 +2,7 @@
 
 mod crash;
 mod demo;
+mod documents;
 mod flow;
 mod flow_crash;
 mod import;

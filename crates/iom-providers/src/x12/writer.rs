@@ -403,28 +403,40 @@ impl Envelope {
     /// Free text (a name, a street, a description) in the partner's character set, trimmed and
     /// cut to `max` characters: the standard's maximum for the element it goes into.
     pub fn text(&self, value: &str, max: usize) -> String {
-        let mut separators = self.separators().to_vec();
-        separators.extend(self.repetition());
-        let fitted = self.character_set.fit(value.trim(), &separators);
+        let fitted = self.fit(value);
+        let mut out = String::with_capacity(fitted.len().min(max));
         // Blanked characters leave runs of spaces, which say nothing.
-        let mut cut = String::with_capacity(fitted.len().min(max));
-        for word in fitted.split(' ').filter(|w| !w.is_empty()) {
-            if !cut.is_empty() {
-                cut.push(' ');
+        for (taken, c) in fitted
+            .split(' ')
+            .filter(|w| !w.is_empty())
+            .flat_map(|w| std::iter::once(' ').chain(w.chars()))
+            .skip(1)
+            .enumerate()
+        {
+            if taken == max {
+                break;
             }
-            cut.push_str(word);
+            out.push(c);
         }
-        cut.chars()
-            .take(max)
-            .collect::<String>()
-            .trim_end()
-            .to_owned()
+        out.truncate(out.trim_end().len());
+        out
     }
 
     /// A value that must go out whole (an id, a SKU): fitted to the character set but never
     /// cut; when it is too long the document fails validation and is not sent.
     pub fn value(&self, value: &str) -> String {
-        self.text(value, usize::MAX)
+        self.fit(value).trim().to_owned()
+    }
+
+    fn fit<'v>(&self, value: &'v str) -> std::borrow::Cow<'v, str> {
+        let separators = self.separators();
+        match self.repetition() {
+            Some(r) => self.character_set.fit(
+                value.trim(),
+                &[separators[0], separators[1], separators[2], r],
+            ),
+            None => self.character_set.fit(value.trim(), &separators),
+        }
     }
 }
 
