@@ -40,6 +40,7 @@ const SQLITE: &[(i64, &str)] = &[
         include_str!("migrations/sqlite/0018_x12_references.sql"),
     ),
     (19, include_str!("migrations/sqlite/0019_x12_partners.sql")),
+    (20, include_str!("migrations/sqlite/0020_outbound_once.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("migrations/postgres/0001_orders.sql")),
@@ -78,6 +79,10 @@ const POSTGRES: &[(i64, &str)] = &[
     (
         19,
         include_str!("migrations/postgres/0019_x12_partners.sql"),
+    ),
+    (
+        20,
+        include_str!("migrations/postgres/0020_outbound_once.sql"),
     ),
 ];
 

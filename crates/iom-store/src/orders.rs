@@ -133,6 +133,31 @@ impl Store {
         self.read(move |c| load(c, id, false)).await
     }
 
+    /// The orders of `ids` that exist, in one read: for consumers of events that look at the
+    /// orders of a whole batch.
+    pub async fn get_orders(&self, ids: Vec<OrderId>) -> Result<Vec<Order>, StoreError> {
+        self.read(move |c| {
+            let mut out = Vec::with_capacity(ids.len());
+            for chunk in ids.chunks(500) {
+                let texts: Vec<String> = chunk.iter().map(OrderId::to_string).collect();
+                let placeholders: Vec<String> =
+                    (1..=texts.len()).map(|i| format!("${i}")).collect();
+                let params: Vec<Value<'_>> = texts.iter().map(|t| Value::Text(t)).collect();
+                for row in c.query(
+                    &format!(
+                        "SELECT doc FROM orders WHERE id IN ({})",
+                        placeholders.join(", ")
+                    ),
+                    &params,
+                )? {
+                    out.push(serde_json::from_str(row.text(0)?)?);
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
     pub async fn list_orders(&self, filter: OrderFilter) -> Result<Vec<Order>, StoreError> {
         self.read(move |c| list(c, &filter)).await
     }

@@ -11,10 +11,8 @@
 use serde_json::Value as Json;
 
 use crate::db::{Conn, Value};
-use crate::providers::{
-    Direction, MESSAGE_COLUMNS, MessageRecord, NewMessage, insert_message, message,
-};
-use crate::{Store, StoreError, Tx, micros};
+use crate::providers::{MESSAGE_COLUMNS, MessageRecord, message};
+use crate::{Store, StoreError, micros};
 
 /// Builds a document from its control number (for X12; other kinds ignore it).
 pub type BuildDocument = Box<dyn FnOnce(u64) -> Result<Built, String> + Send>;
@@ -48,7 +46,8 @@ pub struct OutboundDocument {
     /// Takes the next X12 control number of the provider.
     pub numbered: bool,
     /// A key that makes the document one of a kind for its provider (`855:<order id>`): when a
-    /// document with this key was logged before, this one is dropped before it takes a number.
+    /// document with this key was logged before (`outbound_once`), this one is dropped before
+    /// it takes a number.
     pub once: Option<String>,
     pub build: BuildDocument,
 }
@@ -92,9 +91,37 @@ impl Store {
             if moved != 1 {
                 return Ok(false);
             }
-            for doc in documents {
-                log_document(tx, doc)?;
+            // One-of-a-kind documents already logged are dropped first, so that no control
+            // number is taken for them; then each instance's numbers come as one block, and
+            // the documents are written in a few multi-row statements.
+            let claimed = claim_once(tx.conn(), &documents)?;
+            let kept: Vec<OutboundDocument> = documents
+                .into_iter()
+                .filter(|d| {
+                    d.once
+                        .as_ref()
+                        .is_none_or(|k| claimed.contains(&(d.provider.clone(), k.clone())))
+                })
+                .collect();
+            let mut numbers: std::collections::BTreeMap<String, (u64, u64)> = Default::default();
+            for doc in kept.iter().filter(|d| d.numbered) {
+                numbers.entry(doc.provider.clone()).or_default().1 += 1;
             }
+            for (provider, (first, count)) in numbers.iter_mut() {
+                *first = take_controls(tx.conn(), provider, *count)?;
+            }
+            let mut rows = Vec::with_capacity(kept.len());
+            for doc in kept {
+                let control = match numbers.get_mut(&doc.provider) {
+                    Some((next, _)) if doc.numbered => {
+                        *next += 1;
+                        *next - 1
+                    }
+                    _ => 0,
+                };
+                rows.push(built_row(doc, control, now));
+            }
+            insert_rows(tx.conn(), &rows)?;
             Ok(true)
         })
         .await
@@ -204,82 +231,207 @@ impl Store {
 }
 
 fn next_control(conn: &mut dyn Conn, provider: &str) -> Result<u64, StoreError> {
-    let row = conn
-        .query_one(
-            "INSERT INTO x12_control_numbers (provider, last) VALUES ($1, 1)
-             ON CONFLICT (provider) DO UPDATE SET last = x12_control_numbers.last + 1
-             RETURNING last",
-            &[Value::Text(provider)],
-        )?
-        .ok_or_else(|| StoreError::Corrupt("control number not returned".into()))?;
-    u64::try_from(row.int(0)?).map_err(|_| StoreError::Corrupt("negative control number".into()))
+    take_controls(conn, provider, 1)
 }
 
-fn log_document(tx: &mut Tx<'_>, doc: OutboundDocument) -> Result<Option<String>, StoreError> {
-    let now = micros(tx.now());
-    if let Some(key) = &doc.once {
-        let logged = tx.conn().query_one(
-            "SELECT id FROM provider_messages WHERE provider = $1 AND dedup_key = $2",
-            &[Value::Text(&doc.provider), Value::Text(key)],
-        )?;
-        if logged.is_some() {
-            return Ok(None);
+/// `count` consecutive control numbers of `provider`; the first of them.
+fn take_controls(conn: &mut dyn Conn, provider: &str, count: u64) -> Result<u64, StoreError> {
+    let count =
+        i64::try_from(count).map_err(|_| StoreError::Corrupt("too many documents".into()))?;
+    let row = conn
+        .query_one(
+            "INSERT INTO x12_control_numbers (provider, last) VALUES ($1, $2)
+             ON CONFLICT (provider) DO UPDATE SET last = x12_control_numbers.last + $2
+             RETURNING last",
+            &[Value::Text(provider), Value::Int(count)],
+        )?
+        .ok_or_else(|| StoreError::Corrupt("control number not returned".into()))?;
+    let last = row.int(0)?;
+    u64::try_from(last - count + 1)
+        .map_err(|_| StoreError::Corrupt("negative control number".into()))
+}
+
+/// Claims the keys of the one-of-a-kind documents among `documents`; the (provider, key)
+/// pairs claimed now, the others having been logged before.
+fn claim_once(
+    conn: &mut dyn Conn,
+    documents: &[OutboundDocument],
+) -> Result<std::collections::HashSet<(String, String)>, StoreError> {
+    let keys: Vec<(&str, &str)> = documents
+        .iter()
+        .filter_map(|d| d.once.as_deref().map(|k| (d.provider.as_str(), k)))
+        .collect();
+    let mut claimed = std::collections::HashSet::new();
+    for chunk in keys.chunks(200) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2))
+            .collect();
+        let params: Vec<Value<'_>> = chunk
+            .iter()
+            .flat_map(|(p, k)| [Value::Text(p), Value::Text(k)])
+            .collect();
+        for row in conn.query(
+            &format!(
+                "INSERT INTO outbound_once (provider, key) VALUES {}
+                 ON CONFLICT (provider, key) DO NOTHING RETURNING provider, key",
+                values.join(", ")
+            ),
+            &params,
+        )? {
+            claimed.insert((row.text(0)?.to_owned(), row.text(1)?.to_owned()));
         }
     }
-    let control = if doc.numbered {
-        next_control(tx.conn(), &doc.provider)?
-    } else {
-        0
-    };
-    let (built, status, error): (Built, &'static str, Option<Json>) = match (doc.build)(control) {
+    Ok(claimed)
+}
+
+/// A document built and ready to be inserted into the message log.
+struct Row {
+    id: String,
+    provider: String,
+    kind: String,
+    status: &'static str,
+    error: Option<String>,
+    payload: String,
+    encoding: &'static str,
+    hash: String,
+    order_ids: String,
+    /// For a message to send: now.
+    next_attempt_at: Option<i64>,
+    /// (reference, order id) for `x12_references`.
+    references: Vec<(String, String)>,
+    now: i64,
+}
+
+/// Builds a document with its control number; a document that cannot be built becomes a
+/// `failed` message with the reason, so that it is visible rather than lost.
+fn built_row(doc: OutboundDocument, control: u64, now: i64) -> Row {
+    let (built, status, error) = match (doc.build)(control) {
         Ok(built) => (built, if doc.deliver { "pending" } else { "ready" }, None),
         Err(message) => (
             Built::default(),
             "failed",
-            Some(serde_json::json!({"message": message})),
+            Some(serde_json::json!({"message": message}).to_string()),
         ),
     };
-    let id = insert_message(
-        tx.conn(),
-        &NewMessage {
-            provider: doc.provider.clone(),
-            direction: Direction::Outbound,
-            kind: doc.kind,
-            status,
-            payload: built.payload,
-        },
+    let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&built.payload));
+    // The log is TEXT on both backends; bytes that are not UTF-8 are kept as hex.
+    let (payload, encoding) = match String::from_utf8(built.payload) {
+        Ok(text) => (text, "utf8"),
+        Err(e) => (hex::encode(e.as_bytes()), "hex"),
+    };
+    let references = match doc.order_ids.first() {
+        Some(order) => built
+            .references
+            .into_iter()
+            .map(|r| (r, order.clone()))
+            .collect(),
+        None => Vec::new(),
+    };
+    Row {
+        id: uuid::Uuid::now_v7().to_string(),
+        order_ids: serde_json::to_string(&doc.order_ids).unwrap_or_else(|_| "[]".into()),
+        provider: doc.provider,
+        kind: doc.kind,
+        status,
+        error,
+        payload,
+        encoding,
+        hash,
+        next_attempt_at: (status == "pending").then_some(now),
+        references,
         now,
-    )?
-    .ok_or_else(|| StoreError::Corrupt("outbound message logged twice".into()))?;
-    let ids = serde_json::to_string(&doc.order_ids)?;
-    let error = error.map(|e| e.to_string());
-    let next = (status == "pending").then_some(now);
-    tx.conn().execute(
-        "UPDATE provider_messages SET order_ids = $2, error = $3, next_attempt_at = $4, dedup_key = $5
-         WHERE id = $1",
-        &[
-            Value::Text(&id),
-            Value::Text(&ids),
-            error.as_ref().into(),
-            next.into(),
-            doc.once.as_ref().into(),
-        ],
-    )?;
-    if let Some(order_id) = doc.order_ids.first() {
-        for reference in &built.references {
-            tx.conn().execute(
-                "INSERT INTO x12_references (provider, reference, order_id, created_at)
-                 VALUES ($1, $2, $3, $4) ON CONFLICT (provider, reference) DO NOTHING",
-                &[
-                    Value::Text(&doc.provider),
-                    Value::Text(reference),
-                    Value::Text(order_id),
-                    Value::Int(now),
-                ],
-            )?;
-        }
     }
-    Ok(Some(id))
+}
+
+/// Inserts the rows into the message log, and their references, a chunk per statement.
+fn insert_rows(conn: &mut dyn Conn, rows: &[Row]) -> Result<(), StoreError> {
+    const COLUMNS: usize = 12;
+    for chunk in rows.chunks(50) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                let p = |k: usize| format!("${}", i * COLUMNS + k);
+                format!(
+                    "({}, {}, 'outbound', {}, {}, 0, {}, {}, {}, {}, NULL, {}, {}, {}, {})",
+                    p(1),
+                    p(2),
+                    p(3),
+                    p(4),
+                    p(5),
+                    p(6),
+                    p(7),
+                    p(8),
+                    p(9),
+                    p(10),
+                    p(11),
+                    p(12)
+                )
+            })
+            .collect();
+        let mut params: Vec<Value<'_>> = Vec::with_capacity(chunk.len() * COLUMNS);
+        for r in chunk {
+            params.extend([
+                Value::Text(&r.id),
+                Value::Text(&r.provider),
+                Value::Text(&r.kind),
+                Value::Text(r.status),
+                r.error.as_ref().into(),
+                Value::Text(&r.payload),
+                Value::Text(r.encoding),
+                Value::Text(&r.hash),
+                Value::Text(&r.order_ids),
+                Value::Int(r.now),
+                Value::Int(r.now),
+                r.next_attempt_at.into(),
+            ]);
+        }
+        conn.execute(
+            &format!(
+                "INSERT INTO provider_messages (id, provider, direction, kind, status, attempts,
+                     error, payload, encoding, content_hash, dedup_key, order_ids, created_at,
+                     updated_at, next_attempt_at)
+                 VALUES {}",
+                values.join(", ")
+            ),
+            &params,
+        )?;
+    }
+    let references: Vec<(&Row, &(String, String))> = rows
+        .iter()
+        .flat_map(|r| r.references.iter().map(move |x| (r, x)))
+        .collect();
+    for chunk in references.chunks(100) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                format!(
+                    "(${}, ${}, ${}, ${})",
+                    4 * i + 1,
+                    4 * i + 2,
+                    4 * i + 3,
+                    4 * i + 4
+                )
+            })
+            .collect();
+        let params: Vec<Value<'_>> = chunk
+            .iter()
+            .flat_map(|(r, (reference, order))| {
+                [
+                    Value::Text(&r.provider),
+                    Value::Text(reference),
+                    Value::Text(order),
+                    Value::Int(r.now),
+                ]
+            })
+            .collect();
+        conn.execute(
+            &format!(
+                "INSERT INTO x12_references (provider, reference, order_id, created_at)
+                 VALUES {} ON CONFLICT (provider, reference) DO NOTHING",
+                values.join(", ")
+            ),
+            &params,
+        )?;
+    }
+    Ok(())
 }
 
 /// A trading partner of an x12 instance as its interchanges describe it.

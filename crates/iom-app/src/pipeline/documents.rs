@@ -23,7 +23,7 @@
 //! which (default all four). With a `url` in its connection the documents are posted by the
 //! sender (`pending`), without one they wait in the message log for pick-up (`ready`).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
 use chrono::{Timelike, Utc};
@@ -33,6 +33,7 @@ use iom_providers::x12::outbound::{
     Outgoing, Written, invoice_810, po_ack_855, ship_notice_856, shipping_order_940,
 };
 use iom_providers::x12::writer::{EnvelopeSettings, Partner};
+use iom_store::nodes::NodeRecord;
 use iom_store::outbound::{Built, OutboundDocument};
 use serde_json::Value;
 use tokio::task::JoinHandle;
@@ -111,22 +112,50 @@ pub async fn round(state: &AppState) -> Result<usize, String> {
         .filter(|p| p.kind == "x12" && !p.config["settings"]["x12"].is_null())
         .map(|p| p.name)
         .collect();
-    let mut documents = Vec::new();
-    for event in &events {
-        if event.kind != "order.released"
-            && !event.data["channel"]
-                .as_str()
-                .is_some_and(|c| senders.contains(c))
-        {
-            continue;
-        }
-        let from_sender = event.data["channel"]
+    let from_sender = |e: &iom_store::events::Event| {
+        e.data["channel"]
             .as_str()
-            .is_some_and(|c| senders.contains(c));
+            .is_some_and(|c| senders.contains(c))
+    };
+    let relevant: Vec<_> = events
+        .iter()
+        .filter(|e| e.kind == "order.released" || from_sender(e))
+        .collect();
+    // The orders of the whole batch in one read, and each node once.
+    let ids: Vec<OrderId> = relevant
+        .iter()
+        .filter_map(|e| e.data["order_id"].as_str()?.parse().ok())
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let orders: HashMap<String, Order> = state
+        .store
+        .get_orders(ids)
+        .await
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .map(|o| (o.id.to_string(), o))
+        .collect();
+    let mut nodes = Nodes::default();
+    let mut documents = Vec::new();
+    for event in relevant {
+        let Some(order) = event.data["order_id"]
+            .as_str()
+            .and_then(|id| orders.get(id))
+        else {
+            continue;
+        };
         documents.extend(
-            decide(state, &event.kind, &event.data, from_sender)
-                .await
-                .map_err(|e| format!("event {}: {e}", event.seq))?,
+            decide(
+                state,
+                &mut nodes,
+                &event.kind,
+                &event.data,
+                order,
+                from_sender(event),
+            )
+            .await
+            .map_err(|e| format!("event {}: {e}", event.seq))?,
         );
     }
     let moved = state
@@ -165,14 +194,23 @@ async fn instance(state: &AppState, name: &str) -> Result<Option<std::sync::Arc<
     }
 }
 
-async fn load_order(state: &AppState, data: &Value) -> Result<Option<Order>, String> {
-    let Some(id) = data["order_id"]
-        .as_str()
-        .and_then(|s| s.parse::<OrderId>().ok())
-    else {
-        return Ok(None);
-    };
-    state.store.get_order(id).await.map_err(|e| e.to_string())
+/// Nodes read during one round, each once.
+#[derive(Default)]
+struct Nodes(HashMap<String, Option<NodeRecord>>);
+
+impl Nodes {
+    async fn get(&mut self, state: &AppState, code: &str) -> Result<Option<NodeRecord>, String> {
+        if let Some(node) = self.0.get(code) {
+            return Ok(node.clone());
+        }
+        let node = state
+            .store
+            .get_node(code.to_owned())
+            .await
+            .map_err(|e| e.to_string())?;
+        self.0.insert(code.to_owned(), node.clone());
+        Ok(node)
+    }
 }
 
 /// An X12 document of `loaded`, built with the control number the store hands out.
@@ -235,19 +273,18 @@ fn unbuildable(loaded: &Loaded, kind: &str, order: &Order, error: String) -> Out
 /// sends X12.
 async fn decide(
     state: &AppState,
+    nodes: &mut Nodes,
     kind: &str,
     data: &Value,
+    order: &Order,
     from_sender: bool,
 ) -> Result<Vec<OutboundDocument>, String> {
-    let Some(order) = load_order(state, data).await? else {
-        return Ok(Vec::new());
-    };
     let mut out = Vec::new();
     if from_sender && let Some(loaded) = instance(state, &order.channel).await? {
-        out.extend(to_channel(state, &loaded, kind, data, &order).await?);
+        out.extend(to_channel(nodes, state, &loaded, kind, data, order).await?);
     }
     if kind == "order.released" {
-        out.extend(releases(state, order).await?);
+        out.extend(releases(state, nodes, order.clone()).await?);
     }
     Ok(out)
 }
@@ -255,6 +292,7 @@ async fn decide(
 /// The documents to the `x12` instance an order came from: its 855 on the first decision, an
 /// 856 and an 810 for each shipment.
 async fn to_channel(
+    nodes: &mut Nodes,
     state: &AppState,
     loaded: &Loaded,
     kind: &str,
@@ -291,11 +329,9 @@ async fn to_channel(
         return Ok(out);
     };
     let node = &order.shipments[index].node;
-    let ship_from = state
-        .store
-        .get_node(node.clone())
-        .await
-        .map_err(|e| e.to_string())?
+    let ship_from = nodes
+        .get(state, node)
+        .await?
         .and_then(|n| n.doc["name"].as_str().map(str::to_owned))
         .filter(|n| !n.is_empty());
     if wants(loaded, "856") {
@@ -322,7 +358,11 @@ async fn to_channel(
 }
 
 /// One release per node of the order whose definition names a provider instance.
-async fn releases(state: &AppState, order: Order) -> Result<Vec<OutboundDocument>, String> {
+async fn releases(
+    state: &AppState,
+    nodes: &mut Nodes,
+    order: Order,
+) -> Result<Vec<OutboundDocument>, String> {
     let mut by_node: BTreeMap<String, Vec<LineQuantity>> = BTreeMap::new();
     for line in &order.lines {
         if line.status != LineStatus::Released || line.open_quantity() == 0 {
@@ -338,12 +378,7 @@ async fn releases(state: &AppState, order: Order) -> Result<Vec<OutboundDocument
     let order = std::sync::Arc::new(order);
     let mut out = Vec::new();
     for (node, lines) in by_node {
-        let Some(record) = state
-            .store
-            .get_node(node.clone())
-            .await
-            .map_err(|e| e.to_string())?
-        else {
+        let Some(record) = nodes.get(state, &node).await? else {
             continue;
         };
         let Some(provider) = record.doc["provider"].as_str() else {
