@@ -152,6 +152,7 @@ impl WarningKind {
 
 /// Parses a document holding one interchange (or bare functional groups / transaction sets).
 pub fn parse(input: &[u8]) -> Result<Interchange<'_>, X12Error> {
+    let input = without_end_of_file(input);
     let text = utf8(input)?;
     let start = skip_ws(input, bom_len(input));
     if start >= input.len() {
@@ -183,6 +184,7 @@ pub fn parse(input: &[u8]) -> Result<Interchange<'_>, X12Error> {
 /// Parses a document holding several interchanges one after the other (some partners batch a
 /// day's ISA envelopes into one file). Each interchange may declare its own delimiters.
 pub fn parse_many(input: &[u8]) -> Result<Vec<Interchange<'_>>, X12Error> {
+    let input = without_end_of_file(input);
     let text = utf8(input)?;
     let mut start = skip_ws(input, bom_len(input));
     if start >= input.len() {
@@ -532,6 +534,24 @@ fn bom_len(input: &[u8]) -> usize {
 
 fn is_ws(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\r' | b'\n' | b'\x0b' | b'\x0c')
+}
+
+/// The input without what some systems put after the last segment: a DOS end-of-file mark
+/// (0x1A, Ctrl-Z, written by mailbox software that still marks the end of a file that way) and
+/// the whitespace after it. What comes before the mark is kept: with a newline as segment
+/// terminator, the last newline ends the IEA.
+fn without_end_of_file(input: &[u8]) -> &[u8] {
+    let mut end = input.len();
+    while end > 0 && is_ws(input[end - 1]) {
+        end -= 1;
+    }
+    if end == 0 || input[end - 1] != 0x1A {
+        return input;
+    }
+    while end > 0 && input[end - 1] == 0x1A {
+        end -= 1;
+    }
+    &input[..end]
 }
 
 fn skip_ws(input: &[u8], mut pos: usize) -> usize {

@@ -759,3 +759,24 @@ fn po850_ship_to_by_location_code_only() {
         json!("DC-0042")
     );
 }
+
+#[test]
+fn a_dos_end_of_file_mark_after_the_last_iea_is_the_end_of_the_document() {
+    let one = super::sample("x12/EDI.Net_x12.850a.edi");
+    let mut marked = one.clone();
+    marked.extend_from_slice(b"\r\n\x1a");
+    let ix = x12::parse(&marked).unwrap();
+    assert_eq!(ix.transaction_sets().count(), 1);
+
+    // A mailbag of interchanges, the mark at its end as DOS tools leave it.
+    let mut bag = one.clone();
+    bag.extend_from_slice(b"\r\n");
+    bag.extend_from_slice(&super::sample("x12/vscode-edi-support_850-loop.edi"));
+    bag.extend_from_slice(b"\x1a\x1a\n");
+    assert_eq!(x12::parse_many(&bag).unwrap().len(), 2);
+
+    // Anything else after the IEA is still refused, as is a mark in the middle.
+    let mut junk = one.clone();
+    junk.extend_from_slice(b"\x1aXYZ");
+    assert!(x12::parse(&junk).is_err());
+}
