@@ -118,7 +118,8 @@ pub enum Apply {
 }
 
 pub enum Target {
-    /// Log a new message; an inbound one whose content was seen before is not processed again.
+    /// Log a new message; an inbound one whose content was processed before is not processed
+    /// again (one whose processing failed is).
     New(NewMessage),
     /// Process a logged message again (a retry, or a message stored before its content arrived).
     Existing { provider: String, id: String },
@@ -136,8 +137,9 @@ pub enum Processed {
         created: usize,
         error: Option<Json>,
     },
-    /// The same document was received before as this message.
-    Duplicate { id: String },
+    /// The same document was received and processed before as this message, which created or
+    /// refers to `order_ids`.
+    Duplicate { id: String, order_ids: Vec<String> },
     /// A retry of a message that is already processed.
     AlreadyProcessed { id: String },
 }
@@ -559,19 +561,34 @@ pub(crate) fn process(
         Target::New(message) => match insert_message(tx.conn(), &message, now)? {
             Some(id) => (id, message.provider),
             None => {
+                let lock = if tx.dialect() == Dialect::Postgres {
+                    " FOR UPDATE"
+                } else {
+                    ""
+                };
                 let row = tx
                     .conn()
                     .query_one(
-                        "SELECT id FROM provider_messages WHERE provider = $1 AND dedup_key = $2",
+                        &format!(
+                            "SELECT id, status, order_ids FROM provider_messages
+                             WHERE provider = $1 AND dedup_key = $2{lock}"
+                        ),
                         &[
                             Value::Text(&message.provider),
                             Value::Text(&message.content_hash()),
                         ],
                     )?
                     .ok_or_else(|| StoreError::Corrupt("duplicate message vanished".into()))?;
-                return Ok(Processed::Duplicate {
-                    id: row.text(0)?.to_owned(),
-                });
+                let id = row.text(0)?.to_owned();
+                // A document whose processing failed is processed again when it is sent again:
+                // the sender learns what happens now, not that it was seen before.
+                if row.text(1)? != "failed" {
+                    return Ok(Processed::Duplicate {
+                        id,
+                        order_ids: serde_json::from_str(row.text(2)?)?,
+                    });
+                }
+                (id, message.provider)
             }
         },
         Target::Existing { provider, id } => {

@@ -135,14 +135,14 @@ pub async fn run(args: OrdersArgs) -> anyhow::Result<()> {
     println!("format: {format:?}");
     println!("orders created: {created}");
     println!("orders that existed already: {existing}");
-    println!("documents seen before (skipped): {duplicates}");
+    println!("documents imported before (skipped): {duplicates}");
     println!("documents failed: {}", failed.len());
     for (n, id, reason) in &failed {
         println!("  document {n} (message {id}): {reason}");
     }
     if !failed.is_empty() {
         println!(
-            "fix the mappings, then retry: POST /api/v1/providers/{}/messages/{{id}}/retry",
+            "fix the mappings, then import the same files again (documents that failed are processed again) or retry one: POST /api/v1/providers/{}/messages/{{id}}/retry",
             args.provider
         );
     }

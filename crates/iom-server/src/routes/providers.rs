@@ -317,7 +317,15 @@ fn accepted(outcome: Processed) -> Accepted {
             created,
             error,
         },
-        Processed::Duplicate { id } | Processed::AlreadyProcessed { id } => Accepted {
+        Processed::Duplicate { id, order_ids } => Accepted {
+            message_id: id,
+            status: "duplicate".into(),
+            duplicate: true,
+            order_ids,
+            created: 0,
+            error: None,
+        },
+        Processed::AlreadyProcessed { id } => Accepted {
             message_id: id,
             status: "duplicate".into(),
             duplicate: true,

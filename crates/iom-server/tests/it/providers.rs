@@ -649,6 +649,50 @@ async fn unmapped_skus_fail_until_the_mapping_is_fixed_and_retried() {
 }
 
 #[tokio::test]
+async fn a_failed_document_sent_again_is_processed_again_and_only_a_success_is_a_duplicate() {
+    for app in apps().await {
+        app.put(
+            "/api/v1/providers/edi",
+            json!({"type": "x12", "mappings": {"sku": {"A_QU001-BLK": "QUILT-BLK"}}}),
+        )
+        .await;
+        let doc = sample("x12/EDI.Net_x12.850a.edi");
+        let (_, first) = app.inbound_bearer("edi", &doc).await;
+        assert_eq!(first["status"], "failed", "{first}");
+        // Sent again as it is: processed again, and it fails again, saying why.
+        let (_, again) = app.inbound_bearer("edi", &doc).await;
+        assert_eq!(again["status"], "failed", "{again}");
+        assert_eq!(again["duplicate"], false, "{again}");
+        assert_eq!(again["message_id"], first["message_id"]);
+        assert!(again["error"]["unmapped"].is_array(), "{again}");
+        // The mapping fixed, the same bytes sent again create the order.
+        let mappings = json!({"sku": {"A_QU001-BLK": "QUILT-BLK", "A_QF001-BLK": "FLEECE-BLK",
+                                      "A_QF001-RED": "FLEECE-RED"}});
+        app.put(
+            "/api/v1/providers/edi",
+            json!({"type": "x12", "mappings": mappings}),
+        )
+        .await;
+        let (_, third) = app.inbound_bearer("edi", &doc).await;
+        assert_eq!(third["status"], "processed", "{third}");
+        assert_eq!(third["created"], 1);
+        assert_eq!(app.counts().await.0, 1);
+        // Now it is a duplicate, naming what it created.
+        let (_, fourth) = app.inbound_bearer("edi", &doc).await;
+        assert_eq!(fourth["status"], "duplicate", "{fourth}");
+        assert_eq!(fourth["order_ids"], third["order_ids"]);
+        assert_eq!(app.counts().await.0, 1);
+        let message = app
+            .messages("edi", "")
+            .await
+            .into_iter()
+            .find(|m| m["direction"] == "inbound")
+            .unwrap();
+        assert_eq!(message["attempts"], 3, "{message}");
+    }
+}
+
+#[tokio::test]
 async fn the_same_document_twice_creates_one_order() {
     for app in apps().await {
         app.put("/api/v1/providers/edi", json!({"type": "x12"}))
