@@ -23,17 +23,19 @@ def rfc2822_to_rfc3339:
     else "\($p[2])-\($month)-\($p[0] | if length == 1 then "0" + . else . end)T\($p[3])\($p[4][:3]):\($p[4][3:])"
     end;
 
+# Stores send some text fields as JSON numbers (a zip of 99362, a phone of 5095550100): every
+# field is taken as text.
 def address:
   if . == null then null else {
-    name: ([.first_name, .last_name] | map(select(blank | not)) | join(" ") | nonblank),
-    company: (.company | nonblank),
-    line1: (.street_1 | nonblank),
-    line2: (.street_2 | nonblank),
-    city: (.city | nonblank),
-    region: (.state | nonblank),
-    postal_code: (.zip | nonblank),
-    country: ((.country_iso2 | nonblank) // (.country | nonblank)),
-    phone: (.phone | nonblank)
+    name: ([.first_name, .last_name] | map(select(blank | not) | text) | join(" ") | nonblank),
+    company: (.company | text | nonblank),
+    line1: (.street_1 | text | nonblank),
+    line2: (.street_2 | text | nonblank),
+    city: (.city | text | nonblank),
+    region: (.state | text | nonblank),
+    postal_code: (.zip | text | nonblank),
+    country: ((.country_iso2 | text | nonblank) // (.country | text | nonblank)),
+    phone: (.phone | text | nonblank)
   } end;
 
 . as $in
@@ -53,17 +55,17 @@ def address:
     placed_at: ($o.date_created | if blank then null else rfc2822_to_rfc3339 end),
     customer: {
       id: (if ($o.customer_id // 0) == 0 then null else ($o.customer_id | text) end),
-      email: ($o.billing_address.email | nonblank),
-      name: ([$o.billing_address.first_name, $o.billing_address.last_name] | map(select(blank | not)) | join(" ") | nonblank),
-      phone: ($o.billing_address.phone | nonblank)
+      email: ($o.billing_address.email | text | nonblank),
+      name: ([$o.billing_address.first_name, $o.billing_address.last_name] | map(select(blank | not) | text) | join(" ") | nonblank),
+      phone: ($o.billing_address.phone | text | nonblank)
     },
     bill_to: ($o.billing_address | address),
     ship_to: ($ship | address),
-    ship_method: ($ship.shipping_method | nonblank),
+    ship_method: ($ship.shipping_method | text | nonblank),
     shipping_amount: ($o.shipping_cost_ex_tax | nonblank),
     lines: [$products | to_entries[] | .key as $i | .value | {
       line_no: ($i + 1),
-      sku: ((.sku | nonblank) // ("product:" + (.product_id | text))),
+      sku: ((.sku | text | nonblank) // ("product:" + (.product_id | text))),
       quantity: .quantity,
       unit_price: (.price_ex_tax // .base_price),
       discount: ([(.applied_discounts // [])[].amount] | money_sum),

@@ -237,6 +237,34 @@ fn bigcommerce_discounts_and_shipping_address() {
 }
 
 #[test]
+fn bigcommerce_numbers_where_text_is_expected_are_taken_as_text() {
+    let t = Transform::bigcommerce().unwrap();
+    let mut order = sample_json("bigcommerce/bigcommerce-api-ruby_order.json");
+    order[0]["billing_address"]["zip"] = json!(99362);
+    order[0]["billing_address"]["phone"] = json!(5_095_550_100u64);
+    let input = json!({
+        "order": order,
+        "products": [{"id": 1, "product_id": 5, "sku": 12345, "name": "Mug", "quantity": 1,
+                      "price_ex_tax": "2.5000", "total_tax": "0"}],
+        "shipping_addresses": [{"first_name": "Daffy", "last_name": "Duck", "street_1": 2,
+            "city": "Portland", "state": "OR", "zip": 97201, "phone": 5_035_550_100u64,
+            "country_iso2": "US", "shipping_method": "UPS Ground"}]
+    });
+    let order = valid(&t.run_intakes(&input, "bc").unwrap()[0]);
+    let bill_to = order.bill_to.as_ref().unwrap();
+    assert_eq!(bill_to.postal_code.as_deref(), Some("99362"));
+    assert_eq!(bill_to.phone.as_deref(), Some("5095550100"));
+    assert_eq!(
+        order.customer.as_ref().unwrap().phone.as_deref(),
+        Some("5095550100")
+    );
+    let ship_to = order.ship_to.as_ref().unwrap();
+    assert_eq!(ship_to.postal_code.as_deref(), Some("97201"));
+    assert_eq!(ship_to.line1.as_deref(), Some("2"));
+    assert_eq!(order.lines[0].sku, "12345");
+}
+
+#[test]
 fn bigcommerce_order_without_products_is_refused() {
     let t = Transform::bigcommerce().unwrap();
     let order = sample_json("bigcommerce/bigcommerce-api-ruby_order.json");
