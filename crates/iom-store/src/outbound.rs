@@ -11,7 +11,7 @@
 use serde_json::Value as Json;
 
 use crate::db::{Conn, Value};
-use crate::providers::{MESSAGE_COLUMNS, MessageRecord, message};
+use crate::providers::{MESSAGE_COLUMNS, MessageRecord, content_hash, log_text, message};
 use crate::{Store, StoreError, micros};
 
 /// Builds a document from its control number (for X12; other kinds ignore it).
@@ -313,12 +313,9 @@ fn built_row(doc: OutboundDocument, control: u64, now: i64) -> Row {
             Some(serde_json::json!({"message": message}).to_string()),
         ),
     };
-    let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&built.payload));
-    // The log is TEXT on both backends; bytes that are not UTF-8 are kept as hex.
-    let (payload, encoding) = match String::from_utf8(built.payload) {
-        Ok(text) => (text, "utf8"),
-        Err(e) => (hex::encode(e.as_bytes()), "hex"),
-    };
+    let hash = content_hash(&built.payload);
+    let (payload, encoding) = log_text(&built.payload);
+    let payload = payload.into_owned();
     let references = match doc.order_ids.first() {
         Some(order) => built
             .references

@@ -87,7 +87,7 @@ pub struct NewMessage {
 
 impl NewMessage {
     pub fn content_hash(&self) -> String {
-        hex::encode(Sha256::digest(&self.payload))
+        content_hash(&self.payload)
     }
 }
 
@@ -513,6 +513,20 @@ fn tx_now(tx: &Tx<'_>) -> i64 {
 
 pub(crate) const MESSAGE_COLUMNS: &str = "id, provider, direction, kind, status, attempts, error, payload, encoding, content_hash, order_ids, created_at, updated_at, next_attempt_at";
 
+/// The hash a message's content is known by (SHA-256, hex).
+pub(crate) fn content_hash(payload: &[u8]) -> String {
+    hex::encode(Sha256::digest(payload))
+}
+
+/// A payload as the log keeps it: the log is TEXT on both backends, so a document that is not
+/// UTF-8 (an ISO-8859-1 EDI file) is kept byte for byte as hex. The text and its encoding.
+pub(crate) fn log_text(payload: &[u8]) -> (std::borrow::Cow<'_, str>, &'static str) {
+    match std::str::from_utf8(payload) {
+        Ok(text) => (std::borrow::Cow::Borrowed(text), "utf8"),
+        Err(_) => (std::borrow::Cow::Owned(hex::encode(payload)), "hex"),
+    }
+}
+
 /// Inserts a message; `None` when an inbound message with the same content exists.
 pub(crate) fn insert_message(
     conn: &mut dyn Conn,
@@ -521,12 +535,7 @@ pub(crate) fn insert_message(
 ) -> Result<Option<String>, StoreError> {
     let id = uuid::Uuid::now_v7().to_string();
     let hash = m.content_hash();
-    // The log is TEXT on both backends; a document that is not UTF-8 (an ISO-8859-1 EDI file) is
-    // kept byte for byte as hex.
-    let (payload, encoding) = match std::str::from_utf8(&m.payload) {
-        Ok(text) => (std::borrow::Cow::Borrowed(text), "utf8"),
-        Err(_) => (std::borrow::Cow::Owned(hex::encode(&m.payload)), "hex"),
-    };
+    let (payload, encoding) = log_text(&m.payload);
     let dedup = (m.direction == Direction::Inbound).then_some(hash.as_str());
     let inserted = conn.execute(
         "INSERT INTO provider_messages (id, provider, direction, kind, status, attempts, error, payload,

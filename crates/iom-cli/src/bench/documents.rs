@@ -6,7 +6,6 @@
 //! and an 810. Documents/s is the consumer's event cursor reaching the last event, timed from
 //! the moment the server is up.
 
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -17,7 +16,6 @@ use iom_store::Store;
 use iom_store::orders::CreateOutcome;
 use iom_store::providers::{MessageFilter, ProviderRecord};
 use serde_json::json;
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 const CHANNEL: &str = "edi-bench";
 
@@ -120,22 +118,7 @@ pub async fn run(args: DocumentsArgs) -> anyhow::Result<()> {
         started.elapsed().as_secs_f64()
     );
 
-    let exe = std::env::current_exe().context("locating the iom binary")?;
-    let mut child = tokio::process::Command::new(&exe)
-        .args(["serve", "--listen", "127.0.0.1:0", "--database", &database])
-        .env("IOM_FLOWS", "off")
-        .env("IOM_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .context("starting iom serve")?;
-    let stdout = child.stdout.take().context("stdout")?;
-    let mut lines = BufReader::new(stdout).lines();
-    lines
-        .next_line()
-        .await?
-        .context("iom serve printed nothing")?;
+    let mut child = super::serve_child(&database, false).await?;
     let started = Instant::now();
     loop {
         let at = store

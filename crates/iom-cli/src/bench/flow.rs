@@ -4,13 +4,11 @@
 //! draining. Step time p50 is the median wall time of a step execution as recorded on the run
 //! (bookkeeping and the step's own work: validate, plan, reserve, release).
 
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use iom_store::Store;
 use serde_json::json;
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 #[derive(clap::Args)]
 pub struct FlowArgs {
@@ -85,24 +83,9 @@ pub async fn run(args: FlowArgs) -> anyhow::Result<()> {
     let monitor = Store::open(&database).await?;
 
     // The executors, as real processes.
-    let exe = std::env::current_exe().context("locating the iom binary")?;
     let mut children = Vec::new();
     for _ in 0..args.processes {
-        let mut child = tokio::process::Command::new(&exe)
-            .args(["serve", "--listen", "127.0.0.1:0", "--database", &database])
-            .env("IOM_FLOWS", "on")
-            .env("IOM_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .context("starting iom serve")?;
-        let stdout = child.stdout.take().context("stdout")?;
-        let mut lines = BufReader::new(stdout).lines();
-        lines
-            .next_line()
-            .await?
-            .context("iom serve printed nothing")?;
+        let child = super::serve_child(&database, true).await?;
         children.push(child);
     }
     let started = Instant::now();

@@ -55,3 +55,30 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Ui(args) => ui::run(args).await,
     }
 }
+
+/// Starts `iom serve` on `database` as users run it, as a child process (killed when dropped),
+/// and waits until it is listening (its first line on standard output).
+pub(crate) async fn serve_child(
+    database: &str,
+    flows: bool,
+) -> anyhow::Result<tokio::process::Child> {
+    use anyhow::Context;
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let exe = std::env::current_exe().context("locating the iom binary")?;
+    let mut child = tokio::process::Command::new(&exe)
+        .args(["serve", "--listen", "127.0.0.1:0", "--database", database])
+        .env("IOM_FLOWS", if flows { "on" } else { "off" })
+        .env("IOM_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .context("starting iom serve")?;
+    let stdout = child.stdout.take().context("stdout")?;
+    BufReader::new(stdout)
+        .lines()
+        .next_line()
+        .await?
+        .context("iom serve printed nothing")?;
+    Ok(child)
+}

@@ -258,12 +258,16 @@ pub async fn get(
     Path(name): Path<String>,
 ) -> ApiResult<Json<ProviderView>> {
     principal.require(Access::Read)?;
-    let record = state
+    Ok(Json(view(&existing(&state, &name).await?)))
+}
+
+/// The instance named `name`, or a 404 saying it does not exist.
+async fn existing(state: &AppState, name: &str) -> ApiResult<ProviderRecord> {
+    state
         .store
-        .get_provider(name.clone())
+        .get_provider(name.to_owned())
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("provider {name} does not exist")))?;
-    Ok(Json(view(&record)))
+        .ok_or_else(|| ApiError::not_found(format!("provider {name} does not exist")))
 }
 
 /// Every provider instance, by name.
@@ -649,11 +653,7 @@ pub async fn partners(
     Path(name): Path<String>,
 ) -> ApiResult<Json<PartnerList>> {
     principal.require(Access::Read)?;
-    let record = state
-        .store
-        .get_provider(name.clone())
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("provider {name} does not exist")))?;
+    let record = existing(&state, &name).await?;
     let set = record.config["settings"]["x12"]["partners"]
         .as_object()
         .cloned()
