@@ -359,10 +359,3 @@ pub fn segment(id: &str) -> Option<&'static [Element]> {
         _ => return None,
     })
 }
-
-/// The maximum length of element `n` (1-based) of segment `id`; what a writer cuts free text to.
-pub fn max_length(id: &str, n: usize) -> Option<usize> {
-    segment(id)?
-        .get(n.checked_sub(1)?)
-        .map(|e| usize::from(e.max))
-}
