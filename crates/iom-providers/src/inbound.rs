@@ -315,103 +315,335 @@ fn finish_orders(
     })
 }
 
+/// An X12 document as one message: every transaction set in it, taken together (a message
+/// logged from a receipt holds one set, see [`x12_receipt`]), and the acknowledgement of it.
 fn x12_document(
     instance: &Instance,
     body: &[u8],
     now: DateTime<Utc>,
     control: u32,
 ) -> Interpretation {
-    let ix = match x12::parse(body) {
-        Ok(ix) => ix,
+    let mut receipt = match x12_receipt(instance, body, now) {
+        Ok(receipt) => receipt,
         Err(e) => {
             return Interpretation {
                 kind: "x12".into(),
-                result: Err(e.into()),
+                result: Err(e),
                 ack: None,
                 x12_partner: None,
             };
         }
     };
-    let mut ids: Vec<&str> = Vec::new();
-    let mut outcomes = Vec::new();
-    let mut intakes = Vec::new();
-    let mut notices = Vec::new();
-    let mut first_error: Option<InboundError> = None;
-    for set in ix.transaction_sets() {
-        if !ids.contains(&set.id()) {
-            ids.push(set.id());
+    let parts = std::mem::take(&mut receipt.parts);
+    let succeeded: Vec<bool> = parts.iter().map(|p| p.result.is_ok()).collect();
+    let controls = vec![control; receipt.acknowledgements_needed()];
+    let ack = receipt
+        .acknowledgements(&succeeded, &controls, now)
+        .into_iter()
+        .map(|(_, text)| text)
+        .reduce(|a, b| a + &b);
+    let mut kinds: Vec<String> = Vec::new();
+    let mut content = Content::default();
+    let mut first_error = None;
+    let mut x12_partner = None;
+    for part in parts {
+        if !kinds.contains(&part.kind) {
+            kinds.push(part.kind);
         }
-        let mapped = match set.id() {
-            "850" => x12::po850::order(&set, &instance.name).map(|o| intakes.push(o)),
-            "856" => x12::ship856::from_set(&set).map(|n| notices.extend(n)),
-            "945" => x12::ship945::from_set(&set).map(|n| notices.push(n)),
-            other => {
-                outcomes.push(x12::ack997::SetOutcome::Rejected(Vec::new()));
-                first_error.get_or_insert(InboundError::X12Unsupported {
-                    id: other.to_owned(),
-                    segment: set.st().index(),
-                });
-                continue;
+        x12_partner = x12_partner.or(part.x12_partner);
+        match part.result {
+            Ok(c) => {
+                content.orders.extend(c.orders);
+                content.shipments.extend(c.shipments);
+                content.refunds.extend(c.refunds);
             }
-        };
-        match mapped {
-            Ok(()) => outcomes.push(x12::ack997::SetOutcome::Accepted),
             Err(e) => {
-                outcomes.push(x12::ack997::SetOutcome::Rejected(vec![(&e).into()]));
-                first_error.get_or_insert(e.into());
+                first_error.get_or_insert(e);
             }
         }
     }
-    let kind = ids.join(",");
-    let ack = {
-        let mut next = outcomes.iter().cloned();
-        let envelope = x12::ack997::AckEnvelope {
-            interchange_control_number: control,
-            group_control_number: control,
-            first_set_control_number: 1,
-            at: now
-                .naive_utc()
-                .with_nanosecond(0)
-                .unwrap_or_else(|| now.naive_utc()),
-            delimiters: None,
-            line_breaks: true,
-        };
-        x12::ack997::build(&ix, &envelope, |_| {
-            next.next().unwrap_or(x12::ack997::SetOutcome::Accepted)
-        })
-        .ok()
-    };
-    let result = match first_error {
-        Some(e) => Err(e),
-        None => (|| {
-            let mut content = if intakes.is_empty() {
-                Content::default()
-            } else {
-                finish_orders(instance, intakes, now)?
-            };
-            let mut unmapped = Vec::new();
-            for notice in notices {
-                match instance.mappings.apply_to_shipment(notice) {
-                    Ok(n) => content.shipments.push(n),
-                    Err(UnmappedValues(m)) => unmapped.extend(m),
-                }
-            }
-            if !unmapped.is_empty() {
-                return Err(UnmappedValues(unmapped).into());
-            }
-            if content.orders.is_empty() && content.shipments.is_empty() {
-                return Err(InboundError::Empty);
-            }
-            Ok(content)
-        })(),
-    };
-    let x12_partner = Some(x12::partner_of(&ix, ix.groups().next()));
     Interpretation {
-        kind,
-        result,
+        kind: kinds.join(","),
+        result: match first_error {
+            Some(e) => Err(e),
+            None => Ok(content),
+        },
         ack,
         x12_partner,
     }
+}
+
+/// One document of an X12 receipt: a transaction set, or an interchange that could not be read.
+/// Each is logged and processed on its own, so one that fails never drops another.
+#[derive(Debug)]
+pub struct X12Part {
+    /// The transaction set id (`850`), or `x12` for an interchange that could not be read.
+    pub kind: String,
+    /// The set in the envelope it came in, alone (the interchange as received when it holds
+    /// nothing else): what the message log keeps, retries and recognises when it is sent again.
+    pub payload: Vec<u8>,
+    pub result: Result<Content, InboundError>,
+    /// What the envelope says about its sender's translator.
+    pub x12_partner: Option<x12::writer::Partner>,
+}
+
+/// An X12 body as partners send it: any number of interchanges, groups and transaction sets,
+/// cut into [`X12Part`]s, and what is needed to acknowledge each interchange once the parts
+/// were processed.
+pub struct X12Receipt<'a> {
+    received: Vec<x12::Received<'a>>,
+    /// Per part, in order: how the acknowledgement reports it when it was not processed.
+    rejections: Vec<x12::ack997::SetOutcome>,
+    pub parts: Vec<X12Part>,
+}
+
+/// Reads an X12 body into its parts; fails only when nothing in it is X12.
+pub fn x12_receipt<'a>(
+    instance: &Instance,
+    body: &'a [u8],
+    now: DateTime<Utc>,
+) -> Result<X12Receipt<'a>, InboundError> {
+    let received = x12::read(body)?;
+    let mut parts = Vec::new();
+    let mut rejections = Vec::new();
+    for item in &received {
+        match item {
+            x12::Received::Interchange(ix) => {
+                let alone = ix.transaction_sets().count() == 1;
+                for set in ix.transaction_sets() {
+                    let (result, rejection) = x12_set(instance, &set, now);
+                    parts.push(X12Part {
+                        kind: set.id().to_owned(),
+                        payload: if alone {
+                            ix.text().as_bytes().to_vec()
+                        } else {
+                            enveloped_alone(ix, &set).into_bytes()
+                        },
+                        result,
+                        x12_partner: Some(x12::partner_of(ix, Some(set.group()))),
+                    });
+                    rejections.push(rejection);
+                }
+            }
+            x12::Received::Broken(broken) => {
+                parts.push(X12Part {
+                    kind: "x12".into(),
+                    payload: broken.text.as_bytes().to_vec(),
+                    result: Err(broken.error.clone().into()),
+                    x12_partner: None,
+                });
+                rejections.push(x12::ack997::SetOutcome::Rejected(Vec::new()));
+            }
+        }
+    }
+    Ok(X12Receipt {
+        received,
+        rejections,
+        parts,
+    })
+}
+
+impl X12Receipt<'_> {
+    /// How many acknowledgement interchanges [`Self::acknowledgements`] writes, each needing a
+    /// control number: one per received interchange with a readable ISA.
+    pub fn acknowledgements_needed(&self) -> usize {
+        self.received
+            .iter()
+            .filter(|r| match r {
+                x12::Received::Interchange(ix) => ix.isa().is_some(),
+                x12::Received::Broken(b) => b.isa.is_some(),
+            })
+            .count()
+    }
+
+    /// The acknowledgements, as (kind, interchange text): per received interchange a 997 (999
+    /// for 5010 implementation guides) telling for each set whether it was processed
+    /// (`succeeded`, one per part), and a TA1 when its envelope calls for one; an interchange
+    /// that could not be read gets a TA1 rejecting it. `controls` are their control numbers.
+    pub fn acknowledgements(
+        &self,
+        succeeded: &[bool],
+        controls: &[u32],
+        now: DateTime<Utc>,
+    ) -> Vec<(&'static str, String)> {
+        let at = now
+            .naive_utc()
+            .with_nanosecond(0)
+            .unwrap_or_else(|| now.naive_utc());
+        let envelope = |control: u32| x12::ack997::AckEnvelope {
+            interchange_control_number: control,
+            group_control_number: control,
+            first_set_control_number: 1,
+            at,
+            delimiters: None,
+            line_breaks: true,
+        };
+        let mut controls = controls.iter().copied();
+        let mut part = 0;
+        let mut out = Vec::new();
+        for item in &self.received {
+            match item {
+                x12::Received::Interchange(ix) => {
+                    let first = part;
+                    part += ix.transaction_sets().count();
+                    if ix.isa().is_none() {
+                        continue;
+                    }
+                    let Some(control) = controls.next() else {
+                        break;
+                    };
+                    let mut n = first;
+                    let note = x12::ack997::InterchangeNote::for_interchange(ix);
+                    if note.is_none() && ix.groups().next().is_none() {
+                        continue;
+                    }
+                    let ack = x12::ack997::build(ix, &envelope(control), note.as_ref(), |_| {
+                        let outcome = if succeeded.get(n).copied().unwrap_or(false) {
+                            x12::ack997::SetOutcome::Accepted
+                        } else {
+                            self.rejections[n].clone()
+                        };
+                        n += 1;
+                        outcome
+                    });
+                    let kind = if ix.groups().any(|g| {
+                        g.gs()
+                            .and_then(|gs| gs.get(8))
+                            .is_some_and(|v| v.starts_with("005010X"))
+                    }) {
+                        "999"
+                    } else if ix.groups().next().is_none() {
+                        "TA1"
+                    } else {
+                        "997"
+                    };
+                    // An interchange without functional groups (bare sets under an ISA) or with
+                    // ISA ids too long to echo cannot be acknowledged; its sets are processed
+                    // and logged all the same.
+                    if let Ok(text) = ack {
+                        out.push((kind, text));
+                    }
+                }
+                x12::Received::Broken(broken) => {
+                    part += 1;
+                    let Some(isa) = &broken.isa else { continue };
+                    let Some(control) = controls.next() else {
+                        break;
+                    };
+                    let note = x12::ack997::InterchangeNote::rejecting(&broken.error);
+                    if let Ok(text) =
+                        x12::ack997::reject_interchange(isa, &envelope(control), &note)
+                    {
+                        out.push(("TA1", text));
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// One transaction set, mapped: its content, and how the acknowledgement reports it should it
+/// not be processed.
+fn x12_set(
+    instance: &Instance,
+    set: &x12::TransactionSet<'_>,
+    now: DateTime<Utc>,
+) -> (Result<Content, InboundError>, x12::ack997::SetOutcome) {
+    use x12::ack997::{SegmentError, SetOutcome};
+    if let Some(fault) = set.fault() {
+        let outcome = match &fault.kind {
+            x12::X12ErrorKind::InvalidSegmentId { id }
+            | x12::X12ErrorKind::LineBreakInSegment { id, .. } => {
+                SetOutcome::Rejected(vec![SegmentError {
+                    segment_id: id.chars().take(3).collect(),
+                    position: (fault.segment + 1).saturating_sub(set.st().index()),
+                    loop_id: None,
+                    code: Some(
+                        if matches!(fault.kind, x12::X12ErrorKind::InvalidSegmentId { .. }) {
+                            "1"
+                        } else {
+                            "8"
+                        }
+                        .to_owned(),
+                    ),
+                    elements: Vec::new(),
+                }])
+            }
+            _ => SetOutcome::TrailerMissing,
+        };
+        return (Err(fault.clone().into()), outcome);
+    }
+    let rejected = |e: &MappingError| SetOutcome::Rejected(vec![e.into()]);
+    let shipments = |notices: Vec<ShipmentNotice>| -> Result<Content, InboundError> {
+        let mut content = Content::default();
+        for notice in notices {
+            content
+                .shipments
+                .push(instance.mappings.apply_to_shipment(notice)?);
+        }
+        if content.shipments.is_empty() {
+            return Err(InboundError::Empty);
+        }
+        Ok(content)
+    };
+    match set.id() {
+        "850" => match x12::po850::order(set, &instance.name) {
+            Ok(intake) => (
+                finish_orders(instance, vec![intake], now),
+                SetOutcome::Rejected(Vec::new()),
+            ),
+            Err(e) => (Err(e.clone().into()), rejected(&e)),
+        },
+        "856" => match x12::ship856::from_set(set) {
+            Ok(notices) => (shipments(notices), SetOutcome::Rejected(Vec::new())),
+            Err(e) => (Err(e.clone().into()), rejected(&e)),
+        },
+        "945" => match x12::ship945::from_set(set) {
+            Ok(notice) => (shipments(vec![notice]), SetOutcome::Rejected(Vec::new())),
+            Err(e) => (Err(e.clone().into()), rejected(&e)),
+        },
+        other => (
+            Err(InboundError::X12Unsupported {
+                id: other.to_owned(),
+                segment: set.st().index(),
+            }),
+            SetOutcome::NotSupported,
+        ),
+    }
+}
+
+/// The set in an envelope of its own: the ISA and GS it came in, the set, and trailers that count
+/// it alone, so that it can be logged, read and retried by itself.
+fn enveloped_alone(ix: &x12::Interchange<'_>, set: &x12::TransactionSet<'_>) -> String {
+    use std::fmt::Write;
+    let d = ix.delimiters();
+    let (e, t) = (char::from(d.element), char::from(d.segment));
+    let text = set.text();
+    let line = if t != '\n' && text.ends_with('\n') {
+        "\n"
+    } else {
+        ""
+    };
+    let mut out = String::with_capacity(text.len() + 256);
+    if let Some(isa) = ix.isa() {
+        out.push_str(ix.segment_text(isa.index()).unwrap_or(""));
+    }
+    let gs = set.group().gs();
+    if let Some(gs) = gs {
+        out.push_str(ix.segment_text(gs.index()).unwrap_or(""));
+    }
+    out.push_str(text);
+    if text.ends_with(|c: char| c != t && !c.is_whitespace()) {
+        out.push(t);
+    }
+    if let Some(gs) = gs {
+        let _ = write!(out, "GE{e}1{e}{}{t}{line}", gs.element(6));
+    }
+    if let Some(isa) = ix.isa() {
+        let _ = write!(out, "IEA{e}1{e}{}{t}{line}", isa.element(13));
+    }
+    out
 }
 
 /// The shipment of `order` that `notice` reports: each notice line is matched to the order line

@@ -245,6 +245,36 @@ impl Store {
             .await
     }
 
+    /// Processes several documents of one receipt (the transaction sets of an X12 body) in one
+    /// transaction, each as [`Store::process_message`] does it and in its own savepoint, so that
+    /// one that fails leaves the others processed.
+    pub async fn process_messages(
+        &self,
+        items: Vec<(Target, Option<String>, Apply)>,
+    ) -> Result<Vec<Processed>, StoreError> {
+        self.write(move |tx| {
+            let mut out = Vec::with_capacity(items.len());
+            for (target, kind, apply) in items {
+                out.push(process(tx, target, kind, apply, Vec::new())?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// Logs messages as they are (acknowledgements written after their documents were
+    /// processed), in one transaction.
+    pub async fn log_messages(&self, messages: Vec<NewMessage>) -> Result<(), StoreError> {
+        self.write(move |tx| {
+            let now = tx_now(tx);
+            for message in &messages {
+                insert_message(tx.conn(), message, now)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
     /// Logs a message as it is, e.g. an outbound call about to be made.
     pub async fn log_message(&self, message: NewMessage) -> Result<String, StoreError> {
         self.write(move |tx| {

@@ -230,8 +230,22 @@ impl Pipeline {
         })
     }
 
-    /// Logs a document received from `loaded` and processes it in the same transaction.
+    /// Logs a document received from `loaded` and processes it in the same transaction. An X12
+    /// body becomes one document per transaction set (see [`Pipeline::receive_x12`]); every
+    /// other body is one document. The outcomes, in the body's order.
     pub async fn receive(
+        &self,
+        store: &Store,
+        loaded: &Loaded,
+        body: Vec<u8>,
+    ) -> Result<Vec<Processed>, PipelineError> {
+        if loaded.kind.name == "x12" {
+            return self.receive_x12(store, loaded, body).await;
+        }
+        Ok(vec![self.receive_one(store, loaded, body).await?])
+    }
+
+    async fn receive_one(
         &self,
         store: &Store,
         loaded: &Loaded,
@@ -266,6 +280,85 @@ impl Pipeline {
                 outbound,
             )
             .await?)
+    }
+
+    /// An X12 body: each transaction set is logged and processed as a document of its own (in one
+    /// transaction, each in its own savepoint), so one that fails, or that this instance does not
+    /// take, never drops another; an interchange that cannot be read is logged as it came. Then
+    /// every interchange is acknowledged as it was really processed: a 997 (or 999) saying per
+    /// set `A`, `E` or `R`, and a TA1 where the envelope calls for one. A set sent again is a
+    /// duplicate only if it was processed; the acknowledgement of a resend accepts it again.
+    ///
+    /// The acknowledgements are logged after the sets' transaction: a process stopped between
+    /// the two has processed the sets without acknowledging them, and the partner, missing its
+    /// 997, sends them again and is answered then.
+    async fn receive_x12(
+        &self,
+        store: &Store,
+        loaded: &Loaded,
+        body: Vec<u8>,
+    ) -> Result<Vec<Processed>, PipelineError> {
+        let now = Utc::now();
+        let mut receipt = match inbound::x12_receipt(&loaded.instance, &body, now) {
+            Ok(receipt) => receipt,
+            Err(e) => {
+                let kind = "x12".to_owned();
+                let message = inbound_message(loaded, &kind, body.clone());
+                let processed = store
+                    .process_message(
+                        Target::New(message),
+                        Some(kind),
+                        Apply::Failed(e.to_json()),
+                        Vec::new(),
+                    )
+                    .await?;
+                return Ok(vec![processed]);
+            }
+        };
+        let items = std::mem::take(&mut receipt.parts)
+            .into_iter()
+            .map(|part| {
+                let kind = part.kind.clone();
+                let (apply, _) = decide(
+                    loaded,
+                    Interpretation {
+                        kind: part.kind,
+                        result: part.result,
+                        ack: None,
+                        x12_partner: part.x12_partner,
+                    },
+                );
+                let message = inbound_message(loaded, &kind, part.payload);
+                (Target::New(message), Some(kind), apply)
+            })
+            .collect();
+        let outcomes = store.process_messages(items).await?;
+        let succeeded: Vec<bool> = outcomes
+            .iter()
+            .map(|o| match o {
+                Processed::Done { status, .. } => status == "processed",
+                Processed::Duplicate { .. } | Processed::AlreadyProcessed { .. } => true,
+            })
+            .collect();
+        let mut controls = Vec::new();
+        for _ in 0..receipt.acknowledgements_needed() {
+            controls.push(ack_control(store, loaded).await?);
+        }
+        let acks: Vec<NewMessage> = receipt
+            .acknowledgements(&succeeded, &controls, now)
+            .into_iter()
+            .map(|(kind, text)| NewMessage {
+                provider: loaded.name().to_owned(),
+                direction: Direction::Outbound,
+                kind: kind.into(),
+                status: "processed",
+                payload: text.into_bytes(),
+            })
+            .collect();
+        if !acks.is_empty() {
+            store.log_messages(acks).await?;
+        }
+        Ok(outcomes)
     }
 
     /// Processes a logged inbound message again with the instance as it is now (after a mapping

@@ -69,15 +69,8 @@ fn documents(format: &Format, data: &[u8]) -> anyhow::Result<Vec<Vec<u8>>> {
             .filter(|line| !line.iter().all(u8::is_ascii_whitespace))
             .map(<[u8]>::to_vec)
             .collect(),
-        // Cut at interchange boundaries; a file that does not parse stays one document so that
-        // it is logged as failed with the place of the error.
-        Format::X12 => match iom_providers::x12::parse_many(data) {
-            Ok(interchanges) if interchanges.len() > 1 => {
-                let spans: Vec<_> = interchanges.iter().map(|i| i.span()).collect();
-                spans.into_iter().map(|s| data[s].to_vec()).collect()
-            }
-            _ => vec![data.to_vec()],
-        },
+        // One body: the pipeline takes each transaction set of each interchange on its own.
+        Format::X12 => vec![data.to_vec()],
     })
 }
 
@@ -109,24 +102,28 @@ pub async fn run(args: OrdersArgs) -> anyhow::Result<()> {
     );
     let (mut created, mut existing, mut duplicates) = (0usize, 0usize, 0usize);
     let mut failed: Vec<(usize, String, String)> = Vec::new();
-    for (i, doc) in docs.into_iter().enumerate() {
-        match pipeline.receive(&store, &loaded, doc).await? {
-            Processed::Done {
-                id,
-                status,
-                order_ids,
-                created: new,
-                error,
-            } => {
-                if status == "failed" {
-                    let reason = error.as_ref().map(|e| e.to_string()).unwrap_or_default();
-                    failed.push((i + 1, id, reason));
-                } else {
-                    created += new;
-                    existing += order_ids.len() - new;
+    let mut n = 0;
+    for doc in docs {
+        for outcome in pipeline.receive(&store, &loaded, doc).await? {
+            n += 1;
+            match outcome {
+                Processed::Done {
+                    id,
+                    status,
+                    order_ids,
+                    created: new,
+                    error,
+                } => {
+                    if status == "failed" {
+                        let reason = error.as_ref().map(|e| e.to_string()).unwrap_or_default();
+                        failed.push((n, id, reason));
+                    } else {
+                        created += new;
+                        existing += order_ids.len() - new;
+                    }
                 }
+                Processed::Duplicate { .. } | Processed::AlreadyProcessed { .. } => duplicates += 1,
             }
-            Processed::Duplicate { .. } | Processed::AlreadyProcessed { .. } => duplicates += 1,
         }
         bar.inc(1);
         bar.set_message(format!("{created} created, {} failed", failed.len()));

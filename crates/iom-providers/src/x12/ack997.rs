@@ -45,6 +45,55 @@ pub enum SetOutcome {
     /// Processed, but the sender should know about these problems.
     AcceptedWithErrors(Vec<SegmentError>),
     Rejected(Vec<SegmentError>),
+    /// Rejected because this receiver does not take this kind of transaction set (AK502 `1`).
+    NotSupported,
+    /// Rejected because the set ends without its SE trailer (AK502 `2`).
+    TrailerMissing,
+}
+
+/// The TA1 that answers an interchange's envelope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InterchangeNote {
+    /// TA104: `A` accepted, `E` accepted with errors, `R` rejected.
+    pub status: &'static str,
+    /// TA105: `000` no error, `001` ISA13 and IEA02 differ, `021` IEA01 is wrong, `022` the
+    /// control structure is invalid, `023` the interchange ends early, `024` invalid content.
+    pub code: &'static str,
+}
+
+impl InterchangeNote {
+    /// What the envelope of a readable interchange calls for: a note of its trailer's problems,
+    /// or an acceptance when the sender asked for one (ISA14 `1`); `None` otherwise.
+    pub fn for_interchange(received: &Interchange<'_>) -> Option<Self> {
+        let code = received.warnings().iter().find_map(|w| match &w.kind {
+            super::WarningKind::ControlNumberMismatch {
+                trailer: "IEA02", ..
+            } => Some("001"),
+            super::WarningKind::CountMismatch {
+                element: "IEA01", ..
+            } => Some("021"),
+            super::WarningKind::MissingTrailer { expected: "IEA" } => Some("023"),
+            _ => None,
+        });
+        match code {
+            Some(code) => Some(Self { status: "E", code }),
+            None => (received.isa().and_then(|isa| isa.get(14)) == Some("1")).then_some(Self {
+                status: "A",
+                code: "000",
+            }),
+        }
+    }
+
+    /// The rejection of an interchange that could not be read.
+    pub fn rejecting(error: &super::X12Error) -> Self {
+        use super::X12ErrorKind as K;
+        let code = match error.kind {
+            K::UnexpectedSegment { .. } => "022",
+            K::UnterminatedTransactionSet { .. } => "023",
+            _ => "024",
+        };
+        Self { status: "R", code }
+    }
 }
 
 /// An AK3 with its AK4s.
@@ -121,99 +170,28 @@ pub enum AckError {
     NoInterchangeHeader,
 }
 
-/// Writes a 997 interchange acknowledging every functional group of `received`.
-/// `outcome` is asked once per transaction set, in document order.
+/// Writes the acknowledgement interchange of `received`: the TA1 `note` when given, then a 997
+/// for every functional group, or a 999 for groups of a 5010 implementation guide (GS08
+/// `005010X…`), whose senders expect the implementation acknowledgement. `outcome` is asked once
+/// per transaction set, in document order. The 997s share one functional group and the 999s
+/// another; the second takes the group control number after `envelope`'s.
 pub fn build(
     received: &Interchange<'_>,
     envelope: &AckEnvelope,
+    note: Option<&InterchangeNote>,
     mut outcome: impl FnMut(&TransactionSet<'_>) -> SetOutcome,
 ) -> Result<String, AckError> {
     let isa = received.isa().ok_or(AckError::NoInterchangeHeader)?;
-    let d = envelope.delimiters.unwrap_or_else(|| received.delimiters());
-    let component = d.component.unwrap_or_else(|| {
-        [b'>', b':', b'^', b'|']
-            .into_iter()
-            .find(|&c| c != d.element && c != d.segment)
-            .unwrap_or(b'>')
-    });
-    let (element, terminator, component_char) = (
-        char::from(d.element),
-        char::from(d.segment),
-        char::from(component),
-    );
-    let mut w = AckWriter {
-        w: Writer::with(element, terminator, component_char, envelope.line_breaks),
-        separators: [element, terminator, component_char],
-    };
-
-    let field = |n: usize, name: &'static str, max: usize| -> Result<String, AckError> {
-        let value = isa.get(n).unwrap_or("").to_owned();
-        if value.chars().count() > max {
-            return Err(AckError::TooLong {
-                field: name,
-                value,
-                max,
-            });
-        }
-        Ok(value)
-    };
-    // The 997 goes back to whoever sent the interchange: sender and receiver swap.
-    let (their_qual, their_id) = (field(5, "ISA05", 2)?, field(6, "ISA06", 15)?);
-    let (our_qual, our_id) = (field(7, "ISA07", 2)?, field(8, "ISA08", 15)?);
-    let version = isa
-        .get(12)
-        .filter(|v| v.len() == 5 && v.bytes().all(|b| b.is_ascii_digit()))
-        .unwrap_or("00401");
-    // From version 00402 on ISA11 is the repetition separator and must not be `U`.
-    let repetition = if version >= "00402" {
-        let free = [b'^', b'{', b'|', b'!']
-            .into_iter()
-            .find(|&c| c != d.element && c != d.segment && c != component)
-            .unwrap_or(b'^');
-        char::from(d.repetition.unwrap_or(free))
-    } else {
-        'U'
-    };
-    let test = isa.get(15).unwrap_or("P");
-    let at = envelope.at;
-    w.w.raw_segment(&[
-        "ISA",
-        "00",
-        "          ",
-        "00",
-        "          ",
-        &format!("{our_qual:<2}"),
-        &format!("{our_id:<15}"),
-        &format!("{their_qual:<2}"),
-        &format!("{their_id:<15}"),
-        &at.format("%y%m%d").to_string(),
-        &at.format("%H%M").to_string(),
-        &repetition.to_string(),
-        version,
-        &format!("{:09}", envelope.interchange_control_number % 1_000_000_000),
-        "0",
-        test,
-        &char::from(component).to_string(),
-    ]);
-
-    let first_gs = received.groups().find_map(|g| g.gs());
-    let gs_field = |n: usize| first_gs.and_then(|gs| gs.get(n)).unwrap_or("");
-    let gs_version = first_gs.and_then(|gs| gs.get(8)).unwrap_or("004010");
-    let group_control = envelope.group_control_number.to_string();
-    w.segment(&[
-        "GS",
-        "FA",
-        gs_field(3),
-        gs_field(2),
-        &at.format("%Y%m%d").to_string(),
-        &at.format("%H%M").to_string(),
-        &group_control,
-        "X",
-        gs_version,
-    ]);
-
-    let mut set_control = envelope.first_set_control_number;
-    let mut sets_written = 0;
+    let header = |n: usize| isa.get(n);
+    let mut w = AckWriter::start(
+        &header,
+        envelope.delimiters.unwrap_or_else(|| received.delimiters()),
+        envelope,
+    )?;
+    if let Some(note) = note {
+        w.ta1(&header, note);
+    }
+    let mut groups = [Vec::new(), Vec::new()];
     for group in received.groups() {
         let Some(gs) = group.gs() else {
             let st = group.transaction_sets().next().map(|s| s.st());
@@ -222,10 +200,213 @@ pub fn build(
                 segment: st.map_or(0, |s| s.index()),
             });
         };
+        let implementation = gs.get(8).is_some_and(|v| v.starts_with("005010X"));
+        groups[usize::from(implementation)].push(group);
+    }
+    let mut group_control = envelope.group_control_number;
+    let mut set_control = envelope.first_set_control_number;
+    let mut written = 0;
+    for (kind, groups) in [Kind::Functional, Kind::Implementation]
+        .into_iter()
+        .zip(groups)
+    {
+        let Some(first) = groups.first().and_then(|g| g.gs()) else {
+            continue;
+        };
+        let version = match kind {
+            Kind::Functional => first.get(8).unwrap_or("004010"),
+            Kind::Implementation => IMPLEMENTATION_VERSION,
+        };
+        let control = group_control.to_string();
+        let at = envelope.at;
+        w.segment(&[
+            "GS",
+            "FA",
+            first.get(3).unwrap_or(""),
+            first.get(2).unwrap_or(""),
+            &at.format("%Y%m%d").to_string(),
+            &at.format("%H%M").to_string(),
+            &control,
+            "X",
+            version,
+        ]);
+        let sets = groups.len();
+        for group in groups {
+            w.acknowledge(kind, group, set_control, &mut outcome);
+            set_control = set_control.wrapping_add(1);
+        }
+        w.segment(&["GE", &sets.to_string(), &control]);
+        group_control = group_control.wrapping_add(1);
+        written += 1;
+    }
+    Ok(w.finish(written, envelope))
+}
+
+/// GS08 and ST03 of a 999.
+const IMPLEMENTATION_VERSION: &str = "005010X231A1";
+
+/// A TA1 alone, for an interchange whose envelope could not be read past its ISA.
+pub fn reject_interchange(
+    isa: &super::IsaHeader<'_>,
+    envelope: &AckEnvelope,
+    note: &InterchangeNote,
+) -> Result<String, AckError> {
+    let header = |n: usize| isa.get(n);
+    let mut w = AckWriter::start(
+        &header,
+        envelope.delimiters.unwrap_or(isa.delimiters),
+        envelope,
+    )?;
+    w.ta1(&header, note);
+    Ok(w.finish(0, envelope))
+}
+
+/// Which acknowledgement a group gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// 997: AK3, AK4, AK5.
+    Functional,
+    /// 999: IK3, IK4, IK5, and the implementation guide in ST03 and AK103.
+    Implementation,
+}
+
+/// A 997 that accepts every set (apart from what the parser found in trailers).
+pub fn accept_all(received: &Interchange<'_>, envelope: &AckEnvelope) -> Result<String, AckError> {
+    build(received, envelope, None, |_| SetOutcome::Accepted)
+}
+
+/// The 997's segments, through the writer every X12 document of iom's goes through; what it
+/// copies from the received interchange (segment ids, bad values) is fitted to the extended
+/// character set first. The 997 is not run through [`super::validate`]: it must echo what the
+/// partner sent (an ST02 of two digits, say) even where that breaks an element's length, and a
+/// partner is better served by an acknowledgement with its own odd value than by none.
+struct AckWriter {
+    w: Writer,
+    separators: [char; 3],
+}
+
+impl AckWriter {
+    /// Writes the ISA of an acknowledgement to the sender of an interchange whose ISA`n` is
+    /// `header(n)`: sender and receiver swap, version and usage are echoed.
+    fn start<'h>(
+        header: &dyn Fn(usize) -> Option<&'h str>,
+        d: Delimiters,
+        envelope: &AckEnvelope,
+    ) -> Result<Self, AckError> {
+        let component = d.component.unwrap_or_else(|| {
+            [b'>', b':', b'^', b'|']
+                .into_iter()
+                .find(|&c| c != d.element && c != d.segment)
+                .unwrap_or(b'>')
+        });
+        let (element, terminator, component_char) = (
+            char::from(d.element),
+            char::from(d.segment),
+            char::from(component),
+        );
+        let mut w = AckWriter {
+            w: Writer::with(element, terminator, component_char, envelope.line_breaks),
+            separators: [element, terminator, component_char],
+        };
+        let field = |n: usize, name: &'static str, max: usize| -> Result<String, AckError> {
+            let value = header(n).unwrap_or("").to_owned();
+            if value.chars().count() > max {
+                return Err(AckError::TooLong {
+                    field: name,
+                    value,
+                    max,
+                });
+            }
+            Ok(value)
+        };
+        let (their_qual, their_id) = (field(5, "ISA05", 2)?, field(6, "ISA06", 15)?);
+        let (our_qual, our_id) = (field(7, "ISA07", 2)?, field(8, "ISA08", 15)?);
+        let version = header(12)
+            .filter(|v| v.len() == 5 && v.bytes().all(|b| b.is_ascii_digit()))
+            .unwrap_or("00401");
+        // From version 00402 on ISA11 is the repetition separator and must not be `U`.
+        let repetition = if version >= "00402" {
+            let free = [b'^', b'{', b'|', b'!']
+                .into_iter()
+                .find(|&c| c != d.element && c != d.segment && c != component)
+                .unwrap_or(b'^');
+            char::from(d.repetition.unwrap_or(free))
+        } else {
+            'U'
+        };
+        let test = header(15)
+            .filter(|t| matches!(*t, "P" | "T"))
+            .unwrap_or("P");
+        let at = envelope.at;
+        w.w.raw_segment(&[
+            "ISA",
+            "00",
+            "          ",
+            "00",
+            "          ",
+            &format!("{our_qual:<2}"),
+            &format!("{our_id:<15}"),
+            &format!("{their_qual:<2}"),
+            &format!("{their_id:<15}"),
+            &at.format("%y%m%d").to_string(),
+            &at.format("%H%M").to_string(),
+            &repetition.to_string(),
+            version,
+            &format!("{:09}", envelope.interchange_control_number % 1_000_000_000),
+            "0",
+            test,
+            &char::from(component).to_string(),
+        ]);
+        Ok(w)
+    }
+
+    /// TA1: the received interchange's control number, date and time, and the note.
+    fn ta1<'h>(&mut self, header: &dyn Fn(usize) -> Option<&'h str>, note: &InterchangeNote) {
+        let echo = |n: usize| self.clean(header(n).unwrap_or(""));
+        let (control, date, time) = (echo(13), echo(9), echo(10));
+        self.w
+            .raw_segment(&["TA1", &control, &date, &time, note.status, note.code]);
+    }
+
+    fn finish(mut self, groups: usize, envelope: &AckEnvelope) -> String {
+        self.w.raw_segment(&[
+            "IEA",
+            &groups.to_string(),
+            &format!("{:09}", envelope.interchange_control_number % 1_000_000_000),
+        ]);
+        self.w.out
+    }
+
+    /// One 997 or 999 transaction set acknowledging `group`.
+    fn acknowledge(
+        &mut self,
+        kind: Kind,
+        group: super::Group<'_>,
+        set_control: u32,
+        outcome: &mut impl FnMut(&TransactionSet<'_>) -> SetOutcome,
+    ) {
+        let gs = group.gs().expect("only groups with GS are acknowledged");
         let control = format!("{set_control:04}");
-        w.w.count = 0;
-        w.segment(&["ST", "997", &control]);
-        w.segment(&["AK1", gs.get(1).unwrap_or(""), gs.get(6).unwrap_or("")]);
+        let (ak3, ak4, ak5) = match kind {
+            Kind::Functional => ("AK3", "AK4", "AK5"),
+            Kind::Implementation => ("IK3", "IK4", "IK5"),
+        };
+        self.w.count = 0;
+        match kind {
+            Kind::Functional => {
+                self.segment(&["ST", "997", &control]);
+                self.segment(&["AK1", gs.get(1).unwrap_or(""), gs.get(6).unwrap_or("")]);
+            }
+            Kind::Implementation => {
+                self.segment(&["ST", "999", &control, IMPLEMENTATION_VERSION]);
+                self.segment(&[
+                    "AK1",
+                    gs.get(1).unwrap_or(""),
+                    gs.get(6).unwrap_or(""),
+                    gs.get(8).unwrap_or(""),
+                ]);
+            }
+        }
         let (mut received_sets, mut accepted) = (0usize, 0usize);
         let mut with_errors = false;
         for set in group.transaction_sets() {
@@ -245,6 +426,14 @@ pub fn build(
                 SetOutcome::Accepted => ("A", &[][..]),
                 SetOutcome::AcceptedWithErrors(e) => ("E", &e[..]),
                 SetOutcome::Rejected(e) => ("R", &e[..]),
+                SetOutcome::NotSupported => {
+                    codes.insert(0, "1");
+                    ("R", &[][..])
+                }
+                SetOutcome::TrailerMissing => {
+                    codes.insert(0, "2");
+                    ("R", &[][..])
+                }
             };
             if !errors.is_empty() {
                 codes.push("5");
@@ -253,17 +442,28 @@ pub fn build(
                 accepted += 1;
             }
             with_errors |= status == "E";
-            w.segment(&["AK2", set.id(), set.control_number()]);
-            for e in errors {
-                w.segment_error(e);
+            let st03 = set.st().get(3).map(|v| self.clean(v)).unwrap_or_default();
+            match kind {
+                Kind::Functional => self.segment(&["AK2", set.id(), set.control_number()]),
+                Kind::Implementation => {
+                    let mut ak2 = vec!["AK2", set.id(), set.control_number()];
+                    if !st03.is_empty() {
+                        ak2.push(&st03);
+                    }
+                    self.segment(&ak2)
+                }
             }
-            let mut ak5 = vec!["AK5", status];
-            ak5.extend(codes.iter().take(5));
-            w.segment(&ak5);
+            for e in errors {
+                self.segment_error(e, ak3, ak4);
+            }
+            let mut status_segment = vec![ak5, status];
+            status_segment.extend(codes.iter().take(5));
+            self.segment(&status_segment);
         }
         let mut group_codes: Vec<&str> = Vec::new();
         let ge_index = group.ge().map(|ge| ge.index());
-        for warning in received
+        for warning in group
+            .interchange()
             .warnings()
             .iter()
             .filter(|w| Some(w.segment) == ge_index)
@@ -292,37 +492,11 @@ pub fn build(
         let (received_s, accepted_s) = (received_sets.to_string(), accepted.to_string());
         let mut ak9 = vec!["AK9", status, &declared, &received_s, &accepted_s];
         ak9.extend(group_codes.iter().take(5));
-        w.segment(&ak9);
-        let count = (w.w.count + 1).to_string();
-        w.segment(&["SE", &count, &control]);
-        set_control = set_control.wrapping_add(1);
-        sets_written += 1;
+        self.segment(&ak9);
+        let count = (self.w.count + 1).to_string();
+        self.segment(&["SE", &count, &control]);
     }
-    w.segment(&["GE", &sets_written.to_string(), &group_control]);
-    w.w.raw_segment(&[
-        "IEA",
-        "1",
-        &format!("{:09}", envelope.interchange_control_number % 1_000_000_000),
-    ]);
-    Ok(w.w.out)
-}
 
-/// A 997 that accepts every set (apart from what the parser found in trailers).
-pub fn accept_all(received: &Interchange<'_>, envelope: &AckEnvelope) -> Result<String, AckError> {
-    build(received, envelope, |_| SetOutcome::Accepted)
-}
-
-/// The 997's segments, through the writer every X12 document of iom's goes through; what it
-/// copies from the received interchange (segment ids, bad values) is fitted to the extended
-/// character set first. The 997 is not run through [`super::validate`]: it must echo what the
-/// partner sent (an ST02 of two digits, say) even where that breaks an element's length, and a
-/// partner is better served by an acknowledgement with its own odd value than by none.
-struct AckWriter {
-    w: Writer,
-    separators: [char; 3],
-}
-
-impl AckWriter {
     fn segment(&mut self, elements: &[&str]) {
         self.w.segment(elements);
     }
@@ -336,7 +510,7 @@ impl AckWriter {
             .collect()
     }
 
-    fn segment_error(&mut self, e: &SegmentError) {
+    fn segment_error(&mut self, e: &SegmentError, ak3: &str, ak4_id: &str) {
         let position = e.position.to_string();
         let id = self.clean(&e.segment_id);
         let loop_id = e
@@ -345,7 +519,7 @@ impl AckWriter {
             .map(|l| self.clean(l))
             .unwrap_or_default();
         self.segment(&[
-            "AK3",
+            ak3,
             &id,
             &position,
             &loop_id,
@@ -368,7 +542,7 @@ impl AckWriter {
                 Some(c) => format!("{}{}{c}", el.position, self.separators[2]),
                 None => el.position.to_string(),
             };
-            let mut ak4 = vec!["AK4", &position, &reference, &code, &bad];
+            let mut ak4 = vec![ak4_id, &position, &reference, &code, &bad];
             while ak4.len() > 1 && ak4.last().is_some_and(|v| v.is_empty()) {
                 ak4.pop();
             }

@@ -28,8 +28,8 @@ use rust_decimal::Decimal;
 use thiserror::Error;
 
 pub use parser::{
-    Delimiters, Group, Interchange, Segment, TransactionSet, Warning, WarningKind, X12Error,
-    X12ErrorKind, parse, parse_many,
+    BrokenInterchange, Delimiters, Group, Interchange, IsaHeader, Received, Segment,
+    TransactionSet, Warning, WarningKind, X12Error, X12ErrorKind, parse, parse_many, read,
 };
 
 /// Which product identifier becomes the SKU when a segment carries several qualified ids

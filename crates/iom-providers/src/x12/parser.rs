@@ -78,9 +78,7 @@ pub enum X12ErrorKind {
     UnexpectedSegment { id: String, reason: String },
     #[error("transaction set {control:?} (ST at segment index {st}) ends without its SE trailer")]
     UnterminatedTransactionSet { control: String, st: usize },
-    #[error(
-        "another interchange starts here; use x12::parse_many for documents with several ISA envelopes"
-    )]
+    #[error("another interchange (ISA) starts here, after the IEA that ended the first one")]
     SeveralInterchanges,
 }
 
@@ -162,7 +160,7 @@ pub fn parse(input: &[u8]) -> Result<Interchange<'_>, X12Error> {
             kind: X12ErrorKind::Empty,
         });
     }
-    let interchange = parse_one(text, start, 0)?;
+    let interchange = parse_one(text, start, 0)?.whole()?;
     let rest = skip_ws(input, interchange.span.end);
     if rest < input.len() {
         return Err(X12Error {
@@ -197,12 +195,155 @@ pub fn parse_many(input: &[u8]) -> Result<Vec<Interchange<'_>>, X12Error> {
     let mut out = Vec::new();
     let mut base = 0;
     while start < input.len() {
-        let interchange = parse_one(text, start, base)?;
+        let interchange = parse_one(text, start, base)?.whole()?;
         base += interchange.segs.len();
         start = skip_ws(input, interchange.span.end);
         out.push(interchange);
     }
     Ok(out)
+}
+
+/// What [`read`] found in a document: an interchange, or a stretch of input that could not be
+/// read as one.
+#[derive(Debug, Clone)]
+pub enum Received<'a> {
+    Interchange(Interchange<'a>),
+    Broken(BrokenInterchange<'a>),
+}
+
+/// An interchange whose envelope could not be read (an invalid ISA, a segment outside any
+/// transaction set, a GE without GS …), kept with what it said about its sender so that a TA1
+/// can tell the sender.
+#[derive(Debug, Clone)]
+pub struct BrokenInterchange<'a> {
+    pub error: X12Error,
+    /// The input from where the interchange began to where the next one begins.
+    pub text: &'a str,
+    pub span: Range<usize>,
+    /// The ISA, when it could be read.
+    pub isa: Option<IsaHeader<'a>>,
+}
+
+/// The sixteen elements of an ISA and its separators, read on their own.
+#[derive(Debug, Clone)]
+pub struct IsaHeader<'a> {
+    /// `elements[n]` is ISA`n` as written (`elements[0]` is `ISA`).
+    pub elements: Vec<&'a str>,
+    pub delimiters: Delimiters,
+}
+
+impl<'a> IsaHeader<'a> {
+    /// ISA`n`, trimmed; `None` when absent or blank.
+    pub fn get(&self, n: usize) -> Option<&'a str> {
+        let v = self.elements.get(n)?.trim();
+        (!v.is_empty()).then_some(v)
+    }
+}
+
+/// Reads every interchange of a document as partners send them: any number of ISA envelopes
+/// (each with its own separators), a stray byte or a broken envelope costing only its own
+/// interchange, and a transaction set that cannot be read costing only itself (see
+/// [`TransactionSet::fault`]). Fails only when nothing in the input is X12 at all: it is empty,
+/// not UTF-8, or does not start with ISA, GS or ST.
+pub fn read(input: &[u8]) -> Result<Vec<Received<'_>>, X12Error> {
+    let input = without_end_of_file(input);
+    let text = utf8(input)?;
+    let mut start = skip_ws(input, bom_len(input));
+    if start >= input.len() {
+        return Err(X12Error {
+            segment: 0,
+            offset: start,
+            kind: X12ErrorKind::Empty,
+        });
+    }
+    let mut out = Vec::new();
+    let mut base = 0;
+    while start < input.len() {
+        match parse_one(text, start, base) {
+            Ok(interchange) => {
+                base += interchange.segs.len();
+                start = skip_filler(input, interchange.span.end);
+                out.push(Received::Interchange(interchange));
+            }
+            Err(error) => {
+                if out.is_empty() && matches!(error.kind, X12ErrorKind::NotX12 { .. }) {
+                    return Err(error);
+                }
+                let next = next_isa(input, start + 1).unwrap_or(input.len());
+                // The broken interchange's text stops before what separates it from the next.
+                let mut end = next;
+                loop {
+                    if end > start && is_ws(input[end - 1]) {
+                        end -= 1;
+                    } else if end >= start + BOM.len() && input[..end].ends_with(BOM) {
+                        end -= BOM.len();
+                    } else {
+                        break;
+                    }
+                }
+                // Keep the terminator's line break, as a file would.
+                if end < next && input[end] == b'\n' {
+                    end += 1;
+                }
+                // Later segment indices stay document-wide: count what is skipped.
+                let segments = detect(input, start).map_or(1, |(d, _)| {
+                    memchr::memchr_iter(d.segment, &input[start..end])
+                        .count()
+                        .max(1)
+                });
+                base += segments;
+                out.push(Received::Broken(BrokenInterchange {
+                    isa: isa_header(input, start),
+                    error,
+                    text: &text[start..end],
+                    span: start..end,
+                }));
+                start = skip_filler(input, next);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Skips what may stand between interchanges of a mailbag: whitespace, and the byte-order mark
+/// each file brought along when files were joined into one.
+fn skip_filler(input: &[u8], mut pos: usize) -> usize {
+    loop {
+        pos = skip_ws(input, pos);
+        if input[pos..].starts_with(BOM) {
+            pos += BOM.len();
+        } else {
+            return pos;
+        }
+    }
+}
+
+/// Where the next interchange begins at or after `from`: an `ISA` at the start of a line or after
+/// a byte that can end a segment, followed by a separator.
+fn next_isa(input: &[u8], from: usize) -> Option<usize> {
+    memchr::memmem::find_iter(&input[from..], b"ISA")
+        .map(|p| from + p)
+        .find(|&p| {
+            let before = p.checked_sub(1).map(|q| input[q]);
+            let after = input.get(p + 3).copied();
+            before.is_none_or(|b| !b.is_ascii_alphanumeric())
+                && after.is_some_and(|b| !b.is_ascii_alphanumeric() && !is_ws(b))
+        })
+}
+
+/// The ISA at `start` on its own, when its separators can be read.
+fn isa_header(input: &[u8], start: usize) -> Option<IsaHeader<'_>> {
+    if !input[start..].starts_with(b"ISA") {
+        return None;
+    }
+    let delimiters = isa_delimiters(input, start).ok()?;
+    let end =
+        memchr::memchr(delimiters.segment, &input[start..]).map_or(input.len(), |e| start + e);
+    let text = std::str::from_utf8(&input[start..end]).ok()?;
+    Some(IsaHeader {
+        elements: text.split(char::from(delimiters.element)).collect(),
+        delimiters,
+    })
 }
 
 /// One interchange: the segments of the document as slices of the input, grouped into functional
@@ -216,10 +357,14 @@ pub struct Interchange<'a> {
     iea: Option<usize>,
     groups: Vec<GroupRec>,
     warnings: Vec<Warning>,
+    /// Why transaction sets could not be read, by [`SetRec::fault`].
+    faults: Vec<X12Error>,
     /// Document-wide index of the first segment (non-zero for later interchanges of
     /// [`parse_many`]).
     base: usize,
     span: Range<usize>,
+    /// The whole input, which `span` and the segments' offsets point into.
+    text: &'a str,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -240,7 +385,10 @@ struct GroupRec {
 #[derive(Debug, Clone, Copy)]
 struct SetRec {
     st: usize,
+    /// The SE, or the last segment of a set that ended without one.
     se: usize,
+    /// Index in [`Interchange::faults`] when the set could not be read whole.
+    fault: Option<usize>,
 }
 
 impl<'a> Interchange<'a> {
@@ -251,6 +399,15 @@ impl<'a> Interchange<'a> {
     /// Everything odd that was tolerated, in document order.
     pub fn warnings(&self) -> &[Warning] {
         &self.warnings
+    }
+
+    /// The interchange, or the first reason one of its transaction sets could not be read: for
+    /// callers that take a document whole or not at all.
+    fn whole(self) -> Result<Self, X12Error> {
+        match self.faults.first() {
+            Some(fault) => Err(fault.clone()),
+            None => Ok(self),
+        }
     }
 
     /// The ISA header; `None` for bare groups or transaction sets.
@@ -265,6 +422,23 @@ impl<'a> Interchange<'a> {
     /// Byte range of this interchange in the input.
     pub fn span(&self) -> Range<usize> {
         self.span.clone()
+    }
+
+    /// This interchange's text in the input.
+    pub fn text(&self) -> &'a str {
+        &self.text[self.span.clone()]
+    }
+
+    /// The text of segment `index` (document-wide), terminator and what follows up to the next
+    /// segment included.
+    pub fn segment_text(&self, index: usize) -> Option<&'a str> {
+        let local = index.checked_sub(self.base)?;
+        let start = self.segs.get(local)?.offset;
+        let end = self
+            .segs
+            .get(local + 1)
+            .map_or(self.span.end, |next| next.offset);
+        Some(&self.text[start..end])
     }
 
     /// Number of segments.
@@ -340,6 +514,7 @@ impl<'s> Group<'s> {
             group: g,
             st: s.st,
             se: s.se,
+            fault: s.fault,
         })
     }
 
@@ -355,6 +530,7 @@ pub struct TransactionSet<'s> {
     group: usize,
     st: usize,
     se: usize,
+    fault: Option<usize>,
 }
 
 impl<'s> TransactionSet<'s> {
@@ -370,6 +546,23 @@ impl<'s> TransactionSet<'s> {
 
     pub fn st(&self) -> Segment<'s> {
         self.ix.seg(self.st)
+    }
+
+    /// Why this set could not be read whole (a segment that is not one, a line break inside a
+    /// segment, a missing SE); its segments are then not to be mapped.
+    pub fn fault(&self) -> Option<&'s X12Error> {
+        self.fault.map(|f| &self.ix.faults[f])
+    }
+
+    /// The set's text in the input, from ST to the end of SE (or of its last segment).
+    pub fn text(&self) -> &'s str {
+        let start = self.ix.segs[self.st].offset;
+        let end = self
+            .ix
+            .segs
+            .get(self.se + 1)
+            .map_or(self.ix.span.end, |next| next.offset);
+        &self.ix.text[start..end]
     }
 
     pub fn se(&self) -> Segment<'s> {
@@ -752,6 +945,17 @@ struct Builder<'a> {
     ix: Interchange<'a>,
     open_group: Option<usize>,
     open_set: Option<usize>,
+    /// Why the open transaction set cannot be read whole; it is skipped to its end.
+    open_fault: Option<X12Error>,
+}
+
+/// What the envelope structure says after a segment.
+enum Step {
+    Continue,
+    /// The IEA: this interchange is complete.
+    End,
+    /// The segment at this offset begins another interchange; this one ends before it.
+    EndBefore(usize),
 }
 
 fn parse_one(text: &str, start: usize, base: usize) -> Result<Interchange<'_>, X12Error> {
@@ -779,24 +983,42 @@ fn parse_one(text: &str, start: usize, base: usize) -> Result<Interchange<'_>, X
             iea: None,
             groups: Vec::new(),
             warnings: Vec::new(),
+            faults: Vec::new(),
             base,
             span: start..start,
+            text,
         },
         open_group: None,
         open_set: None,
+        open_fault: None,
     };
     let mut pos = start;
     loop {
         pos = skip_ws(input, pos);
-        if pos >= input.len() {
+        // A byte-order mark can only begin a file: a file joined on after this one.
+        if pos >= input.len() || input[pos..].starts_with(BOM) {
             break;
         }
-        let Some(next) = b.tokenize(pos)? else {
-            continue;
-        };
-        pos = next;
-        if b.structure(kind)? {
-            break;
+        match b.tokenize(pos) {
+            Ok(Some(next)) => pos = next,
+            Ok(None) => continue,
+            // Inside a transaction set, a segment that cannot be read costs that set only: it
+            // is skipped to its terminator and the set is marked as faulty.
+            Err(e) if b.open_set.is_some() => {
+                pos = memchr::memchr(d.segment, &input[e.offset..])
+                    .map_or(input.len(), |t| e.offset + t + 1);
+                b.open_fault.get_or_insert(e);
+                continue;
+            }
+            Err(e) => return Err(e),
+        }
+        match b.structure(kind)? {
+            Step::Continue => {}
+            Step::End => break,
+            Step::EndBefore(offset) => {
+                pos = offset;
+                break;
+            }
         }
     }
     b.finish(kind, pos)
@@ -835,8 +1057,17 @@ impl<'a> Builder<'a> {
     }
 
     /// Cuts the segment starting at `pos` into elements. Returns the position after it, or
-    /// `None` when it was an empty segment (skipped).
+    /// `None` when it was an empty segment (skipped). On error nothing of the segment is kept.
     fn tokenize(&mut self, pos: usize) -> Result<Option<usize>, X12Error> {
+        let first = self.ix.els.len();
+        let result = self.tokenize_at(pos);
+        if result.is_err() {
+            self.ix.els.truncate(first);
+        }
+        result
+    }
+
+    fn tokenize_at(&mut self, pos: usize) -> Result<Option<usize>, X12Error> {
         let input = self.input;
         let n = input.len();
         let first = self.ix.els.len();
@@ -927,27 +1158,62 @@ impl<'a> Builder<'a> {
         }
     }
 
-    /// Fits the segment just read into the envelope structure. Returns true after IEA.
-    fn structure(&mut self, kind: Start) -> Result<bool, X12Error> {
+    /// Closes the open transaction set, which ends without its SE before segment `local` (an
+    /// ST, GS, GE, IEA or ISA): the set is faulty, the segment is read as what it is.
+    fn close_unterminated(&mut self, local: usize, reason: &str) {
+        let Some(st) = self.open_set.take() else {
+            return;
+        };
+        let fault = self.unexpected(
+            local,
+            format!(
+                "{reason} before the SE of transaction set {:?} (ST at segment index {})",
+                self.el(st, 2),
+                self.ix.base + st
+            ),
+        );
+        let fault = self.open_fault.take().unwrap_or(fault);
+        self.close_set(st, local - 1, Some(fault));
+    }
+
+    fn close_set(&mut self, st: usize, se: usize, fault: Option<X12Error>) {
+        let g = self.open_group.unwrap_or(0);
+        let fault = fault.map(|f| {
+            self.ix.faults.push(f);
+            self.ix.faults.len() - 1
+        });
+        self.ix.groups[g].sets.push(SetRec { st, se, fault });
+        if fault.is_none() {
+            self.check_set(st, se);
+        }
+        // A group without GS closes with its set so that a following GS starts cleanly.
+        if self.ix.groups[g].gs.is_none() {
+            self.open_group = None;
+        }
+    }
+
+    /// Fits the segment just read into the envelope structure.
+    fn structure(&mut self, kind: Start) -> Result<Step, X12Error> {
         let local = self.ix.segs.len() - 1;
-        let in_set = self.open_set.is_some();
         match self.el(local, 0) {
             "ISA" => {
                 if local != 0 {
-                    return Err(if kind == Start::Isa && self.ix.iea.is_none() {
-                        self.unexpected(local, "ISA before the IEA of the previous interchange")
-                    } else {
-                        self.unexpected(local, "a document without ISA cannot contain one later")
-                    });
+                    // Another interchange begins: this one ends before it (without its IEA, if
+                    // it gets here).
+                    self.close_unterminated(local, "ISA");
+                    let rec = self.ix.segs.pop().expect("the ISA just read");
+                    self.ix.els.truncate(rec.start);
+                    if let Some(g) = self.open_group.take()
+                        && let Some(gs) = self.ix.groups[g].gs
+                    {
+                        self.warn(gs, WarningKind::MissingTrailer { expected: "GE" });
+                    }
+                    return Ok(Step::EndBefore(rec.offset));
                 }
                 self.ix.isa = Some(local);
             }
             "GS" => {
-                if in_set {
-                    return Err(
-                        self.unexpected(local, "GS before the SE of the open transaction set")
-                    );
-                }
+                self.close_unterminated(local, "GS");
                 if let Some(g) = self.open_group.take() {
                     let gs = self.ix.groups[g].gs.unwrap_or(local);
                     self.warn(gs, WarningKind::MissingTrailer { expected: "GE" });
@@ -960,11 +1226,7 @@ impl<'a> Builder<'a> {
                 self.open_group = Some(self.ix.groups.len() - 1);
             }
             "GE" => {
-                if in_set {
-                    return Err(
-                        self.unexpected(local, "GE before the SE of the open transaction set")
-                    );
-                }
+                self.close_unterminated(local, "GE");
                 let Some(g) = self.open_group.take() else {
                     return Err(self.unexpected(local, "GE without GS"));
                 };
@@ -972,16 +1234,7 @@ impl<'a> Builder<'a> {
                 self.check_group(g, local);
             }
             "ST" => {
-                if let Some(st) = self.open_set {
-                    return Err(self.unexpected(
-                        local,
-                        format!(
-                            "ST before the SE of transaction set {:?} (ST at segment index {})",
-                            self.el(st, 2),
-                            self.ix.base + st
-                        ),
-                    ));
-                }
+                self.close_unterminated(local, "ST");
                 if self.open_group.is_none() {
                     if kind == Start::Isa {
                         self.warn(local, WarningKind::MissingGroupHeader);
@@ -1007,20 +1260,11 @@ impl<'a> Builder<'a> {
                 let Some(st) = self.open_set.take() else {
                     return Err(self.unexpected(local, "SE without ST"));
                 };
-                let g = self.open_group.unwrap_or(0);
-                self.ix.groups[g].sets.push(SetRec { st, se: local });
-                self.check_set(st, local);
-                // A group without GS closes with its set so that a following GS starts cleanly.
-                if self.ix.groups[g].gs.is_none() {
-                    self.open_group = None;
-                }
+                let fault = self.open_fault.take();
+                self.close_set(st, local, fault);
             }
             "IEA" => {
-                if in_set {
-                    return Err(
-                        self.unexpected(local, "IEA before the SE of the open transaction set")
-                    );
-                }
+                self.close_unterminated(local, "IEA");
                 if kind != Start::Isa {
                     return Err(self.unexpected(local, "IEA without ISA"));
                 }
@@ -1031,16 +1275,16 @@ impl<'a> Builder<'a> {
                 }
                 self.ix.iea = Some(local);
                 self.check_interchange(local);
-                return Ok(true);
+                return Ok(Step::End);
             }
-            _ if !in_set => {
+            _ if self.open_set.is_none() => {
                 return Err(
                     self.unexpected(local, "data segment outside a transaction set (ST … SE)")
                 );
             }
             _ => {}
         }
-        Ok(false)
+        Ok(Step::Continue)
     }
 
     fn check_count(&mut self, at: usize, element: &'static str, declared: &str, actual: usize) {
@@ -1103,16 +1347,19 @@ impl<'a> Builder<'a> {
     }
 
     fn finish(mut self, kind: Start, end: usize) -> Result<Interchange<'a>, X12Error> {
-        if let Some(st) = self.open_set {
+        if let Some(st) = self.open_set.take() {
             let seg = self.ix.seg(st);
-            return Err(X12Error {
+            let fault = X12Error {
                 segment: seg.index,
                 offset: seg.offset,
                 kind: X12ErrorKind::UnterminatedTransactionSet {
                     control: seg.element(2).to_owned(),
                     st: seg.index,
                 },
-            });
+            };
+            let fault = self.open_fault.take().unwrap_or(fault);
+            let last = self.ix.segs.len() - 1;
+            self.close_set(st, last, Some(fault));
         }
         if let Some(g) = self.open_group
             && let Some(gs) = self.ix.groups[g].gs

@@ -81,7 +81,7 @@ fn rejected_set_round_trip_with_ak3_ak4() {
         line_breaks: false,
         ..envelope()
     };
-    let text = ack997::build(&received, &env, |set| {
+    let text = ack997::build(&received, &env, None, |set| {
         seen.push(set.control_number().to_owned());
         if seen.len() == 2 {
             SetOutcome::Rejected(vec![error.clone()])
@@ -115,9 +115,11 @@ fn mapping_errors_become_ak3_ak4() {
         line_breaks: false,
         ..envelope()
     };
-    let text = ack997::build(&received, &env, |set| match x12::po850::order(set, "edi") {
-        Ok(_) => SetOutcome::Accepted,
-        Err(e) => SetOutcome::Rejected(vec![SegmentError::from(&e)]),
+    let text = ack997::build(&received, &env, None, |set| {
+        match x12::po850::order(set, "edi") {
+            Ok(_) => SetOutcome::Accepted,
+            Err(e) => SetOutcome::Rejected(vec![SegmentError::from(&e)]),
+        }
     })
     .unwrap();
     assert!(

@@ -196,6 +196,7 @@ fn outbound_documents_pass_an_independent_validator_and_invoices_add_up() {
                 delimiters: None,
                 line_breaks: true,
             },
+            None,
             |_| {
                 ack997::SetOutcome::Rejected(vec![ack997::SegmentError {
                     segment_id: "N1".into(),

@@ -780,3 +780,143 @@ fn a_dos_end_of_file_mark_after_the_last_iea_is_the_end_of_the_document() {
     junk.extend_from_slice(b"\x1aXYZ");
     assert!(x12::parse(&junk).is_err());
 }
+
+// ---------------------------------------------------------------- bodies as partners send them
+
+fn received_sets(received: &[x12::Received<'_>]) -> Vec<(String, Option<String>)> {
+    let mut out = Vec::new();
+    for r in received {
+        match r {
+            x12::Received::Interchange(ix) => {
+                for set in ix.transaction_sets() {
+                    out.push((
+                        format!("{} {}", set.id(), set.control_number()),
+                        set.fault().map(|f| f.kind.to_string()),
+                    ));
+                }
+            }
+            x12::Received::Broken(b) => out.push(("broken".into(), Some(b.error.kind.to_string()))),
+        }
+    }
+    out
+}
+
+#[test]
+fn read_takes_every_interchange_of_a_mailbag_whatever_its_separators() {
+    // Seven real interchanges from three translators (three sets of separators), a DOS mark.
+    let files = [
+        "x12/EDI.Net_x12.850.edi",
+        "x12/EDI.Net_x12.850a.edi",
+        "x12/vscode-edi-support_850-loop.edi",
+        "x12/x12-types_856_1.edi",
+        "x12/x12-types_945_1.edi",
+        "x12/EDI.Net_x12.810a.edi",
+        "x12/EDI.Net_x12.850.issue135.edi",
+    ];
+    let mut bag = Vec::new();
+    let mut expected = 0;
+    for f in files {
+        let data = sample(f);
+        expected += x12::parse(&data).unwrap().transaction_sets().count();
+        bag.extend_from_slice(&data);
+        bag.extend_from_slice(b"\r\n");
+    }
+    bag.push(0x1a);
+    let received = x12::read(&bag).unwrap();
+    assert_eq!(received.len(), 7);
+    let sets = received_sets(&received);
+    assert_eq!(sets.len(), expected);
+    assert!(sets.iter().all(|(_, fault)| fault.is_none()), "{sets:?}");
+}
+
+#[test]
+fn a_set_that_cannot_be_read_costs_only_itself() {
+    let doc = "ISA*00*          *00*          *ZZ*BUYER          *ZZ*IOM            *261201*1200*U*00401*000000001*0*T*>~\
+GS*PO*BUYER*IOM*20261201*1200*1*X*004010~\
+ST*850*0001~BEG*00*SA*A**20261201~PO1*1*1*EA*1**VP*X~SE*4*0001~\
+ST*850*0002~BEG*00*SA*B**20261201~po1*1*1*EA*1**VP*X~SE*4*0002~\
+ST*850*0003~BEG*00*SA*C**20261201~\
+ST*850*0004~BEG*00*SA*D**20261201~PO1*1*1*EA*1**VP*X~SE*4*0004~\
+GE*4*1~IEA*1*000000001~";
+    let received = x12::read(doc.as_bytes()).unwrap();
+    let sets = received_sets(&received);
+    assert_eq!(sets[0], ("850 0001".into(), None));
+    assert_eq!(sets[1].0, "850 0002");
+    assert!(
+        sets[1]
+            .1
+            .as_deref()
+            .unwrap()
+            .contains("\"po1\" is not a segment identifier"),
+        "{sets:?}"
+    );
+    assert_eq!(sets[2].0, "850 0003");
+    assert!(
+        sets[2].1.as_deref().unwrap().contains("ST before the SE"),
+        "{sets:?}"
+    );
+    assert_eq!(sets[3], ("850 0004".into(), None));
+    // The faulty set's text is what was received, from ST to its last segment.
+    let x12::Received::Interchange(ix) = &received[0] else {
+        panic!("an interchange")
+    };
+    let faulty: Vec<_> = ix.transaction_sets().collect();
+    assert_eq!(faulty[2].text(), "ST*850*0003~BEG*00*SA*C**20261201~");
+    // Taken whole, the document fails at its first fault, as before.
+    let err = x12::parse(doc.as_bytes()).unwrap_err();
+    assert!(
+        matches!(err.kind, X12ErrorKind::InvalidSegmentId { .. }),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_broken_envelope_costs_only_its_interchange() {
+    let good = sample("x12/EDI.Net_x12.850a.edi");
+    let mut bag = b"ISA*00*          *00*          *ZZ*BUYER          *ZZ*IOM            *261201*1200*U*00401*000000007*0*T*>~\nGS*PO*BUYER*IOM*20261201*1200*7*X*004010~\nN1*ST*Nobody~\nGE*0*7~\nIEA*1*000000007~\n".to_vec();
+    bag.extend_from_slice(&good);
+    // An interchange that lost its IEA: the next ISA ends it.
+    let whole = sample("x12/EDI.Net_x12.850.edi");
+    let iea = memchr_find(&whole, b"IEA*");
+    bag.extend_from_slice(&whole[..iea]);
+    bag.extend_from_slice(&good);
+    let received = x12::read(&bag).unwrap();
+    assert_eq!(received.len(), 4);
+    let x12::Received::Broken(broken) = &received[0] else {
+        panic!("the first interchange is broken")
+    };
+    assert!(
+        broken
+            .error
+            .kind
+            .to_string()
+            .contains("outside a transaction set")
+    );
+    assert_eq!(broken.isa.as_ref().unwrap().get(13), Some("000000007"));
+    assert!(
+        broken.text.ends_with("IEA*1*000000007~\n"),
+        "{}",
+        broken.text
+    );
+    let x12::Received::Interchange(cut) = &received[2] else {
+        panic!("the interchange without IEA is read")
+    };
+    assert!(
+        cut.warnings()
+            .iter()
+            .any(|w| w.kind == WarningKind::MissingTrailer { expected: "IEA" })
+    );
+    assert!(matches!(received[3], x12::Received::Interchange(_)));
+    // Nothing X12 at all is an error of the whole body.
+    assert!(matches!(
+        x12::read(b"Dear supplier,").unwrap_err().kind,
+        X12ErrorKind::NotX12 { .. }
+    ));
+}
+
+fn memchr_find(haystack: &[u8], needle: &[u8]) -> usize {
+    haystack
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .expect("the needle is there")
+}

@@ -294,7 +294,8 @@ pub async fn list(
 #[derive(Serialize, ToSchema)]
 pub struct Accepted {
     pub message_id: String,
-    /// `processed`, `failed`, or `received` when processing continues later.
+    /// `processed`, `failed`, `duplicate`, or `received` when processing continues later; for a
+    /// body of several documents, `partial` when some of them failed.
     pub status: String,
     /// The same document was received before: this is that message.
     pub duplicate: bool,
@@ -303,6 +304,50 @@ pub struct Accepted {
     pub created: usize,
     #[schema(value_type = Option<Object>)]
     pub error: Option<Value>,
+    /// The documents of a body that held several (the transaction sets of an X12 body), each
+    /// logged and processed on its own; the fields above sum them up and name the first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(no_recursion)]
+    pub documents: Vec<Accepted>,
+}
+
+/// The answer to a body: its one document, or a summary of its documents.
+fn receipt(outcomes: Vec<Processed>) -> Accepted {
+    let mut documents: Vec<Accepted> = outcomes.into_iter().map(accepted).collect();
+    if documents.len() == 1 {
+        return documents.remove(0);
+    }
+    let failed = documents.iter().filter(|d| d.status == "failed").count();
+    let duplicate = documents.iter().all(|d| d.duplicate);
+    let status = if failed == documents.len() {
+        "failed"
+    } else if failed > 0 {
+        "partial"
+    } else if duplicate {
+        "duplicate"
+    } else if documents.iter().any(|d| d.status == "received") {
+        "received"
+    } else {
+        "processed"
+    };
+    let mut order_ids: Vec<String> = Vec::new();
+    for id in documents.iter().flat_map(|d| &d.order_ids) {
+        if !order_ids.contains(id) {
+            order_ids.push(id.clone());
+        }
+    }
+    Accepted {
+        message_id: documents
+            .first()
+            .map(|d| d.message_id.clone())
+            .unwrap_or_default(),
+        status: status.into(),
+        duplicate,
+        order_ids,
+        created: documents.iter().map(|d| d.created).sum(),
+        error: documents.iter().find_map(|d| d.error.clone()),
+        documents,
+    }
 }
 
 fn accepted(outcome: Processed) -> Accepted {
@@ -320,6 +365,7 @@ fn accepted(outcome: Processed) -> Accepted {
             order_ids,
             created,
             error,
+            documents: Vec::new(),
         },
         Processed::Duplicate { id, order_ids } => Accepted {
             message_id: id,
@@ -328,6 +374,7 @@ fn accepted(outcome: Processed) -> Accepted {
             order_ids,
             created: 0,
             error: None,
+            documents: Vec::new(),
         },
         Processed::AlreadyProcessed { id } => Accepted {
             message_id: id,
@@ -336,6 +383,7 @@ fn accepted(outcome: Processed) -> Accepted {
             order_ids: Vec::new(),
             created: 0,
             error: None,
+            documents: Vec::new(),
         },
     }
 }
@@ -417,12 +465,12 @@ pub async fn inbound(
 ) -> ApiResult<Response> {
     let loaded = state.pipeline.load(&state.store, &provider).await?;
     verify(&state, &loaded, &headers, &body).await?;
-    let outcome = state
+    let outcomes = state
         .pipeline
         .receive(&state.store, &loaded, body.to_vec())
         .await?;
     metrics::counter!("iom_inbound_messages_total", "provider" => provider).increment(1);
-    Ok((StatusCode::ACCEPTED, Json(accepted(outcome))).into_response())
+    Ok((StatusCode::ACCEPTED, Json(receipt(outcomes))).into_response())
 }
 
 #[derive(Deserialize, IntoParams)]

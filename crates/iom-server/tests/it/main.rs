@@ -20,6 +20,7 @@ mod returns;
 mod service;
 mod subscriptions;
 mod ui;
+mod x12_receipts;
 
 use iom_store::testing::TestDb;
 use reqwest::{Client, Method, StatusCode};
