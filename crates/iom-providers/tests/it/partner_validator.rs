@@ -297,3 +297,82 @@ fn outbound_documents_pass_an_independent_validator_and_invoices_add_up() {
     );
     assert!(report.lines().count() >= 30, "{report}");
 }
+
+/// The acknowledgements of a mailbag (accepted, rejected and unreadable sets, unsupported
+/// sets, a 5010 implementation guide, a broken envelope, a TA1 asked for) pass the validator.
+#[test]
+fn acknowledgements_of_a_mailbag_pass_an_independent_validator() {
+    let po = |control: &str, number: &str, quantity: &str| {
+        format!(
+            "ST*850*{control}~BEG*00*SA*{number}**20261201~N1*ST*Ann Lee~N3*1 Main St~N4*Seattle*WA*98101*US~PO1*1*{quantity}*EA*9.99**VP*SKU-1~CTT*1~SE*8*{control}~"
+        )
+    };
+    let isa = |control: u32, ack: u8| {
+        format!(
+            "ISA*00*          *00*          *ZZ*BUYER          *ZZ*IOM            *261201*1200*U*00401*{control:09}*{ack}*T*>~"
+        )
+    };
+    let mut body = String::new();
+    body.push_str(&isa(1, 0));
+    body.push_str("GS*PO*BUYER*IOM*20261201*1200*1*X*004010~");
+    body.push_str(&po("0001", "A", "1"));
+    body.push_str(&po("0002", "B", "1").replace("N3*", "N$*"));
+    body.push_str(&po("0003", "C", "2.5"));
+    body.push_str("ST*850*0004~BEG*00*SA*D**20261201~");
+    body.push_str("GE*4*1~GS*IN*BUYER*IOM*20261201*1200*2*X*004010~");
+    body.push_str(
+        "ST*810*0001~BIG*20261201*INV-1**PO-1~TDS*1998~SE*4*0001~GE*1*2~IEA*2*000000001~\n",
+    );
+    body.push_str(&isa(2, 1));
+    body.push_str("GS*BE*BUYER*IOM*20261201*1200*3*X*005010X220A1~ST*834*0001*005010X220A1~BGN*00*1*20261201~SE*3*0001~GE*1*3~IEA*1*000000009~\n");
+    body.push_str(&isa(3, 0));
+    body.push_str(
+        "GS*PO*BUYER*IOM*20261201*1200*4*X*004010~N1*ST*Nobody~GE*0*4~IEA*1*000000003~\r\n\x1a",
+    );
+
+    let instance = iom_providers::inbound::Instance {
+        name: "edi".into(),
+        kind: iom_providers::types::find("x12").unwrap(),
+        mappings: Default::default(),
+        transform: None,
+        default_node: None,
+    };
+    let receipt = iom_providers::inbound::x12_receipt(&instance, body.as_bytes(), now()).unwrap();
+    let succeeded: Vec<bool> = receipt.parts.iter().map(|p| p.result.is_ok()).collect();
+    assert_eq!(
+        succeeded,
+        [true, false, false, false, false, false, false],
+        "{:?}",
+        receipt.parts
+    );
+    let controls: Vec<u32> = (1..=receipt.acknowledgements_needed() as u32).collect();
+    let acks = receipt.acknowledgements(&succeeded, &controls, now());
+    let kinds: Vec<&str> = acks.iter().map(|(k, _)| *k).collect();
+    assert_eq!(kinds, ["997", "999", "TA1"]);
+    let dir = tempfile::tempdir().unwrap();
+    for (i, (kind, text)) in acks.iter().enumerate() {
+        std::fs::write(dir.path().join(format!("{i}-{kind}.edi")), text).unwrap();
+    }
+    let output = Command::new(validator_python())
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/x12/validate.py"
+        ))
+        .args(
+            std::fs::read_dir(dir.path())
+                .unwrap()
+                .map(|e| e.unwrap().path()),
+        )
+        .output()
+        .expect("run the validator");
+    let report = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && report.lines().count() == 3,
+        "{report}\n{}\n{}",
+        String::from_utf8_lossy(&output.stderr),
+        acks.iter()
+            .map(|(_, t)| t.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
