@@ -2,6 +2,9 @@
 //!
 //! - X12 850 parsing: MB/s of `x12::parse` alone, and of parsing plus mapping every 850 to an
 //!   order intake, over one large generated interchange.
+//! - X12 mailbag: the same purchase orders in many interchanges of ten, read with `x12::read`,
+//!   then taken as the pipeline takes a body (each set mapped and enveloped alone, every
+//!   interchange acknowledged): MB/s of each.
 //! - X12 outbound: µs to write and validate an 856 and an 810 for an order of the generated
 //!   850s shipped in two parts, and the documents per second that makes on one core.
 //! - Shopify webhooks over HTTP: signed `POST /api/v1/inbound/{provider}` with concurrent clients,
@@ -40,6 +43,7 @@ pub async fn run(args: ProvidersArgs) -> anyhow::Result<()> {
         bail!("--clients, --webhooks and --x12-orders must be at least 1");
     }
     x12(args.x12_orders)?;
+    x12_mailbag(args.x12_orders)?;
     x12_outbound()?;
     let dir = tempfile::tempdir()?;
     let database_url = args
@@ -128,6 +132,64 @@ fn x12(orders: usize) -> anyhow::Result<()> {
         "  parse + map to intakes: {:>4.1} MB/s ({:.0} orders/s)",
         mb / map_best,
         orders as f64 / map_best
+    );
+    Ok(())
+}
+
+fn x12_mailbag(orders: usize) -> anyhow::Result<()> {
+    use std::fmt::Write;
+    let per_interchange = 10;
+    let mut doc = String::new();
+    let interchanges = orders.div_ceil(per_interchange);
+    for i in 0..interchanges {
+        let control = i + 1;
+        let _ = write!(
+            doc,
+            "ISA*00*          *00*          *ZZ*BUYER          *ZZ*IOM            *261126*1200*U*00401*{control:09}*0*P*>~\nGS*PO*BUYER*IOM*20261126*1200*{control}*X*004010~\n"
+        );
+        let sets = per_interchange.min(orders - i * per_interchange);
+        for n in 0..sets {
+            purchase_order(i * per_interchange + n, &mut doc);
+        }
+        let _ = write!(doc, "GE*{sets}*{control}~\nIEA*1*{control:09}~\n");
+    }
+    let bytes = doc.as_bytes();
+    let mb = bytes.len() as f64 / 1e6;
+    let instance = iom_providers::inbound::Instance {
+        name: "edi".into(),
+        kind: iom_providers::types::find("x12").context("the x12 type")?,
+        mappings: Default::default(),
+        transform: None,
+        default_node: None,
+    };
+    let now = chrono::Utc::now();
+    let mut read_best = f64::MAX;
+    let mut receipt_best = f64::MAX;
+    for _ in 0..3 {
+        let t = Instant::now();
+        let received = iom_providers::x12::read(bytes)?;
+        read_best = read_best.min(t.elapsed().as_secs_f64());
+        if received.len() != interchanges {
+            bail!("expected {interchanges} interchanges, read {}", received.len());
+        }
+        let t = Instant::now();
+        let receipt = iom_providers::inbound::x12_receipt(&instance, bytes, now)?;
+        let succeeded: Vec<bool> = receipt.parts.iter().map(|p| p.result.is_ok()).collect();
+        let controls: Vec<u32> = (1..=receipt.acknowledgements_needed() as u32).collect();
+        let acks = receipt.acknowledgements(&succeeded, &controls, now);
+        receipt_best = receipt_best.min(t.elapsed().as_secs_f64());
+        if succeeded.iter().filter(|ok| **ok).count() != orders || acks.len() != interchanges {
+            bail!("the mailbag's orders did not all map, or not every interchange was acknowledged");
+        }
+    }
+    println!(
+        "X12 mailbag: {orders} purchase orders, {mb:.1} MB in {interchanges} interchanges"
+    );
+    println!("  read:               {:>8.1} MB/s", mb / read_best);
+    println!(
+        "  read + map + envelope each set + acknowledge: {:.1} MB/s ({:.0} orders/s)",
+        mb / receipt_best,
+        orders as f64 / receipt_best
     );
     Ok(())
 }
