@@ -97,6 +97,23 @@ pub struct Address {
     pub lat: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lon: Option<f64>,
+    /// Where planning places a ship-to: what its point comes from, set when the order is captured
+    /// (`iom_app::fulfillment::locate`). Absent on a bill-to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub located_by: Option<LocatedBy>,
+}
+
+/// What a ship-to's point comes from, finest first: its own `lat`/`lon`, the centroid of its
+/// postal code (loaded by an operator, else shipped with iom), of its city, of its country; `none`
+/// when none of them is known, and planning then says `no_ship_to_location`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LocatedBy {
+    Coordinates,
+    PostalCode,
+    City,
+    Country,
+    None,
 }
 
 impl Address {
@@ -188,6 +205,7 @@ impl AddressIntake {
             phone: non_empty(self.phone),
             lat: self.lat,
             lon: self.lon,
+            located_by: None,
         })
     }
 }
