@@ -7,8 +7,8 @@
 //! are mostly neighbouring places, so the differences are small and compress several times
 //! better than the coordinates themselves.
 //!
-//! Read, the keys stay as one block of bytes with an index of where each starts and the points are
-//! one array per table, so a lookup is a binary search over borrowed bytes.
+//! Read, the decompressed bytes stay as they are with an index of where each key starts, and the
+//! points are one array per table, so a lookup is a binary search over borrowed bytes.
 
 use std::io::{Read, Write};
 
@@ -88,9 +88,9 @@ pub fn encode(mut tables: [Vec<Entry>; TABLES]) -> Result<Vec<u8>, String> {
 
 /// The tables read back.
 pub(crate) struct Tables {
-    /// Every key record of every table.
-    keys: Vec<u8>,
-    /// Per table, where each of its key records starts in `keys`.
+    /// The decompressed data as it is: the key records are read in place.
+    raw: Vec<u8>,
+    /// Per table, where each of its key records starts in `raw`.
     offsets: [Vec<u32>; TABLES],
     /// Per table, each record's latitude and longitude in 1e-4 degrees.
     points: [Vec<[i32; 2]>; TABLES],
@@ -113,26 +113,29 @@ fn take_i32(bytes: &[u8], at: &mut usize) -> Result<i32, TableError> {
 
 impl Tables {
     pub(crate) fn decode(gzipped: &[u8]) -> Result<Self, TableError> {
-        let mut raw = Vec::new();
+        // gzip ends with the uncompressed size: reading into a buffer of that size at once keeps
+        // a growing buffer's spare copies out of the process's memory.
+        let size = gzipped
+            .len()
+            .checked_sub(4)
+            .map(|at| u32::from_le_bytes(gzipped[at..].try_into().expect("4 bytes")) as usize)
+            .ok_or(TableError::Malformed("not gzip"))?;
+        let mut raw = Vec::with_capacity(size);
         GzDecoder::new(gzipped).read_to_end(&mut raw)?;
         let mut at = 0;
         if take(&raw, &mut at, MAGIC.len())? != MAGIC {
             return Err(TableError::Malformed("no magic line"));
         }
-        let mut keys = Vec::new();
         let mut offsets: [Vec<u32>; TABLES] = Default::default();
         let mut points: [Vec<[i32; 2]>; TABLES] = Default::default();
         for table in 0..TABLES {
             let count = take_i32(&raw, &mut at)? as u32 as usize;
             offsets[table].reserve_exact(count);
             for _ in 0..count {
-                let start = at;
+                let offset = u32::try_from(at).map_err(|_| TableError::Malformed("over 4 GB"))?;
                 let len = usize::from(take(&raw, &mut at, 3)?[2]);
                 take(&raw, &mut at, len)?;
-                let offset = u32::try_from(keys.len())
-                    .map_err(|_| TableError::Malformed("keys over 4 GB"))?;
                 offsets[table].push(offset);
-                keys.extend_from_slice(&raw[start..at]);
             }
             points[table] = vec![[0, 0]; count];
             for axis in 0..2 {
@@ -146,9 +149,8 @@ impl Tables {
         if at != raw.len() {
             return Err(TableError::Malformed("bytes after the last table"));
         }
-        keys.shrink_to_fit();
         Ok(Self {
-            keys,
+            raw,
             offsets,
             points,
         })
@@ -160,15 +162,15 @@ impl Tables {
 
     /// The memory the tables hold.
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.keys.capacity()
+        self.raw.capacity()
             + self.offsets.iter().map(|o| o.capacity() * 4).sum::<usize>()
             + self.points.iter().map(|p| p.capacity() * 8).sum::<usize>()
     }
 
     fn country_key(&self, offset: u32) -> (&[u8], &[u8]) {
         let at = offset as usize;
-        let len = usize::from(self.keys[at + 2]);
-        (&self.keys[at..at + 2], &self.keys[at + 3..at + 3 + len])
+        let len = usize::from(self.raw[at + 2]);
+        (&self.raw[at..at + 2], &self.raw[at + 3..at + 3 + len])
     }
 
     fn point(&self, table: usize, i: usize) -> Point {

@@ -14,6 +14,12 @@ use iom_geo::Level;
 use iom_sourcing::{PlanRequest, PostalCentroids};
 use iom_store::{Conn, Store, StoreError};
 
+/// Reads the place data shipped with iom now rather than on the first order without coordinates:
+/// a server calls this as it starts, so that no order waits for it.
+pub fn warm() {
+    iom_geo::built_in();
+}
+
 /// A ship-to's point, if it has one, and what it comes from.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Location {
@@ -148,6 +154,12 @@ fn locate_in(conn: &mut dyn Conn, clues: Clues<'_>) -> Result<Location, StoreErr
 /// Where `address` is, and what that comes from.
 pub fn locate_address_in(conn: &mut dyn Conn, address: &Address) -> Result<Location, StoreError> {
     locate_in(conn, Clues::of_address(address))
+}
+
+/// Where `address` is by its own coordinates or the data shipped with iom, without the centroids
+/// an operator stored: what capture settles without reading the store.
+pub fn locate_by_shipped_data(address: &Address) -> Location {
+    Clues::of_address(address).locate(None)
 }
 
 /// Where `address` is: see [`locate_address_in`].
