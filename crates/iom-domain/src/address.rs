@@ -116,6 +116,19 @@ pub enum LocatedBy {
     None,
 }
 
+impl LocatedBy {
+    /// The name as the API writes it (`postal_code`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LocatedBy::Coordinates => "coordinates",
+            LocatedBy::PostalCode => "postal_code",
+            LocatedBy::City => "city",
+            LocatedBy::Country => "country",
+            LocatedBy::None => "none",
+        }
+    }
+}
+
 impl Address {
     pub fn geo(&self) -> Option<GeoPoint> {
         GeoPoint::new(self.lat?, self.lon?)
@@ -212,4 +225,22 @@ impl AddressIntake {
 
 pub(crate) fn non_empty(value: Option<String>) -> Option<String> {
     value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn located_by_is_named_as_serde_writes_it() {
+        for by in [
+            LocatedBy::Coordinates,
+            LocatedBy::PostalCode,
+            LocatedBy::City,
+            LocatedBy::Country,
+            LocatedBy::None,
+        ] {
+            assert_eq!(serde_json::to_value(by).unwrap(), by.as_str());
+        }
+    }
 }
