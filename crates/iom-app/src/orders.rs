@@ -54,14 +54,17 @@ impl OrderAction {
     }
 }
 
-/// Captures a validated order: stored with `order.received`, once per (channel, external id) and
-/// per idempotency key. `render` is the response a retry with the same key gets again.
+/// Captures a validated order: its ship-to located (`located_by`), stored with `order.received`,
+/// once per (channel, external id) and per idempotency key. `render` is the response a retry with
+/// the same key gets again.
 pub async fn capture(
     store: &Store,
     order: Order,
     idempotency: Option<Idempotency>,
     render: Render,
 ) -> Result<CreateOutcome, StoreError> {
+    let mut order = order;
+    crate::fulfillment::locate::label_orders(store, std::slice::from_mut(&mut order)).await?;
     let outcome = store.create_order(order, idempotency, render).await?;
     if let CreateOutcome::Created(order) = &outcome {
         metrics::counter!("iom_orders_created_total", "channel" => order.channel.clone())

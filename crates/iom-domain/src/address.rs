@@ -97,6 +97,36 @@ pub struct Address {
     pub lat: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lon: Option<f64>,
+    /// Where planning places a ship-to: what its point comes from, set when the order is captured
+    /// (`iom_app::fulfillment::locate`). Absent on a bill-to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub located_by: Option<LocatedBy>,
+}
+
+/// What a ship-to's point comes from, finest first: its own `lat`/`lon`, the centroid of its
+/// postal code (loaded by an operator, else shipped with iom), of its city, of its country; `none`
+/// when none of them is known, and planning then says `no_ship_to_location`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LocatedBy {
+    Coordinates,
+    PostalCode,
+    City,
+    Country,
+    None,
+}
+
+impl LocatedBy {
+    /// The name as the API writes it (`postal_code`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LocatedBy::Coordinates => "coordinates",
+            LocatedBy::PostalCode => "postal_code",
+            LocatedBy::City => "city",
+            LocatedBy::Country => "country",
+            LocatedBy::None => "none",
+        }
+    }
 }
 
 impl Address {
@@ -188,10 +218,29 @@ impl AddressIntake {
             phone: non_empty(self.phone),
             lat: self.lat,
             lon: self.lon,
+            located_by: None,
         })
     }
 }
 
 pub(crate) fn non_empty(value: Option<String>) -> Option<String> {
     value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn located_by_is_named_as_serde_writes_it() {
+        for by in [
+            LocatedBy::Coordinates,
+            LocatedBy::PostalCode,
+            LocatedBy::City,
+            LocatedBy::Country,
+            LocatedBy::None,
+        ] {
+            assert_eq!(serde_json::to_value(by).unwrap(), by.as_str());
+        }
+    }
 }

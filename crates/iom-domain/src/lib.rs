@@ -17,7 +17,7 @@ pub mod return_policy;
 pub mod returns;
 pub mod status;
 
-pub use address::{Address, CountryCode, GeoPoint};
+pub use address::{Address, CountryCode, GeoPoint, LocatedBy};
 pub use error::{DomainError, FieldError};
 pub use event::{EventDraft, EventType};
 pub use flow_status::{RunStatus, StepStatus, TaskStatus};

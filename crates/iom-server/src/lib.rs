@@ -264,6 +264,10 @@ pub async fn spawn(config: Config) -> anyhow::Result<Running> {
     let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
     let app = router(state.clone());
     let workers = state.app.spawn_workers(&config.app);
+    // Off the async workers and not awaited: the server answers meanwhile.
+    drop(tokio::task::spawn_blocking(
+        iom_app::fulfillment::locate::warm,
+    ));
     let task = tokio::spawn(async move {
         axum::serve(listener, app)
             .with_graceful_shutdown(async {

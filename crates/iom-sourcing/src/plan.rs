@@ -43,7 +43,7 @@ pub enum Reason {
     InsufficientStock,
     /// The order must ship complete and some line could not be fully sourced.
     ShipComplete,
-    /// The ship-to has no coordinates and its postal code is not in the centroid table.
+    /// The ship-to has no coordinates, and neither its postal code, city nor country is known.
     NoShipToLocation,
 }
 

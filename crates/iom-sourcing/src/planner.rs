@@ -593,10 +593,13 @@ impl<'a> OrderPlanner<'a> {
             let detail = match (&self.req.postal_code, &self.req.country) {
                 (Some(p), Some(c)) => {
                     format!(
-                        "the ship-to has no coordinates and postal code {p} ({c}) is not in the centroid table"
+                        "the ship-to has no coordinates, and neither postal code {p} nor country {c} is known"
                     )
                 }
-                _ => "the ship-to has neither coordinates nor a postal code and country".to_owned(),
+                (None, Some(c)) => {
+                    format!("the ship-to has no coordinates, and country {c} is not known")
+                }
+                _ => "the ship-to has neither coordinates nor a country".to_owned(),
             };
             return (Reason::NoShipToLocation, detail);
         }

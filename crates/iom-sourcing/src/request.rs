@@ -15,7 +15,8 @@ pub struct PlanLine {
 }
 
 /// One order to plan. The ship-to is located by `ship_to` coordinates, else by `postal_code` and
-/// `country` in the network's centroid table.
+/// `country` in the network's centroid table. A caller with place data fills `ship_to` from the
+/// postal code, `city` or `country` before planning (`iom_app::fulfillment::locate`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PlanRequest {
     /// The caller's reference (an order id), echoed in the plan.
@@ -28,6 +29,9 @@ pub struct PlanRequest {
     pub postal_code: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub country: Option<String>,
+    /// The ship-to's city: where it is when neither coordinates nor a postal code place it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub city: Option<String>,
     /// The moment of planning: drives cut-offs and ship dates.
     pub now: DateTime<Utc>,
 }
@@ -52,6 +56,7 @@ impl PlanRequest {
             ship_to: ship_to.and_then(|a| a.geo()),
             postal_code: ship_to.and_then(|a| a.postal_code.clone()),
             country: ship_to.map(|a| a.country.as_str().to_owned()),
+            city: ship_to.and_then(|a| a.city.clone()),
             now,
         }
     }

@@ -272,6 +272,7 @@ impl Pipeline {
         let interpretation = inbound::interpret(&loaded.instance, &body, now, control);
         let kind = interpretation.kind.clone();
         let (apply, outbound) = decide(loaded, interpretation);
+        let apply = located(store, apply).await?;
         Ok(store
             .process_message(
                 Target::New(inbound_message(loaded, &kind, body)),
@@ -379,6 +380,7 @@ impl Pipeline {
             inbound::interpret(&loaded.instance, &message.payload, Utc::now(), control);
         let kind = interpretation.kind.clone();
         let (apply, outbound) = decide(loaded, interpretation);
+        let apply = located(store, apply).await?;
         Ok(store
             .process_message(
                 Target::Existing {
@@ -406,6 +408,7 @@ impl Pipeline {
             },
             Err(message) => Apply::Failed(json!({"message": message})),
         };
+        let apply = located(store, apply).await?;
         Ok(store
             .process_message(
                 Target::Existing {
@@ -543,6 +546,15 @@ fn decide(loaded: &Loaded, interpretation: Interpretation) -> (Apply, Vec<NewMes
         }));
     }
     (apply, outbound)
+}
+
+/// Locates the ship-to of each order `apply` creates (`located_by`), as capture through the API
+/// does.
+async fn located(store: &Store, mut apply: Apply) -> Result<Apply, StoreError> {
+    if let Apply::Content { orders, .. } = &mut apply {
+        crate::fulfillment::locate::label_orders(store, orders).await?;
+    }
+    Ok(apply)
 }
 
 pub(crate) fn content_apply(loaded: &Loaded, content: inbound::Content) -> Apply {

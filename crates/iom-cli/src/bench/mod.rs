@@ -8,6 +8,7 @@ mod intake;
 mod inventory;
 mod journey;
 mod load;
+mod locate;
 mod providers;
 mod returns;
 mod ui;
@@ -37,6 +38,9 @@ pub enum BenchCommand {
     /// Orders through their whole life on a real `iom serve` process: intake, released by the
     /// default flow, shipped, delivered; orders/s per stage and intake → released latency.
     Journey(journey::JourneyArgs),
+    /// Locating a ship-to without coordinates from the shipped place data: load time and memory,
+    /// lookup p50/p99 by postal code, city and country.
+    Locate(locate::LocateArgs),
     /// Server time of every web UI page with 100,000 orders in the store.
     Ui(ui::UiArgs),
 }
@@ -52,6 +56,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Insights(args) => insights::run(args).await,
         BenchCommand::Flow(args) => flow::run(args).await,
         BenchCommand::Journey(args) => journey::run(args).await,
+        BenchCommand::Locate(args) => locate::run(args).await,
         BenchCommand::Ui(args) => ui::run(args).await,
     }
 }

@@ -354,7 +354,8 @@ pub async fn brokering_run(
 }
 
 /// Load postal-code centroids from CSV (`country,postal_code,lat,lon` with a header row), so a
-/// ship-to with no coordinates can be located. Codes already loaded are replaced.
+/// ship-to with no coordinates is located by them: they win over the postal codes that ship with
+/// iom. Codes already loaded are replaced.
 #[utoipa::path(put, path = "/api/v1/fulfillment/postal-centroids", tag = "fulfillment",
     request_body(content = String, content_type = "text/csv"),
     responses(

@@ -283,6 +283,7 @@ pub async fn detail(
                             (a.name.clone().unwrap_or_default()) br;
                             (a.line1.clone().unwrap_or_default()) " " (a.city.clone().unwrap_or_default()) " "
                             (a.region.clone().unwrap_or_default()) " " (a.postal_code.clone().unwrap_or_default()) " " (a.country)
+                            @if let Some(by) = a.located_by { " " span.muted { "(placed by " (by.as_str().replace('_', " ")) ")" } }
                         }
                     }
                     @if let Some(m) = &order.ship_method { dt { "Ship method" } dd { (m) } }

@@ -2,7 +2,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use super::nodes::put;
-use super::{TestApp, apps, order_body};
+use super::{TestApp, apps, apps_with_flows, order_body};
 
 /// The ship-to of `order_body` is Seattle (47.61, -122.33). SEA stands on it; PDX is Portland,
 /// about 233 km away. Both charge 5.00 per shipment, 0.50 per unit and 0.01 per km.
@@ -457,50 +457,208 @@ async fn a_committed_brokering_run_reserves_allocates_and_never_reserves_twice()
     }
 }
 
+/// `order_body` as an EDI purchase order or a CSV import brings it: an address without
+/// coordinates.
+fn without_coordinates(external_id: &str, postal_code: Option<&str>, city: Option<&str>) -> Value {
+    let mut order = order_body(external_id, &[1]);
+    let ship_to = &mut order["ship_to"];
+    ship_to["lat"] = Value::Null;
+    ship_to["lon"] = Value::Null;
+    ship_to["postal_code"] = json!(postal_code);
+    ship_to["city"] = json!(city);
+    order
+}
+
+async fn put_centroids(app: &TestApp, csv: &'static str) -> reqwest::Response {
+    app.client
+        .put(app.url("/api/v1/fulfillment/postal-centroids"))
+        .bearer_auth(super::ADMIN)
+        .header("content-type", "text/csv")
+        .body(csv)
+        .send()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
-async fn a_ship_to_without_coordinates_is_located_by_its_postal_code() {
+async fn a_ship_to_without_coordinates_is_located_by_its_postal_code_and_an_operator_overrides_it()
+{
     for app in apps().await {
         network(&app).await;
         stock(&app, "SKU-1", "SEA", 3).await;
-        let mut order = order_body("zip-1", &[1]);
-        order["ship_to"]["lat"] = Value::Null;
-        order["ship_to"]["lon"] = Value::Null;
-        order["ship_to"]["postal_code"] = json!("98101-2345");
-        let unlocated = plan(&app, json!({"order": order.clone()})).await;
+        stock(&app, "SKU-1", "PDX", 3).await;
+        // Downtown Seattle, from the postal codes that ship with iom.
+        let order = without_coordinates("zip-1", Some("98101-2345"), None);
+        let shipped = plan(&app, json!({"order": order.clone()})).await;
+        assert_eq!(
+            picks(&shipped),
+            [("SEA".to_owned(), 1)],
+            "{}: {shipped}",
+            app.backend
+        );
+        assert!(shipped["distance_km"].as_f64().unwrap() < 5.0, "{shipped}");
+
+        let bad = put_centroids(
+            &app,
+            "country,postal_code,lat,lon\nUS,98101,47.61,-122.33\nUS,99999,north,0\n",
+        )
+        .await;
+        assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let problem: Value = bad.json().await.unwrap();
+        assert_eq!(problem["errors"][0]["field"], "line 3", "{problem}");
+        // The operator puts 98101 in Portland: their centroid wins over the shipped one.
+        let good = put_centroids(
+            &app,
+            "country,postal_code,lat,lon\nUS,98101,45.51,-122.69\nUS,97201,45.51,-122.69\n",
+        )
+        .await;
+        assert_eq!(good.status(), StatusCode::OK);
+        assert_eq!(good.json::<Value>().await.unwrap()["loaded"], 2);
+        let overridden = plan(&app, json!({"order": order})).await;
+        assert_eq!(
+            picks(&overridden),
+            [("PDX".to_owned(), 1)],
+            "{}: {overridden}",
+            app.backend
+        );
+    }
+}
+
+#[tokio::test]
+async fn without_a_known_postal_code_the_city_then_the_country_places_the_ship_to() {
+    for app in apps().await {
+        network(&app).await;
+        stock(&app, "SKU-1", "SEA", 3).await;
+        stock(&app, "SKU-1", "PDX", 3).await;
+        let by_city = plan(
+            &app,
+            json!({"order": without_coordinates("city-1", Some("00000"), Some("PORTLAND"))}),
+        )
+        .await;
+        assert_eq!(picks(&by_city), [("PDX".to_owned(), 1)], "{by_city}");
+        assert!(by_city["distance_km"].as_f64().unwrap() < 10.0, "{by_city}");
+
+        // The US as a whole is far from both, but it is somewhere: the order is placed.
+        let by_country = plan(
+            &app,
+            json!({"order": without_coordinates("country-1", None, None)}),
+        )
+        .await;
+        assert_eq!(by_country["status"], "fully_sourced", "{by_country}");
+        assert!(by_country["distance_km"].as_f64().unwrap() > 1000.0);
+
+        // Bouvet Island has no postal codes, no cities and no one living there.
+        let mut nowhere = without_coordinates("none-1", None, None);
+        nowhere["ship_to"]["country"] = json!("BV");
+        let unlocated = plan(&app, json!({"order": nowhere})).await;
         assert!(
             unlocated["assignments"].as_array().unwrap().is_empty(),
             "{unlocated}"
         );
-
-        let put_csv = |body: &'static str| {
-            app.client
-                .put(app.url("/api/v1/fulfillment/postal-centroids"))
-                .bearer_auth(super::ADMIN)
-                .header("content-type", "text/csv")
-                .body(body)
-                .send()
-        };
-        let bad =
-            put_csv("country,postal_code,lat,lon\nUS,98101,47.61,-122.33\nUS,99999,north,0\n")
-                .await
-                .unwrap();
-        assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
-        let problem: Value = bad.json().await.unwrap();
-        assert_eq!(problem["errors"][0]["field"], "line 3", "{problem}");
-        let good = put_csv(
-            "country,postal_code,lat,lon\nUS,98101,47.61,-122.33\nUS,97201,45.51,-122.69\n",
-        )
-        .await
-        .unwrap();
-        assert_eq!(good.status(), StatusCode::OK);
-        assert_eq!(good.json::<Value>().await.unwrap()["loaded"], 2);
-
-        let located = plan(&app, json!({"order": order})).await;
         assert_eq!(
-            picks(&located),
-            [("SEA".to_owned(), 1)],
-            "{}: {located}",
-            app.backend
+            unlocated["unassigned"][0]["reason"], "no_ship_to_location",
+            "{unlocated}"
         );
+    }
+}
+
+#[tokio::test]
+async fn every_captured_order_says_how_its_ship_to_is_located() {
+    for app in apps().await {
+        let loaded = put_centroids(
+            &app,
+            "country,postal_code,lat,lon\nUS,00001,47.61,-122.33\n",
+        )
+        .await;
+        assert_eq!(loaded.status(), StatusCode::OK);
+        let mut berlin = without_coordinates("loc-city", None, Some("Berlin"));
+        berlin["ship_to"]["country"] = json!("DE");
+        let mut bouvet = without_coordinates("loc-none", None, None);
+        bouvet["ship_to"]["country"] = json!("BV");
+        for (body, located_by) in [
+            (order_body("loc-coords", &[1]), "coordinates"),
+            (
+                without_coordinates("loc-zip", Some("98101"), None),
+                "postal_code",
+            ),
+            // Known only to the operator's centroids.
+            (
+                without_coordinates("loc-operator", Some("00001"), None),
+                "postal_code",
+            ),
+            (berlin, "city"),
+            (
+                without_coordinates("loc-country", Some("00000"), Some("Nowhere Special")),
+                "country",
+            ),
+            (bouvet, "none"),
+        ] {
+            let external_id = body["external_id"].clone();
+            let (status, created) = app.post("/api/v1/orders", body).await;
+            assert_eq!(status, StatusCode::CREATED, "{created}");
+            let (_, order) = app
+                .get(&format!(
+                    "/api/v1/orders/{}",
+                    created["id"].as_str().unwrap()
+                ))
+                .await;
+            assert_eq!(
+                order["ship_to"]["located_by"], located_by,
+                "{}: {external_id}: {order}",
+                app.backend
+            );
+        }
+        let (_, doc) = app.get("/api/v1/openapi.json").await;
+        let schemas = &doc["components"]["schemas"];
+        assert!(
+            schemas["Address"]["properties"]["located_by"].is_object(),
+            "{}",
+            schemas["Address"]
+        );
+        assert!(
+            schemas["LocatedBy"].to_string().contains("postal_code"),
+            "{}",
+            schemas["LocatedBy"]
+        );
+    }
+}
+
+/// Polls the order until `done` says yes; panics with the order and its runs after 15 s.
+async fn wait_order(app: &TestApp, id: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let (_, order) = app.get(&format!("/api/v1/orders/{id}")).await;
+        if done(&order) {
+            return order;
+        }
+        if std::time::Instant::now() > deadline {
+            let (_, runs) = app.get(&format!("/api/v1/orders/{id}/runs")).await;
+            panic!("{}: order {id} is {order}\nruns: {runs:#}", app.backend);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+}
+
+#[tokio::test]
+async fn an_order_without_coordinates_is_placed_by_the_flow_as_the_plan_places_it() {
+    for app in apps_with_flows().await {
+        network(&app).await;
+        stock(&app, "SKU-1", "SEA", 3).await;
+        stock(&app, "SKU-1", "PDX", 3).await;
+        // As an EDI 850 brings it: a Portland ZIP+4 and no coordinates.
+        let order = without_coordinates("edi-1", Some("97201-1234"), Some("Portland"));
+        let planned = plan(&app, json!({"order": order.clone()})).await;
+        assert_eq!(picks(&planned), [("PDX".to_owned(), 1)], "{planned}");
+
+        let (status, created) = app.post("/api/v1/orders", order).await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        let id = created["id"].as_str().unwrap();
+        let done = wait_order(&app, id, |o| {
+            o["status"] == "released" || o["status"] == "backordered"
+        })
+        .await;
+        assert_eq!(done["status"], "released", "{}: {done}", app.backend);
+        assert_eq!(done["lines"][0]["node"], "PDX", "{done}");
+        assert_eq!(done["ship_to"]["located_by"], "postal_code");
     }
 }

@@ -411,6 +411,11 @@ async fn x12_purchase_orders_become_orders_with_a_997() {
                     lines.iter().map(|(s, q)| (s.to_string(), *q)).collect();
                 assert_eq!(lines_of(&order), want, "{file}");
                 assert_eq!(order["ship_to"]["city"].as_str(), *city, "{file}");
+                // A purchase order's ship-to has no coordinates: its ZIP code places it
+                // (Hauppauge 11788-1234, Laredo 78045).
+                if city.is_some() {
+                    assert_eq!(order["ship_to"]["located_by"], "postal_code", "{file}");
+                }
             }
         }
         // Two 850s in one interchange: 10 and 11 lines.

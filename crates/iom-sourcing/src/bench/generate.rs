@@ -172,6 +172,7 @@ pub fn orders(spec: &OrderSpec, skus: usize, now: DateTime<Utc>) -> Vec<PlanRequ
                 lines,
                 ship_to: Some(ship_to),
                 postal_code: None,
+                city: None,
                 country: Some("US".into()),
                 now,
             }

@@ -140,6 +140,7 @@ fn two_orders_competing_for_the_last_unit_get_it_once() {
         }],
         ship_to: GeoPoint::new(0.0, lon),
         postal_code: None,
+        city: None,
         country: None,
         now: now(),
     };

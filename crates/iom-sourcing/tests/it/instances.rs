@@ -165,6 +165,7 @@ impl Instance {
             lines,
             ship_to: Some(point(&mut rng, 1.0)),
             postal_code: None,
+            city: None,
             country: None,
             now: "2026-11-26T10:00:00Z".parse().unwrap(),
         };

@@ -27,6 +27,7 @@ fn request(lines: Vec<(u32, &str, u32)>) -> PlanRequest {
             .collect(),
         ship_to: GeoPoint::new(0.0, 0.0),
         postal_code: None,
+        city: None,
         country: None,
         now: "2026-11-26T10:00:00Z".parse().unwrap(),
     }
