@@ -316,23 +316,22 @@ impl Pipeline {
                 return Ok(vec![processed]);
             }
         };
-        let items = std::mem::take(&mut receipt.parts)
-            .into_iter()
-            .map(|part| {
-                let kind = part.kind.clone();
-                let (apply, _) = decide(
-                    loaded,
-                    Interpretation {
-                        kind: part.kind,
-                        result: part.result,
-                        ack: None,
-                        x12_partner: part.x12_partner,
-                    },
-                );
-                let message = inbound_message(loaded, &kind, part.payload);
-                (Target::New(message), Some(kind), apply)
-            })
-            .collect();
+        let mut items = Vec::with_capacity(receipt.parts.len());
+        for part in std::mem::take(&mut receipt.parts) {
+            let kind = part.kind.clone();
+            let (apply, _) = decide(
+                loaded,
+                Interpretation {
+                    kind: part.kind,
+                    result: part.result,
+                    ack: None,
+                    x12_partner: part.x12_partner,
+                },
+            );
+            let apply = located(store, apply).await?;
+            let message = inbound_message(loaded, &kind, part.payload);
+            items.push((Target::New(message), Some(kind), apply));
+        }
         let outcomes = store.process_messages(items).await?;
         let succeeded: Vec<bool> = outcomes
             .iter()
