@@ -73,6 +73,16 @@ pub async fn capture(
     Ok(outcome)
 }
 
+/// The stored order `id`. One captured before capture recorded `located_by` gets it as capture
+/// would now (not stored: reading changes nothing).
+pub async fn get(store: &Store, id: OrderId) -> Result<Option<Order>, StoreError> {
+    let Some(mut order) = store.get_order(id).await? else {
+        return Ok(None);
+    };
+    crate::fulfillment::locate::label_orders(store, std::slice::from_mut(&mut order)).await?;
+    Ok(Some(order))
+}
+
 /// Applies `action` to the stored order `id`, with its inventory effects, in one transaction.
 pub async fn act(store: &Store, id: OrderId, action: OrderAction) -> Result<Order, StoreError> {
     store

@@ -206,12 +206,13 @@ pub async fn locate_requests(
         .await
 }
 
-/// Records on each order's ship-to what its point comes from (`located_by`), as captured. The
-/// store is read, once for all of them, only for postal codes the shipped data does not know.
+/// Records on each order's ship-to that does not say yet what its point comes from
+/// (`located_by`). The store is read, once for all of them, only for postal codes the shipped
+/// data does not know.
 pub async fn label_orders(store: &Store, orders: &mut [Order]) -> Result<(), StoreError> {
     let mut ask: Vec<(usize, String, String)> = Vec::new();
     for (i, order) in orders.iter_mut().enumerate() {
-        let Some(address) = order.ship_to.as_mut() else {
+        let Some(address) = order.ship_to.as_mut().filter(|a| a.located_by.is_none()) else {
             continue;
         };
         let clues = Clues::of_address(address);

@@ -194,9 +194,7 @@ pub async fn get(
 ) -> ApiResult<Json<Order>> {
     principal.require(Access::Read)?;
     let id = parse_id(&id)?;
-    let order = state
-        .store
-        .get_order(id)
+    let order = iom_app::orders::get(&state.store, id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("order {id} does not exist")))?;
     Ok(Json(order))

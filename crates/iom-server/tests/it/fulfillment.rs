@@ -623,6 +623,26 @@ async fn every_captured_order_says_how_its_ship_to_is_located() {
     }
 }
 
+#[tokio::test]
+async fn an_order_stored_without_located_by_says_it_when_read() {
+    for app in apps().await {
+        // As stored before capture recorded it: straight into the store, not through capture.
+        let intake: iom_domain::OrderIntake =
+            serde_json::from_value(without_coordinates("old-1", Some("98101"), None)).unwrap();
+        let order = intake.validate(chrono::Utc::now()).unwrap();
+        assert_eq!(order.ship_to.as_ref().unwrap().located_by, None);
+        let id = order.id;
+        app.server
+            .state
+            .store
+            .create_order(order, None, Box::new(|_| (201, String::new())))
+            .await
+            .unwrap();
+        let (_, read) = app.get(&format!("/api/v1/orders/{id}")).await;
+        assert_eq!(read["ship_to"]["located_by"], "postal_code", "{read}");
+    }
+}
+
 /// Polls the order until `done` says yes; panics with the order and its runs after 15 s.
 async fn wait_order(app: &TestApp, id: &str, done: impl Fn(&Value) -> bool) -> Value {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
