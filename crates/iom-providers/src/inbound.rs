@@ -32,6 +32,8 @@ pub struct Instance {
     pub transform: Option<Arc<Transform>>,
     /// Where goods left from when a shipment notice does not say (`settings.default_node`).
     pub default_node: Option<String>,
+    /// How a `csv` instance reads its files (`settings.columns`, `settings.preset`, …).
+    pub csv: crate::csv::CsvOptions,
 }
 
 /// Everything a document asks for.
@@ -41,6 +43,16 @@ pub struct Content {
     pub shipments: Vec<ShipmentNotice>,
     /// Refunds the channel made (Shopify refunds): returns to receive and refund.
     pub refunds: Vec<RefundNotice>,
+    /// Orders as the channel has them now (Shopify `orders/updated`): each amends the order of
+    /// its external id, or is created when there is none.
+    pub revisions: Vec<Order>,
+    /// Orders the channel cancelled.
+    pub cancellations: Vec<crate::shopify::CancelNotice>,
+    /// Shipments the channel made itself, each under the channel's id for it (`shipment_id`),
+    /// so that a resend or an update does not ship twice.
+    pub channel_shipments: Vec<ShipmentNotice>,
+    /// Why the document asks for nothing at all (a topic iom does not act on).
+    pub ignored: Option<String>,
 }
 
 #[derive(Debug)]
@@ -179,11 +191,27 @@ pub fn interpret(
     now: DateTime<Utc>,
     ack_control: u32,
 ) -> Interpretation {
+    interpret_topic(instance, body, now, ack_control, None)
+}
+
+/// As [`interpret`], for a document whose sender said what it is: a Shopify webhook's
+/// `X-Shopify-Topic` (see [`crate::shopify`]). Without a topic, or for other types, the body
+/// alone decides.
+pub fn interpret_topic(
+    instance: &Instance,
+    body: &[u8],
+    now: DateTime<Utc>,
+    ack_control: u32,
+    topic: Option<&str>,
+) -> Interpretation {
+    if let (Some(topic), "shopify") = (topic, instance.kind.name) {
+        return crate::shopify::interpret(instance, topic, body, now);
+    }
     match instance.kind.name {
         "x12" => x12_document(instance, body, now, ack_control),
         "csv" => single(
             "orders",
-            crate::csv::parse_orders(body, &instance.name)
+            crate::csv::parse_orders_with(body, &instance.name, &instance.csv)
                 .map_err(InboundError::from)
                 .and_then(|intakes| finish_orders(instance, intakes, now)),
         ),
