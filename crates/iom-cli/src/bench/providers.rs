@@ -410,6 +410,7 @@ fn transform_rate(
         mappings: Default::default(),
         transform: Some(Arc::new(transform)),
         default_node: None,
+        csv: Default::default(),
     };
     let now = chrono::Utc::now();
     let started = Instant::now();

@@ -125,6 +125,7 @@ fn semicolons_and_default_currency() {
     let options = CsvOptions {
         delimiter: b';',
         default_currency: Some("EUR".into()),
+        ..CsvOptions::default()
     };
     let orders = csv::parse_orders_with(file.as_bytes(), "csv", &options).unwrap();
     // Same external_id, different channels: two orders.

@@ -13,6 +13,7 @@ fn shopify() -> Instance {
         mappings: Mappings::default(),
         transform: Some(std::sync::Arc::new(Transform::shopify().unwrap())),
         default_node: None,
+        csv: Default::default(),
     }
 }
 
