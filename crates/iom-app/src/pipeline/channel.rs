@@ -42,16 +42,13 @@ fn find(tx: &mut Tx<'_>, channel: &str, external_id: &str) -> Result<Option<Orde
 }
 
 /// The order as the channel has it now: the existing order is amended to it (refused once
-/// released), or it is created when the channel's create never arrived.
+/// released). The message also carries it as a new order, so that it is created when the
+/// channel's create never arrived; an order just created from it has nothing to amend.
 pub fn revision(channel: String, revised: Order) -> ContentWork {
     Box::new(move |tx| {
         let context = format!("order {:?}", revised.external_id);
-        let Some(id) = find(tx, &channel, &revised.external_id)? else {
-            if iom_store::orders::insert(tx.conn(), &revised)? {
-                tx.emit_all([revised.received_event()]);
-            }
-            return Ok(vec![revised.id.to_string()]);
-        };
+        let id = find(tx, &channel, &revised.external_id)?
+            .ok_or_else(|| business(format!("{context}: the order vanished")))?;
         let existing = iom_store::orders::load(tx.conn(), id, false)?
             .ok_or_else(|| business(format!("{context}: the order vanished")))?;
         let amendment = plan_amendment(&revised, &existing);

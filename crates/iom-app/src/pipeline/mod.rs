@@ -511,12 +511,11 @@ pub(crate) fn content_apply(loaded: &Loaded, content: inbound::Content) -> Apply
     let default_node = loaded.instance.default_node.clone();
     let channel = loaded.name().to_owned();
     let mut work: Vec<iom_store::providers::ContentWork> = Vec::new();
-    work.extend(
-        content
-            .revisions
-            .into_iter()
-            .map(|order| channel::revision(channel.clone(), order)),
-    );
+    let mut orders = content.orders;
+    for order in content.revisions {
+        orders.push(order.clone());
+        work.push(channel::revision(channel.clone(), order));
+    }
     work.extend(
         content
             .cancellations
@@ -537,7 +536,7 @@ pub(crate) fn content_apply(loaded: &Loaded, content: inbound::Content) -> Apply
     );
     Apply::Content {
         work,
-        orders: content.orders,
+        orders,
         shipments: content
             .shipments
             .into_iter()

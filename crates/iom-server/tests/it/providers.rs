@@ -17,7 +17,7 @@ pub fn sample(path: &str) -> Vec<u8> {
     std::fs::read(&full).unwrap_or_else(|e| panic!("cannot read {full}: {e}"))
 }
 
-const SHOP_SECRET: &str = "shpss_0123456789abcdef";
+pub const SHOP_SECRET: &str = "shpss_0123456789abcdef";
 
 impl TestApp {
     pub async fn put(&self, path: &str, body: Value) -> (StatusCode, Value) {
@@ -87,7 +87,7 @@ fn lines_of(order: &Value) -> Vec<(String, u64)> {
         .collect()
 }
 
-async fn shopify_instance(app: &TestApp, name: &str) {
+pub async fn shopify_instance(app: &TestApp, name: &str) {
     let (status, body) = app
         .put(
             &format!("/api/v1/providers/{name}"),
