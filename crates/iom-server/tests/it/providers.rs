@@ -847,3 +847,74 @@ async fn messages_left_received_are_resumed_at_start() {
         restarted.stop().await;
     }
 }
+
+#[tokio::test]
+async fn a_csv_instance_reads_shopifys_export_and_its_own_column_map() {
+    let export = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../iom-providers/tests/data/shopify-orders-export.csv"
+    ))
+    .unwrap();
+    for app in apps().await {
+        let (status, body) = app
+            .put(
+                "/api/v1/providers/shop-export",
+                json!({"type": "csv", "settings": {"preset": "shopify_export"}}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let (status, accepted) = app.inbound_bearer("shop-export", &export).await;
+        assert_eq!(status, StatusCode::ACCEPTED);
+        assert_eq!(accepted["status"], "processed", "{accepted}");
+        assert_eq!(accepted["created"], 2, "{accepted}");
+        let first = app.order(&accepted["order_ids"][0]).await;
+        assert_eq!(first["external_id"], "5550000001");
+        assert_eq!(
+            lines_of(&first),
+            [
+                ("FERN-1".to_owned(), 2),
+                ("TOTE-2".to_owned(), 1),
+                ("CARD-9".to_owned(), 1)
+            ]
+        );
+
+        let (status, body) = app
+            .put(
+                "/api/v1/providers/sheet",
+                json!({"type": "csv", "settings": {"columns": {
+                    "Order": "external_id", "Item": "sku", "Qty": "quantity",
+                    "Price": "unit_price", "Cur": "currency"}}}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let (_, accepted) = app
+            .inbound_bearer("sheet", b"Order,Item,Qty,Price,Cur\nS-1,MUG,2,3.50,EUR\n")
+            .await;
+        assert_eq!(accepted["status"], "processed", "{accepted}");
+        assert_eq!(
+            lines_of(&app.order(&accepted["order_ids"][0]).await),
+            [("MUG".to_owned(), 2)]
+        );
+        let (_, failed) = app
+            .inbound_bearer("sheet", b"Order,Item,Qty,Price,Cur\nS-2,MUG,two,3.50,EUR\n")
+            .await;
+        assert_eq!(failed["status"], "failed", "{failed}");
+        assert_eq!(
+            failed["error"]["errors"],
+            json!([{"row": 2, "column": "Qty", "message": "\"two\" is not a whole quantity"}])
+        );
+
+        // A map to no iom column is answered when the instance is put, and changes nothing.
+        let (status, problem) = app
+            .put(
+                "/api/v1/providers/sheet",
+                json!({"type": "csv", "settings": {"columns": {"Qty": "qty"}}}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+        assert_eq!(
+            problem["errors"][0]["field"], "settings.columns.Qty",
+            "{problem}"
+        );
+    }
+}
