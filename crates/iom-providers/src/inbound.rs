@@ -88,12 +88,25 @@ pub enum InboundError {
     Ubl(#[from] crate::ubl::UblError),
     #[error(transparent)]
     Unmapped(#[from] UnmappedValues),
-    #[error("{} field(s) of the order(s) are invalid", .0.len())]
+    #[error("{}", invalid_summary(.0))]
     Invalid(Vec<FieldError>),
     #[error("the document holds no order")]
     Empty,
     #[error("provider type {0} receives no documents")]
     NotReceiving(&'static str),
+}
+
+/// The first problems with their places, so that the log's one-line message already says where.
+fn invalid_summary(errors: &[FieldError]) -> String {
+    let mut out = format!("{} field(s) are invalid", errors.len());
+    for (i, e) in errors.iter().take(5).enumerate() {
+        out.push_str(if i == 0 { ": " } else { "; " });
+        out.push_str(&format!("{} {}", e.field, e.message));
+    }
+    if errors.len() > 5 {
+        out.push_str("; …");
+    }
+    out
 }
 
 #[derive(Serialize)]
@@ -266,28 +279,71 @@ pub fn json_orders(
     value: &Value,
     now: DateTime<Utc>,
 ) -> Result<Content, InboundError> {
+    // Errors name the document's own place: a JSON path in what the sender sent.
     let intakes = match &instance.transform {
-        Some(t) => t.run_intakes(value, &instance.name)?,
+        Some(t) => t.run_intakes(value, &instance.name).map_err(|e| match e {
+            TransformError::NotAnOrder {
+                index,
+                field,
+                message,
+                ..
+            } => InboundError::Invalid(vec![FieldError::new(
+                t.source_path(value, index, &field)
+                    .unwrap_or_else(|| format!("output[{index}].{field}")),
+                message,
+            )]),
+            other => other.into(),
+        })?,
         None => {
-            let items = match value {
-                Value::Array(items) => items.clone(),
-                other => vec![other.clone()],
+            let (items, array) = match value {
+                Value::Array(items) => (items.clone(), true),
+                other => (vec![other.clone()], false),
             };
             items
                 .into_iter()
                 .enumerate()
                 .map(|(i, v)| {
-                    serde_json::from_value::<OrderIntake>(v).map_err(|e| {
+                    serde_path_to_error::deserialize::<_, OrderIntake>(v).map_err(|e| {
+                        let base = if array { format!("$[{i}]") } else { "$".into() };
+                        let path = e.path().to_string();
+                        let field = if path == "." {
+                            base
+                        } else {
+                            format!("{base}.{path}")
+                        };
                         InboundError::Invalid(vec![FieldError::new(
-                            format!("[{i}]"),
-                            e.to_string(),
+                            field,
+                            crate::jq::paths::plain(&e.inner().to_string()),
                         )])
                     })
                 })
                 .collect::<Result<_, _>>()?
         }
     };
-    finish_orders(instance, intakes, now)
+    let result = finish_orders(instance, intakes, now);
+    match (result, &instance.transform) {
+        // Validation speaks of the order iom made; name the document's fields where known.
+        (Err(InboundError::Invalid(errors)), Some(t)) => Err(InboundError::Invalid(
+            errors
+                .into_iter()
+                .map(|e| {
+                    let (index, field) = match e
+                        .field
+                        .strip_prefix("orders[")
+                        .and_then(|r| r.split_once("]."))
+                    {
+                        Some((i, f)) => (i.parse().unwrap_or(0), f.to_owned()),
+                        None => (0, e.field.clone()),
+                    };
+                    match t.source_path(value, index, &field) {
+                        Some(path) => FieldError::new(path, e.message),
+                        None => e,
+                    }
+                })
+                .collect(),
+        )),
+        (result, _) => result,
+    }
 }
 
 /// Applies the value mappings and validates; every problem of every order at once.
