@@ -11,6 +11,7 @@ mod load;
 mod providers;
 mod returns;
 mod ui;
+mod webhooks;
 
 use clap::Subcommand;
 
@@ -39,6 +40,9 @@ pub enum BenchCommand {
     Journey(journey::JourneyArgs),
     /// Server time of every web UI page with 100,000 orders in the store.
     Ui(ui::UiArgs),
+    /// Shopify `orders/create` webhooks to committed orders per second: signed posts from
+    /// concurrent clients to a real `iom serve` child process.
+    Webhooks(webhooks::WebhooksArgs),
 }
 
 pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
@@ -53,6 +57,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Flow(args) => flow::run(args).await,
         BenchCommand::Journey(args) => journey::run(args).await,
         BenchCommand::Ui(args) => ui::run(args).await,
+        BenchCommand::Webhooks(args) => webhooks::run(args).await,
     }
 }
 
@@ -62,23 +67,40 @@ pub(crate) async fn serve_child(
     database: &str,
     flows: bool,
 ) -> anyhow::Result<tokio::process::Child> {
+    Ok(serve_child_as(database, flows, None).await?.0)
+}
+
+/// As [`serve_child`], with an admin token (`IOM_ADMIN_TOKEN`) for calling its API; also returns
+/// the URL it listens on.
+pub(crate) async fn serve_child_as(
+    database: &str,
+    flows: bool,
+    admin_token: Option<&str>,
+) -> anyhow::Result<(tokio::process::Child, String)> {
     use anyhow::Context;
     use tokio::io::{AsyncBufReadExt, BufReader};
     let exe = std::env::current_exe().context("locating the iom binary")?;
-    let mut child = tokio::process::Command::new(&exe)
+    let mut command = tokio::process::Command::new(&exe);
+    command
         .args(["serve", "--listen", "127.0.0.1:0", "--database", database])
         .env("IOM_FLOWS", if flows { "on" } else { "off" })
         .env("IOM_LOG", "warn")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .context("starting iom serve")?;
+        .kill_on_drop(true);
+    if let Some(token) = admin_token {
+        command.env("IOM_ADMIN_TOKEN", token);
+    }
+    let mut child = command.spawn().context("starting iom serve")?;
     let stdout = child.stdout.take().context("stdout")?;
-    BufReader::new(stdout)
+    let first = BufReader::new(stdout)
         .lines()
         .next_line()
         .await?
         .context("iom serve printed nothing")?;
-    Ok(child)
+    let url = first
+        .strip_prefix("iom listening on ")
+        .with_context(|| format!("iom serve printed {first:?}"))?
+        .to_owned();
+    Ok((child, url))
 }

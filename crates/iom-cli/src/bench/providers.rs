@@ -225,7 +225,7 @@ fn x12_outbound() -> anyhow::Result<()> {
 }
 
 /// A Shopify order webhook body (the bare order), numbered `n`.
-fn shopify_order(n: usize) -> Value {
+pub(super) fn shopify_order(n: usize) -> Value {
     json!({
         "id": 9_000_000 + n, "name": format!("#{n}"), "email": "ann@example.com",
         "created_at": "2026-11-26T10:00:00-05:00", "currency": "USD",
