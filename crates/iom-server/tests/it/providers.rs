@@ -285,6 +285,7 @@ async fn fake_bigcommerce() -> SocketAddr {
     let orders: Value =
         serde_json::from_slice(&sample("bigcommerce/bigcommerce-api-ruby_order.json")).unwrap();
     let order = orders[0].clone();
+    let numeric = order.clone();
     let check = |headers: &axum::http::HeaderMap| {
         headers.get("x-auth-token").and_then(|v| v.to_str().ok()) == Some("bc-token")
     };
@@ -315,6 +316,40 @@ async fn fake_bigcommerce() -> SocketAddr {
         .route(
             "/stores/abc/v2/orders/100/shipping_addresses",
             get(|| async { StatusCode::NO_CONTENT }),
+        )
+        // The same order as a store sends it that keeps some text fields as JSON numbers.
+        .route(
+            "/stores/abc/v2/orders/101",
+            get(move || {
+                let mut order = numeric.clone();
+                async move {
+                    order["id"] = json!(101);
+                    order["billing_address"]["zip"] = json!(99362);
+                    order["billing_address"]["phone"] = json!(5_095_550_100u64);
+                    Json(order)
+                }
+            }),
+        )
+        .route(
+            "/stores/abc/v2/orders/101/products",
+            get(|| async {
+                Json(json!([{
+                    "id": 8, "order_id": 101, "product_id": 32, "name": "Mug",
+                    "sku": 40021, "quantity": 2, "base_price": "4.5000", "price_ex_tax": "4.5000",
+                    "price_inc_tax": "4.5000", "total_tax": "0.0000", "applied_discounts": []
+                }]))
+            }),
+        )
+        .route(
+            "/stores/abc/v2/orders/101/shipping_addresses",
+            get(|| async {
+                Json(json!([{
+                    "id": 3, "order_id": 101, "first_name": "Daffy", "last_name": "Duck",
+                    "street_1": "12 Pond Road", "city": "Portland", "state": "Oregon",
+                    "zip": 97201, "country": "United States", "country_iso2": "US",
+                    "phone": 5_035_550_100u64, "shipping_method": "UPS Ground"
+                }]))
+            }),
         );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -359,6 +394,28 @@ async fn bigcommerce_webhook_fetches_the_order_it_names() {
         assert_eq!(order["bill_to"]["city"], "Walla Walla");
         assert_eq!(order["bill_to"]["line1"], "1 Main Street");
         assert_eq!(order["bill_to"]["postal_code"], "99362");
+
+        // Numbers where text is expected (zip, phone, SKU) are taken as text.
+        let hook = serde_json::to_vec(&json!({"scope": "store/order/created", "store_id": "1",
+            "data": {"type": "order", "id": 101}, "hash": "y", "created_at": 1561479336, "producer": "stores/abc"}))
+        .unwrap();
+        let (_, accepted) = app
+            .inbound(
+                "bc",
+                &hook,
+                &[("X-Webhook-Secret", "bc-hook-secret".into())],
+            )
+            .await;
+        assert_eq!(accepted["status"], "processed", "{accepted}");
+        let order = app.order(&accepted["order_ids"][0]).await;
+        assert_eq!(order["external_id"], "101");
+        assert_eq!(lines_of(&order), [("40021".to_owned(), 2)]);
+        assert_eq!(order["bill_to"]["postal_code"], "99362");
+        assert_eq!(order["bill_to"]["phone"], "5095550100");
+        assert_eq!(order["customer"]["phone"], "5095550100");
+        assert_eq!(order["ship_to"]["postal_code"], "97201");
+        assert_eq!(order["ship_to"]["phone"], "5035550100");
+        assert_eq!(order["ship_method"], "UPS Ground");
     }
 }
 
