@@ -12,7 +12,9 @@
 //!   fulfilment progress) is processed without effect, because Shopify sends one for each of
 //!   those.
 //! - `orders/cancelled`: the order is cancelled (`OrderAction::Cancel` in iom-app) with
-//!   Shopify's `cancel_reason`.
+//!   Shopify's `cancel_reason`; an `orders/updated` of a cancelled order (`cancelled_at` set),
+//!   which Shopify sends alongside, is taken as the same cancellation. An order cancelled
+//!   already stays as it is.
 //! - `refunds/create`: a refund ([`crate::refund`]).
 //! - `fulfillments/create` and `fulfillments/update`: a shipment Shopify made, recorded under the
 //!   fulfilment's id, so an update (a new tracking number) or a resend never ships twice. A
@@ -78,6 +80,18 @@ pub fn interpret(
     let result = match topic {
         "orders/create" => parse_json(body).and_then(|v| json_orders(instance, &v, now)),
         "orders/updated" => parse_json(body).and_then(|v| {
+            // Shopify announces a cancellation with an update too, whose lines may all be at
+            // quantity 0 by then: it is the cancellation.
+            let order = v.get("order").filter(|o| o.is_object()).unwrap_or(&v);
+            if order["cancelled_at"]
+                .as_str()
+                .is_some_and(|t| !t.is_empty())
+            {
+                return cancellation(&v).map(|notice| Content {
+                    cancellations: vec![notice],
+                    ..Content::default()
+                });
+            }
             json_orders(instance, &current_quantities(v), now).map(|c| Content {
                 revisions: c.orders,
                 ..Content::default()
