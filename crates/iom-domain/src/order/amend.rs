@@ -10,9 +10,9 @@
 //! status, their own fulfilments).
 //!
 //! A line whose SKU or quantity changes goes back to `open` and gives back what was reserved for
-//! it (the `order.amended` event lists those lines under `released`), so that sourcing plans it
-//! again as it now is; a removed line is cancelled, which releases its reservation like any
-//! cancellation.
+//! it (the `order.amended` event lists those lines and their former open quantity under
+//! `released`), so that sourcing plans it again as it now is; a removed line is cancelled, which
+//! releases its reservation like any cancellation.
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -194,7 +194,9 @@ impl Order {
                         Some(n) => {
                             let line = order.line_mut(n);
                             let sourced_again = l.sku != line.sku || l.quantity != line.quantity;
-                            if sourced_again && line.status == LineStatus::Allocated {
+                            // Whatever is reserved for the line as it was (by sourcing, or by
+                            // a reservation naming the line) is given back.
+                            if sourced_again && line.open_quantity() > 0 {
                                 released.push(LineQuantity {
                                     line_no: n,
                                     quantity: line.open_quantity(),

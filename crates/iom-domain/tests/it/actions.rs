@@ -276,6 +276,10 @@ fn an_amendment_before_release_changes_lines_and_gives_back_reservations() {
         events[0].data["released"],
         serde_json::json!([{"line_no": 1, "quantity": 2}])
     );
+    assert_eq!(
+        events[0].data["changes"],
+        serde_json::json!(["ship_method", "lines[1]", "lines[+]", "lines[3]"])
+    );
     let line = o.line(1).unwrap();
     assert_eq!(
         (line.quantity, line.status, line.node.clone()),

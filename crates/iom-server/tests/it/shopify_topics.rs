@@ -358,3 +358,43 @@ async fn other_topics_are_ignored_and_refunds_go_by_their_topic() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_changed_line_gives_back_what_was_reserved_for_it() {
+    for app in apps().await {
+        shopify_instance(&app, "shop").await;
+        app.add_node("WH1", "warehouse", 0).await;
+        let (status, body) = app
+            .post(
+                "/api/v1/inventory/changes",
+                json!({"changes": [{"id": "s", "sku": "IPOD2008RED", "node": "WH1",
+                                    "kind": "set", "quantity": 10}]}),
+            )
+            .await;
+        assert!(status.is_success(), "{body}");
+        let doc = order_doc();
+        let (_, accepted) = app.webhook("shop", Some("orders/create"), &doc).await;
+        let id = accepted["order_ids"][0].as_str().unwrap().to_owned();
+        let (status, body) = app
+            .post(
+                "/api/v1/inventory/reservations",
+                json!({"sku": "IPOD2008RED", "node": "WH1", "quantity": 1,
+                       "order_id": id, "line_no": 2}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let reserved = || async {
+            let (_, view) = app.get("/api/v1/inventory/IPOD2008RED").await;
+            view["nodes"][0]["reserved"].clone()
+        };
+        assert_eq!(reserved().await, 1);
+
+        let mut updated = doc.clone();
+        updated["line_items"][1]["current_quantity"] = json!(4);
+        let (_, accepted) = app.webhook("shop", Some("orders/updated"), &updated).await;
+        assert_eq!(accepted["status"], "processed", "{accepted}");
+        assert_eq!(reserved().await, 0);
+        let (_, events) = app.get("/api/v1/events?type=reservation.released").await;
+        assert_eq!(events["items"].as_array().unwrap().len(), 1, "{events}");
+    }
+}
