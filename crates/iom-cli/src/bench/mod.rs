@@ -67,15 +67,15 @@ pub(crate) async fn serve_child(
     database: &str,
     flows: bool,
 ) -> anyhow::Result<tokio::process::Child> {
-    Ok(serve_child_as(database, flows, None).await?.0)
+    Ok(serve_child_as(database, flows, &[]).await?.0)
 }
 
-/// As [`serve_child`], with an admin token (`IOM_ADMIN_TOKEN`) for calling its API; also returns
-/// the URL it listens on.
+/// As [`serve_child`], with more environment (`IOM_ADMIN_TOKEN` to call its API,
+/// `IOM_MASTER_KEY` to store secrets on PostgreSQL); also returns the URL it listens on.
 pub(crate) async fn serve_child_as(
     database: &str,
     flows: bool,
-    admin_token: Option<&str>,
+    env: &[(&str, &str)],
 ) -> anyhow::Result<(tokio::process::Child, String)> {
     use anyhow::Context;
     use tokio::io::{AsyncBufReadExt, BufReader};
@@ -88,8 +88,8 @@ pub(crate) async fn serve_child_as(
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::inherit())
         .kill_on_drop(true);
-    if let Some(token) = admin_token {
-        command.env("IOM_ADMIN_TOKEN", token);
+    for (name, value) in env {
+        command.env(name, value);
     }
     let mut child = command.spawn().context("starting iom serve")?;
     let stdout = child.stdout.take().context("stdout")?;

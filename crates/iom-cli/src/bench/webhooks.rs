@@ -44,7 +44,11 @@ pub async fn run(args: WebhooksArgs) -> anyhow::Result<()> {
         "sqlite"
     };
     let token = generate_token();
-    let (mut child, url) = super::serve_child_as(&database, args.flows, Some(&token)).await?;
+    let env = [
+        ("IOM_ADMIN_TOKEN", token.as_str()),
+        ("IOM_MASTER_KEY", "bench master key"),
+    ];
+    let (mut child, url) = super::serve_child_as(&database, args.flows, &env).await?;
     let result = send(&url, &token, &args, backend).await;
     let _ = child.kill().await;
     result
