@@ -17,6 +17,7 @@ fuzz_target!(|data: &[u8]| {
         mappings: Default::default(),
         transform: None,
         default_node: None,
+        csv: Default::default(),
     };
     let now = Utc.with_ymd_and_hms(2026, 12, 1, 12, 0, 0).unwrap();
     let Ok(receipt) = x12_receipt(&instance, data, now) else {

@@ -1025,8 +1025,15 @@ pub fn order_effects(
                 }
                 consume_reservations(tx, taken, shipment)?;
             }
-            "order.cancelled" | "order.line_cancelled" => {
-                for line in event.data["lines"].as_array().into_iter().flatten() {
+            // An amendment gives back what was reserved for the lines it sends to be sourced
+            // again, as a cancellation does for what it cancels.
+            kind @ ("order.cancelled" | "order.line_cancelled" | "order.amended") => {
+                let key = if kind == "order.amended" {
+                    "released"
+                } else {
+                    "lines"
+                };
+                for line in event.data[key].as_array().into_iter().flatten() {
                     let line_no = line["line_no"].as_i64().unwrap_or_default();
                     let mut left = line["quantity"].as_i64().unwrap_or_default();
                     for mut r in rows::order_reservations(tx.conn(), &order_id, Some(line_no))? {

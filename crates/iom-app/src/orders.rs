@@ -5,10 +5,10 @@
 //! commits in the same transaction as the order and its events.
 
 use chrono::{DateTime, Utc};
-use iom_domain::order::{LineQuantityRequest, ShipmentRequest};
+use iom_domain::order::{Amendment, LineQuantityRequest, ShipmentRequest};
 use iom_domain::{DomainError, EventDraft, Order, OrderId};
 use iom_store::orders::Render;
-use iom_store::{CreateOutcome, Idempotency, Store, StoreError};
+use iom_store::{CreateOutcome, Idempotency, Store, StoreError, Tx};
 
 /// Something done to an order after it was captured.
 #[derive(Debug, Clone)]
@@ -29,6 +29,15 @@ pub enum OrderAction {
     Ship(ShipmentRequest),
     /// Record a delivery of shipped quantities (all that was shipped when `None`).
     Deliver(Option<Vec<LineQuantityRequest>>),
+    /// Change the order before release: ship-to, ship method, notes, lines (see
+    /// `iom_domain::order::Amendment`).
+    Amend(Amendment),
+    /// Record a shipment made elsewhere under that system's id for it: the same id again
+    /// ships nothing more and only updates carrier and tracking.
+    ShipReferenced {
+        request: ShipmentRequest,
+        reference: String,
+    },
 }
 
 impl OrderAction {
@@ -50,6 +59,10 @@ impl OrderAction {
             OrderAction::Release { code } => order.release_hold(code.as_deref(), now),
             OrderAction::Ship(request) => order.record_shipment(request, now),
             OrderAction::Deliver(lines) => order.record_delivery(lines, now),
+            OrderAction::Amend(amendment) => order.amend(amendment, now),
+            OrderAction::ShipReferenced { request, reference } => {
+                order.record_referenced_shipment(request, &reference, now)
+            }
         }
     }
 }
@@ -92,4 +105,21 @@ pub async fn act(store: &Store, id: OrderId, action: OrderAction) -> Result<Orde
             crate::inventory::order_effects,
         )
         .await
+}
+
+/// As [`act`], inside a transaction that does more (an inbound document's): the order is locked,
+/// changed, saved with its inventory effects, and its events are emitted with the transaction.
+pub fn act_in(tx: &mut Tx<'_>, id: OrderId, action: OrderAction) -> Result<Order, StoreError> {
+    let now = tx.now();
+    let mut order = iom_store::orders::load(tx.conn(), id, true)?
+        .ok_or_else(|| StoreError::NotFound(format!("order {id}")))?;
+    let before = order.clone();
+    let events = action.apply(&mut order, now)?;
+    if events.is_empty() && order == before {
+        return Ok(order);
+    }
+    iom_store::orders::save(tx.conn(), &before, &order)?;
+    crate::inventory::order_effects(tx, &order, &events)?;
+    tx.emit_all(events);
+    Ok(order)
 }

@@ -11,6 +11,8 @@ impl EventType {
     pub const ORDER_CANCELLED: &'static str = "order.cancelled";
     pub const ORDER_LINE_CANCELLED: &'static str = "order.line_cancelled";
     pub const ORDER_SHIPMENT_CREATED: &'static str = "order.shipment_created";
+    /// A shipment's carrier or tracking number changed after it was recorded.
+    pub const ORDER_SHIPMENT_UPDATED: &'static str = "order.shipment_updated";
     pub const ORDER_PARTIALLY_SHIPPED: &'static str = "order.partially_shipped";
     pub const ORDER_SHIPPED: &'static str = "order.shipped";
     pub const ORDER_DELIVERY_RECORDED: &'static str = "order.delivery_recorded";

@@ -25,8 +25,8 @@ pub use ids::OrderId;
 pub use intake::{CustomerIntake, LineIntake, OrderIntake};
 pub use money::Currency;
 pub use order::{
-    Customer, Delivery, Hold, LineQuantity, LineSourcing, NO_INVENTORY, Order, OrderLine,
-    ReturnRef, Shipment, ShipmentRequest, Totals,
+    AmendedLine, Amendment, Customer, Delivery, Hold, LineQuantity, LineSourcing, NO_INVENTORY,
+    Order, OrderLine, ReturnRef, Shipment, ShipmentRequest, Totals,
 };
 pub use return_policy::ReturnPolicy;
 pub use returns::{ReturnOrder, ReturnOrigin};

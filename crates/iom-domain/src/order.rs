@@ -7,6 +7,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
 
+mod amend;
+pub use amend::{AmendedLine, Amendment, ORDER_AMENDED, REMOVED};
+
 use crate::{
     Address, Currency, DomainError, EventDraft, EventType, FieldError, LineStatus, OrderId,
     OrderStatus,
@@ -169,6 +172,10 @@ pub struct Shipment {
     pub tracking: Option<String>,
     pub lines: Vec<LineQuantity>,
     pub at: DateTime<Utc>,
+    /// The id the shipment has where it was made (a channel's fulfilment id), so that a
+    /// resend or an update of it is recognised.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -420,6 +427,60 @@ impl Order {
         request: ShipmentRequest,
         now: DateTime<Utc>,
     ) -> Result<Vec<EventDraft>, DomainError> {
+        self.record_shipment_as(request, None, now)
+    }
+
+    /// The shipment with `reference` (see [`Shipment::reference`]), when there is one.
+    pub fn shipment_by_reference(&self, reference: &str) -> Option<&Shipment> {
+        self.shipments
+            .iter()
+            .find(|s| s.reference.as_deref() == Some(reference))
+    }
+
+    /// Records a shipment made elsewhere under that system's id for it. The same reference again
+    /// ships nothing more: a new carrier or tracking number replaces the old one
+    /// (`order.shipment_updated`), and the same values change nothing.
+    pub fn record_referenced_shipment(
+        &mut self,
+        request: ShipmentRequest,
+        reference: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<EventDraft>, DomainError> {
+        let Some(index) = self
+            .shipments
+            .iter()
+            .position(|s| s.reference.as_deref() == Some(reference))
+        else {
+            return self.record_shipment_as(request, Some(reference.to_owned()), now);
+        };
+        let carrier = crate::address::non_empty(request.carrier);
+        let tracking = crate::address::non_empty(request.tracking);
+        let existing = &self.shipments[index];
+        let carrier_changed = carrier.is_some() && carrier != existing.carrier;
+        let tracking_changed = tracking.is_some() && tracking != existing.tracking;
+        if !carrier_changed && !tracking_changed {
+            return Ok(Vec::new());
+        }
+        self.change(now, |order, events| {
+            let shipment = &mut order.shipments[index];
+            if carrier_changed {
+                shipment.carrier = carrier;
+            }
+            if tracking_changed {
+                shipment.tracking = tracking;
+            }
+            let data = json!(shipment);
+            events.push(order.event(EventType::ORDER_SHIPMENT_UPDATED, data));
+            Ok(())
+        })
+    }
+
+    fn record_shipment_as(
+        &mut self,
+        request: ShipmentRequest,
+        reference: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<EventDraft>, DomainError> {
         let mut errors = Vec::new();
         let node = crate::address::non_empty(request.node);
         if node.is_none() {
@@ -452,6 +513,7 @@ impl Order {
             tracking: crate::address::non_empty(request.tracking),
             lines,
             at: now,
+            reference,
         };
         self.change(now, |order, events| {
             for lq in &shipment.lines {

@@ -20,7 +20,16 @@
 //! Every problem of the file is reported at once, each with its row (the line number a
 //! spreadsheet shows, header = 1) and column.
 //!
-//! Dates are RFC 3339, or `YYYY-MM-DD` / `YYYY-MM-DD HH:MM[:SS]` taken as UTC.
+//! Dates are RFC 3339, `YYYY-MM-DD HH:MM:SS ±HHMM` (as Shopify exports them), or `YYYY-MM-DD` /
+//! `YYYY-MM-DD HH:MM[:SS]` taken as UTC.
+//!
+//! A file with other headers is read through a column map (`settings.columns` of a `csv`
+//! instance: `{"Name": "external_id", "Lineitem sku": "sku", …}`, file header → iom column);
+//! with a map, columns that are neither mapped nor iom columns are skipped, since exports carry
+//! many columns an order does not need. [`CsvPreset::ShopifyExport`] is the map of Shopify's
+//! order export (`settings.preset: "shopify_export"`), whose rows of one order share its `Name`
+//! and carry the order's fields on the first row only. Errors name the column as the file
+//! does.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -70,12 +79,15 @@ const ADDRESS_FIELDS: &[&str] = &[
 ];
 
 /// How to read the file.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CsvOptions {
     /// `b','` by default; `b';'` for spreadsheets in locales with a decimal comma.
     pub delimiter: u8,
     /// Currency of orders whose rows have none (then the `currency` column may be left out).
     pub default_currency: Option<String>,
+    /// File header → iom column (`settings.columns`); over the preset's map when both are given.
+    pub columns: Vec<(String, String)>,
+    pub preset: Option<CsvPreset>,
 }
 
 impl Default for CsvOptions {
@@ -83,7 +95,140 @@ impl Default for CsvOptions {
         Self {
             delimiter: b',',
             default_currency: None,
+            columns: Vec::new(),
+            preset: None,
         }
+    }
+}
+
+/// A known export format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CsvPreset {
+    /// Shopify's order export (Orders → Export, "Plain CSV file").
+    ShopifyExport,
+}
+
+impl CsvPreset {
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "shopify_export" => Some(Self::ShopifyExport),
+            _ => None,
+        }
+    }
+
+    /// The preset's column map.
+    fn columns(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Self::ShopifyExport => SHOPIFY_EXPORT,
+        }
+    }
+
+    /// The column whose value groups rows into orders.
+    fn group(self) -> &'static str {
+        match self {
+            Self::ShopifyExport => "attributes.shopify_name",
+        }
+    }
+}
+
+/// Shopify's order export. `Id` is the order id the webhooks and the API use, so an order imported
+/// from the export and the same order from a webhook are one order; `Name` (`#1001`) groups the
+/// rows and is kept as an attribute. `Billing Street` and `Shipping Street` repeat Address1 and
+/// Address2 and are not read.
+const SHOPIFY_EXPORT: &[(&str, &str)] = &[
+    ("Name", "attributes.shopify_name"),
+    ("Id", "external_id"),
+    ("Email", "customer_email"),
+    ("Phone", "customer_phone"),
+    ("Currency", "currency"),
+    ("Created at", "placed_at"),
+    ("Shipping Method", "ship_method"),
+    ("Shipping", "shipping_amount"),
+    ("Financial Status", "attributes.financial_status"),
+    ("Discount Code", "attributes.discount_code"),
+    ("Notes", "attributes.note"),
+    ("Tags", "attributes.tags"),
+    ("Lineitem quantity", "quantity"),
+    ("Lineitem name", "line_attributes.title"),
+    ("Lineitem price", "unit_price"),
+    ("Lineitem sku", "sku"),
+    ("Lineitem discount", "discount"),
+    ("Billing Name", "bill_to_name"),
+    ("Billing Company", "bill_to_company"),
+    ("Billing Address1", "bill_to_line1"),
+    ("Billing Address2", "bill_to_line2"),
+    ("Billing City", "bill_to_city"),
+    ("Billing Zip", "bill_to_postal_code"),
+    ("Billing Province", "bill_to_region"),
+    ("Billing Country", "bill_to_country"),
+    ("Billing Phone", "bill_to_phone"),
+    ("Shipping Name", "ship_to_name"),
+    ("Shipping Company", "ship_to_company"),
+    ("Shipping Address1", "ship_to_line1"),
+    ("Shipping Address2", "ship_to_line2"),
+    ("Shipping City", "ship_to_city"),
+    ("Shipping Zip", "ship_to_postal_code"),
+    ("Shipping Province", "ship_to_region"),
+    ("Shipping Country", "ship_to_country"),
+    ("Shipping Phone", "ship_to_phone"),
+];
+
+impl CsvOptions {
+    /// The options a `csv` instance's `settings` give: `delimiter` (one character),
+    /// `default_currency`, `columns` and `preset`.
+    pub fn from_settings(settings: &Value) -> Result<Self, String> {
+        let mut options = Self::default();
+        if let Some(d) = settings.get("delimiter").filter(|v| !v.is_null()) {
+            match d.as_str().map(str::as_bytes) {
+                Some([b]) => options.delimiter = *b,
+                _ => return Err("settings.delimiter must be a single character".into()),
+            }
+        }
+        if let Some(c) = settings.get("default_currency").filter(|v| !v.is_null()) {
+            options.default_currency = Some(
+                c.as_str()
+                    .ok_or("settings.default_currency must be a currency code")?
+                    .to_owned(),
+            );
+        }
+        if let Some(p) = settings.get("preset").filter(|v| !v.is_null()) {
+            let name = p.as_str().unwrap_or_default();
+            options.preset = Some(CsvPreset::parse(name).ok_or_else(|| {
+                format!("settings.preset {p} is not known; the presets are: shopify_export")
+            })?);
+        }
+        if let Some(c) = settings.get("columns").filter(|v| !v.is_null()) {
+            let map = c
+                .as_object()
+                .ok_or("settings.columns must map file headers to iom columns")?;
+            for (header, column) in map {
+                let column = column.as_str().ok_or_else(|| {
+                    format!("settings.columns.{header} must be the name of an iom column")
+                })?;
+                if classify(&normalise(column)).is_none() {
+                    return Err(format!(
+                        "settings.columns.{header}: {column:?} is not an iom column"
+                    ));
+                }
+                options.columns.push((header.clone(), column.to_owned()));
+            }
+        }
+        Ok(options)
+    }
+
+    /// File header (normalised) → iom column.
+    fn column_map(&self) -> HashMap<String, String> {
+        let mut map: HashMap<String, String> = self
+            .preset
+            .map(CsvPreset::columns)
+            .unwrap_or_default()
+            .iter()
+            .map(|(h, c)| (normalise(h), (*c).to_owned()))
+            .collect();
+        for (h, c) in &self.columns {
+            map.insert(normalise(h), normalise(c));
+        }
+        map
     }
 }
 
@@ -192,37 +337,68 @@ pub fn parse_orders_with(
         message,
     };
 
-    let headers: Vec<String> = match reader.headers() {
-        Ok(h) => h.iter().map(normalise).collect(),
+    // The file's own headers, for messages; the iom column each one is.
+    let labels: Vec<String> = match reader.headers() {
+        Ok(h) => h.iter().map(|h| h.trim().to_owned()).collect(),
         Err(e) => return Err(CsvErrors(vec![err(1, None, e.to_string())])),
     };
+    let map = options.column_map();
+    let headers: Vec<String> = labels
+        .iter()
+        .map(|h| {
+            let key = normalise(h);
+            map.get(&key).cloned().unwrap_or(key)
+        })
+        .collect();
     let mut columns = Vec::with_capacity(headers.len());
     let mut seen = HashMap::new();
     for (i, name) in headers.iter().enumerate() {
+        let label = labels[i].as_str();
+        if !map.is_empty() && classify(name).is_none() {
+            // A column the map leaves out is one the order does not need.
+            columns.push(None);
+            continue;
+        }
         if name.is_empty() {
             errors.push(err(1, None, format!("column {} has no name", i + 1)));
         } else if let Some(first) = seen.insert(name.as_str(), i) {
-            errors.push(err(
-                1,
-                Some(name),
-                format!("appears twice (columns {} and {})", first + 1, i + 1),
-            ));
+            let message = if labels[first] == label {
+                format!("appears twice (columns {} and {})", first + 1, i + 1)
+            } else {
+                format!(
+                    "is {name}, as column {} ({}) is already",
+                    first + 1,
+                    labels[first]
+                )
+            };
+            errors.push(err(1, Some(label), message));
         } else if classify(name).is_none() {
             errors.push(err(
                 1,
-                Some(name),
-                "unknown column; use the intake's field names (see the documentation), or attributes.NAME / line_attributes.NAME".into(),
+                Some(label),
+                "unknown column; use the intake's field names (see the documentation), or attributes.NAME / line_attributes.NAME, or map it in settings.columns".into(),
             ));
         }
         columns.push(classify(name));
     }
-    let mut required = vec!["external_id", "sku", "quantity", "unit_price"];
+    let group = options.preset.map_or("external_id", CsvPreset::group);
+    let mut required = vec![group, "sku", "quantity", "unit_price"];
     if options.default_currency.is_none() {
         required.push("currency");
     }
+    // The file's name for an iom column, for messages.
+    let label_of = |name: &str| -> String {
+        seen.get(name)
+            .map_or_else(|| name.to_owned(), |&i| labels[i].clone())
+    };
     for name in required {
         if !seen.contains_key(name) {
-            errors.push(err(1, Some(name), "required column is missing".into()));
+            let message = if map.is_empty() {
+                "required column is missing".to_owned()
+            } else {
+                "required column is missing (no column of the file is mapped to it)".to_owned()
+            };
+            errors.push(err(1, Some(name), message));
         }
     }
     if !errors.is_empty() {
@@ -262,16 +438,16 @@ pub fn parse_orders_with(
                 .map(str::trim)
                 .filter(|v| !v.is_empty())
         };
-        let Some(external_id) = value("external_id") else {
+        let Some(group_value) = value(group) else {
             errors.push(err(
                 row,
-                Some("external_id"),
+                Some(&label_of(group)),
                 "is required on every row".into(),
             ));
             continue;
         };
         let order_channel = value("channel").unwrap_or(channel);
-        let key = (order_channel.to_owned(), external_id.to_owned());
+        let key = (order_channel.to_owned(), group_value.to_owned());
         let d = *index.entry(key).or_insert_with(|| {
             drafts.push(Draft {
                 first_row: row,
@@ -288,16 +464,21 @@ pub fn parse_orders_with(
             let (Some(column), Some(raw)) = (column, record.get(i)) else {
                 continue;
             };
-            let raw = raw.trim();
+            let mut raw = raw.trim();
+            let name = headers[i].as_str();
+            if options.preset.is_some() && name.ends_with("postal_code") {
+                // Shopify writes `'02134` so that spreadsheets keep the leading zero.
+                raw = raw.trim_start_matches('\'');
+            }
             if raw.is_empty() {
                 continue;
             }
-            let name = headers[i].as_str();
+            let label = labels[i].as_str();
             match *column {
                 Column::Order(_) | Column::OrderAttribute(_) => match draft.fields.get(name) {
                     Some((existing, at)) if existing != raw => errors.push(err(
                         row,
-                        Some(name),
+                        Some(label),
                         format!(
                             "{raw:?} differs from {existing:?} given for the same order in row {at}"
                         ),
@@ -333,7 +514,7 @@ pub fn parse_orders_with(
                         _ => Ok(()),
                     };
                     if let Err(message) = res {
-                        errors.push(err(row, Some(name), message));
+                        errors.push(err(row, Some(label), message));
                     }
                 }
             }
@@ -349,15 +530,29 @@ pub fn parse_orders_with(
             // A value that failed to parse has been reported already.
             let given = value(name).is_some();
             if missing && !given {
-                errors.push(err(row, Some(name), "is required on every row".into()));
+                errors.push(err(
+                    row,
+                    Some(&label_of(name)),
+                    "is required on every row".into(),
+                ));
             }
         }
         draft.lines.push((row, line));
     }
 
+    let labels: HashMap<&str, &str> = seen
+        .iter()
+        .map(|(name, &i)| (*name, labels[i].as_str()))
+        .collect();
     let mut orders = Vec::with_capacity(drafts.len());
-    for draft in drafts {
-        match build(draft, channel, options) {
+    for mut draft in drafts {
+        if group != "external_id" && !draft.fields.contains_key("external_id") {
+            // An export without its order id column: the grouping value names the order.
+            let (value, row) = draft.fields.get(group).cloned().unwrap_or_default();
+            let value = value.trim_start_matches('#').to_owned();
+            draft.fields.insert("external_id".into(), (value, row));
+        }
+        match build(draft, channel, options, &labels) {
             Ok(order) => orders.push(order),
             Err(mut e) => errors.append(&mut e),
         }
@@ -379,6 +574,9 @@ fn datetime(raw: &str) -> Result<DateTime<FixedOffset>, String> {
     if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
         return Ok(t);
     }
+    if let Ok(t) = DateTime::parse_from_str(raw, "%Y-%m-%d %H:%M:%S %z") {
+        return Ok(t);
+    }
     for format in [
         "%Y-%m-%d %H:%M:%S",
         "%Y-%m-%d %H:%M",
@@ -394,8 +592,14 @@ fn datetime(raw: &str) -> Result<DateTime<FixedOffset>, String> {
         .map_err(|_| format!("{raw:?} is not a date (RFC 3339 or YYYY-MM-DD)"))
 }
 
-fn build(draft: Draft, channel: &str, options: &CsvOptions) -> Result<OrderIntake, Vec<CsvError>> {
+fn build(
+    draft: Draft,
+    channel: &str,
+    options: &CsvOptions,
+    labels: &HashMap<&str, &str>,
+) -> Result<OrderIntake, Vec<CsvError>> {
     let mut errors = Vec::new();
+    let label = |name: &str| labels.get(name).map_or(name, |l| *l).to_owned();
     let text = |name: &str| draft.fields.get(name).map(|(v, _)| v.clone());
     let parsed = |name: &str, errors: &mut Vec<CsvError>| -> Option<DateTime<FixedOffset>> {
         let (raw, row) = draft.fields.get(name)?;
@@ -403,7 +607,7 @@ fn build(draft: Draft, channel: &str, options: &CsvOptions) -> Result<OrderIntak
             .map_err(|message| {
                 errors.push(CsvError {
                     row: *row,
-                    column: Some(name.to_owned()),
+                    column: Some(label(name)),
                     message,
                 })
             })
@@ -416,7 +620,7 @@ fn build(draft: Draft, channel: &str, options: &CsvOptions) -> Result<OrderIntak
             .map_err(|message| {
                 errors.push(CsvError {
                     row: *row,
-                    column: Some("shipping_amount".into()),
+                    column: Some(label("shipping_amount")),
                     message,
                 })
             })
@@ -431,7 +635,7 @@ fn build(draft: Draft, channel: &str, options: &CsvOptions) -> Result<OrderIntak
                 .map_err(|_| {
                     errors.push(CsvError {
                         row: *row,
-                        column: Some(name.clone()),
+                        column: Some(label(&name)),
                         message: format!("{raw:?} is not a number"),
                     })
                 })
@@ -481,7 +685,7 @@ fn build(draft: Draft, channel: &str, options: &CsvOptions) -> Result<OrderIntak
     if currency.is_none() {
         errors.push(CsvError {
             row: draft.first_row,
-            column: Some("currency".into()),
+            column: Some(label("currency")),
             message: "no row of this order gives a currency".into(),
         });
     }

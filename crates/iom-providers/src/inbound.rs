@@ -32,6 +32,8 @@ pub struct Instance {
     pub transform: Option<Arc<Transform>>,
     /// Where goods left from when a shipment notice does not say (`settings.default_node`).
     pub default_node: Option<String>,
+    /// How a `csv` instance reads its files (`settings.columns`, `settings.preset`, …).
+    pub csv: crate::csv::CsvOptions,
 }
 
 /// Everything a document asks for.
@@ -41,6 +43,16 @@ pub struct Content {
     pub shipments: Vec<ShipmentNotice>,
     /// Refunds the channel made (Shopify refunds): returns to receive and refund.
     pub refunds: Vec<RefundNotice>,
+    /// Orders as the channel has them now (Shopify `orders/updated`): each amends the order of
+    /// its external id, or is created when there is none.
+    pub revisions: Vec<Order>,
+    /// Orders the channel cancelled.
+    pub cancellations: Vec<crate::shopify::CancelNotice>,
+    /// Shipments the channel made itself, each under the channel's id for it (`shipment_id`),
+    /// so that a resend or an update does not ship twice.
+    pub channel_shipments: Vec<ShipmentNotice>,
+    /// Why the document asks for nothing at all (a topic iom does not act on).
+    pub ignored: Option<String>,
 }
 
 #[derive(Debug)]
@@ -76,12 +88,25 @@ pub enum InboundError {
     Ubl(#[from] crate::ubl::UblError),
     #[error(transparent)]
     Unmapped(#[from] UnmappedValues),
-    #[error("{} field(s) of the order(s) are invalid", .0.len())]
+    #[error("{}", invalid_summary(.0))]
     Invalid(Vec<FieldError>),
     #[error("the document holds no order")]
     Empty,
     #[error("provider type {0} receives no documents")]
     NotReceiving(&'static str),
+}
+
+/// The first problems with their places, so that the log's one-line message already says where.
+fn invalid_summary(errors: &[FieldError]) -> String {
+    let mut out = format!("{} field(s) are invalid", errors.len());
+    for (i, e) in errors.iter().take(5).enumerate() {
+        out.push_str(if i == 0 { ": " } else { "; " });
+        out.push_str(&format!("{} {}", e.field, e.message));
+    }
+    if errors.len() > 5 {
+        out.push_str("; …");
+    }
+    out
 }
 
 #[derive(Serialize)]
@@ -179,11 +204,27 @@ pub fn interpret(
     now: DateTime<Utc>,
     ack_control: u32,
 ) -> Interpretation {
+    interpret_topic(instance, body, now, ack_control, None)
+}
+
+/// As [`interpret`], for a document whose sender said what it is: a Shopify webhook's
+/// `X-Shopify-Topic` (see [`crate::shopify`]). Without a topic, or for other types, the body
+/// alone decides.
+pub fn interpret_topic(
+    instance: &Instance,
+    body: &[u8],
+    now: DateTime<Utc>,
+    ack_control: u32,
+    topic: Option<&str>,
+) -> Interpretation {
+    if let (Some(topic), "shopify") = (topic, instance.kind.name) {
+        return crate::shopify::interpret(instance, topic, body, now);
+    }
     match instance.kind.name {
         "x12" => x12_document(instance, body, now, ack_control),
         "csv" => single(
             "orders",
-            crate::csv::parse_orders(body, &instance.name)
+            crate::csv::parse_orders_with(body, &instance.name, &instance.csv)
                 .map_err(InboundError::from)
                 .and_then(|intakes| finish_orders(instance, intakes, now)),
         ),
@@ -238,28 +279,71 @@ pub fn json_orders(
     value: &Value,
     now: DateTime<Utc>,
 ) -> Result<Content, InboundError> {
+    // Errors name the document's own place: a JSON path in what the sender sent.
     let intakes = match &instance.transform {
-        Some(t) => t.run_intakes(value, &instance.name)?,
+        Some(t) => t.run_intakes(value, &instance.name).map_err(|e| match e {
+            TransformError::NotAnOrder {
+                index,
+                field,
+                message,
+                ..
+            } => InboundError::Invalid(vec![FieldError::new(
+                t.source_path(value, index, &field)
+                    .unwrap_or_else(|| format!("output[{index}].{field}")),
+                message,
+            )]),
+            other => other.into(),
+        })?,
         None => {
-            let items = match value {
-                Value::Array(items) => items.clone(),
-                other => vec![other.clone()],
+            let (items, array) = match value {
+                Value::Array(items) => (items.clone(), true),
+                other => (vec![other.clone()], false),
             };
             items
                 .into_iter()
                 .enumerate()
                 .map(|(i, v)| {
-                    serde_json::from_value::<OrderIntake>(v).map_err(|e| {
+                    serde_path_to_error::deserialize::<_, OrderIntake>(v).map_err(|e| {
+                        let base = if array { format!("$[{i}]") } else { "$".into() };
+                        let path = e.path().to_string();
+                        let field = if path == "." {
+                            base
+                        } else {
+                            format!("{base}.{path}")
+                        };
                         InboundError::Invalid(vec![FieldError::new(
-                            format!("[{i}]"),
-                            e.to_string(),
+                            field,
+                            crate::jq::paths::plain(&e.inner().to_string()),
                         )])
                     })
                 })
                 .collect::<Result<_, _>>()?
         }
     };
-    finish_orders(instance, intakes, now)
+    let result = finish_orders(instance, intakes, now);
+    match (result, &instance.transform) {
+        // Validation speaks of the order iom made; name the document's fields where known.
+        (Err(InboundError::Invalid(errors)), Some(t)) => Err(InboundError::Invalid(
+            errors
+                .into_iter()
+                .map(|e| {
+                    let (index, field) = match e
+                        .field
+                        .strip_prefix("orders[")
+                        .and_then(|r| r.split_once("]."))
+                    {
+                        Some((i, f)) => (i.parse().unwrap_or(0), f.to_owned()),
+                        None => (0, e.field.clone()),
+                    };
+                    match t.source_path(value, index, &field) {
+                        Some(path) => FieldError::new(path, e.message),
+                        None => e,
+                    }
+                })
+                .collect(),
+        )),
+        (result, _) => result,
+    }
 }
 
 /// Applies the value mappings and validates; every problem of every order at once.

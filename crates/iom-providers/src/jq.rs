@@ -13,6 +13,7 @@
 //! two equal.
 
 mod money;
+pub mod paths;
 mod shopify;
 
 use iom_domain::OrderIntake;
@@ -45,14 +46,27 @@ pub enum TransformError {
         line: usize,
         column: usize,
     },
-    #[error("jq program {program:?}: {message}")]
+    /// The program stopped with `message`. `program` is empty for a default program, whose
+    /// messages speak of the channel's document already; an instance's own program is named,
+    /// since whoever wrote it is who reads the message.
+    #[error("{}{message}", program_prefix(program))]
     Run { program: String, message: String },
-    #[error("jq program {program:?}: output {index} is not an order intake: {message}")]
+    /// An output that does not read as an order: `field` is where, in the output.
+    #[error("jq program {program:?}: output {index}, field {field}: {message}")]
     NotAnOrder {
         program: String,
         index: usize,
+        field: String,
         message: String,
     },
+}
+
+fn program_prefix(program: &str) -> String {
+    if program.is_empty() {
+        String::new()
+    } else {
+        format!("jq program {program:?}: ")
+    }
 }
 
 type Filter = jaq_core::Filter<JustLut<Val>>;
@@ -64,6 +78,8 @@ pub struct Transform {
     /// The same mapping in Rust, tried first (see [`shopify_native`]); `None` from it means
     /// the program decides.
     native: Option<Native>,
+    /// A default program's map back to the document's own paths, for error messages.
+    source: Option<paths::Source>,
 }
 
 type Native = fn(&Value) -> Option<Result<Vec<Value>, String>>;
@@ -126,6 +142,7 @@ impl Transform {
             name: name.to_owned(),
             filter,
             native: None,
+            source: None,
         })
     }
 
@@ -134,18 +151,30 @@ impl Transform {
     pub fn shopify() -> Result<Self, TransformError> {
         Ok(Self {
             native: Some(shopify_native),
-            ..Self::compile("shopify", programs::SHOPIFY)?
+            ..Self::shopify_jq()?
         })
     }
 
     /// The default Shopify program, always interpreted (to compare with the Rust mapping).
     pub fn shopify_jq() -> Result<Self, TransformError> {
-        Self::compile("shopify", programs::SHOPIFY)
+        Ok(Self {
+            source: Some(paths::Source::Shopify),
+            ..Self::compile("shopify", programs::SHOPIFY)?
+        })
     }
 
     /// The default BigCommerce program.
     pub fn bigcommerce() -> Result<Self, TransformError> {
-        Self::compile("bigcommerce", programs::BIGCOMMERCE)
+        Ok(Self {
+            source: Some(paths::Source::BigCommerce),
+            ..Self::compile("bigcommerce", programs::BIGCOMMERCE)?
+        })
+    }
+
+    /// Where the order field `field` of output `index` came from in `input`, when this is a
+    /// default program that knows (`$.line_items[2].quantity` for `lines[2].quantity`).
+    pub fn source_path(&self, input: &Value, index: usize, field: &str) -> Option<String> {
+        paths::source_path(self.source?, input, index, field)
     }
 
     /// The default Amazon program.
@@ -193,10 +222,13 @@ impl Transform {
             .enumerate()
             .map(|(index, value)| {
                 let mut intake: OrderIntake =
-                    serde_json::from_value(value).map_err(|e| TransformError::NotAnOrder {
-                        program: self.name.clone(),
-                        index,
-                        message: e.to_string(),
+                    serde_path_to_error::deserialize(value).map_err(|e| {
+                        TransformError::NotAnOrder {
+                            program: self.name.clone(),
+                            index,
+                            field: e.path().to_string(),
+                            message: paths::plain(&e.inner().to_string()),
+                        }
                     })?;
                 if intake
                     .channel
@@ -212,7 +244,11 @@ impl Transform {
 
     fn run_error(&self, message: String) -> TransformError {
         TransformError::Run {
-            program: self.name.clone(),
+            program: if self.source.is_some() {
+                String::new()
+            } else {
+                self.name.clone()
+            },
             message,
         }
     }

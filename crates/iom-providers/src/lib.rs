@@ -12,6 +12,7 @@
 //! - [`mapping`]: value mappings per provider instance.
 //! - [`types`]: the built-in provider types as definitions.
 //! - [`inbound`]: a raw document to orders, shipments and a 997, for one instance.
+//! - [`shopify`]: Shopify webhooks by topic (`X-Shopify-Topic`).
 //! - [`secrets`]: connection secrets sealed at rest, and HMAC signatures.
 //!
 //! Parsers do not validate business rules; their output goes through
@@ -25,6 +26,7 @@ pub mod mapping;
 pub mod refund;
 pub mod secrets;
 pub mod shipment;
+pub mod shopify;
 pub mod types;
 pub mod ubl;
 pub mod x12;

@@ -44,6 +44,13 @@ pub fn is_shopify_refund(value: &Value) -> bool {
 /// Reads a Shopify refund as Shopify sends it.
 pub fn shopify_refund(value: &Value) -> Result<RefundNotice, InboundError> {
     let refund = value.get("refund").unwrap_or(value);
+    // Errors name the JSON path in the document as sent: a webhook's bare refund or the API's
+    // `{"refund": …}`.
+    let base = if std::ptr::eq(refund, value) {
+        "$"
+    } else {
+        "$.refund"
+    };
     let mut errors = Vec::new();
     let text = |v: &Value| match v {
         Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
@@ -52,16 +59,16 @@ pub fn shopify_refund(value: &Value) -> Result<RefundNotice, InboundError> {
     };
     let order_ref = text(&refund["order_id"]);
     if order_ref.is_none() {
-        errors.push(FieldError::new("refund.order_id", "is required"));
+        errors.push(FieldError::new(format!("{base}.order_id"), "is required"));
     }
     let refund_id = text(&refund["id"]);
     if refund_id.is_none() {
-        errors.push(FieldError::new("refund.id", "is required"));
+        errors.push(FieldError::new(format!("{base}.id"), "is required"));
     }
     let mut lines = Vec::new();
     match refund["refund_line_items"].as_array() {
         None => errors.push(FieldError::new(
-            "refund.refund_line_items",
+            format!("{base}.refund_line_items"),
             "is required (a refund of money alone is not a return)",
         )),
         Some(items) => {
@@ -77,14 +84,14 @@ pub fn shopify_refund(value: &Value) -> Result<RefundNotice, InboundError> {
                         quantity: q,
                     }),
                     _ => errors.push(FieldError::new(
-                        format!("refund.refund_line_items[{i}].quantity"),
+                        format!("{base}.refund_line_items[{i}].quantity"),
                         "must be a whole number of at least 1",
                     )),
                 }
             }
             if items.is_empty() {
                 errors.push(FieldError::new(
-                    "refund.refund_line_items",
+                    format!("{base}.refund_line_items"),
                     "must have at least one line (a refund of money alone is not a return)",
                 ));
             }
@@ -106,7 +113,7 @@ pub fn shopify_refund(value: &Value) -> Result<RefundNotice, InboundError> {
         match text(&t["amount"]).and_then(|a| Decimal::from_str_exact(&a).ok()) {
             Some(a) => *amount.get_or_insert(Decimal::ZERO) += a,
             None => errors.push(FieldError::new(
-                format!("refund.transactions[{i}].amount"),
+                format!("{base}.transactions[{i}].amount"),
                 "is not a decimal amount",
             )),
         }

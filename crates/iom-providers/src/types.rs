@@ -83,7 +83,7 @@ static TYPES: &[ProviderType] = &[
     },
     ProviderType {
         name: "shopify",
-        description: "Shopify orders/create webhooks (the bare order, or {\"order\"} / {\"orders\"} from the REST API), and refunds/create webhooks (the bare refund or {\"refund\"}), which become returns received and refunded.",
+        description: "Shopify webhooks by X-Shopify-Topic: orders/create (the bare order; {\"order\"} / {\"orders\"} from the REST API without a topic), orders/updated (changes before release), orders/cancelled, refunds/create (returns received and refunded), fulfillments/create and fulfillments/update (a shipment, once per fulfillment id); other topics are logged as ignored.",
         inbound: &["order", "refund"],
         outbound: &[],
         verification: Verification::ShopifyHmac,
@@ -170,7 +170,7 @@ static TYPES: &[ProviderType] = &[
     },
     ProviderType {
         name: "csv",
-        description: "Orders from a spreadsheet, one row per line.",
+        description: "Orders from a spreadsheet, one row per line; settings.columns maps a file's own headers, settings.preset \"shopify_export\" reads Shopify's order export.",
         inbound: &["orders"],
         outbound: &[],
         verification: Verification::BearerToken,

@@ -46,12 +46,14 @@ impl Direction {
 }
 
 /// `received` (stored, not yet processed), `processed`, `failed` (kept with its error; can be
-/// retried), `dead` (an outbound message that ran out of attempts), `pending` (an outbound
+/// retried), `ignored` (an inbound message with nothing to do, kept with the reason), `dead` (an
+/// outbound message that ran out of attempts), `pending` (an outbound
 /// message waiting to be sent), `ready` (an outbound document kept for the partner to pick up).
 pub const STATUSES: &[&str] = &[
     "received",
     "processed",
     "failed",
+    "ignored",
     "dead",
     "pending",
     "ready",
@@ -110,6 +112,9 @@ pub enum Apply {
     /// Leave the message as received (a document whose content is fetched later).
     Nothing,
     Failed(Json),
+    /// Nothing to do, for the reason given (a Shopify topic iom does not act on): the message
+    /// is kept as `ignored` with it.
+    Ignored(Json),
     Content {
         orders: Vec<Order>,
         shipments: Vec<ShipmentWork>,
@@ -654,6 +659,7 @@ pub(crate) fn process(
     let (status, (order_ids, created), error) = match apply {
         Apply::Nothing => ("received", (Vec::new(), 0), None),
         Apply::Failed(error) => ("failed", (Vec::new(), 0), Some(error)),
+        Apply::Ignored(reason) => ("ignored", (Vec::new(), 0), Some(reason)),
         Apply::Content {
             orders,
             shipments,

@@ -5,6 +5,7 @@
 //! turning events into outbound documents (`documents`), sending those (`sender`), and polling
 //! sources that must be pulled (`pull`).
 
+pub mod channel;
 pub mod delivery;
 pub mod documents;
 pub mod flow_calls;
@@ -216,6 +217,12 @@ impl Pipeline {
         let default_node = record.config["settings"]["default_node"]
             .as_str()
             .map(str::to_owned);
+        let csv = if kind.name == "csv" {
+            iom_providers::csv::CsvOptions::from_settings(&record.config["settings"])
+                .map_err(config_error)?
+        } else {
+            iom_providers::csv::CsvOptions::default()
+        };
         Ok(Loaded {
             instance: Instance {
                 name: record.name.clone(),
@@ -223,6 +230,7 @@ impl Pipeline {
                 mappings,
                 transform,
                 default_node,
+                csv,
             },
             kind,
             secrets,
@@ -361,6 +369,30 @@ impl Pipeline {
         Ok(outcomes)
     }
 
+    /// Logs a Shopify webhook of `topic` (`X-Shopify-Topic`) and processes it in the same
+    /// transaction. The topic is the message's kind, so a retry means the same again.
+    pub async fn receive_topic(
+        &self,
+        store: &Store,
+        loaded: &Loaded,
+        topic: &str,
+        body: Vec<u8>,
+    ) -> Result<Processed, PipelineError> {
+        let interpretation =
+            inbound::interpret_topic(&loaded.instance, &body, Utc::now(), 0, Some(topic));
+        let kind = interpretation.kind.clone();
+        let (apply, outbound) = decide(loaded, interpretation);
+        let apply = located(store, apply).await?;
+        Ok(store
+            .process_message(
+                Target::New(inbound_message(loaded, &kind, body)),
+                Some(kind),
+                apply,
+                outbound,
+            )
+            .await?)
+    }
+
     /// Processes a logged inbound message again with the instance as it is now (after a mapping
     /// was fixed, or when a process stopped before finishing it).
     pub async fn reprocess(
@@ -369,6 +401,27 @@ impl Pipeline {
         loaded: &Loaded,
         message: MessageRecord,
     ) -> Result<Processed, PipelineError> {
+        if loaded.kind.name == "shopify" && iom_providers::shopify::is_topic(&message.kind) {
+            let interpretation = inbound::interpret_topic(
+                &loaded.instance,
+                &message.payload,
+                Utc::now(),
+                0,
+                Some(&message.kind),
+            );
+            let (apply, outbound) = decide(loaded, interpretation);
+            return Ok(store
+                .process_message(
+                    Target::Existing {
+                        provider: loaded.name().to_owned(),
+                        id: message.id,
+                    },
+                    None,
+                    apply,
+                    outbound,
+                )
+                .await?);
+        }
         if loaded.kind.name == "bigcommerce" {
             return self
                 .bigcommerce(store, loaded, message.id, &message.payload)
@@ -557,16 +610,38 @@ async fn located(store: &Store, mut apply: Apply) -> Result<Apply, StoreError> {
 }
 
 pub(crate) fn content_apply(loaded: &Loaded, content: inbound::Content) -> Apply {
+    if let Some(reason) = content.ignored {
+        return Apply::Ignored(json!({ "message": reason }));
+    }
     let default_node = loaded.instance.default_node.clone();
     let channel = loaded.name().to_owned();
-    Apply::Content {
-        // A channel's refund becomes a return received and refunded (`crate::returns::channel`).
-        work: content
+    let mut work: Vec<iom_store::providers::ContentWork> = Vec::new();
+    let mut orders = content.orders;
+    for order in content.revisions {
+        orders.push(order.clone());
+        work.push(channel::revision(channel.clone(), order));
+    }
+    work.extend(
+        content
+            .cancellations
+            .into_iter()
+            .map(|notice| channel::cancellation(channel.clone(), notice)),
+    );
+    work.extend(
+        content
+            .channel_shipments
+            .into_iter()
+            .map(|notice| channel::shipment(channel.clone(), notice, default_node.clone())),
+    );
+    work.extend(
+        content
             .refunds
             .into_iter()
-            .map(|notice| refund_work(channel.clone(), notice, default_node.clone()))
-            .collect(),
-        orders: content.orders,
+            .map(|notice| channel::refund(channel.clone(), notice, default_node.clone())),
+    );
+    Apply::Content {
+        work,
+        orders,
         shipments: content
             .shipments
             .into_iter()
@@ -581,15 +656,4 @@ pub(crate) fn content_apply(loaded: &Loaded, content: inbound::Content) -> Apply
             })
             .collect(),
     }
-}
-
-/// A channel's refund, applied in the message's transaction.
-fn refund_work(
-    channel: String,
-    notice: iom_providers::RefundNotice,
-    default_node: Option<String>,
-) -> iom_store::providers::ContentWork {
-    Box::new(move |tx| {
-        crate::returns::channel::apply_refund(tx, &channel, &notice, default_node.as_deref())
-    })
 }

@@ -1,4 +1,5 @@
-//! The parts of an instance's `settings` the pipeline acts on (`x12`, `pull`, `delivery`),
+//! The parts of an instance's `settings` the pipeline acts on (`x12`, `pull`, `delivery`, and
+//! how a `csv` instance reads its files),
 //! checked when the instance is PUT so that a mistake is answered with a 422 naming the field
 //! instead of surfacing later as failed documents or a poller that never starts.
 
@@ -24,6 +25,18 @@ pub fn envelope(x12: &Value) -> Result<EnvelopeSettings, String> {
 /// Every problem of the settings the pipeline reads, as field errors.
 pub fn check(kind: &ProviderType, settings: &Map<String, Value>) -> Vec<FieldError> {
     let mut errors = Vec::new();
+    if kind.name == "csv"
+        && let Err(message) =
+            iom_providers::csv::CsvOptions::from_settings(&Value::Object(settings.clone()))
+    {
+        // The message names the setting (`settings.columns.Qty: …`).
+        let field = message
+            .split([':', ' '])
+            .next()
+            .filter(|f| f.starts_with("settings."))
+            .unwrap_or("settings");
+        errors.push(FieldError::new(field, message.clone()));
+    }
     if let Some(x12) = settings.get("x12").filter(|v| !v.is_null()) {
         if kind.name != "x12" {
             errors.push(FieldError::new(

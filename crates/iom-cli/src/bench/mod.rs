@@ -12,6 +12,7 @@ mod locate;
 mod providers;
 mod returns;
 mod ui;
+mod webhooks;
 
 use clap::Subcommand;
 
@@ -43,6 +44,9 @@ pub enum BenchCommand {
     Locate(locate::LocateArgs),
     /// Server time of every web UI page with 100,000 orders in the store.
     Ui(ui::UiArgs),
+    /// Shopify `orders/create` webhooks to committed orders per second: signed posts from
+    /// concurrent clients to a real `iom serve` child process.
+    Webhooks(webhooks::WebhooksArgs),
 }
 
 pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
@@ -58,6 +62,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Journey(args) => journey::run(args).await,
         BenchCommand::Locate(args) => locate::run(args).await,
         BenchCommand::Ui(args) => ui::run(args).await,
+        BenchCommand::Webhooks(args) => webhooks::run(args).await,
     }
 }
 
@@ -67,23 +72,40 @@ pub(crate) async fn serve_child(
     database: &str,
     flows: bool,
 ) -> anyhow::Result<tokio::process::Child> {
+    Ok(serve_child_as(database, flows, &[]).await?.0)
+}
+
+/// As [`serve_child`], with more environment (`IOM_ADMIN_TOKEN` to call its API,
+/// `IOM_MASTER_KEY` to store secrets on PostgreSQL); also returns the URL it listens on.
+pub(crate) async fn serve_child_as(
+    database: &str,
+    flows: bool,
+    env: &[(&str, &str)],
+) -> anyhow::Result<(tokio::process::Child, String)> {
     use anyhow::Context;
     use tokio::io::{AsyncBufReadExt, BufReader};
     let exe = std::env::current_exe().context("locating the iom binary")?;
-    let mut child = tokio::process::Command::new(&exe)
+    let mut command = tokio::process::Command::new(&exe);
+    command
         .args(["serve", "--listen", "127.0.0.1:0", "--database", database])
         .env("IOM_FLOWS", if flows { "on" } else { "off" })
         .env("IOM_LOG", "warn")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .context("starting iom serve")?;
+        .kill_on_drop(true);
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let mut child = command.spawn().context("starting iom serve")?;
     let stdout = child.stdout.take().context("stdout")?;
-    BufReader::new(stdout)
+    let first = BufReader::new(stdout)
         .lines()
         .next_line()
         .await?
         .context("iom serve printed nothing")?;
-    Ok(child)
+    let url = first
+        .strip_prefix("iom listening on ")
+        .with_context(|| format!("iom serve printed {first:?}"))?
+        .to_owned();
+    Ok((child, url))
 }

@@ -161,6 +161,7 @@ fn x12_mailbag(orders: usize) -> anyhow::Result<()> {
         mappings: Default::default(),
         transform: None,
         default_node: None,
+        csv: Default::default(),
     };
     let now = chrono::Utc::now();
     let mut read_best = f64::MAX;
@@ -287,7 +288,7 @@ fn x12_outbound() -> anyhow::Result<()> {
 }
 
 /// A Shopify order webhook body (the bare order), numbered `n`.
-fn shopify_order(n: usize) -> Value {
+pub(super) fn shopify_order(n: usize) -> Value {
     json!({
         "id": 9_000_000 + n, "name": format!("#{n}"), "email": "ann@example.com",
         "created_at": "2026-11-26T10:00:00-05:00", "currency": "USD",
@@ -472,6 +473,7 @@ fn transform_rate(
         mappings: Default::default(),
         transform: Some(Arc::new(transform)),
         default_node: None,
+        csv: Default::default(),
     };
     let now = chrono::Utc::now();
     let started = Instant::now();

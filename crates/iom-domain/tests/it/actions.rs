@@ -236,3 +236,133 @@ proptest! {
         }
     }
 }
+
+fn amended_line(line_no: Option<u32>, sku: &str, quantity: u32) -> iom_domain::AmendedLine {
+    iom_domain::AmendedLine {
+        line_no,
+        sku: sku.into(),
+        quantity,
+        unit_price: "10.00".parse().unwrap(),
+        discount: Default::default(),
+        tax: Default::default(),
+        uom: None,
+        attributes: Default::default(),
+    }
+}
+
+#[test]
+fn an_amendment_before_release_changes_lines_and_gives_back_reservations() {
+    let mut o = order(&[2, 1, 1]);
+    o.set_line_stage(1, LineStatus::Allocated, Some("WH1".into()), None, now())
+        .unwrap();
+    let sku = |o: &iom_domain::Order, n: u32| o.line(n).unwrap().sku.clone();
+    let (s1, s2) = (sku(&o, 1), sku(&o, 2));
+    let amendment = iom_domain::Amendment {
+        ship_method: Some("express".into()),
+        lines: Some(vec![
+            amended_line(Some(1), &s1, 5),
+            amended_line(Some(2), &s2, 1),
+            amended_line(None, "NEW-1", 3),
+        ]),
+        ..Default::default()
+    };
+    let events = o.amend(amendment.clone(), now()).unwrap();
+    assert_eq!(
+        kinds(&events),
+        vec!["order.amended", "order.line_cancelled"]
+    );
+    // Line 1 changed quantity: back to open, its reservation listed to be given back.
+    assert_eq!(
+        events[0].data["released"],
+        serde_json::json!([{"line_no": 1, "quantity": 2}])
+    );
+    assert_eq!(
+        events[0].data["changes"],
+        serde_json::json!(["ship_method", "lines[1]", "lines[+]", "lines[3]"])
+    );
+    let line = o.line(1).unwrap();
+    assert_eq!(
+        (line.quantity, line.status, line.node.clone()),
+        (5, LineStatus::Open, None)
+    );
+    // Line 3 was not listed: removed.
+    assert_eq!(o.line(3).unwrap().status, LineStatus::Cancelled);
+    assert_eq!(o.line(3).unwrap().status_reason.as_deref(), Some("removed"));
+    assert_eq!(
+        (o.line(4).unwrap().sku.as_str(), o.line(4).unwrap().quantity),
+        ("NEW-1", 3)
+    );
+    assert_eq!(o.ship_method.as_deref(), Some("express"));
+
+    // The same again changes nothing: no event, no new version.
+    let version = o.version;
+    let mut same = amendment;
+    same.lines.as_mut().unwrap()[2].line_no = Some(4);
+    assert!(o.amend(same, now()).unwrap().is_empty());
+    assert_eq!(o.version, version);
+}
+
+#[test]
+fn an_amendment_after_release_is_a_conflict_that_names_the_change() {
+    let mut o = order(&[2]);
+    o.set_line_stage(1, LineStatus::Released, Some("WH1".into()), None, now())
+        .unwrap();
+    let before = o.clone();
+    let sku = o.line(1).unwrap().sku.clone();
+    let err = o
+        .amend(
+            iom_domain::Amendment {
+                lines: Some(vec![amended_line(Some(1), &sku, 3)]),
+                ..Default::default()
+            },
+            now(),
+        )
+        .unwrap_err();
+    match err {
+        DomainError::Conflict(m) => {
+            assert!(m.contains("released") && m.contains("lines[1]"), "{m}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(o, before);
+    // Removing every line is refused: that is a cancellation.
+    let mut o = order(&[1]);
+    let err = o
+        .amend(
+            iom_domain::Amendment {
+                lines: Some(vec![]),
+                ..Default::default()
+            },
+            now(),
+        )
+        .unwrap_err();
+    assert!(matches!(err, DomainError::Invalid(_)), "{err:?}");
+}
+
+#[test]
+fn a_referenced_shipment_ships_once_and_takes_new_tracking() {
+    let mut o = order(&[2]);
+    let events = o
+        .record_referenced_shipment(ship(&[(1, 1)]), "F-1", now())
+        .unwrap();
+    assert_eq!(kinds(&events)[0], "order.shipment_created");
+    // The same shipment again, with new tracking: nothing more ships.
+    let mut again = ship(&[(1, 1)]);
+    again.tracking = Some("1Z-NEW".into());
+    let events = o.record_referenced_shipment(again, "F-1", now()).unwrap();
+    assert_eq!(kinds(&events), vec!["order.shipment_updated"]);
+    assert_eq!(o.shipments.len(), 1);
+    assert_eq!(o.line(1).unwrap().shipped_quantity, 1);
+    assert_eq!(
+        o.shipment_by_reference("F-1").unwrap().tracking.as_deref(),
+        Some("1Z-NEW")
+    );
+    // And once more unchanged: no event.
+    let mut same = ship(&[(1, 1)]);
+    same.tracking = Some("1Z-NEW".into());
+    assert!(
+        o.record_referenced_shipment(same, "F-1", now())
+            .unwrap()
+            .is_empty()
+    );
+}

@@ -125,6 +125,7 @@ fn semicolons_and_default_currency() {
     let options = CsvOptions {
         delimiter: b';',
         default_currency: Some("EUR".into()),
+        ..CsvOptions::default()
     };
     let orders = csv::parse_orders_with(file.as_bytes(), "csv", &options).unwrap();
     // Same external_id, different channels: two orders.
@@ -135,4 +136,142 @@ fn semicolons_and_default_currency() {
     assert_eq!((geo.lat, geo.lon), (52.52, 13.40));
     let app = valid(&orders[1]);
     assert_eq!(lines(&app), [(1, "B".into(), 2, dec("1.00"))]);
+}
+
+fn data(name: &str) -> Vec<u8> {
+    let path = format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn shopify_export() -> CsvOptions {
+    CsvOptions::from_settings(&json!({"preset": "shopify_export"})).unwrap()
+}
+
+#[test]
+fn shopify_export_rows_of_one_name_are_one_order() {
+    let orders = csv::parse_orders_with(
+        &data("shopify-orders-export.csv"),
+        "shop-csv",
+        &shopify_export(),
+    )
+    .unwrap();
+    assert_eq!(orders.len(), 2);
+
+    let first = valid(&orders[0]);
+    // The order id the webhooks use, so that both are one order.
+    assert_eq!(first.external_id, "5550000001");
+    assert_eq!(first.attributes["shopify_name"], json!("#1001"));
+    assert_eq!(first.attributes["note"], json!("Gift wrap, please"));
+    assert_eq!(first.placed_at.to_rfc3339(), "2026-09-03T14:14:00+00:00");
+    assert_eq!(first.currency.code(), "USD");
+    assert_eq!(first.ship_method.as_deref(), Some("Standard"));
+    assert_eq!(first.shipping_amount, dec("6.00"));
+    // The continuation rows (one after the other order) add their lines.
+    assert_eq!(
+        lines(&first),
+        [
+            (1, "FERN-1".into(), 2, dec("16.00")),
+            (2, "TOTE-2".into(), 1, dec("15.00")),
+            (3, "CARD-9".into(), 1, dec("4.00")),
+        ]
+    );
+    assert_eq!(first.lines[0].discount, dec("5.00"));
+    assert_eq!(first.lines[1].attributes["title"], json!("Linen Tote"));
+    let ship_to = first.ship_to.as_ref().unwrap();
+    // Shopify's '02134 keeps the leading zero in spreadsheets; the zip is 02134.
+    assert_eq!(ship_to.postal_code.as_deref(), Some("02134"));
+    assert_eq!(ship_to.line2.as_deref(), Some("Apt 2"));
+    assert_eq!(
+        (ship_to.region.as_deref(), ship_to.country.as_str()),
+        (Some("MA"), "US")
+    );
+    assert_eq!(
+        first.customer.as_ref().unwrap().email.as_deref(),
+        Some("ann@example.com")
+    );
+    assert_eq!(first.totals.total, dec("52.00"));
+
+    let second = valid(&orders[1]);
+    assert_eq!(second.external_id, "5550000002");
+    assert_eq!(lines(&second), [(1, "NOTE-3".into(), 3, dec("10.00"))]);
+    assert_eq!(second.placed_at.to_rfc3339(), "2026-09-04T15:00:00+00:00");
+}
+
+#[test]
+fn shopify_export_errors_name_the_exports_columns() {
+    let file = String::from_utf8(data("shopify-orders-export.csv")).unwrap();
+    let file = file
+        .replacen(
+            ",2,Botanical Fern Print,16.00,",
+            ",two,Botanical Fern Print,16.00,",
+            1,
+        )
+        .replacen(",1,Card,4.00,,CARD-9,", ",1,Card,4.00,,,", 1);
+    let err = csv::parse_orders_with(file.as_bytes(), "shop-csv", &shopify_export()).unwrap_err();
+    assert_eq!(
+        err.0,
+        [
+            CsvError {
+                row: 2,
+                column: Some("Lineitem quantity".into()),
+                message: "\"two\" is not a whole quantity".into(),
+            },
+            CsvError {
+                row: 5,
+                column: Some("Lineitem sku".into()),
+                message: "is required on every row".into(),
+            },
+        ]
+    );
+}
+
+#[test]
+fn settings_columns_map_a_files_own_headers() {
+    let settings = json!({"columns": {
+        "Order No": "external_id", "Item": "sku", "Qty": "quantity", "Price": "unit_price",
+        "Cur": "currency", "Deliver to": "ship_to_name", "Country": "ship_to_country",
+        "Gift note": "attributes.gift_note"
+    }});
+    let options = CsvOptions::from_settings(&settings).unwrap();
+    let file = "Order No,Item,Qty,Price,Cur,Deliver to,Country,Gift note,Warehouse memo\n\
+                PO-9,MUG-1,2,9.90,EUR,Ann Lee,FR,Happy birthday,ignore me\n\
+                PO-9,PEN-2,1,1.50,EUR,,,,\n";
+    let orders = csv::parse_orders_with(file.as_bytes(), "csv", &options).unwrap();
+    assert_eq!(orders.len(), 1);
+    let order = valid(&orders[0]);
+    assert_eq!(order.external_id, "PO-9");
+    assert_eq!(
+        lines(&order),
+        [
+            (1, "MUG-1".into(), 2, dec("9.90")),
+            (2, "PEN-2".into(), 1, dec("1.50")),
+        ]
+    );
+    assert_eq!(order.attributes["gift_note"], json!("Happy birthday"));
+    assert_eq!(
+        order.ship_to.as_ref().unwrap().name.as_deref(),
+        Some("Ann Lee")
+    );
+
+    // Errors name the file's column; a required iom column nothing maps to is named as such.
+    let bad = "Order No,Item,Qty,Cur\nPO-9,MUG-1,2.5,EUR\n";
+    let err = csv::parse_orders_with(bad.as_bytes(), "csv", &options).unwrap_err();
+    let found: Vec<(u64, Option<&str>)> =
+        err.0.iter().map(|e| (e.row, e.column.as_deref())).collect();
+    assert_eq!(found, [(1, Some("unit_price"))]);
+    assert!(err.0[0].message.contains("no column of the file is mapped"));
+    let bad = "Order No,Item,Qty,Price,Cur\nPO-9,MUG-1,2.5,1.00,EUR\n";
+    let err = csv::parse_orders_with(bad.as_bytes(), "csv", &options).unwrap_err();
+    assert_eq!(
+        err.0[0].to_string(),
+        "row 2, column Qty: \"2.5\" is not a whole quantity"
+    );
+
+    // A map to something that is no iom column is refused when the settings are read.
+    let refused = CsvOptions::from_settings(&json!({"columns": {"Qty": "qty"}})).unwrap_err();
+    assert!(
+        refused.contains("\"qty\" is not an iom column"),
+        "{refused}"
+    );
+    assert!(CsvOptions::from_settings(&json!({"preset": "magento"})).is_err());
 }

@@ -4,6 +4,7 @@
 mod ack997;
 mod csv;
 mod jq;
+mod json_paths;
 mod mapping;
 mod outbound;
 mod partner_validator;

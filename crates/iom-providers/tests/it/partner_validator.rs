@@ -336,6 +336,7 @@ fn acknowledgements_of_a_mailbag_pass_an_independent_validator() {
         mappings: Default::default(),
         transform: None,
         default_node: None,
+        csv: Default::default(),
     };
     let receipt = iom_providers::inbound::x12_receipt(&instance, body.as_bytes(), now()).unwrap();
     let succeeded: Vec<bool> = receipt.parts.iter().map(|p| p.result.is_ok()).collect();

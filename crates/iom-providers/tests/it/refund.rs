@@ -13,6 +13,7 @@ fn shopify() -> Instance {
         mappings: Mappings::default(),
         transform: Some(std::sync::Arc::new(Transform::shopify().unwrap())),
         default_node: None,
+        csv: Default::default(),
     }
 }
 
@@ -76,8 +77,8 @@ fn a_bare_refund_webhook_with_restock_types_is_read_too_and_a_bad_one_names_its_
     assert_eq!(
         fields,
         [
-            "refund.refund_line_items[1].quantity",
-            "refund.transactions[0].amount"
+            "$.refund_line_items[1].quantity",
+            "$.transactions[0].amount"
         ]
     );
 }

@@ -294,8 +294,9 @@ pub async fn list(
 #[derive(Serialize, ToSchema)]
 pub struct Accepted {
     pub message_id: String,
-    /// `processed`, `failed`, `duplicate`, or `received` when processing continues later; for a
-    /// body of several documents, `partial` when some of them failed.
+    /// `processed`, `failed`, `ignored` (nothing to do: the reason is in `error`),
+    /// `duplicate`, or `received` when processing continues later; for a body of several
+    /// documents, `partial` when some of them failed.
     pub status: String,
     /// The same document was received before: this is that message.
     pub duplicate: bool,
@@ -450,10 +451,18 @@ async fn verify(
 }
 
 /// Receive a document from a provider: JSON, X12, CSV or XML as the source sends it.
+///
+/// A `shopify` instance reads `X-Shopify-Topic`: `orders/create` (a new order), `orders/updated`
+/// (the order is changed while not released; after release a change fails the message with the
+/// reason, an update that changes nothing iom keeps is processed without effect),
+/// `orders/cancelled`, `refunds/create`, `fulfillments/create` and `fulfillments/update` (a
+/// shipment, once per Shopify fulfillment id). Any other topic is answered
+/// `{"status": "ignored"}` and kept in the log as `ignored`. Without the header the body decides.
 #[utoipa::path(post, path = "/api/v1/inbound/{provider}", tag = "providers",
-    params(("provider" = String, Path)),
+    params(("provider" = String, Path),
+        ("X-Shopify-Topic" = Option<String>, Header, description = "Shopify instances: what the webhook means")),
     request_body(content = String, description = "The raw document"),
-    responses((status = 202, body = Accepted),
+    responses((status = 202, body = Accepted, description = "Logged; `status` says what became of it: `processed`, `failed` (with `error`), `ignored` (with the reason in `error`), `duplicate`, or `received` when processing continues later"),
         (status = 401, body = Problem, description = "Signature or token missing or wrong", content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json")),
     security((), ("bearer" = [])))]
@@ -465,17 +474,35 @@ pub async fn inbound(
 ) -> ApiResult<Response> {
     let loaded = state.pipeline.load(&state.store, &provider).await?;
     verify(&state, &loaded, &headers, &body).await?;
-    let outcomes = state
-        .pipeline
-        .receive(&state.store, &loaded, body.to_vec())
-        .await?;
+    // Shopify says what a webhook means in a header; without one the body decides.
+    let topic = (loaded.kind.name == "shopify")
+        .then(|| {
+            iom_providers::shopify::topic(
+                headers.get("x-shopify-topic").and_then(|v| v.to_str().ok()),
+            )
+        })
+        .flatten();
+    let outcomes = match topic {
+        Some(topic) => vec![
+            state
+                .pipeline
+                .receive_topic(&state.store, &loaded, &topic, body.to_vec())
+                .await?,
+        ],
+        None => {
+            state
+                .pipeline
+                .receive(&state.store, &loaded, body.to_vec())
+                .await?
+        }
+    };
     metrics::counter!("iom_inbound_messages_total", "provider" => provider).increment(1);
     Ok((StatusCode::ACCEPTED, Json(receipt(outcomes))).into_response())
 }
 
 #[derive(Deserialize, IntoParams)]
 pub struct MessageQuery {
-    /// `received`, `processed`, `failed`, `dead`, `pending` or `ready`.
+    /// `received`, `processed`, `failed`, `ignored`, `dead`, `pending` or `ready`.
     pub status: Option<String>,
     /// 1 to 500; 50 when absent.
     pub limit: Option<usize>,

@@ -18,6 +18,7 @@ mod pull;
 mod return_flow;
 mod returns;
 mod service;
+mod shopify_topics;
 mod subscriptions;
 mod ui;
 mod x12_receipts;

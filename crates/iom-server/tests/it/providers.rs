@@ -17,7 +17,7 @@ pub fn sample(path: &str) -> Vec<u8> {
     std::fs::read(&full).unwrap_or_else(|e| panic!("cannot read {full}: {e}"))
 }
 
-const SHOP_SECRET: &str = "shpss_0123456789abcdef";
+pub const SHOP_SECRET: &str = "shpss_0123456789abcdef";
 
 impl TestApp {
     pub async fn put(&self, path: &str, body: Value) -> (StatusCode, Value) {
@@ -87,7 +87,7 @@ fn lines_of(order: &Value) -> Vec<(String, u64)> {
         .collect()
 }
 
-async fn shopify_instance(app: &TestApp, name: &str) {
+pub async fn shopify_instance(app: &TestApp, name: &str) {
     let (status, body) = app
         .put(
             &format!("/api/v1/providers/{name}"),
@@ -285,6 +285,7 @@ async fn fake_bigcommerce() -> SocketAddr {
     let orders: Value =
         serde_json::from_slice(&sample("bigcommerce/bigcommerce-api-ruby_order.json")).unwrap();
     let order = orders[0].clone();
+    let numeric = order.clone();
     let check = |headers: &axum::http::HeaderMap| {
         headers.get("x-auth-token").and_then(|v| v.to_str().ok()) == Some("bc-token")
     };
@@ -315,6 +316,40 @@ async fn fake_bigcommerce() -> SocketAddr {
         .route(
             "/stores/abc/v2/orders/100/shipping_addresses",
             get(|| async { StatusCode::NO_CONTENT }),
+        )
+        // The same order as a store sends it that keeps some text fields as JSON numbers.
+        .route(
+            "/stores/abc/v2/orders/101",
+            get(move || {
+                let mut order = numeric.clone();
+                async move {
+                    order["id"] = json!(101);
+                    order["billing_address"]["zip"] = json!(99362);
+                    order["billing_address"]["phone"] = json!(5_095_550_100u64);
+                    Json(order)
+                }
+            }),
+        )
+        .route(
+            "/stores/abc/v2/orders/101/products",
+            get(|| async {
+                Json(json!([{
+                    "id": 8, "order_id": 101, "product_id": 32, "name": "Mug",
+                    "sku": 40021, "quantity": 2, "base_price": "4.5000", "price_ex_tax": "4.5000",
+                    "price_inc_tax": "4.5000", "total_tax": "0.0000", "applied_discounts": []
+                }]))
+            }),
+        )
+        .route(
+            "/stores/abc/v2/orders/101/shipping_addresses",
+            get(|| async {
+                Json(json!([{
+                    "id": 3, "order_id": 101, "first_name": "Daffy", "last_name": "Duck",
+                    "street_1": "12 Pond Road", "city": "Portland", "state": "Oregon",
+                    "zip": 97201, "country": "United States", "country_iso2": "US",
+                    "phone": 5_035_550_100u64, "shipping_method": "UPS Ground"
+                }]))
+            }),
         );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -359,6 +394,28 @@ async fn bigcommerce_webhook_fetches_the_order_it_names() {
         assert_eq!(order["bill_to"]["city"], "Walla Walla");
         assert_eq!(order["bill_to"]["line1"], "1 Main Street");
         assert_eq!(order["bill_to"]["postal_code"], "99362");
+
+        // Numbers where text is expected (zip, phone, SKU) are taken as text.
+        let hook = serde_json::to_vec(&json!({"scope": "store/order/created", "store_id": "1",
+            "data": {"type": "order", "id": 101}, "hash": "y", "created_at": 1561479336, "producer": "stores/abc"}))
+        .unwrap();
+        let (_, accepted) = app
+            .inbound(
+                "bc",
+                &hook,
+                &[("X-Webhook-Secret", "bc-hook-secret".into())],
+            )
+            .await;
+        assert_eq!(accepted["status"], "processed", "{accepted}");
+        let order = app.order(&accepted["order_ids"][0]).await;
+        assert_eq!(order["external_id"], "101");
+        assert_eq!(lines_of(&order), [("40021".to_owned(), 2)]);
+        assert_eq!(order["bill_to"]["postal_code"], "99362");
+        assert_eq!(order["bill_to"]["phone"], "5095550100");
+        assert_eq!(order["customer"]["phone"], "5095550100");
+        assert_eq!(order["ship_to"]["postal_code"], "97201");
+        assert_eq!(order["ship_to"]["phone"], "5035550100");
+        assert_eq!(order["ship_method"], "UPS Ground");
     }
 }
 
@@ -850,5 +907,76 @@ async fn messages_left_received_are_resumed_at_start() {
         }
         assert_eq!(app.counts().await.0, 1);
         restarted.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_csv_instance_reads_shopifys_export_and_its_own_column_map() {
+    let export = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../iom-providers/tests/data/shopify-orders-export.csv"
+    ))
+    .unwrap();
+    for app in apps().await {
+        let (status, body) = app
+            .put(
+                "/api/v1/providers/shop-export",
+                json!({"type": "csv", "settings": {"preset": "shopify_export"}}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let (status, accepted) = app.inbound_bearer("shop-export", &export).await;
+        assert_eq!(status, StatusCode::ACCEPTED);
+        assert_eq!(accepted["status"], "processed", "{accepted}");
+        assert_eq!(accepted["created"], 2, "{accepted}");
+        let first = app.order(&accepted["order_ids"][0]).await;
+        assert_eq!(first["external_id"], "5550000001");
+        assert_eq!(
+            lines_of(&first),
+            [
+                ("FERN-1".to_owned(), 2),
+                ("TOTE-2".to_owned(), 1),
+                ("CARD-9".to_owned(), 1)
+            ]
+        );
+
+        let (status, body) = app
+            .put(
+                "/api/v1/providers/sheet",
+                json!({"type": "csv", "settings": {"columns": {
+                    "Order": "external_id", "Item": "sku", "Qty": "quantity",
+                    "Price": "unit_price", "Cur": "currency"}}}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let (_, accepted) = app
+            .inbound_bearer("sheet", b"Order,Item,Qty,Price,Cur\nS-1,MUG,2,3.50,EUR\n")
+            .await;
+        assert_eq!(accepted["status"], "processed", "{accepted}");
+        assert_eq!(
+            lines_of(&app.order(&accepted["order_ids"][0]).await),
+            [("MUG".to_owned(), 2)]
+        );
+        let (_, failed) = app
+            .inbound_bearer("sheet", b"Order,Item,Qty,Price,Cur\nS-2,MUG,two,3.50,EUR\n")
+            .await;
+        assert_eq!(failed["status"], "failed", "{failed}");
+        assert_eq!(
+            failed["error"]["errors"],
+            json!([{"row": 2, "column": "Qty", "message": "\"two\" is not a whole quantity"}])
+        );
+
+        // A map to no iom column is answered when the instance is put, and changes nothing.
+        let (status, problem) = app
+            .put(
+                "/api/v1/providers/sheet",
+                json!({"type": "csv", "settings": {"columns": {"Qty": "qty"}}}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+        assert_eq!(
+            problem["errors"][0]["field"], "settings.columns.Qty",
+            "{problem}"
+        );
     }
 }
