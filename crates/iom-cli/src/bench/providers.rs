@@ -171,7 +171,10 @@ fn x12_mailbag(orders: usize) -> anyhow::Result<()> {
         let received = iom_providers::x12::read(bytes)?;
         read_best = read_best.min(t.elapsed().as_secs_f64());
         if received.len() != interchanges {
-            bail!("expected {interchanges} interchanges, read {}", received.len());
+            bail!(
+                "expected {interchanges} interchanges, read {}",
+                received.len()
+            );
         }
         let t = Instant::now();
         let receipt = iom_providers::inbound::x12_receipt(&instance, bytes, now)?;
@@ -180,12 +183,12 @@ fn x12_mailbag(orders: usize) -> anyhow::Result<()> {
         let acks = receipt.acknowledgements(&succeeded, &controls, now);
         receipt_best = receipt_best.min(t.elapsed().as_secs_f64());
         if succeeded.iter().filter(|ok| **ok).count() != orders || acks.len() != interchanges {
-            bail!("the mailbag's orders did not all map, or not every interchange was acknowledged");
+            bail!(
+                "the mailbag's orders did not all map, or not every interchange was acknowledged"
+            );
         }
     }
-    println!(
-        "X12 mailbag: {orders} purchase orders, {mb:.1} MB in {interchanges} interchanges"
-    );
+    println!("X12 mailbag: {orders} purchase orders, {mb:.1} MB in {interchanges} interchanges");
     println!("  read:               {:>8.1} MB/s", mb / read_best);
     println!(
         "  read + map + envelope each set + acknowledge: {:.1} MB/s ({:.0} orders/s)",
