@@ -968,8 +968,11 @@ fn parse_one(text: &str, start: usize, base: usize) -> Result<Interchange<'_>, X
     class[usize::from(b'\n')] = 3;
     class[usize::from(d.element)] = 1;
     class[usize::from(d.segment)] = 2;
-    // Rough guess to avoid regrowing: one segment per 30 bytes, six elements each.
-    let guess = (input.len() - start) / 30 + 4;
+    // Rough guess to avoid regrowing: one segment per 30 bytes, six elements each, over this
+    // interchange (up to the first IEA) rather than the whole input, which in a mailbag would
+    // reserve for every interchange what all of them need.
+    let end = memchr::memmem::find(&input[start..], b"IEA").map_or(input.len(), |e| start + e);
+    let guess = (end - start) / 30 + 4;
     let mut b = Builder {
         input,
         text,
