@@ -1280,6 +1280,8 @@ impl<'a> Builder<'a> {
                 self.check_interchange(local);
                 return Ok(Step::End);
             }
+            // An interchange acknowledgement stands between the ISA and the first GS.
+            "TA1" if self.open_set.is_none() && self.ix.groups.is_empty() => {}
             _ if self.open_set.is_none() => {
                 return Err(
                     self.unexpected(local, "data segment outside a transaction set (ST … SE)")

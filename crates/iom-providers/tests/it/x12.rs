@@ -920,3 +920,20 @@ fn memchr_find(haystack: &[u8], needle: &[u8]) -> usize {
         .position(|w| w == needle)
         .expect("the needle is there")
 }
+
+#[test]
+fn an_interchange_acknowledgement_before_the_groups_is_read() {
+    // As iom writes it, and as partners send it back: TA1 between ISA and GS, or alone.
+    let doc = "ISA*00*          *00*          *ZZ*PARTNER        *ZZ*IOM            *261201*1200*U*00401*000000001*0*T*>~\
+TA1*000000055*090827*0936*E*001~\
+GS*FA*PARTNER*IOM*20261201*1200*1*X*004010~ST*997*0001~AK1*PO*2~AK9*A*1*1*1~SE*4*0001~GE*1*1~\
+IEA*1*000000001~";
+    let ix = x12::parse(doc.as_bytes()).unwrap();
+    assert_eq!(ix.segments().nth(1).unwrap().id(), "TA1");
+    assert_eq!(ix.transaction_sets().count(), 1);
+    let alone = "ISA*00*          *00*          *ZZ*PARTNER        *ZZ*IOM            *261201*1200*U*00401*000000002*0*T*>~TA1*000000055*090827*0936*R*022~IEA*0*000000002~";
+    assert_eq!(x12::parse(alone.as_bytes()).unwrap().groups().count(), 0);
+    // Anywhere else it is still out of place.
+    let late = doc.replace("GE*1*1~", "GE*1*1~TA1*1*090827*0936*A*000~");
+    assert!(x12::parse(late.as_bytes()).is_err());
+}
