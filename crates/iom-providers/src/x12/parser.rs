@@ -1003,8 +1003,11 @@ fn parse_one(text: &str, start: usize, base: usize) -> Result<Interchange<'_>, X
             break;
         }
         match b.tokenize(pos) {
-            Ok(Some(next)) => pos = next,
-            Ok(None) => continue,
+            Ok((next, true)) => pos = next,
+            Ok((next, false)) => {
+                pos = next;
+                continue;
+            }
             // Inside a transaction set, a segment that cannot be read costs that set only: it
             // is skipped to its terminator and the set is marked as faulty.
             Err(e) if b.open_set.is_some() => {
@@ -1059,9 +1062,10 @@ impl<'a> Builder<'a> {
         self.ix.els.push(&self.text[from..to]);
     }
 
-    /// Cuts the segment starting at `pos` into elements. Returns the position after it, or
-    /// `None` when it was an empty segment (skipped). On error nothing of the segment is kept.
-    fn tokenize(&mut self, pos: usize) -> Result<Option<usize>, X12Error> {
+    /// Cuts the segment starting at `pos` into elements. Returns the position after it, and
+    /// whether it was a segment (`false` for an empty one, which is skipped). On error nothing
+    /// of the segment is kept.
+    fn tokenize(&mut self, pos: usize) -> Result<(usize, bool), X12Error> {
         let first = self.ix.els.len();
         let result = self.tokenize_at(pos);
         if result.is_err() {
@@ -1070,7 +1074,7 @@ impl<'a> Builder<'a> {
         result
     }
 
-    fn tokenize_at(&mut self, pos: usize) -> Result<Option<usize>, X12Error> {
+    fn tokenize_at(&mut self, pos: usize) -> Result<(usize, bool), X12Error> {
         let input = self.input;
         let n = input.len();
         let first = self.ix.els.len();
@@ -1132,7 +1136,7 @@ impl<'a> Builder<'a> {
                 offset: pos,
                 kind: WarningKind::EmptySegment,
             });
-            return Ok(None);
+            return Ok((end, false));
         }
         if !valid_id(id) {
             return Err(self.error(pos, X12ErrorKind::InvalidSegmentId { id: id.to_owned() }));
@@ -1146,7 +1150,7 @@ impl<'a> Builder<'a> {
             let local = self.ix.segs.len() - 1;
             self.warn(local, WarningKind::MissingTerminator { id: id.to_owned() });
         }
-        Ok(Some(end))
+        Ok((end, true))
     }
 
     fn unexpected(&self, local: usize, reason: impl Into<String>) -> X12Error {

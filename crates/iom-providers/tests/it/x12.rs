@@ -937,3 +937,20 @@ IEA*1*000000001~";
     let late = doc.replace("GE*1*1~", "GE*1*1~TA1*1*090827*0936*A*000~");
     assert!(x12::parse(late.as_bytes()).is_err());
 }
+
+#[test]
+fn an_empty_segment_is_skipped_and_reading_goes_on() {
+    // A terminator alone on its line, and two in a row: each is an empty segment.
+    let doc = "ISA*00*          *00*          *ZZ*BUYER          *ZZ*IOM            *261201*1200*U*00401*000000001*0*T*>~\n\
+GS*PO*BUYER*IOM*20261201*1200*1*X*004010~\n~\n\
+ST*850*0001~BEG*00*SA*A**20261201~~PO1*1*1*EA*1**VP*X~SE*4*0001~\nGE*1*1~IEA*1*000000001~";
+    let ix = x12::parse(doc.as_bytes()).unwrap();
+    assert_eq!(ix.transaction_sets().count(), 1);
+    assert_eq!(
+        kinds(&ix)
+            .iter()
+            .filter(|k| **k == WarningKind::EmptySegment)
+            .count(),
+        2
+    );
+}
