@@ -888,7 +888,8 @@ fn isa_delimiters(input: &[u8], start: usize) -> Result<Delimiters, X12Error> {
             char::from(segment)
         )));
     }
-    if segment.is_ascii_alphanumeric() || segment >= 0x80 {
+    // A space or tab would end a segment inside every name and address.
+    if segment.is_ascii_alphanumeric() || segment >= 0x80 || matches!(segment, b' ' | b'\t') {
         return Err(err(format!(
             "{:?} cannot be the segment terminator",
             char::from(segment)

@@ -954,3 +954,15 @@ ST*850*0001~BEG*00*SA*A**20261201~~PO1*1*1*EA*1**VP*X~SE*4*0001~\nGE*1*1~IEA*1*0
         2
     );
 }
+
+#[test]
+fn a_space_cannot_end_segments() {
+    // What follows ISA16 is the terminator; a space there would cut every name in two, and an
+    // acknowledgement written with it would not read back.
+    let doc = "ISA*00*          *00*          *ZZ*BUYER          *ZZ*IOM            *261201*1200*U*00401*000000001*0*P*> GS*PO*BUYER*IOM*20261201*1200*1*X*004010 ";
+    let err = x12::parse(doc.as_bytes()).unwrap_err();
+    assert!(
+        matches!(err.kind, X12ErrorKind::InvalidIsa(ref m) if m.contains("segment terminator")),
+        "{err}"
+    );
+}
