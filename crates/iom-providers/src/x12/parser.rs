@@ -802,7 +802,12 @@ fn detect(input: &[u8], start: usize) -> Result<(Delimiters, Start), X12Error> {
         .iter()
         .copied()
         .find(|&b| {
-            !(b.is_ascii_alphanumeric() || b == element || matches!(b, b' ' | b'-' | b'.' | b'_'))
+            // Bytes outside ASCII belong to a value (a terminator is ASCII, and cutting there
+            // would split a character).
+            !(b.is_ascii_alphanumeric()
+                || b >= 0x80
+                || b == element
+                || matches!(b, b' ' | b'-' | b'.' | b'_'))
         })
         .map(|b| if b == b'\r' { b'\n' } else { b })
         .unwrap_or(b'~');

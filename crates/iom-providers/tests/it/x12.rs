@@ -966,3 +966,13 @@ fn a_space_cannot_end_segments() {
         "{err}"
     );
 }
+
+#[test]
+fn a_bare_set_is_never_cut_inside_a_character() {
+    // Without an ISA the terminator is inferred from the first bytes; one outside ASCII is part
+    // of a value, not a terminator.
+    let doc = "ST*Ö7*0001~\nAK1*PO*1~\nSE*3*0001~\n";
+    let ix = x12::parse(doc.as_bytes()).unwrap();
+    assert_eq!(ix.delimiters().segment, b'~');
+    assert_eq!(ix.transaction_sets().next().unwrap().id(), "Ö7");
+}
