@@ -893,6 +893,13 @@ fn isa_delimiters(input: &[u8], start: usize) -> Result<Delimiters, X12Error> {
             char::from(segment)
         )));
     }
+    // A letter or digit as component separator would split every code and number.
+    if let Some(c) = component.filter(|c| c.is_ascii_alphanumeric() || *c >= 0x80) {
+        return Err(err(format!(
+            "{:?} (ISA16) cannot be the component separator",
+            char::from(c)
+        )));
+    }
     // A space or tab would end a segment inside every name and address.
     if segment.is_ascii_alphanumeric() || segment >= 0x80 || matches!(segment, b' ' | b'\t') {
         return Err(err(format!(

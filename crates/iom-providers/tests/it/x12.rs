@@ -976,3 +976,13 @@ fn a_bare_set_is_never_cut_inside_a_character() {
     assert_eq!(ix.delimiters().segment, b'~');
     assert_eq!(ix.transaction_sets().next().unwrap().id(), "Ö7");
 }
+
+#[test]
+fn a_letter_or_digit_cannot_separate_components() {
+    let doc = "ISA*00*          *00*          *ZZ*BUYER          *ZZ*IOM            *261201*1200*U*00401*000000001*0*P*1~GS*PO*BUYER*IOM*20261201*1200*1*X*004010~";
+    let err = x12::parse(doc.as_bytes()).unwrap_err();
+    assert!(
+        matches!(err.kind, X12ErrorKind::InvalidIsa(ref m) if m.contains("component separator")),
+        "{err}"
+    );
+}
