@@ -308,8 +308,14 @@ impl AckWriter {
             w: Writer::with(element, terminator, component_char, envelope.line_breaks),
             separators: [element, terminator, component_char],
         };
+        let separators = w.separators;
+        // What is echoed from the received ISA is fitted to the character set first: a sender
+        // id with a line break or a separator in it must not break the acknowledgement.
         let field = |n: usize, name: &'static str, max: usize| -> Result<String, AckError> {
-            let value = header(n).unwrap_or("").to_owned();
+            let value = CharacterSet::Extended
+                .fit(header(n).unwrap_or(""), &separators)
+                .trim()
+                .to_owned();
             if value.chars().count() > max {
                 return Err(AckError::TooLong {
                     field: name,

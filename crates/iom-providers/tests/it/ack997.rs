@@ -263,3 +263,33 @@ fn version_5010_gets_a_repetition_separator() {
     assert_eq!(ack.delimiters().repetition, Some(b'^'));
     assert_eq!(ack997::read(&ack).unwrap()[0].functional_id, "IN");
 }
+
+#[test]
+fn what_is_echoed_from_a_broken_isa_cannot_break_the_acknowledgement() {
+    // A sender id with a line break and a component separator in it, in an interchange whose envelope
+    // cannot be read: the TA1 that rejects it still reads back as X12.
+    let doc = "ISA*00*          *00*          *ZZ*TEST01\n r>X     *ZZ*IOM            *261201*1200*U*00401*000000007*0*P*>~\nGS*PO*A*B*20261201*1200*7*X*004010~\nN1*ST*X~\nGE*0*7~\nIEA*1*000000007~\n";
+    let received = x12::read(doc.as_bytes()).unwrap();
+    let x12::Received::Broken(broken) = &received[0] else {
+        panic!("the envelope is broken: {received:?}")
+    };
+    let ta1 = ack997::reject_interchange(
+        broken.isa.as_ref().unwrap(),
+        &ack997::AckEnvelope {
+            interchange_control_number: 1,
+            group_control_number: 1,
+            first_set_control_number: 1,
+            at: chrono::NaiveDate::from_ymd_opt(2026, 12, 1)
+                .unwrap()
+                .and_hms_opt(12, 0, 0)
+                .unwrap(),
+            delimiters: None,
+            line_breaks: true,
+        },
+        &ack997::InterchangeNote::rejecting(&broken.error),
+    )
+    .unwrap();
+    let ix = x12::parse(ta1.as_bytes()).unwrap_or_else(|e| panic!("{e}\n{ta1}"));
+    assert_eq!(ix.isa().unwrap().get(8), Some("TEST01  r X"), "{ta1}");
+    assert!(ta1.contains("TA1*000000007*"), "{ta1}");
+}
