@@ -791,7 +791,7 @@ fn detect(input: &[u8], start: usize) -> Result<(Delimiters, Start), X12Error> {
             found: lossy_prefix(head),
         })
     })?;
-    if element.is_ascii_alphanumeric() || is_ws(element) {
+    if element.is_ascii_alphanumeric() || is_ws(element) || element >= 0x80 {
         return Err(err(X12ErrorKind::NotX12 {
             found: lossy_prefix(head),
         }));

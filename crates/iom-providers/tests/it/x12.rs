@@ -975,6 +975,9 @@ fn a_bare_set_is_never_cut_inside_a_character() {
     let ix = x12::parse(doc.as_bytes()).unwrap();
     assert_eq!(ix.delimiters().segment, b'~');
     assert_eq!(ix.transaction_sets().next().unwrap().id(), "Ö7");
+    // Nor is the element separator: a byte outside ASCII after ST is not X12.
+    let err = x12::parse("ST\u{a0}*945*0001~".as_bytes()).unwrap_err();
+    assert!(matches!(err.kind, X12ErrorKind::NotX12 { .. }), "{err}");
 }
 
 #[test]
