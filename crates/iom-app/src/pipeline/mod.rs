@@ -278,17 +278,7 @@ impl Pipeline {
         let now = Utc::now();
         let control = ack_control(store, loaded).await?;
         let interpretation = inbound::interpret(&loaded.instance, &body, now, control);
-        let kind = interpretation.kind.clone();
-        let (apply, outbound) = decide(loaded, interpretation);
-        let apply = located(store, apply).await?;
-        Ok(store
-            .process_message(
-                Target::New(inbound_message(loaded, &kind, body)),
-                Some(kind),
-                apply,
-                outbound,
-            )
-            .await?)
+        log_new(store, loaded, interpretation, body).await
     }
 
     /// An X12 body: each transaction set is logged and processed as a document of its own (in one
@@ -380,17 +370,7 @@ impl Pipeline {
     ) -> Result<Processed, PipelineError> {
         let interpretation =
             inbound::interpret_topic(&loaded.instance, &body, Utc::now(), 0, Some(topic));
-        let kind = interpretation.kind.clone();
-        let (apply, outbound) = decide(loaded, interpretation);
-        let apply = located(store, apply).await?;
-        Ok(store
-            .process_message(
-                Target::New(inbound_message(loaded, &kind, body)),
-                Some(kind),
-                apply,
-                outbound,
-            )
-            .await?)
+        log_new(store, loaded, interpretation, body).await
     }
 
     /// Processes a logged inbound message again with the instance as it is now (after a mapping
@@ -598,6 +578,26 @@ fn decide(loaded: &Loaded, interpretation: Interpretation) -> (Apply, Vec<NewMes
         }));
     }
     (apply, outbound)
+}
+
+/// Logs a new document as interpreted, and applies what it asks for, in one transaction.
+async fn log_new(
+    store: &Store,
+    loaded: &Loaded,
+    interpretation: Interpretation,
+    body: Vec<u8>,
+) -> Result<Processed, PipelineError> {
+    let kind = interpretation.kind.clone();
+    let (apply, outbound) = decide(loaded, interpretation);
+    let apply = located(store, apply).await?;
+    Ok(store
+        .process_message(
+            Target::New(inbound_message(loaded, &kind, body)),
+            Some(kind),
+            apply,
+            outbound,
+        )
+        .await?)
 }
 
 /// Locates the ship-to of each order `apply` creates (`located_by`), as capture through the API

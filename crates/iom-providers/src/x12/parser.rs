@@ -148,8 +148,9 @@ impl WarningKind {
     }
 }
 
-/// Parses a document holding one interchange (or bare functional groups / transaction sets).
-pub fn parse(input: &[u8]) -> Result<Interchange<'_>, X12Error> {
+/// The input without what may follow its last segment, as text, and where its first segment
+/// starts; an error when it is not UTF-8 or holds nothing.
+fn document(input: &[u8]) -> Result<(&[u8], &str, usize), X12Error> {
     let input = without_end_of_file(input);
     let text = utf8(input)?;
     let start = skip_ws(input, bom_len(input));
@@ -160,6 +161,12 @@ pub fn parse(input: &[u8]) -> Result<Interchange<'_>, X12Error> {
             kind: X12ErrorKind::Empty,
         });
     }
+    Ok((input, text, start))
+}
+
+/// Parses a document holding one interchange (or bare functional groups / transaction sets).
+pub fn parse(input: &[u8]) -> Result<Interchange<'_>, X12Error> {
+    let (input, text, start) = document(input)?;
     let interchange = parse_one(text, start, 0)?.whole()?;
     let rest = skip_ws(input, interchange.span.end);
     if rest < input.len() {
@@ -182,16 +189,7 @@ pub fn parse(input: &[u8]) -> Result<Interchange<'_>, X12Error> {
 /// Parses a document holding several interchanges one after the other (some partners batch a
 /// day's ISA envelopes into one file). Each interchange may declare its own delimiters.
 pub fn parse_many(input: &[u8]) -> Result<Vec<Interchange<'_>>, X12Error> {
-    let input = without_end_of_file(input);
-    let text = utf8(input)?;
-    let mut start = skip_ws(input, bom_len(input));
-    if start >= input.len() {
-        return Err(X12Error {
-            segment: 0,
-            offset: start,
-            kind: X12ErrorKind::Empty,
-        });
-    }
+    let (input, text, mut start) = document(input)?;
     let mut out = Vec::new();
     let mut base = 0;
     while start < input.len() {
@@ -246,16 +244,7 @@ impl<'a> IsaHeader<'a> {
 /// [`TransactionSet::fault`]). Fails only when nothing in the input is X12 at all: it is empty,
 /// not UTF-8, or does not start with ISA, GS or ST.
 pub fn read(input: &[u8]) -> Result<Vec<Received<'_>>, X12Error> {
-    let input = without_end_of_file(input);
-    let text = utf8(input)?;
-    let mut start = skip_ws(input, bom_len(input));
-    if start >= input.len() {
-        return Err(X12Error {
-            segment: 0,
-            offset: start,
-            kind: X12ErrorKind::Empty,
-        });
-    }
+    let (input, text, mut start) = document(input)?;
     let mut out = Vec::new();
     let mut base = 0;
     while start < input.len() {

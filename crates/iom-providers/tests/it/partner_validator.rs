@@ -50,6 +50,18 @@ fn validator_python() -> PathBuf {
     python
 }
 
+/// Runs the validator over every file in `dir`: one JSON line per file on standard output.
+fn validate_files_in(dir: &Path) -> std::process::Output {
+    Command::new(validator_python())
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/x12/validate.py"
+        ))
+        .args(std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()))
+        .output()
+        .expect("run the validator")
+}
+
 fn at() -> chrono::NaiveDateTime {
     NaiveDate::from_ymd_opt(2026, 3, 4)
         .unwrap()
@@ -272,18 +284,7 @@ fn outbound_documents_pass_an_independent_validator_and_invoices_add_up() {
     );
     assert!(invoice.contains("Jose Muller Sohne Ltd"), "{invoice}");
 
-    let output = Command::new(validator_python())
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/x12/validate.py"
-        ))
-        .args(
-            std::fs::read_dir(dir.path())
-                .unwrap()
-                .map(|e| e.unwrap().path()),
-        )
-        .output()
-        .expect("run the validator");
+    let output = validate_files_in(dir.path());
     let report = String::from_utf8_lossy(&output.stdout);
     let invalid: Vec<&str> = report
         .lines()
@@ -354,18 +355,7 @@ fn acknowledgements_of_a_mailbag_pass_an_independent_validator() {
     for (i, (kind, text)) in acks.iter().enumerate() {
         std::fs::write(dir.path().join(format!("{i}-{kind}.edi")), text).unwrap();
     }
-    let output = Command::new(validator_python())
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/x12/validate.py"
-        ))
-        .args(
-            std::fs::read_dir(dir.path())
-                .unwrap()
-                .map(|e| e.unwrap().path()),
-        )
-        .output()
-        .expect("run the validator");
+    let output = validate_files_in(dir.path());
     let report = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success() && report.lines().count() == 3,
