@@ -17,6 +17,10 @@ pub const MAX_LINES: usize = 1_000;
 /// Largest quantity of one line.
 pub const MAX_QUANTITY: i64 = 1_000_000_000;
 const MAX_ID_LEN: usize = 200;
+/// Largest amount (a unit price, a discount, a tax): a trillion in any currency. With at most
+/// `MAX_LINES` lines of `MAX_QUANTITY` units, an order's total then stays far inside what a
+/// decimal holds, so no total of an accepted order can overflow.
+pub const MAX_AMOUNT: Decimal = Decimal::from_parts(3_567_587_328, 232, 0, false, 0);
 
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 pub struct OrderIntake {
@@ -272,6 +276,10 @@ fn validate_lines(lines: Vec<LineIntake>, errors: &mut Vec<FieldError>) -> Vec<O
                 ));
                 Decimal::ZERO
             }
+            Some(p) if p > MAX_AMOUNT => {
+                errors.push(too_large(&format!("{path}.unit_price")));
+                Decimal::ZERO
+            }
             Some(p) => p,
         };
         let discount = non_negative(line.discount, &format!("{path}.discount"), errors);
@@ -336,9 +344,17 @@ fn non_negative(value: Option<Decimal>, field: &str, errors: &mut Vec<FieldError
             errors.push(FieldError::new(field, "must not be negative"));
             Decimal::ZERO
         }
+        Some(v) if v > MAX_AMOUNT => {
+            errors.push(too_large(field));
+            Decimal::ZERO
+        }
         Some(v) => v,
         None => Decimal::ZERO,
     }
+}
+
+fn too_large(field: &str) -> FieldError {
+    FieldError::new(field, format!("must be at most {MAX_AMOUNT}"))
 }
 
 /// Source systems send ids as strings or as numbers (Shopify, BigCommerce); both are taken as text.

@@ -104,3 +104,20 @@ fn placed_at_with_an_offset_is_stored_in_utc() {
     let order = intake.validate(now()).unwrap();
     assert_eq!(order.placed_at.to_rfc3339(), "2026-11-26T10:00:00+00:00");
 }
+
+#[test]
+fn amounts_too_large_to_total_are_refused_by_field() {
+    // A unit price near the largest decimal times a large quantity once overflowed (a panic).
+    let got = fields(json!({
+        "channel": "web", "external_id": "1", "currency": "USD",
+        "discount_amount": "1000000000000.01",
+        "lines": [
+            {"line_no": 1, "sku": "A", "quantity": 138920000, "unit_price": "79228162514264337593543950335"},
+            {"line_no": 2, "sku": "B", "quantity": 1, "unit_price": "1", "tax": "1e13"}
+        ]
+    }));
+    assert_eq!(
+        got,
+        vec!["discount_amount", "lines[0].unit_price", "lines[1].tax"]
+    );
+}

@@ -293,3 +293,37 @@ fn what_is_echoed_from_a_broken_isa_cannot_break_the_acknowledgement() {
     assert_eq!(ix.isa().unwrap().get(8), Some("TEST01  r X"), "{ta1}");
     assert!(ta1.contains("TA1*000000007*"), "{ta1}");
 }
+
+/// Inputs that once broke the reader or the acknowledgements it writes: each is received the way
+/// the inbound endpoint receives a body, and every acknowledgement written must read back as X12.
+#[test]
+fn found_inputs_are_acknowledged_with_x12_that_reads_back() {
+    use iom_providers::inbound::{Instance, x12_receipt};
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/x12-found");
+    let instance = Instance {
+        name: "edi".into(),
+        kind: iom_providers::types::find("x12").expect("the x12 type"),
+        mappings: Default::default(),
+        transform: None,
+        default_node: None,
+        csv: Default::default(),
+    };
+    let now = chrono::Utc::now();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let data = std::fs::read(&path).unwrap();
+        let Ok(receipt) = x12_receipt(&instance, &data, now) else {
+            continue;
+        };
+        let succeeded: Vec<bool> = receipt.parts.iter().map(|p| p.result.is_ok()).collect();
+        let controls: Vec<u32> = (1..=receipt.acknowledgements_needed() as u32).collect();
+        for (kind, text) in receipt.acknowledgements(&succeeded, &controls, now) {
+            if let Err(e) = x12::parse(text.as_bytes()) {
+                panic!(
+                    "{}: the {kind} does not read back: {e}\n{text}",
+                    path.display()
+                );
+            }
+        }
+    }
+}
