@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use iom_domain::{DomainError, EventDraft, FieldError, Order};
+use iom_domain::{DomainError, EventDraft, FieldError, Order, OrderId};
 use iom_store::inventory::{
     self as rows, AllocationRow, Balance, LedgerRow, ReservationRow, ScheduledRow, SkuRow,
     StoredPosition,
@@ -362,6 +362,15 @@ impl Inventory {
                     .ok_or_else(|| StoreError::NotFound(format!("reservation {id}")))?;
                 if reservation.status != "active" {
                     return Ok(reservation);
+                }
+                if let Some(order) = owning_order(tx, &reservation)? {
+                    // Releasing it alone would leave the order released with nothing held, and
+                    // the same stock free to be sold again.
+                    return Err(DomainError::conflict(format!(
+                        "reservation {id} holds stock for order {order}: it is released by \
+                         cancelling the order or its line"
+                    ))
+                    .into());
                 }
                 end_reservation(tx, reservation, "released")
             })
@@ -1113,4 +1122,21 @@ fn consume_reservations(
     }
     tx.emit_all(events);
     Ok(())
+}
+
+/// The iom order a reservation holds stock for, when it names one that exists: such a
+/// reservation changes only through the order. A reservation made through the API for another
+/// system's order (an id iom does not know) stays the caller's to release.
+fn owning_order(
+    tx: &mut Tx<'_>,
+    reservation: &ReservationRow,
+) -> Result<Option<OrderId>, StoreError> {
+    let Some(order) = reservation
+        .order_id
+        .as_deref()
+        .and_then(|id| id.parse::<OrderId>().ok())
+    else {
+        return Ok(None);
+    };
+    Ok(iom_store::orders::load(tx.conn(), order, false)?.map(|_| order))
 }

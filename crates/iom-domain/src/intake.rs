@@ -214,6 +214,15 @@ impl CustomerIntake {
                 ));
             }
         }
+        for (field, value) in [
+            ("customer.id", &self.id),
+            ("customer.email", &email),
+            ("customer.name", &self.name),
+        ] {
+            if value.as_deref().is_some_and(|v| v.contains('\0')) {
+                errors.push(has_nul(field));
+            }
+        }
         Customer {
             id: non_empty(self.id),
             email,
@@ -334,8 +343,18 @@ fn required_text(
             ));
             None
         }
+        Some(v) if v.contains('\0') => {
+            errors.push(has_nul(field));
+            None
+        }
         Some(v) => Some(v),
     }
+}
+
+/// Text that is stored in columns of its own (ids, the customer's name and address) may not hold
+/// U+0000: PostgreSQL's text cannot, so it is refused on every backend alike.
+fn has_nul(field: &str) -> FieldError {
+    FieldError::new(field, "must not contain the NUL character (U+0000)")
 }
 
 fn non_negative(value: Option<Decimal>, field: &str, errors: &mut Vec<FieldError>) -> Decimal {

@@ -75,7 +75,56 @@ pub fn parse<T: DeserializeOwned>(raw: &[u8]) -> Result<T, ApiError> {
     })?;
     de.end()
         .map_err(|e| ApiError::bad_request(format!("the body is not valid JSON: {e}")))?;
+    refuse_nul(raw)?;
     Ok(value)
+}
+
+/// PostgreSQL cannot store U+0000 in text, so a string holding it is refused on every backend
+/// alike (422 at its JSON path) before anything is written. JSON can only carry it escaped, so
+/// the body is walked only when the escape appears in it.
+fn refuse_nul(raw: &[u8]) -> Result<(), ApiError> {
+    if !raw.windows(6).any(|w| w.eq_ignore_ascii_case(b"\\u0000")) {
+        return Ok(());
+    }
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(raw) else {
+        return Ok(());
+    };
+    match nul_at(&value, String::new()) {
+        Some(path) => Err(ApiError::invalid_field(
+            if path.is_empty() {
+                "body".to_owned()
+            } else {
+                path
+            },
+            "must not contain the NUL character (U+0000)",
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The JSON path (`lines[0].sku`, as the other field errors name it) of the first string or key
+/// holding U+0000.
+fn nul_at(value: &serde_json::Value, path: String) -> Option<String> {
+    match value {
+        serde_json::Value::String(s) => s.contains('\0').then_some(path),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| nul_at(v, format!("{path}[{i}]"))),
+        serde_json::Value::Object(fields) => fields.iter().find_map(|(k, v)| {
+            let path = if path.is_empty() {
+                k.clone()
+            } else {
+                format!("{path}.{k}")
+            };
+            if k.contains('\0') {
+                Some(path)
+            } else {
+                nul_at(v, path)
+            }
+        }),
+        _ => None,
+    }
 }
 
 /// A definition (a flow, a policy) sent as YAML or JSON: its text and `"json"` or `"yaml"`, by

@@ -554,11 +554,12 @@ pub(crate) fn content_hash(payload: &[u8]) -> String {
 }
 
 /// A payload as the log keeps it: the log is TEXT on both backends, so a document that is not
-/// UTF-8 (an ISO-8859-1 EDI file) is kept byte for byte as hex. The text and its encoding.
+/// UTF-8 (an ISO-8859-1 EDI file), or holds a NUL byte (which PostgreSQL's text cannot), is kept
+/// byte for byte as hex. The text and its encoding.
 pub(crate) fn log_text(payload: &[u8]) -> (std::borrow::Cow<'_, str>, &'static str) {
     match std::str::from_utf8(payload) {
-        Ok(text) => (std::borrow::Cow::Borrowed(text), "utf8"),
-        Err(_) => (std::borrow::Cow::Owned(hex::encode(payload)), "hex"),
+        Ok(text) if !text.contains('\0') => (std::borrow::Cow::Borrowed(text), "utf8"),
+        _ => (std::borrow::Cow::Owned(hex::encode(payload)), "hex"),
     }
 }
 

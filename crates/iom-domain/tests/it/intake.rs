@@ -121,3 +121,22 @@ fn amounts_too_large_to_total_are_refused_by_field() {
         vec!["discount_amount", "lines[0].unit_price", "lines[1].tax"]
     );
 }
+
+#[test]
+fn text_stored_in_columns_may_not_hold_nul() {
+    let got = fields(json!({
+        "channel": "web\u{0}", "external_id": "1\u{0}", "currency": "USD",
+        "customer": {"id": "C\u{0}", "name": "Ann\u{0}"},
+        "lines": [{"line_no": 1, "sku": "A\u{0}", "quantity": 1, "unit_price": "1"}]
+    }));
+    assert_eq!(
+        got,
+        vec![
+            "channel",
+            "customer.id",
+            "customer.name",
+            "external_id",
+            "lines[0].sku"
+        ]
+    );
+}

@@ -342,9 +342,11 @@ pub async fn reservation(
     Ok(Json(r.into()))
 }
 
-/// Release a reservation (again: no effect).
+/// Release a reservation (again: no effect). A reservation that holds stock for an iom order is
+/// released only through the order (cancelling it or its line): 409.
 #[utoipa::path(delete, path = "/api/v1/inventory/reservations/{id}", tag = "inventory", params(("id" = String, Path)),
-    responses((status = 204), (status = 404, body = Problem, content_type = "application/problem+json")),
+    responses((status = 204), (status = 404, body = Problem, content_type = "application/problem+json"),
+              (status = 409, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn release(
     State(state): State<AppState>,

@@ -153,6 +153,26 @@ async fn an_order_with_stock_goes_from_received_to_released_with_no_configuratio
         assert_eq!(requested, reserved, "{}", requests[0]);
         assert_eq!(events_of(&app, "order.released").await.len(), 1);
 
+        // A released order's reservation cannot be released on its own: the order would stay
+        // released with nothing held and the stock be sold twice.
+        let (status, problem) = app
+            .call(
+                Method::DELETE,
+                &format!(
+                    "/api/v1/inventory/reservations/{}",
+                    reserved[0].trim_matches('"')
+                ),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::CONFLICT, "{problem}");
+        assert!(
+            problem["detail"].as_str().unwrap().contains(id),
+            "{problem}"
+        );
+        let (_, sku) = app.get("/api/v1/inventory/SKU-1").await;
+        assert_eq!(sku["reserved"], 2, "{sku}");
+
         // The timeline shows every step with its outcome and duration.
         let (_, timeline) = app.get(&format!("/api/v1/orders/{id}/timeline")).await;
         let steps: Vec<&Value> = timeline["items"]

@@ -275,3 +275,33 @@ async fn orders_are_listed_with_filters_and_pages() {
         assert_eq!(problem["errors"].as_array().unwrap().len(), 2);
     }
 }
+
+#[tokio::test]
+async fn a_nul_character_is_refused_at_its_field_on_every_backend() {
+    // PostgreSQL cannot store U+0000 in text; it once answered 500 there and stored it on SQLite.
+    for app in apps().await {
+        let mut body = order_body("nul-1", &[1]);
+        body["external_id"] = json!("nul\u{0}1");
+        let (status, problem) = app.post("/api/v1/orders", body).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+        assert_eq!(problem["errors"][0]["field"], "external_id", "{problem}");
+
+        let mut body = order_body("nul-2", &[1]);
+        body["lines"][0]["sku"] = json!("SKU\u{0}");
+        let (status, problem) = app.post("/api/v1/orders", body).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+        assert_eq!(problem["errors"][0]["field"], "lines[0].sku", "{problem}");
+        assert_eq!(app.counts().await, (0, 0));
+
+        let (status, problem) = app
+            .post(
+                "/api/v1/inventory/changes",
+                json!({"changes": [{"id": "chg\u{0}1", "sku": "SKU-1", "node": "SEA", "kind": "delta", "quantity": 1}]}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+        assert_eq!(problem["errors"][0]["field"], "changes[0].id", "{problem}");
+        let (_, sku) = app.get("/api/v1/inventory/SKU-1").await;
+        assert_ne!(sku["on_hand"], 1, "{sku}");
+    }
+}

@@ -965,6 +965,26 @@ async fn a_csv_instance_reads_shopifys_export_and_its_own_column_map() {
             failed["error"]["errors"],
             json!([{"row": 2, "column": "Qty", "message": "\"two\" is not a whole quantity"}])
         );
+        // A NUL byte (which PostgreSQL's text cannot hold) fails the document at its field, and
+        // the document stays in the log byte for byte.
+        let with_nul = b"Order,Item,Qty,Price,Cur\nS-3,MU\0G,1,3.50,EUR\n";
+        let (status, failed) = app.inbound_bearer("sheet", with_nul).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{failed}");
+        assert_eq!(failed["status"], "failed", "{failed}");
+        assert!(failed["error"].to_string().contains("NUL"), "{failed}");
+        let (status, message) = app
+            .get(&format!(
+                "/api/v1/providers/sheet/messages/{}",
+                failed["message_id"].as_str().unwrap()
+            ))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{message}");
+        assert_eq!(message["status"], "failed", "{message}");
+        assert_eq!(
+            message["payload"].as_str().map(str::as_bytes),
+            Some(&with_nul[..]),
+            "{message}"
+        );
 
         // A map to no iom column is answered when the instance is put, and changes nothing.
         let (status, problem) = app
