@@ -163,3 +163,51 @@ impl From<iom_app::fulfillment::SetupError> for ApiError {
         }
     }
 }
+
+/// Answers every API error as problem+json, whoever wrote it: the extractors of the web framework
+/// (a query string or path segment of the wrong type, a method the path does not take, a body
+/// over the limit) answer in plain text, so their answer is rewritten here, in one place,
+/// keeping its status and its words. A query string's parameter is named as the field.
+pub async fn problem_for_plain_errors(response: Response) -> Response {
+    let status = response.status();
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
+    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+        return response;
+    }
+    let allow = response.headers().get(header::ALLOW).cloned();
+    let text = match axum::body::to_bytes(response.into_body(), 64 * 1024).await {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).trim().to_owned(),
+        Err(_) => String::new(),
+    };
+    let kind = match status {
+        StatusCode::BAD_REQUEST => "malformed-request",
+        StatusCode::METHOD_NOT_ALLOWED => "method-not-allowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload-too-large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported-media-type",
+        StatusCode::UNPROCESSABLE_ENTITY => "validation",
+        StatusCode::NOT_FOUND => "not-found",
+        _ if status.is_server_error() => "internal",
+        _ => "error",
+    };
+    let detail = if text.is_empty() {
+        status.canonical_reason().unwrap_or("Error").to_owned()
+    } else {
+        text.clone()
+    };
+    let mut error = ApiError::new(status, kind, detail);
+    // axum's query rejection reads "Failed to deserialize query string: FIELD: MESSAGE".
+    if let Some((field, message)) = text
+        .strip_prefix("Failed to deserialize query string: ")
+        .and_then(|rest| rest.split_once(": "))
+    {
+        error.problem.errors = vec![FieldError::new(field, message)];
+    }
+    let mut response = error.into_response();
+    if let Some(allow) = allow {
+        response.headers_mut().insert(header::ALLOW, allow);
+    }
+    response
+}

@@ -205,7 +205,10 @@ pub fn router(state: AppState) -> Router {
         .route("/tasks", get(flows::list_tasks))
         .route("/tasks/{id}/complete", post(flows::complete_task))
         .route("/openapi.json", get(openapi_json))
-        .fallback(api_not_found);
+        .fallback(api_not_found)
+        .layer(axum::middleware::map_response(
+            error::problem_for_plain_errors,
+        ));
     Router::new()
         .nest("/api/v1", api)
         .merge(ui::router())

@@ -63,3 +63,28 @@ async fn no_token_or_a_wrong_one_is_401_and_a_role_without_the_right_is_403() {
         assert_eq!(app.counts().await.0, 1, "{}", app.backend);
     }
 }
+
+#[tokio::test]
+async fn errors_the_framework_answers_are_problem_json_too() {
+    let app = &apps().await[0];
+    let send = |method: Method, path: &str| {
+        app.client
+            .request(method, app.url(path))
+            .bearer_auth(super::ADMIN)
+            .send()
+    };
+    // A query parameter of the wrong type: 400, naming the parameter.
+    let resp = send(Method::GET, "/api/v1/events?after=soon")
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(resp.headers()["content-type"], "application/problem+json");
+    let problem: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(problem["errors"][0]["field"], "after", "{problem}");
+    assert_eq!(problem["status"], 400);
+    // A method the path does not take: 405 with its Allow header.
+    let resp = send(Method::PATCH, "/api/v1/events").await.unwrap();
+    assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(resp.headers()["content-type"], "application/problem+json");
+    assert!(resp.headers().contains_key("allow"));
+}
