@@ -1,6 +1,7 @@
-//! Bearer tokens and roles. A token is looked up by its hash; answers are cached for a few seconds
-//! so that a busy integration does not cost a database read per request. Revoking through this
-//! process takes effect at once; other processes see it within [`CACHE_TTL`].
+//! Bearer tokens and roles. A token is looked up by its hash; answers are cached for under a
+//! second so that a busy integration does not cost a database read per request, while a token
+//! revoked anywhere is refused by every process within a second. Revoking through this process
+//! takes effect at once.
 
 use std::collections::HashMap;
 use std::sync::RwLock;
@@ -16,7 +17,7 @@ pub use iom_app::access::{Access, Role, generate_token};
 use crate::AppState;
 use crate::error::ApiError;
 
-pub const CACHE_TTL: Duration = Duration::from_secs(5);
+pub const CACHE_TTL: Duration = Duration::from_millis(900);
 
 /// The caller, known by its token.
 #[derive(Debug, Clone)]

@@ -88,3 +88,41 @@ async fn errors_the_framework_answers_are_problem_json_too() {
     assert_eq!(resp.headers()["content-type"], "application/problem+json");
     assert!(resp.headers().contains_key("allow"));
 }
+
+#[tokio::test]
+async fn a_token_revoked_in_one_process_is_refused_by_every_process_within_a_second() {
+    for app in apps().await {
+        let second = iom_server::spawn(iom_server::Config {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            app: iom_app::Config {
+                database_url: app._db.url.clone(),
+                admin_token: None,
+                master_key: Some("iom test master key".into()),
+                flows: false,
+                ..Default::default()
+            },
+        })
+        .await
+        .unwrap();
+        let store = &app.server.state.store;
+        store
+            .put_token("wms".into(), "integration".into(), "iom_wms".into())
+            .await
+            .unwrap();
+        let on_second = |token: &'static str| {
+            app.client
+                .get(format!("http://{}/api/v1/orders", second.addr))
+                .bearer_auth(token)
+                .send()
+        };
+        // The second process has the token in its cache.
+        assert_eq!(on_second("iom_wms").await.unwrap().status(), StatusCode::OK);
+        assert!(store.revoke_token("wms".into()).await.unwrap());
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        assert_eq!(
+            on_second("iom_wms").await.unwrap().status(),
+            StatusCode::UNAUTHORIZED
+        );
+        second.stop().await;
+    }
+}
