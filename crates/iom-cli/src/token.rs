@@ -3,7 +3,7 @@
 use anyhow::{Context, bail};
 use clap::Subcommand;
 use iom_app::access::{Role, generate_token};
-use iom_store::Store;
+use iom_store::{Store, TokenLimits};
 
 use crate::DatabaseArg;
 
@@ -17,6 +17,14 @@ pub enum TokenCommand {
         /// admin, operator, integration or viewer.
         #[arg(long, default_value = "integration")]
         role: String,
+        /// Limit the token to this channel's orders (repeatable). A limited token sees and
+        /// changes only the orders of its channels and providers, and no stock.
+        #[arg(long = "channel")]
+        channels: Vec<String>,
+        /// Limit the token to this provider instance: its documents, its messages and the
+        /// orders it created (repeatable).
+        #[arg(long = "provider")]
+        providers: Vec<String>,
         #[command(flatten)]
         db: DatabaseArg,
     },
@@ -35,18 +43,31 @@ pub enum TokenCommand {
 
 pub async fn run(cmd: TokenCommand) -> anyhow::Result<()> {
     match cmd {
-        TokenCommand::Create { name, role, db } => {
+        TokenCommand::Create {
+            name,
+            role,
+            channels,
+            providers,
+            db,
+        } => {
             let Some(role) = Role::parse(&role) else {
                 bail!("unknown role {role:?}: use admin, operator, integration or viewer");
             };
+            let limits = (!channels.is_empty() || !providers.is_empty()).then_some(TokenLimits {
+                channels,
+                providers,
+            });
             let store = open(&db).await?;
             let token = generate_token();
             let record = store
-                .put_token(name, role.as_str().into(), token.clone())
+                .put_limited_token(name, role.as_str().into(), token.clone(), limits)
                 .await?;
             eprintln!(
-                "created token {} ({}) with role {}",
-                record.id, record.name, record.role
+                "created token {} ({}) with role {}{}",
+                record.id,
+                record.name,
+                record.role,
+                describe(record.limits.as_ref())
             );
             println!("{token}");
         }
@@ -58,12 +79,13 @@ pub async fn run(cmd: TokenCommand) -> anyhow::Result<()> {
                     None => "active".into(),
                 };
                 println!(
-                    "{}\t{}\t{}\t{}\t{}",
+                    "{}\t{}\t{}\t{}\t{}{}",
                     t.id,
                     t.name,
                     t.role,
                     t.created_at.to_rfc3339(),
-                    state
+                    state,
+                    describe(t.limits.as_ref())
                 );
             }
         }
@@ -82,4 +104,19 @@ async fn open(db: &DatabaseArg) -> anyhow::Result<Store> {
     Store::open(&db.url)
         .await
         .with_context(|| format!("opening {}", iom_app::redact(&db.url)))
+}
+
+/// ", limited to channels web and providers shop-eu", or nothing for an unlimited token.
+fn describe(limits: Option<&TokenLimits>) -> String {
+    let Some(limits) = limits else {
+        return String::new();
+    };
+    let mut parts = Vec::new();
+    if !limits.channels.is_empty() {
+        parts.push(format!("channels {}", limits.channels.join(", ")));
+    }
+    if !limits.providers.is_empty() {
+        parts.push(format!("providers {}", limits.providers.join(", ")));
+    }
+    format!(", limited to {}", parts.join(" and "))
 }

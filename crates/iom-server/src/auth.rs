@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
-use iom_store::TokenRecord;
+use iom_store::{TokenLimits, TokenRecord};
 
 pub use iom_app::access::{Access, Role, generate_token};
 
@@ -25,6 +25,8 @@ pub struct Principal {
     pub token_id: String,
     pub name: String,
     pub role: Role,
+    /// The channels and providers the token is limited to; `None`: all its role allows.
+    pub limits: Option<TokenLimits>,
 }
 
 impl Principal {
@@ -36,6 +38,57 @@ impl Principal {
                 "the role {} may not do this",
                 self.role.as_str()
             )))
+        }
+    }
+
+    /// Whether the caller may see and change orders of this channel.
+    pub fn sees_channel(&self, channel: &str) -> bool {
+        self.limits
+            .as_ref()
+            .is_none_or(|l| l.channels.iter().chain(&l.providers).any(|c| c == channel))
+    }
+
+    /// The channels a limited caller sees, for filtering lists; `None` when not limited.
+    pub fn channels(&self) -> Option<Vec<String>> {
+        self.limits
+            .as_ref()
+            .map(|l| l.channels.iter().chain(&l.providers).cloned().collect())
+    }
+
+    /// Capturing an order for a channel the caller is not limited to: 403.
+    pub fn require_channel(&self, channel: &str) -> Result<(), ApiError> {
+        if self.sees_channel(channel) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(format!(
+                "this token is limited to other channels than {channel:?}"
+            )))
+        }
+    }
+
+    /// Acting for a provider instance the caller is not limited to: 403.
+    pub fn require_provider(&self, provider: &str) -> Result<(), ApiError> {
+        if self
+            .limits
+            .as_ref()
+            .is_none_or(|l| l.providers.iter().any(|p| p == provider))
+        {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(format!(
+                "this token is limited to other providers than {provider:?}"
+            )))
+        }
+    }
+
+    /// What belongs to no channel (stock, reservations, configuration) is not for a limited
+    /// caller: 403.
+    pub fn require_unlimited(&self, what: &str) -> Result<(), ApiError> {
+        match self.limits {
+            None => Ok(()),
+            Some(_) => Err(ApiError::forbidden(format!(
+                "a token limited to channels and providers may not change {what}"
+            ))),
         }
     }
 }
@@ -100,5 +153,6 @@ fn principal_of(record: &TokenRecord) -> Option<Principal> {
         token_id: record.id.clone(),
         name: record.name.clone(),
         role: Role::parse(&record.role)?,
+        limits: record.limits.clone(),
     })
 }

@@ -36,7 +36,7 @@ use iom_domain::{DomainError, EventDraft};
 pub use db::{Conn, DeferredRows, Dialect, Owned, Row, Value};
 pub use events::Event;
 pub use orders::{CreateOutcome, Idempotency, OrderFilter};
-pub use tokens::TokenRecord;
+pub use tokens::{TokenLimits, TokenRecord};
 pub use writer::Tx;
 
 /// A PostgreSQL error with the server's message, when it sent one.

@@ -66,6 +66,8 @@ pub type Render = Box<dyn FnOnce(&CreateOutcome) -> (u16, String) + Send>;
 pub struct OrderFilter {
     pub status: Option<String>,
     pub channel: Option<String>,
+    /// Only orders of these channels (a caller limited to them); all when `None`.
+    pub channels: Option<Vec<String>>,
     pub sku: Option<String>,
     /// Orders with a line assigned to (or shipped from) this node.
     pub node: Option<String>,
@@ -413,6 +415,13 @@ fn list(conn: &mut dyn Conn, filter: &OrderFilter) -> Result<Vec<Order>, StoreEr
     }
     if let Some(channel) = &filter.channel {
         push(&mut sql, &mut texts, " AND o.channel = ?", channel.clone());
+    }
+    if let Some(channels) = &filter.channels {
+        sql.push_str(" AND o.channel IN (NULL");
+        for channel in channels {
+            push(&mut sql, &mut texts, ", ?", channel.clone());
+        }
+        sql.push(')');
     }
     if let Some(sku) = &filter.sku {
         push(

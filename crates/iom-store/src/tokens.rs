@@ -15,7 +15,19 @@ pub struct TokenRecord {
     pub role: String,
     pub created_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// What the token is limited to; everything its role allows when unlimited.
+    pub limits: Option<TokenLimits>,
 }
+
+/// The channels and provider instances a token is limited to. Orders a provider instance
+/// creates carry its name as their channel, so a provider also counts as a channel.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct TokenLimits {
+    pub channels: Vec<String>,
+    pub providers: Vec<String>,
+}
+
+const COLUMNS: &str = "id, name, role, created_at, revoked_at, channels, providers";
 
 pub fn hash_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
@@ -29,20 +41,45 @@ impl Store {
         role: String,
         token: String,
     ) -> Result<TokenRecord, StoreError> {
+        self.put_limited_token(name, role, token, None).await
+    }
+
+    /// Stores a token limited to some channels and providers (`None`: not limited).
+    pub async fn put_limited_token(
+        &self,
+        name: String,
+        role: String,
+        token: String,
+        limits: Option<TokenLimits>,
+    ) -> Result<TokenRecord, StoreError> {
+        let channels = limits
+            .as_ref()
+            .map(|l| serde_json::to_string(&l.channels))
+            .transpose()?;
+        let providers = limits
+            .as_ref()
+            .map(|l| serde_json::to_string(&l.providers))
+            .transpose()?;
         self.write(move |tx| {
             let hash = hash_token(&token);
             let now = tx.now();
             let id = uuid::Uuid::now_v7().to_string();
             let rows = tx.conn().query(
-                "INSERT INTO api_tokens (id, name, role, hash, created_at) VALUES ($1, $2, $3, $4, $5)
-                 ON CONFLICT (hash) DO UPDATE SET name = excluded.name, role = excluded.role, revoked_at = NULL
-                 RETURNING id, name, role, created_at, revoked_at",
+                &format!(
+                    "INSERT INTO api_tokens (id, name, role, hash, created_at, channels, providers)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)
+                     ON CONFLICT (hash) DO UPDATE SET name = excluded.name, role = excluded.role,
+                         channels = excluded.channels, providers = excluded.providers, revoked_at = NULL
+                     RETURNING {COLUMNS}"
+                ),
                 &[
                     Value::Text(&id),
                     Value::Text(&name),
                     Value::Text(&role),
                     Value::Text(&hash),
                     Value::Int(micros(now)),
+                    channels.as_ref().into(),
+                    providers.as_ref().into(),
                 ],
             )?;
             rows.into_iter()
@@ -58,8 +95,7 @@ impl Store {
         let hash = hash_token(token);
         self.read(move |c| {
             c.query_one(
-                "SELECT id, name, role, created_at, revoked_at FROM api_tokens
-                 WHERE hash = $1 AND revoked_at IS NULL",
+                &format!("SELECT {COLUMNS} FROM api_tokens WHERE hash = $1 AND revoked_at IS NULL"),
                 &[Value::Text(&hash)],
             )?
             .map(record)
@@ -71,7 +107,7 @@ impl Store {
     pub async fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
         self.read(|c| {
             c.query(
-                "SELECT id, name, role, created_at, revoked_at FROM api_tokens ORDER BY created_at",
+                &format!("SELECT {COLUMNS} FROM api_tokens ORDER BY created_at"),
                 &[],
             )?
             .into_iter()
@@ -102,5 +138,20 @@ fn record(row: Row) -> Result<TokenRecord, StoreError> {
         role: row.text(2)?.to_owned(),
         created_at: from_micros(row.int(3)?),
         revoked_at: row.opt_int(4)?.map(from_micros),
+        limits: match (row.opt_text(5)?, row.opt_text(6)?) {
+            (None, None) => None,
+            (channels, providers) => {
+                let names = |text: Option<&str>| -> Result<Vec<String>, StoreError> {
+                    Ok(text
+                        .map(serde_json::from_str)
+                        .transpose()?
+                        .unwrap_or_default())
+                };
+                Some(TokenLimits {
+                    channels: names(channels)?,
+                    providers: names(providers)?,
+                })
+            }
+        },
     })
 }

@@ -91,3 +91,48 @@ async fn tokens_are_created_listed_used_and_revoked_from_the_command_line() {
     assert_eq!(get.status(), 401);
     server.kill().await;
 }
+
+#[tokio::test]
+async fn a_token_is_limited_to_channels_and_providers_from_the_command_line() {
+    let db = iom_store::testing::sqlite();
+    let (ok, stdout, stderr) = iom(&[
+        "token",
+        "create",
+        "--name",
+        "eu-shop",
+        "--channel",
+        "web",
+        "--provider",
+        "shop-eu",
+        "--database",
+        &db.url,
+    ])
+    .await;
+    assert!(ok, "{stderr}");
+    assert!(
+        stderr.contains("limited to channels web and providers shop-eu"),
+        "{stderr}"
+    );
+    let token = stdout.trim().to_owned();
+    let (_, listed, _) = iom(&["token", "list", "--database", &db.url]).await;
+    assert!(
+        listed.contains("eu-shop\tintegration") && listed.contains("limited to channels web"),
+        "{listed}"
+    );
+
+    let server = Server::start(&db.url).await;
+    let client = reqwest::Client::new();
+    let mut other = super::order("t-2");
+    other["channel"] = "marketplace".into();
+    for (body, status) in [(super::order("t-1"), 201), (other, 403)] {
+        let post = client
+            .post(format!("{}/api/v1/orders", server.url))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(post.status(), status, "{body}");
+    }
+    server.kill().await;
+}

@@ -337,9 +337,7 @@ pub async fn order_runs(
     let order_id: iom_domain::OrderId = id
         .parse()
         .map_err(|_| ApiError::not_found(format!("order {id} does not exist")))?;
-    if state.store.get_order(order_id).await?.is_none() {
-        return Err(ApiError::not_found(format!("order {id} does not exist")));
-    }
+    super::orders::visible_order(&state, &principal, order_id).await?;
     let runs = state.store.order_runs(order_id.to_string()).await?;
     Ok(Json(RunList {
         items: runs

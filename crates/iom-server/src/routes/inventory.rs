@@ -42,6 +42,7 @@ pub async fn changes(
     body: ApiJson<ChangeBatch>,
 ) -> ApiResult<Json<ChangeOutcome>> {
     principal.require(Access::Capture)?;
+    principal.require_unlimited("stock")?;
     let entries = body
         .value
         .changes
@@ -228,6 +229,7 @@ pub async fn reserve(
     body: ApiJson<ReservationRequest>,
 ) -> ApiResult<Response> {
     principal.require(Access::Capture)?;
+    principal.require_unlimited("stock")?;
     let mut errors = Vec::new();
     let request = reserve_request(body.value, "", &mut errors);
     if !errors.is_empty() {
@@ -296,6 +298,7 @@ pub async fn reserve_batch(
     body: ApiJson<ReservationBatch>,
 ) -> ApiResult<Response> {
     principal.require(Access::Capture)?;
+    principal.require_unlimited("stock")?;
     let requests = body.value.reservations.unwrap_or_default();
     let mut errors = Vec::new();
     if requests.is_empty() || requests.len() > request::MAX_BATCH {
@@ -354,6 +357,7 @@ pub async fn release(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     principal.require(Access::Capture)?;
+    principal.require_unlimited("stock")?;
     state.inventory.release(id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -427,6 +431,7 @@ pub async fn supply(
     body: ApiJson<ScheduleRequest>,
 ) -> ApiResult<Response> {
     principal.require(Access::Capture)?;
+    principal.require_unlimited("stock")?;
     let row = scheduled(body.value, true)?;
     let new = state.inventory.add_supply(row.clone()).await?;
     let status = if new {
@@ -448,6 +453,7 @@ pub async fn demand(
     body: ApiJson<ScheduleRequest>,
 ) -> ApiResult<Response> {
     principal.require(Access::Capture)?;
+    principal.require_unlimited("stock")?;
     let row = scheduled(body.value, false)?;
     let new = state.inventory.add_demand(row.clone()).await?;
     let status = if new {
@@ -528,6 +534,7 @@ pub async fn safety_stock(
     body: ApiJson<SafetyStockRequest>,
 ) -> ApiResult<Json<Balance>> {
     principal.require(Access::Operate)?;
+    principal.require_unlimited("stock")?;
     if body.value.quantity.is_some_and(|q| q < 0) {
         return Err(ApiError::invalid_field("quantity", "must not be negative"));
     }
@@ -567,6 +574,7 @@ pub async fn allocation(
     body: ApiJson<AllocationRequest>,
 ) -> ApiResult<Json<AllocationRow>> {
     principal.require(Access::Operate)?;
+    principal.require_unlimited("stock")?;
     let r = body.value;
     let mut errors = Vec::new();
     let sku = required(r.sku, "sku", &mut errors);
@@ -604,6 +612,7 @@ pub async fn delete_allocation(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     principal.require(Access::Operate)?;
+    principal.require_unlimited("stock")?;
     state.inventory.delete_allocation(id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -136,6 +136,7 @@ pub async fn create(
         }
     };
     let order = body.value.validate(Utc::now()).map_err(ApiError::invalid)?;
+    principal.require_channel(&order.channel)?;
     let outcome =
         iom_app::orders::capture(&state.store, order, idempotency, Box::new(render_create)).await?;
     let (status, text) = match &outcome {
@@ -194,10 +195,7 @@ pub async fn get(
 ) -> ApiResult<Json<Order>> {
     principal.require(Access::Read)?;
     let id = parse_id(&id)?;
-    let order = iom_app::orders::get(&state.store, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("order {id} does not exist")))?;
-    Ok(Json(order))
+    Ok(Json(visible_order(&state, &principal, id).await?))
 }
 
 /// Orders, newest first.
@@ -264,6 +262,7 @@ pub async fn list(
         .list_orders(OrderFilter {
             status: non_empty(query.status),
             channel: non_empty(query.channel),
+            channels: principal.channels(),
             sku: non_empty(query.sku),
             node: non_empty(query.node),
             placed_from,
@@ -292,7 +291,7 @@ pub async fn cancel(
 ) -> ApiResult<Json<Order>> {
     principal.require(Access::Capture)?;
     let reason = reason_code(body.value.reason, "manual");
-    act(&state, &id, OrderAction::Cancel { reason }).await
+    act(&state, &principal, &id, OrderAction::Cancel { reason }).await
 }
 
 /// Cancel a line, or part of it.
@@ -329,6 +328,7 @@ pub async fn cancel_line(
     }
     act(
         &state,
+        &principal,
         &id,
         OrderAction::CancelLine {
             line_no,
@@ -356,7 +356,13 @@ pub async fn hold(
         Some(code) => code,
         None => reason_code(reason.clone(), "manual"),
     };
-    act(&state, &id, OrderAction::Hold { code, note: reason }).await
+    act(
+        &state,
+        &principal,
+        &id,
+        OrderAction::Hold { code, note: reason },
+    )
+    .await
 }
 
 /// Release the order's holds.
@@ -372,7 +378,7 @@ pub async fn release(
 ) -> ApiResult<Json<Order>> {
     principal.require(Access::Operate)?;
     let code = body.value.code.filter(|c| !c.trim().is_empty());
-    act(&state, &id, OrderAction::Release { code }).await
+    act(&state, &principal, &id, OrderAction::Release { code }).await
 }
 
 /// Record a shipment from a node.
@@ -388,7 +394,7 @@ pub async fn ship(
 ) -> ApiResult<Json<Order>> {
     principal.require(Access::Capture)?;
     let request = body.value;
-    act(&state, &id, OrderAction::Ship(request)).await
+    act(&state, &principal, &id, OrderAction::Ship(request)).await
 }
 
 /// Record a delivery.
@@ -404,7 +410,7 @@ pub async fn deliver(
 ) -> ApiResult<Json<Order>> {
     principal.require(Access::Capture)?;
     let lines = body.value.lines;
-    act(&state, &id, OrderAction::Deliver(lines)).await
+    act(&state, &principal, &id, OrderAction::Deliver(lines)).await
 }
 
 /// Every business event of this order and every step of its flow runs, oldest first.
@@ -419,11 +425,7 @@ pub async fn timeline(
 ) -> ApiResult<Json<Timeline>> {
     principal.require(Access::Read)?;
     let order_id = parse_id(&id)?;
-    if state.store.get_order(order_id).await?.is_none() {
-        return Err(ApiError::not_found(format!(
-            "order {order_id} does not exist"
-        )));
-    }
+    visible_order(&state, &principal, order_id).await?;
     let events = state.store.subject_events(order_id.to_string()).await?;
     let mut items: Vec<TimelineEntry> = events.into_iter().map(entry).collect();
     for (run, steps) in state.store.order_runs(order_id.to_string()).await? {
@@ -466,9 +468,31 @@ fn entry(event: Event) -> TimelineEntry {
     }
 }
 
-async fn act(state: &AppState, id: &str, action: OrderAction) -> ApiResult<Json<Order>> {
+async fn act(
+    state: &AppState,
+    principal: &Principal,
+    id: &str,
+    action: OrderAction,
+) -> ApiResult<Json<Order>> {
     let id = parse_id(id)?;
+    if principal.limits.is_some() {
+        // An order's channel never changes, so it may be checked before the action.
+        visible_order(state, principal, id).await?;
+    }
     Ok(Json(iom_app::orders::act(&state.store, id, action).await?))
+}
+
+/// The order, when it exists and the caller may see its channel: a token limited to other
+/// channels is told it does not exist, as for any id it may not know.
+pub async fn visible_order(
+    state: &AppState,
+    principal: &Principal,
+    id: OrderId,
+) -> ApiResult<Order> {
+    iom_app::orders::get(&state.store, id)
+        .await?
+        .filter(|order| principal.sees_channel(&order.channel))
+        .ok_or_else(|| ApiError::not_found(format!("order {id} does not exist")))
 }
 
 fn parse_id(id: &str) -> ApiResult<OrderId> {

@@ -430,6 +430,7 @@ async fn verify(
                 .ok_or_else(ApiError::unauthorized)?;
             let principal = state.tokens.authenticate(&state.store, token).await?;
             principal.require(Access::Capture)?;
+            principal.require_provider(&loaded.record.name)?;
             true
         }
         Verification::None => {
@@ -580,6 +581,7 @@ pub async fn messages(
     Query(query): Query<MessageQuery>,
 ) -> ApiResult<Json<MessagePage>> {
     principal.require(Access::Read)?;
+    principal.require_provider(&name)?;
     if let Some(status) = &query.status
         && !STATUSES.contains(&status.as_str())
     {
@@ -629,6 +631,7 @@ pub async fn message(
     Path((name, id)): Path<(String, String)>,
 ) -> ApiResult<Json<MessageView>> {
     principal.require(Access::Read)?;
+    principal.require_provider(&name)?;
     let m = state
         .store
         .get_message(name, id.clone())
@@ -651,6 +654,7 @@ pub async fn retry(
     Path((name, id)): Path<(String, String)>,
 ) -> ApiResult<Json<MessageView>> {
     principal.require(Access::Operate)?;
+    principal.require_provider(&name)?;
     let m = state
         .store
         .get_message(name.clone(), id.clone())

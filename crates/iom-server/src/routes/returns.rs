@@ -63,6 +63,19 @@ pub async fn create(
     body: ApiJson<ReturnIntake>,
 ) -> ApiResult<Response> {
     principal.require(Access::Capture)?;
+    if principal.limits.is_some()
+        && let Some(id) = body.value.order_id.as_deref()
+        && let Ok(order_id) = id.trim().parse()
+        && super::orders::visible_order(&state, &principal, order_id)
+            .await
+            .is_err()
+    {
+        // Answered as for an order that does not exist: a limited token learns nothing of others.
+        return Err(ApiError::invalid_field(
+            "order_id",
+            format!("order {order_id} does not exist"),
+        ));
+    }
     match returns(&state).authorize(body.value).await? {
         Authorized::Created(ret) => {
             metrics::counter!("iom_returns_authorized_total", "origin" => ret.origin.as_str())

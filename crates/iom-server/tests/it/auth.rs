@@ -126,3 +126,102 @@ async fn a_token_revoked_in_one_process_is_refused_by_every_process_within_a_sec
         second.stop().await;
     }
 }
+
+#[tokio::test]
+async fn a_token_limited_to_channels_sees_and_changes_only_their_orders() {
+    for app in apps().await {
+        app.server
+            .state
+            .store
+            .put_limited_token(
+                "web-shop".into(),
+                "integration".into(),
+                "iom_web".into(),
+                Some(iom_store::TokenLimits {
+                    channels: vec!["web".into()],
+                    providers: vec!["shop-eu".into()],
+                }),
+            )
+            .await
+            .unwrap();
+        let web = app.create_order("w-1", &[1]).await;
+        let mut b2b_body = order_body("b-1", &[1]);
+        b2b_body["channel"] = "b2b".into();
+        let (status, b2b) = app.post("/api/v1/orders", b2b_body.clone()).await;
+        assert_eq!(status, StatusCode::CREATED, "{b2b}");
+
+        // Lists and reads show only the token's channels.
+        let (_, page) = app
+            .call_as("iom_web", Method::GET, "/api/v1/orders", None)
+            .await;
+        let ids: Vec<&str> = page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, [web["id"].as_str().unwrap()], "{page}");
+        let b2b_id = b2b["id"].as_str().unwrap();
+        let (status, _) = app
+            .call_as(
+                "iom_web",
+                Method::GET,
+                &format!("/api/v1/orders/{b2b_id}"),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+
+        // Another channel's order cannot be cancelled, nor one captured for it.
+        let (status, _) = app
+            .call_as(
+                "iom_web",
+                Method::POST,
+                &format!("/api/v1/orders/{b2b_id}/cancel"),
+                Some(serde_json::json!({})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(app.order(&b2b["id"]).await["status"], "received");
+        b2b_body["external_id"] = "b-2".into();
+        let (status, problem) = app
+            .call_as("iom_web", Method::POST, "/api/v1/orders", Some(b2b_body))
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{problem}");
+        let (status, _) = app
+            .call_as(
+                "iom_web",
+                Method::POST,
+                "/api/v1/orders",
+                Some(order_body("w-2", &[1])),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+        let web_id = web["id"].as_str().unwrap();
+        let (status, cancelled) = app
+            .call_as(
+                "iom_web",
+                Method::POST,
+                &format!("/api/v1/orders/{web_id}/cancel"),
+                Some(serde_json::json!({})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{cancelled}");
+
+        // No stock, and no other provider's messages.
+        let (status, _) = app.call_as("iom_web", Method::POST, "/api/v1/inventory/changes",
+            Some(serde_json::json!({"changes": [{"id": "c1", "sku": "SKU-1", "node": "SEA", "kind": "set", "quantity": 100}]})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        let (status, _) = app
+            .call_as(
+                "iom_web",
+                Method::GET,
+                "/api/v1/providers/shop-us/messages",
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+    }
+}
