@@ -49,8 +49,10 @@ type Key = (String, String, String, u32);
 
 /// Rates by lane, until they expire. Shared by the process: the flow executor reads it inside
 /// its transaction (no carrier call can be made there) and the planning API fills it.
-static CACHE: LazyLock<Mutex<HashMap<Key, (Instant, Arc<Vec<Rate>>)>>> =
-    LazyLock::new(|| Mutex::new(HashMap::new()));
+static CACHE: LazyLock<Mutex<HashMap<Key, Cached>>> = LazyLock::new(|| Mutex::new(HashMap::new()));
+
+/// A lane's rates and when they expire.
+type Cached = (Instant, Arc<Vec<Rate>>);
 
 /// The destination zone of a lane: country and the first three characters of the postal code
 /// (a US ZIP3, a UK outward code's start), which is how carriers zone their prices.

@@ -459,3 +459,32 @@ async fn a_profile_priced_by_carrier_rates_shows_them_and_promises_by_their_days
         assert_eq!(fake.buys(), 0);
     }
 }
+
+#[tokio::test]
+async fn the_order_page_buys_a_label_and_links_it() {
+    use super::ui::UiClient;
+    for app in apps_with_flows().await {
+        let fake = FakeEasyPost::start().await;
+        carrier(&app, "easypost", &fake).await;
+        let id = released_order(&app, "U-1", json!({})).await;
+        let ui = UiClient::sign_in(&app, super::ADMIN).await;
+        let base = format!("/ui/orders/{id}");
+        let page = ui.get(&base).await;
+        assert!(page.body.contains("Buy a label for SEA"), "{}", page.body);
+        let page = ui
+            .submit(
+                &format!("{base}/labels"),
+                &[("csrf", &ui.csrf), ("node", "SEA"), ("service", "")],
+            )
+            .await;
+        assert!(page.body.contains("Label bought: USPS"), "{}", page.body);
+        assert!(page.body.contains("Label (PDF)"), "{}", page.body);
+        assert!(!page.body.contains("Buy a label for SEA"));
+        let order = app.order(&json!(id)).await;
+        let sid = order["shipments"][0]["id"].as_str().unwrap();
+        let label = ui.get(&format!("{base}/shipments/{sid}/label")).await;
+        assert_eq!(label.status, StatusCode::OK);
+        assert!(label.body.starts_with("%PDF"), "{}", label.body);
+        assert_eq!(fake.buys(), 1);
+    }
+}
