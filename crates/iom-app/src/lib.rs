@@ -25,6 +25,7 @@ pub mod inventory;
 pub mod orders;
 pub mod pipeline;
 pub mod returns;
+pub mod shipping;
 
 use std::sync::Arc;
 use std::time::Duration;

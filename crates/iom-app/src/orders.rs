@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, Utc};
 use iom_domain::order::{Amendment, LineQuantityRequest, ShipmentRequest};
-use iom_domain::{DomainError, EventDraft, Order, OrderId};
+use iom_domain::{DomainError, EventDraft, Order, OrderId, ShipmentLabel, TrackingStatus};
 use iom_store::orders::Render;
 use iom_store::{CreateOutcome, Idempotency, Store, StoreError, Tx};
 
@@ -38,6 +38,18 @@ pub enum OrderAction {
         request: ShipmentRequest,
         reference: String,
     },
+    /// Record a shipment whose label was bought from a carrier, once per purchase (`reference`).
+    ShipLabelled {
+        request: ShipmentRequest,
+        label: ShipmentLabel,
+        reference: String,
+    },
+    /// Apply what a carrier's tracker says of a shipment (`delivered` records the delivery).
+    Track {
+        shipment_id: String,
+        status: TrackingStatus,
+        detail: Option<String>,
+    },
 }
 
 impl OrderAction {
@@ -63,6 +75,16 @@ impl OrderAction {
             OrderAction::ShipReferenced { request, reference } => {
                 order.record_referenced_shipment(request, &reference, now)
             }
+            OrderAction::ShipLabelled {
+                request,
+                label,
+                reference,
+            } => order.record_labelled_shipment(request, label, &reference, now),
+            OrderAction::Track {
+                shipment_id,
+                status,
+                detail,
+            } => order.track_shipment(&shipment_id, status, detail, now),
         }
     }
 }

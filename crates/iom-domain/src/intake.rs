@@ -319,6 +319,7 @@ fn validate_lines(lines: Vec<LineIntake>, errors: &mut Vec<FieldError>) -> Vec<O
                 returned_quantity: 0,
                 refunded_quantity: 0,
                 refunded_amount: Decimal::ZERO,
+                promised_delivery_at: None,
             });
         }
     }

@@ -26,7 +26,7 @@ pub use intake::{CustomerIntake, LineIntake, OrderIntake};
 pub use money::Currency;
 pub use order::{
     AmendedLine, Amendment, Customer, Delivery, Hold, LineQuantity, LineSourcing, NO_INVENTORY,
-    Order, OrderLine, ReturnRef, Shipment, ShipmentRequest, Totals,
+    Order, OrderLine, ReturnRef, Shipment, ShipmentLabel, ShipmentRequest, Totals, TrackingStatus,
 };
 pub use return_policy::ReturnPolicy;
 pub use returns::{ReturnOrder, ReturnOrigin};

@@ -8,7 +8,9 @@ use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
 
 mod amend;
+mod carrier;
 pub use amend::{AmendedLine, Amendment, ORDER_AMENDED, REMOVED};
+pub use carrier::{ShipmentLabel, TrackingStatus};
 
 use crate::{
     Address, Currency, DomainError, EventDraft, EventType, FieldError, LineStatus, OrderId,
@@ -116,6 +118,10 @@ pub struct OrderLine {
     #[serde(default)]
     #[schema(value_type = String)]
     pub refunded_amount: Decimal,
+    /// When the line is promised to arrive: its node's ship date (calendar and cut-off) plus the
+    /// transit days of the service planned for it; set when fulfilment is committed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promised_delivery_at: Option<DateTime<Utc>>,
 }
 
 impl OrderLine {
@@ -176,6 +182,15 @@ pub struct Shipment {
     /// resend or an update of it is recognised.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference: Option<String>,
+    /// The carrier's service and what the label cost, when iom bought the label.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<ShipmentLabel>,
+    /// Where the carrier says the parcel is (tracker webhooks), once it has said anything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracking_status: Option<TrackingStatus>,
+    /// When the carrier said it delivered the parcel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivered_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -261,6 +276,8 @@ pub struct LineSourcing {
     pub line_no: u32,
     pub nodes: Vec<String>,
     pub unsourced: u32,
+    /// When the plan promises the line arrives (see [`OrderLine::promised_delivery_at`]).
+    pub promised_delivery_at: Option<DateTime<Utc>>,
 }
 
 impl Order {
@@ -427,7 +444,7 @@ impl Order {
         request: ShipmentRequest,
         now: DateTime<Utc>,
     ) -> Result<Vec<EventDraft>, DomainError> {
-        self.record_shipment_as(request, None, now)
+        self.record_shipment_as(request, None, None, now)
     }
 
     /// The shipment with `reference` (see [`Shipment::reference`]), when there is one.
@@ -451,7 +468,7 @@ impl Order {
             .iter()
             .position(|s| s.reference.as_deref() == Some(reference))
         else {
-            return self.record_shipment_as(request, Some(reference.to_owned()), now);
+            return self.record_shipment_as(request, Some(reference.to_owned()), None, now);
         };
         let carrier = crate::address::non_empty(request.carrier);
         let tracking = crate::address::non_empty(request.tracking);
@@ -479,6 +496,7 @@ impl Order {
         &mut self,
         request: ShipmentRequest,
         reference: Option<String>,
+        label: Option<ShipmentLabel>,
         now: DateTime<Utc>,
     ) -> Result<Vec<EventDraft>, DomainError> {
         let mut errors = Vec::new();
@@ -514,6 +532,9 @@ impl Order {
             lines,
             at: now,
             reference,
+            label,
+            tracking_status: None,
+            delivered_at: None,
         };
         self.change(now, |order, events| {
             for lq in &shipment.lines {
@@ -626,8 +647,17 @@ impl Order {
                 }
                 _ => continue,
             };
+            let promise = sourcing.promised_delivery_at;
+            let promise_changed = promise.is_some() && line.promised_delivery_at != promise;
             if line.status != stage {
                 events.extend(self.set_line_stage(sourcing.line_no, stage, node, reason, now)?);
+            }
+            if promise_changed {
+                let line_no = sourcing.line_no;
+                events.extend(self.change(now, |order, _| {
+                    order.line_mut(line_no).promised_delivery_at = promise;
+                    Ok(())
+                })?);
             }
         }
         Ok(events)

@@ -314,6 +314,18 @@ pub const CATALOG: &[StepSpec] = &[
         default_attempts: 5,
     },
     StepSpec {
+        name: "buy-label",
+        summary: "Buys a carrier label for each node's released lines (the cheapest rate that keeps the lines' promise, or the service the order's ship method maps to) and records it as the shipment.",
+        args: &[arg(
+            "provider",
+            ArgKind::Text,
+            "the carrier instance; optional when exactly one exists",
+        )],
+        nature: StepNature::Action,
+        flow_types: ORDER_FLOWS,
+        default_attempts: 5,
+    },
+    StepSpec {
         name: "set-attribute",
         summary: "Sets an order attribute to a value, or to the result of an expression.",
         args: &[

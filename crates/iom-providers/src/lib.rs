@@ -20,6 +20,7 @@
 //! file and an API call are judged the same way.
 
 pub mod csv;
+pub mod easypost;
 pub mod inbound;
 pub mod jq;
 pub mod mapping;

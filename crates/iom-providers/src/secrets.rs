@@ -144,6 +144,36 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && bool::from(a.ct_eq(b))
 }
 
+/// Checks EasyPost's `X-Hmac-Signature` (`hmac-sha256-hex=HEX`): the HMAC-SHA256 of the raw body
+/// keyed with the webhook secret in Unicode normal form NFKD, as EasyPost's client libraries
+/// compute it, so a secret typed with composed accents verifies as EasyPost signed it.
+pub fn verify_easypost(secret: &str, body: &[u8], header: &str) -> bool {
+    let Some(given) = header
+        .trim()
+        .strip_prefix("hmac-sha256-hex=")
+        .and_then(|h| hex::decode(h).ok())
+    else {
+        return false;
+    };
+    let mut mac =
+        <HmacSha256 as Mac>::new_from_slice(easypost_key(secret).as_bytes()).expect("any key size");
+    mac.update(body);
+    mac.verify_slice(&given).is_ok()
+}
+
+/// EasyPost's header value for `body`: what a test or a replay tool sends.
+pub fn easypost_signature(secret: &str, body: &[u8]) -> String {
+    format!(
+        "hmac-sha256-hex={}",
+        hex::encode(hmac_sha256(easypost_key(secret).as_bytes(), body))
+    )
+}
+
+fn easypost_key(secret: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    secret.nfkd().collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,6 +17,10 @@ pub enum Verification {
     /// A shared secret in a header that the source is configured to send (BigCommerce lets a
     /// webhook carry custom headers; iom expects `webhook_secret` in `X-Webhook-Secret`).
     SharedSecretHeader,
+    /// EasyPost's `X-Hmac-Signature: hmac-sha256-hex=HEX`: HMAC-SHA256 of the raw body with
+    /// `webhook_secret` (normalised NFKD).
+    #[serde(rename = "easypost_hmac")]
+    EasyPostHmac,
     /// The source has no signature of its own: an iom API token with capture rights.
     BearerToken,
     /// The type receives nothing.
@@ -184,6 +188,34 @@ static TYPES: &[ProviderType] = &[
         outbound: &[],
         verification: Verification::BearerToken,
         connection: &[],
+        default_transformation: None,
+    },
+    ProviderType {
+        name: "carrier",
+        description: "A carrier account through EasyPost's v2 API: rates and labels for shipments (flow step buy-label, POST /api/v1/orders/{id}/labels), tracker webhooks (tracker.updated events) in. settings.services maps an order's ship_method to a service, settings.parcel is the default parcel (inches, ounces), settings.label_format is PDF (default), ZPL or PNG, settings.from_address is the sender when a node has no address.",
+        inbound: &["tracker"],
+        outbound: &["buy_label"],
+        verification: Verification::EasyPostHmac,
+        connection: &[
+            field(
+                "base_url",
+                true,
+                false,
+                "The API's base, https://api.easypost.com",
+            ),
+            field(
+                "api_key",
+                true,
+                true,
+                "Sent as the user of HTTP Basic authentication",
+            ),
+            field(
+                "webhook_secret",
+                true,
+                true,
+                "Signs the tracker webhooks (X-Hmac-Signature)",
+            ),
+        ],
         default_transformation: None,
     },
     ProviderType {

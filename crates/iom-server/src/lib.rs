@@ -93,7 +93,7 @@ pub fn router(state: AppState) -> Router {
     use routes::{alerts, insights};
     use routes::{
         events, flows, fulfillment, health, inventory, nodes, orders, policies, providers, returns,
-        subscriptions,
+        shipping, subscriptions,
     };
     let api = Router::new()
         .route("/orders", post(orders::create).get(orders::list))
@@ -107,6 +107,11 @@ pub fn router(state: AppState) -> Router {
         .route("/orders/{id}/release", post(orders::release))
         .route("/orders/{id}/shipments", post(orders::ship))
         .route("/orders/{id}/deliveries", post(orders::deliver))
+        .route("/orders/{id}/labels", post(shipping::buy))
+        .route(
+            "/orders/{id}/shipments/{shipment_id}/label",
+            get(shipping::label),
+        )
         .route("/orders/{id}/timeline", get(orders::timeline))
         .route("/events", get(events::list))
         .route("/inventory", get(inventory::many))

@@ -5,7 +5,7 @@ use utoipa::{Modify, OpenApi};
 
 use crate::routes::{alerts, insights};
 use crate::routes::{
-    events, flows, fulfillment, inventory, nodes, orders, policies, providers, returns,
+    events, flows, fulfillment, inventory, nodes, orders, policies, providers, returns, shipping,
     subscriptions,
 };
 
@@ -15,6 +15,7 @@ use crate::routes::{
     paths(
         orders::create, orders::get, orders::list, orders::cancel, orders::cancel_line,
         orders::hold, orders::release, orders::ship, orders::deliver, orders::timeline,
+        shipping::buy, shipping::label,
         events::list,
         inventory::changes, inventory::sku, inventory::many, inventory::reserve, inventory::reserve_batch, inventory::reservations, inventory::delete_allocation,
         inventory::reservation, inventory::release, inventory::supply, inventory::demand,

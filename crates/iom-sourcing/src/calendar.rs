@@ -82,6 +82,13 @@ impl Calendar {
     }
 }
 
+/// When a shipment that leaves on `ship_date` is promised to arrive: the end of the day (UTC)
+/// `transit_days` calendar days later, carriers delivering on any day.
+pub fn promised_delivery(ship_date: NaiveDate, transit_days: u32) -> DateTime<Utc> {
+    let day = ship_date + Duration::days(i64::from(transit_days));
+    day.and_hms_opt(23, 59, 59).expect("a valid time").and_utc()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -44,7 +44,7 @@ pub use plan::{
     Assignment, Explanation, LinePlan, Plan, Reason, ShipmentPlan, Solver, Sourcing, Unassigned,
     Verdict,
 };
-pub use profile::{Constraint, Objective, Profile};
+pub use profile::{Constraint, Objective, Profile, Rates};
 pub use request::{PlanLine, PlanRequest};
 pub use solve::{ExactOptions, plan, plan_closest, plan_exact};
 pub use summary::Summary;

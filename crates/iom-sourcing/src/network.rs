@@ -1,7 +1,9 @@
 //! The fulfilment network as the solvers see it: nodes indexed by position, groups resolved, cost
 //! models converted once, the postal centroid table.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+
+use rust_decimal::Decimal;
 
 use iom_domain::GeoPoint;
 
@@ -100,6 +102,22 @@ impl Network {
     pub fn with_centroids(mut self, centroids: PostalCentroids) -> Self {
         self.centroids = centroids;
         self
+    }
+
+    /// This network with the shipments of the nodes in `prices` priced by a carrier: the price
+    /// per shipment becomes the quoted rate and distance and rate-table prices fall away; the
+    /// price per unit (handling) stays.
+    pub fn priced_by(&self, prices: &BTreeMap<String, Decimal>) -> Network {
+        let mut next = self.clone();
+        for (i, node) in next.nodes.iter_mut().enumerate() {
+            if let Some(price) = prices.get(&node.code) {
+                node.costs.per_shipment = *price;
+                node.costs.per_km = Decimal::ZERO;
+                node.costs.rate_table = None;
+                next.costs[i] = Prepared::new(&node.costs);
+            }
+        }
+        next
     }
 
     pub fn centroids(&self) -> &PostalCentroids {

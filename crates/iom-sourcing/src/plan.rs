@@ -1,7 +1,7 @@
 //! What the engine answers: per line how much is sourced and where, what it costs, when it ships,
 //! and why each node was or was not used.
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -70,6 +70,9 @@ pub struct Assignment {
     pub node: String,
     pub quantity: u32,
     pub ship_date: NaiveDate,
+    /// When the line is promised to arrive: the end of the day `transit_days` of the profile
+    /// after `ship_date` (the node's calendar and cut-off); a carrier's rate may say otherwise.
+    pub promised_delivery_at: DateTime<Utc>,
     pub distance_km: f64,
     /// The profile whose pass made this assignment.
     pub profile: String,

@@ -485,6 +485,7 @@ impl<'a> OrderPlanner<'a> {
                 node: node.code.clone(),
                 quantity: r.qty,
                 ship_date: node.calendar.ship_date(self.req.now, 0),
+                promised_delivery_at: self.req.now,
                 distance_km: round1(km),
                 profile: self.profiles[r.profile].name.clone(),
                 relaxed: r.relaxed,
@@ -500,6 +501,12 @@ impl<'a> OrderPlanner<'a> {
             let date = node.calendar.ship_date(self.req.now, u32::from(*late));
             for a in assignments.iter_mut().filter(|a| a.node == node.code) {
                 a.ship_date = date;
+                let transit = self
+                    .profiles
+                    .iter()
+                    .find(|p| p.name == a.profile)
+                    .map_or(self.profiles[0].transit_days, |p| p.transit_days);
+                a.promised_delivery_at = crate::calendar::promised_delivery(date, transit);
             }
             cost += c;
             distance += km;

@@ -34,6 +34,30 @@ pub enum Constraint {
     SafetyStock,
 }
 
+/// Where a shipment's price and transit time come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Rates {
+    /// The nodes' own cost models; transit takes the profile's `transit_days`.
+    #[default]
+    Table,
+    /// The cheapest rate a carrier instance quotes for the parcel from each node replaces the
+    /// node's shipping price, and its delivery days the transit time (see `iom_app::shipping`).
+    Carrier,
+}
+
+impl Rates {
+    pub fn is_table(&self) -> bool {
+        *self == Rates::Table
+    }
+}
+
+const DEFAULT_TRANSIT_DAYS: u32 = 3;
+
+fn is_default_transit(days: &u32) -> bool {
+    *days == DEFAULT_TRANSIT_DAYS
+}
+
 /// A sourcing strategy. Every field has a default, so `{}` is a working profile: lowest cost, any
 /// node, partial shipments and line splits allowed, capacity and safety stock respected.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -73,6 +97,12 @@ pub struct Profile {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(no_recursion)]
     pub alternate: Option<Box<Profile>>,
+    /// Shipping prices and transit times from the nodes' cost models or a carrier's rates.
+    #[serde(skip_serializing_if = "Rates::is_table")]
+    pub rates: Rates,
+    /// Days in transit a promise counts on when no carrier rate says otherwise (3 when absent).
+    #[serde(skip_serializing_if = "is_default_transit")]
+    pub transit_days: u32,
 }
 
 impl Default for Profile {
@@ -93,6 +123,8 @@ impl Default for Profile {
             respect_safety_stock: true,
             soft: Vec::new(),
             alternate: None,
+            rates: Rates::Table,
+            transit_days: DEFAULT_TRANSIT_DAYS,
         }
     }
 }

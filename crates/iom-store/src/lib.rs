@@ -24,6 +24,7 @@ pub mod policies;
 pub mod providers;
 pub mod pull;
 pub mod returns;
+pub mod shipping;
 pub mod testing;
 pub mod tokens;
 mod writer;

@@ -41,6 +41,10 @@ const SQLITE: &[(i64, &str)] = &[
     ),
     (19, include_str!("migrations/sqlite/0019_x12_partners.sql")),
     (20, include_str!("migrations/sqlite/0020_outbound_once.sql")),
+    (
+        25,
+        include_str!("migrations/sqlite/0025_shipping_labels.sql"),
+    ),
     (27, include_str!("migrations/sqlite/0027_token_limits.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
@@ -84,6 +88,10 @@ const POSTGRES: &[(i64, &str)] = &[
     (
         20,
         include_str!("migrations/postgres/0020_outbound_once.sql"),
+    ),
+    (
+        25,
+        include_str!("migrations/postgres/0025_shipping_labels.sql"),
     ),
     (
         27,

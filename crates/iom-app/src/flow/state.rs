@@ -141,12 +141,19 @@ pub enum Call {
         action: String,
         payload: Value,
     },
+    /// Labels for the order's released lines from a carrier instance (the only one when
+    /// `provider` is absent): `shipping::buy_released`.
+    BuyLabel {
+        provider: Option<String>,
+        order_id: String,
+    },
 }
 
 impl Call {
     pub fn provider(&self) -> &str {
         match self {
             Call::Release { provider, .. } | Call::Action { provider, .. } => provider,
+            Call::BuyLabel { provider, .. } => provider.as_deref().unwrap_or("carrier"),
         }
     }
 }

@@ -358,6 +358,7 @@ pub fn execute(cx: &mut StepCx<'_, '_>) -> StepOutcome {
         "wait-for-event" => wait_for_event(cx),
         "emit-event" => emit_event(cx),
         "call-provider" => call_provider(cx),
+        "buy-label" => buy_label(cx),
         "set-attribute" => set_attribute(cx),
         "cancel-order" => cancel_order(cx),
         "resume-backorders" => resume_backorders(cx),
@@ -605,8 +606,23 @@ fn plan_fulfillment(cx: &mut StepCx<'_, '_>) -> StepOutcome {
         None => iom_store::inventory::balances_in(cx.tx.conn(), &skus, &[])?,
     };
     let availability = planning::availability_of(network, &balances);
-    let plan = iom_sourcing::plan(&request, network, &availability, profile)
+    // Carrier rates as the process has them cached (`POST /fulfillment/plan` fills the cache):
+    // no call can leave from inside the pass's transaction.
+    let quotes = if profile.rates == iom_sourcing::Rates::Carrier {
+        crate::shipping::rates::cached_in(cx.tx.conn(), network, &request)?
+    } else {
+        Default::default()
+    };
+    let priced;
+    let network = if quotes.is_empty() {
+        network
+    } else {
+        priced = crate::shipping::rates::priced(network, &quotes);
+        &priced
+    };
+    let mut plan = iom_sourcing::plan(&request, network, &availability, profile)
         .map_err(|e| StepFailure::permanent(e.to_string()))?;
+    crate::shipping::rates::annotate(&mut plan, &quotes);
     let assigned = Assigned::all_of(&plan);
     let unassigned: Vec<Value> = plan
         .unassigned
@@ -626,7 +642,8 @@ fn plan_fulfillment(cx: &mut StepCx<'_, '_>) -> StepOutcome {
         )));
     }
     let output = json!({"assignments": assigned.iter().map(|a| json!({
-        "line_no": a.line_no, "sku": a.sku, "node": a.node, "quantity": a.quantity})).collect::<Vec<_>>(),
+        "line_no": a.line_no, "sku": a.sku, "node": a.node, "quantity": a.quantity,
+        "promised_delivery_at": a.promised_delivery_at})).collect::<Vec<_>>(),
         "unassigned": unassigned, "cost": plan.cost, "shipments": plan.shipments});
     cx.state.plan = Some(assigned);
     Ok(StepResult::Done(Some(output)))
@@ -809,6 +826,9 @@ pub fn after_external(cx: &mut StepCx<'_, '_>, results: Vec<Value>) -> StepOutco
             finish_release(cx, &requests)
         }
         "create-return-label" => returns::after_external(cx, results),
+        "buy-label" => Ok(StepResult::Done(Some(
+            json!({"labels": results.into_iter().next().unwrap_or_default()}),
+        ))),
         _ => Ok(StepResult::Done(Some(json!({"responses": results})))),
     }
 }
@@ -922,6 +942,17 @@ fn call_provider(cx: &mut StepCx<'_, '_>) -> StepOutcome {
         provider,
         action,
         payload,
+    }]))
+}
+
+/// Labels are bought outside the transaction (`shipping::buy_released`, which records each as
+/// a shipment in a transaction of its own, once per purchase however often it is called).
+fn buy_label(cx: &mut StepCx<'_, '_>) -> StepOutcome {
+    let order_id = cx.order_id()?.to_string();
+    let provider = cx.arg_str("provider").map(str::to_owned);
+    Ok(StepResult::External(vec![Call::BuyLabel {
+        provider,
+        order_id,
     }]))
 }
 

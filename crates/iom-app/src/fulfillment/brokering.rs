@@ -36,14 +36,34 @@ fn skus_of<'a>(requests: impl IntoIterator<Item = &'a PlanRequest>) -> Vec<Strin
 /// Plans one order against the current nodes and inventory, writing nothing: a ship-to without
 /// coordinates is located first. The exact solver may search for seconds, so solving runs off
 /// the async workers.
+///
+/// A profile priced by carrier rates (`"rates": "carrier"`) asks `pipeline`'s carrier instance
+/// for the lanes it has not cached (`shipping::rates`); a carrier that cannot answer leaves the
+/// nodes' own cost models in place, with a note saying so.
 pub async fn plan_one(
     store: &Store,
+    pipeline: &crate::pipeline::Pipeline,
     request: PlanRequest,
     profile: Profile,
     solver: Solver,
 ) -> Result<(Plan, Profile), SetupError> {
     let request = locate_requests(store, vec![request]).await?.remove(0);
-    let network = load_network(store).await?;
+    let mut network = load_network(store).await?;
+    let mut quotes = Default::default();
+    let mut note = None;
+    if profile.rates == iom_sourcing::Rates::Carrier {
+        match crate::shipping::rates::quotes(store, pipeline, None, &network, &request).await {
+            Ok(q) => {
+                network = crate::shipping::rates::priced(&network, &q);
+                quotes = q;
+            }
+            Err(e) => {
+                note = Some(format!(
+                    "carrier rates unavailable ({e}); node cost models used"
+                ))
+            }
+        }
+    }
     let availability = load_availability(store, &network, skus_of([&request])).await?;
     let (result, profile) = tokio::task::spawn_blocking(move || {
         let result = match solver {
@@ -61,7 +81,10 @@ pub async fn plan_one(
     })
     .await
     .map_err(|e| SetupError::Interrupted(e.to_string()))?;
-    Ok((result?, profile))
+    let mut plan = result?;
+    crate::shipping::rates::annotate(&mut plan, &quotes);
+    plan.notes.extend(note);
+    Ok((plan, profile))
 }
 
 /// What a brokering run is asked to do.

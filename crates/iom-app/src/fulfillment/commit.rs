@@ -45,6 +45,9 @@ pub struct Assigned {
     pub sku: String,
     pub node: String,
     pub quantity: u32,
+    /// The plan's promise for these units (see `iom_sourcing::Assignment`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promised_delivery_at: Option<DateTime<Utc>>,
 }
 
 impl Assigned {
@@ -56,6 +59,7 @@ impl Assigned {
                 sku: a.sku.clone(),
                 node: a.node.clone(),
                 quantity: a.quantity,
+                promised_delivery_at: Some(a.promised_delivery_at),
             })
             .collect()
     }
@@ -117,7 +121,11 @@ impl Commitment {
         }
         let mut lines = BTreeMap::new();
         for a in &self.assignments {
-            line(&mut lines, a.line_no).nodes.push(a.node.clone());
+            let sourcing = line(&mut lines, a.line_no);
+            sourcing.nodes.push(a.node.clone());
+            // A line split over nodes is promised when its last part arrives.
+            sourcing.promised_delivery_at =
+                sourcing.promised_delivery_at.max(a.promised_delivery_at);
         }
         for (&line_no, &quantity) in &self.unsourced {
             line(&mut lines, line_no).unsourced += quantity;

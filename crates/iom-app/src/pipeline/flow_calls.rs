@@ -1,6 +1,6 @@
 //! What the flow executor cannot do itself: calls to provider instances over HTTP. A release goes
 //! to the node's provider as its `release` action; `call-provider` runs any outbound action the
-//! instance's type has. Each call is one attempt: the step's own retry policy decides about the
+//! instance's type has; `buy-label` buys carrier labels (`shipping`). Each call is one attempt: the step's own retry policy decides about the
 //! next, and every attempt is in the provider's message log.
 
 use std::sync::Arc;
@@ -29,6 +29,24 @@ impl Outbound for ProviderCalls {
                 ..RetryPolicy::default()
             };
             let (provider, action, mut document) = match call {
+                Call::BuyLabel { provider, order_id } => {
+                    let id = order_id
+                        .parse()
+                        .map_err(|_| format!("{order_id:?} is not an order id"))?;
+                    let bought = crate::shipping::buy_released(&store, &pipeline, id, provider)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    return Ok(json!(
+                        bought
+                            .iter()
+                            .map(|b| {
+                                let shipment = b.order.shipments.iter().find(|s| s.id == b.shipment_id);
+                                json!({"shipment_id": b.shipment_id, "carrier": shipment.and_then(|s| s.carrier.clone()),
+                                       "tracking": shipment.and_then(|s| s.tracking.clone())})
+                            })
+                            .collect::<Vec<_>>()
+                    ));
+                }
                 Call::Release {
                     provider, document, ..
                 } => (provider, "release".to_owned(), document),

@@ -275,6 +275,19 @@ impl Pipeline {
             };
             return self.bigcommerce(store, loaded, id, &body).await;
         }
+        if loaded.kind.name == "carrier" {
+            // A tracker webhook: logged and applied in one transaction like any document.
+            let apply = crate::shipping::tracking::apply(loaded.name(), &body);
+            let message = inbound_message(loaded, "tracker", body);
+            return Ok(store
+                .process_message(
+                    Target::New(message),
+                    Some("tracker".into()),
+                    apply,
+                    Vec::new(),
+                )
+                .await?);
+        }
         let now = Utc::now();
         let control = ack_control(store, loaded).await?;
         let interpretation = inbound::interpret(&loaded.instance, &body, now, control);
@@ -406,6 +419,16 @@ impl Pipeline {
             return self
                 .bigcommerce(store, loaded, message.id, &message.payload)
                 .await;
+        }
+        if loaded.kind.name == "carrier" {
+            let apply = crate::shipping::tracking::apply(loaded.name(), &message.payload);
+            let target = Target::Existing {
+                provider: loaded.name().to_owned(),
+                id: message.id,
+            };
+            return Ok(store
+                .process_message(target, None, apply, Vec::new())
+                .await?);
         }
         let control = ack_control(store, loaded).await?;
         let interpretation =

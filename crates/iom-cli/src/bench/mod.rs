@@ -1,5 +1,6 @@
 //! `iom bench …`: programs that drive the real system and print figures.
 
+mod carrier;
 mod documents;
 mod dom;
 mod flow;
@@ -47,6 +48,9 @@ pub enum BenchCommand {
     /// Shopify `orders/create` webhooks to committed orders per second: signed posts from
     /// concurrent clients to a real `iom serve` child process.
     Webhooks(webhooks::WebhooksArgs),
+    /// Shipping through a carrier (a local EasyPost answering in 20 ms): planning a 5-line order
+    /// with carrier rates (p50/p99), and tracker webhooks per second.
+    Carrier(carrier::CarrierArgs),
 }
 
 pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
@@ -63,6 +67,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Locate(args) => locate::run(args).await,
         BenchCommand::Ui(args) => ui::run(args).await,
         BenchCommand::Webhooks(args) => webhooks::run(args).await,
+        BenchCommand::Carrier(args) => carrier::run(args).await,
     }
 }
 

@@ -7,9 +7,15 @@ mod flow;
 mod flow_crash;
 mod import;
 mod journey;
+mod label_crash;
 mod simulate;
 mod token;
 mod two_processes;
+
+/// The local EasyPost of the server's tests (the tracker half is theirs).
+#[allow(dead_code)]
+#[path = "../../../iom-server/tests/it/fake_easypost.rs"]
+mod fake_easypost;
 
 use std::process::Stdio;
 use std::time::Duration;

@@ -238,6 +238,7 @@ impl Order {
                                 returned_quantity: 0,
                                 refunded_quantity: 0,
                                 refunded_amount: Decimal::ZERO,
+                                promised_delivery_at: None,
                             });
                         }
                     }

@@ -1,4 +1,5 @@
 mod actions;
+mod carrier;
 mod intake;
 mod returns;
 mod transitions;

@@ -257,7 +257,8 @@ pub async fn plan_order(
     let profile = profile_for(&state, body.profile.as_deref()).await?;
     let solver = body.solver.unwrap_or(Solver::Heuristic);
     let (plan, profile) =
-        iom_app::fulfillment::plan_one(&state.store, request, profile, solver).await?;
+        iom_app::fulfillment::plan_one(&state.store, &state.pipeline, request, profile, solver)
+            .await?;
     Ok(Json(PlanResponse {
         profile: profile.name,
         plan,

@@ -10,4 +10,5 @@ pub mod orders;
 pub mod policies;
 pub mod providers;
 pub mod returns;
+pub mod shipping;
 pub mod subscriptions;

@@ -407,6 +407,15 @@ async fn verify(
             }
             _ => false,
         },
+        Verification::EasyPostHmac => match (
+            loaded.connection("webhook_secret"),
+            header("x-hmac-signature"),
+        ) {
+            (Some(secret), Some(given)) => {
+                iom_providers::secrets::verify_easypost(secret, body, given)
+            }
+            _ => false,
+        },
         Verification::SharedSecretHeader => {
             match (
                 loaded.connection("webhook_secret"),

@@ -18,6 +18,7 @@ mod orders;
 mod providers;
 mod returns;
 pub mod session;
+mod shipping;
 
 use std::time::Instant;
 
@@ -140,6 +141,11 @@ pub fn router() -> Router<AppState> {
         .route(
             "/ui/orders/{id}/lines/{line_no}/cancel",
             post(orders::cancel_line),
+        )
+        .route("/ui/orders/{id}/labels", post(shipping::buy))
+        .route(
+            "/ui/orders/{id}/shipments/{shipment_id}/label",
+            get(shipping::label),
         )
         .route("/ui/inventory", get(inventory::list))
         .route("/ui/inventory/{sku}", get(inventory::detail))

@@ -408,16 +408,9 @@ pub async fn detail(
             section.card #shipments {
                 h2 { "Shipments" }
                 @if order.shipments.is_empty() { p.muted { "None yet." } } @else {
-                    table {
-                        thead { tr { th { "Node" } th { "Carrier · tracking" } th { "Lines" } th { "At" } } }
-                        tbody { @for s in &order.shipments { tr {
-                            td { (s.node) }
-                            td { (s.carrier.clone().unwrap_or_default()) " " (s.tracking.clone().unwrap_or_default()) }
-                            td { @for l in &s.lines { "#" (l.line_no) " × " (l.quantity) " " } }
-                            td { (format::time(s.at)) }
-                        } } }
-                    }
+                    (super::shipping::table(&order))
                 }
+                @if can_cancel { (super::shipping::buy_form(&order, csrf)) }
                 @if !order.deliveries.is_empty() {
                     h2 { "Deliveries" }
                     table {

@@ -4,6 +4,7 @@
 mod auth;
 mod browser;
 mod events;
+pub mod fake_easypost;
 mod flows;
 mod fulfillment;
 mod insights;
@@ -18,6 +19,7 @@ mod pull;
 mod return_flow;
 mod returns;
 mod service;
+mod shipping;
 mod shopify_topics;
 mod subscriptions;
 mod ui;
