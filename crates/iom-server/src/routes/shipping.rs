@@ -62,6 +62,9 @@ pub async fn buy(
 ) -> ApiResult<(StatusCode, Json<LabelBought>)> {
     principal.require(Access::Capture)?;
     let order_id = parse_id(&id)?;
+    if principal.limits.is_some() {
+        super::orders::visible_order(&state, &principal, order_id).await?;
+    }
     let bought = shipping::buy_label(&state.store, &state.pipeline, order_id, body.value).await?;
     Ok((
         StatusCode::CREATED,
@@ -90,6 +93,9 @@ pub async fn label(
 ) -> ApiResult<Response> {
     principal.require(Access::Read)?;
     let order_id = parse_id(&id)?;
+    if principal.limits.is_some() {
+        super::orders::visible_order(&state, &principal, order_id).await?;
+    }
     let (format, bytes) = shipping::label_file(&state.store, order_id, shipment_id.clone())
         .await?
         .ok_or_else(|| ApiError::not_found(format!("a label of shipment {shipment_id}")))?;
