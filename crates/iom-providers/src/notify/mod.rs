@@ -97,8 +97,10 @@ impl Template {
         };
         let mut errors = Vec::new();
         for key in object.keys() {
-            if !["event", "channel", "to", "subject", "body", "html", "enabled"]
-                .contains(&key.as_str())
+            if ![
+                "event", "channel", "to", "subject", "body", "html", "enabled",
+            ]
+            .contains(&key.as_str())
             {
                 errors.push(FieldError::new(
                     key.as_str(),
@@ -106,20 +108,19 @@ impl Template {
                 ));
             }
         }
-        let text = |field: &str, required: bool, errors: &mut Vec<FieldError>| match object
-            .get(field)
-        {
-            Some(Value::String(s)) => Some(s.clone()),
-            None | Some(Value::Null) if !required => None,
-            None | Some(Value::Null) => {
-                errors.push(FieldError::new(field, "is required"));
-                None
-            }
-            Some(_) => {
-                errors.push(FieldError::new(field, "must be a string"));
-                None
-            }
-        };
+        let text =
+            |field: &str, required: bool, errors: &mut Vec<FieldError>| match object.get(field) {
+                Some(Value::String(s)) => Some(s.clone()),
+                None | Some(Value::Null) if !required => None,
+                None | Some(Value::Null) => {
+                    errors.push(FieldError::new(field, "is required"));
+                    None
+                }
+                Some(_) => {
+                    errors.push(FieldError::new(field, "must be a string"));
+                    None
+                }
+            };
         let event = text("event", true, &mut errors);
         if let Some(e) = &event
             && !valid_event(e)
@@ -235,9 +236,8 @@ pub const DEFAULT_TO: &str = "{{ order.customer.email }}";
 fn valid_event(e: &str) -> bool {
     e.contains('.')
         && e.len() <= 64
-        && e.split('.').all(|p| {
-            !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c == '_')
-        })
+        && e.split('.')
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
 }
 
 /// The environment every part renders in: lenient about missing values, HTML-escaping only in

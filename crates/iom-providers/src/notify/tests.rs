@@ -10,7 +10,10 @@ fn every_default_renders_against_its_sample() {
         let rendered = template.render(&sample_scope(&template.event)).unwrap();
         assert!(!rendered.to.is_empty(), "{name} has a recipient");
         if template.channel == Channel::Email {
-            assert!(rendered.subject.contains("1001") || name.starts_with("alert"), "{name}");
+            assert!(
+                rendered.subject.contains("1001") || name.starts_with("alert"),
+                "{name}"
+            );
         }
     }
 }
@@ -22,13 +25,23 @@ fn shipped_names_the_carrier_and_links_the_tracking_number() {
         .find(|(n, _)| *n == "order-shipped")
         .unwrap()
         .1;
-    let r = shipped.render(&sample_scope("order.shipment_created")).unwrap();
+    let r = shipped
+        .render(&sample_scope("order.shipment_created"))
+        .unwrap();
     assert_eq!(r.to, ["customer@example.com"]);
     assert!(r.text.contains("with UPS"), "{}", r.text);
-    assert!(r.text.contains("https://www.ups.com/track?tracknum=1Z999AA10123456784"));
+    assert!(
+        r.text
+            .contains("https://www.ups.com/track?tracknum=1Z999AA10123456784")
+    );
     // MiniJinja escapes `/` as well in HTML; a browser reads the entity back.
     let html = r.html.unwrap();
-    assert!(html.contains("<a href=\"https:&#x2f;&#x2f;www.ups.com&#x2f;track?tracknum=1Z999AA10123456784\">"), "{html}");
+    assert!(
+        html.contains(
+            "<a href=\"https:&#x2f;&#x2f;www.ups.com&#x2f;track?tracknum=1Z999AA10123456784\">"
+        ),
+        "{html}"
+    );
 }
 
 #[test]
@@ -40,7 +53,11 @@ fn a_syntax_error_is_named_by_field_and_line() {
     .unwrap_err();
     assert_eq!(errors.len(), 1, "{errors:?}");
     assert_eq!(errors[0].field, "body");
-    assert!(errors[0].message.starts_with("line 3: syntax error"), "{}", errors[0].message);
+    assert!(
+        errors[0].message.starts_with("line 3: syntax error"),
+        "{}",
+        errors[0].message
+    );
 }
 
 #[test]
@@ -51,8 +68,16 @@ fn an_unknown_filter_is_refused_at_save_time() {
     }))
     .unwrap_err();
     assert_eq!(errors[0].field, "html");
-    assert!(errors[0].message.contains("line 2"), "{}", errors[0].message);
-    assert!(errors[0].message.contains("unknown filter"), "{}", errors[0].message);
+    assert!(
+        errors[0].message.contains("line 2"),
+        "{}",
+        errors[0].message
+    );
+    assert!(
+        errors[0].message.contains("unknown filter"),
+        "{}",
+        errors[0].message
+    );
 }
 
 #[test]
