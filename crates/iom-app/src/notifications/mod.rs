@@ -19,13 +19,18 @@
 //! `opted_out` and not sent.
 //!
 //! What is guaranteed, honestly: every notification is handed to the server at least once, and
-//! a second time only when this process cannot know the server accepted it. That is the case
-//! when the process dies between the server's `250` and the commit of `sent` (microseconds to a
-//! few milliseconds, the time of one commit); the row is still `sending` and is sent again when
-//! its claim expires. The resend carries the same `Message-ID` (`<notification id@iom>`), so a
-//! receiver that deduplicates on it (most mail stores do) shows it once. A process that dies
-//! before the server's `250` leaves a transaction the server discards, and the resend is the
-//! only copy. Nothing else sends twice: a failed attempt is recorded before the next one.
+//! a second time only when this process cannot know whether the server accepted it: the process
+//! died between the server's `250` and the commit of `sent`. The row is still `sending` and is
+//! sent again when its claim expires, with the same `Message-ID` (`<notification id@iom>`), so
+//! a receiver that deduplicates on it (most mail stores do) shows it once. That window is one
+//! commit, but with several connections sending at full speed some message is nearly always in
+//! it: the SIGKILL test (`iom-cli`, `notify.rs`) finds a handful of such messages per kill at a
+//! few hundred e-mails a second, and checks that they, and only they, arrive twice. A process
+//! that dies before the server's `250` leaves a transaction the server discards, and the resend
+//! is the only copy. Nothing else sends twice: a failed attempt is recorded before the next one,
+//! and a row claimed by the batch but not yet handed over is sent once after the claim expires.
+//! Closing the window entirely needs the receiver's help (the `Message-ID`) or an SMTP client
+//! that records the hand-over between the message and its final dot; neither is done here.
 
 pub mod derive;
 pub mod send;
@@ -134,7 +139,8 @@ pub enum NotifyError {
     Store(#[from] StoreError),
 }
 
-/// Checks and saves a template; true when the name is new to the store.
+/// Checks and saves a template; true when no template had the name (a default replaced is not
+/// new).
 pub async fn put_template(store: &Store, name: &str, body: &Value) -> Result<bool, NotifyError> {
     let parsed = Template::parse(body);
     let mut errors = Vec::new();
@@ -147,9 +153,11 @@ pub async fn put_template(store: &Store, name: &str, body: &Value) -> Result<boo
     match parsed {
         Ok(template) if errors.is_empty() => {
             let doc = serde_json::to_value(&template).map_err(StoreError::from)?;
-            Ok(store
+            let existed = self::template(store, name).await?.is_some();
+            store
                 .put_notification_template(name.to_owned(), doc)
-                .await?)
+                .await?;
+            Ok(!existed)
         }
         Ok(_) => Err(NotifyError::Invalid(errors)),
         Err(more) => {

@@ -7,6 +7,7 @@ mod flow;
 mod flow_crash;
 mod import;
 mod journey;
+mod notify;
 mod simulate;
 mod token;
 mod two_processes;

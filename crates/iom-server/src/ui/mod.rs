@@ -159,10 +159,7 @@ pub fn router() -> Router<AppState> {
         .route("/ui/tasks/{id}/complete", post(flows::complete_task))
         .route("/ui/runs/{id}/retry", post(flows::retry_run))
         .route("/ui/returns", get(returns::list))
-        .route(
-            "/ui/notification-templates",
-            get(notifications::templates),
-        )
+        .route("/ui/notification-templates", get(notifications::templates))
         .route(
             "/ui/notification-templates/{name}",
             get(notifications::edit).post(notifications::save),

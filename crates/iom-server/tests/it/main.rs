@@ -10,6 +10,7 @@ mod insights;
 mod inventory;
 mod lifecycle;
 mod nodes;
+mod notifications;
 mod orders;
 mod outbound;
 mod policies;
