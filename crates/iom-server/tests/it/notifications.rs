@@ -246,3 +246,70 @@ async fn an_alert_notifies_its_address_through_the_same_outbox() {
         assert_eq!(alert["subject"], format!("Alert stuck: {id}"));
     }
 }
+
+#[tokio::test]
+async fn templates_are_edited_and_previewed_in_the_ui() {
+    use super::ui::UiClient;
+    for app in apps().await {
+        let order = app.create_order("UI-9", &[1]).await;
+        let id = order["id"].as_str().unwrap();
+        let ui = UiClient::sign_in(&app, super::ADMIN).await;
+        let list = ui.get("/ui/notification-templates").await;
+        assert_eq!(list.status, StatusCode::OK);
+        assert!(list.body.contains("order-confirmation"), "{}", list.body);
+
+        // A broken template: the page says which field and line.
+        let page = ui
+            .submit(
+                "/ui/notification-templates/order-delivered",
+                &[
+                    ("csrf", &ui.csrf),
+                    ("event", "order.delivered"),
+                    ("channel", "email"),
+                    ("subject", "Delivered"),
+                    ("body", "one\r\n{{ order.external_id "),
+                    ("enabled", "true"),
+                ],
+            )
+            .await;
+        assert!(page.body.contains("body: line 2"), "{}", page.body);
+
+        let page = ui
+            .submit(
+                "/ui/notification-templates/order-delivered",
+                &[
+                    ("csrf", &ui.csrf),
+                    ("event", "order.delivered"),
+                    ("channel", "email"),
+                    ("subject", "Order {{ order.external_id }} arrived"),
+                    ("body", "Enjoy {{ order.external_id }}"),
+                    ("enabled", "true"),
+                ],
+            )
+            .await;
+        assert!(
+            page.body.contains("The template is saved."),
+            "{}",
+            page.body
+        );
+        let preview = ui
+            .get(&format!(
+                "/ui/notification-templates/order-delivered?order_id={id}"
+            ))
+            .await;
+        assert_eq!(preview.status, StatusCode::OK);
+        assert!(
+            preview.body.contains("Order UI-9 arrived"),
+            "{}",
+            preview.body
+        );
+        assert!(preview.body.contains("Enjoy UI-9"));
+        let listed = ui.get(&format!("/ui/notifications?order_id={id}")).await;
+        assert_eq!(listed.status, StatusCode::OK);
+        assert!(
+            listed.body.contains("order-confirmation"),
+            "{}",
+            listed.body
+        );
+    }
+}
