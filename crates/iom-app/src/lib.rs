@@ -13,6 +13,7 @@
 //!   delivery to subscribers and NATS.
 //! - [`flow`]: the durable flow executor, whose steps call the use cases above.
 //! - [`insights`]: the anomaly and alert worker.
+//! - [`notifications`]: templates, and the e-mails and webhooks business events cause.
 //! - [`access`]: roles, and what each may do.
 //!
 //! [`App`] holds what they share, and [`App::spawn_workers`] starts the background work.
@@ -22,6 +23,7 @@ pub mod flow;
 pub mod fulfillment;
 pub mod insights;
 pub mod inventory;
+pub mod notifications;
 pub mod orders;
 pub mod pipeline;
 pub mod returns;
@@ -58,6 +60,8 @@ pub struct Config {
     pub flows: bool,
     /// Backordered orders are cancelled after this many days without supply; `None` keeps them.
     pub backorder_cancel_days: Option<u32>,
+    /// The SMTP server and the retry policy of notifications.
+    pub notifications: notifications::Settings,
 }
 
 impl Default for Config {
@@ -72,6 +76,7 @@ impl Default for Config {
             anomaly_interval: iom_insights::Interval::Hour,
             flows: true,
             backorder_cancel_days: Some(30),
+            notifications: notifications::Settings::default(),
         }
     }
 }
@@ -111,6 +116,13 @@ impl App {
                 "IOM_MASTER_KEY is not set: provider and subscription secrets cannot be stored"
             );
         }
+        // A bad IOM_SMTP_URL or sender stops the start, not the first e-mail.
+        notifications::send::transport(&config.notifications)?;
+        config
+            .notifications
+            .from
+            .parse::<lettre::message::Mailbox>()
+            .with_context(|| format!("IOM_SMTP_FROM {:?}", config.notifications.from))?;
         let pipeline = Arc::new(pipeline::Pipeline::new(key));
         let executor = flow::Executor::new(
             store.clone(),
@@ -140,7 +152,8 @@ impl App {
     /// Background work: releasing expired reservations, finishing inbound messages a stopped
     /// process left behind, delivering business events to subscriptions (and to NATS when
     /// configured), turning events into outbound documents and sending them, polling the sources
-    /// that must be pulled, looking for anomalies, and running flows.
+    /// that must be pulled, looking for anomalies, deriving and sending notifications, and running
+    /// flows.
     pub fn spawn_workers(&self, config: &Config) -> Vec<JoinHandle<()>> {
         let resume = {
             let app = self.clone();
@@ -162,12 +175,18 @@ impl App {
             pipeline::documents::spawn(self.clone()),
             pipeline::sender::spawn(self.clone()),
             pipeline::pull::spawn(self.clone()),
+            notifications::derive::spawn(self.clone()),
             tokio::spawn(insights::run(
                 self.store.clone(),
                 config.anomaly_interval,
                 config.insights_every,
             )),
         ];
+        match notifications::send::spawn(self.clone(), config.notifications.clone()) {
+            Ok(sender) => workers.push(sender),
+            // Checked in `App::open`; only a changed configuration gets here.
+            Err(e) => tracing::error!(error = %e, "notifications are not sent"),
+        }
         if let Some(url) = config.nats_url.clone().filter(|u| !u.is_empty()) {
             workers.push(pipeline::nats::spawn(self.clone(), url));
         }

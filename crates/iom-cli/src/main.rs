@@ -8,6 +8,7 @@ mod simulate;
 mod token;
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use anyhow::Context;
 
@@ -71,6 +72,23 @@ struct ServeArgs {
     /// Cancel backordered orders after this many days without supply (0: never).
     #[arg(long, env = "IOM_BACKORDER_CANCEL_DAYS", default_value_t = 30)]
     backorder_cancel_days: u32,
+    /// The SMTP server notifications are sent through: `smtp://host:port`,
+    /// `smtps://user:pass@host:port` (without it e-mails wait, `pending`).
+    #[arg(long, env = "IOM_SMTP_URL", hide_env_values = true)]
+    smtp_url: Option<String>,
+    /// The sender of notification e-mails.
+    #[arg(long, env = "IOM_SMTP_FROM", default_value = "iom <iom@localhost>")]
+    smtp_from: String,
+    /// The wait after a notification's first failed attempt, doubling (milliseconds).
+    #[arg(long, env = "IOM_NOTIFY_BACKOFF_MS", default_value_t = 1000)]
+    notify_backoff_ms: u64,
+    /// The longest wait between two attempts at a notification (milliseconds).
+    #[arg(long, env = "IOM_NOTIFY_MAX_BACKOFF_MS", default_value_t = 600_000)]
+    notify_max_backoff_ms: u64,
+    /// How long a notification being sent is held before another process may take it up, when
+    /// the sender died (milliseconds).
+    #[arg(long, env = "IOM_NOTIFY_CLAIM_MS", default_value_t = 60_000)]
+    notify_claim_ms: u64,
 }
 
 fn on_off(text: &str) -> Result<bool, String> {
@@ -129,6 +147,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             flows: args.flows,
             backorder_cancel_days: (args.backorder_cancel_days > 0)
                 .then_some(args.backorder_cancel_days),
+            notifications: iom_app::notifications::Settings {
+                smtp_url: args.smtp_url.filter(|u| !u.is_empty()),
+                from: args.smtp_from,
+                first_backoff: Duration::from_millis(args.notify_backoff_ms.max(1)),
+                max_backoff: Duration::from_millis(args.notify_max_backoff_ms.max(1)),
+                claim: Duration::from_millis(args.notify_claim_ms.max(100)),
+                ..Default::default()
+            },
             ..Default::default()
         },
     })

@@ -14,6 +14,7 @@
 //! - [`inbound`]: a raw document to orders, shipments and a 997, for one instance.
 //! - [`shopify`]: Shopify webhooks by topic (`X-Shopify-Topic`).
 //! - [`secrets`]: connection secrets sealed at rest, and HMAC signatures.
+//! - [`notify`]: notification templates (MiniJinja), checked when saved and rendered per event.
 //!
 //! Parsers do not validate business rules; their output goes through
 //! [`iom_domain::OrderIntake::validate`] like any order posted to the API, so a document from a
@@ -24,6 +25,7 @@ pub mod easypost;
 pub mod inbound;
 pub mod jq;
 pub mod mapping;
+pub mod notify;
 pub mod refund;
 pub mod secrets;
 pub mod shipment;

@@ -90,7 +90,7 @@ fn prometheus() -> PrometheusHandle {
 }
 
 pub fn router(state: AppState) -> Router {
-    use routes::{alerts, insights};
+    use routes::{alerts, insights, notifications};
     use routes::{
         events, flows, fulfillment, health, inventory, nodes, orders, policies, providers, returns,
         shipping, subscriptions,
@@ -197,6 +197,19 @@ pub fn router(state: AppState) -> Router {
         .route("/alerts", get(alerts::list))
         .route("/alerts/{name}", put(alerts::put).get(alerts::get))
         .route("/alerts/{name}/firings", get(alerts::firings))
+        .route(
+            "/notification-templates",
+            get(notifications::list_templates),
+        )
+        .route(
+            "/notification-templates/{name}",
+            put(notifications::put_template).get(notifications::get_template),
+        )
+        .route(
+            "/notification-templates/{name}/preview",
+            post(notifications::preview),
+        )
+        .route("/notifications", get(notifications::list))
         .route("/flows", get(flows::list))
         .route("/flows/{name}", put(flows::put).get(flows::get))
         .route("/flows/{name}/publish", post(flows::publish))

@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{alerts, insights};
+use crate::routes::{alerts, insights, notifications};
 use crate::routes::{
     events, flows, fulfillment, inventory, nodes, orders, policies, providers, returns, shipping,
     subscriptions,
@@ -31,6 +31,8 @@ use crate::routes::{
         returns::close, returns::cancel, returns::get_policy, returns::put_policy,
         insights::kpis, insights::series, insights::anomalies,
         alerts::put, alerts::get, alerts::list, alerts::firings,
+        notifications::list_templates, notifications::get_template, notifications::put_template,
+        notifications::preview, notifications::list,
         flows::put, flows::publish, flows::unpublish, flows::list, flows::get,
         flows::order_runs, flows::list_runs, flows::get_run, flows::retry_run,
         flows::list_tasks, flows::complete_task,
@@ -48,6 +50,7 @@ use crate::routes::{
         (name = "returns", description = "Returns from any origin: authorisation, receipt and disposition, refunds, exchanges, the return policy"),
         (name = "insights", description = "KPIs, chart series and anomalies, live from the order stream"),
         (name = "alerts", description = "Alert definitions and their firings (each an `alert.fired` business event)"),
+        (name = "notifications", description = "Notification templates (MiniJinja, per event and channel) and the e-mails and webhooks sent"),
         (name = "flows", description = "Orchestration: flow definitions and versions, runs and their steps, manual tasks"),
         (name = "policies", description = "Filter and execution policies (CEL), stored as versions, named by flows"),
     )

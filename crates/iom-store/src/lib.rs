@@ -15,6 +15,7 @@ pub mod insights;
 pub mod inventory;
 mod migrate;
 pub mod nodes;
+pub mod notifications;
 mod open;
 pub mod orders;
 pub mod outbound;

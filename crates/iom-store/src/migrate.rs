@@ -41,6 +41,7 @@ const SQLITE: &[(i64, &str)] = &[
     ),
     (19, include_str!("migrations/sqlite/0019_x12_partners.sql")),
     (20, include_str!("migrations/sqlite/0020_outbound_once.sql")),
+    (22, include_str!("migrations/sqlite/0022_notifications.sql")),
     (
         25,
         include_str!("migrations/sqlite/0025_shipping_labels.sql"),
@@ -88,6 +89,10 @@ const POSTGRES: &[(i64, &str)] = &[
     (
         20,
         include_str!("migrations/postgres/0020_outbound_once.sql"),
+    ),
+    (
+        22,
+        include_str!("migrations/postgres/0022_notifications.sql"),
     ),
     (
         25,

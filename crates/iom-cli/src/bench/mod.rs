@@ -10,6 +10,7 @@ mod inventory;
 mod journey;
 mod load;
 mod locate;
+mod notifications;
 mod providers;
 mod returns;
 mod ui;
@@ -43,6 +44,9 @@ pub enum BenchCommand {
     /// Locating a ship-to without coordinates from the shipped place data: load time and memory,
     /// lookup p50/p99 by postal code, city and country.
     Locate(locate::LocateArgs),
+    /// E-mails/s handed to a local SMTP server (aiosmtpd), and order intake with the
+    /// confirmation e-mail on vs off (A B A B).
+    Notifications(notifications::NotificationsArgs),
     /// Server time of every web UI page with 100,000 orders in the store.
     Ui(ui::UiArgs),
     /// Shopify `orders/create` webhooks to committed orders per second: signed posts from
@@ -65,6 +69,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Flow(args) => flow::run(args).await,
         BenchCommand::Journey(args) => journey::run(args).await,
         BenchCommand::Locate(args) => locate::run(args).await,
+        BenchCommand::Notifications(args) => notifications::run(args).await,
         BenchCommand::Ui(args) => ui::run(args).await,
         BenchCommand::Webhooks(args) => webhooks::run(args).await,
         BenchCommand::Carrier(args) => carrier::run(args).await,

@@ -8,6 +8,7 @@ mod flow_crash;
 mod import;
 mod journey;
 mod label_crash;
+mod notify;
 mod simulate;
 mod token;
 mod two_processes;

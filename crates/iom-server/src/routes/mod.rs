@@ -6,6 +6,7 @@ pub mod health;
 pub mod insights;
 pub mod inventory;
 pub mod nodes;
+pub mod notifications;
 pub mod orders;
 pub mod policies;
 pub mod providers;

@@ -17,6 +17,7 @@ const SECTIONS: &[(&str, &str)] = &[
     ("/ui/returns", "Returns"),
     ("/ui/providers", "Providers"),
     ("/ui/subscriptions", "Subscriptions"),
+    ("/ui/notification-templates", "Notifications"),
 ];
 
 fn head(title: &str) -> Markup {

@@ -14,6 +14,7 @@ mod format;
 mod inventory;
 mod layout;
 mod nodes;
+mod notifications;
 mod orders;
 mod providers;
 mod returns;
@@ -164,6 +165,12 @@ pub fn router() -> Router<AppState> {
         .route("/ui/tasks/{id}/complete", post(flows::complete_task))
         .route("/ui/runs/{id}/retry", post(flows::retry_run))
         .route("/ui/returns", get(returns::list))
+        .route("/ui/notification-templates", get(notifications::templates))
+        .route(
+            "/ui/notification-templates/{name}",
+            get(notifications::edit).post(notifications::save),
+        )
+        .route("/ui/notifications", get(notifications::list))
         .layer(middleware::from_fn(same_origin))
         .layer(middleware::from_fn(server_timing));
     pages.route("/", get(|| async { Redirect::to("/ui") }))

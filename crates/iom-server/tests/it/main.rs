@@ -11,6 +11,7 @@ mod insights;
 mod inventory;
 mod lifecycle;
 mod nodes;
+mod notifications;
 mod orders;
 mod outbound;
 mod policies;

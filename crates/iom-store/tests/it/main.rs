@@ -3,6 +3,7 @@
 
 mod events;
 mod inventory;
+mod notifications;
 mod open;
 mod orders;
 mod outbound;

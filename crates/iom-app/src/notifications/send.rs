@@ -1,0 +1,261 @@
+//! Sends the notifications that are due: e-mails through one pooled SMTP transport, webhooks as
+//! POSTs. Each round claims a batch in one transaction (`Store::claim_notifications`: `sending`,
+//! the attempt counted, a claim that expires), then sends the batch over up to
+//! `Settings::connections` connections at once and records each outcome as soon as it is known:
+//! `sent` right after the server's `250`, or the error with the time of the next attempt.
+//!
+//! A permanent refusal (an SMTP 5xx, a webhook 4xx other than 408 and 429) is `dead` at once;
+//! anything else (the server not listening, a timeout, a 4xx reply) is tried again with
+//! exponential backoff until `Settings::attempts`. See the module above for what a crash
+//! between the `250` and the commit means.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use futures_util::StreamExt;
+use iom_store::notifications::{Claim, NotificationRecord};
+use lettre::message::{Mailbox, MultiPart, SinglePart, header::ContentType};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use tokio::task::JoinHandle;
+
+use super::Settings;
+use crate::App;
+
+/// Rows claimed per transaction.
+const BATCH: usize = 200;
+const POLL: Duration = Duration::from_millis(50);
+
+type Smtp = AsyncSmtpTransport<Tokio1Executor>;
+
+/// Builds the pooled transport of `IOM_SMTP_URL`.
+pub fn transport(settings: &Settings) -> anyhow::Result<Option<Smtp>> {
+    let Some(url) = settings.smtp_url.as_deref().filter(|u| !u.is_empty()) else {
+        return Ok(None);
+    };
+    let builder = Smtp::from_url(url)
+        .map_err(|e| anyhow::anyhow!("IOM_SMTP_URL {}: {e}", crate::redact(url)))?;
+    Ok(Some(
+        builder
+            .timeout(Some(Duration::from_secs(30)))
+            .pool_config(
+                lettre::transport::smtp::PoolConfig::new()
+                    .max_size(settings.connections.max(1))
+                    // A connection the server dropped while idle is replaced; keep the idle
+                    // time short so that one is rarely tried.
+                    .idle_timeout(Duration::from_secs(30)),
+            )
+            .build(),
+    ))
+}
+
+/// Starts the sender.
+pub fn spawn(app: App, settings: Settings) -> anyhow::Result<JoinHandle<()>> {
+    let smtp = transport(&settings)?;
+    if smtp.is_none() {
+        tracing::info!("IOM_SMTP_URL is not set: e-mail notifications wait until it is");
+    }
+    let from: Mailbox = settings
+        .from
+        .parse()
+        .map_err(|e| anyhow::anyhow!("IOM_SMTP_FROM {:?}: {e}", settings.from))?;
+    let sender = Arc::new(Sender {
+        app,
+        smtp,
+        from,
+        settings,
+    });
+    Ok(tokio::spawn(async move {
+        loop {
+            match sender.round().await {
+                Ok(0) => tokio::time::sleep(POLL).await,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "notifications: cannot read or claim");
+                    tokio::time::sleep(POLL * 20).await;
+                }
+            }
+        }
+    }))
+}
+
+struct Sender {
+    app: App,
+    smtp: Option<Smtp>,
+    from: Mailbox,
+    settings: Settings,
+}
+
+enum Outcome {
+    Sent,
+    Failed { error: String, permanent: bool },
+}
+
+impl Sender {
+    /// Claims and sends one batch; the number claimed.
+    async fn round(&self) -> Result<usize, iom_store::StoreError> {
+        let now = Utc::now();
+        let due = self
+            .app
+            .store
+            .due_notifications(now, BATCH, self.smtp.is_some())
+            .await?;
+        if due.is_empty() {
+            return Ok(0);
+        }
+        let claim = Claim {
+            until: now + chrono::Duration::from_std(self.settings.claim).unwrap_or_default(),
+        };
+        let keys = due
+            .iter()
+            .filter_map(|n| Some((n.id.clone(), n.next_attempt_at?)))
+            .collect();
+        let claimed = self.app.store.claim_notifications(keys, claim).await?;
+        let mut batch: Vec<NotificationRecord> = due
+            .into_iter()
+            .filter(|n| claimed.contains(&n.id))
+            .collect();
+        for n in &mut batch {
+            n.attempts += 1;
+        }
+        let count = batch.len();
+        futures_util::stream::iter(batch)
+            .for_each_concurrent(self.settings.connections.max(1) as usize, |n| self.one(n))
+            .await;
+        Ok(count)
+    }
+
+    async fn one(&self, n: NotificationRecord) {
+        let started = Instant::now();
+        let outcome = match n.channel.as_str() {
+            "email" => self.email(&n).await,
+            "webhook" => self.webhook(&n).await,
+            other => Outcome::Failed {
+                error: format!("unknown channel {other}"),
+                permanent: true,
+            },
+        };
+        let store = &self.app.store;
+        let result = match outcome {
+            Outcome::Sent => {
+                metrics::counter!("iom_notifications_sent_total", "channel" => n.channel.clone())
+                    .increment(1);
+                store.notification_sent(n.id.clone()).await
+            }
+            Outcome::Failed { error, permanent } => {
+                let attempt = u32::try_from(n.attempts).unwrap_or(u32::MAX);
+                let retry_at = (!permanent && attempt < self.settings.attempts).then(|| {
+                    Utc::now()
+                        + chrono::Duration::from_std(self.settings.backoff(attempt))
+                            .unwrap_or_default()
+                });
+                tracing::info!(notification = %n.id, attempt, %error, retry = retry_at.is_some(),
+                    "notification not delivered");
+                metrics::counter!("iom_notifications_failed_total", "channel" => n.channel.clone())
+                    .increment(1);
+                store
+                    .notification_failed(n.id.clone(), error, retry_at)
+                    .await
+            }
+        };
+        if let Err(e) = result {
+            // The claim expires and the row is taken up again: at least once.
+            tracing::warn!(notification = %n.id, error = %e, "cannot record a notification's outcome");
+        }
+        tracing::trace!(notification = %n.id, elapsed = ?started.elapsed(), "notification attempt");
+    }
+
+    async fn email(&self, n: &NotificationRecord) -> Outcome {
+        let Some(smtp) = &self.smtp else {
+            return Outcome::Failed {
+                error: "IOM_SMTP_URL is not set".into(),
+                permanent: false,
+            };
+        };
+        let message = match message(&self.from, n) {
+            Ok(m) => m,
+            Err(error) => {
+                return Outcome::Failed {
+                    error,
+                    permanent: true,
+                };
+            }
+        };
+        match smtp.send(message).await {
+            Ok(_) => Outcome::Sent,
+            Err(e) => Outcome::Failed {
+                permanent: e.is_permanent(),
+                error: format!("SMTP: {e}"),
+            },
+        }
+    }
+
+    async fn webhook(&self, n: &NotificationRecord) -> Outcome {
+        let json = serde_json::from_str::<serde_json::Value>(&n.body).is_ok();
+        let result = self
+            .app
+            .pipeline
+            .http
+            .post(&n.recipient)
+            .timeout(Duration::from_secs(30))
+            .header(
+                "Content-Type",
+                if json {
+                    "application/json"
+                } else {
+                    "text/plain; charset=utf-8"
+                },
+            )
+            .header("X-IOM-Notification-Id", &n.id)
+            .header("X-IOM-Event-Seq", n.event_seq.to_string())
+            .header("X-IOM-Template", &n.template)
+            .body(n.body.clone())
+            .send()
+            .await;
+        match result {
+            Ok(r) if r.status().is_success() => Outcome::Sent,
+            Ok(r) => {
+                let s = r.status();
+                Outcome::Failed {
+                    error: format!("{} answered {s}", n.recipient),
+                    permanent: s.is_client_error() && s.as_u16() != 408 && s.as_u16() != 429,
+                }
+            }
+            Err(e) => Outcome::Failed {
+                error: format!("{}: {e}", n.recipient),
+                permanent: false,
+            },
+        }
+    }
+}
+
+/// The e-mail of a notification: plain text, with an HTML alternative when the template has
+/// one. Its `Message-ID` is derived from the notification's id, so a resend is recognisable.
+pub fn message(from: &Mailbox, n: &NotificationRecord) -> Result<Message, String> {
+    let to: Mailbox = n
+        .recipient
+        .parse()
+        .map_err(|e| format!("{:?} is not an e-mail address: {e}", n.recipient))?;
+    let builder = Message::builder()
+        .from(from.clone())
+        .to(to)
+        .subject(n.subject.clone())
+        .message_id(Some(message_id(&n.id)));
+    let built = match &n.html {
+        Some(html) => builder.multipart(MultiPart::alternative_plain_html(
+            n.body.clone(),
+            html.clone(),
+        )),
+        None => builder.singlepart(
+            SinglePart::builder()
+                .header(ContentType::TEXT_PLAIN)
+                .body(n.body.clone()),
+        ),
+    };
+    built.map_err(|e| e.to_string())
+}
+
+/// `<ID@iom>`: the same for every attempt at one notification.
+pub fn message_id(id: &str) -> String {
+    format!("<{id}@iom>")
+}

@@ -1,0 +1,369 @@
+//! Notification templates an operator saved, and the notifications derived from business events
+//! (`notifications` table): recorded once per (event, template, recipient) with the cursor of the
+//! consumer that derived them, then claimed, sent and marked by the sender
+//! (`iom_app::notifications`).
+//!
+//! A claim is a compare-and-set on `next_attempt_at`: the row moves to `sending`, its attempt
+//! is counted and its next look is pushed past the claim's expiry, all before the message is
+//! handed over, so of several processes only one sends a given attempt and a process that died
+//! leaves a visible `sending` row that is taken up again when the claim expires.
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use crate::db::{Conn, Row, Value};
+use crate::{Store, StoreError, from_micros, micros};
+use iom_domain::EventDraft;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TemplateRecord {
+    pub name: String,
+    /// The template as the API takes it (`iom_providers::notify::Template`).
+    pub doc: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A notification to record, as the consumer derived it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewNotification {
+    pub event_seq: i64,
+    pub event_type: String,
+    pub template: String,
+    pub channel: String,
+    pub recipient: String,
+    pub order_id: Option<String>,
+    pub subject: String,
+    pub body: String,
+    pub html: Option<String>,
+    /// Recorded but not to be sent: the customer or the channel opted out of the template, or it
+    /// could not be rendered (the error says why).
+    pub skipped: Option<Skip>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Skip {
+    OptedOut(String),
+    Failed(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NotificationRecord {
+    pub id: String,
+    pub event_seq: i64,
+    pub event_type: String,
+    pub template: String,
+    pub channel: String,
+    pub recipient: String,
+    pub order_id: Option<String>,
+    pub subject: String,
+    pub body: String,
+    pub html: Option<String>,
+    /// `pending`, `sending`, `sent`, `failed` (retried at `next_attempt_at`), `dead` (no more
+    /// attempts) or `opted_out`.
+    pub status: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+/// A claimed notification may be taken again after its claim expired (the claimant died).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Claim {
+    pub until: DateTime<Utc>,
+}
+
+const COLUMNS: &str = "id, event_seq, event_type, template, channel, recipient, order_id, subject,
+    body, html, status, attempts, last_error, next_attempt_at, created_at, updated_at, sent_at";
+
+fn record(mut r: Row) -> Result<NotificationRecord, StoreError> {
+    Ok(NotificationRecord {
+        id: r.text(0)?.to_owned(),
+        event_seq: r.int(1)?,
+        event_type: r.text(2)?.to_owned(),
+        template: r.text(3)?.to_owned(),
+        channel: r.text(4)?.to_owned(),
+        recipient: r.text(5)?.to_owned(),
+        order_id: r.opt_text(6)?.map(str::to_owned),
+        subject: r.take_text(7)?,
+        body: r.take_text(8)?,
+        html: r.take_opt_text(9)?,
+        status: r.text(10)?.to_owned(),
+        attempts: r.int(11)?,
+        last_error: r.take_opt_text(12)?,
+        next_attempt_at: r.opt_int(13)?.map(from_micros),
+        created_at: from_micros(r.int(14)?),
+        updated_at: from_micros(r.int(15)?),
+        sent_at: r.opt_int(16)?.map(from_micros),
+    })
+}
+
+fn template_record(mut r: Row) -> Result<TemplateRecord, StoreError> {
+    let doc = r.take_text(1)?;
+    Ok(TemplateRecord {
+        name: r.text(0)?.to_owned(),
+        doc: serde_json::from_str(&doc)?,
+        created_at: from_micros(r.int(2)?),
+        updated_at: from_micros(r.int(3)?),
+    })
+}
+
+impl Store {
+    /// Saves a template (checked by the caller); true when it is new. A configuration event
+    /// records the change.
+    pub async fn put_notification_template(
+        &self,
+        name: String,
+        doc: serde_json::Value,
+    ) -> Result<bool, StoreError> {
+        self.write(move |tx| {
+            let now = micros(tx.now());
+            let text = doc.to_string();
+            let existed = tx
+                .conn()
+                .query_one(
+                    "SELECT 1 FROM notification_templates WHERE name = $1",
+                    &[Value::Text(&name)],
+                )?
+                .is_some();
+            tx.conn().execute(
+                "INSERT INTO notification_templates (name, doc, created_at, updated_at)
+                 VALUES ($1, $2, $3, $3)
+                 ON CONFLICT (name) DO UPDATE SET doc = excluded.doc, updated_at = excluded.updated_at",
+                &[Value::Text(&name), Value::Text(&text), Value::Int(now)],
+            )?;
+            tx.emit(EventDraft::new(
+                "notification_template.saved",
+                format!("notification-template:{name}"),
+                json!({"name": name, "template": doc}),
+            ));
+            Ok(!existed)
+        })
+        .await
+    }
+
+    pub async fn list_notification_templates(&self) -> Result<Vec<TemplateRecord>, StoreError> {
+        self.read(|c| {
+            c.query(
+                "SELECT name, doc, created_at, updated_at FROM notification_templates ORDER BY name",
+                &[],
+            )?
+            .into_iter()
+            .map(template_record)
+            .collect()
+        })
+        .await
+    }
+
+    /// Records the notifications derived from the events in `(from, to]` and moves `consumer`'s
+    /// cursor to `to`, in one transaction; false (and nothing written) when the cursor was not
+    /// at `from` any more (another process got there first). A (event, template, recipient)
+    /// recorded before is left as it is.
+    pub async fn commit_notifications(
+        &self,
+        consumer: String,
+        from: i64,
+        to: i64,
+        rows: Vec<NewNotification>,
+    ) -> Result<bool, StoreError> {
+        self.write(move |tx| {
+            let now = micros(tx.now());
+            let moved = tx.conn().execute(
+                "UPDATE delivery_cursors SET cursor = $3, delivered = delivered + 1, attempts = 0,
+                     last_error = NULL, last_attempt_at = $4, last_success_at = $4
+                 WHERE consumer = $1 AND cursor = $2",
+                &[
+                    Value::Text(&consumer),
+                    Value::Int(from),
+                    Value::Int(to),
+                    Value::Int(now),
+                ],
+            )?;
+            if moved != 1 {
+                return Ok(false);
+            }
+            for n in rows {
+                let id = uuid::Uuid::now_v7().to_string();
+                let (status, error, next) = match &n.skipped {
+                    None => ("pending", None, Value::Int(now)),
+                    Some(Skip::OptedOut(why)) => ("opted_out", Some(why.as_str()), Value::Null),
+                    Some(Skip::Failed(why)) => ("dead", Some(why.as_str()), Value::Null),
+                };
+                tx.conn().execute(
+                    "INSERT INTO notifications (id, event_seq, event_type, template, channel,
+                         recipient, order_id, subject, body, html, status, attempts, last_error,
+                         next_attempt_at, created_at, updated_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, $12, $13, $14, $14)
+                     ON CONFLICT (event_seq, template, recipient) DO NOTHING",
+                    &[
+                        Value::Text(&id),
+                        Value::Int(n.event_seq),
+                        Value::Text(&n.event_type),
+                        Value::Text(&n.template),
+                        Value::Text(&n.channel),
+                        Value::Text(&n.recipient),
+                        n.order_id.as_deref().map_or(Value::Null, Value::Text),
+                        Value::Text(&n.subject),
+                        Value::Text(&n.body),
+                        n.html.as_deref().map_or(Value::Null, Value::Text),
+                        Value::Text(status),
+                        error.map_or(Value::Null, Value::Text),
+                        next,
+                        Value::Int(now),
+                    ],
+                )?;
+            }
+            Ok(true)
+        })
+        .await
+    }
+
+    /// Notifications whose next attempt is due at `now` (pending, failed and due again, or
+    /// claimed by a process whose claim expired), oldest due first. Without `email` (no SMTP
+    /// server is set up) e-mails are left waiting.
+    pub async fn due_notifications(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+        email: bool,
+    ) -> Result<Vec<NotificationRecord>, StoreError> {
+        self.read(move |c| {
+            c.query(
+                &format!(
+                    "SELECT {COLUMNS} FROM notifications
+                     WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= $1{}
+                     ORDER BY next_attempt_at, id LIMIT {}",
+                    if email { "" } else { " AND channel <> 'email'" },
+                    limit.clamp(1, 10_000)
+                ),
+                &[Value::Int(micros(now))],
+            )?
+            .into_iter()
+            .map(record)
+            .collect()
+        })
+        .await
+    }
+
+    /// Claims the given notifications (each with the `next_attempt_at` it was read with) in one
+    /// transaction: `sending`, one more attempt, not looked at again before `claim.until`. The
+    /// ids claimed; one another process claimed first is left out.
+    pub async fn claim_notifications(
+        &self,
+        due: Vec<(String, DateTime<Utc>)>,
+        claim: Claim,
+    ) -> Result<Vec<String>, StoreError> {
+        self.write(move |tx| {
+            let now = micros(tx.now());
+            let mut claimed = Vec::with_capacity(due.len());
+            for (id, at) in due {
+                let n = tx.conn().execute(
+                    "UPDATE notifications SET status = 'sending', attempts = attempts + 1,
+                         next_attempt_at = $3, updated_at = $4
+                     WHERE id = $1 AND next_attempt_at = $2",
+                    &[
+                        Value::Text(&id),
+                        Value::Int(micros(at)),
+                        Value::Int(micros(claim.until)),
+                        Value::Int(now),
+                    ],
+                )?;
+                if n == 1 {
+                    claimed.push(id);
+                }
+            }
+            Ok(claimed)
+        })
+        .await
+    }
+
+    /// The server accepted the notification.
+    pub async fn notification_sent(&self, id: String) -> Result<(), StoreError> {
+        self.write(move |tx| {
+            let now = micros(tx.now());
+            tx.conn().execute(
+                "UPDATE notifications SET status = 'sent', next_attempt_at = NULL, last_error = NULL,
+                     sent_at = $2, updated_at = $2
+                 WHERE id = $1 AND status = 'sending'",
+                &[Value::Text(&id), Value::Int(now)],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// An attempt failed: tried again at `retry_at`, or `dead` without one.
+    pub async fn notification_failed(
+        &self,
+        id: String,
+        error: String,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError> {
+        self.write(move |tx| {
+            let now = micros(tx.now());
+            tx.conn().execute(
+                "UPDATE notifications SET status = $2, last_error = $3, next_attempt_at = $4,
+                     updated_at = $5
+                 WHERE id = $1 AND status = 'sending'",
+                &[
+                    Value::Text(&id),
+                    Value::Text(if retry_at.is_some() { "failed" } else { "dead" }),
+                    Value::Text(&error),
+                    retry_at.map_or(Value::Null, |t| Value::Int(micros(t))),
+                    Value::Int(now),
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Notifications newest first, of one order when `order_id` is given; `cursor` is the last
+    /// id of the previous page.
+    pub async fn list_notifications(
+        &self,
+        order_id: Option<String>,
+        cursor: Option<String>,
+        limit: usize,
+    ) -> Result<Vec<NotificationRecord>, StoreError> {
+        self.read(move |c| list(c, order_id.as_deref(), cursor.as_deref(), limit))
+            .await
+    }
+
+    /// How many notifications are in each status (for the bench and the UI).
+    pub async fn notification_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        self.read(|c| {
+            c.query(
+                "SELECT status, COUNT(*) FROM notifications GROUP BY status ORDER BY status",
+                &[],
+            )?
+            .into_iter()
+            .map(|r| Ok((r.text(0)?.to_owned(), r.int(1)?)))
+            .collect()
+        })
+        .await
+    }
+}
+
+fn list(
+    c: &mut dyn Conn,
+    order_id: Option<&str>,
+    cursor: Option<&str>,
+    limit: usize,
+) -> Result<Vec<NotificationRecord>, StoreError> {
+    let mut sql = format!("SELECT {COLUMNS} FROM notifications WHERE 1 = 1");
+    let mut params = Vec::new();
+    if let Some(o) = order_id {
+        params.push(Value::Text(o));
+        sql.push_str(&format!(" AND order_id = ${}", params.len()));
+    }
+    if let Some(k) = cursor {
+        params.push(Value::Text(k));
+        sql.push_str(&format!(" AND id < ${}", params.len()));
+    }
+    sql.push_str(&format!(" ORDER BY id DESC LIMIT {}", limit.clamp(1, 1000)));
+    c.query(&sql, &params)?.into_iter().map(record).collect()
+}
