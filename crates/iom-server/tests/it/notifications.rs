@@ -304,6 +304,8 @@ async fn templates_are_edited_and_previewed_in_the_ui() {
             preview.body
         );
         assert!(preview.body.contains("Enjoy UI-9"));
+        // The confirmation is recorded by a worker from the order's event: wait for it.
+        notifications_of(&app, id, 1).await;
         let listed = ui.get(&format!("/ui/notifications?order_id={id}")).await;
         assert_eq!(listed.status, StatusCode::OK);
         assert!(
