@@ -416,6 +416,9 @@ async fn sigkill_while_sending_resends_only_what_was_accepted_unrecorded() {
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
         server.kill().await;
+        // A message whose data had all reached the server before the kill is still being
+        // accepted there: let the server settle before reading what it received.
+        tokio::time::sleep(Duration::from_secs(1)).await;
         let at_kill = sink.messages().len();
 
         // What the killed process left: rows still `sending`, and of those how many the server
