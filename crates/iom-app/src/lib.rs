@@ -117,7 +117,7 @@ impl App {
             );
         }
         // A bad IOM_SMTP_URL or sender stops the start, not the first e-mail.
-        notifications::send::transport(&config.notifications)?;
+        notifications::send::server(&config.notifications)?;
         config
             .notifications
             .from

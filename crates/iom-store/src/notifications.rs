@@ -7,6 +7,13 @@
 //! is counted and its next look is pushed past the claim's expiry, all before the message is
 //! handed over, so of several processes only one sends a given attempt and a process that died
 //! leaves a visible `sending` row that is taken up again when the claim expires.
+//!
+//! An e-mail has one more step: right before its message goes to the server, the sender moves
+//! the row from `sending` to `handing` (a compare-and-set on its claim, so a process whose claim
+//! expired and was taken over cannot hand it over too). A claim that expires on a `sending` row
+//! means the server holds nothing and the row is sent again; on a `handing` row it means the
+//! server may hold the message, and the row becomes `unknown` instead: never sent twice, and
+//! listed for an operator to look at.
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -14,6 +21,10 @@ use serde_json::json;
 use crate::db::{Conn, Row, Value};
 use crate::{Store, StoreError, from_micros, micros};
 use iom_domain::EventDraft;
+
+/// Why a notification is `unknown` after its sender stopped.
+pub const IN_DOUBT: &str = "the process sending it stopped while handing it to the server: \
+     it may or may not have arrived, and is not sent again";
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct TemplateRecord {
@@ -59,8 +70,9 @@ pub struct NotificationRecord {
     pub subject: String,
     pub body: String,
     pub html: Option<String>,
-    /// `pending`, `sending`, `sent`, `failed` (retried at `next_attempt_at`), `dead` (no more
-    /// attempts) or `opted_out`.
+    /// `pending`, `sending`, `handing` (its message on the way to the server), `sent`, `failed`
+    /// (retried at `next_attempt_at`), `dead` (no more attempts), `unknown` (the process sending
+    /// it stopped while the message was on its way; not sent again) or `opted_out`.
     pub status: String,
     pub attempts: i64,
     pub last_error: Option<String>,
@@ -260,6 +272,21 @@ impl Store {
             let now = micros(tx.now());
             let mut claimed = Vec::with_capacity(due.len());
             for (id, at) in due {
+                // A hand-over that was under way when its sender stopped.
+                let in_doubt = tx.conn().execute(
+                    "UPDATE notifications SET status = 'unknown', next_attempt_at = NULL,
+                         last_error = $3, updated_at = $4
+                     WHERE id = $1 AND next_attempt_at = $2 AND status = 'handing'",
+                    &[
+                        Value::Text(&id),
+                        Value::Int(micros(at)),
+                        Value::Text(IN_DOUBT),
+                        Value::Int(now),
+                    ],
+                )?;
+                if in_doubt == 1 {
+                    continue;
+                }
                 let n = tx.conn().execute(
                     "UPDATE notifications SET status = 'sending', attempts = attempts + 1,
                          next_attempt_at = $3, updated_at = $4
@@ -280,6 +307,41 @@ impl Store {
         .await
     }
 
+    /// The message of a claimed notification is about to go to the server: `handing`, if the
+    /// claim (`until`) is still this sender's. false when it is not (the claim expired and
+    /// another process took the row), and then the message must not be sent.
+    pub async fn notification_handing(
+        &self,
+        id: String,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.write(move |tx| {
+            let now = micros(tx.now());
+            let n = tx.conn().execute(
+                "UPDATE notifications SET status = 'handing', updated_at = $3
+                 WHERE id = $1 AND status = 'sending' AND next_attempt_at = $2",
+                &[Value::Text(&id), Value::Int(micros(until)), Value::Int(now)],
+            )?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    /// The message went out but no reply came: `unknown`, not sent again.
+    pub async fn notification_in_doubt(&self, id: String, error: String) -> Result<(), StoreError> {
+        self.write(move |tx| {
+            let now = micros(tx.now());
+            tx.conn().execute(
+                "UPDATE notifications SET status = 'unknown', next_attempt_at = NULL,
+                     last_error = $2, updated_at = $3
+                 WHERE id = $1 AND status = 'handing'",
+                &[Value::Text(&id), Value::Text(&error), Value::Int(now)],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
     /// The server accepted the notification.
     pub async fn notification_sent(&self, id: String) -> Result<(), StoreError> {
         self.write(move |tx| {
@@ -287,7 +349,7 @@ impl Store {
             tx.conn().execute(
                 "UPDATE notifications SET status = 'sent', next_attempt_at = NULL, last_error = NULL,
                      sent_at = $2, updated_at = $2
-                 WHERE id = $1 AND status = 'sending'",
+                 WHERE id = $1 AND status IN ('sending', 'handing')",
                 &[Value::Text(&id), Value::Int(now)],
             )?;
             Ok(())
@@ -307,7 +369,7 @@ impl Store {
             tx.conn().execute(
                 "UPDATE notifications SET status = $2, last_error = $3, next_attempt_at = $4,
                      updated_at = $5
-                 WHERE id = $1 AND status = 'sending'",
+                 WHERE id = $1 AND status IN ('sending', 'handing')",
                 &[
                     Value::Text(&id),
                     Value::Text(if retry_at.is_some() { "failed" } else { "dead" }),

@@ -18,22 +18,23 @@
 //! order's `attributes.notifications_opt_out` (a list of names, or `true`) is recorded as
 //! `opted_out` and not sent.
 //!
-//! What is guaranteed, honestly: every notification is handed to the server at least once, and
-//! a second time only when this process cannot know whether the server accepted it: the process
-//! died between the server's `250` and the commit of `sent`. The row is still `sending` and is
-//! sent again when its claim expires, with the same `Message-ID` (`<notification id@iom>`), so
-//! a receiver that deduplicates on it (most mail stores do) shows it once. That window is one
-//! commit, but with several connections sending at full speed some message is nearly always in
-//! it: the SIGKILL test (`iom-cli`, `notify.rs`) finds a handful of such messages per kill at a
-//! few hundred e-mails a second, and checks that they, and only they, arrive twice. A process
-//! that dies before the server's `250` leaves a transaction the server discards, and the resend
-//! is the only copy. Nothing else sends twice: a failed attempt is recorded before the next one,
-//! and a row claimed by the batch but not yet handed over is sent once after the claim expires.
-//! Closing the window entirely needs the receiver's help (the `Message-ID`) or an SMTP client
-//! that records the hand-over between the message and its final dot; neither is done here.
+//! What is guaranteed: an e-mail reaches the server once. Right before its message goes out
+//! (after the server's `354`), the row moves from `sending` to `handing` in its own commit, a
+//! compare-and-set on this sender's claim. A process that dies before that commit leaves a
+//! `sending` row and a server transaction without its final dot, which the server discards:
+//! the row is sent again when its claim expires, and that is the only copy. A process that
+//! dies after it leaves a `handing` row, which is never sent again: when its claim expires it
+//! becomes `unknown` ("may or may not have arrived"), listed at `GET /api/v1/notifications`.
+//! Only a crash between that commit and the message's last byte (the time it takes to wake
+//! the sender and write the message) can leave an `unknown` e-mail that did not arrive; the SIGKILL test (`iom-cli`, `notify.rs`)
+//! kills `iom serve` while hundreds of e-mails a second flow and checks that none arrives
+//! twice and that every one that is not `unknown` arrives. Every e-mail carries a `Message-ID`
+//! derived from its row (`<notification id@iom>`). Webhooks have no such point: one whose
+//! sender died mid-request is sent again, with the same `X-IOM-Notification-Id`.
 
 pub mod derive;
 pub mod send;
+pub mod smtp;
 
 use std::time::Duration;
 

@@ -1,57 +1,47 @@
-//! Sends the notifications that are due: e-mails through one pooled SMTP transport, webhooks as
-//! POSTs. Each round claims a batch in one transaction (`Store::claim_notifications`: `sending`,
-//! the attempt counted, a claim that expires), then sends the batch over up to
-//! `Settings::connections` connections at once and records each outcome as soon as it is known:
-//! `sent` right after the server's `250`, or the error with the time of the next attempt.
+//! Sends the notifications that are due: e-mails over SMTP connections kept open
+//! ([`super::smtp`]), webhooks as POSTs. Each round claims a batch in one transaction
+//! (`Store::claim_notifications`: `sending`, the attempt counted, a claim that expires), then
+//! sends the batch over up to `Settings::connections` connections at once and records each
+//! outcome as soon as it is known.
 //!
-//! A permanent refusal (an SMTP 5xx, a webhook 4xx other than 408 and 429) is `dead` at once;
-//! anything else (the server not listening, a timeout, a 4xx reply) is tried again with
-//! exponential backoff until `Settings::attempts`. See the module above for what a crash
-//! between the `250` and the commit means.
+//! An e-mail is recorded `handing` between the server's `354` and its message, then `sent`
+//! after the server's `250`, or the error with the time of the next attempt. A permanent refusal
+//! (an SMTP 5xx, a webhook 4xx other than 408 and 429) is `dead` at once; anything else (the
+//! server not listening, a timeout, a 4xx reply) is tried again with exponential backoff until
+//! `Settings::attempts`. A message that went out with no reply is `unknown`, as is one whose
+//! sender died while it was `handing`: see the module above.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use iom_store::notifications::{Claim, NotificationRecord};
+use lettre::Message;
 use lettre::message::{Mailbox, MultiPart, SinglePart, header::ContentType};
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use tokio::task::JoinHandle;
 
 use super::Settings;
+use super::smtp::{Handover, Server, Smtp};
 use crate::App;
 
 /// Rows claimed per transaction.
 const BATCH: usize = 200;
 const POLL: Duration = Duration::from_millis(50);
 
-type Smtp = AsyncSmtpTransport<Tokio1Executor>;
-
-/// Builds the pooled transport of `IOM_SMTP_URL`.
-pub fn transport(settings: &Settings) -> anyhow::Result<Option<Smtp>> {
+/// The SMTP server of `IOM_SMTP_URL`, when one is set.
+pub fn server(settings: &Settings) -> anyhow::Result<Option<Server>> {
     let Some(url) = settings.smtp_url.as_deref().filter(|u| !u.is_empty()) else {
         return Ok(None);
     };
-    let builder = Smtp::from_url(url)
-        .map_err(|e| anyhow::anyhow!("IOM_SMTP_URL {}: {e}", crate::redact(url)))?;
-    Ok(Some(
-        builder
-            .timeout(Some(Duration::from_secs(30)))
-            .pool_config(
-                lettre::transport::smtp::PoolConfig::new()
-                    .max_size(settings.connections.max(1))
-                    // A connection the server dropped while idle is replaced; keep the idle
-                    // time short so that one is rarely tried.
-                    .idle_timeout(Duration::from_secs(30)),
-            )
-            .build(),
-    ))
+    Server::parse(url)
+        .map(Some)
+        .map_err(|e| anyhow::anyhow!("IOM_SMTP_URL {}: {e}", crate::redact(url)))
 }
 
 /// Starts the sender.
 pub fn spawn(app: App, settings: Settings) -> anyhow::Result<JoinHandle<()>> {
-    let smtp = transport(&settings)?;
+    let smtp = server(&settings)?.map(Smtp::new);
     if smtp.is_none() {
         tracing::info!("IOM_SMTP_URL is not set: e-mail notifications wait until it is");
     }
@@ -88,7 +78,16 @@ struct Sender {
 
 enum Outcome {
     Sent,
-    Failed { error: String, permanent: bool },
+    Failed {
+        error: String,
+        permanent: bool,
+    },
+    /// Another process holds the notification now; it records the outcome.
+    Withdrawn,
+    /// The message went out and no reply came.
+    InDoubt {
+        error: String,
+    },
 }
 
 impl Sender {
@@ -120,15 +119,17 @@ impl Sender {
         }
         let count = batch.len();
         futures_util::stream::iter(batch)
-            .for_each_concurrent(self.settings.connections.max(1) as usize, |n| self.one(n))
+            .for_each_concurrent(self.settings.connections.max(1) as usize, |n| {
+                self.one(n, claim.until)
+            })
             .await;
         Ok(count)
     }
 
-    async fn one(&self, n: NotificationRecord) {
+    async fn one(&self, n: NotificationRecord, claimed_until: DateTime<Utc>) {
         let started = Instant::now();
         let outcome = match n.channel.as_str() {
-            "email" => self.email(&n).await,
+            "email" => self.email(&n, claimed_until).await,
             "webhook" => self.webhook(&n).await,
             other => Outcome::Failed {
                 error: format!("unknown channel {other}"),
@@ -157,6 +158,13 @@ impl Sender {
                     .notification_failed(n.id.clone(), error, retry_at)
                     .await
             }
+            Outcome::Withdrawn => Ok(()),
+            Outcome::InDoubt { error } => {
+                tracing::warn!(notification = %n.id, %error, "notification handed over without a reply");
+                metrics::counter!("iom_notifications_unknown_total", "channel" => n.channel.clone())
+                    .increment(1);
+                store.notification_in_doubt(n.id.clone(), error).await
+            }
         };
         if let Err(e) = result {
             // The claim expires and the row is taken up again: at least once.
@@ -165,7 +173,7 @@ impl Sender {
         tracing::trace!(notification = %n.id, elapsed = ?started.elapsed(), "notification attempt");
     }
 
-    async fn email(&self, n: &NotificationRecord) -> Outcome {
+    async fn email(&self, n: &NotificationRecord, claimed_until: DateTime<Utc>) -> Outcome {
         let Some(smtp) = &self.smtp else {
             return Outcome::Failed {
                 error: "IOM_SMTP_URL is not set".into(),
@@ -181,12 +189,29 @@ impl Sender {
                 };
             }
         };
-        match smtp.send(message).await {
-            Ok(_) => Outcome::Sent,
-            Err(e) => Outcome::Failed {
-                permanent: e.is_permanent(),
-                error: format!("SMTP: {e}"),
-            },
+        let handing = || async {
+            match self
+                .app
+                .store
+                .notification_handing(n.id.clone(), claimed_until)
+                .await
+            {
+                Ok(ours) => ours,
+                Err(e) => {
+                    // Not recorded, so not sent: the claim expires and the row is tried again.
+                    tracing::warn!(notification = %n.id, error = %e, "cannot record a hand-over");
+                    false
+                }
+            }
+        };
+        match smtp
+            .send(message.envelope(), &message.formatted(), handing)
+            .await
+        {
+            Handover::Accepted => Outcome::Sent,
+            Handover::NotDelivered { error, permanent } => Outcome::Failed { error, permanent },
+            Handover::Withdrawn => Outcome::Withdrawn,
+            Handover::InDoubt { error } => Outcome::InDoubt { error },
         }
     }
 

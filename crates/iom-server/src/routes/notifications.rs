@@ -215,8 +215,9 @@ pub struct NotificationView {
     pub channel: String,
     pub recipient: String,
     pub subject: String,
-    /// `pending`, `sending`, `sent`, `failed` (tried again at `next_attempt_at`), `dead` or
-    /// `opted_out`.
+    /// `pending`, `sending`, `handing` (its message on the way to the server), `sent`, `failed`
+    /// (tried again at `next_attempt_at`), `dead`, `unknown` (its sender stopped while handing
+    /// it over: it may or may not have arrived, and is not sent again) or `opted_out`.
     pub status: String,
     pub attempts: i64,
     pub last_error: Option<String>,
