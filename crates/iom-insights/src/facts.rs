@@ -252,6 +252,49 @@ impl ShipmentFacts {
     }
 }
 
+/// A shipment the carrier's tracker reported delivered, with the promise it carried.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliveryFacts {
+    pub shipment_id: String,
+    pub delivered_at: DateTime<Utc>,
+    /// The label's promise, else the earliest promise among the shipment's lines.
+    pub promised_at: Option<DateTime<Utc>>,
+}
+
+impl DeliveryFacts {
+    /// The shipments of `order` that became delivered since `before`.
+    pub fn new_deliveries(before: Option<&Order>, order: &Order) -> Vec<DeliveryFacts> {
+        order
+            .shipments
+            .iter()
+            .filter_map(|s| {
+                let delivered_at = s.delivered_at?;
+                let was_delivered = before
+                    .and_then(|b| b.shipments.iter().find(|o| o.id == s.id))
+                    .is_some_and(|o| o.delivered_at.is_some());
+                if was_delivered {
+                    return None;
+                }
+                let promised_at = s
+                    .label
+                    .as_ref()
+                    .and_then(|l| l.promised_delivery_at)
+                    .or_else(|| {
+                        s.lines
+                            .iter()
+                            .filter_map(|l| order.line(l.line_no)?.promised_delivery_at)
+                            .min()
+                    });
+                Some(DeliveryFacts {
+                    shipment_id: s.id.clone(),
+                    delivered_at,
+                    promised_at,
+                })
+            })
+            .collect()
+    }
+}
+
 /// Great-circle distance in kilometres (mean earth radius 6,371 km). Written here because the
 /// engine crates may depend on the domain only; `iom-sourcing` uses the same formula for planning.
 pub fn haversine_km(a: GeoPoint, b: GeoPoint) -> f64 {

@@ -134,6 +134,14 @@ pub struct PeriodSums {
     pub revenue_micros: BTreeMap<String, i64>,
 }
 
+/// The carrier-tracked shipments delivered in the window that carried a promise.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeliverySums {
+    pub delivered: i64,
+    /// Delivered after `promised_delivery_at`.
+    pub late: i64,
+}
+
 /// Everything the store aggregates for one report.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KpiInputs {
@@ -146,6 +154,7 @@ pub struct KpiInputs {
     /// The top products by units, most first.
     pub products: Vec<ProductSums>,
     pub providers: Vec<ProviderSums>,
+    pub deliveries: DeliverySums,
     /// Σ total of the orders whose last unit shipped in the window, per currency, in millionths.
     pub shipped_value_micros: BTreeMap<String, i64>,
     /// Open orders whose ship-by time has passed at `as_of`.
@@ -304,6 +313,13 @@ pub struct KpiReport {
     pub past_due: i64,
     /// Open orders due to ship within the next 24 hours.
     pub in_jeopardy: i64,
+    /// Shipments the carrier's tracker reported delivered in the window, of those that carried a
+    /// promised delivery date (a label iom bought).
+    pub delivered_shipments: i64,
+    /// Of `delivered_shipments`, those delivered after their promise.
+    pub late_deliveries: i64,
+    /// late_deliveries ÷ delivered_shipments; null without deliveries.
+    pub late_delivery_rate: Option<f64>,
     /// The window of the same length just before this one.
     pub previous_period: PeriodKpis,
     /// This window against `previous_period`.
@@ -441,6 +457,9 @@ impl KpiReport {
                 .then(|| from_micros(cost_micros / shipments).round_dp(2)),
             past_due: inputs.past_due,
             in_jeopardy: inputs.in_jeopardy,
+            delivered_shipments: inputs.deliveries.delivered,
+            late_deliveries: inputs.deliveries.late,
+            late_delivery_rate: ratio(inputs.deliveries.late, inputs.deliveries.delivered),
             previous_period: period(&inputs.previous),
             change: Change {
                 orders: change(all.orders, inputs.previous.orders),

@@ -11,9 +11,12 @@ use std::sync::OnceLock;
 
 use chrono::{DateTime, Datelike, TimeZone, Utc};
 use iom_domain::{EventDraft, Order};
-use iom_insights::facts::{JEOPARDY_WINDOW, LineFacts, NodeCosts, OrderFacts, ShipmentFacts};
+use iom_insights::facts::{
+    DeliveryFacts, JEOPARDY_WINDOW, LineFacts, NodeCosts, OrderFacts, ShipmentFacts,
+};
 use iom_insights::kpi::{
-    ChannelSums, KpiInputs, NodeSums, OrderSums, PeriodSums, ProductSums, ProviderSums, RegionSums,
+    ChannelSums, DeliverySums, KpiInputs, NodeSums, OrderSums, PeriodSums, ProductSums,
+    ProviderSums, RegionSums,
 };
 use iom_insights::money::to_micros;
 use iom_insights::series::{Bucket, Interval, Metric};
@@ -273,6 +276,16 @@ pub(crate) fn record(
                 SHIPMENTS_DAILY.roll(conn, 1, &s.shipment_id, None)?;
             }
         }
+    }
+    for d in DeliveryFacts::new_deliveries(before, after) {
+        conn.execute(
+            "UPDATE shipment_facts SET delivered_at = $2, promised_at = $3 WHERE shipment_id = $1",
+            &[
+                Value::Text(&d.shipment_id),
+                Value::Int(micros(d.delivered_at)),
+                d.promised_at.map_or(Value::Null, |t| Value::Int(micros(t))),
+            ],
+        )?;
     }
     Ok(())
 }
@@ -1160,6 +1173,20 @@ fn kpi_inputs(
         &[Value::Int(now), Value::Int(jeopardy)],
     )?;
 
+    let deliveries = conn
+        .query_one(
+            "SELECT COUNT(*), COALESCE(SUM(CASE WHEN delivered_at > promised_at THEN 1 ELSE 0 END), 0)
+             FROM shipment_facts
+             WHERE delivered_at >= $1 AND delivered_at < $2 AND promised_at IS NOT NULL",
+            &[Value::Int(f), Value::Int(t)],
+        )?
+        .map_or(Ok(DeliverySums::default()), |r| {
+            Ok::<_, StoreError>(DeliverySums {
+                delivered: r.int(0)?,
+                late: r.int(1)?,
+            })
+        })?;
+
     let length = t - f;
     let day = micros(Interval::Day.floor(as_of));
     let month = month_start(as_of);
@@ -1173,6 +1200,7 @@ fn kpi_inputs(
         regions,
         products,
         providers,
+        deliveries,
         shipped_value_micros,
         past_due,
         in_jeopardy,

@@ -47,6 +47,10 @@ const SQLITE: &[(i64, &str)] = &[
         include_str!("migrations/sqlite/0025_shipping_labels.sql"),
     ),
     (27, include_str!("migrations/sqlite/0027_token_limits.sql")),
+    (
+        30,
+        include_str!("migrations/sqlite/0030_delivery_promise.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("migrations/postgres/0001_orders.sql")),
@@ -101,6 +105,10 @@ const POSTGRES: &[(i64, &str)] = &[
     (
         27,
         include_str!("migrations/postgres/0027_token_limits.sql"),
+    ),
+    (
+        30,
+        include_str!("migrations/postgres/0030_delivery_promise.sql"),
     ),
 ];
 

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use chrono::{TimeZone, Utc};
 use iom_insights::KpiReport;
-use iom_insights::kpi::{ChannelSums, KpiInputs, NodeSums, OrderSums, PeriodSums};
+use iom_insights::kpi::{ChannelSums, DeliverySums, KpiInputs, NodeSums, OrderSums, PeriodSums};
 
 fn inputs(channels: Vec<ChannelSums>) -> KpiInputs {
     let t = |d: u32| Utc.with_ymd_and_hms(2026, 11, d, 0, 0, 0).unwrap();
@@ -17,6 +17,7 @@ fn inputs(channels: Vec<ChannelSums>) -> KpiInputs {
         regions: vec![],
         products: vec![],
         providers: vec![],
+        deliveries: DeliverySums::default(),
         shipped_value_micros: BTreeMap::new(),
         past_due: 0,
         in_jeopardy: 0,
@@ -154,4 +155,21 @@ fn node_costs_and_changes() {
     assert_eq!(report.by_node[0].cycle_time_hours, Some(2.0));
     assert_eq!(report.change.orders, Some(0.5));
     assert_eq!(report.change.revenue, Some(0.2));
+}
+
+#[test]
+fn late_deliveries_are_counted_against_deliveries_that_carried_a_promise() {
+    let mut i = inputs(vec![]);
+    let none = KpiReport::compute(&i);
+    assert_eq!(
+        (none.delivered_shipments, none.late_delivery_rate),
+        (0, None)
+    );
+    i.deliveries = DeliverySums {
+        delivered: 8,
+        late: 3,
+    };
+    let r = KpiReport::compute(&i);
+    assert_eq!((r.delivered_shipments, r.late_deliveries), (8, 3));
+    assert_eq!(r.late_delivery_rate, Some(0.375));
 }

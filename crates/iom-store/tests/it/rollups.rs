@@ -162,3 +162,71 @@ async fn the_daily_rollups_equal_the_sums_over_the_fact_rows_whatever_the_change
         assert_eq!(show(&rollup), show(&facts), "{}: lines", db.backend);
     }
 }
+
+/// A shipment the carrier reports delivered counts for the late-delivery KPI by the time of
+/// delivery, late when after the promise it carried (here its line's).
+#[tokio::test]
+async fn deliveries_after_their_promise_are_counted_late() {
+    for (store, db) in stores().await {
+        let now = chrono::Utc::now();
+        for (external_id, promise) in [
+            ("LATE", now - chrono::Duration::days(1)),
+            ("ON-TIME", now + chrono::Duration::days(1)),
+            ("UNTRACKED", now - chrono::Duration::days(1)),
+        ] {
+            let o = order("web", external_id, &["A"]);
+            let id = o.id;
+            create(&store, o).await;
+            let stage = |stage: LineStatus| {
+                move |o: &mut iom_domain::Order, now| {
+                    o.set_line_stage(1, stage, Some("SEA".into()), None, now)
+                }
+            };
+            store
+                .update_order(id, |o, now| o.start_processing(now))
+                .await
+                .unwrap();
+            store
+                .update_order(id, stage(LineStatus::Allocated))
+                .await
+                .unwrap();
+            store
+                .update_order(id, stage(LineStatus::Released))
+                .await
+                .unwrap();
+            let shipped = store
+                .update_order(id, move |o, now| {
+                    o.lines[0].promised_delivery_at = Some(promise);
+                    o.record_shipment(ship(1, 2), now)
+                })
+                .await
+                .unwrap();
+            let shipment = shipped.shipments[0].id.clone();
+            if external_id != "UNTRACKED" {
+                store
+                    .update_order(id, move |o, now| {
+                        o.track_shipment(
+                            &shipment,
+                            iom_domain::TrackingStatus::Delivered,
+                            None,
+                            now,
+                        )
+                    })
+                    .await
+                    .unwrap();
+            }
+        }
+        let window = |from, to| store.kpi_inputs(from, to, now);
+        let day = chrono::Duration::days(1);
+        let inputs = window(now - day, now + day).await.unwrap();
+        assert_eq!(
+            (inputs.deliveries.delivered, inputs.deliveries.late),
+            (2, 1),
+            "{}",
+            db.backend
+        );
+        // Counted where they were delivered, not before.
+        let earlier = window(now - day * 3, now - day).await.unwrap();
+        assert_eq!(earlier.deliveries.delivered, 0);
+    }
+}
