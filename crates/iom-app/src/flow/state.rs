@@ -147,6 +147,9 @@ pub enum Call {
         provider: Option<String>,
         order_id: String,
     },
+    /// Rates of the only carrier instance for the lanes of a plan request that the cache lacks
+    /// (`shipping::rates::quotes`); the plan is made when they are in.
+    CarrierRates { request: iom_sourcing::PlanRequest },
 }
 
 impl Call {
@@ -154,6 +157,7 @@ impl Call {
         match self {
             Call::Release { provider, .. } | Call::Action { provider, .. } => provider,
             Call::BuyLabel { provider, .. } => provider.as_deref().unwrap_or("carrier"),
+            Call::CarrierRates { .. } => "carrier",
         }
     }
 }

@@ -567,6 +567,17 @@ fn manual_review(cx: &mut StepCx<'_, '_>) -> StepOutcome {
 // ---------------------------------------------------------------- fulfilment
 
 fn plan_fulfillment(cx: &mut StepCx<'_, '_>) -> StepOutcome {
+    plan_fulfillment_with(cx, RatesAsked::No)
+}
+
+/// Whether a `plan-fulfillment` step priced by carrier rates has asked the carrier yet.
+enum RatesAsked {
+    No,
+    /// Asked; the carrier's answer (`{"lanes"}`, or `{"error"}` when it was down).
+    Answered(Value),
+}
+
+fn plan_fulfillment_with(cx: &mut StepCx<'_, '_>, asked: RatesAsked) -> StepOutcome {
     let profile_name = cx.arg_str("profile").unwrap_or("default").to_owned();
     let allow_partial = cx
         .with
@@ -606,9 +617,17 @@ fn plan_fulfillment(cx: &mut StepCx<'_, '_>) -> StepOutcome {
         None => iom_store::inventory::balances_in(cx.tx.conn(), &skus, &[])?,
     };
     let availability = planning::availability_of(network, &balances);
-    // Carrier rates as the process has them cached (`POST /fulfillment/plan` fills the cache):
-    // no call can leave from inside the pass's transaction.
-    let quotes = if profile.rates == iom_sourcing::Rates::Carrier {
+    // Carrier rates: no call can leave from inside the pass's transaction, so lanes the cache
+    // lacks are asked for outside it (`Call::CarrierRates`) and the step plans again when they
+    // are in, from the cache.
+    let carrier_priced = profile.rates == iom_sourcing::Rates::Carrier;
+    if carrier_priced
+        && matches!(asked, RatesAsked::No)
+        && crate::shipping::rates::lanes_missing_in(cx.tx.conn(), network, &request)?
+    {
+        return Ok(StepResult::External(vec![Call::CarrierRates { request }]));
+    }
+    let quotes = if carrier_priced {
         crate::shipping::rates::cached_in(cx.tx.conn(), network, &request)?
     } else {
         Default::default()
@@ -623,6 +642,13 @@ fn plan_fulfillment(cx: &mut StepCx<'_, '_>) -> StepOutcome {
     let mut plan = iom_sourcing::plan(&request, network, &availability, profile)
         .map_err(|e| StepFailure::permanent(e.to_string()))?;
     crate::shipping::rates::annotate(&mut plan, &quotes);
+    if let RatesAsked::Answered(answer) = &asked
+        && let Some(error) = answer["error"].as_str()
+    {
+        plan.notes.push(format!(
+            "carrier rates unavailable ({error}); node cost models used"
+        ));
+    }
     let assigned = Assigned::all_of(&plan);
     let unassigned: Vec<Value> = plan
         .unassigned
@@ -641,10 +667,13 @@ fn plan_fulfillment(cx: &mut StepCx<'_, '_>) -> StepOutcome {
             serde_json::to_string(&unassigned).unwrap_or_default()
         )));
     }
-    let output = json!({"assignments": assigned.iter().map(|a| json!({
+    let mut output = json!({"assignments": assigned.iter().map(|a| json!({
         "line_no": a.line_no, "sku": a.sku, "node": a.node, "quantity": a.quantity,
         "promised_delivery_at": a.promised_delivery_at})).collect::<Vec<_>>(),
         "unassigned": unassigned, "cost": plan.cost, "shipments": plan.shipments});
+    if !plan.notes.is_empty() {
+        output["notes"] = json!(plan.notes);
+    }
     cx.state.plan = Some(assigned);
     Ok(StepResult::Done(Some(output)))
 }
@@ -826,6 +855,10 @@ pub fn after_external(cx: &mut StepCx<'_, '_>, results: Vec<Value>) -> StepOutco
             finish_release(cx, &requests)
         }
         "create-return-label" => returns::after_external(cx, results),
+        "plan-fulfillment" => plan_fulfillment_with(
+            cx,
+            RatesAsked::Answered(results.into_iter().next().unwrap_or_default()),
+        ),
         "buy-label" => Ok(StepResult::Done(Some(
             json!({"labels": results.into_iter().next().unwrap_or_default()}),
         ))),

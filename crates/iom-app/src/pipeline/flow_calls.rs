@@ -1,6 +1,7 @@
 //! What the flow executor cannot do itself: calls to provider instances over HTTP. A release goes
 //! to the node's provider as its `release` action; `call-provider` runs any outbound action the
-//! instance's type has; `buy-label` buys carrier labels (`shipping`). Each call is one attempt: the step's own retry policy decides about the
+//! instance's type has; `buy-label` buys carrier labels (`shipping`); `plan-fulfillment` with carrier rates asks the
+//! carrier for the lanes its cache lacks. Each call is one attempt: the step's own retry policy decides about the
 //! next, and every attempt is in the provider's message log.
 
 use std::sync::Arc;
@@ -46,6 +47,22 @@ impl Outbound for ProviderCalls {
                             })
                             .collect::<Vec<_>>()
                     ));
+                }
+                Call::CarrierRates { request } => {
+                    // The carrier down is no reason to stop planning: the plan then uses the
+                    // nodes' cost models and says so.
+                    let fetched = async {
+                        let network = crate::fulfillment::load_network(&store)
+                            .await
+                            .map_err(|e| e.to_string())?;
+                        crate::shipping::rates::quotes(&store, &pipeline, None, &network, &request)
+                            .await
+                            .map_err(|e| e.to_string())
+                    };
+                    return Ok(match fetched.await {
+                        Ok(quotes) => json!({"lanes": quotes.len()}),
+                        Err(error) => json!({ "error": error }),
+                    });
                 }
                 Call::Release {
                     provider, document, ..

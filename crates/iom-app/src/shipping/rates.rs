@@ -146,14 +146,23 @@ pub async fn quotes(
         let client = &client;
         async move {
             match body {
-                Some(body) => (node, client.create(&body).await.ok()),
-                None => (node, None),
+                Some(body) => (node, client.create(&body).await.map(|s| s.rates)),
+                // A node without a ship-from address cannot be priced until its settings
+                // change: remembered as a lane without rates, so that it is not asked again.
+                None => (node, Ok(Vec::new())),
             }
         }
     });
-    for (node, answer) in join_all(asks).await {
-        let Some(shipment) = answer else { continue };
-        let rates = Arc::new(shipment.rates);
+    let answers = join_all(asks).await;
+    // The carrier down (every question failed) is an error the caller reports; a lane it could
+    // not price while answering others is left to the node's cost model.
+    if !answers.is_empty() && answers.iter().all(|(_, a)| a.is_err()) {
+        let (_, failed) = answers.into_iter().next().expect("not empty");
+        return Err(failed.expect_err("all failed"));
+    }
+    for (node, answer) in answers {
+        let Ok(rates) = answer else { continue };
+        let rates = Arc::new(rates);
         CACHE
             .lock()
             .expect("rate cache")
@@ -207,6 +216,26 @@ pub fn annotate(plan: &mut Plan, quotes: &BTreeMap<String, Quote>) {
             });
         }
     }
+}
+
+/// Whether some active node has no fresh lane in the cache for `request` with the only carrier
+/// instance: the flow's planning asks the carrier first (`quotes`, outside its transaction).
+pub fn lanes_missing_in(
+    conn: &mut dyn iom_store::Conn,
+    network: &Network,
+    request: &PlanRequest,
+) -> Result<bool, iom_store::StoreError> {
+    let carriers = iom_store::shipping::carriers(conn)?;
+    let [(_, base)] = carriers.as_slice() else {
+        return Ok(false);
+    };
+    let cache = CACHE.lock().expect("rate cache");
+    let now = Instant::now();
+    Ok(network.nodes().iter().filter(|n| n.active).any(|node| {
+        cache
+            .get(&key(base, &node.code, request))
+            .is_none_or(|(expires, _)| *expires <= now)
+    }))
 }
 
 /// As [`cached`], for the only carrier instance, read inside a transaction (the flow executor).

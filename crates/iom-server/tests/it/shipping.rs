@@ -488,3 +488,65 @@ async fn the_order_page_buys_a_label_and_links_it() {
         assert_eq!(fake.buys(), 1);
     }
 }
+
+/// The default flow plans with carrier rates when its profile asks for them: lanes the cache
+/// lacks are asked of the carrier outside the flow's transaction, and the promise follows the
+/// rate's days. A carrier that is down leaves the plan to the nodes' cost models, and says so.
+#[tokio::test]
+async fn the_flow_plans_with_carrier_rates_it_asks_for_and_plans_without_them_when_down() {
+    for app in apps_with_flows().await {
+        let fake = FakeEasyPost::start().await;
+        carrier(&app, "easypost", &fake).await;
+        let (status, body) = app
+            .put(
+                "/api/v1/fulfillment/profiles/default",
+                json!({"rates": "carrier", "transit_days": 9}),
+            )
+            .await;
+        assert!(status.is_success(), "{body}");
+        let id = released_order(&app, "CR-1", json!({})).await;
+        assert_eq!(fake.requests("POST /v2/shipments").len(), 1);
+        assert_eq!(fake.buys(), 0);
+        let plan_output = |runs: &Value| -> Value {
+            runs["items"][0]["steps"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|s| s["output"]["assignments"].is_array())
+                .map(|s| s["output"].clone())
+                .unwrap_or_else(|| panic!("no plan step in {runs}"))
+        };
+        let (_, runs) = app.get(&format!("/api/v1/orders/{id}/runs")).await;
+        let plan = plan_output(&runs);
+        assert!(plan.get("notes").is_none(), "{plan}");
+        let order = app.order(&json!(id)).await;
+        let promised: chrono::DateTime<chrono::Utc> = order["lines"][0]["promised_delivery_at"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        // The cheapest rate (USPS First) takes 5 days, not the profile's 9.
+        let days = (promised - chrono::Utc::now()).num_days();
+        assert!((4..=8).contains(&days), "{days} days: {order}");
+
+        // Another zone, the carrier down: planned all the same, on the nodes' cost models.
+        fake.set(|f| f.down = true);
+        let mut body = super::order_body("CR-2", &[1]);
+        body["ship_to"]["postal_code"] = json!("10001");
+        body["ship_to"]["city"] = json!("New York");
+        body["ship_to"]["region"] = json!("NY");
+        let (status, created) = app.post("/api/v1/orders", body).await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        let other = created["id"].as_str().unwrap().to_owned();
+        wait_order(&app, &other, |o| o["status"] == "released").await;
+        let (_, runs) = app.get(&format!("/api/v1/orders/{other}/runs")).await;
+        let plan = plan_output(&runs);
+        assert!(
+            plan["notes"][0]
+                .as_str()
+                .unwrap_or_default()
+                .contains("carrier rates unavailable"),
+            "{plan}"
+        );
+    }
+}
