@@ -27,6 +27,8 @@ pub const CONSUMER: &str = "notifications";
 const BATCH: usize = 200;
 const LEASE: Duration = Duration::from_secs(3);
 const POLL: Duration = Duration::from_millis(50);
+/// The wait after a round that found less than a batch.
+pub(super) const PACE: Duration = Duration::from_millis(20);
 
 /// Runs the consumer: one process at a time holds it (a lease), the others wait.
 pub fn spawn(app: App) -> JoinHandle<()> {
@@ -37,7 +39,14 @@ pub fn spawn(app: App) -> JoinHandle<()> {
             lease.hold(&app).await;
             match round(&app).await {
                 Ok(0) => tokio::time::sleep(POLL).await,
-                Ok(_) => failures = 0,
+                Ok(n) => {
+                    failures = 0;
+                    // Less than a batch: the events come in slower than rounds go. A short
+                    // wait lets the next round take many at once, not one transaction each.
+                    if n < BATCH {
+                        tokio::time::sleep(PACE).await;
+                    }
+                }
                 Err(error) => {
                     failures += 1;
                     tracing::warn!(%error, failures, "notifications: round failed");

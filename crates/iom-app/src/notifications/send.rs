@@ -59,6 +59,9 @@ pub fn spawn(app: App, settings: Settings) -> anyhow::Result<JoinHandle<()>> {
         loop {
             match sender.round().await {
                 Ok(0) => tokio::time::sleep(POLL).await,
+                // Less than a batch: wait a little so that the next claim takes many rows in
+                // one transaction rather than one each (see `derive`).
+                Ok(n) if n < BATCH => tokio::time::sleep(super::derive::PACE).await,
                 Ok(_) => {}
                 Err(e) => {
                     tracing::warn!(error = %e, "notifications: cannot read or claim");

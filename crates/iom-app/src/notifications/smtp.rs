@@ -87,30 +87,60 @@ impl Server {
         })
     }
 
-    async fn connect(&self) -> Result<AsyncSmtpConnection, lettre::transport::smtp::Error> {
-        let wrapper = match self.tls {
-            TlsMode::Wrapper => Some(TlsParameters::new(self.host.clone())?),
-            _ => None,
-        };
-        let mut conn = AsyncSmtpConnection::connect_tokio1(
-            (self.host.as_str(), self.port),
-            Some(TIMEOUT),
-            &self.hello,
-            wrapper,
-            None,
-        )
-        .await?;
+    /// A connection ready for MAIL, or what stopped it (as a [`Handover::NotDelivered`]).
+    async fn connect(&self) -> Result<AsyncSmtpConnection, Handover> {
+        let mut conn = self.open().await?;
         if let TlsMode::StartTls { required } = self.tls
             && (required || conn.can_starttls())
         {
-            conn.starttls(TlsParameters::new(self.host.clone())?, &self.hello)
-                .await?;
+            let tls = TlsParameters::new(self.host.clone()).map_err(|e| not_delivered(&e))?;
+            conn.starttls(tls, &self.hello)
+                .await
+                .map_err(|e| not_delivered(&e))?;
         }
         if let Some(credentials) = &self.credentials {
             conn.auth(&[Mechanism::Plain, Mechanism::Login], credentials)
-                .await?;
+                .await
+                .map_err(|e| not_delivered(&e))?;
         }
         Ok(conn)
+    }
+
+    async fn open(&self) -> Result<AsyncSmtpConnection, Handover> {
+        if self.tls == TlsMode::Wrapper {
+            let tls = TlsParameters::new(self.host.clone()).map_err(|e| not_delivered(&e))?;
+            return AsyncSmtpConnection::connect_tokio1(
+                (self.host.as_str(), self.port),
+                Some(TIMEOUT),
+                &self.hello,
+                Some(tls),
+                None,
+            )
+            .await
+            .map_err(|e| not_delivered(&e));
+        }
+        // Without TCP_NODELAY the message and its final dot (two writes, then a read) wait for
+        // the server's delayed acknowledgement: 40 ms an e-mail. lettre's own connect leaves
+        // Nagle's algorithm on, so the socket is opened here (STARTTLS upgrades it in place);
+        // implicit TLS (`smtps://`) goes through lettre's connect.
+        let unreachable = |error: String| Handover::NotDelivered {
+            error: format!(
+                "SMTP: cannot connect to {}:{}: {error}",
+                self.host, self.port
+            ),
+            permanent: false,
+        };
+        let tcp = tokio::time::timeout(
+            TIMEOUT,
+            tokio::net::TcpStream::connect((self.host.as_str(), self.port)),
+        )
+        .await
+        .map_err(|_| unreachable("timed out".into()))?
+        .map_err(|e| unreachable(e.to_string()))?;
+        let _ = tcp.set_nodelay(true);
+        AsyncSmtpConnection::connect_with_transport(Box::new(tcp), &self.hello)
+            .await
+            .map_err(|e| not_delivered(&e))
     }
 }
 
@@ -165,7 +195,7 @@ impl Smtp {
                 Some(conn) => conn,
                 None => match self.server.connect().await {
                     Ok(conn) => conn,
-                    Err(e) => return not_delivered(&e),
+                    Err(failed) => return failed,
                 },
             };
             if let Err(e) = open_transaction(&mut conn, envelope, message).await {

@@ -5,8 +5,8 @@
 //!    (they wait, `pending`); a second `iom serve` on the same database, pointed at the SMTP
 //!    server, drains it. The rate is messages the server accepted per second, from the first to
 //!    the last.
-//! 2. Intake (`POST /api/v1/orders` from concurrent clients) on a fresh database with the
-//!    confirmation on, then with it off (the template disabled), A B A B, so drift of the
+//! 2. Intake (`POST /api/v1/orders` from concurrent clients, `iom serve` with its default
+//!    order flow on) on a fresh database with the confirmation on, then with it off (the template disabled), A B A B, so drift of the
 //!    machine falls on both.
 //!
 //! The SMTP server is aiosmtpd (`tests/smtp/sink.py`, the one the tests use) in the virtual
@@ -264,7 +264,8 @@ async fn intake(
             ("IOM_ADMIN_TOKEN", token.as_str()),
             ("IOM_SMTP_URL", smtp_url.as_str()),
         ];
-        let (mut child, url) = super::serve_child_as(&database, false, &env).await?;
+        // As users run it: the default order flow on.
+        let (mut child, url) = super::serve_child_as(&database, true, &env).await?;
         if !confirm {
             let resp = reqwest::Client::new()
                 .put(format!("{url}/api/v1/notification-templates/order-confirmation"))
@@ -297,7 +298,7 @@ async fn intake(
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
     let (a, b) = (mean(&on), mean(&off));
     println!(
-        "Order intake with the confirmation e-mail on vs off (sqlite, {} clients, {} orders a round, A B A B): on {a:.0} orders/s, off {b:.0} orders/s, loss {:.1} %",
+        "Order intake with the confirmation e-mail on vs off (sqlite, default flow on, {} clients, {} orders a round, A B A B): on {a:.0} orders/s, off {b:.0} orders/s, loss {:.1} %",
         args.clients,
         args.orders,
         (1.0 - a / b) * 100.0
