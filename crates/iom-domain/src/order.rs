@@ -9,8 +9,10 @@ use utoipa::ToSchema;
 
 mod amend;
 mod carrier;
+pub mod payment;
 pub use amend::{AmendedLine, Amendment, ORDER_AMENDED, REMOVED};
 pub use carrier::{ShipmentLabel, TrackingStatus};
+pub use payment::{Payment, PaymentStatus};
 
 use crate::{
     Address, Currency, DomainError, EventDraft, EventType, FieldError, LineStatus, OrderId,
@@ -62,6 +64,10 @@ pub struct Order {
     #[serde(default)]
     #[schema(value_type = String)]
     pub refunded_shipping: Decimal,
+    /// The customer's payment, when a `payment` provider instance serves the order's channel:
+    /// authorised before release, captured per shipment, refunded per return.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment: Option<Payment>,
     /// Increases with every change; lets clients detect that the order moved on.
     pub version: i64,
 }

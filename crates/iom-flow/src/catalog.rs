@@ -326,6 +326,22 @@ pub const CATALOG: &[StepSpec] = &[
         default_attempts: 5,
     },
     StepSpec {
+        name: "authorize-payment",
+        summary: "Authorises the order's total with manual capture through the payment instance serving its channel (against attributes.payment_method); passed over without a record when none serves it. A refused card fails the step for good.",
+        args: &[],
+        nature: StepNature::Action,
+        flow_types: ORDER_FLOWS,
+        default_attempts: 10,
+    },
+    StepSpec {
+        name: "capture-payment",
+        summary: "Captures each shipment's amount (its lines with their share of discount and tax, shipping on the first) as the order ships, and lets the rest of the authorisation go once nothing is left to ship; waits for shipments until then. Passed over without a record when no payment instance serves the order's channel.",
+        args: &[],
+        nature: StepNature::Waits,
+        flow_types: ORDER_FLOWS,
+        default_attempts: 10,
+    },
+    StepSpec {
         name: "set-attribute",
         summary: "Sets an order attribute to a value, or to the result of an expression.",
         args: &[

@@ -14,6 +14,7 @@
 //! - [`inbound`]: a raw document to orders, shipments and a 997, for one instance.
 //! - [`shopify`]: Shopify webhooks by topic (`X-Shopify-Topic`).
 //! - [`secrets`]: connection secrets sealed at rest, and HMAC signatures.
+//! - [`stripe`]: Stripe's PaymentIntents bodies and answers, and what a shipment captures.
 //! - [`notify`]: notification templates (MiniJinja), checked when saved and rendered per event.
 //!
 //! Parsers do not validate business rules; their output goes through
@@ -30,6 +31,7 @@ pub mod refund;
 pub mod secrets;
 pub mod shipment;
 pub mod shopify;
+pub mod stripe;
 pub mod types;
 pub mod ubl;
 pub mod x12;

@@ -219,6 +219,28 @@ static TYPES: &[ProviderType] = &[
         default_transformation: None,
     },
     ProviderType {
+        name: "payment",
+        description: "Payments through Stripe's PaymentIntents API: the default flow authorises an order's total with manual capture before release (flow step authorize-payment, against the order's attributes.payment_method, e.g. pm_card_visa), captures each shipment's amount as it ships (capture-payment), lets the rest go when the order is cancelled, and pays out returns' refunds. settings.channels lists the channels it serves (all when absent).",
+        inbound: &[],
+        outbound: &["authorize", "capture", "cancel", "refund"],
+        verification: Verification::None,
+        connection: &[
+            field(
+                "base_url",
+                true,
+                false,
+                "The API's base, https://api.stripe.com",
+            ),
+            field(
+                "secret_key",
+                true,
+                true,
+                "The secret key (sk_…), sent as Authorization: Bearer",
+            ),
+        ],
+        default_transformation: None,
+    },
+    ProviderType {
         name: "webhook",
         description: "Releases orders to a node, and asks a node for return labels, as signed JSON webhooks (X-IOM-Signature: sha256=HEX).",
         inbound: &[],

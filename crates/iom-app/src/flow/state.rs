@@ -147,6 +147,9 @@ pub enum Call {
         provider: Option<String>,
         order_id: String,
     },
+    /// Money through the order's payment instance (`payments`): `authorize`, or `settle`
+    /// (capture what shipped, let go of what is left).
+    Payment { op: String, order_id: String },
 }
 
 impl Call {
@@ -154,6 +157,7 @@ impl Call {
         match self {
             Call::Release { provider, .. } | Call::Action { provider, .. } => provider,
             Call::BuyLabel { provider, .. } => provider.as_deref().unwrap_or("carrier"),
+            Call::Payment { .. } => "payment",
         }
     }
 }

@@ -20,6 +20,7 @@ use iom_store::inventory::ReservationRow;
 use iom_store::{StoreError, Tx};
 use serde_json::{Value, json};
 
+pub mod payments;
 pub mod returns;
 
 use super::state::{Call, RunState, Wait, WaitKind};
@@ -121,6 +122,8 @@ pub struct PassCache {
     /// The balances of the SKUs of the run's order, read with it. Forgotten with
     /// [`PassCache::order`], and stale once the pass writes balances again.
     balances: Option<OrderBalances>,
+    /// The `payment` and `tax` instances and the channels they serve, read once per pass.
+    serving: Option<Vec<iom_store::payments::ServingInstance>>,
 }
 
 /// The balances of an order's SKUs, as read with the order.
@@ -153,6 +156,17 @@ impl PassCache {
             careful,
             ..PassCache::default()
         }
+    }
+
+    /// The `payment` and `tax` instances, read once per pass.
+    pub fn serving_instances(
+        &mut self,
+        tx: &mut Tx<'_>,
+    ) -> Result<Vec<iom_store::payments::ServingInstance>, StoreError> {
+        if self.serving.is_none() {
+            self.serving = Some(iom_store::payments::serving_instances(tx.conn())?);
+        }
+        Ok(self.serving.clone().unwrap_or_default())
     }
 
     /// Forgets the run's order and what was read with it: the next step reads them as stored.
@@ -345,9 +359,19 @@ impl StepCx<'_, '_> {
     }
 }
 
+/// The provider type a step works through, for the steps that run only where an instance of
+/// it serves the order's channel (and are passed over without a record elsewhere).
+pub fn served_by(uses: &str) -> Option<&'static str> {
+    match uses {
+        "authorize-payment" | "capture-payment" => Some("payment"),
+        _ => None,
+    }
+}
+
 pub fn execute(cx: &mut StepCx<'_, '_>) -> StepOutcome {
     match cx.uses {
         uses if returns::handles(uses) => returns::execute(cx),
+        uses if payments::handles(uses) => payments::execute(cx),
         "validate-order" => validate_order(cx),
         "hold" => hold(cx),
         "risk-score" => risk_score(cx),
@@ -825,7 +849,8 @@ pub fn after_external(cx: &mut StepCx<'_, '_>, results: Vec<Value>) -> StepOutco
             let requests = release_requests(cx)?;
             finish_release(cx, &requests)
         }
-        "create-return-label" => returns::after_external(cx, results),
+        "create-return-label" | "refund" => returns::after_external(cx, results),
+        uses if payments::handles(uses) => payments::after_external(cx, results),
         "buy-label" => Ok(StepResult::Done(Some(
             json!({"labels": results.into_iter().next().unwrap_or_default()}),
         ))),

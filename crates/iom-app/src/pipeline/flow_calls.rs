@@ -1,6 +1,6 @@
 //! What the flow executor cannot do itself: calls to provider instances over HTTP. A release goes
 //! to the node's provider as its `release` action; `call-provider` runs any outbound action the
-//! instance's type has; `buy-label` buys carrier labels (`shipping`). Each call is one attempt: the step's own retry policy decides about the
+//! instance's type has; `buy-label` buys carrier labels (`shipping`); the payment steps move money (`payments`). Each call is one attempt: the step's own retry policy decides about the
 //! next, and every attempt is in the provider's message log.
 
 use std::sync::Arc;
@@ -46,6 +46,12 @@ impl Outbound for ProviderCalls {
                             })
                             .collect::<Vec<_>>()
                     ));
+                }
+                Call::Payment { op, order_id } => {
+                    let id = order_id
+                        .parse()
+                        .map_err(|_| format!("{order_id:?} is not an order id"))?;
+                    return crate::payments::flow_call(&store, &pipeline, &op, id).await;
                 }
                 Call::Release {
                     provider, document, ..

@@ -22,7 +22,9 @@ fn the_default_flows_compile() {
             "hold",
             "plan-fulfillment",
             "reserve-inventory",
-            "release-to-nodes"
+            "authorize-payment",
+            "release-to-nodes",
+            "capture-payment"
         ]
     );
     let inventory = &plans[1];
