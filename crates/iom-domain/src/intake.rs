@@ -211,6 +211,7 @@ impl OrderIntake {
             refunded_amount: Decimal::ZERO,
             refunded_shipping: Decimal::ZERO,
             payment: None,
+            tax_transaction: None,
             version: 1,
         };
         order.totals = Totals::of(&order);

@@ -14,6 +14,7 @@
 //! - [`inbound`]: a raw document to orders, shipments and a 997, for one instance.
 //! - [`shopify`]: Shopify webhooks by topic (`X-Shopify-Topic`).
 //! - [`secrets`]: connection secrets sealed at rest, and HMAC signatures.
+//! - [`avatax`]: AvaTax's transaction documents and answers.
 //! - [`stripe`]: Stripe's PaymentIntents bodies and answers, and what a shipment captures.
 //! - [`notify`]: notification templates (MiniJinja), checked when saved and rendered per event.
 //!
@@ -21,6 +22,7 @@
 //! [`iom_domain::OrderIntake::validate`] like any order posted to the API, so a document from a
 //! file and an API call are judged the same way.
 
+pub mod avatax;
 pub mod csv;
 pub mod easypost;
 pub mod inbound;

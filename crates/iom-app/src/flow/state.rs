@@ -150,6 +150,8 @@ pub enum Call {
     /// Money through the order's payment instance (`payments`): `authorize`, or `settle`
     /// (capture what shipped, let go of what is left).
     Payment { op: String, order_id: String },
+    /// The order's tax document at its tax instance (`tax`): `calculate` or `settle`.
+    Tax { op: String, order_id: String },
 }
 
 impl Call {
@@ -158,6 +160,7 @@ impl Call {
             Call::Release { provider, .. } | Call::Action { provider, .. } => provider,
             Call::BuyLabel { provider, .. } => provider.as_deref().unwrap_or("carrier"),
             Call::Payment { .. } => "payment",
+            Call::Tax { .. } => "tax",
         }
     }
 }

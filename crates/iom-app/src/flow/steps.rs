@@ -22,6 +22,7 @@ use serde_json::{Value, json};
 
 pub mod payments;
 pub mod returns;
+pub mod tax;
 
 use super::state::{Call, RunState, Wait, WaitKind};
 use crate::fulfillment::{self, Assigned, Commitment, setup as planning};
@@ -364,6 +365,7 @@ impl StepCx<'_, '_> {
 pub fn served_by(uses: &str) -> Option<&'static str> {
     match uses {
         "authorize-payment" | "capture-payment" => Some("payment"),
+        "calculate-tax" | "commit-tax" => Some("tax"),
         _ => None,
     }
 }
@@ -372,6 +374,7 @@ pub fn execute(cx: &mut StepCx<'_, '_>) -> StepOutcome {
     match cx.uses {
         uses if returns::handles(uses) => returns::execute(cx),
         uses if payments::handles(uses) => payments::execute(cx),
+        uses if tax::handles(uses) => tax::execute(cx),
         "validate-order" => validate_order(cx),
         "hold" => hold(cx),
         "risk-score" => risk_score(cx),
@@ -851,6 +854,7 @@ pub fn after_external(cx: &mut StepCx<'_, '_>, results: Vec<Value>) -> StepOutco
         }
         "create-return-label" | "refund" => returns::after_external(cx, results),
         uses if payments::handles(uses) => payments::after_external(cx, results),
+        uses if tax::handles(uses) => tax::after_external(results),
         "buy-label" => Ok(StepResult::Done(Some(
             json!({"labels": results.into_iter().next().unwrap_or_default()}),
         ))),

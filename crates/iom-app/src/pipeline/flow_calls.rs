@@ -53,6 +53,12 @@ impl Outbound for ProviderCalls {
                         .map_err(|_| format!("{order_id:?} is not an order id"))?;
                     return crate::payments::flow_call(&store, &pipeline, &op, id).await;
                 }
+                Call::Tax { op, order_id } => {
+                    let id = order_id
+                        .parse()
+                        .map_err(|_| format!("{order_id:?} is not an order id"))?;
+                    return crate::tax::flow_call(&store, &pipeline, &op, id).await;
+                }
                 Call::Release {
                     provider, document, ..
                 } => (provider, "release".to_owned(), document),

@@ -22,9 +22,11 @@ fn the_default_flows_compile() {
             "hold",
             "plan-fulfillment",
             "reserve-inventory",
+            "calculate-tax",
             "authorize-payment",
             "release-to-nodes",
-            "capture-payment"
+            "capture-payment",
+            "commit-tax"
         ]
     );
     let inventory = &plans[1];

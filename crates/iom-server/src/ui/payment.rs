@@ -1,5 +1,6 @@
 //! An order's payment and tax as the order page shows them: the payment service's ids (the
-//! authorisation, each refund), what was authorised, captured per shipment, let go and refunded.
+//! authorisation, each refund), what was authorised, captured per shipment, let go and refunded;
+//! the tax service's document and where it stands.
 
 use iom_domain::Order;
 use maud::{Markup, html};
@@ -13,6 +14,10 @@ pub fn card(order: &Order) -> Markup {
             p {
                 "Tax " (order.totals.tax) " " (order.currency)
                 " of a total of " (order.totals.total) " " (order.currency)
+                @if let Some(t) = &order.tax_transaction {
+                    " · calculated by " code { (t.provider) } ", document " code.tax-code { (t.code) }
+                    " " (format::badge(t.status.as_str()))
+                }
             }
             @match &order.payment {
                 None => p.muted { "No payment instance serves this order's channel." },

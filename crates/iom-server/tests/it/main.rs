@@ -4,6 +4,7 @@
 mod auth;
 mod browser;
 mod events;
+pub mod fake_avatax;
 pub mod fake_easypost;
 pub mod fake_stripe;
 mod flows;
@@ -25,6 +26,7 @@ mod service;
 mod shipping;
 mod shopify_topics;
 mod subscriptions;
+mod tax;
 mod ui;
 mod x12_receipts;
 
