@@ -231,6 +231,11 @@ async fn payments_shipping_everything_captures_the_total_and_a_return_is_refunde
         assert_eq!(refund["reference"], re, "{ret}");
         assert_eq!(order["payment"]["status"], "partially_refunded");
 
+        // The order page names Stripe's refund.
+        let ui = super::ui::UiClient::sign_in(&app, super::ADMIN).await;
+        let page = ui.get(&format!("/ui/orders/{id}")).await;
+        assert!(page.body.contains(re.as_str().unwrap()), "{}", page.body);
+
         // Asking again refunds nothing more.
         let (status, body) = app
             .post(&format!("/api/v1/returns/{rid}/refund"), json!({}))

@@ -128,6 +128,21 @@ async fn tax_an_untaxed_order_is_taxed_before_release_authorised_taxed_and_commi
         ));
         assert_eq!(commits.len(), 1);
         assert_eq!(tax.document(&id).unwrap()["status"], "Committed");
+
+        // The order page shows both, with the services' ids.
+        let ui = super::ui::UiClient::sign_in(&app, super::ADMIN).await;
+        let page = ui.get(&format!("/ui/orders/{id}")).await;
+        assert_eq!(page.status, StatusCode::OK);
+        let pi = stripe.intent()["id"].as_str().unwrap().to_owned();
+        let card = &page.body[page.body.find("id=\"payment\"").expect("a payment card")..];
+        assert!(card.contains(&pi), "{card}");
+        assert!(card.contains("captured"), "{card}");
+        assert!(card.contains("37.50"), "{card}");
+        assert!(
+            card.contains(&format!("<code class=\"tax-code\">{id}</code>")),
+            "{card}"
+        );
+        assert!(card.contains("committed"), "{card}");
     }
 }
 
