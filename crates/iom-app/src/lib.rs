@@ -9,6 +9,8 @@
 //! - [`inventory`]: on-hand changes, reservations, allocations, ATP; the engine's decisions
 //!   (`iom-inventory`) run inside store transactions.
 //! - [`returns`]: the return lifecycle and refunds a channel reports.
+//! - [`tax`]: tax calculated, committed and voided through a tax service.
+//! - [`payments`]: authorisation, captures per shipment and refunds through a payment service.
 //! - [`pipeline`]: provider instances, inbound documents, outbound actions and documents, event
 //!   delivery to subscribers and NATS.
 //! - [`flow`]: the durable flow executor, whose steps call the use cases above.
@@ -25,9 +27,11 @@ pub mod insights;
 pub mod inventory;
 pub mod notifications;
 pub mod orders;
+pub mod payments;
 pub mod pipeline;
 pub mod returns;
 pub mod shipping;
+pub mod tax;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -52,10 +52,16 @@ pub struct OrderIntake {
     /// The date the customer asked to receive the order by.
     #[schema(value_type = Option<String>, format = DateTime)]
     pub requested_delivery_at: Option<DateTime<FixedOffset>>,
-    /// Free-form attributes that policies and flows can read.
+    /// Free-form attributes that policies and flows can read. `payment_method` (a string) is the
+    /// customer's payment method at the payment service of a `payment` provider instance serving
+    /// the channel (Stripe's `pm_…`, e.g. `pm_card_visa` in test mode), which the default flow
+    /// authorises the order's total against before release.
     #[schema(value_type = Option<Object>)]
     pub attributes: Option<Map<String, Value>>,
 }
+
+/// The order attribute naming the customer's payment method.
+pub const PAYMENT_METHOD: &str = "payment_method";
 
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 pub struct CustomerIntake {
@@ -125,6 +131,17 @@ impl OrderIntake {
         let bill_to = self
             .bill_to
             .and_then(|a| a.validate("bill_to", &mut errors));
+        if let Some(method) = self.attributes.as_ref().and_then(|a| a.get(PAYMENT_METHOD)) {
+            let ok = method
+                .as_str()
+                .is_some_and(|m| !m.trim().is_empty() && m.len() <= 255);
+            if !ok {
+                errors.push(FieldError::new(
+                    format!("attributes.{PAYMENT_METHOD}"),
+                    "must be the payment method's id at the payment service (a string such as pm_card_visa)",
+                ));
+            }
+        }
         let shipping_amount = self.shipping_amount.unwrap_or_default();
         if shipping_amount.is_sign_negative() && !shipping_amount.is_zero() {
             errors.push(FieldError::new("shipping_amount", "must not be negative"));
@@ -193,6 +210,8 @@ impl OrderIntake {
             returns: Vec::new(),
             refunded_amount: Decimal::ZERO,
             refunded_shipping: Decimal::ZERO,
+            payment: None,
+            tax_transaction: None,
             version: 1,
         };
         order.totals = Totals::of(&order);

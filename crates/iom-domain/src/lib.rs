@@ -26,7 +26,8 @@ pub use intake::{CustomerIntake, LineIntake, OrderIntake};
 pub use money::Currency;
 pub use order::{
     AmendedLine, Amendment, Customer, Delivery, Hold, LineQuantity, LineSourcing, NO_INVENTORY,
-    Order, OrderLine, ReturnRef, Shipment, ShipmentLabel, ShipmentRequest, Totals, TrackingStatus,
+    Order, OrderLine, Payment, PaymentStatus, ReturnRef, Shipment, ShipmentLabel, ShipmentRequest,
+    Totals, TrackingStatus,
 };
 pub use return_policy::ReturnPolicy;
 pub use returns::{ReturnOrder, ReturnOrigin};

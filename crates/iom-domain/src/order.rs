@@ -9,8 +9,12 @@ use utoipa::ToSchema;
 
 mod amend;
 mod carrier;
+pub mod payment;
+pub mod tax;
 pub use amend::{AmendedLine, Amendment, ORDER_AMENDED, REMOVED};
 pub use carrier::{ShipmentLabel, TrackingStatus};
+pub use payment::{Payment, PaymentStatus};
+pub use tax::{TaxStatus, TaxTransaction};
 
 use crate::{
     Address, Currency, DomainError, EventDraft, EventType, FieldError, LineStatus, OrderId,
@@ -62,6 +66,13 @@ pub struct Order {
     #[serde(default)]
     #[schema(value_type = String)]
     pub refunded_shipping: Decimal,
+    /// The customer's payment, when a `payment` provider instance serves the order's channel:
+    /// authorised before release, captured per shipment, refunded per return.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment: Option<Payment>,
+    /// The tax service's document, when a `tax` provider instance taxed the order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tax_transaction: Option<TaxTransaction>,
     /// Increases with every change; lets clients detect that the order moved on.
     pub version: i64,
 }

@@ -326,6 +326,38 @@ pub const CATALOG: &[StepSpec] = &[
         default_attempts: 5,
     },
     StepSpec {
+        name: "calculate-tax",
+        summary: "Taxes an order that arrived without tax through the tax instance serving its channel (AvaTax): the lines' tax and the totals become the service's. Passed over without a record when none serves it.",
+        args: &[],
+        nature: StepNature::Action,
+        flow_types: ORDER_FLOWS,
+        default_attempts: 10,
+    },
+    StepSpec {
+        name: "commit-tax",
+        summary: "Waits until nothing of the order is left to ship, then commits its tax document (adjusted to what shipped), or voids it when nothing shipped. Passed over without a record when no tax instance serves the order's channel.",
+        args: &[],
+        nature: StepNature::Waits,
+        flow_types: ORDER_FLOWS,
+        default_attempts: 10,
+    },
+    StepSpec {
+        name: "authorize-payment",
+        summary: "Authorises the order's total with manual capture through the payment instance serving its channel (against attributes.payment_method); passed over without a record when none serves it. A refused card fails the step for good.",
+        args: &[],
+        nature: StepNature::Action,
+        flow_types: ORDER_FLOWS,
+        default_attempts: 10,
+    },
+    StepSpec {
+        name: "capture-payment",
+        summary: "Captures each shipment's amount (its lines with their share of discount and tax, shipping on the first) as the order ships, and lets the rest of the authorisation go once nothing is left to ship; waits for shipments until then. Passed over without a record when no payment instance serves the order's channel.",
+        args: &[],
+        nature: StepNature::Waits,
+        flow_types: ORDER_FLOWS,
+        default_attempts: 10,
+    },
+    StepSpec {
         name: "set-attribute",
         summary: "Sets an order attribute to a value, or to the result of an expression.",
         args: &[

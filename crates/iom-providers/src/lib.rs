@@ -14,12 +14,15 @@
 //! - [`inbound`]: a raw document to orders, shipments and a 997, for one instance.
 //! - [`shopify`]: Shopify webhooks by topic (`X-Shopify-Topic`).
 //! - [`secrets`]: connection secrets sealed at rest, and HMAC signatures.
+//! - [`avatax`]: AvaTax's transaction documents and answers.
+//! - [`stripe`]: Stripe's PaymentIntents bodies and answers, and what a shipment captures.
 //! - [`notify`]: notification templates (MiniJinja), checked when saved and rendered per event.
 //!
 //! Parsers do not validate business rules; their output goes through
 //! [`iom_domain::OrderIntake::validate`] like any order posted to the API, so a document from a
 //! file and an API call are judged the same way.
 
+pub mod avatax;
 pub mod csv;
 pub mod easypost;
 pub mod inbound;
@@ -30,6 +33,7 @@ pub mod refund;
 pub mod secrets;
 pub mod shipment;
 pub mod shopify;
+pub mod stripe;
 pub mod types;
 pub mod ubl;
 pub mod x12;

@@ -219,6 +219,62 @@ static TYPES: &[ProviderType] = &[
         default_transformation: None,
     },
     ProviderType {
+        name: "payment",
+        description: "Payments through Stripe's PaymentIntents API: the default flow authorises an order's total with manual capture before release (flow step authorize-payment, against the order's attributes.payment_method, e.g. pm_card_visa), captures each shipment's amount as it ships (capture-payment), lets the rest go when the order is cancelled, and pays out returns' refunds. settings.channels lists the channels it serves (all when absent).",
+        inbound: &[],
+        outbound: &["authorize", "capture", "cancel", "refund"],
+        verification: Verification::None,
+        connection: &[
+            field(
+                "base_url",
+                true,
+                false,
+                "The API's base, https://api.stripe.com",
+            ),
+            field(
+                "secret_key",
+                true,
+                true,
+                "The secret key (sk_…), sent as Authorization: Bearer",
+            ),
+        ],
+        default_transformation: None,
+    },
+    ProviderType {
+        name: "tax",
+        description: "Tax through Avalara AvaTax's REST API v2: an order that arrives without tax is taxed before release by the default flow (flow step calculate-tax: an uncommitted SalesInvoice whose code is the order's id; the lines' tax and the totals become AvaTax's), and the document is committed once the order has shipped (adjusted to what shipped when the rest was cancelled) or voided when it was cancelled with nothing shipped (commit-tax). settings.channels lists the channels it serves (all when absent); settings.ship_from is the address goods leave from (else the node's location).",
+        inbound: &[],
+        outbound: &["calculate", "commit", "void", "adjust"],
+        verification: Verification::None,
+        connection: &[
+            field(
+                "base_url",
+                true,
+                false,
+                "The API's base, https://rest.avatax.com (sandbox: https://sandbox-rest.avatax.com)",
+            ),
+            field(
+                "account_id",
+                true,
+                false,
+                "The account id, the user of HTTP Basic authentication",
+            ),
+            field(
+                "license_key",
+                true,
+                true,
+                "The licence key, the password of HTTP Basic authentication",
+            ),
+            field(
+                "company_code",
+                true,
+                false,
+                "The company whose documents iom creates",
+            ),
+        ],
+        default_transformation: None,
+    },
+    ProviderType {
         name: "webhook",
         description: "Releases orders to a node, and asks a node for return labels, as signed JSON webhooks (X-IOM-Signature: sha256=HEX).",
         inbound: &[],

@@ -92,8 +92,8 @@ fn prometheus() -> PrometheusHandle {
 pub fn router(state: AppState) -> Router {
     use routes::{alerts, insights, notifications};
     use routes::{
-        events, flows, fulfillment, health, inventory, nodes, orders, policies, providers, returns,
-        shipping, subscriptions,
+        events, flows, fulfillment, health, inventory, nodes, orders, payments, policies,
+        providers, returns, shipping, subscriptions,
     };
     let api = Router::new()
         .route("/orders", post(orders::create).get(orders::list))
@@ -108,6 +108,7 @@ pub fn router(state: AppState) -> Router {
         .route("/orders/{id}/shipments", post(orders::ship))
         .route("/orders/{id}/deliveries", post(orders::deliver))
         .route("/orders/{id}/labels", post(shipping::buy))
+        .route("/orders/{id}/payment/capture", post(payments::capture))
         .route(
             "/orders/{id}/shipments/{shipment_id}/label",
             get(shipping::label),

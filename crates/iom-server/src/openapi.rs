@@ -5,8 +5,8 @@ use utoipa::{Modify, OpenApi};
 
 use crate::routes::{alerts, insights, notifications};
 use crate::routes::{
-    events, flows, fulfillment, inventory, nodes, orders, policies, providers, returns, shipping,
-    subscriptions,
+    events, flows, fulfillment, inventory, nodes, orders, payments, policies, providers, returns,
+    shipping, subscriptions,
 };
 
 #[derive(OpenApi)]
@@ -15,7 +15,7 @@ use crate::routes::{
     paths(
         orders::create, orders::get, orders::list, orders::cancel, orders::cancel_line,
         orders::hold, orders::release, orders::ship, orders::deliver, orders::timeline,
-        shipping::buy, shipping::label,
+        shipping::buy, shipping::label, payments::capture,
         events::list,
         inventory::changes, inventory::sku, inventory::many, inventory::reserve, inventory::reserve_batch, inventory::reservations, inventory::delete_allocation,
         inventory::reservation, inventory::release, inventory::supply, inventory::demand,

@@ -20,6 +20,7 @@ mod open;
 pub mod orders;
 pub mod outbound;
 pub mod overview;
+pub mod payments;
 mod pg;
 pub mod policies;
 pub mod providers;

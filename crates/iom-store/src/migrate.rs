@@ -47,6 +47,7 @@ const SQLITE: &[(i64, &str)] = &[
         include_str!("migrations/sqlite/0025_shipping_labels.sql"),
     ),
     (27, include_str!("migrations/sqlite/0027_token_limits.sql")),
+    (28, include_str!("migrations/sqlite/0028_payments.sql")),
     (
         30,
         include_str!("migrations/sqlite/0030_delivery_promise.sql"),
@@ -106,6 +107,7 @@ const POSTGRES: &[(i64, &str)] = &[
         27,
         include_str!("migrations/postgres/0027_token_limits.sql"),
     ),
+    (28, include_str!("migrations/postgres/0028_payments.sql")),
     (
         30,
         include_str!("migrations/postgres/0030_delivery_promise.sql"),

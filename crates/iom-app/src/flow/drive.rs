@@ -565,6 +565,22 @@ fn run_node(
             }
         }
     }
+    // A payment (or tax) step of an order no instance of its type serves is passed over without
+    // a record: the flow goes on exactly as one that does not name it.
+    if !in_progress
+        && let NodeKind::Step { uses, .. } = &node.kind
+        && let Some(kind) = steps::served_by(uses)
+    {
+        let order = load_order(tx, cache, run)?;
+        let instances = cache.serving_instances(tx)?;
+        if let Some(order) = order
+            && !instances
+                .iter()
+                .any(|i| i.kind == kind && i.serves(&order.channel))
+        {
+            return Ok(Some(Outcome::Skipped));
+        }
+    }
     match &node.kind {
         NodeKind::Branch { condition, .. } => {
             let order = load_order(tx, cache, run)?;

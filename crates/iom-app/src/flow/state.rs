@@ -150,6 +150,11 @@ pub enum Call {
     /// Rates of the only carrier instance for the lanes of a plan request that the cache lacks
     /// (`shipping::rates::quotes`); the plan is made when they are in.
     CarrierRates { request: iom_sourcing::PlanRequest },
+    /// Money through the order's payment instance (`payments`): `authorize`, or `settle`
+    /// (capture what shipped, let go of what is left).
+    Payment { op: String, order_id: String },
+    /// The order's tax document at its tax instance (`tax`): `calculate` or `settle`.
+    Tax { op: String, order_id: String },
 }
 
 impl Call {
@@ -158,6 +163,8 @@ impl Call {
             Call::Release { provider, .. } | Call::Action { provider, .. } => provider,
             Call::BuyLabel { provider, .. } => provider.as_deref().unwrap_or("carrier"),
             Call::CarrierRates { .. } => "carrier",
+            Call::Payment { .. } => "payment",
+            Call::Tax { .. } => "tax",
         }
     }
 }

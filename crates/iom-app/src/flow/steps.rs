@@ -20,7 +20,9 @@ use iom_store::inventory::ReservationRow;
 use iom_store::{StoreError, Tx};
 use serde_json::{Value, json};
 
+pub mod payments;
 pub mod returns;
+pub mod tax;
 
 use super::state::{Call, RunState, Wait, WaitKind};
 use crate::fulfillment::{self, Assigned, Commitment, setup as planning};
@@ -121,6 +123,8 @@ pub struct PassCache {
     /// The balances of the SKUs of the run's order, read with it. Forgotten with
     /// [`PassCache::order`], and stale once the pass writes balances again.
     balances: Option<OrderBalances>,
+    /// The `payment` and `tax` instances and the channels they serve, read once per pass.
+    serving: Option<Vec<iom_store::payments::ServingInstance>>,
 }
 
 /// The balances of an order's SKUs, as read with the order.
@@ -153,6 +157,17 @@ impl PassCache {
             careful,
             ..PassCache::default()
         }
+    }
+
+    /// The `payment` and `tax` instances, read once per pass.
+    pub fn serving_instances(
+        &mut self,
+        tx: &mut Tx<'_>,
+    ) -> Result<Vec<iom_store::payments::ServingInstance>, StoreError> {
+        if self.serving.is_none() {
+            self.serving = Some(iom_store::payments::serving_instances(tx.conn())?);
+        }
+        Ok(self.serving.clone().unwrap_or_default())
     }
 
     /// Forgets the run's order and what was read with it: the next step reads them as stored.
@@ -345,9 +360,21 @@ impl StepCx<'_, '_> {
     }
 }
 
+/// The provider type a step works through, for the steps that run only where an instance of
+/// it serves the order's channel (and are passed over without a record elsewhere).
+pub fn served_by(uses: &str) -> Option<&'static str> {
+    match uses {
+        "authorize-payment" | "capture-payment" => Some("payment"),
+        "calculate-tax" | "commit-tax" => Some("tax"),
+        _ => None,
+    }
+}
+
 pub fn execute(cx: &mut StepCx<'_, '_>) -> StepOutcome {
     match cx.uses {
         uses if returns::handles(uses) => returns::execute(cx),
+        uses if payments::handles(uses) => payments::execute(cx),
+        uses if tax::handles(uses) => tax::execute(cx),
         "validate-order" => validate_order(cx),
         "hold" => hold(cx),
         "risk-score" => risk_score(cx),
@@ -854,11 +881,13 @@ pub fn after_external(cx: &mut StepCx<'_, '_>, results: Vec<Value>) -> StepOutco
             let requests = release_requests(cx)?;
             finish_release(cx, &requests)
         }
-        "create-return-label" => returns::after_external(cx, results),
+        "create-return-label" | "refund" => returns::after_external(cx, results),
         "plan-fulfillment" => plan_fulfillment_with(
             cx,
             RatesAsked::Answered(results.into_iter().next().unwrap_or_default()),
         ),
+        uses if payments::handles(uses) => payments::after_external(cx, results),
+        uses if tax::handles(uses) => tax::after_external(results),
         "buy-label" => Ok(StepResult::Done(Some(
             json!({"labels": results.into_iter().next().unwrap_or_default()}),
         ))),

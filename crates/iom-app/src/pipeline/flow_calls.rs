@@ -1,7 +1,8 @@
 //! What the flow executor cannot do itself: calls to provider instances over HTTP. A release goes
 //! to the node's provider as its `release` action; `call-provider` runs any outbound action the
-//! instance's type has; `buy-label` buys carrier labels (`shipping`); `plan-fulfillment` with carrier rates asks the
-//! carrier for the lanes its cache lacks. Each call is one attempt: the step's own retry policy decides about the
+//! instance's type has; `buy-label` buys carrier labels (`shipping`); `plan-fulfillment` with
+//! carrier rates asks the carrier for the lanes its cache lacks; the payment and tax steps move
+//! money (`payments`, `tax`). Each call is one attempt: the step's own retry policy decides about the
 //! next, and every attempt is in the provider's message log.
 
 use std::sync::Arc;
@@ -63,6 +64,18 @@ impl Outbound for ProviderCalls {
                         Ok(quotes) => json!({"lanes": quotes.len()}),
                         Err(error) => json!({ "error": error }),
                     });
+                }
+                Call::Payment { op, order_id } => {
+                    let id = order_id
+                        .parse()
+                        .map_err(|_| format!("{order_id:?} is not an order id"))?;
+                    return crate::payments::flow_call(&store, &pipeline, &op, id).await;
+                }
+                Call::Tax { op, order_id } => {
+                    let id = order_id
+                        .parse()
+                        .map_err(|_| format!("{order_id:?} is not an order id"))?;
+                    return crate::tax::flow_call(&store, &pipeline, &op, id).await;
                 }
                 Call::Release {
                     provider, document, ..

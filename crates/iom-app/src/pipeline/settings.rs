@@ -65,6 +65,21 @@ pub fn check(kind: &ProviderType, settings: &Map<String, Value>) -> Vec<FieldErr
             }
         }
     }
+    if matches!(kind.name, "payment" | "tax")
+        && let Some(channels) = settings.get("channels").filter(|v| !v.is_null())
+    {
+        // Which orders the instance serves: a typo here would quietly serve none or all.
+        let ok = channels.as_array().is_some_and(|list| {
+            list.iter()
+                .all(|c| c.as_str().is_some_and(|c| !c.trim().is_empty()))
+        });
+        if !ok {
+            errors.push(FieldError::new(
+                "settings.channels",
+                "must be a list of channel names (all channels when absent)",
+            ));
+        }
+    }
     if let Some(pull) = settings.get("pull").filter(|v| !v.is_null()) {
         if !matches!(kind.name, "rest" | "shopify" | "amazon") {
             errors.push(FieldError::new(

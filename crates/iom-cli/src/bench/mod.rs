@@ -11,6 +11,7 @@ mod journey;
 mod load;
 mod locate;
 mod notifications;
+mod payments;
 mod providers;
 mod returns;
 mod ui;
@@ -55,6 +56,9 @@ pub enum BenchCommand {
     /// Shipping through a carrier (a local EasyPost answering in 20 ms): planning a 5-line order
     /// with carrier rates (p50/p99), and tracker webhooks per second.
     Carrier(carrier::CarrierArgs),
+    /// The default flow with tax and payment on (a local AvaTax and Stripe answering in 20 ms):
+    /// orders/s from `received` to `released`, taxed and authorised.
+    Payments(payments::PaymentsArgs),
 }
 
 pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
@@ -73,6 +77,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Ui(args) => ui::run(args).await,
         BenchCommand::Webhooks(args) => webhooks::run(args).await,
         BenchCommand::Carrier(args) => carrier::run(args).await,
+        BenchCommand::Payments(args) => payments::run(args).await,
     }
 }
 

@@ -9,6 +9,7 @@ mod import;
 mod journey;
 mod label_crash;
 mod notify;
+mod payment_crash;
 mod simulate;
 mod token;
 mod two_processes;
@@ -17,6 +18,11 @@ mod two_processes;
 #[allow(dead_code)]
 #[path = "../../../iom-server/tests/it/fake_easypost.rs"]
 mod fake_easypost;
+
+/// The local Stripe of the server's tests.
+#[allow(dead_code)]
+#[path = "../../../iom-server/tests/it/fake_stripe.rs"]
+mod fake_stripe;
 
 use std::process::Stdio;
 use std::time::Duration;

@@ -22,7 +22,11 @@ fn the_default_flows_compile() {
             "hold",
             "plan-fulfillment",
             "reserve-inventory",
-            "release-to-nodes"
+            "calculate-tax",
+            "authorize-payment",
+            "release-to-nodes",
+            "capture-payment",
+            "commit-tax"
         ]
     );
     let inventory = &plans[1];

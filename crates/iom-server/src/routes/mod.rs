@@ -8,6 +8,7 @@ pub mod inventory;
 pub mod nodes;
 pub mod notifications;
 pub mod orders;
+pub mod payments;
 pub mod policies;
 pub mod providers;
 pub mod returns;

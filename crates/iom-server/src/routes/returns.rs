@@ -202,13 +202,19 @@ pub async fn receive(
 /// Refund the return: each received unit's price less its share of the line's and the order's
 /// discounts, plus its share of tax, less the restocking fee of its reason; shipping as the policy
 /// says. Never more than was paid.
+///
+/// When the order was paid through a `payment` instance, the refund is paid out through it
+/// (Stripe `POST /v1/refunds` under an idempotency key of this return, so asking again never
+/// refunds twice), never more than was captured and not refunded yet, and the refund's
+/// `reference` is the service's refund id (`re_…`).
 #[utoipa::path(post, path = "/api/v1/returns/{id}/refund", tag = "returns",
     params(("id" = String, Path)), request_body = RefundRequest,
     responses(
         (status = 200, body = ReturnOrder),
         (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, description = "The return cannot be refunded now, or nothing captured is left to refund", content_type = "application/problem+json"),
         (status = 422, body = Problem, description = "`amount` above the computed refund", content_type = "application/problem+json"),
+        (status = 502, body = Problem, description = "The payment service refused or could not be reached; asking again sends the same refund", content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn refund(
@@ -218,7 +224,9 @@ pub async fn refund(
     body: ApiJson<RefundRequest>,
 ) -> ApiResult<Json<ReturnOrder>> {
     principal.require(Access::Operate)?;
-    Ok(Json(returns(&state).refund(id, body.value).await?))
+    Ok(Json(
+        iom_app::payments::refund_return(&state.store, &state.pipeline, id, body.value).await?,
+    ))
 }
 
 /// Close the return (after its refund, or after a receipt with nothing to refund).

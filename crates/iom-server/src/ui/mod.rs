@@ -16,6 +16,7 @@ mod layout;
 mod nodes;
 mod notifications;
 mod orders;
+mod payment;
 mod providers;
 mod returns;
 pub mod session;

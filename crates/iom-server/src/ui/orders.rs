@@ -400,6 +400,7 @@ pub async fn detail(
                 }
             }
         }
+        (super::payment::card(&order))
         section.card #order-returns {
             h2 { "Returns" }
             (super::returns::table(&order_returns))

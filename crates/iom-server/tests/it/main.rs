@@ -4,7 +4,9 @@
 mod auth;
 mod browser;
 mod events;
+pub mod fake_avatax;
 pub mod fake_easypost;
+pub mod fake_stripe;
 mod flows;
 mod fulfillment;
 mod insights;
@@ -14,6 +16,7 @@ mod nodes;
 mod notifications;
 mod orders;
 mod outbound;
+mod payments;
 mod policies;
 mod providers;
 mod pull;
@@ -23,6 +26,7 @@ mod service;
 mod shipping;
 mod shopify_topics;
 mod subscriptions;
+mod tax;
 mod ui;
 mod x12_receipts;
 

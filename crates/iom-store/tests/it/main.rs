@@ -7,6 +7,7 @@ mod notifications;
 mod open;
 mod orders;
 mod outbound;
+mod payments;
 mod rollups;
 mod tokens;
 mod writer;

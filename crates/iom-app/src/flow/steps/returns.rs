@@ -118,6 +118,17 @@ fn create_label(cx: &mut StepCx<'_, '_>) -> StepOutcome {
 pub fn after_external(cx: &mut StepCx<'_, '_>, results: Vec<Value>) -> StepOutcome {
     let ret = load(cx)?;
     let response = results.into_iter().next().unwrap_or(Value::Null);
+    if cx.uses == "refund" {
+        if let Some(error) = response["error"].as_str() {
+            return Err(StepFailure::permanent(error.to_owned()));
+        }
+        let refund = ret.refund.as_ref();
+        return Ok(StepResult::Done(Some(json!({
+            "amount": refund.map(|r| r.amount.to_string()),
+            "computed": refund.map(|r| r.computed.to_string()),
+            "reference": refund.and_then(|r| r.reference.clone()),
+        }))));
+    }
     Ok(StepResult::Done(Some(json!({"label": {
         "node": ret.return_to.map(|l| l.node),
         "provider": response.get("provider"),
@@ -257,6 +268,17 @@ fn refund(cx: &mut StepCx<'_, '_>) -> StepOutcome {
             "skipped": why,
             "amount": ret.refund.as_ref().map(|r| r.amount.to_string()),
         }))));
+    }
+    // An order paid through a payment instance is refunded through it, outside the transaction
+    // (`payments::refund_return`, once per return under its idempotency key).
+    let paid = iom_store::orders::load(cx.tx.conn(), ret.order_id, false)?
+        .and_then(|o| o.payment)
+        .is_some_and(|p| p.reference.is_some() && p.authorized > 0.into());
+    if paid {
+        return Ok(StepResult::External(vec![Call::Payment {
+            op: format!("refund:{}", ret.id),
+            order_id: ret.order_id.to_string(),
+        }]));
     }
     let ret = returns::refund_in(cx.tx, &ret.id, None, None, false)?;
     let refund = ret.refund.as_ref();
