@@ -32,9 +32,29 @@ fn the_default_order_flow_from_received_to_released() {
         run("plan")
     );
     assert_eq!(next(&plan, "plan", Outcome::Succeeded), run("reserve"));
-    assert_eq!(next(&plan, "reserve", Outcome::Succeeded), run("release"));
+    // Tax and payment (passed over by the executor when no instance serves the channel).
+    assert_eq!(
+        next(&plan, "reserve", Outcome::Succeeded),
+        run("calculate-tax")
+    );
+    assert_eq!(
+        next(&plan, "calculate-tax", Outcome::Succeeded),
+        run("authorize-payment")
+    );
+    assert_eq!(
+        next(&plan, "authorize-payment", Outcome::Succeeded),
+        run("release")
+    );
     assert_eq!(
         next(&plan, "release", Outcome::Succeeded),
+        run("capture-payment")
+    );
+    assert_eq!(
+        next(&plan, "capture-payment", Outcome::Succeeded),
+        run("commit-tax")
+    );
+    assert_eq!(
+        next(&plan, "commit-tax", Outcome::Succeeded),
         Next::End(Ending::Completed)
     );
 }
@@ -52,6 +72,20 @@ fn failures_lead_where_on_failure_says() {
     assert_eq!(
         next(&plan, "plan", Outcome::Failed),
         Next::End(Ending::Backordered { step: id("plan") })
+    );
+    assert_eq!(
+        next(&plan, "calculate-tax", Outcome::Failed),
+        Next::End(Ending::Held {
+            step: id("calculate-tax"),
+            reason: "tax".into()
+        })
+    );
+    assert_eq!(
+        next(&plan, "authorize-payment", Outcome::Failed),
+        Next::End(Ending::Held {
+            step: id("authorize-payment"),
+            reason: "payment".into()
+        })
     );
     assert_eq!(
         next(&plan, "release", Outcome::Failed),
