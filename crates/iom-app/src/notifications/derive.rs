@@ -10,8 +10,8 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-use iom_domain::{Order, OrderId};
-use iom_providers::notify::Channel;
+use iom_domain::{FieldError, Order, OrderId};
+use iom_providers::notify::{Channel, Compiled};
 use iom_store::events::Event;
 use iom_store::notifications::{NewNotification, Skip};
 use serde_json::Value;
@@ -84,6 +84,9 @@ pub async fn round(app: &App) -> Result<usize, String> {
         .into_iter()
         .filter(|t| t.template.enabled)
         .collect();
+    // Parsed once for the whole round.
+    let compiled: Vec<Result<Compiled, FieldError>> =
+        templates.iter().map(|t| t.template.compile()).collect();
     let types: HashSet<&str> = templates
         .iter()
         .map(|t| t.template.event.as_str())
@@ -130,7 +133,11 @@ pub async fn round(app: &App) -> Result<usize, String> {
         let order = order_of(event).and_then(|id| orders.get(&id.to_string()));
         let order_json = order.and_then(|o| serde_json::to_value(o).ok());
         let scope = super::scope(store, event, order_json).await;
-        for named in templates.iter().filter(|t| t.template.event == event.kind) {
+        for (named, compiled) in templates
+            .iter()
+            .zip(&compiled)
+            .filter(|(t, _)| t.template.event == event.kind)
+        {
             let opted_out = order.and_then(|o| {
                 if names(
                     &o.attributes.get("notifications_opt_out").cloned(),
@@ -149,6 +156,7 @@ pub async fn round(app: &App) -> Result<usize, String> {
             rows.extend(notifications_of(
                 event,
                 named,
+                compiled,
                 &scope,
                 order.map(|o| o.id.to_string()),
                 opted_out,
@@ -186,6 +194,7 @@ fn names(setting: &Option<Value>, template: &str) -> bool {
 fn notifications_of(
     event: &Event,
     named: &NamedTemplate,
+    compiled: &Result<Compiled, FieldError>,
     scope: &Value,
     order_id: Option<String>,
     opted_out: Option<String>,
@@ -202,7 +211,11 @@ fn notifications_of(
         html,
         skipped,
     };
-    match named.template.render(scope) {
+    let rendered = match compiled {
+        Ok(c) => c.render(scope),
+        Err(e) => Err(e.clone()),
+    };
+    match rendered {
         // A template passed its check when saved; what fails here fails on this event's data.
         Err(e) => vec![row(
             String::new(),

@@ -46,7 +46,7 @@ pub enum BenchCommand {
     /// lookup p50/p99 by postal code, city and country.
     Locate(locate::LocateArgs),
     /// E-mails/s handed to a local SMTP server (aiosmtpd), and order intake with the
-    /// confirmation e-mail on vs off (A B A B).
+    /// confirmation e-mail on vs off (A B A B A B).
     Notifications(notifications::NotificationsArgs),
     /// Server time of every web UI page with 100,000 orders in the store.
     Ui(ui::UiArgs),

@@ -6,8 +6,9 @@
 //!    server, drains it. The rate is messages the server accepted per second, from the first to
 //!    the last.
 //! 2. Intake (`POST /api/v1/orders` from concurrent clients, `iom serve` with its default
-//!    order flow on) on a fresh database with the confirmation on, then with it off (the template disabled), A B A B, so drift of the
-//!    machine falls on both.
+//!    order flow on) on a fresh database with the confirmation on, then with it off (the
+//!    template disabled), A B A B A B after a warm-up round that is not counted, so drift of
+//!    the machine falls on both.
 //!
 //! The SMTP server is aiosmtpd (`tests/smtp/sink.py`, the one the tests use) in the virtual
 //! environment under `~/.cache/iom/smtp-sink`, made on first use; `--sink-python` names another
@@ -253,8 +254,10 @@ async fn intake(
     let smtp_url = format!("smtp://127.0.0.1:{port}");
     let mut on = Vec::new();
     let mut off = Vec::new();
-    for round in 0..4 {
-        let confirm = round % 2 == 0;
+    // Round 0 warms the machine up (files, caches, the SMTP server) and is not counted. Then
+    // A B A B A B.
+    for round in 0..7 {
+        let confirm = round % 2 == 1;
         let database = format!(
             "sqlite://{}",
             dir.join(format!("intake-{round}.db")).display()
@@ -279,9 +282,13 @@ async fn intake(
         }
         let rate = post_orders(&url, &token, 0, args.orders, args.clients).await?;
         let _ = child.kill().await;
+        if round == 0 {
+            println!("  warm-up round: {rate:.0} orders/s (not counted)");
+            continue;
+        }
         println!(
             "  round {} ({}): {rate:.0} orders/s",
-            round + 1,
+            round,
             if confirm {
                 "A, confirmation on"
             } else {
@@ -298,7 +305,7 @@ async fn intake(
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
     let (a, b) = (mean(&on), mean(&off));
     println!(
-        "Order intake with the confirmation e-mail on vs off (sqlite, default flow on, {} clients, {} orders a round, A B A B): on {a:.0} orders/s, off {b:.0} orders/s, loss {:.1} %",
+        "Order intake with the confirmation e-mail on vs off (sqlite, default flow on, {} clients, {} orders a round, A B A B A B after a warm-up round): on {a:.0} orders/s, off {b:.0} orders/s, loss {:.1} %",
         args.clients,
         args.orders,
         (1.0 - a / b) * 100.0

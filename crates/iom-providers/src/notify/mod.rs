@@ -204,7 +204,51 @@ impl Template {
 
     /// Renders every part with `scope`; an error names the part and its line.
     pub fn render(&self, scope: &Value) -> Result<Rendered, FieldError> {
-        let to = render_part("to", &self.to, scope)?;
+        self.compile()?.render(scope)
+    }
+
+    /// Every part parsed once, to render many scopes (each event of a consumer's round) without
+    /// parsing them again.
+    pub fn compile(&self) -> Result<Compiled, FieldError> {
+        let mut text = environment(false);
+        let mut html = environment(true);
+        for (field, source) in self.parts() {
+            let env = if field == "html" {
+                &mut html
+            } else {
+                &mut text
+            };
+            env.add_template_owned(field, source.to_owned())
+                .map_err(|e| explain(field, e))?;
+        }
+        Ok(Compiled {
+            text,
+            html,
+            has_html: self.html.is_some(),
+            channel: self.channel,
+        })
+    }
+}
+
+/// A [`Template`] with its parts parsed.
+pub struct Compiled {
+    /// `to`, `subject` and `body`: nothing escaped.
+    text: Environment<'static>,
+    /// `html`: HTML-escaped.
+    html: Environment<'static>,
+    has_html: bool,
+    channel: Channel,
+}
+
+impl Compiled {
+    /// Renders every part with `scope`; an error names the part and its line.
+    pub fn render(&self, scope: &Value) -> Result<Rendered, FieldError> {
+        let part = |env: &Environment<'static>, field: &str| {
+            env.get_template(field)
+                .and_then(|t| t.render(scope))
+                .map_err(|e| explain(field, e))
+        };
+        let to = part(&self.text, "to")?;
         let mut recipients: Vec<String> = Vec::new();
         let pieces: Vec<&str> = match self.channel {
             Channel::Email => to.split([',', ';', '\n']).collect(),
@@ -217,14 +261,11 @@ impl Template {
         }
         Ok(Rendered {
             to: recipients,
-            subject: render_part("subject", &self.subject, scope)?
-                .trim()
-                .to_owned(),
-            text: render_part("body", &self.body, scope)?,
+            subject: part(&self.text, "subject")?.trim().to_owned(),
+            text: part(&self.text, "body")?,
             html: self
-                .html
-                .as_deref()
-                .map(|h| render_part("html", h, scope))
+                .has_html
+                .then(|| part(&self.html, "html"))
                 .transpose()?,
         })
     }
@@ -240,12 +281,11 @@ fn valid_event(e: &str) -> bool {
             .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
 }
 
-/// The environment every part renders in: lenient about missing values, HTML-escaping only in
-/// the part named `html` (a subject or a plain-text body is not HTML).
-fn environment(field: &str) -> Environment<'static> {
+/// The environment parts render in: lenient about missing values, HTML-escaping only for the
+/// `html` part (a subject or a plain-text body is not HTML).
+fn environment(html: bool) -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Lenient);
-    let html = field == "html";
     env.set_auto_escape_callback(move |_| {
         if html {
             minijinja::AutoEscape::Html
@@ -257,18 +297,23 @@ fn environment(field: &str) -> Environment<'static> {
     env
 }
 
+/// One part parsed and rendered on its own, so that `check` reports every part's error.
 fn render_part(field: &str, source: &str, scope: &Value) -> Result<String, FieldError> {
-    let env = environment(field);
-    let explain = |e: minijinja::Error| {
-        let line = e.line().map(|l| format!("line {l}: ")).unwrap_or_default();
-        let detail = e.detail().map(str::to_owned).unwrap_or_else(|| {
-            // Without a detail the kind is the message ("syntax error", "unknown filter").
-            e.kind().to_string()
-        });
-        FieldError::new(field, format!("{line}{}: {detail}", e.kind()))
-    };
-    let template = env.template_from_str(source).map_err(explain)?;
-    template.render(scope).map_err(explain)
+    let env = environment(field == "html");
+    let template = env
+        .template_from_str(source)
+        .map_err(|e| explain(field, e))?;
+    template.render(scope).map_err(|e| explain(field, e))
+}
+
+/// A template error as a field error: the part, and the line when known.
+fn explain(field: &str, e: minijinja::Error) -> FieldError {
+    let line = e.line().map(|l| format!("line {l}: ")).unwrap_or_default();
+    let detail = e.detail().map(str::to_owned).unwrap_or_else(|| {
+        // Without a detail the kind is the message ("syntax error", "unknown filter").
+        e.kind().to_string()
+    });
+    FieldError::new(field, format!("{line}{}: {detail}", e.kind()))
 }
 
 /// A scope shaped like the one `event` is rendered with, for checking templates at save time
