@@ -32,6 +32,9 @@ pub enum AlertCondition {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         node: Option<String>,
     },
+    /// A shipment whose carrier reported an exception (a failed delivery, a return to sender)
+    /// and that has not been delivered since. Fires once per shipment.
+    ShipmentException {},
 }
 
 impl AlertCondition {
@@ -40,6 +43,7 @@ impl AlertCondition {
             AlertCondition::OrderNotReleased { .. } => "order_not_released",
             AlertCondition::OrderNotShipped { .. } => "order_not_shipped",
             AlertCondition::InventoryBelow { .. } => "inventory_below",
+            AlertCondition::ShipmentException {} => "shipment_exception",
         }
     }
 
@@ -49,7 +53,7 @@ impl AlertCondition {
         match self {
             AlertCondition::OrderNotReleased { hours } => Some(now - Duration::hours(*hours)),
             AlertCondition::OrderNotShipped { hours } => Some(now + Duration::hours(*hours)),
-            AlertCondition::InventoryBelow { .. } => None,
+            AlertCondition::InventoryBelow { .. } | AlertCondition::ShipmentException {} => None,
         }
     }
 }
@@ -89,7 +93,7 @@ impl AlertDefinition {
                     errors.push(FieldError::new(
                         "condition",
                         format!(
-                            "{e}; one of {{\"type\":\"order_not_released\",\"hours\"}}, {{\"type\":\"order_not_shipped\",\"hours\"}}, {{\"type\":\"inventory_below\",\"threshold\",\"sku\"?,\"node\"?}}"
+                            "{e}; one of {{\"type\":\"order_not_released\",\"hours\"}}, {{\"type\":\"order_not_shipped\",\"hours\"}}, {{\"type\":\"inventory_below\",\"threshold\",\"sku\"?,\"node\"?}}, {{\"type\":\"shipment_exception\"}}"
                         ),
                     ));
                     None

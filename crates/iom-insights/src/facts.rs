@@ -252,6 +252,22 @@ impl ShipmentFacts {
     }
 }
 
+/// Shipments of `order` whose carrier reported an exception since `before`, with the time.
+pub fn new_exceptions(before: Option<&Order>, order: &Order) -> Vec<(String, DateTime<Utc>)> {
+    use iom_domain::TrackingStatus::Exception;
+    order
+        .shipments
+        .iter()
+        .filter(|s| s.tracking_status == Some(Exception))
+        .filter(|s| {
+            !before
+                .and_then(|b| b.shipments.iter().find(|o| o.id == s.id))
+                .is_some_and(|o| o.tracking_status == Some(Exception))
+        })
+        .map(|s| (s.id.clone(), order.updated_at))
+        .collect()
+}
+
 /// A shipment the carrier's tracker reported delivered, with the promise it carried.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeliveryFacts {

@@ -277,6 +277,12 @@ pub(crate) fn record(
             }
         }
     }
+    for (shipment_id, at) in iom_insights::facts::new_exceptions(before, after) {
+        conn.execute(
+            "UPDATE shipment_facts SET exception_at = $2 WHERE shipment_id = $1",
+            &[Value::Text(&shipment_id), Value::Int(micros(at))],
+        )?;
+    }
     for d in DeliveryFacts::new_deliveries(before, after) {
         conn.execute(
             "UPDATE shipment_facts SET delivered_at = $2, promised_at = $3 WHERE shipment_id = $1",
@@ -1425,6 +1431,27 @@ fn alert_candidates(
                 })
                 .collect()
         }
+        AlertCondition::ShipmentException {} => conn
+            .query(
+                &format!(
+                    "SELECT shipment_id, order_id, node, exception_at FROM shipment_facts
+                     WHERE exception_at IS NOT NULL AND delivered_at IS NULL
+                       AND {not_fired} shipment_facts.shipment_id)
+                     ORDER BY exception_at LIMIT {limit}"
+                ),
+                &[Value::Text(alert)],
+            )?
+            .into_iter()
+            .map(|r| {
+                let (shipment, order) = (r.text(0)?.to_owned(), r.text(1)?.to_owned());
+                Ok((
+                    shipment.clone(),
+                    order.clone(),
+                    json!({"shipment_id": shipment, "order_id": order, "node": r.text(2)?,
+                           "exception_at": from_micros(r.int(3)?)}),
+                ))
+            })
+            .collect(),
     }
 }
 

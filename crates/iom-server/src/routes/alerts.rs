@@ -100,7 +100,9 @@ pub struct AlertPut {
 /// Conditions: `{"type":"order_not_released","hours":N}` (not released N hours after intake),
 /// `{"type":"order_not_shipped","hours":N}` (not shipped N hours before the requested delivery
 /// date), `{"type":"inventory_below","threshold":T,"sku"?,"node"?}` (available units of a SKU at
-/// a node below T). Each subject (order, or SKU at a node) fires once per alert.
+/// a node below T), `{"type":"shipment_exception"}` (the carrier reported an exception for a
+/// shipment not delivered since). Each subject (order, SKU at a node, shipment) fires once per
+/// alert.
 #[utoipa::path(put, path = "/api/v1/alerts/{name}", tag = "alerts",
     params(("name" = String, Path)), request_body = AlertPut,
     responses((status = 200, body = AlertView), (status = 201, body = AlertView),

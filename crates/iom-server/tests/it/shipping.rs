@@ -344,7 +344,15 @@ async fn tracker_webhooks_move_the_shipment_once_and_forgeries_are_refused() {
         assert_eq!(before, after, "{}", app.backend);
         assert_eq!(app.order(&json!(id)).await["version"], order["version"]);
 
-        // A failure is an exception, announced for alerts; then out for delivery, delivered.
+        // A failure is an exception, announced, and an alert fires on it once; then out for
+        // delivery, delivered.
+        let (status, alert) = app
+            .put(
+                "/api/v1/alerts/carrier-exception",
+                json!({"condition": {"type": "shipment_exception"}}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{alert}");
         for (n, status) in ["failure", "out_for_delivery", "delivered"]
             .iter()
             .enumerate()
@@ -353,6 +361,19 @@ async fn tracker_webhooks_move_the_shipment_once_and_forgeries_are_refused() {
             let (code, receipt) = send(body.clone(), signed(&body)).await;
             assert_eq!(code, StatusCode::ACCEPTED);
             assert_eq!(receipt["status"], "processed", "{status}: {receipt}");
+            if *status == "failure" {
+                let deadline = Instant::now() + Duration::from_secs(15);
+                let firings = loop {
+                    let (_, page) = app.get("/api/v1/alerts/carrier-exception/firings").await;
+                    if !page["items"].as_array().unwrap().is_empty() {
+                        break page;
+                    }
+                    assert!(Instant::now() < deadline, "{}: no firing", app.backend);
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                };
+                let shipment = bought["order"]["shipments"][0]["id"].as_str().unwrap();
+                assert_eq!(firings["items"][0]["subject"], shipment, "{firings}");
+            }
         }
         let exceptions = events(&app, "shipment.exception").await;
         assert_eq!(exceptions.len(), 1);
