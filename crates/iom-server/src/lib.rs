@@ -211,6 +211,7 @@ pub fn router(state: AppState) -> Router {
             post(notifications::preview),
         )
         .route("/notifications", get(notifications::list))
+        .route("/notifications/{id}/resend", post(notifications::resend))
         .route("/flows", get(flows::list))
         .route("/flows/{name}", put(flows::put).get(flows::get))
         .route("/flows/{name}/publish", post(flows::publish))

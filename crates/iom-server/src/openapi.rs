@@ -32,7 +32,7 @@ use crate::routes::{
         insights::kpis, insights::series, insights::anomalies,
         alerts::put, alerts::get, alerts::list, alerts::firings,
         notifications::list_templates, notifications::get_template, notifications::put_template,
-        notifications::preview, notifications::list,
+        notifications::preview, notifications::list, notifications::resend,
         flows::put, flows::publish, flows::unpublish, flows::list, flows::get,
         flows::order_runs, flows::list_runs, flows::get_run, flows::retry_run,
         flows::list_tasks, flows::complete_task,

@@ -342,6 +342,37 @@ impl Store {
         .await
     }
 
+    /// An `unknown` or `dead` notification sent again at once, on an operator's word (an
+    /// `unknown` one may then arrive twice). `Err(status)` when it is in another status; `None`
+    /// when there is no such notification.
+    pub async fn resend_notification(
+        &self,
+        id: String,
+    ) -> Result<Option<Result<NotificationRecord, String>>, StoreError> {
+        self.write(move |tx| {
+            let now = micros(tx.now());
+            let n = tx.conn().execute(
+                "UPDATE notifications SET status = 'pending', next_attempt_at = $2, updated_at = $2
+                 WHERE id = $1 AND status IN ('unknown', 'dead')",
+                &[Value::Text(&id), Value::Int(now)],
+            )?;
+            let Some(row) = tx.conn().query_one(
+                &format!("SELECT {COLUMNS} FROM notifications WHERE id = $1"),
+                &[Value::Text(&id)],
+            )?
+            else {
+                return Ok(None);
+            };
+            let record = record(row)?;
+            Ok(Some(if n == 1 {
+                Ok(record)
+            } else {
+                Err(record.status)
+            }))
+        })
+        .await
+    }
+
     /// The server accepted the notification.
     pub async fn notification_sent(&self, id: String) -> Result<(), StoreError> {
         self.write(move |tx| {

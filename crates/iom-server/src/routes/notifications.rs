@@ -315,3 +315,29 @@ pub(crate) async fn page(
         next_cursor,
     })
 }
+
+/// Send an `unknown` or `dead` notification again, at once. An `unknown` one may have arrived
+/// already: its sender stopped while handing it over. It keeps its `Message-ID`.
+#[utoipa::path(post, path = "/api/v1/notifications/{id}/resend", tag = "notifications",
+    params(("id" = String, Path)),
+    responses((status = 202, body = NotificationView),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn resend(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<(StatusCode, Json<NotificationView>)> {
+    principal.require(Access::Operate)?;
+    match state.store.resend_notification(id.clone()).await? {
+        None => Err(ApiError::not_found(format!(
+            "notification {id} does not exist"
+        ))),
+        Some(Err(status)) => Err(ApiError::conflict(format!(
+            "notification {id} is {status}: only an unknown or dead notification is sent again"
+        ))),
+        Some(Ok(n)) => Ok((StatusCode::ACCEPTED, Json(n.into()))),
+    }
+}

@@ -315,3 +315,69 @@ async fn templates_are_edited_and_previewed_in_the_ui() {
         );
     }
 }
+
+/// A webhook refused for good is `dead`; an operator sends it again (`resend`), which only an
+/// `unknown` or `dead` notification may be.
+#[tokio::test]
+async fn a_dead_notification_is_sent_again_on_request() {
+    use axum::http::StatusCode as Code;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = hits.clone();
+    let refuse = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move || {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            async { Code::BAD_REQUEST }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, refuse).await.unwrap() });
+    for app in apps().await {
+        let (status, body) = put(
+            &app,
+            "/api/v1/notification-templates/order-hook",
+            json!({"event": "order.received", "channel": "webhook",
+                   "to": format!("http://127.0.0.1:{port}/hook"),
+                   "subject": "order", "body": "{\"order\": \"{{ order.external_id }}\"}"}),
+        )
+        .await;
+        assert!(status.is_success(), "{body}");
+        let order = app.create_order("HOOK-1", &[1]).await;
+        let id = order["id"].as_str().unwrap();
+        let hook = |items: Vec<Value>| {
+            items
+                .into_iter()
+                .find(|n| n["template"] == "order-hook")
+                .unwrap_or(Value::Null)
+        };
+        let wait_status = |want: &'static str, attempts: i64| {
+            let app = &app;
+            async move {
+                for _ in 0..200 {
+                    let n = hook(notifications_of(app, id, 1).await);
+                    if n["status"] == want && n["attempts"] == attempts {
+                        return n;
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                panic!("{}: no {want} after {attempts} attempts", app.backend);
+            }
+        };
+        let dead = wait_status("dead", 1).await;
+        let nid = dead["id"].as_str().unwrap();
+        let path = format!("/api/v1/notifications/{nid}/resend");
+        let (status, resent) = app.call(Method::POST, &path, None).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{resent}");
+        assert_eq!(resent["status"], "pending");
+        let (status, problem) = app.call(Method::POST, &path, None).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{problem}");
+        let again = wait_status("dead", 2).await;
+        assert_eq!(again["message_id"], dead["message_id"]);
+        let (status, _) = app
+            .call(Method::POST, "/api/v1/notifications/nope/resend", None)
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    }
+    assert!(hits.load(std::sync::atomic::Ordering::SeqCst) >= 2);
+}
