@@ -179,3 +179,16 @@ pub fn serving_instances(conn: &mut dyn Conn) -> Result<Vec<ServingInstance>, St
     })
     .collect()
 }
+
+/// The instance of `kind` (`payment` or `tax`) serving `channel`: the first by name whose
+/// `settings.channels` names it or which names none.
+pub fn serving_instance_in(
+    conn: &mut dyn Conn,
+    kind: &str,
+    channel: &str,
+) -> Result<Option<String>, StoreError> {
+    Ok(serving_instances(conn)?
+        .into_iter()
+        .find(|i| i.kind == kind && i.serves(channel))
+        .map(|i| i.name))
+}

@@ -78,10 +78,7 @@ pub fn instance_in(
     conn: &mut dyn iom_store::Conn,
     channel: &str,
 ) -> Result<Option<String>, StoreError> {
-    Ok(rows::serving_instances(conn)?
-        .into_iter()
-        .find(|i| i.kind == "payment" && i.serves(channel))
-        .map(|i| i.name))
+    rows::serving_instance_in(conn, "payment", channel)
 }
 
 async fn instance_for(store: &Store, channel: &str) -> Result<Option<String>, StoreError> {
@@ -102,12 +99,7 @@ async fn loaded(
     name: &str,
 ) -> Result<std::sync::Arc<Loaded>, PaymentError> {
     let loaded = pipeline.load(store, name).await?;
-    if loaded.kind.name != "payment" {
-        return Err(PaymentError::Refused(format!(
-            "{name} is a {} instance, not a payment one",
-            loaded.kind.name
-        )));
-    }
+    loaded.of_kind("payment").map_err(PaymentError::Refused)?;
     Ok(loaded)
 }
 

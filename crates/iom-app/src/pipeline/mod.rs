@@ -67,6 +67,19 @@ impl Loaded {
         &self.record.name
     }
 
+    /// `Err` naming what the instance is when it is not of provider type `kind`.
+    pub fn of_kind(&self, kind: &str) -> Result<(), String> {
+        if self.kind.name == kind {
+            Ok(())
+        } else {
+            Err(format!(
+                "{} is a {} instance, not a {kind} one",
+                self.name(),
+                self.kind.name
+            ))
+        }
+    }
+
     /// A connection field, secret or not.
     pub fn connection(&self, field: &str) -> Option<&str> {
         self.secrets.get(field).map(String::as_str).or_else(|| {

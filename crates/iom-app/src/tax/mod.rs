@@ -57,10 +57,7 @@ pub fn instance_in(
     conn: &mut dyn iom_store::Conn,
     channel: &str,
 ) -> Result<Option<String>, StoreError> {
-    Ok(rows::serving_instances(conn)?
-        .into_iter()
-        .find(|i| i.kind == "tax" && i.serves(channel))
-        .map(|i| i.name))
+    rows::serving_instance_in(conn, "tax", channel)
 }
 
 async fn load(store: &Store, id: OrderId) -> Result<Order, TaxError> {
@@ -76,12 +73,7 @@ async fn loaded(
     name: &str,
 ) -> Result<std::sync::Arc<Loaded>, TaxError> {
     let loaded = pipeline.load(store, name).await?;
-    if loaded.kind.name != "tax" {
-        return Err(TaxError::Refused(format!(
-            "{name} is a {} instance, not a tax one",
-            loaded.kind.name
-        )));
-    }
+    loaded.of_kind("tax").map_err(TaxError::Refused)?;
     Ok(loaded)
 }
 
