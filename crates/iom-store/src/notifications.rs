@@ -373,16 +373,21 @@ impl Store {
         .await
     }
 
-    /// The server accepted the notification.
-    pub async fn notification_sent(&self, id: String) -> Result<(), StoreError> {
+    /// The server accepted these notifications: one write for a round's e-mails.
+    pub async fn notifications_sent(&self, ids: Vec<String>) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
         self.write(move |tx| {
             let now = micros(tx.now());
-            tx.conn().execute(
-                "UPDATE notifications SET status = 'sent', next_attempt_at = NULL, last_error = NULL,
-                     sent_at = $2, updated_at = $2
-                 WHERE id = $1 AND status IN ('sending', 'handing')",
-                &[Value::Text(&id), Value::Int(now)],
-            )?;
+            for id in &ids {
+                tx.conn().execute(
+                    "UPDATE notifications SET status = 'sent', next_attempt_at = NULL, last_error = NULL,
+                         sent_at = $2, updated_at = $2
+                     WHERE id = $1 AND status IN ('sending', 'handing')",
+                    &[Value::Text(id), Value::Int(now)],
+                )?;
+            }
             Ok(())
         })
         .await

@@ -10,7 +10,7 @@
 //!   compare-and-set on the cursor, keep a business event from yielding two messages of one
 //!   template whatever runs twice: a crash, a retry, a restart, several processes.
 //! - [`send`]: claims due rows a batch per transaction (`sending`, the attempt counted), hands
-//!   each to the SMTP server (or POSTs it) and records `sent` right after the server's `250`, or
+//!   each to the SMTP server (or POSTs it) and records `sent` after the server's `250` (a batch's in one write), or
 //!   the error and when to try again, with exponential backoff, `dead` after the last attempt.
 //!
 //! Opting out: a template named in the channel's provider instance
@@ -193,6 +193,7 @@ pub async fn preview(
             subject: order_id.to_string(),
             at: Utc::now(),
             data: json!({"order_id": order_id, "external_id": order.external_id}),
+            actor: None,
         });
     let order = serde_json::to_value(&order).map_err(StoreError::from)?;
     let scope = scope(store, &event, Some(order)).await;

@@ -1,11 +1,11 @@
 //! Sends the notifications that are due: e-mails over SMTP connections kept open
 //! ([`super::smtp`]), webhooks as POSTs. Each round claims a batch in one transaction
 //! (`Store::claim_notifications`: `sending`, the attempt counted, a claim that expires), then
-//! sends the batch over up to `Settings::connections` connections at once and records each
-//! outcome as soon as it is known.
+//! sends the batch over up to `Settings::connections` connections at once, records each failure
+//! as soon as it is known and the batch's accepted e-mails together when the batch is done.
 //!
 //! An e-mail is recorded `handing` between the server's `354` and its message, then `sent`
-//! after the server's `250`, or the error with the time of the next attempt. A permanent refusal
+//! once the server's `250` came (with the rest of the batch), or the error with the time of the next attempt. A permanent refusal
 //! (an SMTP 5xx, a webhook 4xx other than 408 and 429) is `dead` at once; anything else (the
 //! server not listening, a timeout, a 4xx reply) is tried again with exponential backoff until
 //! `Settings::attempts`. A message that went out with no reply is `unknown`, as is one whose
@@ -121,15 +121,25 @@ impl Sender {
             n.attempts += 1;
         }
         let count = batch.len();
-        futures_util::stream::iter(batch)
-            .for_each_concurrent(self.settings.connections.max(1) as usize, |n| {
-                self.one(n, claim.until)
-            })
+        let sent: Vec<String> = futures_util::stream::iter(batch)
+            .map(|n| self.one(n, claim.until))
+            .buffer_unordered(self.settings.connections.max(1) as usize)
+            .filter_map(|sent| async move { sent })
+            .collect()
             .await;
+        // The round's accepted e-mails recorded in one write rather than one each: they are
+        // `handing` until then, so a process that dies first leaves them `unknown`, never
+        // sent again.
+        if let Err(e) = self.app.store.notifications_sent(sent).await {
+            // The claims expire and the rows become `unknown`: never sent twice.
+            tracing::warn!(error = %e, "cannot record sent notifications");
+        }
         Ok(count)
     }
 
-    async fn one(&self, n: NotificationRecord, claimed_until: DateTime<Utc>) {
+    /// Sends one notification and records what happened, except a success, whose id it
+    /// returns for the round to record with the others.
+    async fn one(&self, n: NotificationRecord, claimed_until: DateTime<Utc>) -> Option<String> {
         let started = Instant::now();
         let outcome = match n.channel.as_str() {
             "email" => self.email(&n, claimed_until).await,
@@ -144,7 +154,8 @@ impl Sender {
             Outcome::Sent => {
                 metrics::counter!("iom_notifications_sent_total", "channel" => n.channel.clone())
                     .increment(1);
-                store.notification_sent(n.id.clone()).await
+                tracing::trace!(notification = %n.id, elapsed = ?started.elapsed(), "notification sent");
+                return Some(n.id);
             }
             Outcome::Failed { error, permanent } => {
                 let attempt = u32::try_from(n.attempts).unwrap_or(u32::MAX);
@@ -174,6 +185,7 @@ impl Sender {
             tracing::warn!(notification = %n.id, error = %e, "cannot record a notification's outcome");
         }
         tracing::trace!(notification = %n.id, elapsed = ?started.elapsed(), "notification attempt");
+        None
     }
 
     async fn email(&self, n: &NotificationRecord, claimed_until: DateTime<Utc>) -> Outcome {

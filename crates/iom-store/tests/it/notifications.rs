@@ -118,7 +118,10 @@ async fn a_claim_is_won_once_and_an_attempt_leaves_its_status() {
                 .unwrap()
                 .is_empty()
         );
-        store.notification_sent(due[0].id.clone()).await.unwrap();
+        store
+            .notifications_sent(vec![due[0].id.clone()])
+            .await
+            .unwrap();
         store
             .notification_failed(due[1].id.clone(), "connection refused".into(), Some(now))
             .await
