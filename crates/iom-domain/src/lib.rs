@@ -4,6 +4,7 @@
 //! Nothing here does I/O. Constructors check their input ("parse, don't validate"): a value of these
 //! types that exists is a valid one.
 
+pub mod actor;
 pub mod address;
 pub mod error;
 pub mod event;
@@ -17,6 +18,7 @@ pub mod return_policy;
 pub mod returns;
 pub mod status;
 
+pub use actor::{Actor, ActorKind};
 pub use address::{Address, CountryCode, GeoPoint, LocatedBy};
 pub use error::{DomainError, FieldError};
 pub use event::{EventDraft, EventType};

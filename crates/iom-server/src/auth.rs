@@ -42,6 +42,11 @@ impl Principal {
     }
 
     /// Whether the caller may see and change orders of this channel.
+    /// Who acts when this caller changes something.
+    pub fn actor(&self) -> iom_domain::Actor {
+        iom_domain::Actor::token(&self.name)
+    }
+
     pub fn sees_channel(&self, channel: &str) -> bool {
         self.limits
             .as_ref()
@@ -108,7 +113,10 @@ impl FromRequestParts<AppState> for Principal {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or_else(ApiError::unauthorized)?;
-        state.tokens.authenticate(&state.store, token).await
+        let principal = state.tokens.authenticate(&state.store, token).await?;
+        // What this request writes names the token as its actor.
+        iom_store::acting::set(principal.actor());
+        Ok(principal)
     }
 }
 

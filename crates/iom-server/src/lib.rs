@@ -2,6 +2,7 @@
 //! caller's access, call the use cases of `iom-app`, and map every error to
 //! `application/problem+json`.
 
+mod acting;
 pub mod auth;
 pub mod error;
 pub mod json;
@@ -90,7 +91,7 @@ fn prometheus() -> PrometheusHandle {
 }
 
 pub fn router(state: AppState) -> Router {
-    use routes::{alerts, insights, notifications};
+    use routes::{alerts, audit, insights, notifications};
     use routes::{
         events, flows, fulfillment, health, inventory, nodes, orders, payments, policies,
         providers, returns, shipping, subscriptions,
@@ -115,6 +116,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/orders/{id}/timeline", get(orders::timeline))
         .route("/events", get(events::list))
+        .route("/audit", get(audit::list))
         .route("/inventory", get(inventory::many))
         .route("/inventory/changes", post(inventory::changes))
         .route("/inventory/groups", get(inventory::groups))
@@ -236,6 +238,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
         .layer(DefaultBodyLimit::max(json::MAX_BODY))
+        .layer(axum::middleware::from_fn(acting::scope))
         .layer(axum::middleware::from_fn(metrics_layer::record))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http())

@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{alerts, insights, notifications};
+use crate::routes::{alerts, audit, insights, notifications};
 use crate::routes::{
     events, flows, fulfillment, inventory, nodes, orders, payments, policies, providers, returns,
     shipping, subscriptions,
@@ -17,6 +17,7 @@ use crate::routes::{
         orders::hold, orders::release, orders::ship, orders::deliver, orders::timeline,
         shipping::buy, shipping::label, payments::capture,
         events::list,
+        audit::list,
         inventory::changes, inventory::sku, inventory::many, inventory::reserve, inventory::reserve_batch, inventory::reservations, inventory::delete_allocation,
         inventory::reservation, inventory::release, inventory::supply, inventory::demand,
         inventory::atp, inventory::safety_stock, inventory::allocation, inventory::put_sku,
@@ -43,6 +44,7 @@ use crate::routes::{
     tags(
         (name = "orders", description = "Order capture and lifecycle"),
         (name = "events", description = "Business events in commit order"),
+        (name = "audit", description = "Configuration changes: who, when, before and after"),
         (name = "inventory", description = "Inventory visibility: on-hand, reservations, availability, ATP"),
         (name = "fulfillment", description = "Fulfilment nodes, node groups, sourcing profiles and order planning"),
         (name = "providers", description = "Provider types and instances, inbound documents, the message log"),

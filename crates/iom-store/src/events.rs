@@ -1,6 +1,7 @@
 //! Reading business events: in commit order after a sequence number, or all of one subject.
 
 use chrono::{DateTime, Utc};
+use iom_domain::Actor;
 use serde::Serialize;
 
 use crate::db::{Conn, Row, Value};
@@ -14,7 +15,12 @@ pub struct Event {
     pub subject: String,
     pub at: DateTime<Utc>,
     pub data: serde_json::Value,
+    /// Who did it; none on events written before actors were recorded.
+    pub actor: Option<Actor>,
 }
+
+/// The columns [`event`] reads, in its order.
+pub(crate) const EVENT_COLUMNS: &str = "seq, type, subject, at, data, actor_kind, actor_id";
 
 impl Store {
     /// Events after `after`, oldest first. `types` is a comma-separated list of types or prefixes
@@ -33,7 +39,7 @@ impl Store {
     pub async fn subject_events(&self, subject: String) -> Result<Vec<Event>, StoreError> {
         self.read(move |c| {
             c.query(
-                "SELECT seq, type, subject, at, data FROM events WHERE subject = $1 ORDER BY seq",
+                &format!("SELECT {EVENT_COLUMNS} FROM events WHERE subject = $1 ORDER BY seq"),
                 &[Value::Text(&subject)],
             )?
             .into_iter()
@@ -60,7 +66,7 @@ pub fn after_seq(
     types: Option<&str>,
     limit: usize,
 ) -> Result<Vec<Event>, StoreError> {
-    let mut sql = String::from("SELECT seq, type, subject, at, data FROM events WHERE seq > $1");
+    let mut sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE seq > $1");
     let mut bounds: Vec<String> = Vec::new();
     let patterns: Vec<&str> = types
         .unwrap_or("*")
@@ -104,5 +110,9 @@ pub(crate) fn event(mut row: Row) -> Result<Event, StoreError> {
         subject: row.text(2)?.to_owned(),
         at: from_micros(row.int(3)?),
         data: serde_json::from_str(&data)?,
+        actor: match (row.opt_text(5)?, row.opt_text(6)?) {
+            (Some(kind), Some(id)) => Actor::from_parts(kind, id),
+            _ => None,
+        },
     })
 }

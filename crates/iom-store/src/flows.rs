@@ -90,6 +90,23 @@ pub fn insert_draft(
         .ok_or_else(|| StoreError::Corrupt("a stored version vanished".into()))
 }
 
+/// A flow as the audit log keeps it: its versions with their statuses and the newest source;
+/// none when it has no version.
+pub fn audit_doc(conn: &mut dyn Conn, name: &str) -> Result<Option<serde_json::Value>, StoreError> {
+    let versions = versions(conn, name)?;
+    let Some(newest) = versions.first() else {
+        return Ok(None);
+    };
+    let statuses: Vec<serde_json::Value> = versions
+        .iter()
+        .map(|v| serde_json::json!({"version": v.version, "status": v.status}))
+        .collect();
+    Ok(Some(serde_json::json!({
+        "versions": statuses,
+        "source": newest.source,
+    })))
+}
+
 /// Stores a built-in flow as published version 1 unless the flow has any version already.
 pub fn seed_published(
     conn: &mut dyn Conn,
@@ -837,7 +854,10 @@ pub fn subject_events_after(
     after: i64,
 ) -> Result<Vec<crate::Event>, StoreError> {
     conn.query(
-        "SELECT seq, type, subject, at, data FROM events WHERE subject = $1 AND seq > $2 ORDER BY seq",
+        &format!(
+            "SELECT {} FROM events WHERE subject = $1 AND seq > $2 ORDER BY seq",
+            crate::events::EVENT_COLUMNS
+        ),
         &[Value::Text(subject), Value::Int(after)],
     )?
     .into_iter()

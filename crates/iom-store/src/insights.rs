@@ -1597,13 +1597,10 @@ impl Store {
         self.write(move |tx| {
             let now = micros(tx.now());
             let doc = serde_json::to_string(&definition)?;
-            let existed = tx
-                .conn()
-                .query_one(
-                    "SELECT 1 FROM alerts WHERE name = $1",
-                    &[Value::Text(&name)],
-                )?
-                .is_some();
+            let before = crate::audit::stored_doc(tx.conn(), "alerts", &name)?;
+            let existed = before.is_some();
+            let after: serde_json::Value = serde_json::from_str(&doc)?;
+            tx.audit(&format!("alert:{name}"), before.as_ref(), Some(&after))?;
             tx.conn().execute(
                 "INSERT INTO alerts (name, doc, enabled, created_at, updated_at)
                  VALUES ($1, $2, $3, $4, $4)

@@ -7,6 +7,8 @@
 //! written in the same transaction as the change it announces (the transactional outbox), and events
 //! become visible strictly in sequence order (see `writer.rs`).
 
+pub mod acting;
+pub mod audit;
 mod db;
 pub mod events;
 mod features;
@@ -161,4 +163,5 @@ pub(crate) fn from_micros(v: i64) -> DateTime<Utc> {
 pub(crate) struct PendingEvent {
     pub draft: EventDraft,
     pub at: DateTime<Utc>,
+    pub actor: iom_domain::Actor,
 }

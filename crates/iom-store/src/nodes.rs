@@ -40,6 +40,14 @@ impl DocKind {
             DocKind::Profile => "fulfillment_profiles",
         }
     }
+
+    /// The kind as the audit log names it (`node-group:EAST`, `profile:standard`).
+    fn subject(self) -> &'static str {
+        match self {
+            DocKind::NodeGroup => "node-group",
+            DocKind::Profile => "profile",
+        }
+    }
 }
 
 impl Store {
@@ -48,10 +56,17 @@ impl Store {
         self.write(move |tx| {
             let now = micros(tx.now());
             let doc = node.doc.to_string();
-            let existed = tx
+            let before = tx
                 .conn()
-                .query_one("SELECT 1 FROM nodes WHERE code = $1", &[Value::Text(&node.code)])?
-                .is_some();
+                .query_one("SELECT doc FROM nodes WHERE code = $1", &[Value::Text(&node.code)])?
+                .map(|row| Ok::<_, StoreError>(serde_json::from_str::<Json>(row.text(0)?)?))
+                .transpose()?;
+            let existed = before.is_some();
+            tx.audit(
+                &format!("node:{}", node.code),
+                before.as_ref(),
+                Some(&node.doc),
+            )?;
             tx.conn().execute(
                 "INSERT INTO nodes (code, kind, active, safety_stock, doc, updated_at)
                  VALUES ($1, $2, $3, $4, $5, $6)
@@ -111,10 +126,13 @@ impl Store {
         self.write(move |tx| {
             let now = micros(tx.now());
             let table = kind.table();
-            let existed = tx
+            let before = tx
                 .conn()
-                .query_one(&format!("SELECT 1 FROM {table} WHERE name = $1"), &[Value::Text(&name)])?
-                .is_some();
+                .query_one(&format!("SELECT doc FROM {table} WHERE name = $1"), &[Value::Text(&name)])?
+                .map(|row| Ok::<_, StoreError>(serde_json::from_str::<Json>(row.text(0)?)?))
+                .transpose()?;
+            let existed = before.is_some();
+            tx.audit(&format!("{}:{name}", kind.subject()), before.as_ref(), Some(&doc))?;
             let text = doc.to_string();
             tx.conn().execute(
                 &format!(

@@ -134,13 +134,13 @@ impl Store {
         self.write(move |tx| {
             let now = micros(tx.now());
             let text = doc.to_string();
-            let existed = tx
-                .conn()
-                .query_one(
-                    "SELECT 1 FROM notification_templates WHERE name = $1",
-                    &[Value::Text(&name)],
-                )?
-                .is_some();
+            let before = crate::audit::stored_doc(tx.conn(), "notification_templates", &name)?;
+            let existed = before.is_some();
+            tx.audit(
+                &format!("notification-template:{name}"),
+                before.as_ref(),
+                Some(&doc),
+            )?;
             tx.conn().execute(
                 "INSERT INTO notification_templates (name, doc, created_at, updated_at)
                  VALUES ($1, $2, $3, $3)

@@ -106,7 +106,8 @@ fn overview(
     let recent_events = conn
         .query(
             &format!(
-                "SELECT seq, type, subject, at, data FROM events ORDER BY seq DESC LIMIT {}",
+                "SELECT {} FROM events ORDER BY seq DESC LIMIT {}",
+                crate::events::EVENT_COLUMNS,
                 recent.clamp(1, 200)
             ),
             &[],

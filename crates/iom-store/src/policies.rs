@@ -94,6 +94,12 @@ pub fn insert(
         .ok_or_else(|| StoreError::Corrupt("a stored policy version vanished".into()))
 }
 
+/// A policy as the audit log keeps it: its newest version; none when it has none.
+pub fn audit_doc(conn: &mut dyn Conn, name: &str) -> Result<Option<serde_json::Value>, StoreError> {
+    Ok(latest(conn, name)?
+        .map(|v| serde_json::json!({"version": v.version, "kind": v.kind, "source": v.source})))
+}
+
 pub fn get(
     conn: &mut dyn Conn,
     name: &str,

@@ -30,6 +30,30 @@ pub struct ProviderRecord {
     pub updated_at: DateTime<Utc>,
 }
 
+impl ProviderRecord {
+    /// The instance as the audit log keeps it: each secret as a fingerprint of its sealed value,
+    /// which tells that it changed and nothing of what it is.
+    fn audited(&self) -> Json {
+        let secrets: BTreeMap<&str, String> = self
+            .secrets
+            .iter()
+            .map(|(field, sealed)| (field.as_str(), crate::audit::fingerprint(sealed)))
+            .collect();
+        serde_json::json!({"type": self.kind, "config": self.config, "secrets": secrets})
+    }
+}
+
+impl SubscriptionRecord {
+    /// The subscription as the audit log keeps it (the secret as a fingerprint).
+    fn audited(&self) -> Json {
+        serde_json::json!({
+            "url": self.url,
+            "types": self.types,
+            "secret": crate::audit::fingerprint(&self.secret),
+        })
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
     Inbound,
@@ -189,13 +213,20 @@ impl Store {
             let now = micros(tx.now());
             let config = serde_json::to_string(&record.config)?;
             let secrets = serde_json::to_string(&record.secrets)?;
-            let existed = tx
+            let before = tx
                 .conn()
                 .query_one(
-                    "SELECT 1 FROM providers WHERE name = $1",
+                    "SELECT name, type, config, secrets, created_at, updated_at FROM providers WHERE name = $1",
                     &[Value::Text(&record.name)],
                 )?
-                .is_some();
+                .map(provider)
+                .transpose()?;
+            let existed = before.is_some();
+            tx.audit(
+                &format!("provider:{}", record.name),
+                before.as_ref().map(ProviderRecord::audited).as_ref(),
+                Some(&record.audited()),
+            )?;
             tx.conn().execute(
                 "INSERT INTO providers (name, type, config, secrets, created_at, updated_at)
                  VALUES ($1, $2, $3, $4, $5, $5)
@@ -390,13 +421,20 @@ impl Store {
         self.write(move |tx| {
             let now = micros(tx.now());
             let types = serde_json::to_string(&record.types)?;
-            let existed = tx
+            let before = tx
                 .conn()
                 .query_one(
-                    "SELECT 1 FROM subscriptions WHERE name = $1",
+                    "SELECT name, url, types, secret, created_at, updated_at FROM subscriptions WHERE name = $1",
                     &[Value::Text(&record.name)],
                 )?
-                .is_some();
+                .map(subscription)
+                .transpose()?;
+            let existed = before.is_some();
+            tx.audit(
+                &format!("subscription:{}", record.name),
+                before.as_ref().map(SubscriptionRecord::audited).as_ref(),
+                Some(&record.audited()),
+            )?;
             tx.conn().execute(
                 "INSERT INTO subscriptions (name, url, types, secret, created_at, updated_at)
                  VALUES ($1, $2, $3, $4, $5, $5)

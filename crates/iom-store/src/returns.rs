@@ -49,6 +49,12 @@ impl Store {
         self.write(move |tx| {
             let now = micros(tx.now());
             let doc = serde_json::to_value(&policy)?;
+            let before = crate::audit::stored_doc(tx.conn(), "return_policies", DEFAULT_POLICY)?;
+            tx.audit(
+                &format!("return-policy:{DEFAULT_POLICY}"),
+                before.as_ref(),
+                Some(&doc),
+            )?;
             let text = doc.to_string();
             tx.conn().execute(
                 "INSERT INTO return_policies (name, doc, updated_at) VALUES ($1, $2, $3)

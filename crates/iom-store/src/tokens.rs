@@ -19,6 +19,13 @@ pub struct TokenRecord {
     pub limits: Option<TokenLimits>,
 }
 
+impl TokenRecord {
+    /// The token as the audit log keeps it (it never held the token's value, only its hash).
+    fn audited(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or_default()
+    }
+}
+
 /// The channels and provider instances a token is limited to. Orders a provider instance
 /// creates carry its name as their channel, so a provider also counts as a channel.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -82,10 +89,17 @@ impl Store {
                     providers.as_ref().into(),
                 ],
             )?;
-            rows.into_iter()
+            let stored = rows
+                .into_iter()
                 .next()
                 .map(record)
-                .ok_or_else(|| StoreError::Corrupt("token insert returned nothing".into()))?
+                .ok_or_else(|| StoreError::Corrupt("token insert returned nothing".into()))??;
+            tx.audit(
+                &format!("token:{}", stored.id),
+                None,
+                Some(&stored.audited()),
+            )?;
+            Ok(stored)
         })
         .await
     }
@@ -121,11 +135,27 @@ impl Store {
     pub async fn revoke_token(&self, id_or_name: String) -> Result<bool, StoreError> {
         self.write(move |tx| {
             let now = micros(tx.now());
-            let n = tx.conn().execute(
-                "UPDATE api_tokens SET revoked_at = $2 WHERE (id = $1 OR name = $1) AND revoked_at IS NULL",
+            let revoked = tx.conn().query(
+                &format!(
+                    "UPDATE api_tokens SET revoked_at = $2 WHERE (id = $1 OR name = $1) AND revoked_at IS NULL
+                     RETURNING {COLUMNS}"
+                ),
                 &[Value::Text(&id_or_name), Value::Int(now)],
             )?;
-            Ok(n > 0)
+            let any = !revoked.is_empty();
+            for row in revoked {
+                let token = record(row)?;
+                let before = TokenRecord {
+                    revoked_at: None,
+                    ..token.clone()
+                };
+                tx.audit(
+                    &format!("token:{}", token.id),
+                    Some(&before.audited()),
+                    Some(&token.audited()),
+                )?;
+            }
+            Ok(any)
         })
         .await
     }

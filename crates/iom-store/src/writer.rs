@@ -19,7 +19,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use iom_domain::EventDraft;
+use iom_domain::{Actor, EventDraft};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::db::{Conn, Dialect, Row, Value};
@@ -55,6 +55,8 @@ pub struct Tx<'a> {
     conn: Counting<'a>,
     events: &'a mut Vec<PendingEvent>,
     now: DateTime<Utc>,
+    /// Who the job acts for ([`crate::acting`]), taken from the caller when it was queued.
+    actor: Actor,
 }
 
 impl<'a> Tx<'a> {
@@ -67,6 +69,7 @@ impl<'a> Tx<'a> {
             },
             events,
             now,
+            actor: Actor::system("iom"),
         }
     }
 
@@ -103,6 +106,20 @@ impl Tx<'_> {
         &mut self.conn.job
     }
 
+    /// Who this job acts for.
+    pub fn actor(&self) -> &Actor {
+        &self.actor
+    }
+
+    /// Runs `work` acting for `actor` (a flow pass acting for each run's flow in turn), then
+    /// goes back to the job's own actor.
+    pub fn acting_as<T>(&mut self, actor: Actor, work: impl FnOnce(&mut Tx<'_>) -> T) -> T {
+        let own = std::mem::replace(&mut self.actor, actor);
+        let result = work(self);
+        self.actor = own;
+        result
+    }
+
     /// The time of this transaction, the same for every job of a batch.
     pub fn now(&self) -> DateTime<Utc> {
         self.now
@@ -113,6 +130,7 @@ impl Tx<'_> {
         self.events.push(PendingEvent {
             draft,
             at: self.now,
+            actor: self.actor.clone(),
         });
     }
 
@@ -244,7 +262,9 @@ impl WriterHandle {
         f: impl FnOnce(&mut Tx<'_>) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
         let (reply, answer) = oneshot::channel();
+        let actor = crate::acting::current();
         let work: Work = Box::new(move |tx| {
+            tx.actor = actor;
             // The job's writes held back are sent before it answers: a failed one fails the job.
             let result = f(tx);
             let flushed = tx.conn.flush();
@@ -437,17 +457,19 @@ fn finish(
             .chunks(ROWS_PER_INSERT)
             .zip(data.chunks(ROWS_PER_INSERT))
         {
-            let mut params = Vec::with_capacity(chunk.len() * 4);
+            let mut params = Vec::with_capacity(chunk.len() * 6);
             for (event, data) in chunk.iter().zip(data) {
                 params.push(Value::Text(&event.draft.kind));
                 params.push(Value::Text(&event.draft.subject));
                 params.push(Value::Int(crate::micros(event.at)));
                 params.push(Value::Text(data));
+                params.push(Value::Text(event.actor.kind.as_str()));
+                params.push(Value::Text(&event.actor.id));
             }
             let sql = crate::db::multi_row_append(
                 conn.dialect(),
-                "events (type, subject, at, data)",
-                4,
+                "events (type, subject, at, data, actor_kind, actor_id)",
+                6,
                 chunk.len(),
             );
             // Sent with the COMMIT, in one round trip on PostgreSQL.

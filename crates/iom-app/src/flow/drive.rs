@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
-use iom_domain::{Order, OrderStatus, RunStatus, StepStatus, TaskStatus};
+use iom_domain::{Actor, Order, OrderStatus, RunStatus, StepStatus, TaskStatus};
 use iom_store::flows::{self as rows, RunRow, StepRow};
 use iom_store::{StoreError, Tx};
 use serde_json::Value;
@@ -322,7 +322,21 @@ fn dispatch(tx: &mut Tx<'_>, engine: &Engine, out: &mut PassOutcome) -> Result<(
 /// The result of calls made outside the transaction: for step execution (n, attempt).
 pub type ExternalResult = (i64, u32, Result<Vec<Value>, String>);
 
+/// Drives `run` as far as it goes in this pass; what it changes names the run's flow as actor.
 fn advance(
+    tx: &mut Tx<'_>,
+    engine: &Engine,
+    cache: &mut PassCache,
+    run: RunRow,
+    external: Option<ExternalResult>,
+    out: &mut PassOutcome,
+) -> Result<(), StoreError> {
+    tx.acting_as(Actor::flow(run.flow.clone()), |tx| {
+        advance_run(tx, engine, cache, run, external, out)
+    })
+}
+
+fn advance_run(
     tx: &mut Tx<'_>,
     engine: &Engine,
     cache: &mut PassCache,

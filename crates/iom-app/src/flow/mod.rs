@@ -274,7 +274,10 @@ impl Executor {
             .store
             .write(move |tx| {
                 let now = tx.now();
-                rows::insert_draft(tx.conn(), &new, now)
+                let before = rows::audit_doc(tx.conn(), &new.name)?;
+                let stored = rows::insert_draft(tx.conn(), &new, now)?;
+                audit_flow(tx, &new.name, before)?;
+                Ok(stored)
             })
             .await?)
     }
@@ -312,7 +315,9 @@ impl Executor {
                 {
                     return Ok(Some(Err(errors)));
                 }
+                let before = rows::audit_doc(tx.conn(), &name)?;
                 rows::publish(tx.conn(), &name, version, now)?;
+                audit_flow(tx, &name, before)?;
                 tx.emit(iom_domain::EventDraft::new(
                     "flow.published",
                     format!("flow:{name}"),
@@ -335,7 +340,9 @@ impl Executor {
                 if versions.is_empty() {
                     return Ok(versions);
                 }
+                let before = rows::audit_doc(tx.conn(), &name)?;
                 if rows::unpublish(tx.conn(), &name, now)? > 0 {
+                    audit_flow(tx, &name, before)?;
                     tx.emit(iom_domain::EventDraft::new(
                         "flow.unpublished",
                         format!("flow:{name}"),
@@ -379,4 +386,14 @@ impl Executor {
         self.notify();
         task.ok_or_else(|| FlowError::NotFound(format!("task {task_id}")))
     }
+}
+
+/// Logs the change of flow `name` from `before` to what it is now.
+fn audit_flow(
+    tx: &mut iom_store::Tx<'_>,
+    name: &str,
+    before: Option<serde_json::Value>,
+) -> Result<(), StoreError> {
+    let after = rows::audit_doc(tx.conn(), name)?;
+    tx.audit(&format!("flow:{name}"), before.as_ref(), after.as_ref())
 }

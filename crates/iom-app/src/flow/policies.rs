@@ -214,12 +214,19 @@ impl Executor {
                         new.name
                     ))));
                 }
+                let before = rows::audit_doc(tx.conn(), &new.name)?;
                 let stored = rows::insert(tx.conn(), &new, now, |version| {
                     let mut policy = policy.clone();
                     policy.version = u32::try_from(version)
                         .map_err(|_| StoreError::Corrupt("too many policy versions".into()))?;
                     Ok(serde_json::to_string(&policy)?)
                 })?;
+                let after = rows::audit_doc(tx.conn(), &stored.name)?;
+                tx.audit(
+                    &format!("policy:{}", stored.name),
+                    before.as_ref(),
+                    after.as_ref(),
+                )?;
                 tx.emit(EventDraft::new(
                     "policy.published",
                     format!("policy:{}", stored.name),

@@ -21,6 +21,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use iom_domain::Actor;
 use iom_providers::Mappings;
 use iom_providers::inbound::{self, Instance, Interpretation};
 use iom_providers::jq::Transform;
@@ -29,7 +30,7 @@ use iom_providers::types::{self, ProviderType};
 use iom_store::providers::{
     Apply, Direction, MessageRecord, NewMessage, Processed, ProviderRecord, ShipmentWork, Target,
 };
-use iom_store::{Store, StoreError};
+use iom_store::{Store, StoreError, acting};
 use serde_json::{Value, json};
 use thiserror::Error;
 
@@ -260,10 +261,14 @@ impl Pipeline {
         loaded: &Loaded,
         body: Vec<u8>,
     ) -> Result<Vec<Processed>, PipelineError> {
-        if loaded.kind.name == "x12" {
-            return self.receive_x12(store, loaded, body).await;
-        }
-        Ok(vec![self.receive_one(store, loaded, body).await?])
+        // What a document causes, the provider instance that sent it did.
+        acting::scope(Actor::provider(loaded.name()), async {
+            if loaded.kind.name == "x12" {
+                return self.receive_x12(store, loaded, body).await;
+            }
+            Ok(vec![self.receive_one(store, loaded, body).await?])
+        })
+        .await
     }
 
     async fn receive_one(
@@ -396,12 +401,29 @@ impl Pipeline {
     ) -> Result<Processed, PipelineError> {
         let interpretation =
             inbound::interpret_topic(&loaded.instance, &body, Utc::now(), 0, Some(topic));
-        log_new(store, loaded, interpretation, body).await
+        acting::scope(
+            Actor::provider(loaded.name()),
+            log_new(store, loaded, interpretation, body),
+        )
+        .await
     }
 
     /// Processes a logged inbound message again with the instance as it is now (after a mapping
     /// was fixed, or when a process stopped before finishing it).
     pub async fn reprocess(
+        &self,
+        store: &Store,
+        loaded: &Loaded,
+        message: MessageRecord,
+    ) -> Result<Processed, PipelineError> {
+        acting::scope(
+            Actor::provider(loaded.name()),
+            self.reprocess_logged(store, loaded, message),
+        )
+        .await
+    }
+
+    async fn reprocess_logged(
         &self,
         store: &Store,
         loaded: &Loaded,

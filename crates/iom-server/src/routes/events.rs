@@ -2,6 +2,7 @@
 
 use axum::Json;
 use axum::extract::{Query, State};
+use iom_domain::Actor;
 use iom_store::Event;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -31,6 +32,8 @@ pub struct EventView {
     pub at: chrono::DateTime<chrono::Utc>,
     #[schema(value_type = Object)]
     pub data: serde_json::Value,
+    /// Who did it (none on events recorded before actors were).
+    pub actor: Option<Actor>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -70,12 +73,13 @@ pub async fn list(
     }))
 }
 
-fn view(e: Event) -> EventView {
+pub fn view(e: Event) -> EventView {
     EventView {
         seq: e.seq,
         kind: e.kind,
         subject: e.subject,
         at: e.at,
         data: e.data,
+        actor: e.actor,
     }
 }

@@ -1,4 +1,5 @@
 pub mod alerts;
+pub mod audit;
 pub mod events;
 pub mod flows;
 pub mod fulfillment;

@@ -88,6 +88,8 @@ pub struct TimelineEntry {
     pub seq: i64,
     #[schema(value_type = Object)]
     pub data: serde_json::Value,
+    /// Who did it: for an event its actor, for a step the run's flow.
+    pub actor: Option<iom_domain::Actor>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -444,6 +446,7 @@ pub async fn timeline(
                     "outcome": s.outcome, "error": s.error, "finished_at": s.finished_at,
                     "duration_ms": duration_ms,
                 }),
+                actor: Some(iom_domain::Actor::flow(run.flow.clone())),
             });
         }
     }
@@ -465,6 +468,7 @@ fn entry(event: Event) -> TimelineEntry {
         event_type: event.kind,
         seq: event.seq,
         data: event.data,
+        actor: event.actor,
     }
 }
 

@@ -426,10 +426,11 @@ pub async fn detail(
             section.card #timeline {
                 h2 { "Timeline" }
                 table {
-                    thead { tr { th { "At" } th { "Event" } th { "Details" } } }
+                    thead { tr { th { "At" } th { "Event" } th { "By" } th { "Details" } } }
                     tbody { @for e in &timeline.items { tr {
                         td { (format::time(e.at)) }
                         td { code { (e.event_type) } }
+                        td.actor { @if let Some(a) = &e.actor { (a) } }
                         td { (summary(&e.data)) }
                     } } }
                 }

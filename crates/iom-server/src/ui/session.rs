@@ -91,6 +91,7 @@ impl FromRequestParts<AppState> for Session {
             }
             Err(e) => return Err(UiError::Api(e)),
         };
+        iom_store::acting::set(principal.actor());
         let flash = read_cookie(&parts.headers, FLASH_COOKIE)
             .and_then(|v| URL_SAFE_NO_PAD.decode(v).ok())
             .and_then(|bytes| serde_json::from_slice(&bytes).ok());

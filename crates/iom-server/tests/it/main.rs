@@ -1,6 +1,7 @@
 //! HTTP tests: a real server on port 0 with a fresh database per test, on SQLite and (when
 //! `IOM_TEST_POSTGRES_URL` is set) PostgreSQL.
 
+mod audit;
 mod auth;
 mod browser;
 mod events;
