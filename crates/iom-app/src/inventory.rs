@@ -14,6 +14,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use iom_inventory::engine::{self, AllocationRoom, AtpDay, Change, Key, Position};
+use iom_inventory::request;
 
 #[derive(Clone)]
 pub struct Inventory {
@@ -98,6 +99,12 @@ fn store_back(stored: &mut StoredPosition, p: &Position) {
     stored.on_hand = p.on_hand;
     stored.reserved = p.reserved;
     stored.allocated = p.allocated;
+}
+
+/// The entry a batch error names (`changes[3].quantity` → 3); errors about the whole batch first.
+fn entry_index(field: &str) -> Option<usize> {
+    let (_, rest) = field.split_once('[')?;
+    rest.split_once(']')?.0.parse().ok()
 }
 
 fn invalid(errors: Vec<FieldError>) -> StoreError {
@@ -258,6 +265,43 @@ impl Inventory {
 
     /// Applies a batch atomically: every entry is checked, and one bad entry applies nothing.
     /// A change id seen before is skipped and counted as a duplicate.
+    /// A change batch as a feed sends it: read entry by entry, and when any entry is malformed
+    /// the unknown nodes of the others are named in the same answer, so one bad entry does not
+    /// hide the rest. Nothing is written unless every entry is sound.
+    pub async fn apply_change_entries(
+        &self,
+        entries: Vec<serde_json::Value>,
+    ) -> Result<ChangeOutcome, StoreError> {
+        match request::parse_changes(&entries) {
+            Ok(changes) => self.apply_changes(changes).await,
+            Err(mut errors) => {
+                let named: Vec<(usize, String)> = entries
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, e)| {
+                        let node = e.get("node")?.as_str()?.trim();
+                        (!node.is_empty()).then(|| (i, node.to_owned()))
+                    })
+                    .collect();
+                let nodes = distinct(named.iter().map(|(_, n)| n.clone()));
+                let known = self
+                    .store
+                    .read(move |conn| rows::known_nodes(conn, &nodes))
+                    .await?;
+                for (i, node) in named {
+                    if !known.contains(&node) {
+                        errors.push(FieldError::new(
+                            format!("changes[{i}].node"),
+                            format!("unknown node {node:?}"),
+                        ));
+                    }
+                }
+                errors.sort_by_key(|e| entry_index(&e.field));
+                Err(invalid(errors))
+            }
+        }
+    }
+
     pub async fn apply_changes(&self, changes: Vec<Change>) -> Result<ChangeOutcome, StoreError> {
         if changes.len() >= SOLO_BATCH {
             self.store

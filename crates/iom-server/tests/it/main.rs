@@ -2,6 +2,7 @@
 //! `IOM_TEST_POSTGRES_URL` is set) PostgreSQL.
 
 mod auth;
+mod batch_errors;
 mod browser;
 mod events;
 pub mod fake_avatax;
