@@ -116,6 +116,7 @@ impl Modify for StandardErrors {
                 ),
             );
         }
+        unique_operation_ids(openapi);
         for item in openapi.paths.paths.values_mut() {
             let shared = item.parameters.clone().unwrap_or_default();
             for operation in [
@@ -149,6 +150,42 @@ impl Modify for StandardErrors {
             }
         }
     }
+}
+
+/// Operation ids are the handlers' names, and several modules have a `get` or a `put`: an id
+/// used more than once is prefixed with the operation's tag (`subscriptions_get`), so that every
+/// id names one operation, as OpenAPI requires and links and generated clients rely on.
+fn unique_operation_ids(openapi: &mut utoipa::openapi::OpenApi) {
+    let mut uses: std::collections::HashMap<String, usize> = Default::default();
+    for operation in operations(openapi) {
+        if let Some(id) = &operation.operation_id {
+            *uses.entry(id.clone()).or_default() += 1;
+        }
+    }
+    for operation in operations(openapi) {
+        let (Some(id), Some(tag)) = (&operation.operation_id, operation.tags.iter().flatten().next())
+        else {
+            continue;
+        };
+        if uses[id] > 1 {
+            operation.operation_id = Some(format!("{tag}_{id}"));
+        }
+    }
+}
+
+/// Every operation of the document.
+fn operations(openapi: &mut utoipa::openapi::OpenApi) -> impl Iterator<Item = &mut Operation> {
+    openapi.paths.paths.values_mut().flat_map(|item| {
+        [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ]
+        .into_iter()
+        .flatten()
+    })
 }
 
 /// Adds the shared response for `status`, unless the operation documents that status itself.

@@ -15,6 +15,7 @@ mod inventory;
 mod lifecycle;
 mod nodes;
 mod notifications;
+mod openapi;
 mod orders;
 mod outbound;
 mod payments;
