@@ -11,6 +11,7 @@ use iom_store::inventory::{
 };
 use iom_store::{Store, StoreError, Tx};
 use serde::Serialize;
+use utoipa::ToSchema;
 use serde_json::json;
 
 use iom_inventory::engine::{self, AllocationRoom, AtpDay, Change, Key, Position};
@@ -22,11 +23,13 @@ pub struct Inventory {
 }
 
 /// What a batch of changes did.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ChangeOutcome {
     pub applied: usize,
     pub duplicates: usize,
-    /// The balances the batch changed, after it.
+    /// The balances the batch changed, after it: `{sku,node,on_hand,reserved,allocated,
+    /// safety_stock,available,node_kind?}`.
+    #[schema(value_type = Vec<Object>)]
     pub balances: Vec<Balance>,
 }
 
@@ -45,7 +48,7 @@ pub struct ReserveRequest {
 }
 
 /// One SKU across nodes, as `GET /inventory/{sku}` shows it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct SkuView {
     pub sku: String,
     pub on_hand: i64,
@@ -57,7 +60,9 @@ pub struct SkuView {
     pub by_kind: Vec<KindTotal>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// Documented as `NodeBalance`: the API has a `NodeView` of its own (a node's setup).
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[schema(as = NodeBalance)]
 pub struct NodeView {
     pub node: String,
     pub kind: Option<String>,
@@ -69,7 +74,7 @@ pub struct NodeView {
     pub available: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct KindTotal {
     pub kind: String,
     pub on_hand: i64,
@@ -77,7 +82,7 @@ pub struct KindTotal {
 }
 
 /// Availability of the SKUs that share one value of an attribute.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct AttributeGroup {
     pub value: String,
     pub skus: usize,

@@ -33,7 +33,7 @@ pub struct ChangeBatch {
 
 /// Apply on-hand changes: all or nothing; a change id seen before is skipped and counted.
 #[utoipa::path(post, path = "/api/v1/inventory/changes", tag = "inventory", request_body(content = ChangeBatch, example = json!({"changes": [{"id": "count-2026-12-01-1", "sku": "SKU-1", "node": "DC-EAST", "kind": "set", "quantity": 120, "reason": "cycle count"}, {"id": "damage-77", "sku": "SKU-2", "node": "DC-EAST", "kind": "delta", "quantity": -1, "reason": "damaged"}]})),
-    responses((status = 200, description = "`applied`, `duplicates` and the balances after"),
+    responses((status = 200, body = ChangeOutcome, description = "`applied`, `duplicates` and the balances after"),
               (status = 422, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn changes(
@@ -64,7 +64,6 @@ pub struct ViewQuery {
 
 #[derive(Serialize, ToSchema)]
 pub struct SkuViews {
-    #[schema(value_type = Vec<Object>)]
     pub items: Vec<SkuView>,
     pub next_cursor: Option<String>,
 }
@@ -91,7 +90,7 @@ fn group(query: &ViewQuery) -> Option<(String, String)> {
 
 /// One SKU across nodes: on-hand, reserved, available, per node and in total.
 #[utoipa::path(get, path = "/api/v1/inventory/{sku}", tag = "inventory", params(("sku" = String, Path), ViewQuery),
-    responses((status = 200, description = "`{sku,on_hand,reserved,available,nodes:[{node,on_hand,reserved,safety_stock,available}],by_kind}`")),
+    responses((status = 200, body = SkuView, description = "On-hand, reserved and available in total, per node and per node kind")),
     security(("bearer" = [])))]
 pub async fn sku(
     State(state): State<AppState>,
@@ -692,7 +691,7 @@ pub struct GroupQuery {
 
 /// Availability grouped by a product attribute.
 #[utoipa::path(get, path = "/api/v1/inventory/groups", tag = "inventory", params(GroupQuery),
-    responses((status = 200, description = "`[{value,skus,on_hand,reserved,available}]`")),
+    responses((status = 200, body = Vec<AttributeGroup>, description = "One entry per value of the attribute")),
     security(("bearer" = [])))]
 pub async fn groups(
     State(state): State<AppState>,
