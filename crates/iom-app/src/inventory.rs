@@ -11,8 +11,8 @@ use iom_store::inventory::{
 };
 use iom_store::{Store, StoreError, Tx};
 use serde::Serialize;
-use utoipa::ToSchema;
 use serde_json::json;
+use utoipa::ToSchema;
 
 use iom_inventory::engine::{self, AllocationRoom, AtpDay, Change, Key, Position};
 use iom_inventory::request;

@@ -124,7 +124,8 @@ fn parse_lenient<T: DeserializeOwned>(raw: &[u8]) -> Result<(T, Vec<FieldError>)
     } else {
         raw
     };
-    let not_json = |e: serde_json::Error| ApiError::bad_request(format!("the body is not valid JSON: {e}"));
+    let not_json =
+        |e: serde_json::Error| ApiError::bad_request(format!("the body is not valid JSON: {e}"));
     let mut de = serde_json::Deserializer::from_slice(raw);
     let first = serde_path_to_error::deserialize(&mut de);
     let value = match first {
@@ -196,10 +197,12 @@ fn null_out(tree: &mut Value, path: &serde_path_to_error::Path) -> bool {
 fn path_key(field: &str) -> Vec<(String, usize)> {
     field
         .split(['.', '['])
-        .map(|part| match part.strip_suffix(']').and_then(|n| n.parse().ok()) {
-            Some(index) => (String::new(), index),
-            None => (part.to_owned(), 0),
-        })
+        .map(
+            |part| match part.strip_suffix(']').and_then(|n| n.parse().ok()) {
+                Some(index) => (String::new(), index),
+                None => (part.to_owned(), 0),
+            },
+        )
         .collect()
 }
 

@@ -92,11 +92,31 @@ struct StandardErrors;
 
 /// Status, name under `components.responses`, and description of each shared error response.
 const STANDARD_ERRORS: &[(&str, &str, &str)] = &[
-    ("400", "MalformedRequest", "The body is not JSON, or a parameter does not read"),
-    ("401", "Unauthorized", "No bearer token, or one that is not valid"),
-    ("403", "Forbidden", "The token's role or limits do not allow this call"),
-    ("413", "PayloadTooLarge", "The request body is larger than 2 MiB"),
-    ("422", "Invalid", "A field is missing, of the wrong type or invalid; `errors` names each at its JSON path"),
+    (
+        "400",
+        "MalformedRequest",
+        "The body is not JSON, or a parameter does not read",
+    ),
+    (
+        "401",
+        "Unauthorized",
+        "No bearer token, or one that is not valid",
+    ),
+    (
+        "403",
+        "Forbidden",
+        "The token's role or limits do not allow this call",
+    ),
+    (
+        "413",
+        "PayloadTooLarge",
+        "The request body is larger than 2 MiB",
+    ),
+    (
+        "422",
+        "Invalid",
+        "A field is missing, of the wrong type or invalid; `errors` names each at its JSON path",
+    ),
 ];
 
 impl Modify for StandardErrors {
@@ -163,8 +183,10 @@ fn unique_operation_ids(openapi: &mut utoipa::openapi::OpenApi) {
         }
     }
     for operation in operations(openapi) {
-        let (Some(id), Some(tag)) = (&operation.operation_id, operation.tags.iter().flatten().next())
-        else {
+        let (Some(id), Some(tag)) = (
+            &operation.operation_id,
+            operation.tags.iter().flatten().next(),
+        ) else {
             continue;
         };
         if uses[id] > 1 {

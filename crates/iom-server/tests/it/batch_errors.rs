@@ -34,11 +34,7 @@ async fn an_inventory_batch_names_a_fractional_quantity_and_an_unknown_node_toge
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
         assert_eq!(
             fields(&problem),
-            vec![
-                "changes[0].quantity",
-                "changes[3].node",
-                "changes[4].kind"
-            ],
+            vec!["changes[0].quantity", "changes[3].node", "changes[4].kind"],
             "{}: {problem}",
             app.backend
         );

@@ -84,5 +84,8 @@ async fn every_operation_lists_its_errors_as_problems_under_a_unique_id() {
         create["application/json"]["example"]["lines"][0]["sku"],
         "SKU-1"
     );
-    assert!(with_examples >= 20, "{with_examples} request bodies with an example");
+    assert!(
+        with_examples >= 20,
+        "{with_examples} request bodies with an example"
+    );
 }
