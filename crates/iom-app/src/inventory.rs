@@ -12,8 +12,10 @@ use iom_store::inventory::{
 use iom_store::{Store, StoreError, Tx};
 use serde::Serialize;
 use serde_json::json;
+use utoipa::ToSchema;
 
 use iom_inventory::engine::{self, AllocationRoom, AtpDay, Change, Key, Position};
+use iom_inventory::request;
 
 #[derive(Clone)]
 pub struct Inventory {
@@ -21,11 +23,13 @@ pub struct Inventory {
 }
 
 /// What a batch of changes did.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ChangeOutcome {
     pub applied: usize,
     pub duplicates: usize,
-    /// The balances the batch changed, after it.
+    /// The balances the batch changed, after it: `{sku,node,on_hand,reserved,allocated,
+    /// safety_stock,available,node_kind?}`.
+    #[schema(value_type = Vec<Object>)]
     pub balances: Vec<Balance>,
 }
 
@@ -44,7 +48,7 @@ pub struct ReserveRequest {
 }
 
 /// One SKU across nodes, as `GET /inventory/{sku}` shows it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct SkuView {
     pub sku: String,
     pub on_hand: i64,
@@ -56,7 +60,9 @@ pub struct SkuView {
     pub by_kind: Vec<KindTotal>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// Documented as `NodeBalance`: the API has a `NodeView` of its own (a node's setup).
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[schema(as = NodeBalance)]
 pub struct NodeView {
     pub node: String,
     pub kind: Option<String>,
@@ -68,7 +74,7 @@ pub struct NodeView {
     pub available: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct KindTotal {
     pub kind: String,
     pub on_hand: i64,
@@ -76,7 +82,7 @@ pub struct KindTotal {
 }
 
 /// Availability of the SKUs that share one value of an attribute.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct AttributeGroup {
     pub value: String,
     pub skus: usize,
@@ -98,6 +104,12 @@ fn store_back(stored: &mut StoredPosition, p: &Position) {
     stored.on_hand = p.on_hand;
     stored.reserved = p.reserved;
     stored.allocated = p.allocated;
+}
+
+/// The entry a batch error names (`changes[3].quantity` → 3); errors about the whole batch first.
+fn entry_index(field: &str) -> Option<usize> {
+    let (_, rest) = field.split_once('[')?;
+    rest.split_once(']')?.0.parse().ok()
 }
 
 fn invalid(errors: Vec<FieldError>) -> StoreError {
@@ -258,6 +270,43 @@ impl Inventory {
 
     /// Applies a batch atomically: every entry is checked, and one bad entry applies nothing.
     /// A change id seen before is skipped and counted as a duplicate.
+    /// A change batch as a feed sends it: read entry by entry, and when any entry is malformed
+    /// the unknown nodes of the others are named in the same answer, so one bad entry does not
+    /// hide the rest. Nothing is written unless every entry is sound.
+    pub async fn apply_change_entries(
+        &self,
+        entries: Vec<serde_json::Value>,
+    ) -> Result<ChangeOutcome, StoreError> {
+        match request::parse_changes(&entries) {
+            Ok(changes) => self.apply_changes(changes).await,
+            Err(mut errors) => {
+                let named: Vec<(usize, String)> = entries
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, e)| {
+                        let node = e.get("node")?.as_str()?.trim();
+                        (!node.is_empty()).then(|| (i, node.to_owned()))
+                    })
+                    .collect();
+                let nodes = distinct(named.iter().map(|(_, n)| n.clone()));
+                let known = self
+                    .store
+                    .read(move |conn| rows::known_nodes(conn, &nodes))
+                    .await?;
+                for (i, node) in named {
+                    if !known.contains(&node) {
+                        errors.push(FieldError::new(
+                            format!("changes[{i}].node"),
+                            format!("unknown node {node:?}"),
+                        ));
+                    }
+                }
+                errors.sort_by_key(|e| entry_index(&e.field));
+                Err(invalid(errors))
+            }
+        }
+    }
+
     pub async fn apply_changes(&self, changes: Vec<Change>) -> Result<ChangeOutcome, StoreError> {
         if changes.len() >= SOLO_BATCH {
             self.store

@@ -67,7 +67,7 @@ pub fn parse_changes(entries: &[Value]) -> Result<Vec<Change>, Vec<FieldError>> 
         };
         let quantity = match obj.get("quantity") {
             Some(Value::Number(n)) => match n.as_i64() {
-                Some(q) if q.abs() <= 1_000_000_000 => Some(q),
+                Some(q) if q.unsigned_abs() <= 1_000_000_000 => Some(q),
                 _ => {
                     errors.push(FieldError::new(
                         at("quantity"),
@@ -129,6 +129,7 @@ mod tests {
             json!({"sku": "A", "node": "N", "quantity": "3"}),
             json!({"id": "4", "sku": "A", "node": "N", "kind": "set", "quantity": -1}),
             json!({"id": 5, "sku": "A", "node": "N", "quantity": 2}),
+            json!({"id": "6", "sku": "A", "node": "N", "quantity": i64::MIN}),
         ];
         let errors = super::parse_changes(&entries).unwrap_err();
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
@@ -139,7 +140,8 @@ mod tests {
                 "changes[1].kind",
                 "changes[2].id",
                 "changes[2].quantity",
-                "changes[3].quantity"
+                "changes[3].quantity",
+                "changes[5].quantity"
             ]
         );
     }

@@ -107,7 +107,7 @@ impl Node {
         }
         non_negative_km("max_distance_km", self.max_distance_km, &mut errors);
         // Real offsets lie within ±14 hours; ±18 is what RFC 3339 and chrono accept.
-        if self.calendar.utc_offset_minutes.abs() > 18 * 60 {
+        if self.calendar.utc_offset_minutes.unsigned_abs() > 18 * 60 {
             errors.push(FieldError::new(
                 "calendar.utc_offset_minutes",
                 "must be between -1080 and 1080",
@@ -253,6 +253,16 @@ mod tests {
         let good: Node =
             serde_json::from_str(r#"{"code":"DC1","location":{"lat":47.6,"lon":-122.3}}"#).unwrap();
         assert!(good.validate().is_empty());
+    }
+
+    #[test]
+    fn the_most_negative_offset_is_refused_without_overflow() {
+        let node: Node = serde_json::from_str(
+            r#"{"code":"DC1","location":{"lat":47.6,"lon":-122.3},
+                "calendar":{"utc_offset_minutes":-2147483648}}"#,
+        )
+        .unwrap();
+        assert_eq!(fields(&node.validate()), ["calendar.utc_offset_minutes"]);
     }
 
     #[test]

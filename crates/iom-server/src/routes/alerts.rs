@@ -104,7 +104,7 @@ pub struct AlertPut {
 /// shipment not delivered since). Each subject (order, SKU at a node, shipment) fires once per
 /// alert.
 #[utoipa::path(put, path = "/api/v1/alerts/{name}", tag = "alerts",
-    params(("name" = String, Path)), request_body = AlertPut,
+    params(("name" = String, Path)), request_body(content = AlertPut, example = json!({"condition": {"type": "order_not_released", "hours": 4}, "notify": {"email": "ops@example.com"}})),
     responses((status = 200, body = AlertView), (status = 201, body = AlertView),
         (status = 422, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]

@@ -128,7 +128,8 @@ fn detail(name: String, versions: Vec<FlowVersion>) -> FlowDetail {
 /// Store a new draft version of a flow: YAML (`application/yaml`) or JSON.
 #[utoipa::path(put, path = "/api/v1/flows/{name}", tag = "flows",
     params(("name" = String, Path)),
-    request_body(content = String, content_type = "application/yaml", description = "The definition, YAML or JSON"),
+    request_body(content = String, content_type = "application/yaml", description = "The definition, YAML or JSON",
+        example = json!("name: hold-for-review\ntype: order\ntrigger: order.received\npriority: 10\nsteps:\n  - id: validate\n    uses: validate-order\n  - id: hold\n    uses: hold\n    with:\n      reason: review\n")),
     responses(
         (status = 201, body = VersionView, description = "A new draft version"),
         (status = 400, body = Problem, content_type = "application/problem+json"),

@@ -77,7 +77,7 @@ fn view(profile: Profile, updated_at: DateTime<Utc>, known: &HashSet<String>) ->
 /// node or group are accepted and listed in `warnings`.
 #[utoipa::path(put, path = "/api/v1/fulfillment/profiles/{name}", tag = "fulfillment",
     params(("name" = String, Path)),
-    request_body = Profile,
+    request_body(content = Profile, example = json!({"objective": "cost", "max_distance_km": 2000, "max_nodes": 2, "allow_partial": true, "allow_line_split": true, "node_kinds": ["warehouse", "store"], "exclude_nodes": []})),
     responses(
         (status = 201, body = ProfileView, description = "Created"),
         (status = 200, body = ProfileView, description = "Replaced"),
@@ -197,7 +197,14 @@ async fn profile_for(state: &AppState, name: Option<&str>) -> ApiResult<Profile>
 /// and explains each node's verdict. Nothing is reserved or changed, and no event is emitted.
 /// Each node's full daily capacity is assumed free.
 #[utoipa::path(post, path = "/api/v1/fulfillment/plan", tag = "fulfillment",
-    request_body = PlanBody,
+    request_body(content = PlanBody, example = json!({"order": {
+        "channel": "web", "external_id": "1001", "currency": "USD", "placed_at": "2026-11-26T10:00:00Z",
+        "customer": {"id": "C-1", "email": "ann@example.com", "name": "Ann Lee"},
+        "ship_to": {"name": "Ann Lee", "line1": "1 Main St", "city": "Seattle", "region": "WA",
+                    "postal_code": "98101", "country": "US", "lat": 47.61, "lon": -122.33},
+        "lines": [{"line_no": 1, "sku": "SKU-1", "quantity": 2, "unit_price": "19.99"}],
+        "ship_method": "standard", "attributes": {}
+    }})),
     responses(
         (status = 200, body = PlanResponse),
         (status = 404, body = Problem, description = "`order_id` names no order", content_type = "application/problem+json"),

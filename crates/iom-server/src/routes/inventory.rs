@@ -17,7 +17,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::AppState;
 use crate::auth::{Access, Principal};
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::json::ApiJson;
+use crate::json::{ApiJson, CheckedJson};
 
 const MAX_SKUS: usize = 1_000;
 const MAX_NODES: usize = 100;
@@ -32,8 +32,8 @@ pub struct ChangeBatch {
 }
 
 /// Apply on-hand changes: all or nothing; a change id seen before is skipped and counted.
-#[utoipa::path(post, path = "/api/v1/inventory/changes", tag = "inventory", request_body = ChangeBatch,
-    responses((status = 200, description = "`applied`, `duplicates` and the balances after"),
+#[utoipa::path(post, path = "/api/v1/inventory/changes", tag = "inventory", request_body(content = ChangeBatch, example = json!({"changes": [{"id": "count-2026-12-01-1", "sku": "SKU-1", "node": "DC-EAST", "kind": "set", "quantity": 120, "reason": "cycle count"}, {"id": "damage-77", "sku": "SKU-2", "node": "DC-EAST", "kind": "delta", "quantity": -1, "reason": "damaged"}]})),
+    responses((status = 200, body = ChangeOutcome, description = "`applied`, `duplicates` and the balances after"),
               (status = 422, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn changes(
@@ -47,8 +47,7 @@ pub async fn changes(
         .value
         .changes
         .ok_or_else(|| ApiError::invalid_field("changes", "is required"))?;
-    let changes = request::parse_changes(&entries).map_err(ApiError::invalid)?;
-    Ok(Json(state.inventory.apply_changes(changes).await?))
+    Ok(Json(state.inventory.apply_change_entries(entries).await?))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -65,7 +64,6 @@ pub struct ViewQuery {
 
 #[derive(Serialize, ToSchema)]
 pub struct SkuViews {
-    #[schema(value_type = Vec<Object>)]
     pub items: Vec<SkuView>,
     pub next_cursor: Option<String>,
 }
@@ -92,7 +90,7 @@ fn group(query: &ViewQuery) -> Option<(String, String)> {
 
 /// One SKU across nodes: on-hand, reserved, available, per node and in total.
 #[utoipa::path(get, path = "/api/v1/inventory/{sku}", tag = "inventory", params(("sku" = String, Path), ViewQuery),
-    responses((status = 200, description = "`{sku,on_hand,reserved,available,nodes:[{node,on_hand,reserved,safety_stock,available}],by_kind}`")),
+    responses((status = 200, body = SkuView, description = "On-hand, reserved and available in total, per node and per node kind")),
     security(("bearer" = [])))]
 pub async fn sku(
     State(state): State<AppState>,
@@ -219,7 +217,7 @@ fn quantity(value: Option<i64>, field: &str, min: i64, errors: &mut Vec<FieldErr
 }
 
 /// Hold stock; 409 when available would fall below zero.
-#[utoipa::path(post, path = "/api/v1/inventory/reservations", tag = "inventory", request_body = ReservationRequest,
+#[utoipa::path(post, path = "/api/v1/inventory/reservations", tag = "inventory", request_body(content = ReservationRequest, example = json!({"sku": "SKU-1", "node": "DC-EAST", "quantity": 2, "reference": "cart-42", "expires_at": "2030-01-01T00:00:00Z"})),
     responses((status = 201, body = ReservationView), (status = 409, body = Problem, content_type = "application/problem+json"),
               (status = 422, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
@@ -286,20 +284,9 @@ fn reserve_request(
     }
 }
 
-/// Hold stock for several lines at once, all or nothing (e.g. every line of an order); 409 names
-/// each line that does not fit, and then none is held.
-#[utoipa::path(post, path = "/api/v1/inventory/reservations/batch", tag = "inventory", request_body = ReservationBatch,
-    responses((status = 201, body = ReservationList), (status = 409, body = Problem, content_type = "application/problem+json"),
-              (status = 422, body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
-pub async fn reserve_batch(
-    State(state): State<AppState>,
-    principal: Principal,
-    body: ApiJson<ReservationBatch>,
-) -> ApiResult<Response> {
-    principal.require(Access::Capture)?;
-    principal.require_unlimited("stock")?;
-    let requests = body.value.reservations.unwrap_or_default();
+/// Every request of a batch, or every entry's errors at its path (`reservations[2].quantity`).
+fn reserve_requests(batch: ReservationBatch) -> Result<Vec<ReserveRequest>, Vec<FieldError>> {
+    let requests = batch.reservations.unwrap_or_default();
     let mut errors = Vec::new();
     if requests.is_empty() || requests.len() > request::MAX_BATCH {
         errors.push(FieldError::new(
@@ -312,9 +299,28 @@ pub async fn reserve_batch(
         .enumerate()
         .map(|(i, r)| reserve_request(r, &format!("reservations[{i}]."), &mut errors))
         .collect();
-    if !errors.is_empty() {
-        return Err(ApiError::invalid(errors));
+    if errors.is_empty() {
+        Ok(requests)
+    } else {
+        Err(errors)
     }
+}
+
+/// Hold stock for several lines at once, all or nothing (e.g. every line of an order); 409 names
+/// each line that does not fit, and then none is held.
+#[utoipa::path(post, path = "/api/v1/inventory/reservations/batch", tag = "inventory", request_body(content = ReservationBatch, example = json!({"reservations": [{"sku": "SKU-1", "node": "DC-EAST", "quantity": 2, "reference": "cart-42"}, {"sku": "SKU-2", "node": "DC-EAST", "quantity": 1, "reference": "cart-42"}]})),
+    responses((status = 201, body = ReservationList), (status = 409, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn reserve_batch(
+    State(state): State<AppState>,
+    principal: Principal,
+    body: CheckedJson<ReservationBatch>,
+) -> ApiResult<Response> {
+    principal.require(Access::Capture)?;
+    principal.require_unlimited("stock")?;
+    let batch = body.check(|batch| reserve_requests(batch).err().unwrap_or_default())?;
+    let requests = reserve_requests(batch).map_err(ApiError::invalid)?;
     let made = state.inventory.reserve_all(requests).await?;
     let items = made.into_iter().map(ReservationView::from).collect();
     Ok((
@@ -685,7 +691,7 @@ pub struct GroupQuery {
 
 /// Availability grouped by a product attribute.
 #[utoipa::path(get, path = "/api/v1/inventory/groups", tag = "inventory", params(GroupQuery),
-    responses((status = 200, description = "`[{value,skus,on_hand,reserved,available}]`")),
+    responses((status = 200, body = Vec<AttributeGroup>, description = "One entry per value of the attribute")),
     security(("bearer" = [])))]
 pub async fn groups(
     State(state): State<AppState>,

@@ -77,7 +77,7 @@ pub(crate) fn put_status(created: bool) -> StatusCode {
 /// A node without `location` is kept but never ships (its distance is unknown).
 #[utoipa::path(put, path = "/api/v1/nodes/{code}", tag = "fulfillment",
     params(("code" = String, Path, description = "The node's code, 1 to 100 characters without spaces")),
-    request_body = Node,
+    request_body(content = Node, example = json!({"name": "East DC", "kind": "warehouse", "location": {"lat": 40.71, "lon": -74.0}, "active": true, "daily_capacity": 500, "safety_stock": 2, "costs": {"per_shipment": "5.00", "per_unit": "0.25", "per_km": "0.002"}})),
     responses(
         (status = 201, body = NodeView, description = "Created"),
         (status = 200, body = NodeView, description = "Replaced"),

@@ -132,7 +132,7 @@ pub(crate) fn notify_error(e: NotifyError) -> ApiError {
 /// saved: an error is answered 422 naming the field and the line. In scope: `order`, `event`,
 /// `shipment` (with `tracking_url`), `return`, `refund`, `alert`.
 #[utoipa::path(put, path = "/api/v1/notification-templates/{name}", tag = "notifications",
-    params(("name" = String, Path)), request_body = TemplatePut,
+    params(("name" = String, Path)), request_body(content = TemplatePut, example = json!({"event": "order.shipped", "channel": "email", "to": "{{ order.customer.email }}", "subject": "Your order {{ order.external_id }} is on its way", "body": "Hello {{ order.customer.name }}, your order {{ order.external_id }} has shipped."})),
     responses((status = 200, body = TemplateView), (status = 201, body = TemplateView),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
@@ -174,7 +174,7 @@ pub struct PreviewView {
 
 /// Render a template for an order without sending it.
 #[utoipa::path(post, path = "/api/v1/notification-templates/{name}/preview", tag = "notifications",
-    params(("name" = String, Path)), request_body = PreviewRequest,
+    params(("name" = String, Path)), request_body(content = PreviewRequest, example = json!({"order_id": "ORD-1"})),
     responses((status = 200, body = PreviewView),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),

@@ -15,7 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::AppState;
 use crate::auth::{Access, Principal};
 use crate::error::{ApiError, ApiResult, PROBLEM_JSON, Problem};
-use crate::json::ApiJson;
+use crate::json::{ApiJson, CheckedJson};
 
 const MAX_IDEMPOTENCY_KEY: usize = 255;
 
@@ -100,7 +100,14 @@ pub struct Timeline {
 
 /// Capture an order.
 #[utoipa::path(post, path = "/api/v1/orders", tag = "orders",
-    request_body = OrderIntake,
+    request_body(content = OrderIntake, example = json!({
+        "channel": "web", "external_id": "1001", "currency": "USD", "placed_at": "2026-11-26T10:00:00Z",
+        "customer": {"id": "C-1", "email": "ann@example.com", "name": "Ann Lee"},
+        "ship_to": {"name": "Ann Lee", "line1": "1 Main St", "city": "Seattle", "region": "WA",
+                    "postal_code": "98101", "country": "US", "lat": 47.61, "lon": -122.33},
+        "lines": [{"line_no": 1, "sku": "SKU-1", "quantity": 2, "unit_price": "19.99"}],
+        "ship_method": "standard", "attributes": {}
+    })),
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first response")),
     responses(
         (status = 201, body = Order),
@@ -113,7 +120,7 @@ pub async fn create(
     State(state): State<AppState>,
     principal: Principal,
     headers: HeaderMap,
-    body: ApiJson<OrderIntake>,
+    body: CheckedJson<OrderIntake>,
 ) -> ApiResult<Response> {
     principal.require(Access::Capture)?;
     let idempotency = match headers.get("idempotency-key") {
@@ -137,7 +144,9 @@ pub async fn create(
             ))
         }
     };
-    let order = body.value.validate(Utc::now()).map_err(ApiError::invalid)?;
+    let now = Utc::now();
+    let intake = body.check(|intake| intake.validate(now).err().unwrap_or_default())?;
+    let order = intake.validate(now).map_err(ApiError::invalid)?;
     principal.require_channel(&order.channel)?;
     let outcome =
         iom_app::orders::capture(&state.store, order, idempotency, Box::new(render_create)).await?;
@@ -282,7 +291,7 @@ pub async fn list(
 
 /// Cancel the whole order; refused once any of it has shipped.
 #[utoipa::path(post, path = "/api/v1/orders/{id}/cancel", tag = "orders",
-    params(("id" = String, Path)), request_body = CancelRequest,
+    params(("id" = String, Path)), request_body(content = CancelRequest, example = json!({"reason": "customer changed their mind"})),
     responses((status = 200, body = Order), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn cancel(
@@ -298,7 +307,7 @@ pub async fn cancel(
 
 /// Cancel a line, or part of it.
 #[utoipa::path(post, path = "/api/v1/orders/{id}/lines/{line_no}/cancel", tag = "orders",
-    params(("id" = String, Path), ("line_no" = u32, Path)), request_body = CancelLineRequest,
+    params(("id" = String, Path), ("line_no" = u32, Path)), request_body(content = CancelLineRequest, example = json!({"quantity": 1, "reason": "out of stock"})),
     responses((status = 200, body = Order), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn cancel_line(
@@ -343,7 +352,7 @@ pub async fn cancel_line(
 
 /// Put the order on hold.
 #[utoipa::path(post, path = "/api/v1/orders/{id}/hold", tag = "orders",
-    params(("id" = String, Path)), request_body = HoldRequest,
+    params(("id" = String, Path)), request_body(content = HoldRequest, example = json!({"reason": "credit"})),
     responses((status = 200, body = Order), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn hold(
@@ -369,7 +378,7 @@ pub async fn hold(
 
 /// Release the order's holds.
 #[utoipa::path(post, path = "/api/v1/orders/{id}/release", tag = "orders",
-    params(("id" = String, Path)), request_body = ReleaseRequest,
+    params(("id" = String, Path)), request_body(content = ReleaseRequest, example = json!({"code": "credit"})),
     responses((status = 200, body = Order), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn release(
@@ -385,7 +394,7 @@ pub async fn release(
 
 /// Record a shipment from a node.
 #[utoipa::path(post, path = "/api/v1/orders/{id}/shipments", tag = "orders",
-    params(("id" = String, Path)), request_body = ShipmentRequest,
+    params(("id" = String, Path)), request_body(content = ShipmentRequest, example = json!({"node": "DC-EAST", "lines": [{"line_no": 1, "quantity": 2}], "carrier": "UPS", "tracking": "1Z999AA10123456784"})),
     responses((status = 200, body = Order), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn ship(
@@ -401,7 +410,7 @@ pub async fn ship(
 
 /// Record a delivery.
 #[utoipa::path(post, path = "/api/v1/orders/{id}/deliveries", tag = "orders",
-    params(("id" = String, Path)), request_body = DeliveryRequest,
+    params(("id" = String, Path)), request_body(content = DeliveryRequest, example = json!({"lines": [{"line_no": 1, "quantity": 2}]})),
     responses((status = 200, body = Order), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn deliver(

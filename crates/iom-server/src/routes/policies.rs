@@ -65,7 +65,8 @@ impl From<PolicyVersion> for PolicyVersionView {
 /// gets (409 otherwise), and a policy keeps its `kind` across versions (409).
 #[utoipa::path(put, path = "/api/v1/policies/{name}", tag = "policies",
     params(("name" = String, Path)),
-    request_body(content = String, content_type = "application/yaml", description = "The policy, YAML or JSON"),
+    request_body(content = String, content_type = "application/yaml", description = "The policy, YAML or JSON",
+        example = json!("name: big-orders\nkind: filter\nrule: order.totals.total > \"500\"\n")),
     responses(
         (status = 201, body = PolicyVersionView, description = "A new version"),
         (status = 400, body = Problem, content_type = "application/problem+json"),

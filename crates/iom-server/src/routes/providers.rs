@@ -581,7 +581,9 @@ fn message_view(m: MessageRecord, with_payload: bool) -> MessageView {
 /// The message log of a provider, newest first.
 #[utoipa::path(get, path = "/api/v1/providers/{name}/messages", tag = "providers",
     params(("name" = String, Path), MessageQuery),
-    responses((status = 200, body = MessagePage), (status = 422, body = Problem, content_type = "application/problem+json")),
+    responses((status = 200, body = MessagePage),
+        (status = 404, body = Problem, description = "No provider has this name", content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn messages(
     State(state): State<AppState>,

@@ -49,7 +49,7 @@ fn returns(state: &AppState) -> Returns {
 
 /// Authorise a return (RMA).
 #[utoipa::path(post, path = "/api/v1/returns", tag = "returns",
-    request_body = ReturnIntake,
+    request_body(content = ReturnIntake, example = json!({"order_id": "ORD-1", "origin": "online", "lines": [{"line_no": 1, "quantity": 1, "reason": "damaged"}]})),
     responses(
         (status = 201, body = ReturnOrder, description = "Authorised: status `authorized`, with `return_to` (the nearest node that accepts returns) and the exchange order when one was asked for"),
         (status = 400, body = Problem, content_type = "application/problem+json"),
@@ -181,7 +181,7 @@ pub async fn list(
 /// it and its `disposition` step restocks what it decided to restock (once; never the units this
 /// call restocked).
 #[utoipa::path(post, path = "/api/v1/returns/{id}/receive", tag = "returns",
-    params(("id" = String, Path)), request_body = ReceiptIntake,
+    params(("id" = String, Path)), request_body(content = ReceiptIntake, example = json!({"node": "DC-EAST", "lines": [{"line_no": 1, "quantity": 1, "condition": "new", "disposition": "restock"}]})),
     responses(
         (status = 200, body = ReturnOrder),
         (status = 404, body = Problem, content_type = "application/problem+json"),

@@ -89,7 +89,7 @@ async fn view(state: &AppState, s: SubscriptionRecord) -> ApiResult<Subscription
 
 /// Create or replace a subscription (a replaced one keeps its cursor).
 #[utoipa::path(put, path = "/api/v1/subscriptions/{name}", tag = "subscriptions",
-    params(("name" = String, Path)), request_body = SubscriptionPut,
+    params(("name" = String, Path)), request_body(content = SubscriptionPut, example = json!({"url": "https://example.com/hooks/iom", "types": ["order.*"], "secret": "a-long-shared-secret"})),
     responses((status = 200, body = SubscriptionView), (status = 201, body = SubscriptionView),
         (status = 422, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]

@@ -94,8 +94,8 @@ async fn a_batch_applies_atomically_and_a_replay_changes_nothing() {
             .collect();
         assert_eq!(
             fields,
-            vec!["changes[3].quantity"],
-            "shape errors come first"
+            vec!["changes[1].node", "changes[3].quantity"],
+            "a malformed entry does not hide an unknown node"
         );
         let (status, problem) = change(
             &app,

@@ -3,6 +3,7 @@
 
 mod audit;
 mod auth;
+mod batch_errors;
 mod browser;
 mod events;
 pub mod fake_avatax;
@@ -15,6 +16,7 @@ mod inventory;
 mod lifecycle;
 mod nodes;
 mod notifications;
+mod openapi;
 mod orders;
 mod outbound;
 mod payments;
