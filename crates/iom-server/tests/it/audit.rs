@@ -24,6 +24,21 @@ async fn every_event_names_who_caused_it_a_token_a_flow_or_a_provider() {
             .unwrap();
         let order = app.create_order("actor-1", &[1]).await;
         let id = order["id"].as_str().unwrap().to_owned();
+        // The default flow acts on the order in the background (it finds no stock: a backorder).
+        let mut acted = false;
+        for _ in 0..100 {
+            let (_, t) = app.get(&format!("/api/v1/orders/{id}/timeline")).await;
+            acted = t["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["kind"] == "event" && e["actor"]["kind"] == "flow");
+            if acted {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert!(acted, "{}: the flow did nothing in 10 s", app.backend);
         let (status, held) = app
             .call_as(
                 "iom_ops",
@@ -33,21 +48,7 @@ async fn every_event_names_who_caused_it_a_token_a_flow_or_a_provider() {
             )
             .await;
         assert_eq!(status, StatusCode::OK, "{}: {held}", app.backend);
-        // The default flow acts on the order in the background.
-        let mut timeline = Value::Null;
-        for _ in 0..100 {
-            let (_, t) = app.get(&format!("/api/v1/orders/{id}/timeline")).await;
-            timeline = t;
-            if timeline["items"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|e| e["kind"] == "event" && e["actor"]["kind"] == "flow")
-            {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
+        let (_, timeline) = app.get(&format!("/api/v1/orders/{id}/timeline")).await;
         let events: Vec<&Value> = timeline["items"]
             .as_array()
             .unwrap()
