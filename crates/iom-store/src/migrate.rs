@@ -52,6 +52,7 @@ const SQLITE: &[(i64, &str)] = &[
         30,
         include_str!("migrations/sqlite/0030_delivery_promise.sql"),
     ),
+    (32, include_str!("migrations/sqlite/0032_users.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("migrations/postgres/0001_orders.sql")),
@@ -112,6 +113,7 @@ const POSTGRES: &[(i64, &str)] = &[
         30,
         include_str!("migrations/postgres/0030_delivery_promise.sql"),
     ),
+    (32, include_str!("migrations/postgres/0032_users.sql")),
 ];
 
 /// Arbitrary but fixed: the advisory lock key that serialises migrations.
