@@ -173,7 +173,11 @@ impl Store {
     }
 }
 
-fn user_by(c: &mut dyn Conn, condition: &str, value: &str) -> Result<Option<UserRecord>, StoreError> {
+fn user_by(
+    c: &mut dyn Conn,
+    condition: &str,
+    value: &str,
+) -> Result<Option<UserRecord>, StoreError> {
     c.query_one(
         &format!("SELECT {USER_COLUMNS} FROM users WHERE {condition}"),
         &[Value::Text(value)],

@@ -91,13 +91,14 @@ impl People {
         .set_redirect_uri(RedirectUrl::new(redirect_url.to_owned()).map_err(failed)?))
     }
 
-    /// Begins a sign-in: the issuer's authorisation URL to send the browser to. `redirect_url`
-    /// is this server's callback; `next` the page to show once signed in.
+    /// Begins a sign-in: the issuer's authorisation URL to send the browser to, and the state
+    /// that comes back with the callback. `redirect_url` is this server's callback; `next` the
+    /// page to show once signed in.
     pub async fn begin_oidc_sign_in(
         &self,
         redirect_url: &str,
         next: &str,
-    ) -> Result<String, PeopleError> {
+    ) -> Result<(String, String), PeopleError> {
         let issuer = self.issuer().await?;
         let client = self.client(issuer, redirect_url)?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
@@ -119,7 +120,7 @@ impl People {
                 created_at: Utc::now(),
             })
             .await?;
-        Ok(url.to_string())
+        Ok((url.to_string(), state.secret().clone()))
     }
 
     /// Completes a sign-in from the issuer's callback: exchanges the code (with the PKCE
@@ -136,9 +137,7 @@ impl People {
             .store
             .take_oidc_sign_in(state.to_owned(), Utc::now() - SIGN_IN_TIMEOUT)
             .await?
-            .ok_or_else(|| {
-                failed("this sign-in is unknown, used or too old; start again")
-            })?;
+            .ok_or_else(|| failed("this sign-in is unknown, used or too old; start again"))?;
         let client = self.client(issuer, redirect_url)?;
         let response = client
             .exchange_code(AuthorizationCode::new(code.to_owned()))

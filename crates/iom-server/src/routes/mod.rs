@@ -14,3 +14,4 @@ pub mod providers;
 pub mod returns;
 pub mod shipping;
 pub mod subscriptions;
+pub mod users;

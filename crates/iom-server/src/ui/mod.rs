@@ -133,6 +133,8 @@ pub fn router() -> Router<AppState> {
             "/ui/sign-in",
             get(session::sign_in_page).post(session::sign_in),
         )
+        .route("/ui/sign-in/oidc", get(session::oidc_begin))
+        .route("/ui/sign-in/oidc/callback", get(session::oidc_callback))
         .route("/ui/sign-out", post(session::sign_out))
         .route("/ui/static/{file}", get(assets::serve))
         .route("/ui/orders", get(orders::list))
