@@ -18,6 +18,7 @@ const SECTIONS: &[(&str, &str)] = &[
     ("/ui/providers", "Providers"),
     ("/ui/subscriptions", "Subscriptions"),
     ("/ui/notification-templates", "Notifications"),
+    ("/ui/users", "Users"),
 ];
 
 fn head(title: &str) -> Markup {
