@@ -95,7 +95,12 @@ async fn users_are_admins_to_create_and_bad_input_changes_nothing() {
         let (status, problem) = put_user(&app, "ann@example.com", json!({"role": 5})).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{b}: {problem}");
         assert_eq!(problem["errors"][0]["field"], "role", "{b}: {problem}");
-        let (status, _) = put_user(&app, "ann@example.com", json!({"role": "viewer", "admin": true})).await;
+        let (status, _) = put_user(
+            &app,
+            "ann@example.com",
+            json!({"role": "viewer", "admin": true}),
+        )
+        .await;
         assert!(status.is_client_error(), "{b}: {status}");
         assert!(users(&app).await.is_empty(), "{b}");
 
