@@ -81,12 +81,13 @@ impl PeopleError {
 }
 
 /// The people use cases of a running server: the store, the settings and the OpenID Connect
-/// client (discovered on first use). Cheap to clone.
+/// client (discovered on first use, again hourly). Cheap to clone.
 #[derive(Clone)]
 pub struct People {
     pub store: Store,
     pub settings: Settings,
-    oidc: Arc<tokio::sync::OnceCell<oidc::Issuer>>,
+    /// The issuer as last discovered.
+    oidc: Arc<tokio::sync::RwLock<Option<Arc<oidc::Issuer>>>>,
 }
 
 impl People {

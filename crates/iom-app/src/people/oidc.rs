@@ -1,12 +1,16 @@
 //! Signing in through an OpenID Connect issuer (`IOM_OIDC_ISSUER`, `IOM_OIDC_CLIENT_ID`,
 //! `IOM_OIDC_CLIENT_SECRET`) with the `openidconnect` crate: discovery of the issuer's endpoints
-//! and keys (once, on first use), the authorisation code flow with PKCE and a nonce, and the ID
-//! token's signature checked against the issuer's JWKS (with its issuer, audience and expiry).
+//! and keys (on first use, and again hourly for keys rotated in), the authorisation code flow
+//! with PKCE and a nonce, and the ID token's signature checked against the issuer's JWKS (with
+//! its issuer, audience and expiry).
 //!
 //! The state, nonce and PKCE verifier of a sign-in under way are kept in the store, so the
 //! callback may reach any process, and each can be used once. The user is found by the linked
 //! subject, or else by the ID token's e-mail when the issuer says it is verified; that links the
 //! subject. Nobody is created: an admin creates users first.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use iom_store::UserRecord;
@@ -34,7 +38,10 @@ pub struct OidcSettings {
 pub(super) struct Issuer {
     metadata: CoreProviderMetadata,
     http: openidconnect::reqwest::Client,
+    discovered: Instant,
 }
+
+const REDISCOVER_AFTER: Duration = Duration::from_secs(3600);
 
 fn failed(e: impl std::fmt::Display) -> PeopleError {
     PeopleError::Oidc(e.to_string())
@@ -48,23 +55,38 @@ impl People {
             .ok_or(PeopleError::OidcNotConfigured)
     }
 
-    async fn issuer(&self) -> Result<&Issuer, PeopleError> {
+    /// The issuer's endpoints and keys, discovered again once they are an hour old so that keys
+    /// the issuer rotated in are known.
+    async fn issuer(&self) -> Result<Arc<Issuer>, PeopleError> {
+        if let Some(issuer) = self.oidc.read().await.as_ref()
+            && issuer.discovered.elapsed() < REDISCOVER_AFTER
+        {
+            return Ok(issuer.clone());
+        }
+        let mut cached = self.oidc.write().await;
+        if let Some(issuer) = cached.as_ref()
+            && issuer.discovered.elapsed() < REDISCOVER_AFTER
+        {
+            return Ok(issuer.clone());
+        }
         let settings = self.oidc_settings()?;
-        self.oidc
-            .get_or_try_init(|| async {
-                // Following redirects would let a token endpoint send our secrets elsewhere.
-                let http = openidconnect::reqwest::Client::builder()
-                    .redirect(openidconnect::reqwest::redirect::Policy::none())
-                    .timeout(std::time::Duration::from_secs(10))
-                    .build()
-                    .map_err(failed)?;
-                let url = IssuerUrl::new(settings.issuer.clone()).map_err(failed)?;
-                let metadata = CoreProviderMetadata::discover_async(url, &http)
-                    .await
-                    .map_err(|e| failed(format!("discovery of {}: {e}", settings.issuer)))?;
-                Ok(Issuer { metadata, http })
-            })
+        // Following redirects would let a token endpoint send our secrets elsewhere.
+        let http = openidconnect::reqwest::Client::builder()
+            .redirect(openidconnect::reqwest::redirect::Policy::none())
+            .timeout(std::time::Duration::from_secs(10))
+            .build()
+            .map_err(failed)?;
+        let url = IssuerUrl::new(settings.issuer.clone()).map_err(failed)?;
+        let metadata = CoreProviderMetadata::discover_async(url, &http)
             .await
+            .map_err(|e| failed(format!("discovery of {}: {e}", settings.issuer)))?;
+        let issuer = Arc::new(Issuer {
+            metadata,
+            http,
+            discovered: Instant::now(),
+        });
+        *cached = Some(issuer.clone());
+        Ok(issuer)
     }
 
     fn client(
@@ -100,7 +122,7 @@ impl People {
         next: &str,
     ) -> Result<(String, String), PeopleError> {
         let issuer = self.issuer().await?;
-        let client = self.client(issuer, redirect_url)?;
+        let client = self.client(&issuer, redirect_url)?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let (url, state, nonce) = client
             .authorize_url(
@@ -138,7 +160,7 @@ impl People {
             .take_oidc_sign_in(state.to_owned(), Utc::now() - SIGN_IN_TIMEOUT)
             .await?
             .ok_or_else(|| failed("this sign-in is unknown, used or too old; start again"))?;
-        let client = self.client(issuer, redirect_url)?;
+        let client = self.client(&issuer, redirect_url)?;
         let response = client
             .exchange_code(AuthorizationCode::new(code.to_owned()))
             .map_err(failed)?
