@@ -4,6 +4,10 @@
 //! a deployment runs several processes behind one address, and an attacker spreading guesses
 //! over them must meet one limit, not one per process. A failure costs one small insert, next
 //! to the argon2 work it already costs.
+//!
+//! The client address is the peer of the connection: behind a reverse proxy that is the proxy,
+//! so the per-address limit then covers everyone behind it (forwarded headers are not trusted,
+//! since any client can send them) while the per-e-mail limit still holds.
 
 use std::time::Duration;
 

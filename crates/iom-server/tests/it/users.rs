@@ -160,6 +160,29 @@ async fn users_are_admins_to_create_and_bad_input_changes_nothing() {
 }
 
 #[tokio::test]
+async fn the_users_api_is_in_the_openapi_document_with_every_answer() {
+    let app = super::apps().await.remove(0);
+    let (_, doc) = app.get("/api/v1/openapi.json").await;
+    let list = &doc["paths"]["/api/v1/users"]["get"]["responses"];
+    for status in ["200", "401", "403"] {
+        assert!(list[status].is_object(), "GET /users {status}: {list}");
+    }
+    let put = &doc["paths"]["/api/v1/users/{email}"]["put"]["responses"];
+    for status in ["200", "201", "400", "401", "403", "422"] {
+        assert!(
+            put[status].is_object(),
+            "PUT /users/{{email}} {status}: {put}"
+        );
+    }
+    for schema in ["User", "UserPage", "UserUpdate", "Role"] {
+        assert!(
+            doc["components"]["schemas"][schema].is_object(),
+            "schema {schema} missing"
+        );
+    }
+}
+
+#[tokio::test]
 async fn sessions_are_kept_by_the_server_and_end_everywhere_at_once() {
     for app in super::apps().await {
         let b = app.backend;
