@@ -519,6 +519,8 @@ async fn admins_create_and_disable_users_on_the_users_page() {
 
         // Not for other roles: neither the page nor its forms.
         let viewer = UiClient::sign_in(&app, "viewer").await;
+        assert!(admin.get("/ui").await.body.contains("href=\"/ui/users\""));
+        assert!(!viewer.get("/ui").await.body.contains("href=\"/ui/users\""));
         assert_eq!(viewer.get("/ui/users").await.status, StatusCode::FORBIDDEN);
         let refused = viewer
             .post(
