@@ -14,6 +14,9 @@ pub enum Role {
     Operator,
     /// A system that feeds iom: captures orders, reports shipments and deliveries, cancels.
     Integration,
+    /// Customer service: reads everything, enters and acts on orders (hold, release, cancel) and
+    /// returns; no configuration, no stock.
+    Service,
     /// Reads only.
     Viewer,
 }
@@ -24,6 +27,7 @@ impl Role {
             "admin" => Some(Role::Admin),
             "operator" => Some(Role::Operator),
             "integration" => Some(Role::Integration),
+            "service" => Some(Role::Service),
             "viewer" => Some(Role::Viewer),
             _ => None,
         }
@@ -34,6 +38,7 @@ impl Role {
             Role::Admin => "admin",
             Role::Operator => "operator",
             Role::Integration => "integration",
+            Role::Service => "service",
             Role::Viewer => "viewer",
         }
     }
@@ -47,6 +52,12 @@ pub enum Access {
     Capture,
     /// Operational decisions: holds and their release.
     Operate,
+    /// Feeding facts in about orders and returns (entering an order, authorising or receiving a
+    /// return): `Capture`, and customer service too.
+    CaptureOrders,
+    /// Acting on orders and returns (hold, release, cancel, refund): `Operate`, and customer
+    /// service too.
+    OperateOrders,
     /// Configuration and tokens.
     Configure,
 }
@@ -57,6 +68,11 @@ impl Access {
             Access::Read => true,
             Access::Capture => matches!(role, Role::Admin | Role::Operator | Role::Integration),
             Access::Operate => matches!(role, Role::Admin | Role::Operator),
+            Access::CaptureOrders => matches!(
+                role,
+                Role::Admin | Role::Operator | Role::Integration | Role::Service
+            ),
+            Access::OperateOrders => matches!(role, Role::Admin | Role::Operator | Role::Service),
             Access::Configure => role == Role::Admin,
         }
     }

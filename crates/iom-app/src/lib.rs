@@ -28,6 +28,7 @@ pub mod inventory;
 pub mod notifications;
 pub mod orders;
 pub mod payments;
+pub mod people;
 pub mod pipeline;
 pub mod returns;
 pub mod shipping;
@@ -66,6 +67,8 @@ pub struct Config {
     pub backorder_cancel_days: Option<u32>,
     /// The SMTP server and the retry policy of notifications.
     pub notifications: notifications::Settings,
+    /// Signing in to the web UI: session lifetime, OpenID Connect.
+    pub people: people::Settings,
 }
 
 impl Default for Config {
@@ -81,6 +84,7 @@ impl Default for Config {
             flows: true,
             backorder_cancel_days: Some(30),
             notifications: notifications::Settings::default(),
+            people: people::Settings::default(),
         }
     }
 }
@@ -93,6 +97,8 @@ pub struct App {
     pub pipeline: Arc<pipeline::Pipeline>,
     /// Runs the published flows (when `Config::flows` is on) and manages definitions and tasks.
     pub executor: flow::Executor,
+    /// Users, sessions and signing in.
+    pub people: people::People,
 }
 
 impl App {
@@ -147,6 +153,7 @@ impl App {
             .context("installing the default flows")?;
         Ok(App {
             inventory: Inventory::new(store.clone()),
+            people: people::People::new(store.clone(), config.people.clone()),
             store,
             pipeline,
             executor,

@@ -6,6 +6,7 @@ mod flow;
 mod import;
 mod simulate;
 mod token;
+mod user;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -36,6 +37,9 @@ enum Command {
     /// Create, list and revoke API tokens.
     #[command(subcommand)]
     Token(token::TokenCommand),
+    /// Create, list and disable the people who sign in to the web UI.
+    #[command(subcommand)]
+    User(user::UserCommand),
     /// Load files into the database: inventory counts, or orders through a provider instance.
     #[command(subcommand)]
     Import(import::ImportCommand),
@@ -89,6 +93,17 @@ struct ServeArgs {
     /// the sender died (milliseconds).
     #[arg(long, env = "IOM_NOTIFY_CLAIM_MS", default_value_t = 60_000)]
     notify_claim_ms: u64,
+    /// Sign people in to the web UI through this OpenID Connect issuer (with the client id and
+    /// secret below); users are created by an admin first and linked on first sign-in.
+    #[arg(long, env = "IOM_OIDC_ISSUER")]
+    oidc_issuer: Option<String>,
+    #[arg(long, env = "IOM_OIDC_CLIENT_ID")]
+    oidc_client_id: Option<String>,
+    #[arg(long, env = "IOM_OIDC_CLIENT_SECRET", hide_env_values = true)]
+    oidc_client_secret: Option<String>,
+    /// How long a web UI session lasts after signing in (hours).
+    #[arg(long, env = "IOM_SESSION_HOURS", default_value_t = 12)]
+    session_hours: u64,
 }
 
 fn on_off(text: &str) -> Result<bool, String> {
@@ -128,6 +143,7 @@ fn main() -> anyhow::Result<()> {
             Command::Serve(args) => serve(args).await,
             Command::Demo(args) => demo::run(args).await,
             Command::Token(cmd) => token::run(cmd).await,
+            Command::User(cmd) => user::run(cmd).await,
             Command::Simulate(args) => simulate::run(args).await,
             Command::Import(cmd) => import::run(cmd).await,
             Command::Bench(cmd) => bench::run(cmd).await,
@@ -137,6 +153,26 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let oidc = match (
+        args.oidc_issuer.filter(|v| !v.is_empty()),
+        args.oidc_client_id.filter(|v| !v.is_empty()),
+        args.oidc_client_secret.filter(|v| !v.is_empty()),
+    ) {
+        (Some(issuer), Some(client_id), Some(client_secret)) => {
+            Some(iom_app::people::oidc::OidcSettings {
+                issuer,
+                client_id,
+                client_secret,
+            })
+        }
+        (None, None, None) => None,
+        _ => anyhow::bail!(
+            "set all of IOM_OIDC_ISSUER, IOM_OIDC_CLIENT_ID and IOM_OIDC_CLIENT_SECRET, or none"
+        ),
+    };
+    if args.session_hours == 0 {
+        anyhow::bail!("IOM_SESSION_HOURS must be at least 1");
+    }
     let running = iom_server::spawn(iom_server::Config {
         listen: args.listen,
         app: iom_app::Config {
@@ -154,6 +190,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 max_backoff: Duration::from_millis(args.notify_max_backoff_ms.max(1)),
                 claim: Duration::from_millis(args.notify_claim_ms.max(100)),
                 ..Default::default()
+            },
+            people: iom_app::people::Settings {
+                session_lifetime: Duration::from_secs(args.session_hours * 3600),
+                oidc,
             },
             ..Default::default()
         },

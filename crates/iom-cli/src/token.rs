@@ -14,7 +14,7 @@ pub enum TokenCommand {
         /// A name to recognise the token by.
         #[arg(long)]
         name: String,
-        /// admin, operator, integration or viewer.
+        /// admin, operator, integration, service (customer service: orders and returns) or viewer.
         #[arg(long, default_value = "integration")]
         role: String,
         /// Limit the token to this channel's orders (repeatable). A limited token sees and
@@ -51,7 +51,7 @@ pub async fn run(cmd: TokenCommand) -> anyhow::Result<()> {
             db,
         } => {
             let Some(role) = Role::parse(&role) else {
-                bail!("unknown role {role:?}: use admin, operator, integration or viewer");
+                bail!("unknown role {role:?}: use admin, operator, integration, service or viewer");
             };
             let limits = (!channels.is_empty() || !providers.is_empty()).then_some(TokenLimits {
                 channels,

@@ -2,6 +2,9 @@
 //! second so that a busy integration does not cost a database read per request, while a token
 //! revoked anywhere is refused by every process within a second. Revoking through this process
 //! takes effect at once.
+//!
+//! Web UI sessions are cached the same way ([`SessionCache`]): a session ended or a user disabled
+//! in another process is refused here within a second, and at once when it happens here.
 
 use std::collections::HashMap;
 use std::sync::RwLock;
@@ -10,7 +13,7 @@ use std::time::{Duration, Instant};
 use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
-use iom_store::{TokenLimits, TokenRecord};
+use iom_store::{TokenLimits, TokenRecord, UserRecord};
 
 pub use iom_app::access::{Access, Role, generate_token};
 
@@ -19,10 +22,12 @@ use crate::error::ApiError;
 
 pub const CACHE_TTL: Duration = Duration::from_millis(900);
 
-/// The caller, known by its token.
+/// The caller, known by its token or, in the web UI, by its session's user.
 #[derive(Debug, Clone)]
 pub struct Principal {
+    /// The token's id, or `user:<id>` for a signed-in user.
     pub token_id: String,
+    /// The token's name, or the user's e-mail.
     pub name: String,
     pub role: Role,
     /// The channels and providers the token is limited to; `None`: all its role allows.
@@ -41,12 +46,16 @@ impl Principal {
         }
     }
 
-    /// Whether the caller may see and change orders of this channel.
-    /// Who acts when this caller changes something.
+    /// Who acts when this caller changes something: the signed-in user, or the token.
     pub fn actor(&self) -> iom_domain::Actor {
-        iom_domain::Actor::token(&self.name)
+        if self.token_id.starts_with("user:") {
+            iom_domain::Actor::user(&self.name)
+        } else {
+            iom_domain::Actor::token(&self.name)
+        }
     }
 
+    /// Whether the caller may see and change orders of this channel.
     pub fn sees_channel(&self, channel: &str) -> bool {
         self.limits
             .as_ref()
@@ -162,5 +171,50 @@ fn principal_of(record: &TokenRecord) -> Option<Principal> {
         name: record.name.clone(),
         role: Role::parse(&record.role)?,
         limits: record.limits.clone(),
+    })
+}
+
+/// Live sessions' users, by the hash of the session id, with when they were read.
+#[derive(Default)]
+pub struct SessionCache {
+    entries: RwLock<HashMap<String, (Option<Principal>, Instant)>>,
+}
+
+impl SessionCache {
+    /// The signed-in user of a session id; 401 when the session is not live.
+    pub async fn authenticate(
+        &self,
+        people: &iom_app::people::People,
+        session_id: &str,
+    ) -> Result<Principal, ApiError> {
+        let hash = iom_app::people::sessions::hash_id(session_id);
+        if let Some((principal, at)) = self.entries.read().expect("session cache").get(&hash)
+            && at.elapsed() < CACHE_TTL
+        {
+            return principal.clone().ok_or_else(ApiError::unauthorized);
+        }
+        let record = people.session_user(session_id).await?;
+        let principal = record.as_ref().and_then(user_principal);
+        let mut entries = self.entries.write().expect("session cache");
+        if entries.len() > 10_000 {
+            entries.clear();
+        }
+        entries.insert(hash, (principal.clone(), Instant::now()));
+        principal.ok_or_else(ApiError::unauthorized)
+    }
+
+    /// Forgets every cached answer, after a session ended or a user was disabled.
+    pub fn clear(&self) {
+        self.entries.write().expect("session cache").clear();
+    }
+}
+
+/// A signed-in user as the caller of the API's handlers: their role, no channel limits.
+pub fn user_principal(user: &UserRecord) -> Option<Principal> {
+    Some(Principal {
+        token_id: format!("user:{}", user.id),
+        name: user.email.clone(),
+        role: Role::parse(&user.role)?,
+        limits: None,
     })
 }

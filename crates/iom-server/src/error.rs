@@ -211,3 +211,26 @@ pub async fn problem_for_plain_errors(response: Response) -> Response {
     }
     response
 }
+
+impl From<iom_app::people::PeopleError> for ApiError {
+    fn from(e: iom_app::people::PeopleError) -> Self {
+        use iom_app::people::PeopleError;
+        match e {
+            PeopleError::Invalid { field, message } => ApiError::invalid_field(field, message),
+            PeopleError::NotFound(_) => ApiError::not_found(e.to_string()),
+            PeopleError::Exists(_) => ApiError::conflict(e.to_string()),
+            PeopleError::BadCredentials => ApiError::unauthorized(),
+            PeopleError::TooManyAttempts => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too-many-attempts",
+                e.to_string(),
+            ),
+            PeopleError::OidcNotConfigured => ApiError::not_found(e.to_string()),
+            PeopleError::Oidc(_) | PeopleError::NotAUser(_) => {
+                ApiError::new(StatusCode::FORBIDDEN, "sign-in-refused", e.to_string())
+            }
+            PeopleError::Store(s) => s.into(),
+            PeopleError::Internal(cause) => ApiError::internal(cause),
+        }
+    }
+}

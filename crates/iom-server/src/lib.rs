@@ -25,7 +25,7 @@ use tokio::net::TcpListener;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
-use crate::auth::TokenCache;
+use crate::auth::{SessionCache, TokenCache};
 use crate::error::ApiError;
 
 pub use iom_app::redact;
@@ -35,6 +35,8 @@ pub use iom_app::redact;
 pub struct AppState {
     pub app: App,
     pub tokens: Arc<TokenCache>,
+    /// Web UI sessions' users, cached for under a second.
+    pub sessions: Arc<SessionCache>,
     pub metrics: PrometheusHandle,
 }
 
@@ -66,6 +68,7 @@ impl AppState {
         Ok(AppState {
             app: App::open(&config.app).await?,
             tokens: Arc::new(TokenCache::default()),
+            sessions: Arc::new(SessionCache::default()),
             metrics: prometheus(),
         })
     }
@@ -94,9 +97,11 @@ pub fn router(state: AppState) -> Router {
     use routes::{alerts, audit, insights, notifications};
     use routes::{
         events, flows, fulfillment, health, inventory, nodes, orders, payments, policies,
-        providers, returns, shipping, subscriptions,
+        providers, returns, shipping, subscriptions, users,
     };
     let api = Router::new()
+        .route("/users", get(users::list))
+        .route("/users/{email}", put(users::put))
         .route("/orders", post(orders::create).get(orders::list))
         .route("/orders/{id}", get(orders::get))
         .route("/orders/{id}/cancel", post(orders::cancel))
@@ -295,11 +300,15 @@ pub async fn spawn(config: Config) -> anyhow::Result<Running> {
         iom_app::fulfillment::locate::warm,
     ));
     let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .await
+        // With the peer's address, which limits failed sign-ins per client.
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async {
+            let _ = stopped.await;
+        })
+        .await
     });
     Ok(Running {
         addr,

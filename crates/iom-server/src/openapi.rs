@@ -24,7 +24,7 @@ use crate::error::PROBLEM_JSON;
 use crate::routes::{alerts, audit, insights, notifications};
 use crate::routes::{
     events, flows, fulfillment, inventory, nodes, orders, payments, policies, providers, returns,
-    shipping, subscriptions,
+    shipping, subscriptions, users,
 };
 
 #[derive(OpenApi)]
@@ -56,6 +56,7 @@ use crate::routes::{
         flows::order_runs, flows::list_runs, flows::get_run, flows::retry_run,
         flows::list_tasks, flows::complete_task,
         policies::put, policies::list, policies::get,
+        users::list, users::put,
     ),
     components(schemas(crate::error::Problem, iom_domain::FieldError)),
     modifiers(&BearerAuth, &StandardErrors),
@@ -73,6 +74,7 @@ use crate::routes::{
         (name = "notifications", description = "Notification templates (MiniJinja, per event and channel) and the e-mails and webhooks sent"),
         (name = "flows", description = "Orchestration: flow definitions and versions, runs and their steps, manual tasks"),
         (name = "policies", description = "Filter and execution policies (CEL), stored as versions, named by flows"),
+        (name = "users", description = "People who sign in to the web UI, with their roles (admins only)"),
     )
 )]
 pub struct ApiDoc;

@@ -28,9 +28,11 @@ pub mod policies;
 pub mod providers;
 pub mod pull;
 pub mod returns;
+pub mod sessions;
 pub mod shipping;
 pub mod testing;
 pub mod tokens;
+pub mod users;
 mod writer;
 
 use std::sync::Arc;
@@ -42,6 +44,7 @@ pub use db::{Conn, DeferredRows, Dialect, Owned, Row, Value};
 pub use events::Event;
 pub use orders::{CreateOutcome, Idempotency, OrderFilter};
 pub use tokens::{TokenLimits, TokenRecord};
+pub use users::{UserChange, UserRecord};
 pub use writer::Tx;
 
 /// A PostgreSQL error with the server's message, when it sent one.

@@ -52,6 +52,7 @@ const SQLITE: &[(i64, &str)] = &[
         30,
         include_str!("migrations/sqlite/0030_delivery_promise.sql"),
     ),
+    (32, include_str!("migrations/sqlite/0032_users.sql")),
     (
         34,
         include_str!("migrations/sqlite/0034_actors_and_audit.sql"),
@@ -116,6 +117,7 @@ const POSTGRES: &[(i64, &str)] = &[
         30,
         include_str!("migrations/postgres/0030_delivery_promise.sql"),
     ),
+    (32, include_str!("migrations/postgres/0032_users.sql")),
     (
         34,
         include_str!("migrations/postgres/0034_actors_and_audit.sql"),

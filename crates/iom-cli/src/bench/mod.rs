@@ -14,6 +14,7 @@ mod notifications;
 mod payments;
 mod providers;
 mod returns;
+mod sign_in;
 mod ui;
 mod webhooks;
 
@@ -59,6 +60,9 @@ pub enum BenchCommand {
     /// The default flow with tax and payment on (a local AvaTax and Stripe answering in 20 ms):
     /// orders/s from `received` to `released`, taxed and authorised.
     Payments(payments::PaymentsArgs),
+    /// Web UI sign-ins with e-mail and password (argon2id at its recommended cost): sign-ins/s
+    /// and p50/p99 with concurrent clients.
+    SignIn(sign_in::SignInArgs),
 }
 
 pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
@@ -78,6 +82,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Webhooks(args) => webhooks::run(args).await,
         BenchCommand::Carrier(args) => carrier::run(args).await,
         BenchCommand::Payments(args) => payments::run(args).await,
+        BenchCommand::SignIn(args) => sign_in::run(args).await,
     }
 }
 

@@ -138,11 +138,22 @@ pub async fn run(args: UiArgs) -> anyhow::Result<()> {
         target.backend
     );
 
-    // Sign in as a browser does.
+    // Sign in as a browser does, as a user made for it.
+    let password = "bench user password";
+    client
+        .put(api("/users/bench@example.com"))
+        .bearer_auth(&target.token)
+        .json(&json!({"role": "admin", "password": password}))
+        .send()
+        .await?
+        .error_for_status()?;
     let signed_in = client
         .post(format!("{}/ui/sign-in", target.url))
         .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("token={}&next=%2Fui", target.token))
+        .body(format!(
+            "email=bench%40example.com&password={}&next=%2Fui",
+            password.replace(' ', "+")
+        ))
         .send()
         .await?;
     let cookie = signed_in

@@ -1,7 +1,7 @@
 //! `iom demo`: a ready system on SQLite with a steady stream of simulated business, so every
 //! screen and dashboard moves. It seeds a network of nodes at real city coordinates, inventory,
 //! profiles, provider instances, alerts and two weeks of order history through the public API,
-//! prints the URL and an admin token, then runs the simulation (see [`sim`]) until stopped.
+//! prints the URL, an admin user's e-mail and password for the web UI and an admin token, then runs the simulation (see [`sim`]) until stopped.
 
 mod seed;
 mod sim;
@@ -31,6 +31,9 @@ pub struct DemoArgs {
     #[arg(long, default_value_t = 150)]
     history_per_day: usize,
 }
+
+/// The demo's admin user, for the web UI.
+const DEMO_EMAIL: &str = "admin@demo.iom";
 
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     if !(args.rate > 0.0 && args.rate <= 500.0) {
@@ -65,8 +68,22 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     )
     .await
     .context("seeding the demo")?;
+    // A new password each run: the demo database is kept between runs, its passwords are not.
+    let password = hex::encode(rand::random::<[u8; 10]>());
+    iom_app::people::users::put(
+        &running.state.store,
+        DEMO_EMAIL,
+        iom_app::people::users::Update {
+            role: Some("admin".into()),
+            password: Some(password.clone()),
+            disabled: Some(false),
+        },
+    )
+    .await
+    .context("creating the demo admin user")?;
     // On stdout, so that scripts learn the address and token.
     println!("iom demo running at {url}");
+    println!("sign in at {url}/ui as {DEMO_EMAIL} with password {password}");
     println!("admin token: {token}");
     println!("try: curl -H 'Authorization: Bearer {token}' {url}/api/v1/insights/kpis");
     tracing::info!(

@@ -1,4 +1,5 @@
-//! `iom demo` as a user starts it: it prints the URL and an admin token, and orders keep coming.
+//! `iom demo` as a user starts it: it prints the URL, an admin user's e-mail and password for the
+//! web UI and an admin token, and orders keep coming.
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -8,7 +9,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
 #[tokio::test]
-async fn demo_starts_prints_url_and_token_and_orders_stream_in() {
+async fn demo_starts_prints_url_sign_in_and_token_and_orders_stream_in() {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", dir.path().join("demo.db").display());
     let mut child = Command::new(env!("CARGO_BIN_EXE_iom"))
@@ -46,11 +47,32 @@ async fn demo_starts_prints_url_and_token_and_orders_stream_in() {
         .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
         .to_owned();
     let second = next().await;
-    let token = second
+    let (email, password) = second
+        .strip_prefix(&format!("sign in at {url}/ui as "))
+        .and_then(|rest| rest.split_once(" with password "))
+        .unwrap_or_else(|| panic!("unexpected second line {second:?}"));
+    let (email, password) = (email.to_owned(), password.to_owned());
+    let third = next().await;
+    let token = third
         .strip_prefix("admin token: ")
-        .unwrap_or_else(|| panic!("unexpected second line {second:?}"))
+        .unwrap_or_else(|| panic!("unexpected third line {third:?}"))
         .to_owned();
     assert!(token.starts_with("iom_"), "{token}");
+
+    // The printed e-mail and password sign in to the web UI.
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let signed_in = browser
+        .post(format!("{url}/ui/sign-in"))
+        .form(&[("email", email.as_str()), ("password", password.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), 303);
+    let cookie = signed_in.headers()["set-cookie"].to_str().unwrap();
+    assert!(cookie.starts_with("iom_session="), "{cookie}");
 
     let client = reqwest::Client::new();
     let get = async |path: &str| -> Value {

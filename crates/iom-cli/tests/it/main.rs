@@ -14,6 +14,7 @@ mod payment_crash;
 mod simulate;
 mod token;
 mod two_processes;
+mod user;
 
 /// The local EasyPost of the server's tests (the tracker half is theirs).
 #[allow(dead_code)]

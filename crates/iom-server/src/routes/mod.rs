@@ -15,3 +15,4 @@ pub mod providers;
 pub mod returns;
 pub mod shipping;
 pub mod subscriptions;
+pub mod users;

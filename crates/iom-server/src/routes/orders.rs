@@ -122,7 +122,7 @@ pub async fn create(
     headers: HeaderMap,
     body: CheckedJson<OrderIntake>,
 ) -> ApiResult<Response> {
-    principal.require(Access::Capture)?;
+    principal.require(Access::CaptureOrders)?;
     let idempotency = match headers.get("idempotency-key") {
         None => None,
         Some(value) => {
@@ -300,7 +300,7 @@ pub async fn cancel(
     Path(id): Path<String>,
     body: ApiJson<CancelRequest>,
 ) -> ApiResult<Json<Order>> {
-    principal.require(Access::Capture)?;
+    principal.require(Access::CaptureOrders)?;
     let reason = reason_code(body.value.reason, "manual");
     act(&state, &principal, &id, OrderAction::Cancel { reason }).await
 }
@@ -316,7 +316,7 @@ pub async fn cancel_line(
     Path((id, line_no)): Path<(String, String)>,
     body: ApiJson<CancelLineRequest>,
 ) -> ApiResult<Json<Order>> {
-    principal.require(Access::Capture)?;
+    principal.require(Access::CaptureOrders)?;
     let line_no: u32 = line_no
         .parse()
         .map_err(|_| ApiError::not_found(format!("line {line_no} does not exist")))?;
@@ -361,7 +361,7 @@ pub async fn hold(
     Path(id): Path<String>,
     body: ApiJson<HoldRequest>,
 ) -> ApiResult<Json<Order>> {
-    principal.require(Access::Operate)?;
+    principal.require(Access::OperateOrders)?;
     let HoldRequest { reason, code } = body.value;
     let code = match code.map(|c| c.trim().to_owned()).filter(|c| !c.is_empty()) {
         Some(code) => code,
@@ -387,7 +387,7 @@ pub async fn release(
     Path(id): Path<String>,
     body: ApiJson<ReleaseRequest>,
 ) -> ApiResult<Json<Order>> {
-    principal.require(Access::Operate)?;
+    principal.require(Access::OperateOrders)?;
     let code = body.value.code.filter(|c| !c.trim().is_empty());
     act(&state, &principal, &id, OrderAction::Release { code }).await
 }
@@ -403,7 +403,7 @@ pub async fn ship(
     Path(id): Path<String>,
     body: ApiJson<ShipmentRequest>,
 ) -> ApiResult<Json<Order>> {
-    principal.require(Access::Capture)?;
+    principal.require(Access::CaptureOrders)?;
     let request = body.value;
     act(&state, &principal, &id, OrderAction::Ship(request)).await
 }
@@ -419,7 +419,7 @@ pub async fn deliver(
     Path(id): Path<String>,
     body: ApiJson<DeliveryRequest>,
 ) -> ApiResult<Json<Order>> {
-    principal.require(Access::Capture)?;
+    principal.require(Access::CaptureOrders)?;
     let lines = body.value.lines;
     act(&state, &principal, &id, OrderAction::Deliver(lines)).await
 }

@@ -62,7 +62,7 @@ pub async fn create(
     principal: Principal,
     body: ApiJson<ReturnIntake>,
 ) -> ApiResult<Response> {
-    principal.require(Access::Capture)?;
+    principal.require(Access::CaptureOrders)?;
     if principal.limits.is_some()
         && let Some(id) = body.value.order_id.as_deref()
         && let Ok(order_id) = id.trim().parse()
@@ -195,7 +195,7 @@ pub async fn receive(
     Path(id): Path<String>,
     body: ApiJson<ReceiptIntake>,
 ) -> ApiResult<Json<ReturnOrder>> {
-    principal.require(Access::Capture)?;
+    principal.require(Access::CaptureOrders)?;
     Ok(Json(returns(&state).receive(id, body.value).await?))
 }
 
@@ -223,7 +223,7 @@ pub async fn refund(
     Path(id): Path<String>,
     body: ApiJson<RefundRequest>,
 ) -> ApiResult<Json<ReturnOrder>> {
-    principal.require(Access::Operate)?;
+    principal.require(Access::OperateOrders)?;
     Ok(Json(
         iom_app::payments::refund_return(&state.store, &state.pipeline, id, body.value).await?,
     ))
@@ -239,7 +239,7 @@ pub async fn close(
     principal: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<Json<ReturnOrder>> {
-    principal.require(Access::Operate)?;
+    principal.require(Access::OperateOrders)?;
     Ok(Json(returns(&state).close(id).await?))
 }
 
@@ -255,7 +255,7 @@ pub async fn cancel(
     Path(id): Path<String>,
     body: ApiJson<CancelReturnRequest>,
 ) -> ApiResult<Json<ReturnOrder>> {
-    principal.require(Access::Capture)?;
+    principal.require(Access::CaptureOrders)?;
     let reason = body
         .value
         .reason

@@ -5,6 +5,7 @@ use maud::{DOCTYPE, Markup, html};
 
 use super::assets;
 use super::session::{Session, clear_flash};
+use crate::auth::Access;
 
 /// The sections of the navigation, in order: (path, label).
 const SECTIONS: &[(&str, &str)] = &[
@@ -18,7 +19,10 @@ const SECTIONS: &[(&str, &str)] = &[
     ("/ui/providers", "Providers"),
     ("/ui/subscriptions", "Subscriptions"),
     ("/ui/notification-templates", "Notifications"),
+    (USERS, "Users"),
 ];
+
+const USERS: &str = "/ui/users";
 
 fn head(title: &str) -> Markup {
     html! {
@@ -43,7 +47,9 @@ pub fn page(session: &Session, title: &str, section: &str, content: Markup) -> R
                     a.brand href="/ui" { "iom" }
                     nav aria-label="Sections" {
                         @for (path, label) in SECTIONS {
-                            @if *path == section {
+                            @if *path == USERS && !session.can(Access::Configure) {
+                                // Only admins manage users: no way in for others.
+                            } @else if *path == section {
                                 a href=(path) aria-current="page" { (label) }
                             } @else {
                                 a href=(path) { (label) }

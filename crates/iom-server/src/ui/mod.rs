@@ -4,7 +4,7 @@
 //! page they came from, carrying a one-time message. The script only refreshes live pages.
 //!
 //! Pages read through the same store queries as the API, and actions call the API's own handlers
-//! with the signed-in principal, so the UI can do exactly what the API allows that token.
+//! with the signed-in user's principal, so the UI can do exactly what the API allows that role.
 
 mod assets;
 mod charts;
@@ -21,6 +21,7 @@ mod providers;
 mod returns;
 pub mod session;
 mod shipping;
+mod users;
 
 use std::time::Instant;
 
@@ -133,6 +134,8 @@ pub fn router() -> Router<AppState> {
             "/ui/sign-in",
             get(session::sign_in_page).post(session::sign_in),
         )
+        .route("/ui/sign-in/oidc", get(session::oidc_begin))
+        .route("/ui/sign-in/oidc/callback", get(session::oidc_callback))
         .route("/ui/sign-out", post(session::sign_out))
         .route("/ui/static/{file}", get(assets::serve))
         .route("/ui/orders", get(orders::list))
@@ -172,6 +175,9 @@ pub fn router() -> Router<AppState> {
             get(notifications::edit).post(notifications::save),
         )
         .route("/ui/notifications", get(notifications::list))
+        .route("/ui/users", get(users::list).post(users::create))
+        .route("/ui/users/{email}/disable", post(users::disable))
+        .route("/ui/users/{email}/enable", post(users::enable))
         .layer(middleware::from_fn(same_origin))
         .layer(middleware::from_fn(server_timing));
     pages.route("/", get(|| async { Redirect::to("/ui") }))

@@ -256,8 +256,8 @@ pub async fn detail(
         .iter()
         .filter_map(|r| serde_json::to_value(r).ok())
         .collect();
-    let can_operate = session.can(Access::Operate);
-    let can_cancel = session.can(Access::Capture);
+    let can_operate = session.can(Access::OperateOrders);
+    let can_cancel = session.can(Access::CaptureOrders);
     let open = !order.status.is_terminal();
     let csrf = session.csrf.as_str();
     let base = format!("/ui/orders/{}", order.id);

@@ -1,14 +1,17 @@
-//! Signing in to the web UI. The browser keeps the API token it signed in with in a cookie that
-//! scripts cannot read (`HttpOnly`), that no other site's page sends (`SameSite=Strict`), and, off
-//! the loopback interface, only over HTTPS (`Secure`). Every request authenticates that token
-//! exactly as the API does, so roles, revocation and their cache are the API's own.
+//! Signing in to the web UI, with e-mail and password or through an OpenID Connect issuer. The
+//! browser keeps an opaque session id (never an API token) in a cookie that scripts cannot read
+//! (`HttpOnly`), that no other site's page sends (`SameSite=Strict`), and, off the loopback
+//! interface, only over HTTPS (`Secure`). The session lives in the store (`iom_app::people`):
+//! every request reads it through [`crate::auth::SessionCache`], so signing out or disabling the
+//! user ends it in every process within a second (here at once).
 //!
-//! Forms carry a CSRF token derived from the session's token (HMAC-SHA256 keyed with it): an
-//! attacker who cannot read the cookie cannot compute it, and the server keeps no session state,
-//! so any process of a deployment accepts it and a restart signs no one out.
+//! Forms carry a CSRF token derived from the session id (HMAC-SHA256 keyed with it): an attacker
+//! who cannot read the cookie cannot compute it, and any process of a deployment accepts it.
 
 use axum::Form;
-use axum::extract::{FromRequestParts, Query, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -26,11 +29,10 @@ use super::layout;
 use crate::AppState;
 use crate::auth::{Access, Principal};
 use crate::error::ApiError;
+use iom_app::people::PeopleError;
 
 pub const SESSION_COOKIE: &str = "iom_session";
 pub const FLASH_COOKIE: &str = "iom_flash";
-/// A signed-in browser stays signed in for 12 hours.
-const SESSION_SECONDS: i64 = 12 * 3600;
 
 /// A message shown once on the next page, after a form's redirect.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -42,6 +44,8 @@ pub struct Flash {
 /// The signed-in caller of a page.
 pub struct Session {
     pub principal: Principal,
+    /// The id in the cookie, which names the session in the store.
+    pub session_id: String,
     pub csrf: String,
     pub flash: Option<Flash>,
     /// Whether cookies set for this browser need the `Secure` attribute.
@@ -82,9 +86,13 @@ impl FromRequestParts<AppState> for Session {
             .path_and_query()
             .map_or("/ui", |p| p.as_str())
             .to_owned();
-        let token = read_cookie(&parts.headers, SESSION_COOKIE)
+        let session_id = read_cookie(&parts.headers, SESSION_COOKIE)
             .ok_or_else(|| UiError::SignIn { next: next.clone() })?;
-        let principal = match state.tokens.authenticate(&state.store, &token).await {
+        let principal = match state
+            .sessions
+            .authenticate(&state.people, &session_id)
+            .await
+        {
             Ok(p) => p,
             Err(e) if e.status() == StatusCode::UNAUTHORIZED => {
                 return Err(UiError::SignIn { next });
@@ -97,16 +105,17 @@ impl FromRequestParts<AppState> for Session {
             .and_then(|bytes| serde_json::from_slice(&bytes).ok());
         Ok(Session {
             principal,
-            csrf: csrf_token(&token),
+            csrf: csrf_token(&session_id),
+            session_id,
             flash,
             secure: needs_secure(&parts.headers),
         })
     }
 }
 
-/// The CSRF token of a session: HMAC-SHA256 of a fixed label, keyed with the session's API token.
-pub fn csrf_token(token: &str) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(token.as_bytes()).expect("any key length");
+/// The CSRF token of a session: HMAC-SHA256 of a fixed label, keyed with the session id.
+pub fn csrf_token(session_id: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(session_id.as_bytes()).expect("any key length");
     mac.update(b"iom web ui csrf");
     hex::encode(mac.finalize().into_bytes())
 }
@@ -176,7 +185,9 @@ pub struct SignInQuery {
 #[derive(Deserialize)]
 pub struct SignInForm {
     #[serde(default)]
-    pub token: String,
+    pub email: String,
+    #[serde(default)]
+    pub password: String,
     #[serde(default)]
     pub next: String,
 }
@@ -190,63 +201,263 @@ fn safe_next(next: &str) -> &str {
     }
 }
 
-pub async fn sign_in_page(Query(query): Query<SignInQuery>) -> Response {
-    sign_in_form(query.next.as_deref().unwrap_or("/ui"), None, StatusCode::OK)
+/// The caller's address (as the listener saw it), which failed sign-ins are counted by.
+pub struct ClientAddr(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddr(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip().to_string()),
+        ))
+    }
 }
 
-fn sign_in_form(next: &str, error: Option<&str>, status: StatusCode) -> Response {
+pub async fn sign_in_page(
+    State(state): State<AppState>,
+    Query(query): Query<SignInQuery>,
+) -> Response {
+    sign_in_form(
+        &state,
+        query.next.as_deref().unwrap_or("/ui"),
+        "",
+        None,
+        StatusCode::OK,
+    )
+}
+
+fn sign_in_form(
+    state: &AppState,
+    next: &str,
+    email: &str,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    let next = safe_next(next);
+    let oidc = state.people.oidc_issuer().map(|issuer| {
+        let query = serde_urlencoded::to_string([("next", next)]).unwrap_or_default();
+        (issuer.to_owned(), format!("/ui/sign-in/oidc?{query}"))
+    });
     let body = html! {
         main.signin {
             h1 { "Sign in to iom" }
             @if let Some(error) = error { p.flash.error role="alert" { (error) } }
             form method="post" action="/ui/sign-in" {
-                input type="hidden" name="next" value=(safe_next(next));
-                label for="token" { "API token" }
-                input #token type="password" name="token" autocomplete="current-password" required autofocus;
+                input type="hidden" name="next" value=(next);
+                label for="email" { "E-mail" }
+                input #email type="email" name="email" value=(email) autocomplete="username" required autofocus;
+                label for="password" { "Password" }
+                input #password type="password" name="password" autocomplete="current-password" required;
                 button type="submit" { "Sign in" }
             }
-            p.hint { "Any API token works; what you can do follows its role (admin, operator, integration, viewer). "
-                "Create one with " code { "iom token create" } "." }
+            @if let Some((issuer, href)) = oidc {
+                p { a.button href=(href) { "Sign in with " (issuer) } }
+            }
+            p.hint { "An admin creates users and their roles (admin, operator, service, viewer) with "
+                code { "iom user create" } "." }
         }
     };
     (status, layout::bare("Sign in", body)).into_response()
 }
 
+/// The session cookie lasts as long as the session in the store.
+fn session_seconds(state: &AppState) -> i64 {
+    i64::try_from(state.people.settings.session_lifetime.as_secs()).unwrap_or(i64::MAX)
+}
+
+/// A 303 to `next` that carries a new session's cookie.
+fn signed_in(state: &AppState, next: &str, session_id: String, secure: bool) -> Response {
+    let mut response = Redirect::to(safe_next(next)).into_response();
+    set_cookie(
+        &mut response,
+        cookie(SESSION_COOKIE, session_id, session_seconds(state), secure),
+    );
+    response
+}
+
 pub async fn sign_in(
     State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
     headers: HeaderMap,
     Form(form): Form<SignInForm>,
 ) -> Response {
-    let token = form.token.trim();
     let next = safe_next(&form.next).to_owned();
-    if token.is_empty() {
+    let email = form.email.trim();
+    if email.is_empty() || form.password.is_empty() {
         return sign_in_form(
+            &state,
             &next,
-            Some("Enter an API token."),
+            email,
+            Some("Enter your e-mail and password."),
             StatusCode::UNPROCESSABLE_ENTITY,
         );
     }
-    match state.tokens.authenticate(&state.store, token).await {
-        Ok(_) => {
-            let mut response = Redirect::to(&next).into_response();
-            set_cookie(
-                &mut response,
-                cookie(
-                    SESSION_COOKIE,
-                    token.to_owned(),
-                    SESSION_SECONDS,
-                    needs_secure(&headers),
-                ),
+    let user = match state
+        .people
+        .sign_in_with_password(email, &form.password, client.as_deref())
+        .await
+    {
+        Ok(user) => user,
+        Err(PeopleError::BadCredentials) => {
+            return sign_in_form(
+                &state,
+                &next,
+                email,
+                Some("The e-mail or the password is not right."),
+                StatusCode::UNAUTHORIZED,
             );
+        }
+        Err(PeopleError::TooManyAttempts) => {
+            return sign_in_form(
+                &state,
+                &next,
+                email,
+                Some("Too many failed sign-ins. Wait a minute, then try again."),
+                StatusCode::TOO_MANY_REQUESTS,
+            );
+        }
+        Err(e) => return UiError::Api(e.into()).into_response(),
+    };
+    match state.people.start_session(&user).await {
+        Ok(id) => signed_in(&state, &next, id, needs_secure(&headers)),
+        Err(e) => UiError::Api(e.into()).into_response(),
+    }
+}
+
+/// The cookie that ties an OpenID Connect sign-in to the browser that began it, so that nobody
+/// can complete their own sign-in in someone else's browser. `SameSite=Lax`: it must come back
+/// with the issuer's redirect, a top-level navigation from another site.
+const OIDC_STATE_COOKIE: &str = "iom_oidc_state";
+
+/// This server's callback address for the issuer, as the browser reaches it.
+fn oidc_redirect_url(headers: &HeaderMap) -> String {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("localhost");
+    let scheme = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .filter(|p| p.eq_ignore_ascii_case("https"))
+        .map_or("http", |_| "https");
+    format!("{scheme}://{host}/ui/sign-in/oidc/callback")
+}
+
+/// `GET /ui/sign-in/oidc`: off to the issuer.
+pub async fn oidc_begin(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<SignInQuery>,
+) -> Response {
+    let next = safe_next(query.next.as_deref().unwrap_or("/ui")).to_owned();
+    match state
+        .people
+        .begin_oidc_sign_in(&oidc_redirect_url(&headers), &next)
+        .await
+    {
+        Ok((url, state_token)) => {
+            let mut response = Redirect::to(&url).into_response();
+            let binding = Cookie::build((OIDC_STATE_COOKIE, state_token))
+                .path("/ui/sign-in/oidc")
+                .http_only(true)
+                .same_site(SameSite::Lax)
+                .secure(needs_secure(&headers))
+                .max_age(cookie::time::Duration::minutes(10))
+                .build();
+            set_cookie(&mut response, binding);
             response
         }
-        Err(e) if e.status() == StatusCode::UNAUTHORIZED => sign_in_form(
+        Err(e) => sign_in_form(
+            &state,
             &next,
-            Some("This token is not valid."),
-            StatusCode::UNAUTHORIZED,
+            "",
+            Some(&e.to_string()),
+            ApiError::from(e).status(),
         ),
-        Err(e) => UiError::Api(e).into_response(),
     }
+}
+
+#[derive(Deserialize)]
+pub struct OidcCallback {
+    pub state: Option<String>,
+    pub code: Option<String>,
+    pub error: Option<String>,
+    pub error_description: Option<String>,
+}
+
+/// `GET /ui/sign-in/oidc/callback`: the issuer sends the browser back with a code.
+pub async fn oidc_callback(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<OidcCallback>,
+) -> Response {
+    let refuse =
+        |text: &str, status: StatusCode| sign_in_form(&state, "/ui", "", Some(text), status);
+    if let Some(error) = &query.error {
+        let detail = query.error_description.as_deref().unwrap_or(error);
+        return refuse(
+            &format!("The identity provider refused: {detail}"),
+            StatusCode::FORBIDDEN,
+        );
+    }
+    let (Some(state_token), Some(code)) = (&query.state, &query.code) else {
+        return refuse(
+            "The identity provider's answer has no state or code.",
+            StatusCode::BAD_REQUEST,
+        );
+    };
+    let bound = read_cookie(&headers, OIDC_STATE_COOKIE)
+        .is_some_and(|c| bool::from(c.as_bytes().ct_eq(state_token.as_bytes())));
+    if !bound {
+        return refuse(
+            "This sign-in was not started in this browser; start again.",
+            StatusCode::FORBIDDEN,
+        );
+    }
+    let (user, next) = match state
+        .people
+        .complete_oidc_sign_in(&oidc_redirect_url(&headers), state_token, code)
+        .await
+    {
+        Ok(done) => done,
+        Err(e) => {
+            if matches!(e, PeopleError::Store(_) | PeopleError::Internal(_)) {
+                return UiError::Api(e.into()).into_response();
+            }
+            return refuse(&e.to_string(), StatusCode::FORBIDDEN);
+        }
+    };
+    let session_id = match state.people.start_session(&user).await {
+        Ok(id) => id,
+        Err(e) => return UiError::Api(e.into()).into_response(),
+    };
+    // The browser arrives here from the issuer's site, so a `SameSite=Strict` cookie set now
+    // would not come along on a redirect; a page of our own that moves on is a same-site
+    // navigation, which sends it.
+    let next = safe_next(&next).to_owned();
+    let body = html! {
+        main.signin {
+            meta http-equiv="refresh" content=(format!("0;url={next}"));
+            h1 { "Signed in" }
+            p { a href=(next) { "Continue" } }
+        }
+    };
+    let mut response = (StatusCode::OK, layout::bare("Signed in", body)).into_response();
+    let secure = needs_secure(&headers);
+    set_cookie(
+        &mut response,
+        cookie(SESSION_COOKIE, session_id, session_seconds(&state), secure),
+    );
+    let clear = Cookie::build((OIDC_STATE_COOKIE, ""))
+        .path("/ui/sign-in/oidc")
+        .max_age(cookie::time::Duration::ZERO)
+        .build();
+    set_cookie(&mut response, clear);
+    response
 }
 
 #[derive(Deserialize)]
@@ -255,8 +466,19 @@ pub struct CsrfForm {
     pub csrf: String,
 }
 
-pub async fn sign_out(session: Session, Form(form): Form<CsrfForm>) -> Result<Response, UiError> {
+/// Ends the session in the store (every process refuses it from now on) and clears the cookie.
+pub async fn sign_out(
+    State(state): State<AppState>,
+    session: Session,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, UiError> {
     session.verify(&form.csrf)?;
+    state
+        .people
+        .end_session(&session.session_id)
+        .await
+        .map_err(|e| UiError::Api(e.into()))?;
+    state.sessions.clear();
     let mut response = Redirect::to("/ui/sign-in").into_response();
     set_cookie(
         &mut response,

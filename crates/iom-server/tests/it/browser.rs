@@ -15,7 +15,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{Value, json};
 
 use super::ui::{dashboard_figures, seed};
-use super::{ADMIN, TestApp, apps};
+use super::{TestApp, apps};
 
 /// A running chromedriver; stopped when dropped.
 struct Driver {
@@ -98,7 +98,9 @@ async fn browser(javascript: bool) -> Option<(Driver, Client)> {
     Some((driver, client))
 }
 
-async fn sign_in(browser: &Client, app: &TestApp, token: &str, page: &str) {
+/// Signs in through the form as an admin user created for it.
+async fn sign_in(browser: &Client, app: &TestApp, page: &str) {
+    let email = super::ui::ensure_user(app, "admin").await;
     browser.goto(&app.url(page)).await.unwrap();
     let url = browser.current_url().await.unwrap();
     assert_eq!(
@@ -107,10 +109,17 @@ async fn sign_in(browser: &Client, app: &TestApp, token: &str, page: &str) {
         "an anonymous visit asks to sign in"
     );
     browser
-        .find(Locator::Css("#token"))
+        .find(Locator::Css("#email"))
         .await
         .unwrap()
-        .send_keys(token)
+        .send_keys(&email)
+        .await
+        .unwrap();
+    browser
+        .find(Locator::Css("#password"))
+        .await
+        .unwrap()
+        .send_keys(super::ui::PASSWORD)
         .await
         .unwrap();
     click(browser, "main form button[type=submit]").await;
@@ -184,7 +193,7 @@ async fn an_operator_finds_an_order_holds_and_releases_it_and_reads_the_dashboar
         for i in 0..3 {
             app.create_order(&format!("B-{i}"), &[1]).await;
         }
-        sign_in(&browser, &app, ADMIN, "/ui/orders").await;
+        sign_in(&browser, &app, "/ui/orders").await;
         assert_eq!(
             html_class(&browser).await,
             "js",
@@ -337,7 +346,7 @@ async fn every_page_is_usable_with_javascript_disabled() {
             return;
         };
         let seeded = seed(&app).await;
-        sign_in(&browser, &app, ADMIN, "/ui").await;
+        sign_in(&browser, &app, "/ui").await;
         assert_eq!(html_class(&browser).await, "no-js", "scripts are off");
         let order = format!("/ui/orders/{}", seeded.order_id);
         let pages: Vec<(String, &str, &str)> = vec![

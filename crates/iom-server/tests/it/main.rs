@@ -8,6 +8,7 @@ mod browser;
 mod events;
 pub mod fake_avatax;
 pub mod fake_easypost;
+pub mod fake_oidc;
 pub mod fake_stripe;
 mod flows;
 mod fulfillment;
@@ -31,6 +32,7 @@ mod shopify_topics;
 mod subscriptions;
 mod tax;
 mod ui;
+mod users;
 mod x12_receipts;
 
 use iom_store::testing::TestDb;

@@ -253,7 +253,7 @@ async fn templates_are_edited_and_previewed_in_the_ui() {
     for app in apps().await {
         let order = app.create_order("UI-9", &[1]).await;
         let id = order["id"].as_str().unwrap();
-        let ui = UiClient::sign_in(&app, super::ADMIN).await;
+        let ui = UiClient::sign_in(&app, "admin").await;
         let list = ui.get("/ui/notification-templates").await;
         assert_eq!(list.status, StatusCode::OK);
         assert!(list.body.contains("order-confirmation"), "{}", list.body);

@@ -232,7 +232,7 @@ async fn payments_shipping_everything_captures_the_total_and_a_return_is_refunde
         assert_eq!(order["payment"]["status"], "partially_refunded");
 
         // The order page names Stripe's refund.
-        let ui = super::ui::UiClient::sign_in(&app, super::ADMIN).await;
+        let ui = super::ui::UiClient::sign_in(&app, "admin").await;
         let page = ui.get(&format!("/ui/orders/{id}")).await;
         assert!(page.body.contains(re.as_str().unwrap()), "{}", page.body);
 

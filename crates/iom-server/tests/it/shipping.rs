@@ -488,7 +488,7 @@ async fn the_order_page_buys_a_label_and_links_it() {
         let fake = FakeEasyPost::start().await;
         carrier(&app, "easypost", &fake).await;
         let id = released_order(&app, "U-1", json!({})).await;
-        let ui = UiClient::sign_in(&app, super::ADMIN).await;
+        let ui = UiClient::sign_in(&app, "admin").await;
         let base = format!("/ui/orders/{id}");
         let page = ui.get(&base).await;
         assert!(page.body.contains("Buy a label for SEA"), "{}", page.body);

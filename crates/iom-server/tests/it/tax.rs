@@ -130,7 +130,7 @@ async fn tax_an_untaxed_order_is_taxed_before_release_authorised_taxed_and_commi
         assert_eq!(tax.document(&id).unwrap()["status"], "Committed");
 
         // The order page shows both, with the services' ids.
-        let ui = super::ui::UiClient::sign_in(&app, super::ADMIN).await;
+        let ui = super::ui::UiClient::sign_in(&app, "admin").await;
         let page = ui.get(&format!("/ui/orders/{id}")).await;
         assert_eq!(page.status, StatusCode::OK);
         let pi = stripe.intent()["id"].as_str().unwrap().to_owned();

@@ -25,16 +25,62 @@ pub struct UiClient {
     pub csrf: String,
 }
 
+/// The password of the users the tests sign in as.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// Creates (or updates) the user `<role>@example.com` with [`PASSWORD`] through the API.
+pub async fn ensure_user(app: &TestApp, role: &str) -> String {
+    let email = format!("{role}@example.com");
+    let (status, body) = app
+        .call(
+            Method::PUT,
+            &format!("/api/v1/users/{email}"),
+            Some(json!({"role": role, "password": PASSWORD})),
+        )
+        .await;
+    assert!(status.is_success(), "{status}: {body}");
+    email
+}
+
 impl UiClient {
-    pub async fn sign_in(app: &TestApp, token: &str) -> UiClient {
-        let mut ui = UiClient {
+    /// A browser without a session, on `app`.
+    pub fn anonymous(app: &TestApp) -> UiClient {
+        UiClient {
             client: Client::builder().redirect(Policy::none()).build().unwrap(),
             base: app.server.url(),
             cookie: String::new(),
             csrf: String::new(),
-        };
+        }
+    }
+
+    /// The same browser (its cookie and CSRF token) talking to another server.
+    pub fn on(&self, base: String) -> UiClient {
+        UiClient {
+            client: self.client.clone(),
+            base,
+            cookie: self.cookie.clone(),
+            csrf: self.csrf.clone(),
+        }
+    }
+
+    /// Signs in through the form as the user `<role>@example.com`, created for it.
+    pub async fn sign_in(app: &TestApp, role: &str) -> UiClient {
+        let email = ensure_user(app, role).await;
+        Self::sign_in_with(app, &email, PASSWORD).await
+    }
+
+    /// Signs in through the form with an e-mail and password.
+    pub async fn sign_in_with(app: &TestApp, email: &str, password: &str) -> UiClient {
+        let mut ui = Self::anonymous(app);
         let page = ui
-            .post("/ui/sign-in", &[("token", token), ("next", "/ui/orders")])
+            .post(
+                "/ui/sign-in",
+                &[
+                    ("email", email),
+                    ("password", password),
+                    ("next", "/ui/orders"),
+                ],
+            )
             .await;
         assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
         assert_eq!(page.location.as_deref(), Some("/ui/orders"));
@@ -209,15 +255,32 @@ async fn pages_need_a_session_and_bad_tokens_are_refused() {
         assert_eq!(form.status, StatusCode::OK);
         assert!(form.body.contains("type=\"password\""), "{}", form.body);
 
+        let email = ensure_user(&app, "admin").await;
         let refused = anonymous
             .post(
                 "/ui/sign-in",
-                &[("token", "iom_not_a_token"), ("next", "/ui")],
+                &[
+                    ("email", &email),
+                    ("password", "not the password"),
+                    ("next", "/ui"),
+                ],
             )
             .await;
         assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
         assert!(refused.set_cookies.is_empty());
-        assert!(refused.body.contains("This token is not valid."));
+        assert!(
+            refused
+                .body
+                .contains("The e-mail or the password is not right.")
+        );
+        // An API token is no password.
+        let refused = anonymous
+            .post(
+                "/ui/sign-in",
+                &[("email", &email), ("password", ADMIN), ("next", "/ui")],
+            )
+            .await;
+        assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
 
         // A forged cookie is no session either.
         let forged = UiClient {
@@ -227,11 +290,15 @@ async fn pages_need_a_session_and_bad_tokens_are_refused() {
         assert_eq!(forged.get("/ui").await.status, StatusCode::SEE_OTHER);
 
         // After signing in, `next` leads back, but never to another site.
-        let ui = UiClient::sign_in(&app, ADMIN).await;
+        let ui = UiClient::sign_in(&app, "admin").await;
         let elsewhere = ui
             .post(
                 "/ui/sign-in",
-                &[("token", ADMIN), ("next", "//evil.example/")],
+                &[
+                    ("email", &email),
+                    ("password", PASSWORD),
+                    ("next", "//evil.example/"),
+                ],
             )
             .await;
         assert_eq!(elsewhere.location.as_deref(), Some("/ui"));
@@ -264,7 +331,7 @@ async fn every_page_renders_without_javascript() {
             )
             .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
-        let ui = UiClient::sign_in(&app, ADMIN).await;
+        let ui = UiClient::sign_in(&app, "admin").await;
         let order_page = format!("/ui/orders/{}", seeded.order_id);
         let pages: Vec<(String, Vec<&str>)> = vec![
             (
@@ -368,7 +435,7 @@ async fn every_page_renders_without_javascript() {
 async fn hold_and_release_through_forms() {
     for app in apps().await {
         let seeded = seed(&app).await;
-        let ui = UiClient::sign_in(&app, ADMIN).await;
+        let ui = UiClient::sign_in(&app, "admin").await;
         let base = format!("/ui/orders/{}", seeded.order_id);
         let api = format!("/api/v1/orders/{}", seeded.order_id);
 
@@ -464,13 +531,7 @@ async fn hold_and_release_through_forms() {
 async fn a_viewer_reads_but_cannot_act() {
     for app in apps().await {
         let seeded = seed(&app).await;
-        app.server
-            .state
-            .store
-            .put_token("viewer".into(), "viewer".into(), "iom_viewer".into())
-            .await
-            .unwrap();
-        let ui = UiClient::sign_in(&app, "iom_viewer").await;
+        let ui = UiClient::sign_in(&app, "viewer").await;
         let base = format!("/ui/orders/{}", seeded.order_id);
         let page = ui.get(&base).await;
         assert_eq!(page.status, StatusCode::OK);
@@ -508,7 +569,7 @@ async fn a_viewer_reads_but_cannot_act() {
 async fn failed_provider_messages_are_retried_from_their_page() {
     for app in apps().await {
         seed(&app).await;
-        let ui = UiClient::sign_in(&app, ADMIN).await;
+        let ui = UiClient::sign_in(&app, "admin").await;
         let page = ui.get("/ui/providers/edi?status=failed").await;
         let marker = "/messages/";
         let start = page.body.find(marker).expect("a retry form") + marker.len();
@@ -561,7 +622,7 @@ async fn orders_are_filtered_and_paged() {
                 assert_eq!(status, StatusCode::OK, "{body}");
             }
         }
-        let ui = UiClient::sign_in(&app, ADMIN).await;
+        let ui = UiClient::sign_in(&app, "admin").await;
         let rows = |html: &str| html.matches("<tr><td><a href=\"/ui/orders/").count();
 
         let first = ui.get("/ui/orders").await;
@@ -623,7 +684,7 @@ async fn orders_are_found_by_the_node_that_ships_them() {
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(body["errors"][0]["field"], "placed_from");
 
-        let ui = UiClient::sign_in(&app, ADMIN).await;
+        let ui = UiClient::sign_in(&app, "admin").await;
         let page = ui.get("/ui/orders?node=MIA").await;
         assert!(page.body.contains(&seeded.order_id));
         assert!(!page.body.contains(other["id"].as_str().unwrap()));
@@ -647,7 +708,7 @@ async fn the_dashboard_shows_the_figures_the_api_returns() {
             }
         }
         let _ = seeded;
-        let ui = UiClient::sign_in(&app, ADMIN).await;
+        let ui = UiClient::sign_in(&app, "admin").await;
         let page = ui.get("/ui").await;
         let figures = dashboard_figures(&page.body);
         let api_count = |query: &'static str| {
