@@ -30,6 +30,7 @@ pub mod orders;
 pub mod payments;
 pub mod pipeline;
 pub mod returns;
+pub mod settlement;
 pub mod shipping;
 pub mod tax;
 
@@ -180,6 +181,7 @@ impl App {
             pipeline::sender::spawn(self.clone()),
             pipeline::pull::spawn(self.clone()),
             notifications::derive::spawn(self.clone()),
+            settlement::spawn(self.clone()),
             tokio::spawn(insights::run(
                 self.store.clone(),
                 config.anomaly_interval,

@@ -52,6 +52,10 @@ const SQLITE: &[(i64, &str)] = &[
         30,
         include_str!("migrations/sqlite/0030_delivery_promise.sql"),
     ),
+    (
+        31,
+        include_str!("migrations/sqlite/0031_payment_expiry.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("migrations/postgres/0001_orders.sql")),
@@ -111,6 +115,10 @@ const POSTGRES: &[(i64, &str)] = &[
     (
         30,
         include_str!("migrations/postgres/0030_delivery_promise.sql"),
+    ),
+    (
+        31,
+        include_str!("migrations/postgres/0031_payment_expiry.sql"),
     ),
 ];
 

@@ -19,7 +19,8 @@ impl From<PaymentError> for ApiError {
             PaymentError::Pending(detail) => ApiError::conflict(detail),
             PaymentError::Unavailable(detail)
             | PaymentError::Declined(detail)
-            | PaymentError::Refused(detail) => {
+            | PaymentError::Refused(detail)
+            | PaymentError::Lapsed(detail) => {
                 ApiError::new(StatusCode::BAD_GATEWAY, "payment-failed", detail)
             }
         }
