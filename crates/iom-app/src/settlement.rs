@@ -5,7 +5,9 @@
 //!   payment is settled (`payments::settle`: the uncaptured authorisation let go, nothing if all
 //!   was captured) and its tax document voided or committed (`tax::settle`). A flow run waiting
 //!   in `capture-payment` or `commit-tax` does the same on the same event; both go through the
-//!   calls claimed in `payment_calls` under one key each, so the service acts once.
+//!   calls claimed in `payment_calls` under one key each, so the service would act once
+//!   anyway; this consumer leaves such an order to its run, and looks again shortly at one
+//!   whose run is on its way.
 //! - `return.refunded`: the order's committed tax document is adjusted by the tax service's
 //!   refund (`tax::refund_return`), whoever recorded the refund (the API, the return flow, a
 //!   channel).
@@ -17,9 +19,9 @@
 
 use std::time::{Duration, Instant};
 
-use iom_domain::EventType;
 use iom_domain::OrderId;
 use iom_domain::returns::ReturnEvent;
+use iom_domain::{EventType, RunStatus};
 use iom_store::events::Event;
 use tokio::task::JoinHandle;
 
@@ -176,6 +178,28 @@ async fn settle(app: &App, event: &Event) -> Result<(), Failure> {
     };
     if !payments::nothing_open(&order) {
         return Ok(());
+    }
+    // A run waiting for what is left to ship (`capture-payment`, `commit-tax`) settles the order
+    // itself on this event; one on its way may get there: it is looked at again shortly.
+    let id = order_id.to_string();
+    let runs = store
+        .read(move |c| iom_store::flows::order_runs(c, &id))
+        .await
+        .map_err(|e| Failure::Retry(e.to_string()))?;
+    let waits_to_settle = |w: &str| w.split(',').any(|p| p == EventType::ORDER_LINE_CANCELLED);
+    if runs
+        .iter()
+        .any(|r| r.wait_event.as_deref().is_some_and(waits_to_settle))
+    {
+        return Ok(());
+    }
+    if runs
+        .iter()
+        .any(|r| matches!(r.status, RunStatus::Runnable | RunStatus::External))
+    {
+        return Err(Failure::Retry(format!(
+            "the flow run of order {order_id} is moving; settled once it waits or ends"
+        )));
     }
     if payments::unsettled(&order) {
         payments::settle(store, pipeline, order_id).await?;

@@ -320,7 +320,14 @@ pub async fn refund_return(
         } else {
             answer.code.clone()
         },
-        amount: answer.total_tax.abs().round_dp(order.currency_scale()),
+        amount: {
+            let scale = order.currency_scale();
+            let mut amount = answer.total_tax.abs().round_dp(scale);
+            if amount.scale() < scale {
+                amount.rescale(scale);
+            }
+            amount
+        },
         at: chrono::Utc::now(),
     };
     let (key, return_id, order_id) = (call.key.clone(), return_id.to_owned(), order.id);
