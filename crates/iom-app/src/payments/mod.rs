@@ -601,12 +601,17 @@ async fn hold(
         .update_order_with(
             order_id,
             move |order, now| order.hold_for_payment(&why, now),
-            move |tx, _, _| match key {
-                Some(key) => {
-                    let now = tx.now();
-                    rows::finish(tx.conn(), &key, "failed", None, Some(&reason), now)
+            move |tx, order, _| {
+                // Held orders wait for an operator, not for the periodic check; a renewal
+                // after the release watches the new authorisation.
+                rows::unwatch(tx.conn(), &order.id.to_string())?;
+                match key {
+                    Some(key) => {
+                        let now = tx.now();
+                        rows::finish(tx.conn(), &key, "failed", None, Some(&reason), now)
+                    }
+                    None => Ok(()),
                 }
-                None => Ok(()),
             },
         )
         .await?;
@@ -615,8 +620,9 @@ async fn hold(
 }
 
 /// Renews the authorisations that lapse within `within` of orders with goods still to ship (a
-/// periodic check); returns how many were looked at. An order on the hold `payment` waits for
-/// its operator; one with nothing left to capture is no longer watched.
+/// periodic check); returns how many were looked at. An order with nothing left to capture, or
+/// on the hold `payment` (it waits for its operator; the capture after the release renews), is
+/// no longer watched.
 pub async fn renew_lapsing(
     store: &Store,
     pipeline: &Pipeline,
@@ -634,10 +640,7 @@ pub async fn renew_lapsing(
             continue;
         };
         seen += 1;
-        if on_payment_hold(&order) {
-            continue;
-        }
-        if nothing_open(&order) || order.status.is_terminal() {
+        if nothing_open(&order) || order.status.is_terminal() || on_payment_hold(&order) {
             let id = id.clone();
             store.write(move |tx| rows::unwatch(tx.conn(), &id)).await?;
             continue;
