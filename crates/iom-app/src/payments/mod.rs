@@ -645,14 +645,21 @@ pub async fn renew_lapsing(
             store.write(move |tx| rows::unwatch(tx.conn(), &id)).await?;
             continue;
         }
-        let loaded = loaded(store, pipeline, &payment.provider).await?;
-        let client = Client::new(&pipeline.http, &loaded)?;
         let lapsed = payment.expires_at.is_some_and(|at| at <= Utc::now());
-        match renew(store, &client, &order, !lapsed).await {
+        let renewed = async {
+            let loaded = loaded(store, pipeline, &payment.provider).await?;
+            let client = Client::new(&pipeline.http, &loaded)?;
+            renew(store, &client, &order, !lapsed).await
+        };
+        match renewed.await {
             Ok(_) => {}
             Err(e) if e.is_transient() => return Err(e),
+            // The instance cannot send it (removed, misconfigured): the order's next capture
+            // says so in its run; the check does not ask again.
             Err(e) => {
-                tracing::warn!(order = %order_id, error = %e, "cannot renew the authorisation")
+                tracing::warn!(order = %order_id, error = %e, "cannot renew the authorisation");
+                let id = id.clone();
+                store.write(move |tx| rows::unwatch(tx.conn(), &id)).await?;
             }
         }
     }
