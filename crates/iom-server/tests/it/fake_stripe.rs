@@ -66,6 +66,8 @@ pub struct Fake {
     pub decline_all: bool,
     /// PaymentIntents whose authorisation lapsed.
     pub expired: std::collections::HashSet<String>,
+    /// When each PaymentIntent's authorisation lapses (its charge's `capture_before`).
+    capture_before: HashMap<String, i64>,
     /// Answers stored by idempotency key.
     replies: HashMap<String, Reply>,
     next: usize,
@@ -310,8 +312,8 @@ async fn create(
                 "latest_charge": charge["id"],
                 "metadata": {"order_id": field(form, "metadata[order_id]"),
                              "renews": field(form, "metadata[renews]")},
-                "capture_before": capture_before,
             });
+            fake.capture_before.insert(id.clone(), capture_before);
             fake.intents.insert(id, intent.clone());
             let expanded = form
                 .iter()
@@ -338,7 +340,11 @@ async fn capture(
             Err(e) => return e,
         };
         let last = field(form, "final_capture") != Some("false") || fake.no_multicapture;
-        let lapsed = fake.expired.contains(&id);
+        let lapsed = fake.expired.contains(&id)
+            || fake
+                .capture_before
+                .get(&id)
+                .is_some_and(|t| *t <= chrono::Utc::now().timestamp());
         let Some(intent) = fake.intents.get_mut(&id) else {
             return error(
                 StatusCode::NOT_FOUND,
@@ -347,10 +353,6 @@ async fn capture(
                 "No such payment_intent",
             );
         };
-        let lapsed = lapsed
-            || intent["capture_before"]
-                .as_i64()
-                .is_some_and(|t| t <= chrono::Utc::now().timestamp());
         if lapsed && intent["status"] == "requires_capture" {
             intent["status"] = json!("canceled");
             intent["amount_capturable"] = json!(0);

@@ -47,8 +47,8 @@ fn authorize(cx: &mut StepCx<'_, '_>) -> StepOutcome {
 }
 
 /// Waits for shipments (and cancellations, and the release of a `payment` hold) until nothing
-/// is left to ship, capturing as they come; the order's state decides, not the events seen, so a shipment recorded before the run
-/// got here counts.
+/// is left to ship, capturing as they come; the order's state decides, not the events seen, so
+/// a shipment recorded before the run got here counts.
 fn capture(cx: &mut StepCx<'_, '_>) -> StepOutcome {
     let order = cx.load_order()?;
     next(cx, &order)
