@@ -31,6 +31,7 @@ pub mod payments;
 pub mod people;
 pub mod pipeline;
 pub mod returns;
+pub mod settlement;
 pub mod shipping;
 pub mod tax;
 
@@ -187,6 +188,7 @@ impl App {
             pipeline::sender::spawn(self.clone()),
             pipeline::pull::spawn(self.clone()),
             notifications::derive::spawn(self.clone()),
+            settlement::spawn(self.clone()),
             tokio::spawn(insights::run(
                 self.store.clone(),
                 config.anomaly_interval,

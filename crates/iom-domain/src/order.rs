@@ -925,7 +925,9 @@ impl Order {
             OrderStatus::Shipped
         } else if any(|l| l.shipped_quantity > 0) {
             OrderStatus::PartiallyShipped
-        } else if !self.holds.is_empty() {
+        } else if !self.holds.is_empty() && self.status != OrderStatus::Released {
+            // A released order is at its nodes: a hold put on it then (its payment's) is shown
+            // on the order and stops what iom does next, not the nodes.
             OrderStatus::OnHold
         } else if all(|l| l.status == LineStatus::Released) {
             OrderStatus::Released

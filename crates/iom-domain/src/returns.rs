@@ -255,6 +255,23 @@ pub struct Refund {
     /// The payment system's id of the refund, when known.
     pub reference: Option<String>,
     pub at: DateTime<Utc>,
+    /// The tax service's refund of the tax of the refunded lines, once the order's committed
+    /// tax document was adjusted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tax: Option<RefundTax>,
+}
+
+/// The tax given back with a refund: the tax service's refund document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RefundTax {
+    /// The `tax` provider instance.
+    pub provider: String,
+    /// The refund document's code at the tax service (AvaTax `refundTransactionCode`).
+    pub code: String,
+    /// The tax refunded (positive).
+    #[schema(value_type = String)]
+    pub amount: Decimal,
+    pub at: DateTime<Utc>,
 }
 
 /// A receipt that restocks: what the inventory must take on-hand, with ids that make a retry of
@@ -976,6 +993,7 @@ impl ReturnOrder {
             lines: breakdown.lines,
             reference,
             at: now,
+            tax: None,
         };
         next.status = ReturnStatus::Refunded;
         next.touch(now);
@@ -983,6 +1001,22 @@ impl ReturnOrder {
         next.refund = Some(refund);
         *self = next;
         Ok(vec![event])
+    }
+
+    /// The tax service gave back `tax` of the refund's tax; recorded once.
+    pub fn record_tax_refund(
+        &mut self,
+        tax: RefundTax,
+        now: DateTime<Utc>,
+    ) -> Result<(), DomainError> {
+        let Some(refund) = self.refund.as_mut() else {
+            return Err(DomainError::conflict("the return has not been refunded"));
+        };
+        if refund.tax.is_none() {
+            refund.tax = Some(tax);
+            self.touch(now);
+        }
+        Ok(())
     }
 
     /// Nothing more will happen: after the refund, or after a receipt with nothing to refund.

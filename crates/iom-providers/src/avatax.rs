@@ -128,6 +128,24 @@ pub fn adjust(transaction: Value) -> Value {
     json!({"adjustmentReason": "PriceAdjusted", "adjustmentDescription": "Lines cancelled before shipping", "newTransaction": transaction})
 }
 
+/// `POST /api/v2/companies/{companyCode}/transactions/{code}/refund`: a refund document
+/// `refund_code` (AvaTax keeps one per code, so the same refund asked again makes no second
+/// one) giving back the tax of the refunded `lines` (iom line numbers) of the committed document.
+pub fn refund(refund_code: &str, date: chrono::NaiveDate, lines: &[u32], reference: &str) -> Value {
+    json!({
+        "refundTransactionCode": refund_code,
+        "refundDate": date.to_string(),
+        "refundType": "Partial",
+        "refundLines": lines.iter().map(|l| l.to_string()).collect::<Vec<_>>(),
+        "referenceCode": reference,
+    })
+}
+
+/// The code of the refund document of a return: the order's document code and the return.
+pub fn refund_code(document: &str, return_id: &str) -> String {
+    format!("{document}-refund-{return_id}")
+}
+
 /// What AvaTax answered: the document's code and status, and the tax of each line.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Transaction {

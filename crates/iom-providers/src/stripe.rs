@@ -75,7 +75,18 @@ pub fn authorize(order: &Order, amount: i64, payment_method: &str) -> Form {
         pair("metadata[order_id]", order.id),
         pair("metadata[channel]", &order.channel),
         pair("metadata[external_id]", &order.external_id),
+        // The charge comes back with the answer: its card's `capture_before` is when the
+        // authorisation lapses.
+        pair("expand[]", "latest_charge"),
     ]
+}
+
+/// `POST /v1/payment_intents` renewing a lapsed (or lapsing) authorisation `previous`: what is
+/// still owed, `amount` (minor units), authorised again against the same payment method.
+pub fn renew(order: &Order, amount: i64, payment_method: &str, previous: &str) -> Form {
+    let mut form = authorize(order, amount, payment_method);
+    form.push(pair("metadata[renews]", previous));
+    form
 }
 
 /// `POST /v1/payment_intents/{id}/capture` of `amount` (minor units); `last` lets the rest of
@@ -116,6 +127,20 @@ pub struct PaymentIntent {
     #[serde(default)]
     pub amount_received: i64,
     pub currency: String,
+    /// The charge, expanded (`expand[]=latest_charge`), or its id.
+    #[serde(default)]
+    pub latest_charge: Option<serde_json::Value>,
+}
+
+impl PaymentIntent {
+    /// When the card's authorisation lapses: the charge's
+    /// `payment_method_details.card.capture_before` (Unix seconds), when Stripe said.
+    pub fn capture_before(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        let seconds =
+            self.latest_charge.as_ref()?["payment_method_details"]["card"]["capture_before"]
+                .as_i64()?;
+        chrono::DateTime::from_timestamp(seconds, 0)
+    }
 }
 
 /// A refund as Stripe answers it.
@@ -160,6 +185,16 @@ impl ApiError {
     /// The customer's card was refused: trying again will not help.
     pub fn is_decline(&self) -> bool {
         self.kind == "card_error"
+    }
+
+    /// The authorisation can no longer be captured: it expired (`charge_expired_for_capture`),
+    /// or Stripe closed it (a partial capture on a card without multicapture lets the rest go,
+    /// and the next capture finds the PaymentIntent no longer `requires_capture`).
+    pub fn is_lapsed(&self) -> bool {
+        matches!(
+            self.code.as_deref(),
+            Some("charge_expired_for_capture" | "payment_intent_unexpected_state")
+        )
     }
 
     pub fn describe(&self) -> String {
@@ -209,5 +244,24 @@ mod tests {
             "Your card has insufficient funds. (insufficient_funds)"
         );
         assert!(!ApiError::parse(b"<html>bad gateway</html>").is_decline());
+        let e = ApiError::parse(
+            br#"{"error":{"type":"invalid_request_error","code":"charge_expired_for_capture"}}"#,
+        );
+        assert!(e.is_lapsed() && !e.is_decline());
+    }
+
+    #[test]
+    fn the_authorisations_end_is_read_from_the_expanded_charge() {
+        let intent: PaymentIntent = serde_json::from_str(
+            r#"{"id":"pi_1","status":"requires_capture","amount":100,"currency":"usd",
+                "latest_charge":{"id":"ch_1","payment_method_details":{"card":{"capture_before":1700000000}}}}"#,
+        )
+        .unwrap();
+        assert_eq!(intent.capture_before().unwrap().timestamp(), 1_700_000_000);
+        let unexpanded: PaymentIntent = serde_json::from_str(
+            r#"{"id":"pi_1","status":"requires_capture","amount":100,"currency":"usd","latest_charge":"ch_1"}"#,
+        )
+        .unwrap();
+        assert_eq!(unexpanded.capture_before(), None);
     }
 }

@@ -52,6 +52,10 @@ const SQLITE: &[(i64, &str)] = &[
         30,
         include_str!("migrations/sqlite/0030_delivery_promise.sql"),
     ),
+    (
+        31,
+        include_str!("migrations/sqlite/0031_payment_expiry.sql"),
+    ),
     (32, include_str!("migrations/sqlite/0032_users.sql")),
     (
         34,
@@ -116,6 +120,10 @@ const POSTGRES: &[(i64, &str)] = &[
     (
         30,
         include_str!("migrations/postgres/0030_delivery_promise.sql"),
+    ),
+    (
+        31,
+        include_str!("migrations/postgres/0031_payment_expiry.sql"),
     ),
     (32, include_str!("migrations/postgres/0032_users.sql")),
     (

@@ -140,6 +140,51 @@ pub fn finish(
     Ok(())
 }
 
+/// The authorisation the recorded call `key` made lapses at `expires_at`: watched from now on
+/// (and the order's earlier authorisations no longer).
+pub fn watch(
+    conn: &mut dyn Conn,
+    key: &str,
+    order_id: &str,
+    expires_at: Option<DateTime<Utc>>,
+) -> Result<(), StoreError> {
+    unwatch(conn, order_id)?;
+    conn.execute(
+        "UPDATE payment_calls SET expires_at = $2 WHERE key = $1",
+        &[
+            Value::Text(key),
+            expires_at.map_or(Value::Null, |t| Value::Int(micros(t))),
+        ],
+    )?;
+    Ok(())
+}
+
+/// Nothing of the order's authorisations needs watching any more (all shipped or let go).
+pub fn unwatch(conn: &mut dyn Conn, order_id: &str) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE payment_calls SET expires_at = NULL WHERE order_id = $1 AND expires_at IS NOT NULL",
+        &[Value::Text(order_id)],
+    )?;
+    Ok(())
+}
+
+/// Orders whose watched authorisation lapses before `before`, soonest first.
+pub fn lapsing(
+    conn: &mut dyn Conn,
+    before: DateTime<Utc>,
+    limit: usize,
+) -> Result<Vec<String>, StoreError> {
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    conn.query(
+        "SELECT order_id FROM payment_calls WHERE expires_at IS NOT NULL AND expires_at < $1
+         ORDER BY expires_at LIMIT $2",
+        &[Value::Int(micros(before)), Value::Int(limit)],
+    )?
+    .into_iter()
+    .map(|mut r| r.take_text(0))
+    .collect()
+}
+
 /// A provider instance of a type that serves channels: its name, type and the channels of
 /// `settings.channels` (`None`: all).
 #[derive(Debug, Clone, PartialEq, Eq)]

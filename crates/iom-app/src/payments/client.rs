@@ -117,6 +117,7 @@ impl<'a> Client<'a> {
         // key in flight), 429, 5xx, and a key an operator is about to fix (401, 403) may go
         // through later under the same key.
         Err(match status.as_u16() {
+            _ if error.is_lapsed() => PaymentError::Lapsed(message),
             402 => PaymentError::Declined(message),
             400 | 404 => PaymentError::Refused(message),
             _ => PaymentError::Unavailable(message),

@@ -17,10 +17,22 @@
 //! A service that cannot be reached (or answers 5xx, 429, 409) is [`PaymentError::Unavailable`]:
 //! the flow step retries it with backoff under the same key. A refused card is
 //! [`PaymentError::Declined`] and recorded on the order as `failed`.
+//!
+//! Card authorisations lapse (Stripe: about seven days, the charge's `capture_before`, kept as
+//! the payment's `expires_at` and on the call in `payment_calls`), and a card without
+//! multicapture lets the rest go with a first partial capture. A capture that finds its
+//! authorisation lapsed ([`PaymentError::Lapsed`]), a capture the standing authorisation no
+//! longer covers, and the periodic check ([`renew_lapsing`], for authorisations about to lapse
+//! with goods still to ship) authorise what is still owed again: a new PaymentIntent under a
+//! new key, against the payment method the order carries. A renewal the service refuses puts the
+//! order on the hold `payment` with `payment.failed`; captures wait until an operator releases
+//! it, and the next renewal is asked under a new key.
 
 pub mod client;
 
+use chrono::Utc;
 use iom_domain::intake::PAYMENT_METHOD;
+use iom_domain::order::payment::PAYMENT_HOLD;
 use iom_domain::{DomainError, Order, OrderId, ReturnOrder};
 use iom_providers::stripe;
 use iom_store::payments::{self as rows, Claim, PaymentCall};
@@ -50,6 +62,10 @@ pub enum PaymentError {
     /// Waits for something of iom's own first (a refund for a capture still to be made).
     #[error("{0}")]
     Pending(String),
+    /// The authorisation can no longer be captured (it expired, or the service closed it);
+    /// what is owed is authorised again.
+    #[error("{0}")]
+    Lapsed(String),
 }
 
 impl From<DomainError> for PaymentError {
@@ -65,9 +81,10 @@ impl PaymentError {
             PaymentError::Unavailable(_) | PaymentError::Pending(_) => true,
             PaymentError::Store(StoreError::Domain(_)) => false,
             PaymentError::Store(_) => true,
-            PaymentError::Pipeline(_) | PaymentError::Declined(_) | PaymentError::Refused(_) => {
-                false
-            }
+            PaymentError::Pipeline(_)
+            | PaymentError::Declined(_)
+            | PaymentError::Refused(_)
+            | PaymentError::Lapsed(_) => false,
         }
     }
 }
@@ -201,15 +218,24 @@ pub async fn authorize(
     let amount = stripe::from_minor(intent.amount, scale);
     let (key, provider, reference) = (call.key.clone(), call.provider.clone(), intent.id.clone());
     let authorized = intent.id.clone();
+    let expires_at = intent.capture_before();
     store
         .update_order_with(
             order_id,
             move |order, now| {
-                order.authorize_payment(&provider, &reference, Some(method), amount, now)
+                order.authorize_payment(
+                    &provider,
+                    &reference,
+                    Some(method),
+                    amount,
+                    expires_at,
+                    now,
+                )
             },
             move |tx, _, _| {
                 let now = tx.now();
-                rows::finish(tx.conn(), &key, "recorded", Some(&intent.id), None, now)
+                rows::finish(tx.conn(), &key, "recorded", Some(&intent.id), None, now)?;
+                rows::watch(tx.conn(), &key, &id, expires_at)
             },
         )
         .await?;
@@ -267,9 +293,20 @@ pub fn unsettled(order: &Order) -> bool {
         || (nothing_open(order) && p.capturable() > Decimal::ZERO)
 }
 
+/// The order is held until an operator releases it because of its payment.
+pub fn on_payment_hold(order: &Order) -> bool {
+    order.holds.iter().any(|h| h.code == PAYMENT_HOLD)
+}
+
+/// How many times one settlement renews a lapsed authorisation before it gives up: a renewal
+/// that lapses at once again is the service's fault, not something to try forever.
+const RENEWALS_PER_SETTLEMENT: usize = 2;
+
 /// Captures every shipment of the order not captured yet (its share of the order, as its invoice
 /// has it), and once nothing is left to ship, lets the rest of the authorisation go (flow step
-/// `capture-payment`; a cancellation). Returns the order as it is after.
+/// `capture-payment`; a cancellation). An authorisation that lapsed, or no longer covers a
+/// shipment, is renewed first; while the order is on the hold `payment` nothing is renewed and
+/// the captures that need it wait. Returns the order as it is after.
 pub async fn settle(
     store: &Store,
     pipeline: &Pipeline,
@@ -279,36 +316,68 @@ pub async fn settle(
     let Some(payment) = order.payment.clone() else {
         return Ok(order);
     };
-    let Some(intent) = payment
-        .reference
-        .clone()
-        .filter(|_| payment.authorized > Decimal::ZERO)
-    else {
+    if payment.reference.is_none() || payment.authorized == Decimal::ZERO {
         return Ok(order);
-    };
+    }
     let loaded = loaded(store, pipeline, &payment.provider).await?;
     let client = Client::new(&pipeline.http, &loaded)?;
     let scale = order.currency_scale();
     let id = order_id.to_string();
-    let pending: Vec<usize> = (0..order.shipments.len())
-        .filter(|i| !payment.captured_for(&order.shipments[*i].id))
+    let pending: Vec<String> = order
+        .shipments
+        .iter()
+        .filter(|s| !payment.captured_for(&s.id))
+        .map(|s| s.id.clone())
         .collect();
-    for (n, index) in pending.iter().enumerate() {
-        let shipment_id = order.shipments[*index].id.clone();
-        let share = stripe::shipment_amount(&order, *index).map_err(PaymentError::Refused)?;
-        let capturable = order
-            .payment
-            .as_ref()
-            .map_or(Decimal::ZERO, |p| p.capturable());
+    let mut renewals = 0;
+    let mut n = 0;
+    while n < pending.len() {
+        let shipment_id = pending[n].clone();
+        let index = order
+            .shipments
+            .iter()
+            .position(|s| s.id == shipment_id)
+            .ok_or_else(|| StoreError::Corrupt(format!("shipment {shipment_id} vanished")))?;
+        let share = stripe::shipment_amount(&order, index).map_err(PaymentError::Refused)?;
+        let p = order.payment.clone().unwrap_or(payment.clone());
+        let lapsed = p.expires_at.is_some_and(|at| at <= Utc::now());
+        if share > Decimal::ZERO && (lapsed || p.capturable() == Decimal::ZERO) {
+            if on_payment_hold(&order) {
+                // An operator decides first (a renewal was refused).
+                break;
+            }
+            if renewals == RENEWALS_PER_SETTLEMENT {
+                return Err(PaymentError::Unavailable(
+                    "the renewed authorisation lapsed again at once; trying later".into(),
+                ));
+            }
+            renewals += 1;
+            match renew(store, &client, &order, !lapsed).await? {
+                Renewal::Renewed(o) => order = o,
+                Renewal::Held(o) => {
+                    order = o;
+                    break;
+                }
+            }
+            continue;
+        }
+        let intent = p.reference.clone().unwrap_or_default();
+        // Captures from a renewed authorisation are keyed by it: the key of a capture the
+        // lapsed one refused is answered with that refusal for good.
+        let key = if p.replaced.is_empty() {
+            format!("iom-{id}-capture-{shipment_id}")
+        } else {
+            format!("iom-{id}-capture-{shipment_id}-{intent}")
+        };
         let call = claim(
             store,
             Claim {
-                key: format!("iom-{id}-capture-{shipment_id}"),
+                key,
                 order_id: id.clone(),
                 provider: payment.provider.clone(),
                 kind: "capture",
                 reference: shipment_id.clone(),
-                amount: share.min(capturable),
+                amount: share.min(p.capturable()),
             },
         )
         .await?;
@@ -320,7 +389,15 @@ pub async fn settle(
             None
         } else {
             let form = stripe::capture(minor, last);
-            Some(client.capture(&intent, &form, &call.key).await?.id)
+            match client.capture(&intent, &form, &call.key).await {
+                Ok(answer) => Some(answer.id),
+                Err(PaymentError::Lapsed(reason)) => {
+                    order = lapse(store, order_id, &call.key, &reason).await?;
+                    tracing::info!(order = %order_id, intent = %intent, "authorisation lapsed");
+                    continue;
+                }
+                Err(other) => return Err(other),
+            }
         };
         let (key, amount, sid) = (call.key.clone(), call.amount, shipment_id.clone());
         let release = last && minor > 0;
@@ -342,15 +419,251 @@ pub async fn settle(
             )
             .await?;
         tracing::info!(order = %order_id, shipment = %shipment_id, amount = %amount, "payment captured");
+        n += 1;
     }
-    let left = order
-        .payment
-        .as_ref()
-        .map_or(Decimal::ZERO, |p| p.capturable());
+    let current = order.payment.clone().unwrap_or(payment);
+    let left = current.capturable();
     if nothing_open(&order) && left > Decimal::ZERO {
-        order = release(store, &client, &order, &payment.provider, &intent).await?;
+        let intent = current.reference.clone().unwrap_or_default();
+        order = release(store, &client, &order, &current.provider, &intent).await?;
+    }
+    if nothing_open(&order) {
+        let id = id.clone();
+        store.write(move |tx| rows::unwatch(tx.conn(), &id)).await?;
     }
     Ok(order)
+}
+
+/// The standing authorisation was found lapsed by the capture `key`: what it held is let go on
+/// the order, and the capture is marked failed (the next one goes to the renewal, under its own
+/// key).
+async fn lapse(
+    store: &Store,
+    order_id: OrderId,
+    key: &str,
+    reason: &str,
+) -> Result<Order, PaymentError> {
+    let (key, reason) = (key.to_owned(), reason.to_owned());
+    Ok(store
+        .update_order_with(
+            order_id,
+            |order, now| order.lapse_payment(now),
+            move |tx, _, _| {
+                let now = tx.now();
+                rows::finish(tx.conn(), &key, "failed", None, Some(&reason), now)
+            },
+        )
+        .await?)
+}
+
+/// What a renewal came to.
+pub enum Renewal {
+    /// A new authorisation stands (or there was nothing left to authorise).
+    Renewed(Order),
+    /// The service refused it: the order is on the hold `payment`.
+    Held(Order),
+}
+
+/// Authorises what the order still owes (its total less what was captured) again, as a new
+/// PaymentIntent against the payment method the order carries, and makes it the standing
+/// authorisation; `cancel_previous` lets the one it replaces go at the service (it has not
+/// lapsed yet). Refused: the order goes on the hold `payment` with `payment.failed`.
+async fn renew(
+    store: &Store,
+    client: &Client<'_>,
+    order: &Order,
+    cancel_previous: bool,
+) -> Result<Renewal, PaymentError> {
+    let Some(payment) = order.payment.clone() else {
+        return Ok(Renewal::Renewed(order.clone()));
+    };
+    let owed = (stripe::order_amount(order) - payment.captured).max(Decimal::ZERO);
+    if owed == Decimal::ZERO {
+        return Ok(Renewal::Renewed(order.clone()));
+    }
+    let id = order.id.to_string();
+    let previous = payment.reference.clone().unwrap_or_default();
+    let method = payment.method.clone().or_else(|| {
+        order
+            .attributes
+            .get(PAYMENT_METHOD)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    });
+    let Some(method) = method else {
+        let reason = format!(
+            "the authorisation lapsed and the order has no attributes.{PAYMENT_METHOD} to authorise again"
+        );
+        return Ok(Renewal::Held(hold(store, order.id, None, &reason).await?));
+    };
+    // A renewal refused before is asked again under a new key; one claimed and not finished,
+    // under its own.
+    let calls = {
+        let id = id.clone();
+        store.read(move |c| rows::of_order(c, &id)).await?
+    };
+    let attempts: Vec<&PaymentCall> = calls.iter().filter(|c| c.kind == "renew").collect();
+    let key = match attempts.iter().find(|c| c.status == "started") {
+        Some(open) => open.key.clone(),
+        None => format!("iom-{id}-renew-{}", attempts.len() + 1),
+    };
+    let call = claim(
+        store,
+        Claim {
+            key,
+            order_id: id.clone(),
+            provider: payment.provider.clone(),
+            kind: "renew",
+            reference: previous.clone(),
+            amount: owed,
+        },
+    )
+    .await?;
+    let scale = order.currency_scale();
+    let minor = stripe::minor_units(call.amount, scale).map_err(PaymentError::Refused)?;
+    let answer = client
+        .create_intent(&stripe::renew(order, minor, &method, &previous), &call.key)
+        .await;
+    let intent = match answer {
+        Ok(intent) if intent.status == "requires_capture" => intent,
+        Ok(intent) => {
+            let reason = format!(
+                "the payment service did not renew the authorisation ({})",
+                intent.status
+            );
+            return Ok(Renewal::Held(
+                hold(store, order.id, Some(&call.key), &reason).await?,
+            ));
+        }
+        Err(PaymentError::Declined(reason) | PaymentError::Refused(reason)) => {
+            let reason = format!("renewing the authorisation: {reason}");
+            return Ok(Renewal::Held(
+                hold(store, order.id, Some(&call.key), &reason).await?,
+            ));
+        }
+        Err(other) => return Err(other),
+    };
+    // The one replaced still holds the customer's funds until it lapses: let it go now.
+    let released = if cancel_previous && !previous.is_empty() {
+        let release = claim(
+            store,
+            Claim {
+                key: format!("iom-{id}-release-{previous}"),
+                order_id: id.clone(),
+                provider: payment.provider.clone(),
+                kind: "release",
+                reference: previous.clone(),
+                amount: payment.capturable(),
+            },
+        )
+        .await?;
+        match client
+            .cancel(&previous, &stripe::cancel(), &release.key)
+            .await
+        {
+            Ok(_) | Err(PaymentError::Lapsed(_) | PaymentError::Refused(_)) => Some(release.key),
+            Err(other) => return Err(other),
+        }
+    } else {
+        None
+    };
+    let amount = stripe::from_minor(intent.amount, scale);
+    let expires_at = intent.capture_before();
+    let (key, reference) = (call.key.clone(), intent.id.clone());
+    let order = store
+        .update_order_with(
+            order.id,
+            move |order, now| order.renew_payment(&reference, amount, expires_at, now),
+            move |tx, _, _| {
+                let now = tx.now();
+                rows::finish(tx.conn(), &key, "recorded", Some(&intent.id), None, now)?;
+                if let Some(released) = released {
+                    rows::finish(tx.conn(), &released, "recorded", None, None, now)?;
+                }
+                rows::watch(tx.conn(), &key, &id, expires_at)
+            },
+        )
+        .await?;
+    tracing::info!(order = %order.id, amount = %amount, "payment authorisation renewed");
+    Ok(Renewal::Renewed(order))
+}
+
+/// The order goes on the hold `payment` (with `payment.failed`), the call `key` marked failed.
+async fn hold(
+    store: &Store,
+    order_id: OrderId,
+    key: Option<&str>,
+    reason: &str,
+) -> Result<Order, PaymentError> {
+    let (key, reason) = (key.map(str::to_owned), reason.to_owned());
+    let why = reason.clone();
+    let order = store
+        .update_order_with(
+            order_id,
+            move |order, now| order.hold_for_payment(&why, now),
+            move |tx, order, _| {
+                // Held orders wait for an operator, not for the periodic check; a renewal
+                // after the release watches the new authorisation.
+                rows::unwatch(tx.conn(), &order.id.to_string())?;
+                match key {
+                    Some(key) => {
+                        let now = tx.now();
+                        rows::finish(tx.conn(), &key, "failed", None, Some(&reason), now)
+                    }
+                    None => Ok(()),
+                }
+            },
+        )
+        .await?;
+    tracing::warn!(order = %order_id, "payment renewal refused; the order is on hold");
+    Ok(order)
+}
+
+/// Renews the authorisations that lapse within `within` of orders with goods still to ship (a
+/// periodic check); returns how many were looked at. An order with nothing left to capture, or
+/// on the hold `payment` (it waits for its operator; the capture after the release renews), is
+/// no longer watched.
+pub async fn renew_lapsing(
+    store: &Store,
+    pipeline: &Pipeline,
+    within: chrono::Duration,
+) -> Result<usize, PaymentError> {
+    let before = Utc::now() + within;
+    let due = store.read(move |c| rows::lapsing(c, before, 50)).await?;
+    let mut seen = 0;
+    for id in due {
+        let Ok(order_id) = id.parse::<OrderId>() else {
+            continue;
+        };
+        let order = load(store, order_id).await?;
+        let Some(payment) = order.payment.clone() else {
+            continue;
+        };
+        seen += 1;
+        if nothing_open(&order) || order.status.is_terminal() || on_payment_hold(&order) {
+            let id = id.clone();
+            store.write(move |tx| rows::unwatch(tx.conn(), &id)).await?;
+            continue;
+        }
+        let lapsed = payment.expires_at.is_some_and(|at| at <= Utc::now());
+        let renewed = async {
+            let loaded = loaded(store, pipeline, &payment.provider).await?;
+            let client = Client::new(&pipeline.http, &loaded)?;
+            renew(store, &client, &order, !lapsed).await
+        };
+        match renewed.await {
+            Ok(_) => {}
+            Err(e) if e.is_transient() => return Err(e),
+            // The instance cannot send it (removed, misconfigured): the order's next capture
+            // says so in its run; the check does not ask again.
+            Err(e) => {
+                tracing::warn!(order = %order_id, error = %e, "cannot renew the authorisation");
+                let id = id.clone();
+                store.write(move |tx| rows::unwatch(tx.conn(), &id)).await?;
+            }
+        }
+    }
+    Ok(seen)
 }
 
 /// Lets the rest of the authorisation go (`POST /v1/payment_intents/{id}/cancel`).
@@ -378,7 +691,12 @@ async fn release(
         },
     )
     .await?;
-    let answer = client.cancel(intent, &stripe::cancel(), &call.key).await?;
+    // An authorisation that lapsed meanwhile has nothing left to let go.
+    let answer = match client.cancel(intent, &stripe::cancel(), &call.key).await {
+        Ok(answer) => Some(answer.id),
+        Err(PaymentError::Lapsed(_)) => None,
+        Err(other) => return Err(other),
+    };
     let key = call.key.clone();
     let order = store
         .update_order_with(
@@ -386,7 +704,7 @@ async fn release(
             |order, now| order.release_payment(now),
             move |tx, _, _| {
                 let now = tx.now();
-                rows::finish(tx.conn(), &key, "recorded", Some(&answer.id), None, now)
+                rows::finish(tx.conn(), &key, "recorded", answer.as_deref(), None, now)
             },
         )
         .await?;
@@ -446,6 +764,10 @@ pub async fn refund_return(
     if room == Decimal::ZERO {
         return Err(DomainError::conflict("nothing captured is left to refund").into());
     }
+    // A refund pays back captures of one authorisation (after a renewal there are several):
+    // never more than that one captured and was not paid back yet.
+    let wanted = computed.min(room);
+    let room = wanted.min(payment.refundable_from(&refund_intent(&payment, wanted)));
     let call = claim(
         store,
         Claim {
@@ -461,7 +783,7 @@ pub async fn refund_return(
     .await?;
     let loaded = loaded(store, pipeline, &call.provider).await?;
     let client = Client::new(&pipeline.http, &loaded)?;
-    let intent = payment.reference.clone().unwrap_or_default();
+    let intent = refund_intent(&payment, call.amount);
     let minor =
         stripe::minor_units(call.amount, order.currency_scale()).map_err(PaymentError::Refused)?;
     let refunded = client
@@ -481,7 +803,8 @@ pub async fn refund_return(
             let mut order = iom_store::orders::load(tx.conn(), order_id, true)?
                 .ok_or_else(|| StoreError::NotFound(format!("order {order_id}")))?;
             let before = order.clone();
-            let events = order.refund_payment(&reference, &refunded.id, amount, now)?;
+            let events =
+                order.refund_payment(&reference, &refunded.id, amount, Some(intent), now)?;
             iom_store::orders::save(tx.conn(), &before, &order)?;
             tx.emit_all(events);
             rows::finish(tx.conn(), &key, "recorded", Some(&refunded.id), None, now)?;
@@ -490,6 +813,20 @@ pub async fn refund_return(
         .await?;
     tracing::info!(order = %order_id, amount = %amount, "refund paid out");
     Ok(ret)
+}
+
+/// The authorisation a refund of `amount` goes to: the last one whose captures not paid back
+/// cover it, else the one with the most of them.
+fn refund_intent(payment: &iom_domain::Payment, amount: Decimal) -> String {
+    let intents = payment.intents();
+    intents
+        .iter()
+        .rev()
+        .find(|i| payment.refundable_from(i) >= amount)
+        .or_else(|| intents.iter().max_by_key(|i| payment.refundable_from(i)))
+        .cloned()
+        .or_else(|| payment.reference.clone())
+        .unwrap_or_default()
 }
 
 /// What the flow's call returns to its step.

@@ -377,6 +377,29 @@ pub fn refund_in(
     Ok(ret)
 }
 
+/// Records the tax the tax service gave back with the return's refund (once), on the return
+/// and on its order's tax document.
+pub fn record_tax_refund_in(
+    tx: &mut Tx<'_>,
+    id: &str,
+    tax: iom_domain::returns::RefundTax,
+) -> Result<ReturnOrder, StoreError> {
+    let now = tx.now();
+    let before = load_return(tx, id)?;
+    if before.refund.as_ref().is_none_or(|r| r.tax.is_some()) {
+        return Ok(before);
+    }
+    let mut ret = before.clone();
+    let amount = tax.amount;
+    ret.record_tax_refund(tax, now)?;
+    save(tx, &before, &ret, now)?;
+    let mut order = load_order(tx, ret.order_id)?;
+    let previous = order.clone();
+    order.refund_tax(amount, now)?;
+    orders::save(tx.conn(), &previous, &order)?;
+    Ok(ret)
+}
+
 pub fn close_in(tx: &mut Tx<'_>, id: &str) -> Result<ReturnOrder, StoreError> {
     let now = tx.now();
     let before = load_return(tx, id)?;

@@ -8,13 +8,24 @@
 //! leave from `settings.ship_from` (an address) when set, else from the node's location.
 //! AvaTax knows the document by its code (iom's order id), so a call repeated after a crash
 //! names the same document rather than making another.
+//!
+//! When a return's refund is recorded, the committed document is adjusted by AvaTax's refund
+//! API ([`refund_return`]): a refund document of the returned lines, its code made of the
+//! order's and the return's, so asking again makes no second one; the tax it gave back is
+//! recorded on the return's refund and on the order's `tax_transaction`.
+//!
+//! Each call that changes a document (commit, adjust, void, refund) is claimed in
+//! `payment_calls` before it is sent, like payments' calls: whoever settles the order (its flow
+//! run, or the settlement of a cancellation without one) sends it once, and a claim found
+//! recorded is not sent again.
 
 pub mod client;
 
 use iom_domain::order::tax::TaxStatus;
-use iom_domain::{DomainError, Order, OrderId};
+use iom_domain::returns::RefundTax;
+use iom_domain::{DomainError, Order, OrderId, ReturnOrder};
 use iom_providers::avatax::{self, ShipFrom, TaxLine};
-use iom_store::payments as rows;
+use iom_store::payments::{self as rows, Claim};
 use iom_store::{Store, StoreError};
 use serde_json::{Value, json};
 
@@ -183,23 +194,153 @@ pub async fn settle(
         })
         .collect();
     let everything = order.lines.iter().all(|l| l.shipped_quantity == l.quantity);
-    let status = if shipped.is_empty() {
-        client.act(&t.code, "void", &avatax::void()).await?;
-        TaxStatus::Voided
+    let (action, status) = if shipped.is_empty() {
+        ("void", TaxStatus::Voided)
     } else if everything {
-        client.act(&t.code, "commit", &avatax::commit()).await?;
-        TaxStatus::Committed
+        ("commit", TaxStatus::Committed)
     } else {
-        let from = ship_from(store, &loaded, &order).await?;
-        let new = avatax::create_transaction(&order, &client.company_code, &from, &shipped, true);
-        client.act(&t.code, "adjust", &avatax::adjust(new)).await?;
-        TaxStatus::Committed
+        ("adjust", TaxStatus::Committed)
     };
+    let call = claim(
+        store,
+        Claim {
+            key: format!("iom-{order_id}-tax-{action}"),
+            order_id: order_id.to_string(),
+            provider: t.provider.clone(),
+            kind: match action {
+                "void" => "tax-void",
+                "commit" => "tax-commit",
+                _ => "tax-adjust",
+            },
+            reference: t.code.clone(),
+            amount: t.total_tax,
+        },
+    )
+    .await?;
+    if !call.recorded() {
+        let body = match action {
+            "void" => avatax::void(),
+            "commit" => avatax::commit(),
+            _ => {
+                let from = ship_from(store, &loaded, &order).await?;
+                let new =
+                    avatax::create_transaction(&order, &client.company_code, &from, &shipped, true);
+                avatax::adjust(new)
+            }
+        };
+        client.act(&t.code, action, &body).await?;
+    }
+    let key = call.key.clone();
     let order = store
-        .update_order(order_id, move |order, now| order.settle_tax(status, now))
+        .update_order_with(
+            order_id,
+            move |order, now| order.settle_tax(status, now),
+            move |tx, _, _| {
+                let now = tx.now();
+                rows::finish(tx.conn(), &key, "recorded", None, None, now)
+            },
+        )
         .await?;
     tracing::info!(order = %order_id, status = status.as_str(), "tax document settled");
     Ok(order)
+}
+
+async fn claim(store: &Store, claim: Claim) -> Result<rows::PaymentCall, TaxError> {
+    Ok(store
+        .write(move |tx| {
+            let now = tx.now();
+            rows::claim(tx.conn(), &claim, now)
+        })
+        .await?)
+}
+
+/// Gives back the tax of a refunded return (`POST …/transactions/{code}/refund`, refund type
+/// `Partial` with the returned lines), once the order's document is committed; records the tax
+/// refunded on the return's refund and on the order. `None` when there is nothing to adjust
+/// (no tax document of iom's, not committed, no refund yet, or adjusted already).
+pub async fn refund_return(
+    store: &Store,
+    pipeline: &Pipeline,
+    return_id: &str,
+) -> Result<Option<ReturnOrder>, TaxError> {
+    let id = return_id.to_owned();
+    let Some(ret) = store
+        .read(move |c| iom_store::returns::load(c, &id, false))
+        .await?
+    else {
+        return Ok(None);
+    };
+    let Some(refund) = ret.refund.clone().filter(|r| r.tax.is_none()) else {
+        return Ok(None);
+    };
+    let order = load(store, ret.order_id).await?;
+    let Some(t) = order
+        .tax_transaction
+        .clone()
+        .filter(|t| t.status == TaxStatus::Committed)
+    else {
+        return Ok(None);
+    };
+    let lines: Vec<u32> = refund
+        .lines
+        .iter()
+        .filter(|l| l.quantity > 0)
+        .map(|l| l.line_no)
+        .collect();
+    if lines.is_empty() {
+        return Ok(None);
+    }
+    let code = avatax::refund_code(&t.code, return_id);
+    let call = claim(
+        store,
+        Claim {
+            key: format!("iom-{}-tax-refund-{return_id}", order.id),
+            order_id: order.id.to_string(),
+            provider: t.provider.clone(),
+            kind: "tax-refund",
+            reference: format!("return:{return_id}"),
+            amount: refund.amount,
+        },
+    )
+    .await?;
+    let loaded = loaded(store, pipeline, &t.provider).await?;
+    let client = Client::new(&pipeline.http, &loaded)?;
+    let date = refund.at.date_naive();
+    let answer = client
+        .act(
+            &t.code,
+            "refund",
+            &avatax::refund(&code, date, &lines, &format!("return:{return_id}")),
+        )
+        .await?;
+    let tax = RefundTax {
+        provider: t.provider.clone(),
+        code: if answer.code.is_empty() {
+            code
+        } else {
+            answer.code.clone()
+        },
+        amount: {
+            let scale = order.currency_scale();
+            let mut amount = answer.total_tax.abs().round_dp(scale);
+            if amount.scale() < scale {
+                amount.rescale(scale);
+            }
+            amount
+        },
+        at: chrono::Utc::now(),
+    };
+    let (key, return_id, order_id) = (call.key.clone(), return_id.to_owned(), order.id);
+    let ret = store
+        .write(move |tx| {
+            let ret = crate::returns::record_tax_refund_in(tx, &return_id, tax)?;
+            let now = tx.now();
+            rows::finish(tx.conn(), &key, "recorded", None, None, now)?;
+            Ok(ret)
+        })
+        .await?;
+    tracing::info!(order = %order_id, "tax refunded with the return");
+    Ok(Some(ret))
 }
 
 /// A flow step's call (`flow::Call::Tax`): `calculate` or `settle`; refusals come back as

@@ -20,6 +20,9 @@ pub const PAYMENT_CAPTURED: &str = "payment.captured";
 pub const PAYMENT_RELEASED: &str = "payment.released";
 pub const PAYMENT_REFUNDED: &str = "payment.refunded";
 pub const PAYMENT_FAILED: &str = "payment.failed";
+pub const PAYMENT_RENEWED: &str = "payment.renewed";
+/// The code of the order hold a payment problem puts on an order (`status_reason` `payment`).
+pub const PAYMENT_HOLD: &str = "payment";
 
 /// Where the order's payment stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -46,6 +49,22 @@ pub struct PaymentCapture {
     #[schema(value_type = String)]
     pub amount: Decimal,
     pub at: DateTime<Utc>,
+    /// The authorisation it was captured from (Stripe's PaymentIntent `pi_…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+}
+
+/// An authorisation that was replaced by a new one: it lapsed (the card's authorisation window
+/// closed, or the service closed it after a partial capture) or was about to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ReplacedAuthorization {
+    /// The payment service's id of the replaced authorisation.
+    pub reference: String,
+    /// What it still held uncaptured when it was replaced (counted in `released`).
+    #[schema(value_type = String)]
+    pub uncaptured: Decimal,
+    /// When it was replaced.
+    pub at: DateTime<Utc>,
 }
 
 /// One refund paid out through the payment service.
@@ -58,6 +77,9 @@ pub struct PaymentRefund {
     #[schema(value_type = String)]
     pub amount: Decimal,
     pub at: DateTime<Utc>,
+    /// The authorisation whose captures it paid back (Stripe's PaymentIntent `pi_…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intent: Option<String>,
 }
 
 /// The order's `payment`.
@@ -87,6 +109,13 @@ pub struct Payment {
     /// Why the service refused, when it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<String>,
+    /// When the standing authorisation lapses (Stripe's `capture_before` of its charge): a
+    /// capture after it fails, so it is renewed before, or when a capture finds it lapsed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Earlier authorisations, replaced by renewals, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replaced: Vec<ReplacedAuthorization>,
 }
 
 impl Payment {
@@ -98,6 +127,46 @@ impl Payment {
     /// Captured and not paid back: what a refund may still take.
     pub fn refundable(&self) -> Decimal {
         (self.captured - self.refunded).max(Decimal::ZERO)
+    }
+
+    /// The authorisations captures were made from, first to last.
+    pub fn intents(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for c in &self.captures {
+            let intent = self.intent_of(c);
+            if !out.contains(&intent) {
+                out.push(intent);
+            }
+        }
+        out
+    }
+
+    fn intent_of(&self, capture: &PaymentCapture) -> String {
+        // Captures recorded before they named their authorisation were all made from the first.
+        capture.reference.clone().unwrap_or_else(|| {
+            self.replaced
+                .first()
+                .map(|r| r.reference.clone())
+                .or_else(|| self.reference.clone())
+                .unwrap_or_default()
+        })
+    }
+
+    /// Captured from the authorisation `intent` and not paid back: what a refund of it may take.
+    pub fn refundable_from(&self, intent: &str) -> Decimal {
+        let captured: Decimal = self
+            .captures
+            .iter()
+            .filter(|c| self.intent_of(c) == intent)
+            .map(|c| c.amount)
+            .sum();
+        let refunded: Decimal = self
+            .refunds
+            .iter()
+            .filter(|r| r.intent.as_deref().unwrap_or(intent) == intent)
+            .map(|r| r.amount)
+            .sum();
+        (captured - refunded).max(Decimal::ZERO)
     }
 
     pub fn captured_for(&self, shipment_id: &str) -> bool {
@@ -148,6 +217,7 @@ impl Order {
         reference: &str,
         method: Option<String>,
         amount: Decimal,
+        expires_at: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> Result<Vec<EventDraft>, DomainError> {
         if let Some(p) = &self.payment
@@ -175,6 +245,8 @@ impl Order {
             captures: Vec::new(),
             refunds: Vec::new(),
             failure: None,
+            expires_at,
+            replaced: Vec::new(),
         };
         payment.derive_status();
         self.payment = Some(payment);
@@ -213,6 +285,8 @@ impl Order {
             captures: Vec::new(),
             refunds: Vec::new(),
             failure: Some(reason.to_owned()),
+            expires_at: None,
+            replaced: Vec::new(),
         };
         payment.derive_status();
         self.payment = Some(payment);
@@ -248,6 +322,7 @@ impl Order {
             shipment_id: shipment_id.to_owned(),
             amount,
             at: now,
+            reference: payment.reference.clone(),
         });
         let released = if release {
             let rest = payment.capturable();
@@ -285,6 +360,113 @@ impl Order {
         ])
     }
 
+    /// The standing authorisation can no longer be captured (it expired, or the service closed
+    /// it after a partial capture): what it still held is let go, and nothing is capturable
+    /// until it is renewed. The same lapse again changes nothing.
+    pub fn lapse_payment(&mut self, now: DateTime<Utc>) -> Result<Vec<EventDraft>, DomainError> {
+        let Some(payment) = self.payment.as_mut() else {
+            return Ok(Vec::new());
+        };
+        let rest = payment.capturable();
+        let Some(reference) = payment.reference.clone().filter(|_| rest > Decimal::ZERO) else {
+            return Ok(Vec::new());
+        };
+        payment.released += rest;
+        payment.expires_at = None;
+        payment.replaced.push(ReplacedAuthorization {
+            reference,
+            uncaptured: rest,
+            at: now,
+        });
+        payment.derive_status();
+        self.touch(now);
+        Ok(vec![self.payment_event(
+            PAYMENT_RELEASED,
+            json!({"amount": rest, "lapsed": true}),
+        )])
+    }
+
+    /// A new authorisation `reference` of `amount` replaces the standing one (which lapsed, or
+    /// was about to and was let go): what the old one still held is released, and captures
+    /// go to the new one. The same renewal again changes nothing.
+    pub fn renew_payment(
+        &mut self,
+        reference: &str,
+        amount: Decimal,
+        expires_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<EventDraft>, DomainError> {
+        let Some(payment) = self.payment.as_mut() else {
+            return Err(DomainError::conflict("the order has no payment to renew"));
+        };
+        if payment.reference.as_deref() == Some(reference) {
+            return Ok(Vec::new());
+        }
+        if amount <= Decimal::ZERO {
+            return Err(DomainError::invalid("amount", "must be positive"));
+        }
+        let rest = payment.capturable();
+        let previous = payment.reference.clone();
+        if let Some(old) = previous.clone().filter(|_| rest > Decimal::ZERO) {
+            payment.released += rest;
+            payment.replaced.push(ReplacedAuthorization {
+                reference: old,
+                uncaptured: rest,
+                at: now,
+            });
+        }
+        payment.authorized += amount;
+        payment.reference = Some(reference.to_owned());
+        payment.expires_at = expires_at;
+        payment.failure = None;
+        payment.derive_status();
+        self.touch(now);
+        Ok(vec![self.payment_event(
+            PAYMENT_RENEWED,
+            json!({"amount": amount, "previous": previous, "released": rest}),
+        )])
+    }
+
+    /// The payment service refused what the order needs to go on (a renewal of its
+    /// authorisation): the order is held with the hold `payment` until an operator releases it,
+    /// and `payment.failed` says why. Works at any stage before the order is complete; an order
+    /// that a node started shipping keeps its status and shows the hold.
+    pub fn hold_for_payment(
+        &mut self,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<EventDraft>, DomainError> {
+        if self.status.is_terminal() {
+            return Err(DomainError::conflict(format!(
+                "an order that is {} cannot be held for its payment",
+                self.status
+            )));
+        }
+        if let Some(p) = self.payment.as_mut() {
+            p.failure = Some(reason.to_owned());
+            p.derive_status();
+        }
+        let mut events = if self.holds.iter().any(|h| h.code == PAYMENT_HOLD) {
+            self.touch(now);
+            Vec::new()
+        } else {
+            self.change(now, |order, events| {
+                order.holds.push(super::Hold {
+                    code: PAYMENT_HOLD.to_owned(),
+                    reason: Some(reason.to_owned()),
+                    at: now,
+                });
+                events.push(order.event(
+                    crate::EventType::ORDER_HELD,
+                    json!({"code": PAYMENT_HOLD, "reason": reason}),
+                ));
+                Ok(())
+            })?
+        };
+        events.push(self.payment_event(PAYMENT_FAILED, json!({"reason": reason})));
+        Ok(events)
+    }
+
     /// `amount` was paid back for `reference` as the service's refund `refund_id`; the same
     /// refund again changes nothing, and a refund never exceeds what was captured.
     pub fn refund_payment(
@@ -292,6 +474,7 @@ impl Order {
         reference: &str,
         refund_id: &str,
         amount: Decimal,
+        intent: Option<String>,
         now: DateTime<Utc>,
     ) -> Result<Vec<EventDraft>, DomainError> {
         let Some(payment) = self.payment.as_mut() else {
@@ -312,6 +495,7 @@ impl Order {
             refund_id: refund_id.to_owned(),
             amount,
             at: now,
+            intent,
         });
         payment.derive_status();
         self.touch(now);
@@ -349,7 +533,7 @@ mod tests {
         let now = Utc::now();
         let mut o = order();
         let d = |s: &str| s.parse::<Decimal>().unwrap();
-        o.authorize_payment("stripe", "pi_1", None, d("20.00"), now)
+        o.authorize_payment("stripe", "pi_1", None, d("20.00"), None, now)
             .unwrap();
         assert_eq!(
             o.payment.as_ref().unwrap().status,
@@ -368,13 +552,51 @@ mod tests {
         let events = o.release_payment(now).unwrap();
         assert_eq!(events[0].data["amount"], json!(d("8.00")));
         assert_eq!(o.payment.as_ref().unwrap().status, PaymentStatus::Captured);
-        assert!(o.refund_payment("r1", "re_1", d("12.01"), now).is_err());
-        o.refund_payment("r1", "re_1", d("2.00"), now).unwrap();
+        assert!(
+            o.refund_payment("r1", "re_1", d("12.01"), None, now)
+                .is_err()
+        );
+        o.refund_payment("r1", "re_1", d("2.00"), None, now)
+            .unwrap();
         assert_eq!(
             o.payment.as_ref().unwrap().status,
             PaymentStatus::PartiallyRefunded
         );
-        o.refund_payment("r2", "re_2", d("10.00"), now).unwrap();
+        o.refund_payment("r2", "re_2", d("10.00"), None, now)
+            .unwrap();
         assert_eq!(o.payment.as_ref().unwrap().status, PaymentStatus::Refunded);
+    }
+
+    #[test]
+    fn a_renewal_replaces_the_lapsed_authorisation_and_captures_go_to_it() {
+        let now = Utc::now();
+        let d = |s: &str| s.parse::<Decimal>().unwrap();
+        let mut o = order();
+        o.authorize_payment("stripe", "pi_1", Some("pm".into()), d("20.00"), None, now)
+            .unwrap();
+        o.capture_payment("s1", d("5.00"), false, now).unwrap();
+        let events = o.lapse_payment(now).unwrap();
+        assert_eq!(events[0].data["amount"], json!(d("15.00")));
+        assert_eq!(o.payment.as_ref().unwrap().capturable(), Decimal::ZERO);
+        assert!(o.lapse_payment(now).unwrap().is_empty());
+        let events = o.renew_payment("pi_2", d("15.00"), None, now).unwrap();
+        assert_eq!(events[0].kind, PAYMENT_RENEWED);
+        assert!(
+            o.renew_payment("pi_2", d("15.00"), None, now)
+                .unwrap()
+                .is_empty()
+        );
+        o.capture_payment("s2", d("15.00"), false, now).unwrap();
+        let p = o.payment.clone().unwrap();
+        assert_eq!(p.status, PaymentStatus::Captured);
+        assert_eq!(p.intents(), ["pi_1", "pi_2"]);
+        assert_eq!(p.refundable_from("pi_1"), d("5.00"));
+        assert_eq!(p.refundable_from("pi_2"), d("15.00"));
+        assert_eq!(p.replaced[0].reference, "pi_1");
+
+        let events = o.hold_for_payment("declined", now).unwrap();
+        let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+        assert_eq!(kinds, ["order.held", PAYMENT_FAILED]);
+        assert!(o.holds.iter().any(|h| h.code == PAYMENT_HOLD));
     }
 }

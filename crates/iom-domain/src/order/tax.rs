@@ -46,6 +46,10 @@ pub struct TaxTransaction {
     pub status: TaxStatus,
     #[schema(value_type = String)]
     pub total_tax: Decimal,
+    /// Tax given back with returns' refunds (the service's refund documents).
+    #[serde(default, skip_serializing_if = "Decimal::is_zero")]
+    #[schema(value_type = String)]
+    pub refunded: Decimal,
 }
 
 impl Order {
@@ -103,6 +107,7 @@ impl Order {
             code: code.to_owned(),
             status: TaxStatus::Calculated,
             total_tax,
+            refunded: Decimal::ZERO,
         });
         self.updated_at = now;
         self.version += 1;
@@ -135,5 +140,16 @@ impl Order {
         self.updated_at = now;
         self.version += 1;
         Ok(vec![EventDraft::new(kind, self.id.to_string(), data)])
+    }
+
+    /// `amount` of the committed document's tax was given back with a refund.
+    pub fn refund_tax(&mut self, amount: Decimal, now: DateTime<Utc>) -> Result<(), DomainError> {
+        let Some(t) = self.tax_transaction.as_mut() else {
+            return Err(DomainError::conflict("the order's tax was not calculated"));
+        };
+        t.refunded += amount;
+        self.updated_at = now;
+        self.version += 1;
+        Ok(())
     }
 }

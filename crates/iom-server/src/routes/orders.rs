@@ -290,6 +290,11 @@ pub async fn list(
 }
 
 /// Cancel the whole order; refused once any of it has shipped.
+///
+/// Money follows once the cancellation is committed, whether or not a flow run waits for it:
+/// the uncaptured rest of the order's payment authorisation is let go (Stripe's cancel of the
+/// PaymentIntent) and an uncommitted tax document voided, each once, as `payment.released` and
+/// `tax.voided` announce.
 #[utoipa::path(post, path = "/api/v1/orders/{id}/cancel", tag = "orders",
     params(("id" = String, Path)), request_body(content = CancelRequest, example = json!({"reason": "customer changed their mind"})),
     responses((status = 200, body = Order), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json")),

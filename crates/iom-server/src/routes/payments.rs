@@ -19,7 +19,8 @@ impl From<PaymentError> for ApiError {
             PaymentError::Pending(detail) => ApiError::conflict(detail),
             PaymentError::Unavailable(detail)
             | PaymentError::Declined(detail)
-            | PaymentError::Refused(detail) => {
+            | PaymentError::Refused(detail)
+            | PaymentError::Lapsed(detail) => {
                 ApiError::new(StatusCode::BAD_GATEWAY, "payment-failed", detail)
             }
         }
@@ -34,9 +35,15 @@ impl From<PaymentError> for ApiError {
 /// the authorisation is let go. Each capture is sent under an idempotency key of its shipment,
 /// stored before it is sent: asking again, or after a crash, never captures twice. An order
 /// without a `payment` is answered as it is.
+///
+/// An authorisation that lapsed (or that the card's issuer closed after a partial capture) is
+/// renewed first: what is still owed is authorised again as a new PaymentIntent against the
+/// order's payment method (`payment.renewed`), and captured from it. A renewal the card refuses
+/// puts the order on the hold `payment` (`payment.failed`); its captures wait until the hold is
+/// released.
 #[utoipa::path(post, path = "/api/v1/orders/{id}/payment/capture", tag = "orders",
     params(("id" = String, Path)),
-    responses((status = 200, body = Order, description = "The order with its `payment` as it is now"),
+    responses((status = 200, body = Order, description = "The order with its `payment` as it is now (with the hold `payment` when a renewal was refused)"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, description = "The payment service refused a capture iom's own figures do not allow", content_type = "application/problem+json"),
         (status = 502, body = Problem, description = "The payment service refused or could not be reached; asking again sends the same captures", content_type = "application/problem+json")),

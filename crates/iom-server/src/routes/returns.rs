@@ -206,7 +206,9 @@ pub async fn receive(
 /// When the order was paid through a `payment` instance, the refund is paid out through it
 /// (Stripe `POST /v1/refunds` under an idempotency key of this return, so asking again never
 /// refunds twice), never more than was captured and not refunded yet, and the refund's
-/// `reference` is the service's refund id (`re_…`).
+/// `reference` is the service's refund id (`re_…`). When the order's tax was committed through a
+/// `tax` instance, its tax document is then adjusted by AvaTax's refund of the returned lines
+/// (once per return), and the refund's `tax` records the tax given back.
 #[utoipa::path(post, path = "/api/v1/returns/{id}/refund", tag = "returns",
     params(("id" = String, Path)), request_body = RefundRequest,
     responses(

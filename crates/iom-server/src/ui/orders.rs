@@ -400,7 +400,7 @@ pub async fn detail(
                 }
             }
         }
-        (super::payment::card(&order))
+        (super::payment::card(&order, &order_returns))
         section.card #order-returns {
             h2 { "Returns" }
             (super::returns::table(&order_returns))

@@ -4,6 +4,13 @@
 //! `Idempotency-Key` gets the first answer back and moves no money; the same key with other
 //! parameters is refused. Knobs to be down, or to answer only well after acting. Shared with the
 //! CLI's crash tests.
+//!
+//! Authorisations lapse as Stripe's do: the charge (`expand[]=latest_charge`) says when in
+//! `payment_method_details.card.capture_before`; a capture of an authorisation that lapsed
+//! (`capture_window` in the past, or [`FakeStripe::expire`]) fails with
+//! `charge_expired_for_capture` and leaves the PaymentIntent `canceled`. Without multicapture
+//! (`multicapture: false`) a partial capture lets the rest go, and the next capture finds the
+//! PaymentIntent `succeeded`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -50,6 +57,17 @@ pub struct Fake {
     pub down: bool,
     /// How long a request waits *after* acting before it answers.
     pub answer_delay: Duration,
+    /// How long a new authorisation may be captured (Stripe: about seven days for cards);
+    /// `None`: seven days.
+    pub capture_window: Option<chrono::Duration>,
+    /// The card allows several captures of one authorisation; `None`: it does.
+    pub no_multicapture: bool,
+    /// Every new authorisation is declined.
+    pub decline_all: bool,
+    /// PaymentIntents whose authorisation lapsed.
+    pub expired: std::collections::HashSet<String>,
+    /// When each PaymentIntent's authorisation lapses (its charge's `capture_before`).
+    capture_before: HashMap<String, i64>,
     /// Answers stored by idempotency key.
     replies: HashMap<String, Reply>,
     next: usize,
@@ -107,6 +125,19 @@ impl FakeStripe {
 
     pub fn refunded(&self) -> i64 {
         self.state.lock().unwrap().refunded
+    }
+
+    /// The authorisation of `intent` lapses now.
+    pub fn expire(&self, intent: &str) {
+        self.state.lock().unwrap().expired.insert(intent.to_owned());
+    }
+
+    /// Every PaymentIntent, oldest first.
+    pub fn intents(&self) -> Vec<Value> {
+        let fake = self.state.lock().unwrap();
+        let mut all: Vec<Value> = fake.intents.values().cloned().collect();
+        all.sort_by_key(|i| i["id"].as_str().unwrap().to_owned());
+        all
     }
 
     pub fn intent(&self) -> Value {
@@ -253,7 +284,7 @@ async fn create(
             };
             fake.next += 1;
             let id = format!("pi_{:024}", fake.next);
-            if method == "pm_card_chargeDeclined" {
+            if method == "pm_card_chargeDeclined" || fake.decline_all {
                 let (status, mut body) = error(
                     StatusCode::PAYMENT_REQUIRED,
                     "card_error",
@@ -263,13 +294,33 @@ async fn create(
                 body["error"]["decline_code"] = json!("generic_decline");
                 return (status, body);
             }
-            let intent = json!({
+            let window = fake
+                .capture_window
+                .unwrap_or_else(|| chrono::Duration::days(7));
+            let capture_before = (chrono::Utc::now() + window).timestamp();
+            let charge = json!({
+                "id": format!("ch_{:024}", fake.next), "object": "charge", "amount": amount,
+                "payment_method_details": {"type": "card", "card": {
+                    "capture_before": capture_before,
+                    "multicapture": {"status": if fake.no_multicapture { "unavailable" } else { "available" }},
+                }},
+            });
+            let mut intent = json!({
                 "id": id, "object": "payment_intent", "amount": amount, "amount_capturable": amount,
                 "amount_received": 0, "currency": currency, "capture_method": "manual",
                 "status": "requires_capture", "payment_method": method,
-                "metadata": {"order_id": field(form, "metadata[order_id]")},
+                "latest_charge": charge["id"],
+                "metadata": {"order_id": field(form, "metadata[order_id]"),
+                             "renews": field(form, "metadata[renews]")},
             });
+            fake.capture_before.insert(id.clone(), capture_before);
             fake.intents.insert(id, intent.clone());
+            let expanded = form
+                .iter()
+                .any(|(k, v)| k == "expand[]" && v == "latest_charge");
+            if expanded {
+                intent["latest_charge"] = charge;
+            }
             (200, intent)
         },
     )
@@ -288,7 +339,12 @@ async fn capture(
             Ok(a) => a,
             Err(e) => return e,
         };
-        let last = field(form, "final_capture") != Some("false");
+        let last = field(form, "final_capture") != Some("false") || fake.no_multicapture;
+        let lapsed = fake.expired.contains(&id)
+            || fake
+                .capture_before
+                .get(&id)
+                .is_some_and(|t| *t <= chrono::Utc::now().timestamp());
         let Some(intent) = fake.intents.get_mut(&id) else {
             return error(
                 StatusCode::NOT_FOUND,
@@ -297,6 +353,16 @@ async fn capture(
                 "No such payment_intent",
             );
         };
+        if lapsed && intent["status"] == "requires_capture" {
+            intent["status"] = json!("canceled");
+            intent["amount_capturable"] = json!(0);
+            return error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                Some("charge_expired_for_capture"),
+                "The charge has expired and can no longer be captured.",
+            );
+        }
         if intent["status"] != "requires_capture" {
             return error(
                 StatusCode::BAD_REQUEST,

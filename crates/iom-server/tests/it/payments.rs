@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::fake_stripe::{FakeStripe, SECRET_KEY};
 use super::{TestApp, apps_with_flows};
 
-async fn stripe(app: &TestApp, fake: &FakeStripe, settings: Value) {
+pub(super) async fn stripe(app: &TestApp, fake: &FakeStripe, settings: Value) {
     let (status, body) = app
         .call(
             Method::PUT,
@@ -25,7 +25,7 @@ async fn stripe(app: &TestApp, fake: &FakeStripe, settings: Value) {
 
 /// Three units of A at 10.00 with 2.00 tax on the line, one B at 5.00 with 0.50 tax, 1.00 off the
 /// order and 4.99 shipping: 41.49 in all. The order's discount is shared 0.86 / 0.14.
-fn order(external_id: &str, method: Value) -> Value {
+pub(super) fn order(external_id: &str, method: Value) -> Value {
     json!({
         "channel": "web", "external_id": external_id, "currency": "USD",
         "customer": {"email": "ann@example.com"},
@@ -39,13 +39,13 @@ fn order(external_id: &str, method: Value) -> Value {
     })
 }
 
-async fn stocked(app: &TestApp) {
+pub(super) async fn stocked(app: &TestApp) {
     app.put_seattle_node("SEA", "warehouse", None).await;
     app.stock_delta("A", "SEA", 100).await;
     app.stock_delta("B", "SEA", 100).await;
 }
 
-async fn place(app: &TestApp, external_id: &str) -> String {
+pub(super) async fn place(app: &TestApp, external_id: &str) -> String {
     let (status, body) = app
         .post("/api/v1/orders", order(external_id, json!("pm_card_visa")))
         .await;
@@ -53,7 +53,7 @@ async fn place(app: &TestApp, external_id: &str) -> String {
     body["id"].as_str().unwrap().to_owned()
 }
 
-async fn wait_order(app: &TestApp, id: &str, done: impl Fn(&Value) -> bool) -> Value {
+pub(super) async fn wait_order(app: &TestApp, id: &str, done: impl Fn(&Value) -> bool) -> Value {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let (_, order) = app.get(&format!("/api/v1/orders/{id}")).await;
@@ -68,7 +68,7 @@ async fn wait_order(app: &TestApp, id: &str, done: impl Fn(&Value) -> bool) -> V
     }
 }
 
-async fn ship(app: &TestApp, id: &str, lines: Value) {
+pub(super) async fn ship(app: &TestApp, id: &str, lines: Value) {
     let (status, body) = app
         .post(
             &format!("/api/v1/orders/{id}/shipments"),
@@ -78,7 +78,7 @@ async fn ship(app: &TestApp, id: &str, lines: Value) {
     assert_eq!(status, StatusCode::OK, "{}: {body}", app.backend);
 }
 
-async fn event_types(app: &TestApp, id: &str) -> Vec<String> {
+pub(super) async fn event_types(app: &TestApp, id: &str) -> Vec<String> {
     let (_, body) = app.get("/api/v1/events?type=payment.*&limit=1000").await;
     body["items"]
         .as_array()

@@ -11,7 +11,7 @@ use super::fake_avatax::{ACCOUNT, COMPANY, FakeAvaTax, LICENSE};
 use super::fake_stripe::{FakeStripe, SECRET_KEY};
 use super::{TestApp, apps_with_flows};
 
-async fn avatax(app: &TestApp, fake: &FakeAvaTax) {
+pub(super) async fn avatax(app: &TestApp, fake: &FakeAvaTax) {
     let (status, body) = app
         .call(
             Method::PUT,
@@ -25,7 +25,7 @@ async fn avatax(app: &TestApp, fake: &FakeAvaTax) {
 }
 
 /// Three A at 10.00 and one B at 5.00, 1.00 off the order, no tax.
-fn order(external_id: &str, tax: &str) -> Value {
+pub(super) fn order(external_id: &str, tax: &str) -> Value {
     json!({
         "channel": "web", "external_id": external_id, "currency": "USD",
         "customer": {"id": "C-9"},

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use super::{StepCx, StepFailure, StepOutcome, StepResult};
 use crate::flow::state::{Call, Wait, WaitKind};
-use crate::payments::{nothing_open, unsettled};
+use crate::payments::{nothing_open, on_payment_hold, unsettled};
 
 /// Steps of this module.
 pub fn handles(uses: &str) -> bool {
@@ -46,9 +46,9 @@ fn authorize(cx: &mut StepCx<'_, '_>) -> StepOutcome {
     call(cx, "authorize")
 }
 
-/// Waits for shipments (and cancellations) until nothing is left to ship, capturing as they
-/// come; the order's state decides, not the events seen, so a shipment recorded before the run
-/// got here counts.
+/// Waits for shipments (and cancellations, and the release of a `payment` hold) until nothing
+/// is left to ship, capturing as they come; the order's state decides, not the events seen, so
+/// a shipment recorded before the run got here counts.
 fn capture(cx: &mut StepCx<'_, '_>) -> StepOutcome {
     let order = cx.load_order()?;
     next(cx, &order)
@@ -58,10 +58,14 @@ fn next(cx: &mut StepCx<'_, '_>, order: &Order) -> StepOutcome {
     let Some(payment) = &order.payment else {
         return Ok(StepResult::Done(Some(json!({"skipped": "no payment"}))));
     };
-    if unsettled(order) {
+    // On the hold `payment` (a renewal was refused) captures that need a renewal wait for an
+    // operator's release; what nothing is left to ship for is still let go.
+    let held = on_payment_hold(order);
+    let releasable = nothing_open(order) && payment.capturable() > 0.into();
+    if unsettled(order) && (!held || releasable) {
         return call(cx, "settle");
     }
-    if nothing_open(order) {
+    if nothing_open(order) && !(held && unsettled(order)) {
         return Ok(StepResult::Done(Some(json!({
             "captured": payment.captured, "released": payment.released, "status": payment.status,
         }))));
@@ -72,7 +76,9 @@ fn next(cx: &mut StepCx<'_, '_>, order: &Order) -> StepOutcome {
         deadline: None,
         since_seq,
         kind: WaitKind::Event {
-            pattern: "order.shipment_created,order.cancelled,order.line_cancelled".into(),
+            pattern:
+                "order.shipment_created,order.cancelled,order.line_cancelled,order.hold_released"
+                    .into(),
             matches: None,
         },
     }))
