@@ -312,12 +312,7 @@ impl Executor {
                 {
                     return Ok(Some(Err(errors)));
                 }
-                rows::publish(tx.conn(), &name, version, now)?;
-                tx.emit(iom_domain::EventDraft::new(
-                    "flow.published",
-                    format!("flow:{name}"),
-                    serde_json::json!({"name": name, "version": version, "type": found.flow_type}),
-                ));
+                publish_in(tx, &name, version, &found.flow_type, now)?;
                 Ok(rows::get_version(tx.conn(), &name, version)?.map(Ok))
             })
             .await?;
@@ -335,13 +330,7 @@ impl Executor {
                 if versions.is_empty() {
                     return Ok(versions);
                 }
-                if rows::unpublish(tx.conn(), &name, now)? > 0 {
-                    tx.emit(iom_domain::EventDraft::new(
-                        "flow.unpublished",
-                        format!("flow:{name}"),
-                        serde_json::json!({"name": name}),
-                    ));
-                }
+                unpublish_in(tx, &name, now)?;
                 rows::versions(tx.conn(), &name)
             })
             .await?;
@@ -379,4 +368,39 @@ impl Executor {
         self.notify();
         task.ok_or_else(|| FlowError::NotFound(format!("task {task_id}")))
     }
+}
+
+/// Makes `version` of `name` the published one inside a write and announces `flow.published`.
+pub fn publish_in(
+    tx: &mut iom_store::Tx<'_>,
+    name: &str,
+    version: i64,
+    flow_type: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), StoreError> {
+    rows::publish(tx.conn(), name, version, now)?;
+    tx.emit(iom_domain::EventDraft::new(
+        "flow.published",
+        format!("flow:{name}"),
+        serde_json::json!({"name": name, "version": version, "type": flow_type}),
+    ));
+    Ok(())
+}
+
+/// No version of `name` starts runs any more, inside a write; announces `flow.unpublished`
+/// when one was published.
+pub fn unpublish_in(
+    tx: &mut iom_store::Tx<'_>,
+    name: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<bool, StoreError> {
+    if rows::unpublish(tx.conn(), name, now)? > 0 {
+        tx.emit(iom_domain::EventDraft::new(
+            "flow.unpublished",
+            format!("flow:{name}"),
+            serde_json::json!({"name": name}),
+        ));
+        return Ok(true);
+    }
+    Ok(false)
 }

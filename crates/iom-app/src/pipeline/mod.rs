@@ -9,10 +9,12 @@ pub mod channel;
 pub mod delivery;
 pub mod documents;
 pub mod flow_calls;
+pub mod instance;
 pub mod nats;
 pub mod outbound;
 pub mod pull;
 pub mod sender;
+pub mod subscription;
 pub mod settings;
 
 use std::collections::{BTreeMap, HashMap};
