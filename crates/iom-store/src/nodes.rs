@@ -80,7 +80,8 @@ impl Store {
         name: String,
         doc: Json,
     ) -> Result<bool, StoreError> {
-        self.write(move |tx| put_doc_in(tx, kind, &name, &doc)).await
+        self.write(move |tx| put_doc_in(tx, kind, &name, &doc))
+            .await
     }
 
     pub async fn get_doc(
@@ -255,7 +256,10 @@ pub fn put_node_in(tx: &mut Tx<'_>, node: &NodeRecord) -> Result<bool, StoreErro
     let doc = node.doc.to_string();
     let existed = tx
         .conn()
-        .query_one("SELECT 1 FROM nodes WHERE code = $1", &[Value::Text(&node.code)])?
+        .query_one(
+            "SELECT 1 FROM nodes WHERE code = $1",
+            &[Value::Text(&node.code)],
+        )?
         .is_some();
     tx.conn().execute(
         "INSERT INTO nodes (code, kind, active, safety_stock, doc, updated_at)
@@ -272,7 +276,11 @@ pub fn put_node_in(tx: &mut Tx<'_>, node: &NodeRecord) -> Result<bool, StoreErro
         ],
     )?;
     tx.emit(iom_domain::EventDraft::new(
-        if existed { "node.updated" } else { "node.created" },
+        if existed {
+            "node.updated"
+        } else {
+            "node.created"
+        },
         format!("node:{}", node.code),
         node.doc.clone(),
     ));
@@ -290,7 +298,10 @@ pub fn put_doc_in(
     let table = kind.table();
     let existed = tx
         .conn()
-        .query_one(&format!("SELECT 1 FROM {table} WHERE name = $1"), &[Value::Text(name)])?
+        .query_one(
+            &format!("SELECT 1 FROM {table} WHERE name = $1"),
+            &[Value::Text(name)],
+        )?
         .is_some();
     let text = doc.to_string();
     tx.conn().execute(

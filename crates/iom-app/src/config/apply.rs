@@ -24,16 +24,27 @@ pub fn apply(
             continue;
         }
         let name = change.name.as_str();
-        let missing = || StoreError::Corrupt(format!("{} {name} was not checked", change.kind.label()));
+        let missing =
+            || StoreError::Corrupt(format!("{} {name} was not checked", change.kind.label()));
         match change.kind {
             Kind::Node => {
                 put_node_in(tx, checked.nodes.get(name).ok_or_else(missing)?)?;
             }
             Kind::NodeGroup => {
-                put_doc_in(tx, DocKind::NodeGroup, name, checked.groups.get(name).ok_or_else(missing)?)?;
+                put_doc_in(
+                    tx,
+                    DocKind::NodeGroup,
+                    name,
+                    checked.groups.get(name).ok_or_else(missing)?,
+                )?;
             }
             Kind::Profile => {
-                put_doc_in(tx, DocKind::Profile, name, checked.profiles.get(name).ok_or_else(missing)?)?;
+                put_doc_in(
+                    tx,
+                    DocKind::Profile,
+                    name,
+                    checked.profiles.get(name).ok_or_else(missing)?,
+                )?;
             }
             Kind::Policy => {
                 let (new, policy) = checked.policies.get(name).ok_or_else(missing)?;
@@ -56,7 +67,11 @@ pub fn apply(
                 )?;
             }
             Kind::Alert => {
-                iom_store::insights::put_alert_in(tx, name, checked.alerts.get(name).ok_or_else(missing)?)?;
+                iom_store::insights::put_alert_in(
+                    tx,
+                    name,
+                    checked.alerts.get(name).ok_or_else(missing)?,
+                )?;
             }
             Kind::NotificationTemplate => {
                 let template = checked.templates.get(name).ok_or_else(missing)?;
@@ -93,6 +108,14 @@ fn flow(tx: &mut Tx<'_>, plan: &super::check::FlowPlan) -> Result<(), StoreError
         None if published.is_some() => {
             unpublish_in(tx, name, now)?;
         }
+        // A built-in flow no server installed yet is stored unpublished, or the next server
+        // start would publish it.
+        None if versions.is_empty() => {
+            if let Some(builtin) = builtin(name)? {
+                flow_rows::seed_published(tx.conn(), &builtin, now)?;
+                unpublish_in(tx, name, now)?;
+            }
+        }
         _ => {}
     }
     if let Some(draft) = &plan.draft {
@@ -105,4 +128,22 @@ fn flow(tx: &mut Tx<'_>, plan: &super::check::FlowPlan) -> Result<(), StoreError
         }
     }
     Ok(())
+}
+
+/// The built-in flow named `name`, as the executor installs it.
+fn builtin(name: &str) -> Result<Option<flow_rows::NewVersion>, StoreError> {
+    for source in iom_flow::DEFAULT_FLOWS {
+        let plan = iom_flow::compile(source)
+            .map_err(|e| StoreError::Corrupt(format!("a built-in flow: {e}")))?;
+        if plan.name == name {
+            return Ok(Some(flow_rows::NewVersion {
+                name: plan.name.clone(),
+                flow_type: plan.flow_type.as_str().to_owned(),
+                format: "yaml".into(),
+                source: source.to_owned(),
+                plan: serde_json::to_string(&plan)?,
+            }));
+        }
+    }
+    Ok(None)
 }

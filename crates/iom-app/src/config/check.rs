@@ -100,7 +100,10 @@ impl Cx {
         let mut seen = HashSet::new();
         for (i, name) in names.enumerate() {
             if !seen.insert(name) {
-                self.add(format!("{list}[{i}].{key}"), format!("{name:?} appears twice"));
+                self.add(
+                    format!("{list}[{i}].{key}"),
+                    format!("{name:?} appears twice"),
+                );
             }
         }
     }
@@ -152,9 +155,17 @@ pub fn check(
     ] {
         cx.unique(list, entries.iter().map(|e| e.name.as_str()), "name");
     }
-    cx.unique("policies", file.policies.iter().map(|e| e.name.as_str()), "name");
+    cx.unique(
+        "policies",
+        file.policies.iter().map(|e| e.name.as_str()),
+        "name",
+    );
     cx.unique("flows", file.flows.iter().map(|e| e.name.as_str()), "name");
-    cx.unique("providers", file.providers.iter().map(|e| e.name.as_str()), "name");
+    cx.unique(
+        "providers",
+        file.providers.iter().map(|e| e.name.as_str()),
+        "name",
+    );
     cx.unique(
         "subscriptions",
         file.subscriptions.iter().map(|e| e.name.as_str()),
@@ -188,9 +199,13 @@ pub fn check(
     }
     for (i, entry) in file.node_groups.iter().enumerate() {
         let place = format!("node_groups[{i}]");
-        let Some(group) =
-            typed::<NodeGroup>(&mut cx, &place, entry.definition.clone(), "name", &entry.name)
-        else {
+        let Some(group) = typed::<NodeGroup>(
+            &mut cx,
+            &place,
+            entry.definition.clone(),
+            "name",
+            &entry.name,
+        ) else {
             continue;
         };
         cx.fields(&place, group.validate());
@@ -202,22 +217,38 @@ pub fn check(
                 );
             }
         }
-        named(&mut cx, &mut out.setup.node_groups, &place, &entry.name, &group);
+        named(
+            &mut cx,
+            &mut out.setup.node_groups,
+            &place,
+            &entry.name,
+            &group,
+        );
         if let Ok(doc) = serde_json::to_value(&group) {
             out.groups.insert(entry.name.clone(), doc);
         }
     }
     for (i, entry) in file.profiles.iter().enumerate() {
         let place = format!("profiles[{i}]");
-        let Some(profile) =
-            typed::<Profile>(&mut cx, &place, entry.definition.clone(), "name", &entry.name)
-        else {
+        let Some(profile) = typed::<Profile>(
+            &mut cx,
+            &place,
+            entry.definition.clone(),
+            "name",
+            &entry.name,
+        ) else {
             continue;
         };
         cx.fields(&place, profile.validate());
         let known = |n: &str| node_codes.contains(n) || group_names.contains(n);
         cx.fields(&place, profile.unknown_references(&known));
-        named(&mut cx, &mut out.setup.profiles, &place, &entry.name, &profile);
+        named(
+            &mut cx,
+            &mut out.setup.profiles,
+            &place,
+            &entry.name,
+            &profile,
+        );
         if let Ok(doc) = serde_json::to_value(&profile) {
             out.profiles.insert(entry.name.clone(), doc);
         }
@@ -250,7 +281,13 @@ pub fn check(
         }
         match AlertDefinition::parse(&Value::Object(entry.definition.clone())) {
             Ok(definition) => {
-                named(&mut cx, &mut out.setup.alerts, &place, &entry.name, &definition);
+                named(
+                    &mut cx,
+                    &mut out.setup.alerts,
+                    &place,
+                    &entry.name,
+                    &definition,
+                );
                 out.alerts.insert(entry.name.clone(), definition);
             }
             Err(iom_insights::InsightsError::Invalid(errors)) => cx.fields(&place, errors),
@@ -577,8 +614,10 @@ fn subscriptions(
     let sealed = match (&value, existing) {
         (Some(value), existing) => {
             if !secrets::same(key, existing.map(|s| s.secret.as_str()), &context, value) {
-                out.secret_changes
-                    .insert((Kind::Subscription, entry.name.clone()), vec!["secret".into()]);
+                out.secret_changes.insert(
+                    (Kind::Subscription, entry.name.clone()),
+                    vec!["secret".into()],
+                );
             }
             match key {
                 Some(key) => key.seal(value.as_bytes(), &context),

@@ -123,13 +123,18 @@ pub fn read(conn: &mut dyn Conn) -> Result<Current, StoreError> {
 }
 
 /// A value's JSON object without the key that names it (the file puts the name first).
-pub(crate) fn object_without<T: Serialize>(value: &T, key: &str) -> Result<Map<String, Value>, StoreError> {
+pub(crate) fn object_without<T: Serialize>(
+    value: &T,
+    key: &str,
+) -> Result<Map<String, Value>, StoreError> {
     match serde_json::to_value(value)? {
         Value::Object(mut map) => {
             map.remove(key);
             Ok(map)
         }
-        _ => Err(StoreError::Corrupt(format!("a stored {key} is not an object"))),
+        _ => Err(StoreError::Corrupt(format!(
+            "a stored {key} is not an object"
+        ))),
     }
 }
 

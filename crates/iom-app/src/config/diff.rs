@@ -194,7 +194,11 @@ fn objects(setup: &Setup) -> Vec<(Kind, String, Map<String, Value>)> {
         out.push((Kind::Alert, a.name.clone(), a.definition.clone()));
     }
     for t in &setup.notification_templates {
-        out.push((Kind::NotificationTemplate, t.name.clone(), t.definition.clone()));
+        out.push((
+            Kind::NotificationTemplate,
+            t.name.clone(),
+            t.definition.clone(),
+        ));
     }
     if let Some(policy) = &setup.return_policy {
         out.push((Kind::ReturnPolicy, "default".into(), policy.clone()));

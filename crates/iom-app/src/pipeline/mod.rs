@@ -14,8 +14,8 @@ pub mod nats;
 pub mod outbound;
 pub mod pull;
 pub mod sender;
-pub mod subscription;
 pub mod settings;
+pub mod subscription;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;

@@ -27,10 +27,7 @@ pub fn check(name: &str, url: &str, types: &[String], secret: Option<&str>) -> V
         ));
     }
     if secret.is_some_and(|s| s.len() < 16) {
-        errors.push(FieldError::new(
-            "secret",
-            "must be at least 16 characters",
-        ));
+        errors.push(FieldError::new("secret", "must be at least 16 characters"));
     }
     errors
 }

@@ -101,12 +101,8 @@ pub async fn put(
 ) -> ApiResult<Response> {
     principal.require(Access::Configure)?;
     let body = body.value;
-    let mut errors = iom_app::pipeline::subscription::check(
-        &name,
-        &body.url,
-        &body.types,
-        Some(&body.secret),
-    );
+    let mut errors =
+        iom_app::pipeline::subscription::check(&name, &body.url, &body.types, Some(&body.secret));
     if body.after.is_some_and(|a| a < 0) {
         errors.push(iom_domain::FieldError::new("after", "must not be negative"));
     }
