@@ -21,6 +21,7 @@
 //! [`App`] holds what they share, and [`App::spawn_workers`] starts the background work.
 
 pub mod access;
+pub mod config;
 pub mod flow;
 pub mod fulfillment;
 pub mod insights;

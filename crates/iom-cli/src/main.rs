@@ -1,6 +1,7 @@
 //! The `iom` binary.
 
 mod bench;
+mod config;
 mod demo;
 mod flow;
 mod import;
@@ -51,6 +52,9 @@ enum Command {
     /// Check and draw flow definitions.
     #[command(subcommand)]
     Flow(flow::FlowCommand),
+    /// The setup as one YAML file: export it, or import one (`--dry-run` to see the difference).
+    #[command(subcommand)]
+    Config(config::ConfigCommand),
 }
 
 #[derive(clap::Args)]
@@ -148,6 +152,7 @@ fn main() -> anyhow::Result<()> {
             Command::Import(cmd) => import::run(cmd).await,
             Command::Bench(cmd) => bench::run(cmd).await,
             Command::Flow(cmd) => flow::run(cmd).await,
+            Command::Config(cmd) => config::run(cmd).await,
         }
     })
 }

@@ -1594,38 +1594,8 @@ impl Store {
         name: String,
         definition: AlertDefinition,
     ) -> Result<bool, StoreError> {
-        self.write(move |tx| {
-            let now = micros(tx.now());
-            let doc = serde_json::to_string(&definition)?;
-            let before = crate::audit::stored_doc(tx.conn(), "alerts", &name)?;
-            let existed = before.is_some();
-            let after: serde_json::Value = serde_json::from_str(&doc)?;
-            tx.audit(&format!("alert:{name}"), before.as_ref(), Some(&after))?;
-            tx.conn().execute(
-                "INSERT INTO alerts (name, doc, enabled, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $4)
-                 ON CONFLICT (name) DO UPDATE SET doc = excluded.doc, enabled = excluded.enabled,
-                     updated_at = excluded.updated_at",
-                &[
-                    Value::Text(&name),
-                    Value::Text(&doc),
-                    Value::Int(definition.enabled.into()),
-                    Value::Int(now),
-                ],
-            )?;
-            tx.emit(EventDraft::new(
-                if existed {
-                    "alert.updated"
-                } else {
-                    "alert.created"
-                },
-                format!("alert:{name}"),
-                json!({"name": name, "condition": definition.condition, "notify": definition.notify,
-                       "enabled": definition.enabled}),
-            ));
-            Ok(!existed)
-        })
-        .await
+        self.write(move |tx| put_alert_in(tx, &name, &definition))
+            .await
     }
 
     pub async fn get_alert(&self, name: String) -> Result<Option<AlertRecord>, StoreError> {
@@ -1707,4 +1677,52 @@ impl Store {
         })
         .await
     }
+}
+
+/// Creates or replaces an alert inside a write (see [`Store::put_alert`]).
+pub fn put_alert_in(
+    tx: &mut Tx<'_>,
+    name: &str,
+    definition: &AlertDefinition,
+) -> Result<bool, StoreError> {
+    let now = micros(tx.now());
+    let doc = serde_json::to_string(definition)?;
+    let before = crate::audit::stored_doc(tx.conn(), "alerts", name)?;
+    let existed = before.is_some();
+    let after: serde_json::Value = serde_json::from_str(&doc)?;
+    tx.audit(&format!("alert:{name}"), before.as_ref(), Some(&after))?;
+    tx.conn().execute(
+        "INSERT INTO alerts (name, doc, enabled, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $4)
+         ON CONFLICT (name) DO UPDATE SET doc = excluded.doc, enabled = excluded.enabled,
+             updated_at = excluded.updated_at",
+        &[
+            Value::Text(name),
+            Value::Text(&doc),
+            Value::Int(definition.enabled.into()),
+            Value::Int(now),
+        ],
+    )?;
+    tx.emit(EventDraft::new(
+        if existed {
+            "alert.updated"
+        } else {
+            "alert.created"
+        },
+        format!("alert:{name}"),
+        json!({"name": name, "condition": definition.condition, "notify": definition.notify,
+               "enabled": definition.enabled}),
+    ));
+    Ok(!existed)
+}
+
+/// Every alert, by name, on any connection.
+pub fn alerts_in(conn: &mut dyn Conn) -> Result<Vec<AlertRecord>, StoreError> {
+    conn.query(
+        "SELECT name, doc, created_at, updated_at FROM alerts ORDER BY name",
+        &[],
+    )?
+    .iter()
+    .map(alert_record)
+    .collect()
 }

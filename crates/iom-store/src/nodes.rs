@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value as Json;
 
 use crate::db::{Conn, Value};
-use crate::{Store, StoreError, from_micros, micros};
+use crate::{Store, StoreError, Tx, from_micros, micros};
 
 /// A stored node definition.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,42 +53,7 @@ impl DocKind {
 impl Store {
     /// Creates or replaces a node; `true` when it is new.
     pub async fn put_node(&self, node: NodeRecord) -> Result<bool, StoreError> {
-        self.write(move |tx| {
-            let now = micros(tx.now());
-            let doc = node.doc.to_string();
-            let before = tx
-                .conn()
-                .query_one("SELECT doc FROM nodes WHERE code = $1", &[Value::Text(&node.code)])?
-                .map(|row| Ok::<_, StoreError>(serde_json::from_str::<Json>(row.text(0)?)?))
-                .transpose()?;
-            let existed = before.is_some();
-            tx.audit(
-                &format!("node:{}", node.code),
-                before.as_ref(),
-                Some(&node.doc),
-            )?;
-            tx.conn().execute(
-                "INSERT INTO nodes (code, kind, active, safety_stock, doc, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6)
-                 ON CONFLICT (code) DO UPDATE SET kind = excluded.kind, active = excluded.active,
-                   safety_stock = excluded.safety_stock, doc = excluded.doc, updated_at = excluded.updated_at",
-                &[
-                    Value::Text(&node.code),
-                    Value::Text(&node.kind),
-                    Value::Int(node.active.into()),
-                    Value::Int(node.safety_stock),
-                    Value::Text(&doc),
-                    Value::Int(now),
-                ],
-            )?;
-            tx.emit(iom_domain::EventDraft::new(
-                if existed { "node.updated" } else { "node.created" },
-                format!("node:{}", node.code),
-                node.doc.clone(),
-            ));
-            Ok(!existed)
-        })
-        .await
+        self.write(move |tx| put_node_in(tx, &node)).await
     }
 
     pub async fn get_node(&self, code: String) -> Result<Option<NodeRecord>, StoreError> {
@@ -123,27 +88,8 @@ impl Store {
         name: String,
         doc: Json,
     ) -> Result<bool, StoreError> {
-        self.write(move |tx| {
-            let now = micros(tx.now());
-            let table = kind.table();
-            let before = tx
-                .conn()
-                .query_one(&format!("SELECT doc FROM {table} WHERE name = $1"), &[Value::Text(&name)])?
-                .map(|row| Ok::<_, StoreError>(serde_json::from_str::<Json>(row.text(0)?)?))
-                .transpose()?;
-            let existed = before.is_some();
-            tx.audit(&format!("{}:{name}", kind.subject()), before.as_ref(), Some(&doc))?;
-            let text = doc.to_string();
-            tx.conn().execute(
-                &format!(
-                    "INSERT INTO {table} (name, doc, updated_at) VALUES ($1, $2, $3)
-                     ON CONFLICT (name) DO UPDATE SET doc = excluded.doc, updated_at = excluded.updated_at"
-                ),
-                &[Value::Text(&name), Value::Text(&text), Value::Int(now)],
-            )?;
-            Ok(!existed)
-        })
-        .await
+        self.write(move |tx| put_doc_in(tx, kind, &name, &doc))
+            .await
     }
 
     pub async fn get_doc(
@@ -310,4 +256,75 @@ pub fn node_doc_in(conn: &mut dyn crate::Conn, code: &str) -> Result<Option<Json
     )?
     .map(|r| Ok(serde_json::from_str(r.text(0)?)?))
     .transpose()
+}
+
+/// Creates or replaces a node inside a write; `true` when it is new.
+pub fn put_node_in(tx: &mut Tx<'_>, node: &NodeRecord) -> Result<bool, StoreError> {
+    let now = micros(tx.now());
+    let doc = node.doc.to_string();
+    let before = tx
+        .conn()
+        .query_one(
+            "SELECT doc FROM nodes WHERE code = $1",
+            &[Value::Text(&node.code)],
+        )?
+        .map(|row| Ok::<_, StoreError>(serde_json::from_str::<Json>(row.text(0)?)?))
+        .transpose()?;
+    let existed = before.is_some();
+    tx.audit(
+        &format!("node:{}", node.code),
+        before.as_ref(),
+        Some(&node.doc),
+    )?;
+    tx.conn().execute(
+        "INSERT INTO nodes (code, kind, active, safety_stock, doc, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (code) DO UPDATE SET kind = excluded.kind, active = excluded.active,
+           safety_stock = excluded.safety_stock, doc = excluded.doc, updated_at = excluded.updated_at",
+        &[
+            Value::Text(&node.code),
+            Value::Text(&node.kind),
+            Value::Int(node.active.into()),
+            Value::Int(node.safety_stock),
+            Value::Text(&doc),
+            Value::Int(now),
+        ],
+    )?;
+    tx.emit(iom_domain::EventDraft::new(
+        if existed {
+            "node.updated"
+        } else {
+            "node.created"
+        },
+        format!("node:{}", node.code),
+        node.doc.clone(),
+    ));
+    Ok(!existed)
+}
+
+/// Creates or replaces a node group or a profile inside a write; `true` when it is new.
+pub fn put_doc_in(
+    tx: &mut Tx<'_>,
+    kind: DocKind,
+    name: &str,
+    doc: &Json,
+) -> Result<bool, StoreError> {
+    let now = micros(tx.now());
+    let table = kind.table();
+    let before = crate::audit::stored_doc(tx.conn(), table, name)?;
+    let existed = before.is_some();
+    tx.audit(
+        &format!("{}:{name}", kind.subject()),
+        before.as_ref(),
+        Some(doc),
+    )?;
+    let text = doc.to_string();
+    tx.conn().execute(
+        &format!(
+            "INSERT INTO {table} (name, doc, updated_at) VALUES ($1, $2, $3)
+             ON CONFLICT (name) DO UPDATE SET doc = excluded.doc, updated_at = excluded.updated_at"
+        ),
+        &[Value::Text(name), Value::Text(&text), Value::Int(now)],
+    )?;
+    Ok(!existed)
 }

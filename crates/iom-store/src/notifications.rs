@@ -19,7 +19,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use crate::db::{Conn, Row, Value};
-use crate::{Store, StoreError, from_micros, micros};
+use crate::{Store, StoreError, Tx, from_micros, micros};
 use iom_domain::EventDraft;
 
 /// Why a notification is `unknown` after its sender stopped.
@@ -131,30 +131,7 @@ impl Store {
         name: String,
         doc: serde_json::Value,
     ) -> Result<bool, StoreError> {
-        self.write(move |tx| {
-            let now = micros(tx.now());
-            let text = doc.to_string();
-            let before = crate::audit::stored_doc(tx.conn(), "notification_templates", &name)?;
-            let existed = before.is_some();
-            tx.audit(
-                &format!("notification-template:{name}"),
-                before.as_ref(),
-                Some(&doc),
-            )?;
-            tx.conn().execute(
-                "INSERT INTO notification_templates (name, doc, created_at, updated_at)
-                 VALUES ($1, $2, $3, $3)
-                 ON CONFLICT (name) DO UPDATE SET doc = excluded.doc, updated_at = excluded.updated_at",
-                &[Value::Text(&name), Value::Text(&text), Value::Int(now)],
-            )?;
-            tx.emit(EventDraft::new(
-                "notification_template.saved",
-                format!("notification-template:{name}"),
-                json!({"name": name, "template": doc}),
-            ));
-            Ok(!existed)
-        })
-        .await
+        self.write(move |tx| put_template_in(tx, &name, &doc)).await
     }
 
     pub async fn list_notification_templates(&self) -> Result<Vec<TemplateRecord>, StoreError> {
@@ -464,4 +441,44 @@ fn list(
     }
     sql.push_str(&format!(" ORDER BY id DESC LIMIT {}", limit.clamp(1, 1000)));
     c.query(&sql, &params)?.into_iter().map(record).collect()
+}
+
+/// Saves a template inside a write (see [`Store::put_notification_template`]).
+pub fn put_template_in(
+    tx: &mut Tx<'_>,
+    name: &str,
+    doc: &serde_json::Value,
+) -> Result<bool, StoreError> {
+    let now = micros(tx.now());
+    let text = doc.to_string();
+    let before = crate::audit::stored_doc(tx.conn(), "notification_templates", name)?;
+    let existed = before.is_some();
+    tx.audit(
+        &format!("notification-template:{name}"),
+        before.as_ref(),
+        Some(doc),
+    )?;
+    tx.conn().execute(
+        "INSERT INTO notification_templates (name, doc, created_at, updated_at)
+         VALUES ($1, $2, $3, $3)
+         ON CONFLICT (name) DO UPDATE SET doc = excluded.doc, updated_at = excluded.updated_at",
+        &[Value::Text(name), Value::Text(&text), Value::Int(now)],
+    )?;
+    tx.emit(EventDraft::new(
+        "notification_template.saved",
+        format!("notification-template:{name}"),
+        json!({"name": name, "template": doc}),
+    ));
+    Ok(!existed)
+}
+
+/// Every saved template (not the defaults), by name, on any connection.
+pub fn templates_in(conn: &mut dyn Conn) -> Result<Vec<TemplateRecord>, StoreError> {
+    conn.query(
+        "SELECT name, doc, created_at, updated_at FROM notification_templates ORDER BY name",
+        &[],
+    )?
+    .into_iter()
+    .map(template_record)
+    .collect()
 }

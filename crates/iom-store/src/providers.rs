@@ -209,39 +209,7 @@ pub struct CursorRecord {
 impl Store {
     /// Creates or replaces an instance; `true` when it is new.
     pub async fn put_provider(&self, record: ProviderRecord) -> Result<bool, StoreError> {
-        self.write(move |tx| {
-            let now = micros(tx.now());
-            let config = serde_json::to_string(&record.config)?;
-            let secrets = serde_json::to_string(&record.secrets)?;
-            let before = tx
-                .conn()
-                .query_one(
-                    "SELECT name, type, config, secrets, created_at, updated_at FROM providers WHERE name = $1",
-                    &[Value::Text(&record.name)],
-                )?
-                .map(provider)
-                .transpose()?;
-            let existed = before.is_some();
-            tx.audit(
-                &format!("provider:{}", record.name),
-                before.as_ref().map(ProviderRecord::audited).as_ref(),
-                Some(&record.audited()),
-            )?;
-            tx.conn().execute(
-                "INSERT INTO providers (name, type, config, secrets, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $5)
-                 ON CONFLICT (name) DO UPDATE SET type = $2, config = $3, secrets = $4, updated_at = $5",
-                &[
-                    Value::Text(&record.name),
-                    Value::Text(&record.kind),
-                    Value::Text(&config),
-                    Value::Text(&secrets),
-                    Value::Int(now),
-                ],
-            )?;
-            Ok(!existed)
-        })
-        .await
+        self.write(move |tx| put_provider_in(tx, &record)).await
     }
 
     pub async fn get_provider(&self, name: String) -> Result<Option<ProviderRecord>, StoreError> {
@@ -418,39 +386,8 @@ impl Store {
         record: SubscriptionRecord,
         start: i64,
     ) -> Result<bool, StoreError> {
-        self.write(move |tx| {
-            let now = micros(tx.now());
-            let types = serde_json::to_string(&record.types)?;
-            let before = tx
-                .conn()
-                .query_one(
-                    "SELECT name, url, types, secret, created_at, updated_at FROM subscriptions WHERE name = $1",
-                    &[Value::Text(&record.name)],
-                )?
-                .map(subscription)
-                .transpose()?;
-            let existed = before.is_some();
-            tx.audit(
-                &format!("subscription:{}", record.name),
-                before.as_ref().map(SubscriptionRecord::audited).as_ref(),
-                Some(&record.audited()),
-            )?;
-            tx.conn().execute(
-                "INSERT INTO subscriptions (name, url, types, secret, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $5)
-                 ON CONFLICT (name) DO UPDATE SET url = $2, types = $3, secret = $4, updated_at = $5",
-                &[
-                    Value::Text(&record.name),
-                    Value::Text(&record.url),
-                    Value::Text(&types),
-                    Value::Text(&record.secret),
-                    Value::Int(now),
-                ],
-            )?;
-            ensure_cursor(tx.conn(), &subscription_consumer(&record.name), start)?;
-            Ok(!existed)
-        })
-        .await
+        self.write(move |tx| put_subscription_in(tx, &record, start))
+            .await
     }
 
     pub async fn get_subscription(
@@ -567,6 +504,100 @@ impl Store {
 /// The consumer name of a subscription's cursor.
 /// The type of provider instance `name` (`webhook`, `x12`, …), on any connection (inside a write
 /// as well); `None` when there is no such instance.
+/// Creates or replaces an instance inside a write; `true` when it is new.
+pub fn put_provider_in(tx: &mut Tx<'_>, record: &ProviderRecord) -> Result<bool, StoreError> {
+    let now = micros(tx.now());
+    let config = serde_json::to_string(&record.config)?;
+    let secrets = serde_json::to_string(&record.secrets)?;
+    let before = tx
+        .conn()
+        .query_one(
+            "SELECT name, type, config, secrets, created_at, updated_at FROM providers WHERE name = $1",
+            &[Value::Text(&record.name)],
+        )?
+        .map(provider)
+        .transpose()?;
+    let existed = before.is_some();
+    tx.audit(
+        &format!("provider:{}", record.name),
+        before.as_ref().map(ProviderRecord::audited).as_ref(),
+        Some(&record.audited()),
+    )?;
+    tx.conn().execute(
+        "INSERT INTO providers (name, type, config, secrets, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $5)
+         ON CONFLICT (name) DO UPDATE SET type = $2, config = $3, secrets = $4, updated_at = $5",
+        &[
+            Value::Text(&record.name),
+            Value::Text(&record.kind),
+            Value::Text(&config),
+            Value::Text(&secrets),
+            Value::Int(now),
+        ],
+    )?;
+    Ok(!existed)
+}
+
+/// Every provider instance, by name, on any connection.
+pub fn providers_in(conn: &mut dyn Conn) -> Result<Vec<ProviderRecord>, StoreError> {
+    conn.query(
+        "SELECT name, type, config, secrets, created_at, updated_at FROM providers ORDER BY name",
+        &[],
+    )?
+    .into_iter()
+    .map(provider)
+    .collect()
+}
+
+/// Creates or replaces a subscription inside a write (see [`Store::put_subscription`]).
+pub fn put_subscription_in(
+    tx: &mut Tx<'_>,
+    record: &SubscriptionRecord,
+    start: i64,
+) -> Result<bool, StoreError> {
+    let now = micros(tx.now());
+    let types = serde_json::to_string(&record.types)?;
+    let before = tx
+        .conn()
+        .query_one(
+            "SELECT name, url, types, secret, created_at, updated_at FROM subscriptions WHERE name = $1",
+            &[Value::Text(&record.name)],
+        )?
+        .map(subscription)
+        .transpose()?;
+    let existed = before.is_some();
+    tx.audit(
+        &format!("subscription:{}", record.name),
+        before.as_ref().map(SubscriptionRecord::audited).as_ref(),
+        Some(&record.audited()),
+    )?;
+    tx.conn().execute(
+        "INSERT INTO subscriptions (name, url, types, secret, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $5)
+         ON CONFLICT (name) DO UPDATE SET url = $2, types = $3, secret = $4, updated_at = $5",
+        &[
+            Value::Text(&record.name),
+            Value::Text(&record.url),
+            Value::Text(&types),
+            Value::Text(&record.secret),
+            Value::Int(now),
+        ],
+    )?;
+    ensure_cursor(tx.conn(), &subscription_consumer(&record.name), start)?;
+    Ok(!existed)
+}
+
+/// Every subscription, by name, on any connection.
+pub fn subscriptions_in(conn: &mut dyn Conn) -> Result<Vec<SubscriptionRecord>, StoreError> {
+    conn.query(
+        "SELECT name, url, types, secret, created_at, updated_at FROM subscriptions ORDER BY name",
+        &[],
+    )?
+    .into_iter()
+    .map(subscription)
+    .collect()
+}
+
 pub fn provider_type_in(conn: &mut dyn Conn, name: &str) -> Result<Option<String>, StoreError> {
     conn.query_one(
         "SELECT type FROM providers WHERE name = $1",

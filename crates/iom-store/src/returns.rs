@@ -6,7 +6,7 @@
 use iom_domain::{OrderId, ReturnOrder, ReturnPolicy};
 
 use crate::db::{Conn, Dialect, Value};
-use crate::{Store, StoreError, micros};
+use crate::{Store, StoreError, Tx, micros};
 
 /// The name of the policy that applies to every return (one today; the table allows more).
 pub const DEFAULT_POLICY: &str = "default";
@@ -46,34 +46,36 @@ impl Store {
 
     /// Replaces the return policy and announces `return_policy.updated`.
     pub async fn put_return_policy(&self, policy: ReturnPolicy) -> Result<(), StoreError> {
-        self.write(move |tx| {
-            let now = micros(tx.now());
-            let doc = serde_json::to_value(&policy)?;
-            let before = crate::audit::stored_doc(tx.conn(), "return_policies", DEFAULT_POLICY)?;
-            tx.audit(
-                &format!("return-policy:{DEFAULT_POLICY}"),
-                before.as_ref(),
-                Some(&doc),
-            )?;
-            let text = doc.to_string();
-            tx.conn().execute(
-                "INSERT INTO return_policies (name, doc, updated_at) VALUES ($1, $2, $3)
-                 ON CONFLICT (name) DO UPDATE SET doc = excluded.doc, updated_at = excluded.updated_at",
-                &[
-                    Value::Text(DEFAULT_POLICY),
-                    Value::Text(&text),
-                    Value::Int(now),
-                ],
-            )?;
-            tx.emit(iom_domain::EventDraft::new(
-                "return_policy.updated",
-                format!("return_policy:{DEFAULT_POLICY}"),
-                doc,
-            ));
-            Ok(())
-        })
-        .await
+        self.write(move |tx| put_policy_in(tx, &policy)).await
     }
+}
+
+/// Replaces the return policy inside a write (see [`Store::put_return_policy`]).
+pub fn put_policy_in(tx: &mut Tx<'_>, policy: &ReturnPolicy) -> Result<(), StoreError> {
+    let now = micros(tx.now());
+    let doc = serde_json::to_value(policy)?;
+    let before = crate::audit::stored_doc(tx.conn(), "return_policies", DEFAULT_POLICY)?;
+    tx.audit(
+        &format!("return-policy:{DEFAULT_POLICY}"),
+        before.as_ref(),
+        Some(&doc),
+    )?;
+    let text = doc.to_string();
+    tx.conn().execute(
+        "INSERT INTO return_policies (name, doc, updated_at) VALUES ($1, $2, $3)
+         ON CONFLICT (name) DO UPDATE SET doc = excluded.doc, updated_at = excluded.updated_at",
+        &[
+            Value::Text(DEFAULT_POLICY),
+            Value::Text(&text),
+            Value::Int(now),
+        ],
+    )?;
+    tx.emit(iom_domain::EventDraft::new(
+        "return_policy.updated",
+        format!("return_policy:{DEFAULT_POLICY}"),
+        doc,
+    ));
+    Ok(())
 }
 
 /// The stored policy, or the defaults when none was configured.

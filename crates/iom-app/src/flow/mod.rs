@@ -274,10 +274,9 @@ impl Executor {
             .store
             .write(move |tx| {
                 let now = tx.now();
-                let before = rows::audit_doc(tx.conn(), &new.name)?;
-                let stored = rows::insert_draft(tx.conn(), &new, now)?;
-                audit_flow(tx, &new.name, before)?;
-                Ok(stored)
+                audited_flow(tx, &new.name.clone(), |tx| {
+                    rows::insert_draft(tx.conn(), &new, now)
+                })
             })
             .await?)
     }
@@ -315,14 +314,9 @@ impl Executor {
                 {
                     return Ok(Some(Err(errors)));
                 }
-                let before = rows::audit_doc(tx.conn(), &name)?;
-                rows::publish(tx.conn(), &name, version, now)?;
-                audit_flow(tx, &name, before)?;
-                tx.emit(iom_domain::EventDraft::new(
-                    "flow.published",
-                    format!("flow:{name}"),
-                    serde_json::json!({"name": name, "version": version, "type": found.flow_type}),
-                ));
+                audited_flow(tx, &name, |tx| {
+                    publish_in(tx, &name, version, &found.flow_type, now)
+                })?;
                 Ok(rows::get_version(tx.conn(), &name, version)?.map(Ok))
             })
             .await?;
@@ -340,15 +334,7 @@ impl Executor {
                 if versions.is_empty() {
                     return Ok(versions);
                 }
-                let before = rows::audit_doc(tx.conn(), &name)?;
-                if rows::unpublish(tx.conn(), &name, now)? > 0 {
-                    audit_flow(tx, &name, before)?;
-                    tx.emit(iom_domain::EventDraft::new(
-                        "flow.unpublished",
-                        format!("flow:{name}"),
-                        serde_json::json!({"name": name}),
-                    ));
-                }
+                audited_flow(tx, &name, |tx| unpublish_in(tx, &name, now))?;
                 rows::versions(tx.conn(), &name)
             })
             .await?;
@@ -388,12 +374,51 @@ impl Executor {
     }
 }
 
-/// Logs the change of flow `name` from `before` to what it is now.
-fn audit_flow(
+/// Runs `change` on flow `name` and logs it in the audit log with the flow before and after
+/// (a flow's document there is its versions with their statuses and its newest source).
+pub fn audited_flow<T>(
     tx: &mut iom_store::Tx<'_>,
     name: &str,
-    before: Option<serde_json::Value>,
-) -> Result<(), StoreError> {
+    change: impl FnOnce(&mut iom_store::Tx<'_>) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    let before = rows::audit_doc(tx.conn(), name)?;
+    let result = change(tx)?;
     let after = rows::audit_doc(tx.conn(), name)?;
-    tx.audit(&format!("flow:{name}"), before.as_ref(), after.as_ref())
+    tx.audit(&format!("flow:{name}"), before.as_ref(), after.as_ref())?;
+    Ok(result)
+}
+
+/// Makes `version` of `name` the published one inside a write and announces `flow.published`.
+pub fn publish_in(
+    tx: &mut iom_store::Tx<'_>,
+    name: &str,
+    version: i64,
+    flow_type: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), StoreError> {
+    rows::publish(tx.conn(), name, version, now)?;
+    tx.emit(iom_domain::EventDraft::new(
+        "flow.published",
+        format!("flow:{name}"),
+        serde_json::json!({"name": name, "version": version, "type": flow_type}),
+    ));
+    Ok(())
+}
+
+/// No version of `name` starts runs any more, inside a write; announces `flow.unpublished`
+/// when one was published.
+pub fn unpublish_in(
+    tx: &mut iom_store::Tx<'_>,
+    name: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<bool, StoreError> {
+    if rows::unpublish(tx.conn(), name, now)? > 0 {
+        tx.emit(iom_domain::EventDraft::new(
+            "flow.unpublished",
+            format!("flow:{name}"),
+            serde_json::json!({"name": name}),
+        ));
+        return Ok(true);
+    }
+    Ok(false)
 }

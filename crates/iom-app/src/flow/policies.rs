@@ -193,47 +193,57 @@ impl Executor {
             source: text.to_owned(),
         };
         self.store
-            .write(move |tx| {
-                let now = tx.now();
-                let latest = rows::latest(tx.conn(), &new.name)?;
-                if let Some(latest) = &latest
-                    && latest.kind != new.kind
-                {
-                    return Ok(Err(FlowError::Conflict(format!(
-                        "policy {} is a {} policy; a new version cannot be a {} policy",
-                        new.name, latest.kind, new.kind
-                    ))));
-                }
-                let next = latest.as_ref().map_or(1, |v| v.version + 1);
-                if let Some(declared) = declared
-                    && declared != next
-                {
-                    return Ok(Err(FlowError::Conflict(format!(
-                        "the document states version {declared}, but this version of policy {} \
-                         is {next}: leave `version` out or state {next}",
-                        new.name
-                    ))));
-                }
-                let before = rows::audit_doc(tx.conn(), &new.name)?;
-                let stored = rows::insert(tx.conn(), &new, now, |version| {
-                    let mut policy = policy.clone();
-                    policy.version = u32::try_from(version)
-                        .map_err(|_| StoreError::Corrupt("too many policy versions".into()))?;
-                    Ok(serde_json::to_string(&policy)?)
-                })?;
-                let after = rows::audit_doc(tx.conn(), &stored.name)?;
-                tx.audit(
-                    &format!("policy:{}", stored.name),
-                    before.as_ref(),
-                    after.as_ref(),
-                )?;
-                tx.emit(EventDraft::new(
-                    "policy.published",
-                    format!("policy:{}", stored.name),
-                    json!({"name": stored.name, "version": stored.version, "kind": stored.kind}),
-                ));
-                Ok(Ok(stored))
-            })
+            .write(move |tx| store_policy_in(tx, &new, &policy, declared))
             .await?
     }
+}
+
+/// Stores `policy` (parsed from `new.source`) as the next version of its name inside a write.
+/// `declared` is the version the document states, if any, which must be the one it gets; a
+/// policy keeps its kind across versions. `Ok(Err(..))` when it is refused, with nothing written.
+pub fn store_policy_in(
+    tx: &mut iom_store::Tx<'_>,
+    new: &NewPolicy,
+    policy: &Policy,
+    declared: Option<i64>,
+) -> Result<Result<PolicyVersion, FlowError>, StoreError> {
+    let now = tx.now();
+    let latest = rows::latest(tx.conn(), &new.name)?;
+    if let Some(latest) = &latest
+        && latest.kind != new.kind
+    {
+        return Ok(Err(FlowError::Conflict(format!(
+            "policy {} is a {} policy; a new version cannot be a {} policy",
+            new.name, latest.kind, new.kind
+        ))));
+    }
+    let next = latest.as_ref().map_or(1, |v| v.version + 1);
+    if let Some(declared) = declared
+        && declared != next
+    {
+        return Ok(Err(FlowError::Conflict(format!(
+            "the document states version {declared}, but this version of policy {} \
+             is {next}: leave `version` out or state {next}",
+            new.name
+        ))));
+    }
+    let before = rows::audit_doc(tx.conn(), &new.name)?;
+    let stored = rows::insert(tx.conn(), new, now, |version| {
+        let mut policy = policy.clone();
+        policy.version = u32::try_from(version)
+            .map_err(|_| StoreError::Corrupt("too many policy versions".into()))?;
+        Ok(serde_json::to_string(&policy)?)
+    })?;
+    let after = rows::audit_doc(tx.conn(), &stored.name)?;
+    tx.audit(
+        &format!("policy:{}", stored.name),
+        before.as_ref(),
+        after.as_ref(),
+    )?;
+    tx.emit(EventDraft::new(
+        "policy.published",
+        format!("policy:{}", stored.name),
+        json!({"name": stored.name, "version": stored.version, "kind": stored.kind}),
+    ));
+    Ok(Ok(stored))
 }

@@ -9,11 +9,13 @@ pub mod channel;
 pub mod delivery;
 pub mod documents;
 pub mod flow_calls;
+pub mod instance;
 pub mod nats;
 pub mod outbound;
 pub mod pull;
 pub mod sender;
 pub mod settings;
+pub mod subscription;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;

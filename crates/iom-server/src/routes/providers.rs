@@ -10,7 +10,6 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use iom_providers::Mappings;
-use iom_providers::jq::{Transform, TransformError};
 use iom_providers::types::{self, Verification};
 use iom_store::providers::{MessageFilter, MessageRecord, Processed, ProviderRecord, STATUSES};
 use serde::{Deserialize, Serialize};
@@ -21,6 +20,7 @@ use crate::AppState;
 use crate::auth::{Access, Principal};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::json::ApiJson;
+use iom_app::pipeline::instance::{InstanceInput, instance_record, valid_name};
 use iom_app::pipeline::{Loaded, PipelineError};
 
 impl From<PipelineError> for ApiError {
@@ -116,12 +116,7 @@ fn view(r: &ProviderRecord) -> ProviderView {
 }
 
 fn check_name(field: &str, name: &str) -> ApiResult<()> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
-    if ok {
+    if valid_name(name) {
         Ok(())
     } else {
         Err(ApiError::invalid_field(
@@ -146,92 +141,23 @@ pub async fn put(
     principal.require(Access::Configure)?;
     check_name("name", &name)?;
     let body = body.value;
-    let kind = types::find(&body.kind).ok_or_else(|| {
-        let names: Vec<_> = types::builtin().iter().map(|t| t.name).collect();
-        ApiError::invalid_field("type", format!("must be one of {}", names.join(", ")))
-    })?;
     let existing = state.store.get_provider(name.clone()).await?;
-    let mut errors = Vec::new();
-    let mut connection = Map::new();
-    let mut secrets: BTreeMap<String, String> = existing
-        .as_ref()
-        .filter(|e| e.kind == body.kind)
-        .map(|e| e.secrets.clone())
-        .unwrap_or_default();
-    for (field, value) in &body.connection {
-        let Some(def) = kind.field(field) else {
-            errors.push(iom_domain::FieldError::new(
-                format!("connection.{field}"),
-                format!("is not a connection field of {}", kind.name),
-            ));
-            continue;
-        };
-        let Some(text) = value.as_str() else {
-            errors.push(iom_domain::FieldError::new(
-                format!("connection.{field}"),
-                "must be a string",
-            ));
-            continue;
-        };
-        if def.secret {
-            match &state.pipeline.key {
-                Some(key) => {
-                    secrets.insert(field.clone(), key.seal(text.as_bytes(), &name));
-                }
-                None => errors.push(iom_domain::FieldError::new(
-                    format!("connection.{field}"),
-                    "secrets cannot be stored: set IOM_MASTER_KEY",
-                )),
-            }
-        } else {
-            connection.insert(field.clone(), Value::String(text.to_owned()));
-        }
-    }
-    for def in kind.connection.iter().filter(|f| f.required) {
-        let present = connection.contains_key(def.name) || secrets.contains_key(def.name);
-        if !present
-            && !errors
-                .iter()
-                .any(|e| e.field == format!("connection.{}", def.name))
-        {
-            errors.push(iom_domain::FieldError::new(
-                format!("connection.{}", def.name),
-                "is required",
-            ));
-        }
-    }
-    if let Some(code) = &body.transformation
-        && let Err(e) = Transform::compile(&name, code)
-    {
-        let message = match e {
-            TransformError::Compile {
-                message,
-                line,
-                column,
-                ..
-            } => format!("{message} (line {line}, column {column})"),
-            other => other.to_string(),
-        };
-        errors.push(iom_domain::FieldError::new("transformation", message));
-    }
-    errors.extend(iom_app::pipeline::settings::check(kind, &body.settings));
-    if !errors.is_empty() {
-        return Err(ApiError::invalid(errors));
-    }
-    let now = Utc::now();
-    let record = ProviderRecord {
-        name: name.clone(),
-        kind: kind.name.to_owned(),
-        config: serde_json::json!({
-            "connection": connection,
-            "mappings": body.mappings,
-            "settings": body.settings,
-            "transformation": body.transformation,
-        }),
-        secrets,
-        created_at: now,
-        updated_at: now,
+    let input = InstanceInput {
+        kind: body.kind,
+        connection: body.connection,
+        mappings: body.mappings,
+        settings: body.settings,
+        transformation: body.transformation,
     };
+    let record = instance_record(
+        &name,
+        &input,
+        existing.as_ref(),
+        state.pipeline.key.as_ref(),
+        &[],
+        Utc::now(),
+    )
+    .map_err(ApiError::invalid)?;
     let created = state.store.put_provider(record).await?;
     state.pipeline.forget(&name);
     let stored = state

@@ -101,36 +101,8 @@ pub async fn put(
 ) -> ApiResult<Response> {
     principal.require(Access::Configure)?;
     let body = body.value;
-    let mut errors = Vec::new();
-    if name.is_empty()
-        || name.len() > 64
-        || !name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
-    {
-        errors.push(iom_domain::FieldError::new(
-            "name",
-            "1 to 64 letters, digits, '-', '_' or '.'",
-        ));
-    }
-    if reqwest::Url::parse(&body.url)
-        .map(|u| !matches!(u.scheme(), "http" | "https"))
-        .unwrap_or(true)
-    {
-        errors.push(iom_domain::FieldError::new("url", "must be an http(s) URL"));
-    }
-    if body.types.is_empty() || body.types.iter().any(|t| t.trim().is_empty()) {
-        errors.push(iom_domain::FieldError::new(
-            "types",
-            "must list at least one type or prefix",
-        ));
-    }
-    if body.secret.len() < 16 {
-        errors.push(iom_domain::FieldError::new(
-            "secret",
-            "must be at least 16 characters",
-        ));
-    }
+    let mut errors =
+        iom_app::pipeline::subscription::check(&name, &body.url, &body.types, Some(&body.secret));
     if body.after.is_some_and(|a| a < 0) {
         errors.push(iom_domain::FieldError::new("after", "must not be negative"));
     }
