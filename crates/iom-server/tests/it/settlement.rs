@@ -133,7 +133,7 @@ async fn settlement_a_refunded_return_gives_its_tax_back_through_avatax_once() {
         assert_eq!(pay.acted("refund"), 1);
 
         // The order page shows the tax given back with its document.
-        let ui = super::ui::UiClient::sign_in(&app, ADMIN).await;
+        let ui = super::ui::UiClient::sign_in(&app, "admin").await;
         let page = ui.get(&format!("/ui/orders/{id}")).await;
         let card = &page.body[page.body.find("id=\"payment\"").expect("a payment card")..];
         assert!(card.contains(&code), "{card}");
