@@ -48,6 +48,48 @@ pub fn create_transaction(
     lines: &[TaxLine],
     commit: bool,
 ) -> Value {
+    document(order, company_code, from, lines, commit, Decimal::ONE)
+}
+
+/// `POST /api/v2/transactions/createoradjust`: a committed `ReturnInvoice` `refund_code` giving
+/// back the tax of the returned units (`lines` at their returned quantities; amounts negative),
+/// taxed as of the order's date. AvaTax's refund API gives back whole lines only, which would
+/// give back the tax of units a partial return kept; and create-or-adjust under one code makes
+/// the same document again rather than a second one when a call is repeated.
+pub fn return_invoice(
+    order: &Order,
+    company_code: &str,
+    from: &ShipFrom,
+    lines: &[TaxLine],
+    refund_code: &str,
+    date: chrono::NaiveDate,
+) -> Value {
+    let mut doc = document(
+        order,
+        company_code,
+        from,
+        lines,
+        true,
+        Decimal::NEGATIVE_ONE,
+    );
+    doc["type"] = json!("ReturnInvoice");
+    doc["code"] = json!(refund_code);
+    doc["date"] = json!(date.to_string());
+    doc["referenceCode"] = json!(transaction_code(order));
+    doc["taxOverride"] = json!({"type": "TaxDate", "reason": "Return",
+        "taxDate": order.placed_at.date_naive().to_string()});
+    json!({"createTransactionModel": doc})
+}
+
+/// The document of `lines`, amounts multiplied by `sign` (1, or -1 for a return).
+fn document(
+    order: &Order,
+    company_code: &str,
+    from: &ShipFrom,
+    lines: &[TaxLine],
+    commit: bool,
+    sign: Decimal,
+) -> Value {
     let to = order.ship_to.as_ref().map(address).unwrap_or(Value::Null);
     let from = match from {
         ShipFrom::Address(a) => address(a),
@@ -68,7 +110,7 @@ pub fn create_transaction(
             discounted += amount;
             Some(json!({
                 "number": line.line_no.to_string(), "quantity": tl.quantity,
-                "amount": number(amount), "itemCode": line.sku, "discounted": true,
+                "amount": number(amount * sign), "itemCode": line.sku, "discounted": true,
             }))
         })
         .collect();
@@ -100,7 +142,7 @@ pub fn create_transaction(
         "customerCode": customer,
         "currencyCode": order.currency.code(),
         "purchaseOrderNo": order.external_id,
-        "discount": number(order_discount),
+        "discount": number(order_discount * sign),
         "commit": commit,
         "addresses": {"shipFrom": from, "shipTo": to},
         "lines": lines,
@@ -126,19 +168,6 @@ pub fn void() -> Value {
 /// `transaction` (what shipped), committed.
 pub fn adjust(transaction: Value) -> Value {
     json!({"adjustmentReason": "PriceAdjusted", "adjustmentDescription": "Lines cancelled before shipping", "newTransaction": transaction})
-}
-
-/// `POST /api/v2/companies/{companyCode}/transactions/{code}/refund`: a refund document
-/// `refund_code` (AvaTax keeps one per code, so the same refund asked again makes no second
-/// one) giving back the tax of the refunded `lines` (iom line numbers) of the committed document.
-pub fn refund(refund_code: &str, date: chrono::NaiveDate, lines: &[u32], reference: &str) -> Value {
-    json!({
-        "refundTransactionCode": refund_code,
-        "refundDate": date.to_string(),
-        "refundType": "Partial",
-        "refundLines": lines.iter().map(|l| l.to_string()).collect::<Vec<_>>(),
-        "referenceCode": reference,
-    })
 }
 
 /// The code of the refund document of a return: the order's document code and the return.

@@ -44,6 +44,12 @@ impl<'a> Client<'a> {
             .await
     }
 
+    /// `POST /api/v2/transactions/createoradjust`.
+    pub async fn create_or_adjust(&self, body: &Value) -> Result<Transaction, TaxError> {
+        self.post("/api/v2/transactions/createoradjust".to_owned(), body)
+            .await
+    }
+
     /// `POST /api/v2/companies/{companyCode}/transactions/{code}/{action}` (`commit`, `void`,
     /// `adjust`).
     pub async fn act(

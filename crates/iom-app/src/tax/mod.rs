@@ -9,10 +9,10 @@
 //! AvaTax knows the document by its code (iom's order id), so a call repeated after a crash
 //! names the same document rather than making another.
 //!
-//! When a return's refund is recorded, the committed document is adjusted by AvaTax's refund
-//! API ([`refund_return`]): a refund document of the returned lines, its code made of the
-//! order's and the return's, so asking again makes no second one; the tax it gave back is
-//! recorded on the return's refund and on the order's `tax_transaction`.
+//! When a return's refund is recorded, the tax of the returned units goes back to AvaTax
+//! ([`refund_return`]): a committed `ReturnInvoice` of those units, made with create-or-adjust
+//! under a code made of the order's and the return's, so asking again makes no second one; the
+//! tax it gave back is recorded on the return's refund and on the order's `tax_transaction`.
 //!
 //! Each call that changes a document (commit, adjust, void, refund) is claimed in
 //! `payment_calls` before it is sent, like payments' calls: whoever settles the order (its flow
@@ -254,8 +254,8 @@ async fn claim(store: &Store, claim: Claim) -> Result<rows::PaymentCall, TaxErro
         .await?)
 }
 
-/// Gives back the tax of a refunded return (`POST …/transactions/{code}/refund`, refund type
-/// `Partial` with the returned lines), once the order's document is committed; records the tax
+/// Gives back the tax of a refunded return's units (a `ReturnInvoice` through
+/// `POST /api/v2/transactions/createoradjust`), once the order's document is committed; records the tax
 /// refunded on the return's refund and on the order. `None` when there is nothing to adjust
 /// (no tax document of iom's, not committed, no refund yet, or adjusted already).
 pub async fn refund_return(
@@ -281,11 +281,14 @@ pub async fn refund_return(
     else {
         return Ok(None);
     };
-    let lines: Vec<u32> = refund
+    let lines: Vec<avatax::TaxLine> = refund
         .lines
         .iter()
         .filter(|l| l.quantity > 0)
-        .map(|l| l.line_no)
+        .map(|l| avatax::TaxLine {
+            line_no: l.line_no,
+            quantity: l.quantity,
+        })
         .collect();
     if lines.is_empty() {
         return Ok(None);
@@ -305,14 +308,16 @@ pub async fn refund_return(
     .await?;
     let loaded = loaded(store, pipeline, &t.provider).await?;
     let client = Client::new(&pipeline.http, &loaded)?;
-    let date = refund.at.date_naive();
-    let answer = client
-        .act(
-            &t.code,
-            "refund",
-            &avatax::refund(&code, date, &lines, &format!("return:{return_id}")),
-        )
-        .await?;
+    let from = ship_from(store, &loaded, &order).await?;
+    let body = avatax::return_invoice(
+        &order,
+        &client.company_code,
+        &from,
+        &lines,
+        &code,
+        refund.at.date_naive(),
+    );
+    let answer = client.create_or_adjust(&body).await?;
     let tax = RefundTax {
         provider: t.provider.clone(),
         code: if answer.code.is_empty() {

@@ -1,9 +1,8 @@
-//! A local AvaTax: `POST /api/v2/transactions/create` and a document's `commit`, `void`,
-//! `adjust` and `refund`, with HTTP Basic authentication (account id and licence key) and the
-//! body checked as AvaTax documents it. Every line is taxed at 10 % of its amount. A refund
-//! (`refundTransactionCode`, `refundType` `Partial` with `refundLines`, `refundDate`) of a
-//! committed document makes a committed `ReturnInvoice` under its code giving back the tax of
-//! those lines; the same code again answers the document made the first time.
+//! A local AvaTax: `POST /api/v2/transactions/create`, `…/createoradjust` (the document under
+//! its code made, or made again in its place) and a document's `commit`, `void` and `adjust`,
+//! with HTTP Basic authentication (account id and licence key) and the body checked as AvaTax
+//! documents it. Every line is taxed at 10 % of its amount (a return's negative amounts give
+//! negative tax).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -43,6 +42,10 @@ impl FakeAvaTax {
         let url = format!("http://{}", listener.local_addr().unwrap());
         let app = Router::new()
             .route("/api/v2/transactions/create", post(create))
+            .route(
+                "/api/v2/transactions/createoradjust",
+                post(create_or_adjust),
+            )
             .route(
                 "/api/v2/companies/{company}/transactions/{code}/{action}",
                 post(act),
@@ -169,6 +172,27 @@ async fn create(
     }
 }
 
+async fn create_or_adjust(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    body: axum::Json<Value>,
+) -> Response {
+    let mut fake = state.lock().unwrap();
+    fake.requests
+        .push(("/api/v2/transactions/createoradjust".into(), body.0.clone()));
+    if let Some(refused) = guard(&fake, &headers) {
+        return refused;
+    }
+    match document(&body.0["createTransactionModel"]) {
+        Ok(doc) => {
+            let code = doc["code"].as_str().unwrap().to_owned();
+            fake.documents.insert(code, doc.clone());
+            (StatusCode::CREATED, axum::Json(doc)).into_response()
+        }
+        Err(m) => error(StatusCode::BAD_REQUEST, "InvalidDocument", &m),
+    }
+}
+
 async fn act(
     State(state): State<Shared>,
     headers: HeaderMap,
@@ -189,9 +213,6 @@ async fn act(
             "EntityNotFoundError",
             "no such company",
         );
-    }
-    if action == "refund" {
-        return refund(&mut fake, &code, &body.0);
     }
     let Some(doc) = fake.documents.get(&code).cloned() else {
         return error(
@@ -219,82 +240,4 @@ async fn act(
     };
     fake.documents.insert(code, next.clone());
     axum::Json(next).into_response()
-}
-
-/// `POST …/transactions/{code}/refund`.
-fn refund(fake: &mut Fake, code: &str, body: &Value) -> Response {
-    let Some(refund_code) = body["refundTransactionCode"].as_str().map(str::to_owned) else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "MissingRequiredField",
-            "refundTransactionCode is required",
-        );
-    };
-    if body["refundType"] != "Partial" {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "InvalidEnumValue",
-            "iom refunds the returned lines (Partial)",
-        );
-    }
-    if body["refundDate"]
-        .as_str()
-        .and_then(|d| d.parse::<chrono::NaiveDate>().ok())
-        .is_none()
-    {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "InvalidDate",
-            "refundDate is a date",
-        );
-    }
-    if let Some(existing) = fake.documents.get(&refund_code) {
-        return axum::Json(existing.clone()).into_response();
-    }
-    let Some(doc) = fake.documents.get(code).cloned() else {
-        return error(
-            StatusCode::NOT_FOUND,
-            "EntityNotFoundError",
-            "no such document",
-        );
-    };
-    if doc["status"] != "Committed" {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "InvalidDocumentStatusForRefund",
-            "only a committed document can be refunded",
-        );
-    }
-    let wanted: Vec<&str> = body["refundLines"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .collect();
-    if wanted.is_empty() {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "MissingRequiredField",
-            "refundLines is required for a Partial refund",
-        );
-    }
-    let mut total = Decimal::ZERO;
-    let mut lines = Vec::new();
-    for line in doc["lines"].as_array().into_iter().flatten() {
-        if !wanted.contains(&line["lineNumber"].as_str().unwrap_or_default()) {
-            continue;
-        }
-        let tax: Decimal = line["tax"].to_string().parse().unwrap();
-        total -= tax;
-        let negative: Value = serde_json::from_str(&(-tax).to_string()).unwrap();
-        lines.push(
-            json!({"lineNumber": line["lineNumber"], "quantity": line["quantity"],
-                          "tax": negative}),
-        );
-    }
-    let total: Value = serde_json::from_str(&total.to_string()).unwrap();
-    let made = json!({"id": 2, "code": refund_code, "type": "ReturnInvoice", "status": "Committed",
-                      "refundOf": code, "totalTax": total, "lines": lines});
-    fake.documents.insert(refund_code, made.clone());
-    axum::Json(made).into_response()
 }

@@ -1,5 +1,6 @@
 //! Money settled whatever runs the order, through a local Stripe and a local AvaTax: a return's
-//! refund gives its tax back through AvaTax's refund API (once, also when AvaTax was down), and
+//! refund gives the tax of the returned units back through a return invoice (once, also when
+//! AvaTax was down), and
 //! an order cancelled after its flow run ended lets its authorisation go and voids its tax
 //! document, once.
 
@@ -66,13 +67,14 @@ async fn settlement_a_refunded_return_gives_its_tax_back_through_avatax_once() {
         })
         .await;
 
-        // AvaTax is down when B comes back and is refunded.
+        // AvaTax is down when one of the three A and the B come back and are refunded.
         tax.set(|f| f.down = true);
         let (status, ret) = app
             .post(
                 "/api/v1/returns",
                 json!({"order_id": id, "origin": "online",
-                       "lines": [{"line_no": 2, "quantity": 1, "reason": "changed_mind"}]}),
+                       "lines": [{"line_no": 1, "quantity": 1, "reason": "changed_mind"},
+                                 {"line_no": 2, "quantity": 1, "reason": "changed_mind"}]}),
             )
             .await;
         assert_eq!(status, StatusCode::CREATED, "{ret}");
@@ -80,15 +82,16 @@ async fn settlement_a_refunded_return_gives_its_tax_back_through_avatax_once() {
         let (status, body) = app
             .post(
                 &format!("/api/v1/returns/{rid}/receive"),
-                json!({"node": "SEA", "lines": [{"line_no": 2, "quantity": 1,
-                        "condition": "new", "disposition": "restock"}]}),
+                json!({"node": "SEA", "lines": [
+                    {"line_no": 1, "quantity": 1, "condition": "new", "disposition": "restock"},
+                    {"line_no": 2, "quantity": 1, "condition": "new", "disposition": "restock"}]}),
             )
             .await;
         assert_eq!(status, StatusCode::OK, "{body}");
         wait_return(&app, &rid, |r| r["refund"]["reference"].is_string()).await;
-        let path = format!("/api/v2/companies/{COMPANY}/transactions/{id}/refund");
+        let path = "/api/v2/transactions/createoradjust";
         let deadline = Instant::now() + Duration::from_secs(20);
-        while tax.requests(&path).len() < 2 {
+        while tax.requests(path).len() < 2 {
             assert!(Instant::now() < deadline, "AvaTax's refund is tried again");
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
@@ -100,27 +103,45 @@ async fn settlement_a_refunded_return_gives_its_tax_back_through_avatax_once() {
         let ret = wait_return(&app, &rid, |r| r["refund"]["tax"].is_object()).await;
         let code = format!("{id}-refund-{rid}");
         assert_eq!(ret["refund"]["tax"]["code"], code.as_str(), "{ret}");
-        // B at 5.00 was taxed 0.50.
-        assert_eq!(ret["refund"]["tax"]["amount"], "0.50");
+        // One A of three at 10.00 and B at 5.00: 1.00 and 0.50 of tax (a refund of whole lines
+        // would give back the tax of all three A).
+        assert_eq!(ret["refund"]["tax"]["amount"], "1.50");
         assert_eq!(ret["refund"]["tax"]["provider"], "avatax");
-        let sent = tax.requests(&path);
-        let body = &sent.last().unwrap().1;
-        assert_eq!(body["refundTransactionCode"], code.as_str());
-        assert_eq!(body["refundType"], "Partial");
-        assert_eq!(body["refundLines"], json!(["2"]));
+        let sent = tax.requests(path);
+        let body = &sent.last().unwrap().1["createTransactionModel"];
+        assert_eq!(body["type"], "ReturnInvoice");
+        assert_eq!(body["code"], code.as_str());
+        assert_eq!(body["referenceCode"], id.as_str());
+        assert_eq!(body["taxOverride"]["type"], "TaxDate");
+        assert_eq!(body["date"], chrono::Utc::now().date_naive().to_string());
+        let lines: Vec<(Value, Value, Value)> = body["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| {
+                (
+                    l["number"].clone(),
+                    l["quantity"].clone(),
+                    l["amount"].clone(),
+                )
+            })
+            .collect();
         assert_eq!(
-            body["refundDate"],
-            chrono::Utc::now().date_naive().to_string()
+            lines,
+            vec![
+                (json!("1"), json!(1), json!(-10)),
+                (json!("2"), json!(1), json!(-5))
+            ]
         );
         // Every attempt named the same refund document: one was made.
         assert!(
             sent.iter()
-                .all(|(_, b)| b["refundTransactionCode"] == code.as_str())
+                .all(|(_, b)| b["createTransactionModel"]["code"] == code.as_str())
         );
         let doc = tax.document(&code).unwrap();
         assert_eq!(doc["type"], "ReturnInvoice");
-        assert_eq!(doc["totalTax"], json!(-0.5));
-        let order = wait_order(&app, &id, |o| o["tax_transaction"]["refunded"] == "0.50").await;
+        assert_eq!(doc["totalTax"], json!(-1.5));
+        let order = wait_order(&app, &id, |o| o["tax_transaction"]["refunded"] == "1.50").await;
         assert_eq!(order["tax_transaction"]["status"], "committed", "{order}");
 
         // Asking for the refund again moves no money and makes no second document.
@@ -129,7 +150,7 @@ async fn settlement_a_refunded_return_gives_its_tax_back_through_avatax_once() {
             .await;
         assert_eq!(status, StatusCode::CONFLICT, "{body}");
         tokio::time::sleep(Duration::from_millis(300)).await;
-        assert_eq!(tax.requests(&path).len(), sent.len());
+        assert_eq!(tax.requests(path).len(), sent.len());
         assert_eq!(pay.acted("refund"), 1);
 
         // The order page shows the tax given back with its document.
@@ -137,7 +158,7 @@ async fn settlement_a_refunded_return_gives_its_tax_back_through_avatax_once() {
         let page = ui.get(&format!("/ui/orders/{id}")).await;
         let card = &page.body[page.body.find("id=\"payment\"").expect("a payment card")..];
         assert!(card.contains(&code), "{card}");
-        assert!(card.contains("0.50"), "{card}");
+        assert!(card.contains("1.50"), "{card}");
     }
 }
 
