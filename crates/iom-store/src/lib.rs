@@ -166,5 +166,5 @@ pub(crate) fn from_micros(v: i64) -> DateTime<Utc> {
 pub(crate) struct PendingEvent {
     pub draft: EventDraft,
     pub at: DateTime<Utc>,
-    pub actor: iom_domain::Actor,
+    pub actor: std::sync::Arc<iom_domain::Actor>,
 }

@@ -357,8 +357,9 @@ impl Store {
         }
         self.write(move |tx| {
             let now = micros(tx.now());
+            // Deferred: sent together with the COMMIT (one round trip on PostgreSQL).
             for id in &ids {
-                tx.conn().execute(
+                tx.conn().execute_deferred(
                     "UPDATE notifications SET status = 'sent', next_attempt_at = NULL, last_error = NULL,
                          sent_at = $2, updated_at = $2
                      WHERE id = $1 AND status IN ('sending', 'handing')",

@@ -16,6 +16,7 @@
 //! succeeds (its state joins the group's) and just before `COMMIT` (see [`crate::features`]). So
 //! the writer stays the same whatever features there are.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -56,7 +57,7 @@ pub struct Tx<'a> {
     events: &'a mut Vec<PendingEvent>,
     now: DateTime<Utc>,
     /// Who the job acts for ([`crate::acting`]), taken from the caller when it was queued.
-    actor: Actor,
+    actor: Arc<Actor>,
 }
 
 impl<'a> Tx<'a> {
@@ -69,7 +70,7 @@ impl<'a> Tx<'a> {
             },
             events,
             now,
-            actor: Actor::system("iom"),
+            actor: Arc::new(Actor::system("iom")),
         }
     }
 
@@ -114,7 +115,7 @@ impl Tx<'_> {
     /// Runs `work` acting for `actor` (a flow pass acting for each run's flow in turn), then
     /// goes back to the job's own actor.
     pub fn acting_as<T>(&mut self, actor: Actor, work: impl FnOnce(&mut Tx<'_>) -> T) -> T {
-        let own = std::mem::replace(&mut self.actor, actor);
+        let own = std::mem::replace(&mut self.actor, Arc::new(actor));
         let result = work(self);
         self.actor = own;
         result
@@ -262,7 +263,8 @@ impl WriterHandle {
         f: impl FnOnce(&mut Tx<'_>) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
         let (reply, answer) = oneshot::channel();
-        let actor = crate::acting::current();
+        // Shared by the job's events: one allocation per job, not one per event.
+        let actor = Arc::new(crate::acting::current());
         let work: Work = Box::new(move |tx| {
             tx.actor = actor;
             // The job's writes held back are sent before it answers: a failed one fails the job.
