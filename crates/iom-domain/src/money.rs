@@ -15,6 +15,11 @@ impl Currency {
     pub fn code(&self) -> &'static str {
         self.0.code()
     }
+
+    /// Decimal places of the currency's minor unit (2 for USD, 0 for JPY, 3 for KWD).
+    pub fn decimals(&self) -> u32 {
+        self.0.exponent().map_or(2, u32::from)
+    }
 }
 
 impl fmt::Display for Currency {

@@ -294,9 +294,7 @@ pub struct LineSourcing {
 impl Order {
     /// Decimal places of the order's currency (2 for USD, 0 for JPY, 3 for KWD).
     pub fn currency_scale(&self) -> u32 {
-        iso_currency::Currency::from_code(self.currency.code())
-            .and_then(|c| c.exponent())
-            .map_or(2, u32::from)
+        self.currency.decimals()
     }
 
     pub fn line(&self, line_no: u32) -> Option<&OrderLine> {

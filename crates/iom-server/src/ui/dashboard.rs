@@ -12,6 +12,7 @@ use iom_insights::kpi::{Change, KpiReport};
 use maud::{Markup, html};
 
 use super::session::Session;
+use super::format::money;
 use super::{UiResult, charts, format, layout};
 use crate::AppState;
 use crate::routes::insights::{DEFAULT_WINDOW, kpi_report};
@@ -49,11 +50,6 @@ pub fn percent(rate: Option<f64>) -> String {
 /// Hours with one decimal, or a dash.
 pub fn hours(h: Option<f64>) -> String {
     h.map_or_else(|| "–".to_owned(), |h| format!("{h:.1} h"))
-}
-
-/// An amount in the report's currency, exactly as the API writes it.
-pub fn money(amount: impl std::fmt::Display, currency: &str) -> String {
-    format!("{amount} {currency}")
 }
 
 /// A change as a signed percentage, or a dash when there is nothing to compare with.

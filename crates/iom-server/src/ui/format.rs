@@ -1,7 +1,33 @@
 //! How values read on a page.
 
 use chrono::{DateTime, Utc};
+use iom_domain::Currency;
 use maud::{Markup, html};
+use rust_decimal::{Decimal, RoundingStrategy};
+
+/// An amount as people read it: rounded to the currency's minor unit (2 places for USD, 0 for
+/// JPY, 3 for KWD), thousands grouped, then the code: `3,947.80 USD`. An unknown code keeps 2.
+pub fn money(amount: Decimal, currency: &str) -> String {
+    let places = Currency::parse(currency).map_or(2, |c| c.decimals());
+    let rounded = amount.round_dp_with_strategy(places, RoundingStrategy::MidpointAwayFromZero);
+    let text = format!("{:.*}", places as usize, rounded.abs());
+    let (whole, fraction) = text.split_once('.').unwrap_or((text.as_str(), ""));
+    let mut grouped = String::with_capacity(text.len() + whole.len() / 3 + 6);
+    if rounded.is_sign_negative() && !rounded.is_zero() {
+        grouped.push('-');
+    }
+    for (i, digit) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    if !fraction.is_empty() {
+        grouped.push('.');
+        grouped.push_str(fraction);
+    }
+    format!("{grouped} {currency}")
+}
 
 pub fn time(at: DateTime<Utc>) -> Markup {
     html! { time datetime=(at.to_rfc3339()) { (at.format("%Y-%m-%d %H:%M")) } }
@@ -43,6 +69,17 @@ mod tests {
             "?q=a+b%26c"
         );
         assert_eq!(super::query(&[("q", "")]), "");
+    }
+
+    #[test]
+    fn money_keeps_the_currency_minor_unit_and_groups_thousands() {
+        let dec = |s: &str| s.parse::<rust_decimal::Decimal>().unwrap();
+        assert_eq!(super::money(dec("3947.798232"), "USD"), "3,947.80 USD");
+        assert_eq!(super::money(dec("1234567.5"), "JPY"), "1,234,568 JPY");
+        assert_eq!(super::money(dec("-0.0005"), "KWD"), "-0.001 KWD");
+        assert_eq!(super::money(dec("-0.0004"), "KWD"), "0.000 KWD");
+        assert_eq!(super::money(dec("999.999"), "EUR"), "1,000.00 EUR");
+        assert_eq!(super::money(dec("12"), "ABC"), "12.00 ABC");
     }
 
     #[test]

@@ -197,7 +197,7 @@ fn order_row(o: &Order) -> Markup {
             td { (format::badge(o.status.as_str())) @if let Some(r) = &o.status_reason { " " span.muted { (r) } } }
             td { (customer) }
             td.num { (o.lines.len()) }
-            td.num { (o.totals.total) " " (o.currency.code()) }
+            td.num { (format::money(o.totals.total, o.currency.code())) }
             td { (format::time(o.placed_at)) }
         }
     }
@@ -287,7 +287,7 @@ pub async fn detail(
                         }
                     }
                     @if let Some(m) = &order.ship_method { dt { "Ship method" } dd { (m) } }
-                    dt { "Total" } dd { (order.totals.total) " " (order.currency.code())
+                    dt { "Total" } dd { (format::money(order.totals.total, order.currency.code()))
                         span.muted { " (subtotal " (order.totals.subtotal) ", discount " (order.totals.discount) ", tax " (order.totals.tax) ", shipping " (order.totals.shipping) ")" } }
                 }
             }

@@ -28,8 +28,8 @@ pub fn card(order: &Order, returns: &[Value]) -> Markup {
         section.card #payment {
             h2 { "Payment and tax" }
             p {
-                "Tax " (order.totals.tax) " " (order.currency)
-                " of a total of " (order.totals.total) " " (order.currency)
+                "Tax " (format::money(order.totals.tax, order.currency.code()))
+                " of a total of " (format::money(order.totals.total, order.currency.code()))
                 @if let Some(t) = &order.tax_transaction {
                     " · calculated by " code { (t.provider) } ", document " code.tax-code { (t.code) }
                     " " (format::badge(t.status.as_str()))

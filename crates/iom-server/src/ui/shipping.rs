@@ -29,7 +29,7 @@ pub fn table(order: &Order) -> Markup {
                 }
                 td { code { (s.tracking.clone().unwrap_or_default()) } }
                 td { @if let Some(t) = s.tracking_status { (format::badge(t.as_str())) } }
-                td.num { @if let Some(l) = &s.label { (l.cost) " " (l.currency) } }
+                td.num { @if let Some(l) = &s.label { (format::money(l.cost, &l.currency)) } }
                 td { @for l in &s.lines { "#" (l.line_no) " × " (l.quantity) " " } }
                 td { (format::time(s.at)) }
                 td { @if let Some(l) = &s.label {
