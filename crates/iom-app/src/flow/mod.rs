@@ -38,6 +38,7 @@ use serde_json::Value;
 use tokio::sync::Notify;
 
 pub use drive::{Engine, ExternalJob, PassOutcome};
+use iom_flow::ExecutablePlan;
 use iom_flow::error::CompileErrors;
 pub use state::Call;
 
@@ -92,7 +93,12 @@ pub enum FlowError {
     #[error(transparent)]
     Invalid(#[from] CompileErrors),
     #[error("the definition is named {found:?} but is stored as {expected:?}")]
-    NameMismatch { expected: String, found: String },
+    NameMismatch {
+        expected: String,
+        found: String,
+        /// Where the document states its name.
+        at: Option<iom_flow::Pos>,
+    },
     #[error("not found: {0}")]
     NotFound(String),
     /// The request contradicts what is stored (a policy changing its kind, a stale version).
@@ -247,6 +253,22 @@ impl Executor {
 
     // ------------------------------------------------------------ definitions
 
+    /// Checks a definition as [`Executor::put_flow`] does before it stores it, writing nothing:
+    /// compiled against the policies stored now, and named `name`. The editor checks with this
+    /// as one types, so what it accepts is what saving accepts.
+    pub async fn check_flow(&self, name: &str, text: &str) -> Result<ExecutablePlan, FlowError> {
+        let known = self.store.read(policies::policy_set_in).await?;
+        let plan = iom_flow::Compiler::with_policies(&known).compile(text)?;
+        if plan.name != name {
+            return Err(FlowError::NameMismatch {
+                expected: name.to_owned(),
+                at: name_position(text),
+                found: plan.name,
+            });
+        }
+        Ok(plan)
+    }
+
     /// Compiles a definition and stores it as a new draft version of `name`. The policies it
     /// names must be stored, each of the kind its use needs.
     pub async fn put_flow(
@@ -255,14 +277,7 @@ impl Executor {
         text: &str,
         format: &str,
     ) -> Result<FlowVersion, FlowError> {
-        let known = self.store.read(policies::policy_set_in).await?;
-        let plan = iom_flow::Compiler::with_policies(&known).compile(text)?;
-        if plan.name != name {
-            return Err(FlowError::NameMismatch {
-                expected: name.to_owned(),
-                found: plan.name,
-            });
-        }
+        let plan = self.check_flow(name, text).await?;
         let new = NewVersion {
             name: name.to_owned(),
             flow_type: plan.flow_type.as_str().to_owned(),
@@ -421,4 +436,10 @@ pub fn unpublish_in(
         return Ok(true);
     }
     Ok(false)
+}
+
+/// Where a definition (flow or policy) states its `name`, for an error about it.
+pub fn name_position(text: &str) -> Option<iom_flow::Pos> {
+    let root = iom_flow::source::parse_document(text).ok()?;
+    root.get("name").map(|(_, value)| value.pos)
 }

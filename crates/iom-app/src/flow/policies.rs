@@ -178,13 +178,7 @@ impl Executor {
         text: &str,
         format: &str,
     ) -> Result<PolicyVersion, FlowError> {
-        let policy = Policy::parse(text)?;
-        if policy.name != name {
-            return Err(FlowError::NameMismatch {
-                expected: name.to_owned(),
-                found: policy.name,
-            });
-        }
+        let policy = parse_named(name, text)?;
         let declared = declared_version(text);
         let new = NewPolicy {
             name: name.to_owned(),
@@ -196,6 +190,64 @@ impl Executor {
             .write(move |tx| store_policy_in(tx, &new, &policy, declared))
             .await?
     }
+
+    /// Checks a policy as [`Executor::put_policy`] does before it stores it, writing nothing:
+    /// parsed and type-checked, named `name`, of the kind of the stored versions, and stating
+    /// (if at all) the version it would get. Answers the policy and that version. The editor
+    /// checks with this as one types.
+    pub async fn check_policy(&self, name: &str, text: &str) -> Result<(Policy, i64), FlowError> {
+        let policy = parse_named(name, text)?;
+        let declared = declared_version(text);
+        let owned = name.to_owned();
+        let latest = self
+            .store
+            .read(move |conn| rows::latest(conn, &owned))
+            .await?;
+        let kind = policy.kind().as_str();
+        let next = next_version(name, kind, latest.as_ref(), declared)?;
+        Ok((policy, next))
+    }
+}
+
+/// Parses a policy stored as `name`.
+fn parse_named(name: &str, text: &str) -> Result<Policy, FlowError> {
+    let policy = Policy::parse(text)?;
+    if policy.name != name {
+        return Err(FlowError::NameMismatch {
+            expected: name.to_owned(),
+            at: super::name_position(text),
+            found: policy.name,
+        });
+    }
+    Ok(policy)
+}
+
+/// The number the next version of policy `name` gets after `latest`, or why it cannot be
+/// stored: a policy keeps its kind, and a `declared` version must be that number.
+fn next_version(
+    name: &str,
+    kind: &str,
+    latest: Option<&PolicyVersion>,
+    declared: Option<i64>,
+) -> Result<i64, FlowError> {
+    if let Some(latest) = latest
+        && latest.kind != kind
+    {
+        return Err(FlowError::Conflict(format!(
+            "policy {name} is a {} policy; a new version cannot be a {kind} policy",
+            latest.kind
+        )));
+    }
+    let next = latest.map_or(1, |v| v.version + 1);
+    if let Some(declared) = declared
+        && declared != next
+    {
+        return Err(FlowError::Conflict(format!(
+            "the document states version {declared}, but this version of policy {name} \
+             is {next}: leave `version` out or state {next}"
+        )));
+    }
+    Ok(next)
 }
 
 /// Stores `policy` (parsed from `new.source`) as the next version of its name inside a write.
@@ -209,23 +261,8 @@ pub fn store_policy_in(
 ) -> Result<Result<PolicyVersion, FlowError>, StoreError> {
     let now = tx.now();
     let latest = rows::latest(tx.conn(), &new.name)?;
-    if let Some(latest) = &latest
-        && latest.kind != new.kind
-    {
-        return Ok(Err(FlowError::Conflict(format!(
-            "policy {} is a {} policy; a new version cannot be a {} policy",
-            new.name, latest.kind, new.kind
-        ))));
-    }
-    let next = latest.as_ref().map_or(1, |v| v.version + 1);
-    if let Some(declared) = declared
-        && declared != next
-    {
-        return Ok(Err(FlowError::Conflict(format!(
-            "the document states version {declared}, but this version of policy {} \
-             is {next}: leave `version` out or state {next}",
-            new.name
-        ))));
+    if let Err(refused) = next_version(&new.name, &new.kind, latest.as_ref(), declared) {
+        return Ok(Err(refused));
     }
     let before = rows::audit_doc(tx.conn(), &new.name)?;
     let stored = rows::insert(tx.conn(), new, now, |version| {

@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use iom_app::flow::FlowError;
 use iom_domain::{FieldError, RunStatus, StepStatus, TaskStatus};
+use iom_flow::ExecutablePlan;
 use iom_store::flows::{FlowVersion, RunRow, StepRow, TaskRow};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -41,12 +42,20 @@ impl From<FlowError> for ApiError {
                     .collect();
                 ApiError::invalid(fields).with("locations", locations)
             }
-            FlowError::NameMismatch { expected, found } => ApiError::invalid_field(
-                "name",
-                format!(
+            FlowError::NameMismatch {
+                expected,
+                found,
+                at,
+            } => {
+                let message = format!(
                     "the definition is named {found:?}; PUT it under that name or rename it to {expected:?}"
-                ),
-            ),
+                );
+                let locations: Vec<Value> = at
+                    .map(|at| json!({"line": at.line, "column": at.column, "path": "name", "message": message}))
+                    .into_iter()
+                    .collect();
+                ApiError::invalid_field("name", message).with("locations", locations)
+            }
             FlowError::NotFound(what) => ApiError::not_found(format!("{what} does not exist")),
             FlowError::Conflict(detail) => ApiError::conflict(detail),
             FlowError::Store(e) => e.into(),
@@ -146,6 +155,56 @@ pub async fn put(
     let (text, format) = read_definition(req, "definition").await?;
     let version = state.executor.put_flow(&name, &text, format).await?;
     Ok((StatusCode::CREATED, Json(version.into())))
+}
+
+/// What a definition that passed the check would become.
+#[derive(Serialize, ToSchema)]
+pub struct FlowCheck {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub flow_type: String,
+    /// The business event types that start it.
+    pub triggers: Vec<String>,
+    pub priority: i64,
+    /// The compiled plan, as a version stores it.
+    #[schema(value_type = Object)]
+    pub plan: ExecutablePlan,
+}
+
+impl From<ExecutablePlan> for FlowCheck {
+    fn from(plan: ExecutablePlan) -> Self {
+        FlowCheck {
+            name: plan.name.clone(),
+            flow_type: plan.flow_type.as_str().to_owned(),
+            triggers: plan.triggers.clone(),
+            priority: plan.priority,
+            plan,
+        }
+    }
+}
+
+/// Check a definition exactly as `PUT /flows/{name}` would, storing nothing: the compiled plan,
+/// or 422 with every error at its line and column (`locations`).
+#[utoipa::path(post, path = "/api/v1/flows/{name}/validate", tag = "flows",
+    params(("name" = String, Path)),
+    request_body(content = String, content_type = "application/yaml", description = "The definition, YAML or JSON",
+        example = json!("name: hold-for-review\ntype: order\ntrigger: order.received\nsteps:\n  - id: hold\n    uses: hold\n    with:\n      reason: review\n")),
+    responses(
+        (status = 200, body = FlowCheck, description = "The definition is valid; nothing was stored"),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, description = "Every error with its line and column (`locations`)", content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn validate(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(name): Path<String>,
+    req: Request,
+) -> ApiResult<Json<FlowCheck>> {
+    principal.require(Access::Configure)?;
+    let (text, _) = read_definition(req, "definition").await?;
+    let plan = state.executor.check_flow(&name, &text).await?;
+    Ok(Json(plan.into()))
 }
 
 #[derive(Deserialize, ToSchema, Default)]

@@ -86,6 +86,44 @@ pub async fn put(
     Ok((StatusCode::CREATED, Json(version.into())))
 }
 
+/// What a policy that passed the check would become.
+#[derive(Serialize, ToSchema)]
+pub struct PolicyCheck {
+    pub name: String,
+    /// `filter` or `execution`.
+    pub kind: String,
+    /// The number it would be stored as.
+    pub version: i64,
+}
+
+/// Check a policy exactly as `PUT /policies/{name}` would, storing nothing.
+#[utoipa::path(post, path = "/api/v1/policies/{name}/validate", tag = "policies",
+    params(("name" = String, Path)),
+    request_body(content = String, content_type = "application/yaml", description = "The policy, YAML or JSON",
+        example = json!("name: big-orders\nkind: filter\nrule: order.lines.exists(l, l.quantity >= 6)\n")),
+    responses(
+        (status = 200, body = PolicyCheck, description = "The policy is valid; nothing was stored"),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, description = "Another kind than the stored versions', or a stale `version`", content_type = "application/problem+json"),
+        (status = 422, body = Problem, description = "Every error with its line and column (`locations`)", content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn validate(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(name): Path<String>,
+    req: Request,
+) -> ApiResult<Json<PolicyCheck>> {
+    principal.require(Access::Configure)?;
+    let (text, _) = read_definition(req, "policy").await?;
+    let (policy, version) = state.executor.check_policy(&name, &text).await?;
+    Ok(Json(PolicyCheck {
+        kind: policy.kind().as_str().to_owned(),
+        name: policy.name,
+        version,
+    }))
+}
+
 /// Every policy with the version in force.
 #[utoipa::path(get, path = "/api/v1/policies", tag = "policies",
     responses((status = 200, body = PolicyList)),

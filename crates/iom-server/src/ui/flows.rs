@@ -27,7 +27,8 @@ pub async fn list(State(state): State<AppState>, session: Session) -> UiResult<R
         .0;
     let body = html! {
         h1 { "Flows" }
-        p { a href="/ui/tasks" { "Manual tasks" } }
+        p.actions { a href="/ui/tasks" { "Manual tasks" }
+            @if session.can(Access::Configure) { " · " a #new-flow href="/ui/flows/new" { "New flow" } " · " a #new-policy href="/ui/policies/new" { "New policy" } } }
         @if flows.items.is_empty() { p.muted { "No flows." } } @else {
             table #flows {
                 thead { tr { th { "Name" } th { "Type" } th.num { "Published" } th.num { "Newest" } th { "Newest is" } th { "Updated" } } }
@@ -70,6 +71,8 @@ pub async fn policy(
     let body = html! {
         p.muted { a href="/ui/flows" { "Flows and policies" } " ›" }
         h1 { "Policy " (policy.name) " " span.badge { (policy.kind) } }
+        p { a #edit href={ "/ui/policies/" (format::segment(&policy.name)) "/edit" } {
+            @if session.can(Access::Configure) { "Edit" } @else { "Read in the editor" } } }
         table #policy-versions {
             thead { tr { th.num { "Version" } th { "Kind" } th { "Created" } th { "Definition" } } }
             tbody { @for v in &policy.versions { tr {
@@ -115,6 +118,8 @@ pub async fn detail(
     let body = html! {
         p.muted { a href="/ui/flows" { "Flows" } " ›" }
         h1 { "Flow " (flow.name) " " span.badge { (flow.flow_type) } }
+        p { a #edit href={ (base) "/edit" } {
+            @if session.can(Access::Configure) { "Edit, publish, compare versions" } @else { "Read in the editor, compare versions" } } }
         div.grid {
             section.card {
                 h2 { "Versions" }

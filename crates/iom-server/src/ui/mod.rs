@@ -9,6 +9,8 @@
 mod assets;
 mod charts;
 mod dashboard;
+mod editor;
+mod flow_editor;
 mod flows;
 mod format;
 mod inventory;
@@ -17,6 +19,7 @@ mod nodes;
 mod notifications;
 mod orders;
 mod payment;
+mod policy_editor;
 mod providers;
 mod returns;
 pub mod session;
@@ -165,6 +168,26 @@ pub fn router() -> Router<AppState> {
         .route("/ui/flows", get(flows::list))
         .route("/ui/flows/{name}", get(flows::detail))
         .route("/ui/policies/{name}", get(flows::policy))
+        .route(
+            "/ui/flows/new",
+            get(flow_editor::new).post(flow_editor::create),
+        )
+        .route("/ui/flows/check", post(flow_editor::check))
+        .route(
+            "/ui/flows/{name}/edit",
+            get(flow_editor::edit).post(flow_editor::save),
+        )
+        .route("/ui/flows/{name}/publish", post(flow_editor::publish))
+        .route("/ui/flows/{name}/unpublish", post(flow_editor::unpublish))
+        .route(
+            "/ui/policies/new",
+            get(policy_editor::new).post(policy_editor::create),
+        )
+        .route("/ui/policies/check", post(policy_editor::check))
+        .route(
+            "/ui/policies/{name}/edit",
+            get(policy_editor::edit).post(policy_editor::save),
+        )
         .route("/ui/tasks", get(flows::tasks))
         .route("/ui/tasks/{id}/complete", post(flows::complete_task))
         .route("/ui/runs/{id}/retry", post(flows::retry_run))
