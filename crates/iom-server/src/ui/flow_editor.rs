@@ -476,7 +476,7 @@ fn versions(session: &Session, flow: &FlowDetail, can_edit: bool) -> Markup {
                     td { (format::badge(&v.status)) @if v.status == "published" { " " strong { "active" } } }
                     td { (format::time(v.created_at)) }
                     td { @if let Some(at) = v.published_at { (format::time(at)) } }
-                    td.actions {
+                    td { div.actions {
                         a href={ (url) "?version=" (v.version) } { "Open in the editor" }
                         @if can_edit {
                             @if v.status == "published" {
@@ -494,7 +494,7 @@ fn versions(session: &Session, flow: &FlowDetail, can_edit: bool) -> Markup {
                                 }
                             }
                         }
-                    }
+                    } }
                 } } }
             }
         }

@@ -188,3 +188,55 @@ async fn a_flow_edited_with_an_error_shown_at_its_line_is_fixed_published_and_ru
         browser.close().await.unwrap();
     }
 }
+
+#[tokio::test]
+async fn without_scripts_check_and_save_show_the_errors_at_their_lines() {
+    for app in super::apps().await {
+        let Some((_driver, browser)) = browser(false).await else {
+            return;
+        };
+        let page = "/ui/flows/default-order/edit";
+        sign_in(&browser, &app, page).await;
+        assert_eq!(html_class(&browser).await, "no-js", "scripts are off");
+
+        type_over(&browser, WITH_AN_ERROR).await;
+        click(&browser, "button[value=check]").await;
+        let mark = text(&browser, ".editor .mark[data-line='8']").await;
+        assert!(mark.contains("unknown step `hold-everything`"), "{mark}");
+        assert!(text(&browser, "#check-status").await.contains("1 error"));
+        // What was typed is still there to fix.
+        let typed = browser
+            .find(Locator::Css("textarea#source"))
+            .await
+            .unwrap()
+            .prop("value")
+            .await
+            .unwrap()
+            .unwrap_or_default();
+        assert_eq!(typed, WITH_AN_ERROR);
+
+        click(&browser, "button[value=save]").await;
+        assert!(
+            text(&browser, "#check-status")
+                .await
+                .starts_with("Not saved")
+        );
+        assert!(text(&browser, "#problems").await.contains("Line 8"));
+        let (_, flow) = app.get("/api/v1/flows/default-order").await;
+        assert_eq!(flow["versions"].as_array().unwrap().len(), 1, "{flow}");
+
+        type_over(&browser, FIXED).await;
+        click(&browser, "button[value=check]").await;
+        assert!(
+            text(&browser, "#check-status")
+                .await
+                .starts_with("No errors")
+        );
+        assert!(text(&browser, "#graph-drawing").await.contains("review"));
+        click(&browser, "button[value=save]").await;
+        assert!(text(&browser, "p.flash").await.contains("Version 2"));
+        let (_, flow) = app.get("/api/v1/flows/default-order").await;
+        assert_eq!(flow["versions"][0]["status"], "draft", "{flow}");
+        browser.close().await.unwrap();
+    }
+}
