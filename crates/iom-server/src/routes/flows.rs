@@ -1,6 +1,6 @@
 //! `/api/v1/flows`, `/runs`, `/tasks` and `/orders/{id}/runs`: orchestration. Definitions are
 //! compiled by `iom-flow` and stored as versions; the executor (`iom_app::flow`) runs the
-//! published ones.
+//! published ones. `validate` compiles a definition as `PUT` does and stores nothing.
 
 use axum::Json;
 use axum::extract::{Path, Query, Request, State};

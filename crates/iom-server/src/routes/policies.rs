@@ -1,6 +1,7 @@
 //! `/api/v1/policies`: filter and execution policies (CEL), stored as versions. The newest
 //! version is in force for runs that start; a run keeps the versions it started with. Checked by
-//! `iom-flow` (`Policy::parse`), stored through the executor like flows.
+//! `iom-flow` (`Policy::parse`), stored through the executor like flows; `validate` runs the same
+//! check and stores nothing (the web UI's editor checks with it as one types).
 
 use axum::Json;
 use axum::extract::{Path, Request, State};
