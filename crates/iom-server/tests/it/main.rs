@@ -5,6 +5,7 @@ mod audit;
 mod auth;
 mod batch_errors;
 mod browser;
+mod connection_test;
 mod events;
 pub mod fake_avatax;
 pub mod fake_easypost;
