@@ -128,3 +128,46 @@ async fn a_payment_provider_is_set_up_and_its_connection_tested() {
         browser.close().await.unwrap();
     }
 }
+
+#[tokio::test]
+async fn clicking_the_map_sets_a_new_nodes_location() {
+    for app in apps().await {
+        let Some((_driver, browser)) = browser(true).await else {
+            return;
+        };
+        seed(&app).await;
+        sign_in(&browser, &app, "/ui/nodes/new").await;
+        fill(&browser, "#code", "MID").await;
+        fill(&browser, "#name", "Middle DC").await;
+        // The map is fitted to Seattle and Miami: its middle lies between them.
+        choose(&browser, "#pick-map").await;
+        let value = |css: &'static str| {
+            let browser = browser.clone();
+            async move {
+                browser
+                    .find(Locator::Css(css))
+                    .await
+                    .unwrap()
+                    .prop("value")
+                    .await
+                    .unwrap()
+                    .unwrap_or_default()
+                    .parse::<f64>()
+                    .unwrap_or_else(|e| panic!("{css}: {e}"))
+            }
+        };
+        let (lat, lon) = (value("#lat").await, value("#lon").await);
+        assert!((25.76..47.45).contains(&lat), "lat {lat}");
+        assert!((-122.3..-80.19).contains(&lon), "lon {lon}");
+        click(&browser, "#node-form button[type=submit]").await;
+        assert!(
+            text(&browser, "p.flash")
+                .await
+                .contains("Node MID is saved.")
+        );
+        let (_, node) = app.get("/api/v1/nodes/MID").await;
+        assert_eq!(node["location"]["lat"].as_f64(), Some(lat), "{node}");
+        assert_eq!(node["location"]["lon"].as_f64(), Some(lon), "{node}");
+        browser.close().await.unwrap();
+    }
+}

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 use super::fake_avatax::{self, FakeAvaTax};
 use super::fake_easypost::{self, FakeEasyPost};
+use super::fake_shopify::{self, FakeShopify};
 use super::fake_stripe::{self, FakeStripe};
 use super::{TestApp, apps};
 
@@ -123,6 +124,46 @@ async fn each_type_makes_one_authenticated_call_and_says_what_happened() {
         put(&app, "hook", json!({"type": "webhook", "connection": {"url": format!("{}/release", stripe.url), "secret": "s3cret"}})).await;
         let answer = test(&app, "hook").await;
         assert_eq!(answer["outcome"], "ok", "{answer}");
+
+        // Shopify: the shop's own API with the Admin access token; without a token the instance
+        // only receives webhooks and there is nothing to call.
+        let shopify = FakeShopify::start().await;
+        put(
+            &app,
+            "shop",
+            json!({"type": "shopify", "connection": {"shop": shopify.url,
+            "access_token": fake_shopify::ACCESS_TOKEN, "webhook_secret": "whsec-shop"}}),
+        )
+        .await;
+        let answer = test(&app, "shop").await;
+        assert_eq!(answer["outcome"], "ok", "{answer}");
+        assert!(
+            answer["message"]
+                .as_str()
+                .unwrap()
+                .contains(fake_shopify::SHOP_NAME),
+            "{answer}"
+        );
+        put(
+            &app,
+            "shop",
+            json!({"type": "shopify", "connection": {"shop": shopify.url,
+            "access_token": "shpat_wrong", "webhook_secret": "whsec-shop"}}),
+        )
+        .await;
+        let answer = test(&app, "shop").await;
+        assert_eq!(answer["outcome"], "failed", "{answer}");
+        assert!(
+            answer["message"]
+                .as_str()
+                .unwrap()
+                .contains("Invalid API key or access token"),
+            "{answer}"
+        );
+        assert_eq!(shopify.requests().len(), 2);
+        put(&app, "hooks-only", json!({"type": "shopify", "connection": {"shop": "example.myshopify.com", "webhook_secret": "whsec-shop"}})).await;
+        let answer = test(&app, "hooks-only").await;
+        assert_eq!(answer["outcome"], "nothing_to_call", "{answer}");
 
         put(&app, "sheet", json!({"type": "csv"})).await;
         let answer = test(&app, "sheet").await;

@@ -11,6 +11,7 @@ mod events;
 pub mod fake_avatax;
 pub mod fake_easypost;
 pub mod fake_oidc;
+pub mod fake_shopify;
 pub mod fake_stripe;
 mod flows;
 mod fulfillment;
