@@ -179,7 +179,12 @@ pub async fn subscriptions(State(state): State<AppState>, session: Session) -> U
     }
     let body = html! {
         h1 { "Subscriptions" }
-        @if session.can(Access::Configure) { p { a #new-subscription href="/ui/subscriptions/new" { "New subscription" } } }
+        @if session.can(Access::Configure) {
+            p.actions {
+                a #new-subscription href="/ui/subscriptions/new" { "New subscription" } " · "
+                a #new-alert href="/ui/alerts/new" { "New alert" } span.muted { " (alerts fire as alert.fired events)" }
+            }
+        }
         p.hint { "Business events are delivered at least once, in order, to each subscription. The last event committed is number " (last) "." }
         @if rows.is_empty() { p.muted { "No subscriptions." } } @else {
             table #subscriptions {

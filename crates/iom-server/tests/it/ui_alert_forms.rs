@@ -11,6 +11,12 @@ use super::ui::UiClient;
 async fn alerts_are_created_and_edited_through_their_form() {
     for app in apps().await {
         let ui = UiClient::sign_in(&app, "admin").await;
+        assert!(
+            ui.get("/ui/subscriptions")
+                .await
+                .body
+                .contains("href=\"/ui/alerts/new\"")
+        );
         let form = ui.get("/ui/alerts/new").await;
         assert_eq!(form.status, StatusCode::OK, "{}", form.body);
         assert!(form.body.contains("value=\"inventory_below\""));
