@@ -176,6 +176,7 @@ pub fn router(state: AppState) -> Router {
         .route("/providers/{name}", put(providers::put).get(providers::get))
         .route("/providers/{name}/messages", get(providers::messages))
         .route("/providers/{name}/partners", get(providers::partners))
+        .route("/providers/{name}/test", post(providers::connection_test))
         .route("/providers/{name}/messages/{id}", get(providers::message))
         .route(
             "/providers/{name}/messages/{id}/retry",

@@ -45,6 +45,7 @@ use crate::routes::{
         fulfillment::plan_order, fulfillment::brokering_run, fulfillment::put_postal_centroids,
         providers::list_types, providers::put, providers::get, providers::list, providers::inbound,
         providers::messages, providers::message, providers::retry, providers::partners,
+        providers::connection_test,
         subscriptions::put, subscriptions::get, subscriptions::list,
         returns::create, returns::get, returns::list, returns::receive, returns::refund,
         returns::close, returns::cancel, returns::get_policy, returns::put_policy,

@@ -6,6 +6,7 @@
 //! sources that must be pulled (`pull`).
 
 pub mod channel;
+pub mod connection_test;
 pub mod delivery;
 pub mod documents;
 pub mod flow_calls;

@@ -20,6 +20,7 @@ use crate::AppState;
 use crate::auth::{Access, Principal};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::json::ApiJson;
+use iom_app::pipeline::connection_test::{ConnectionTest, Outcome, test_connection};
 use iom_app::pipeline::instance::{InstanceInput, instance_record, valid_name};
 use iom_app::pipeline::{Loaded, PipelineError};
 
@@ -185,6 +186,36 @@ pub async fn get(
 ) -> ApiResult<Json<ProviderView>> {
     principal.require(Access::Read)?;
     Ok(Json(view(&existing(&state, &name).await?)))
+}
+
+/// Test the instance's connection: one harmless, authenticated call of its type's API with the
+/// stored connection (Stripe `GET /v1/balance`, AvaTax `GET /api/v2/utilities/ping`, EasyPost
+/// `GET /v2/addresses`, Shopify `GET /admin/api/{version}/shop.json`, BigCommerce
+/// `GET {api_url}/store`; a webhook's or X12 partner's URL is checked to answer, a NATS server
+/// to accept connections). Nothing changes, here or there. The answer is 200 whatever the
+/// service said: `outcome` is `ok`, `failed` (with why) or `nothing_to_call` (types that only
+/// receive, such as `csv`, `ubl` or `rest`).
+#[utoipa::path(post, path = "/api/v1/providers/{name}/test", tag = "providers",
+    params(("name" = String, Path)),
+    responses(
+        (status = 200, body = ConnectionTest, description = "What the call found: `outcome`, the call made, the status answered and a message"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn connection_test(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(name): Path<String>,
+) -> ApiResult<Json<ConnectionTest>> {
+    principal.require(Access::Configure)?;
+    let test = test_connection(&state.store, &state.pipeline, &name).await?;
+    metrics::counter!("iom_provider_connection_tests_total", "outcome" => match test.outcome {
+        Outcome::Ok => "ok",
+        Outcome::Failed => "failed",
+        Outcome::NothingToCall => "nothing_to_call",
+    })
+    .increment(1);
+    Ok(Json(test))
 }
 
 /// The instance named `name`, or a 404 saying it does not exist.

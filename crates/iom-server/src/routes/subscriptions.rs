@@ -21,8 +21,9 @@ pub struct SubscriptionPut {
     pub url: String,
     /// Event types or prefixes ending in `*`: `["order.*", "inventory.changed"]`.
     pub types: Vec<String>,
-    /// Signs each body: `X-IOM-Signature: sha256=HEX`.
-    pub secret: String,
+    /// Signs each body: `X-IOM-Signature: sha256=HEX`. Required for a new subscription; left out
+    /// when replacing one, the stored secret is kept.
+    pub secret: Option<String>,
     /// A new subscription starts after this event sequence number; by default after the last
     /// event committed, so it receives what happens from now on.
     pub after: Option<i64>,
@@ -101,8 +102,22 @@ pub async fn put(
 ) -> ApiResult<Response> {
     principal.require(Access::Configure)?;
     let body = body.value;
-    let mut errors =
-        iom_app::pipeline::subscription::check(&name, &body.url, &body.types, Some(&body.secret));
+    let mut errors = iom_app::pipeline::subscription::check(
+        &name,
+        &body.url,
+        &body.types,
+        body.secret.as_deref(),
+    );
+    let existing = match body.secret {
+        Some(_) => None,
+        None => state.store.get_subscription(name.clone()).await?,
+    };
+    if body.secret.is_none() && existing.is_none() {
+        errors.push(iom_domain::FieldError::new(
+            "secret",
+            "is required for a new subscription",
+        ));
+    }
     if body.after.is_some_and(|a| a < 0) {
         errors.push(iom_domain::FieldError::new("after", "must not be negative"));
     }
@@ -128,7 +143,13 @@ pub async fn put(
                 name: name.clone(),
                 url: body.url,
                 types: body.types.iter().map(|t| t.trim().to_owned()).collect(),
-                secret: key.seal(body.secret.as_bytes(), &subscription_consumer(&name)),
+                secret: match (&body.secret, existing) {
+                    (Some(secret), _) => key.seal(secret.as_bytes(), &subscription_consumer(&name)),
+                    (None, Some(kept)) => kept.secret,
+                    (None, None) => {
+                        return Err(ApiError::internal("a subscription without secret"));
+                    }
+                },
                 created_at: now,
                 updated_at: now,
             },

@@ -19,6 +19,7 @@ const SECTIONS: &[(&str, &str)] = &[
     ("/ui/providers", "Providers"),
     ("/ui/subscriptions", "Subscriptions"),
     ("/ui/notification-templates", "Notifications"),
+    ("/ui/audit", "Audit"),
     (USERS, "Users"),
 ];
 

@@ -6,24 +6,33 @@
 //! Pages read through the same store queries as the API, and actions call the API's own handlers
 //! with the signed-in user's principal, so the UI can do exactly what the API allows that role.
 
+mod alert_form;
 mod assets;
+mod audit;
 mod charts;
 mod dashboard;
 mod editor;
 mod flow_editor;
 mod flows;
+mod form;
 mod format;
 mod inventory;
 mod layout;
+mod node_form;
 mod nodes;
 mod notifications;
 mod orders;
 mod payment;
 mod policy_editor;
+mod profiles;
+mod provider_form;
 mod providers;
+mod return_new;
+mod return_page;
 mod returns;
 pub mod session;
 mod shipping;
+mod subscription_form;
 mod users;
 
 use std::time::Instant;
@@ -158,13 +167,52 @@ pub fn router() -> Router<AppState> {
         .route("/ui/inventory", get(inventory::list))
         .route("/ui/inventory/{sku}", get(inventory::detail))
         .route("/ui/nodes", get(nodes::page))
+        .route("/ui/nodes/new", get(node_form::new).post(node_form::create))
+        .route(
+            "/ui/nodes/{code}",
+            get(node_form::edit).post(node_form::update),
+        )
+        .route("/ui/profiles", get(profiles::list))
+        .route(
+            "/ui/profiles/new",
+            get(profiles::new).post(profiles::create),
+        )
+        .route(
+            "/ui/profiles/{name}",
+            get(profiles::edit).post(profiles::update),
+        )
         .route("/ui/providers", get(providers::list))
+        .route(
+            "/ui/providers/new",
+            get(provider_form::new).post(provider_form::create),
+        )
         .route("/ui/providers/{name}", get(providers::detail))
+        .route(
+            "/ui/providers/{name}/edit",
+            get(provider_form::edit).post(provider_form::update),
+        )
+        .route("/ui/providers/{name}/test", post(provider_form::test))
         .route(
             "/ui/providers/{name}/messages/{id}/retry",
             post(providers::retry),
         )
         .route("/ui/subscriptions", get(providers::subscriptions))
+        .route(
+            "/ui/subscriptions/new",
+            get(subscription_form::new).post(subscription_form::create),
+        )
+        .route(
+            "/ui/subscriptions/{name}/edit",
+            get(subscription_form::edit).post(subscription_form::update),
+        )
+        .route(
+            "/ui/alerts/new",
+            get(alert_form::new).post(alert_form::create),
+        )
+        .route(
+            "/ui/alerts/{name}/edit",
+            get(alert_form::edit).post(alert_form::update),
+        )
         .route("/ui/flows", get(flows::list))
         .route("/ui/flows/{name}", get(flows::detail))
         .route("/ui/policies/{name}", get(flows::policy))
@@ -192,12 +240,21 @@ pub fn router() -> Router<AppState> {
         .route("/ui/tasks/{id}/complete", post(flows::complete_task))
         .route("/ui/runs/{id}/retry", post(flows::retry_run))
         .route("/ui/returns", get(returns::list))
+        .route(
+            "/ui/returns/new",
+            get(return_new::page).post(return_new::create),
+        )
+        .route("/ui/returns/{id}", get(return_page::page))
+        .route("/ui/returns/{id}/receive", post(return_page::receive))
+        .route("/ui/returns/{id}/refund", post(return_page::refund))
+        .route("/ui/returns/{id}/close", post(return_page::close))
         .route("/ui/notification-templates", get(notifications::templates))
         .route(
             "/ui/notification-templates/{name}",
             get(notifications::edit).post(notifications::save),
         )
         .route("/ui/notifications", get(notifications::list))
+        .route("/ui/audit", get(audit::page))
         .route("/ui/users", get(users::list).post(users::create))
         .route("/ui/users/{email}/disable", post(users::disable))
         .route("/ui/users/{email}/enable", post(users::enable))

@@ -78,37 +78,69 @@ impl Projection {
 pub fn map(pins: &[Pin]) -> Markup {
     let points: Vec<(f64, f64)> = pins.iter().map(|p| (p.lat, p.lon)).collect();
     let proj = Projection::fit(&points);
+    html! {
+        svg.map viewBox={ "0 0 " (WIDTH) " " (HEIGHT) } role="img" aria-label="Nodes by location" {
+            title { "Nodes by location" }
+            (grid(&proj))
+            (markers(&proj, pins))
+        }
+    }
+}
+
+/// A map to choose a place on: the nodes, the place chosen (if any), and the projection in
+/// `data-` attributes so that the script can turn a click back into a latitude and longitude.
+pub fn pick_map(pins: &[Pin], picked: Option<(f64, f64)>) -> Markup {
+    let mut points: Vec<(f64, f64)> = pins.iter().map(|p| (p.lat, p.lon)).collect();
+    points.extend(picked);
+    let proj = Projection::fit(&points);
+    html! {
+        svg.map.pick #pick-map viewBox={ "0 0 " (WIDTH) " " (HEIGHT) } role="img"
+            aria-label="Click to set the location"
+            data-lon0=(proj.lon0) data-lat1=(proj.lat1) data-kx=(proj.kx)
+            data-scale=(proj.scale) data-ox=(proj.ox) data-oy=(proj.oy) {
+            title { "Click to set the location" }
+            (grid(&proj))
+            (markers(&proj, pins))
+            @let (x, y) = picked.map_or((-100.0, -100.0), |(lat, lon)| proj.xy(lat, lon));
+            circle.picked #picked cx=(x) cy=(y) r="8" { title { "This node" } }
+        }
+    }
+}
+
+fn grid(proj: &Projection) -> Markup {
     let step = 5.0;
     let meridians: Vec<f64> = (-36..=36).map(|i| f64::from(i) * step).collect();
     let parallels: Vec<f64> = (-18..=18).map(|i| f64::from(i) * step).collect();
     html! {
-        svg.map viewBox={ "0 0 " (WIDTH) " " (HEIGHT) } role="img" aria-label="Nodes by location" {
-            title { "Nodes by location" }
-            @for lon in &meridians {
-                @let (x, _) = proj.xy(0.0, *lon);
-                @if (0.0..=WIDTH).contains(&x) { line.grid x1=(x) y1="0" x2=(x) y2=(HEIGHT) {} }
-            }
-            @for lat in &parallels {
-                @let (_, y) = proj.xy(*lat, 0.0);
-                @if (0.0..=HEIGHT).contains(&y) { line.grid x1="0" y1=(y) x2=(WIDTH) y2=(y) {} }
-            }
-            @for p in pins {
-                @let (x, y) = proj.xy(p.lat, p.lon);
-                @let class = if !p.active { "inactive".to_owned() } else if p.kind == "3pl" { "k3pl".to_owned() } else { p.kind.clone() };
-                g {
-                    circle class=(class) cx=(x) cy=(y) r="7" {
-                        title { (p.code) " · " (p.name) " · " (p.kind) " (" (p.lat) ", " (p.lon) ")" @if !p.active { " · inactive" } }
-                    }
-                    text x=(x + 10.0) y=(y + 4.0) { (p.code) }
+        @for lon in &meridians {
+            @let (x, _) = proj.xy(0.0, *lon);
+            @if (0.0..=WIDTH).contains(&x) { line.grid x1=(x) y1="0" x2=(x) y2=(HEIGHT) {} }
+        }
+        @for lat in &parallels {
+            @let (_, y) = proj.xy(*lat, 0.0);
+            @if (0.0..=HEIGHT).contains(&y) { line.grid x1="0" y1=(y) x2=(WIDTH) y2=(y) {} }
+        }
+    }
+}
+
+fn markers(proj: &Projection, pins: &[Pin]) -> Markup {
+    html! {
+        @for p in pins {
+            @let (x, y) = proj.xy(p.lat, p.lon);
+            @let class = if !p.active { "inactive".to_owned() } else if p.kind == "3pl" { "k3pl".to_owned() } else { p.kind.clone() };
+            g {
+                circle class=(class) cx=(x) cy=(y) r="7" {
+                    title { (p.code) " · " (p.name) " · " (p.kind) " (" (p.lat) ", " (p.lon) ")" @if !p.active { " · inactive" } }
                 }
+                text x=(x + 10.0) y=(y + 4.0) { (p.code) }
             }
         }
     }
 }
 
-pub async fn page(State(state): State<AppState>, session: Session) -> UiResult<Response> {
-    let nodes = state.store.list_nodes().await?;
-    let pins: Vec<Pin> = nodes
+/// The nodes that have a location, as the map draws them.
+pub fn pins(nodes: &[iom_store::nodes::NodeRecord]) -> Vec<Pin> {
+    nodes
         .iter()
         .filter_map(|n| {
             let location = &n.doc["location"];
@@ -121,9 +153,18 @@ pub async fn page(State(state): State<AppState>, session: Session) -> UiResult<R
                 lon: location["lon"].as_f64()?,
             })
         })
-        .collect();
+        .collect()
+}
+
+pub async fn page(State(state): State<AppState>, session: Session) -> UiResult<Response> {
+    let nodes = state.store.list_nodes().await?;
+    let pins = pins(&nodes);
     let body = html! {
         h1 { "Nodes" }
+        p.actions {
+            @if session.can(crate::auth::Access::Configure) { a #new-node href="/ui/nodes/new" { "New node" } " · " }
+            a href="/ui/profiles" { "Fulfilment profiles" }
+        }
         section.card {
             (map(&pins))
             p.hint { "Blue: warehouse · green: store · purple: 3PL · amber: drop-ship · grey: inactive." }
@@ -131,7 +172,7 @@ pub async fn page(State(state): State<AppState>, session: Session) -> UiResult<R
         table #nodes {
             thead { tr { th { "Code" } th { "Name" } th { "Kind" } th { "Active" } th { "Location" } th.num { "Daily capacity" } th.num { "Safety stock" } th { "Orders" } } }
             tbody { @for n in &nodes { tr {
-                td { (n.code) }
+                td { a href={ "/ui/nodes/" (format::segment(&n.code)) } { (n.code) } }
                 td { (n.doc["name"].as_str().unwrap_or_default()) }
                 td { (n.kind) }
                 td { @if n.active { "yes" } @else { "no" } }

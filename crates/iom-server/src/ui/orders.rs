@@ -404,6 +404,9 @@ pub async fn detail(
         section.card #order-returns {
             h2 { "Returns" }
             (super::returns::table(&order_returns))
+            @if can_cancel && order.lines.iter().any(|l| l.returnable_quantity() > 0) {
+                p { a #start-return href={ "/ui/returns/new?order_id=" (order.id) } { "Start a return" } }
+            }
         }
         div.grid {
             section.card #shipments {

@@ -23,7 +23,8 @@ pub async fn list(State(state): State<AppState>, session: Session) -> UiResult<R
     let providers = state.store.list_providers().await?;
     let body = html! {
         h1 { "Providers" }
-        @if providers.is_empty() { p.muted { "No provider instances. Configure one with PUT /api/v1/providers/{name}." } } @else {
+        @if session.can(Access::Configure) { p { a #new-provider href="/ui/providers/new" { "New provider" } } }
+        @if providers.is_empty() { p.muted { "No provider instances yet." } } @else {
             table #providers {
                 thead { tr { th { "Name" } th { "Type" } th { "Secrets set" } th { "Updated" } } }
                 tbody { @for p in &providers { tr {
@@ -76,6 +77,7 @@ pub async fn detail(
     let body = html! {
         p.muted { a href="/ui/providers" { "Providers" } " ›" }
         h1 { "Provider " (provider.name) " " span.badge { (provider.kind) } }
+        (super::provider_form::actions(&session, &name))
         details.card {
             summary { "Configuration (without secrets)" }
             pre { (config) }
@@ -177,12 +179,18 @@ pub async fn subscriptions(State(state): State<AppState>, session: Session) -> U
     }
     let body = html! {
         h1 { "Subscriptions" }
+        @if session.can(Access::Configure) {
+            p.actions {
+                a #new-subscription href="/ui/subscriptions/new" { "New subscription" } " · "
+                a #new-alert href="/ui/alerts/new" { "New alert" } span.muted { " (alerts fire as alert.fired events)" }
+            }
+        }
         p.hint { "Business events are delivered at least once, in order, to each subscription. The last event committed is number " (last) "." }
-        @if rows.is_empty() { p.muted { "No subscriptions. Create one with PUT /api/v1/subscriptions/{name}." } } @else {
+        @if rows.is_empty() { p.muted { "No subscriptions." } } @else {
             table #subscriptions {
                 thead { tr { th { "Name" } th { "URL" } th { "Types" } th.num { "Delivered up to" } th.num { "Behind" } th.num { "Failed attempts" } th { "Last error" } th { "Last success" } } }
                 tbody { @for (s, c) in &rows { tr {
-                    td { (s.name) }
+                    td { @if session.can(Access::Configure) { a href={ "/ui/subscriptions/" (format::segment(&s.name)) "/edit" } { (s.name) } } @else { (s.name) } }
                     td { code { (s.url) } }
                     td { (s.types.join(", ")) }
                     @if let Some(c) = c {

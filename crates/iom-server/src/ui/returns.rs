@@ -56,6 +56,7 @@ pub async fn list(
         .unwrap_or_default();
     let body = html! {
         h1 { "Returns" }
+        p.muted { a href="/ui/returns/new" { "Start a return" } }
         form.filters method="get" action="/ui/returns" {
             label { "Status"
                 select name="status" {
@@ -93,7 +94,7 @@ pub fn table(items: &[Value]) -> Markup {
             table #returns {
                 thead { tr { th { "Return" } th { "Order" } th { "Origin" } th { "Status" } th { "Lines" } th { "Refund" } th { "Created" } } }
                 tbody { @for r in items { tr {
-                    td { code { (text(&r["id"])) } }
+                    td { a href={ "/ui/returns/" (format::segment(&text(&r["id"]))) } { code { (text(&r["id"])) } } }
                     td { a href={ "/ui/orders/" (text(&r["order_id"])) } { (text(&r["channel"])) " · " (text(&r["external_id"])) } }
                     td { (text(&r["origin"])) }
                     td { (format::badge(&text(&r["status"]))) }

@@ -50,6 +50,7 @@ impl FakeAvaTax {
                 "/api/v2/companies/{company}/transactions/{code}/{action}",
                 post(act),
             )
+            .route("/api/v2/utilities/ping", axum::routing::get(ping))
             .with_state(state.clone());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         FakeAvaTax { url, state }
@@ -149,6 +150,31 @@ fn document(body: &Value) -> Result<Value, String> {
         json!({"id": 1, "code": body["code"], "companyId": 1, "type": body["type"],
               "status": status, "totalTax": total, "lines": lines}),
     )
+}
+
+/// `GET /api/v2/utilities/ping`: AvaTax answers 200 to anyone and says in `authenticated`
+/// whether the credentials sent are an account's.
+async fn ping(State(state): State<Shared>, headers: HeaderMap) -> Response {
+    let mut fake = state.lock().unwrap();
+    fake.requests
+        .push(("/api/v2/utilities/ping".into(), Value::Null));
+    if fake.down {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ServiceUnavailable",
+            "down",
+        );
+    }
+    let authenticated = guard(&fake, &headers).is_none();
+    let mut body = json!({
+        "version": "24.6.0",
+        "authenticated": authenticated,
+        "authenticationType": if authenticated { "AccountIdLicenseKey" } else { "None" },
+    });
+    if authenticated {
+        body["authenticatedAccountId"] = json!(ACCOUNT.parse::<i64>().unwrap());
+    }
+    axum::Json(body).into_response()
 }
 
 async fn create(

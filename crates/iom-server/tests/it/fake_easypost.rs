@@ -48,6 +48,7 @@ impl FakeEasyPost {
             .route("/v2/shipments/{id}", get(retrieve))
             .route("/v2/shipments/{id}/buy", post(buy))
             .route("/labels/{file}", get(label))
+            .route("/v2/addresses", get(addresses))
             .with_state((state.clone(), url.clone()));
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         FakeEasyPost { url, state }
@@ -116,6 +117,17 @@ const RATES: &[(&str, &str, &str, u32)] = &[
     ("UPS", "Ground", "9.50", 3),
     ("USPS", "Express", "26.35", 1),
 ];
+
+/// `GET /v2/addresses`: the account's saved addresses (none here), as EasyPost lists them.
+async fn addresses(State((state, _)): State<Shared>, headers: HeaderMap) -> Response {
+    let mut fake = state.lock().unwrap();
+    fake.requests
+        .push(("GET /v2/addresses".into(), Value::Null));
+    if let Some(refused) = guard(&fake, &headers) {
+        return refused;
+    }
+    axum::Json(json!({"addresses": [], "has_more": false})).into_response()
+}
 
 async fn create(
     State((state, _)): State<Shared>,

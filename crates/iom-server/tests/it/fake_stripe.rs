@@ -89,6 +89,7 @@ impl FakeStripe {
             .route("/v1/payment_intents/{id}/capture", post(capture))
             .route("/v1/payment_intents/{id}/cancel", post(cancel))
             .route("/v1/refunds", post(refund))
+            .route("/v1/balance", axum::routing::get(balance))
             .with_state(state.clone());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         FakeStripe { url, state }
@@ -250,6 +251,57 @@ async fn handle(
         (status, body, fake.answer_delay)
     };
     tokio::time::sleep(delay).await;
+    (StatusCode::from_u16(status).unwrap(), axum::Json(body)).into_response()
+}
+
+/// `GET /v1/balance`: the account's balance, as Stripe answers it for a test-mode key; a read,
+/// so no idempotency key. A wrong key gets Stripe's 401 with the key redacted.
+async fn balance(State(state): State<Shared>, headers: HeaderMap) -> Response {
+    let mut fake = state.lock().unwrap();
+    fake.requests.push(Request {
+        path: "/v1/balance".into(),
+        form: Vec::new(),
+        key: None,
+    });
+    let given = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    let (status, body) = if fake.down {
+        error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "api_error",
+            None,
+            "temporarily unavailable",
+        )
+    } else if given != SECRET_KEY {
+        let shown: String = given
+            .chars()
+            .rev()
+            .take(4)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_request_error",
+            None,
+            &format!("Invalid API Key provided: sk_test_****{shown}"),
+        )
+    } else {
+        let captured = fake.captured - fake.refunded;
+        (
+            200,
+            json!({
+                "object": "balance",
+                "available": [{"amount": captured, "currency": "usd", "source_types": {"card": captured}}],
+                "pending": [{"amount": 0, "currency": "usd", "source_types": {"card": 0}}],
+                "livemode": false,
+            }),
+        )
+    };
     (StatusCode::from_u16(status).unwrap(), axum::Json(body)).into_response()
 }
 

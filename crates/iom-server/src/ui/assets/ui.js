@@ -17,3 +17,24 @@
     window.location.reload();
   }, seconds * 1000);
 })();
+// A map to pick a place on (a node's form): a click sets the latitude and longitude inputs,
+// inverting the projection the server drew the map with (its data- attributes).
+(function () {
+  "use strict";
+  var map = document.getElementById("pick-map");
+  if (!map) return;
+  var d = map.dataset, num = function (k) { return parseFloat(d[k]); };
+  map.addEventListener("click", function (event) {
+    var lat = document.getElementById("lat"), lon = document.getElementById("lon");
+    if (!lat || !lon || lat.disabled) return;
+    var pt = map.createSVGPoint();
+    pt.x = event.clientX; pt.y = event.clientY;
+    var p = pt.matrixTransform(map.getScreenCTM().inverse());
+    var la = num("lat1") - (p.y - num("oy")) / num("scale");
+    var lo = num("lon0") + (p.x - num("ox")) / (num("kx") * num("scale"));
+    lat.value = (Math.round(la * 10000) / 10000).toString();
+    lon.value = (Math.round(lo * 10000) / 10000).toString();
+    var marker = document.getElementById("picked");
+    if (marker) { marker.setAttribute("cx", p.x); marker.setAttribute("cy", p.y); }
+  });
+})();
