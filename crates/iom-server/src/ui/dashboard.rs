@@ -11,8 +11,8 @@ use chrono::{Duration, Utc};
 use iom_insights::kpi::{Change, KpiReport};
 use maud::{Markup, html};
 
-use super::session::Session;
 use super::format::money;
+use super::session::Session;
 use super::{UiResult, charts, format, layout};
 use crate::AppState;
 use crate::routes::insights::{DEFAULT_WINDOW, kpi_report};

@@ -383,17 +383,28 @@ pub async fn retry_run(
     } else {
         "/ui".into()
     };
-    let result = api::retry_run(State(state), session.principal.clone(), Path(id))
-        .await
-        .map(|run| {
-            format!(
-                "Run reprocessed from {}: {}.",
-                run.0
-                    .current_step
-                    .clone()
-                    .unwrap_or_else(|| "its last step".into()),
-                run.0.status
-            )
-        });
+    let result = api::retry_run(State(state), session.principal.clone(), Path(id)).await;
+    // A retry that ran into the same failure (or a hold) again is a failure, shown as one.
+    if let Ok(run) = &result
+        && matches!(run.0.status.as_str(), "failed" | "held")
+    {
+        let why = run.0.error.clone().unwrap_or_default();
+        let text = format!(
+            "The run was reprocessed and is {} again at {}: {why}",
+            run.0.status,
+            run.0.current_step.clone().unwrap_or_default()
+        );
+        return Ok(session.redirect(&back, super::session::Flash { ok: false, text }));
+    }
+    let result = result.map(|run| {
+        format!(
+            "Run reprocessed from {}: {}.",
+            run.0
+                .current_step
+                .clone()
+                .unwrap_or_else(|| "its last step".into()),
+            run.0.status
+        )
+    });
     done(&session, &back, result)
 }
