@@ -179,13 +179,15 @@ pub async fn amend(
         crate::fulfillment::locate::label_orders(store, std::slice::from_mut(&mut probe)).await?;
         amendment.ship_to = probe.ship_to;
     }
-    store
-        .write(move |tx| {
-            let (order, changed) = act_in_changed(tx, id, OrderAction::Amend(amendment))?;
-            if changed {
-                crate::flow::drive::replan(tx, &id.to_string())?;
-            }
-            Ok(order)
-        })
-        .await
+    store.write(move |tx| amend_in(tx, id, amendment)).await
+}
+
+/// As [`amend`] inside a transaction that does more (a channel's revision of the order); the
+/// ship-to is taken as it is.
+pub fn amend_in(tx: &mut Tx<'_>, id: OrderId, amendment: Amendment) -> Result<Order, StoreError> {
+    let (order, changed) = act_in_changed(tx, id, OrderAction::Amend(amendment))?;
+    if changed {
+        crate::flow::drive::replan(tx, &id.to_string())?;
+    }
+    Ok(order)
 }

@@ -383,7 +383,27 @@ pub async fn retry_run(
     } else {
         "/ui".into()
     };
-    let result = api::retry_run(State(state), session.principal.clone(), Path(id)).await;
+    let mut result = api::retry_run(
+        State(state.clone()),
+        session.principal.clone(),
+        Path(id.clone()),
+    )
+    .await;
+    // The executor takes the run up at once: what became of it (the same failure again, or
+    // on its way) is said when it is known, within a moment.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    while let Ok(run) = &result
+        && matches!(run.0.status.as_str(), "runnable" | "external")
+        && std::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        result = api::get_run(
+            State(state.clone()),
+            session.principal.clone(),
+            Path(id.clone()),
+        )
+        .await;
+    }
     // A retry that ran into the same failure (or a hold) again is a failure, shown as one.
     if let Ok(run) = &result
         && matches!(run.0.status.as_str(), "failed" | "held")

@@ -438,3 +438,29 @@ async fn a_backordered_order_says_why_in_words_once() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_run_retried_into_the_same_failure_shows_an_error() {
+    for app in apps_with_flows().await {
+        // No ship-to: validation fails and the run holds the order (`validation_failed`).
+        let mut body = super::order_body("UI-RF", &[1]);
+        body.as_object_mut().unwrap().remove("ship_to");
+        let (status, order) = app.post("/api/v1/orders", body).await;
+        assert_eq!(status, StatusCode::CREATED, "{order}");
+        let id = order["id"].as_str().unwrap().to_owned();
+        wait_order(&app, &id, |o| o["status_reason"] == "validation_failed").await;
+        let (_, runs) = app.get(&format!("/api/v1/orders/{id}/runs")).await;
+        let run_id = runs["items"][0]["id"].as_str().unwrap().to_owned();
+        let ui = UiClient::sign_in(&app, "operator").await;
+        let back = format!("/ui/orders/{id}");
+        let page = ui
+            .submit(
+                &format!("/ui/runs/{run_id}/retry"),
+                &[("csrf", &ui.csrf), ("back", &back)],
+            )
+            .await;
+        assert!(page.body.contains("class=\"flash error\""), "{}", page.body);
+        assert!(!page.body.contains("class=\"flash ok\""));
+        assert!(page.body.contains("no ship-to address"), "{}", page.body);
+    }
+}
