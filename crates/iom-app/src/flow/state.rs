@@ -117,7 +117,7 @@ impl WaitKind {
             WaitKind::Hold { .. } => Some("order.hold_released,order.cancelled".into()),
             WaitKind::Task { .. } => None,
             WaitKind::LineHolds => Some(
-                "order.line_hold_released,order.line_cancelled,order.cancelled,order.amended"
+                "order.line_hold_released,order.hold_released,order.line_cancelled,order.cancelled,order.amended"
                     .into(),
             ),
         }

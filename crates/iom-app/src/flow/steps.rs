@@ -785,6 +785,10 @@ fn release_to_nodes(cx: &mut StepCx<'_, '_>) -> StepOutcome {
             if order.status == OrderStatus::Cancelled {
                 return Ok(StepResult::Done(Some(json!({"cancelled": true}))));
             }
+            // The whole order held meanwhile: nothing more goes out until that hold is lifted.
+            if order.status == OrderStatus::OnHold {
+                return Ok(StepResult::Wait(waiting));
+            }
             let releasable = order
                 .lines
                 .iter()

@@ -279,10 +279,25 @@ async fn a_held_line_waits_while_the_others_are_released_and_follows_when_releas
         let (_, order) = app.get(&format!("/api/v1/orders/{id}")).await;
         assert_eq!(order["lines"][0]["status"], "allocated");
 
+        // The whole order held meanwhile: the line's release waits for that hold too.
+        let (status, body) = app
+            .post(
+                &format!("/api/v1/orders/{id}/hold"),
+                json!({"reason": "credit"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
         let (status, body) = app
             .post(&format!("/api/v1/orders/{id}/lines/1/release"), json!({}))
             .await;
         assert_eq!(status, StatusCode::OK, "{body}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let (_, order) = app.get(&format!("/api/v1/orders/{id}")).await;
+        assert_eq!(order["lines"][0]["status"], "allocated", "{order}");
+        let (_, runs) = app.get(&format!("/api/v1/orders/{id}/runs")).await;
+        assert_eq!(runs["items"][0]["status"], "waiting", "{runs}");
+        app.post(&format!("/api/v1/orders/{id}/release"), json!({}))
+            .await;
         let order = wait_order(&app, &id, |o| o["status"] == "released").await;
         assert_eq!(order["lines"][0]["status"], "released");
         assert!(order["lines"][0].get("hold").is_none());
