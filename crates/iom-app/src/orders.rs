@@ -25,6 +25,10 @@ pub enum OrderAction {
     Hold { code: String, note: Option<String> },
     /// Release the hold `code`, or every hold when `None`.
     Release { code: Option<String> },
+    /// Hold one line: it is not released to a node until its hold is released.
+    HoldLine { line_no: u32, note: Option<String> },
+    /// Release the hold of one line; the flow's release step then releases it.
+    ReleaseLine { line_no: u32 },
     /// Record a shipment from a node.
     Ship(ShipmentRequest),
     /// Record a delivery of shipped quantities (all that was shipped when `None`).
@@ -69,6 +73,8 @@ impl OrderAction {
             } => order.cancel_line(line_no, quantity, &reason, now),
             OrderAction::Hold { code, note } => order.hold(&code, note, now),
             OrderAction::Release { code } => order.release_hold(code.as_deref(), now),
+            OrderAction::HoldLine { line_no, note } => order.hold_line(line_no, note, now),
+            OrderAction::ReleaseLine { line_no } => order.release_line_hold(line_no, now),
             OrderAction::Ship(request) => order.record_shipment(request, now),
             OrderAction::Deliver(lines) => order.record_delivery(lines, now),
             OrderAction::Amend(amendment) => order.amend(amendment, now),
@@ -132,16 +138,56 @@ pub async fn act(store: &Store, id: OrderId, action: OrderAction) -> Result<Orde
 /// As [`act`], inside a transaction that does more (an inbound document's): the order is locked,
 /// changed, saved with its inventory effects, and its events are emitted with the transaction.
 pub fn act_in(tx: &mut Tx<'_>, id: OrderId, action: OrderAction) -> Result<Order, StoreError> {
+    act_in_changed(tx, id, action).map(|(order, _)| order)
+}
+
+/// As [`act_in`], saying whether the action changed the order.
+fn act_in_changed(
+    tx: &mut Tx<'_>,
+    id: OrderId,
+    action: OrderAction,
+) -> Result<(Order, bool), StoreError> {
     let now = tx.now();
     let mut order = iom_store::orders::load(tx.conn(), id, true)?
         .ok_or_else(|| StoreError::NotFound(format!("order {id}")))?;
     let before = order.clone();
     let events = action.apply(&mut order, now)?;
     if events.is_empty() && order == before {
-        return Ok(order);
+        return Ok((order, false));
     }
     iom_store::orders::save(tx.conn(), &before, &order)?;
     crate::inventory::order_effects(tx, &order, &events)?;
     tx.emit_all(events);
+    Ok((order, true))
+}
+
+/// Changes the order before it is released (ship-to, ship method, lines: `Order::amend`
+/// decides what is allowed and announces it with `order.amended`): in one transaction the
+/// reservations of the lines that changed are given back and the order's flow run, when it had
+/// planned already, plans again ([`crate::flow::drive::replan`]), so nothing stays reserved for
+/// a line as it was and nothing changed is released unplanned.
+pub async fn amend(
+    store: &Store,
+    id: OrderId,
+    mut amendment: Amendment,
+) -> Result<Order, StoreError> {
+    // A new ship-to is located as capture locates one (`located_by`).
+    if let Some(ship_to) = amendment.ship_to.take()
+        && let Some(mut probe) = store.get_order(id).await?
+    {
+        probe.ship_to = Some(ship_to);
+        crate::fulfillment::locate::label_orders(store, std::slice::from_mut(&mut probe)).await?;
+        amendment.ship_to = probe.ship_to;
+    }
+    store.write(move |tx| amend_in(tx, id, amendment)).await
+}
+
+/// As [`amend`] inside a transaction that does more (a channel's revision of the order); the
+/// ship-to is taken as it is.
+pub fn amend_in(tx: &mut Tx<'_>, id: OrderId, amendment: Amendment) -> Result<Order, StoreError> {
+    let (order, changed) = act_in_changed(tx, id, OrderAction::Amend(amendment))?;
+    if changed {
+        crate::flow::drive::replan(tx, &id.to_string())?;
+    }
     Ok(order)
 }

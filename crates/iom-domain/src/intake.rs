@@ -339,6 +339,7 @@ fn validate_lines(lines: Vec<LineIntake>, errors: &mut Vec<FieldError>) -> Vec<O
                 refunded_quantity: 0,
                 refunded_amount: Decimal::ZERO,
                 promised_delivery_at: None,
+                hold: None,
             });
         }
     }
@@ -408,4 +409,112 @@ fn string_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D
         Repr::Text(s) => s,
         Repr::Number(n) => n.to_string(),
     }))
+}
+
+/// A change to an order before it is released, as `PATCH /api/v1/orders/{id}` takes it. A part
+/// left out stays as it is.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+pub struct AmendmentIntake {
+    pub ship_to: Option<AddressIntake>,
+    pub ship_method: Option<String>,
+    /// Every line the order should have: a line with the `line_no` of one of the order's lines
+    /// changes that line (its `sku`, `unit_price`, `discount` and `tax` stay as they are when
+    /// left out), a line without `line_no` is added, and a line of the order that is not listed
+    /// is removed (cancelled).
+    pub lines: Option<Vec<LineIntake>>,
+    /// Attributes to set; those not named are kept.
+    #[schema(value_type = Option<Object>)]
+    pub attributes: Option<Map<String, Value>>,
+}
+
+impl AmendmentIntake {
+    /// Checks the change against `order` (the lines it names must exist) and returns it as an
+    /// [`Amendment`](crate::Amendment), or every bad field at once. Whether the order may still
+    /// change is the order's to say (`Order::amend`).
+    pub fn validate(self, order: &Order) -> Result<crate::Amendment, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let ship_to = self
+            .ship_to
+            .and_then(|a| a.validate("ship_to", &mut errors));
+        let lines = match self.lines {
+            None => None,
+            Some(lines) if lines.is_empty() => {
+                errors.push(FieldError::new("lines", "must have at least one line"));
+                None
+            }
+            Some(lines) if lines.len() > MAX_LINES => {
+                errors.push(FieldError::new(
+                    "lines",
+                    format!("must have at most {MAX_LINES} lines"),
+                ));
+                None
+            }
+            Some(lines) => Some(amended_lines(lines, order, &mut errors)),
+        };
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(crate::Amendment {
+            ship_to,
+            ship_method: non_empty(self.ship_method),
+            attributes: self.attributes.unwrap_or_default(),
+            lines,
+        })
+    }
+}
+
+fn amended_lines(
+    lines: Vec<LineIntake>,
+    order: &Order,
+    errors: &mut Vec<FieldError>,
+) -> Vec<crate::AmendedLine> {
+    let mut out = Vec::with_capacity(lines.len());
+    for (index, mut line) in lines.into_iter().enumerate() {
+        let path = format!("lines[{index}]");
+        let existing = match line.line_no {
+            None => None,
+            Some(n) => match u32::try_from(n).ok().and_then(|n| order.line(n)) {
+                Some(existing) => Some(existing),
+                None => {
+                    errors.push(FieldError::new(
+                        format!("{path}.line_no"),
+                        format!("the order has no line {n}"),
+                    ));
+                    continue;
+                }
+            },
+        };
+        if let Some(e) = existing {
+            line.sku = line.sku.or_else(|| Some(e.sku.clone()));
+            line.unit_price = line.unit_price.or(Some(e.unit_price));
+            line.discount = line.discount.or(Some(e.discount));
+            line.tax = line.tax.or(Some(e.tax));
+        }
+        // The intake's own checks of one line, with their fields named at this line's place.
+        let mut line_errors = Vec::new();
+        let checked = validate_lines(
+            vec![LineIntake {
+                line_no: Some(1),
+                ..line
+            }],
+            &mut line_errors,
+        );
+        errors.extend(line_errors.into_iter().map(|e| {
+            let field = e.field.replacen("lines[0]", &path, 1);
+            FieldError::new(field, e.message)
+        }));
+        if let Some(l) = checked.into_iter().next() {
+            out.push(crate::AmendedLine {
+                line_no: existing.map(|e| e.line_no),
+                sku: l.sku,
+                quantity: l.quantity,
+                unit_price: l.unit_price,
+                discount: l.discount,
+                tax: l.tax,
+                uom: l.uom,
+                attributes: l.attributes,
+            });
+        }
+    }
+    out
 }

@@ -24,7 +24,7 @@ pub use error::{DomainError, FieldError};
 pub use event::{EventDraft, EventType};
 pub use flow_status::{RunStatus, StepStatus, TaskStatus};
 pub use ids::OrderId;
-pub use intake::{CustomerIntake, LineIntake, OrderIntake};
+pub use intake::{AmendmentIntake, CustomerIntake, LineIntake, OrderIntake};
 pub use money::Currency;
 pub use order::{
     AmendedLine, Amendment, Customer, Delivery, Hold, LineQuantity, LineSourcing, NO_INVENTORY,

@@ -7,12 +7,15 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
 
+mod allowed;
 mod amend;
 mod carrier;
+mod line_hold;
 pub mod payment;
 pub mod tax;
 pub use amend::{AmendedLine, Amendment, ORDER_AMENDED, REMOVED};
 pub use carrier::{ShipmentLabel, TrackingStatus};
+pub use line_hold::{ORDER_LINE_HELD, ORDER_LINE_HOLD_RELEASED};
 pub use payment::{Payment, PaymentStatus};
 pub use tax::{TaxStatus, TaxTransaction};
 
@@ -133,6 +136,10 @@ pub struct OrderLine {
     /// transit days of the service planned for it; set when fulfilment is committed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub promised_delivery_at: Option<DateTime<Utc>>,
+    /// A hold on this line alone: it is planned and reserved like the others but not released
+    /// to a node until the hold is released.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold: Option<Hold>,
 }
 
 impl OrderLine {
@@ -326,18 +333,7 @@ impl Order {
         reason: Option<String>,
         now: DateTime<Utc>,
     ) -> Result<Vec<EventDraft>, DomainError> {
-        if !matches!(
-            self.status,
-            OrderStatus::Received
-                | OrderStatus::Processing
-                | OrderStatus::Backordered
-                | OrderStatus::OnHold
-        ) {
-            return Err(DomainError::conflict(format!(
-                "an order that is {} cannot be put on hold",
-                self.status
-            )));
-        }
+        self.check_hold()?;
         let code = code.to_owned();
         self.change(now, |order, events| {
             order.holds.push(Hold {
@@ -359,9 +355,7 @@ impl Order {
         code: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<Vec<EventDraft>, DomainError> {
-        if self.holds.is_empty() {
-            return Err(DomainError::conflict("the order is not on hold"));
-        }
+        self.check_release_holds()?;
         if let Some(code) = code
             && !self.holds.iter().any(|h| h.code == code)
         {
@@ -386,18 +380,12 @@ impl Order {
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<Vec<EventDraft>, DomainError> {
-        if self.status == OrderStatus::Cancelled {
-            return Err(DomainError::conflict("the order is already cancelled"));
-        }
-        if self.lines.iter().any(|l| l.shipped_quantity > 0) {
-            return Err(DomainError::conflict(
-                "part of the order has shipped and a shipped quantity cannot be cancelled; cancel the open lines instead",
-            ));
-        }
+        self.check_cancel()?;
         self.change(now, |order, _| {
             for line in &mut order.lines {
                 line.cancelled_quantity += line.open_quantity();
                 line.status_reason = Some(reason.to_owned());
+                line.hold = None;
             }
             order.holds.clear();
             order.status_reason = Some(reason.to_owned());
@@ -438,6 +426,7 @@ impl Order {
             line.cancelled_quantity += quantity;
             if line.active_quantity() == 0 {
                 line.status_reason = Some(reason.to_owned());
+                line.hold = None;
             }
             if order.lines.iter().all(|l| l.active_quantity() == 0) {
                 order.holds.clear();
@@ -617,6 +606,9 @@ impl Order {
         if self.status == OrderStatus::OnHold && stage == LineStatus::Released {
             return Err(DomainError::conflict("the order is on hold"));
         }
+        if stage == LineStatus::Released && self.line(line_no).is_some_and(|l| l.hold.is_some()) {
+            return Err(DomainError::conflict(format!("line {line_no} is on hold")));
+        }
         self.change(now, |order, _| {
             order.processing = true;
             let line = order.line_mut(line_no);
@@ -704,7 +696,7 @@ impl Order {
         let allocated: Vec<u32> = self
             .lines
             .iter()
-            .filter(|l| l.status == LineStatus::Allocated)
+            .filter(|l| l.status == LineStatus::Allocated && l.hold.is_none())
             .map(|l| l.line_no)
             .collect();
         let mut events = Vec::new();

@@ -88,6 +88,15 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for CheckedJson<T> {
 }
 
 impl<T> CheckedJson<T> {
+    /// A body built in the server (a web UI form's), with nothing of the wrong type.
+    pub fn from_value(value: T) -> Self {
+        CheckedJson {
+            value,
+            raw: Bytes::new(),
+            type_errors: Vec::new(),
+        }
+    }
+
     /// The value when every field had its type. Otherwise 422 with the type errors and what
     /// `check` finds in the fields that were readable; `check`'s complaints about a field that
     /// had the wrong type (now absent) give way to the type error. The value of a body with type

@@ -94,7 +94,7 @@ fn prometheus() -> PrometheusHandle {
 }
 
 pub fn router(state: AppState) -> Router {
-    use routes::{alerts, audit, insights, notifications};
+    use routes::{alerts, audit, insights, notifications, order_edits};
     use routes::{
         events, flows, fulfillment, health, inventory, nodes, orders, payments, policies,
         providers, returns, shipping, subscriptions, users,
@@ -103,7 +103,15 @@ pub fn router(state: AppState) -> Router {
         .route("/users", get(users::list))
         .route("/users/{email}", put(users::put))
         .route("/orders", post(orders::create).get(orders::list))
-        .route("/orders/{id}", get(orders::get))
+        .route("/orders/{id}", get(orders::get).patch(order_edits::amend))
+        .route(
+            "/orders/{id}/lines/{line_no}/hold",
+            post(order_edits::hold_line),
+        )
+        .route(
+            "/orders/{id}/lines/{line_no}/release",
+            post(order_edits::release_line),
+        )
         .route("/orders/{id}/cancel", post(orders::cancel))
         .route(
             "/orders/{id}/lines/{line_no}/cancel",

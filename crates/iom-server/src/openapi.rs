@@ -21,7 +21,7 @@ use utoipa::{Modify, OpenApi};
 
 use crate::error::PROBLEM_JSON;
 
-use crate::routes::{alerts, audit, insights, notifications};
+use crate::routes::{alerts, audit, insights, notifications, order_edits};
 use crate::routes::{
     events, flows, fulfillment, inventory, nodes, orders, payments, policies, providers, returns,
     shipping, subscriptions, users,
@@ -33,6 +33,7 @@ use crate::routes::{
     paths(
         orders::create, orders::get, orders::list, orders::cancel, orders::cancel_line,
         orders::hold, orders::release, orders::ship, orders::deliver, orders::timeline,
+        order_edits::amend, order_edits::hold_line, order_edits::release_line,
         shipping::buy, shipping::label, payments::capture,
         events::list,
         audit::list,

@@ -47,6 +47,31 @@ pub enum Reason {
     NoShipToLocation,
 }
 
+impl Reason {
+    /// The reason in plain words, as a person reads it on an order ("why backordered").
+    pub fn describe(self) -> &'static str {
+        match self {
+            Reason::Closed => "the node is closed",
+            Reason::KindNotAllowed => "the profile does not ship from this kind of node",
+            Reason::Excluded => "the profile excludes the node",
+            Reason::NotInSourceGroup => "the node is not in the profile's group",
+            Reason::NoLocation => "the node has no location, so its distance is unknown",
+            Reason::TooFar => "every node with stock is farther than the profile allows",
+            Reason::OverCapacity => "the nodes with stock have no capacity left today",
+            Reason::NoStock => "no node has the item in stock",
+            Reason::SafetyStock => "the only stock left is safety stock",
+            Reason::NotSelected => "a better combination of nodes was chosen",
+            Reason::MaxNodes => "the order may not ship from more nodes",
+            Reason::NoSplit => "no single node holds the whole line, and the line may not be split",
+            Reason::InsufficientStock => "the nodes together hold less than the line needs",
+            Reason::ShipComplete => "the order must ship complete and another line is short",
+            Reason::NoShipToLocation => {
+                "the ship-to address could not be located (no coordinates, and neither its postal code, city nor country is known), so no node can be chosen"
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Sourcing {

@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use super::ExecutorConfig;
 use super::policies::PolicyCache;
-use super::state::{Call, Current, External, RunState};
+use super::state::{Call, Current, External, RunState, WaitKind};
 use super::steps::{self, PassCache, StepCx, StepFailure, StepResult};
 use crate::orders::OrderAction;
 use iom_flow::catalog::FlowType;
@@ -1151,4 +1151,44 @@ pub fn complete_task(
                            "order_id": task.order_id, "run_id": task.run_id}),
     ));
     rows::get_task(tx.conn(), task_id)
+}
+
+/// Sends the order's run back to planning after the order changed before release (an
+/// amendment): a run waiting in its release step for held lines, or backordered, plans again
+/// from its plan step now, so a changed or added line is planned and reserved as it now is. A
+/// run that has not planned yet plans the order as it is when it gets there.
+pub fn replan(tx: &mut Tx<'_>, order_id: &str) -> Result<usize, StoreError> {
+    let now = tx.now();
+    let mut woken = 0;
+    for mut run in rows::order_runs(tx.conn(), order_id)? {
+        let mut state: RunState = serde_json::from_str(&run.state)?;
+        let Some(plan_step) = state.plan_step.clone() else {
+            continue;
+        };
+        match run.status {
+            RunStatus::Backordered => {}
+            RunStatus::Waiting
+                if state
+                    .wait
+                    .as_ref()
+                    .is_some_and(|w| matches!(w.kind, WaitKind::LineHolds)) =>
+            {
+                state.pending = vec![Next::Run(plan_step.clone())];
+                state.current = None;
+                state.wait = None;
+                state.plan = None;
+                run.current_step = Some(plan_step.to_string());
+                run.wait_event = None;
+                run.state = serde_json::to_string(&state)?;
+            }
+            _ => continue,
+        }
+        run.status = RunStatus::Runnable;
+        run.wake_at = Some(now);
+        run.finished_at = None;
+        run.updated_at = now;
+        rows::save_run(tx.conn(), &run)?;
+        woken += 1;
+    }
+    Ok(woken)
 }

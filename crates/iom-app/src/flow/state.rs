@@ -104,6 +104,9 @@ pub enum WaitKind {
     Task {
         task_id: String,
     },
+    /// Lines held on their own (`Order::hold_line`) that the release step releases once
+    /// their holds are released.
+    LineHolds,
 }
 
 impl WaitKind {
@@ -113,6 +116,10 @@ impl WaitKind {
             WaitKind::Event { pattern, .. } => Some(pattern.clone()),
             WaitKind::Hold { .. } => Some("order.hold_released,order.cancelled".into()),
             WaitKind::Task { .. } => None,
+            WaitKind::LineHolds => Some(
+                "order.line_hold_released,order.hold_released,order.line_cancelled,order.cancelled,order.amended"
+                    .into(),
+            ),
         }
     }
 }
@@ -134,6 +141,11 @@ pub enum Call {
         provider: String,
         node: String,
         document: Value,
+        /// Set on a release made after the step waited for held lines: the same step
+        /// execution releases again, so the receiver needs another key for it (the key
+        /// gets `:part`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        part: Option<i64>,
     },
     /// An outbound action of a provider instance.
     Action {

@@ -682,16 +682,29 @@ fn plan_fulfillment_with(cx: &mut StepCx<'_, '_>, asked: RatesAsked) -> StepOutc
         .iter()
         .map(|u| json!({"line_no": u.line_no, "quantity": u.quantity, "reason": u.reason}))
         .collect();
+    // In words, for the person who reads the run: "line 1 (2 × SKU-1): no node has …".
+    let why = plan
+        .unassigned
+        .iter()
+        .map(|u| {
+            format!(
+                "line {} ({} × {}): {}",
+                u.line_no,
+                u.quantity,
+                u.sku,
+                u.reason.describe()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
     if assigned.is_empty() {
         return Err(StepFailure::permanent(format!(
-            "nothing can be sourced: {}",
-            serde_json::to_string(&unassigned).unwrap_or_default()
+            "nothing can be sourced: {why}"
         )));
     }
     if !unassigned.is_empty() && !allow_partial {
         return Err(StepFailure::permanent(format!(
-            "not every line can be sourced: {}",
-            serde_json::to_string(&unassigned).unwrap_or_default()
+            "not every line can be sourced: {why}"
         )));
     }
     let mut output = json!({"assignments": assigned.iter().map(|a| json!({
@@ -759,7 +772,37 @@ fn reserve_inventory(cx: &mut StepCx<'_, '_>) -> StepOutcome {
 /// transaction); a node run by another kind of instance (an `x12` one) gets the document its kind
 /// writes (a 940) from the outbound documents consumer, which reacts to `order.released`; for a
 /// node without a provider the request is the business event `fulfillment.requested`.
+///
+/// A line on hold of its own is left out while the others are released, and the step waits
+/// ([`WaitKind::LineHolds`]) until its hold is released (then it is released as it would have
+/// been), it is cancelled, or the order is.
 fn release_to_nodes(cx: &mut StepCx<'_, '_>) -> StepOutcome {
+    // After a wait, a release of the lines whose holds were released is another request to
+    // the same node: it gets a key of its own.
+    let part = match cx.resume.clone() {
+        Some(waiting) => {
+            let order = cx.load_order()?;
+            if order.status == OrderStatus::Cancelled {
+                return Ok(StepResult::Done(Some(json!({"cancelled": true}))));
+            }
+            // The whole order held meanwhile: nothing more goes out until that hold is lifted.
+            if order.status == OrderStatus::OnHold {
+                return Ok(StepResult::Wait(waiting));
+            }
+            let releasable = order
+                .lines
+                .iter()
+                .any(|l| l.status == LineStatus::Allocated && l.hold.is_none());
+            if !releasable {
+                return match order.held_allocated_lines().is_empty() {
+                    true => Ok(StepResult::Done(Some(json!({"held_lines": []})))),
+                    false => Ok(StepResult::Wait(waiting)),
+                };
+            }
+            Some(rows::max_seq(cx.tx.conn())?)
+        }
+        None => None,
+    };
     let requests = release_requests(cx)?;
     let mut calls = Vec::new();
     for (node, provider, document) in &requests {
@@ -770,6 +813,7 @@ fn release_to_nodes(cx: &mut StepCx<'_, '_>) -> StepOutcome {
                 provider: provider.clone(),
                 node: node.clone(),
                 document: document.clone(),
+                part,
             });
         }
     }
@@ -796,7 +840,7 @@ fn release_requests(cx: &mut StepCx<'_, '_>) -> Result<Vec<NodeRequest>, StepFai
         };
         if order
             .line(line_no)
-            .is_none_or(|l| l.status != LineStatus::Allocated)
+            .is_none_or(|l| l.status != LineStatus::Allocated || l.hold.is_some())
         {
             continue;
         }
@@ -807,6 +851,7 @@ fn release_requests(cx: &mut StepCx<'_, '_>) -> Result<Vec<NodeRequest>, StepFai
     }
     for line in &order.lines {
         if line.status == LineStatus::Allocated
+            && line.hold.is_none()
             && !covered.contains(&line.line_no)
             && let Some(node) = &line.node
         {
@@ -870,7 +915,16 @@ fn finish_release(cx: &mut StepCx<'_, '_>, requests: &[NodeRequest]) -> StepOutc
         }
         released.push(json!({"node": node, "provider": provider.as_ref().map(|(name, _)| name)}));
     }
-    cx.change_order(false, |order, now| Ok(order.release_allocated_lines(now)?))?;
+    let order = cx.change_order(false, |order, now| Ok(order.release_allocated_lines(now)?))?;
+    let held = order.held_allocated_lines();
+    if !held.is_empty() {
+        return Ok(StepResult::Wait(Wait {
+            step: cx.step.clone(),
+            deadline: None,
+            since_seq: rows::max_seq(cx.tx.conn())?,
+            kind: WaitKind::LineHolds,
+        }));
+    }
     Ok(StepResult::Done(Some(json!({"nodes": released}))))
 }
 

@@ -52,7 +52,7 @@ pub fn revision(channel: String, revised: Order) -> ContentWork {
         let existing = iom_store::orders::load(tx.conn(), id, false)?
             .ok_or_else(|| business(format!("{context}: the order vanished")))?;
         let amendment = plan_amendment(&revised, &existing);
-        act_in(tx, id, OrderAction::Amend(amendment)).map_err(|e| refused(&context, e))?;
+        crate::orders::amend_in(tx, id, amendment).map_err(|e| refused(&context, e))?;
         Ok(vec![id.to_string()])
     })
 }

@@ -21,7 +21,7 @@ pub struct ProviderCalls {
 }
 
 impl Outbound for ProviderCalls {
-    fn call(&self, call: Call, key: String) -> CallFuture {
+    fn call(&self, call: Call, mut key: String) -> CallFuture {
         let store = self.store.clone();
         let pipeline = self.pipeline.clone();
         Box::pin(async move {
@@ -78,8 +78,16 @@ impl Outbound for ProviderCalls {
                     return crate::tax::flow_call(&store, &pipeline, &op, id).await;
                 }
                 Call::Release {
-                    provider, document, ..
-                } => (provider, "release".to_owned(), document),
+                    provider,
+                    document,
+                    part,
+                    ..
+                } => {
+                    if let Some(part) = part {
+                        key = format!("{key}:{part}");
+                    }
+                    (provider, "release".to_owned(), document)
+                }
                 Call::Action {
                     provider,
                     action,

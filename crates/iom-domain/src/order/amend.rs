@@ -19,7 +19,7 @@ use rust_decimal::Decimal;
 use serde_json::{Map, Value, json};
 
 use super::{Order, OrderLine};
-use crate::{Address, DomainError, EventDraft, FieldError, LineQuantity, LineStatus, OrderStatus};
+use crate::{Address, DomainError, EventDraft, FieldError, LineQuantity, LineStatus};
 
 /// The `order.amended` event.
 pub const ORDER_AMENDED: &str = "order.amended";
@@ -117,16 +117,9 @@ impl Order {
         if changes.is_empty() {
             return Ok(Vec::new());
         }
-        let released = self.lines.iter().any(|l| {
-            matches!(
-                l.status,
-                LineStatus::Released | LineStatus::Shipped | LineStatus::Delivered
-            ) || l.shipped_quantity > 0
-        });
-        if self.status == OrderStatus::Cancelled || released {
+        if let Err(refusal) = self.check_amend() {
             return Err(DomainError::conflict(format!(
-                "the order is {}: changes to it are no longer applied (this one changes {})",
-                self.status,
+                "{refusal} (this change would set {})",
                 changes.join(", ")
             )));
         }
@@ -239,6 +232,7 @@ impl Order {
                                 refunded_quantity: 0,
                                 refunded_amount: Decimal::ZERO,
                                 promised_delivery_at: None,
+                                hold: None,
                             });
                         }
                     }

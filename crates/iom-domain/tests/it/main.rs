@@ -1,6 +1,7 @@
 mod actions;
 mod carrier;
 mod intake;
+mod line_holds;
 mod returns;
 mod transitions;
 

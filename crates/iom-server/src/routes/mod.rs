@@ -8,6 +8,7 @@ pub mod insights;
 pub mod inventory;
 pub mod nodes;
 pub mod notifications;
+pub mod order_edits;
 pub mod orders;
 pub mod payments;
 pub mod policies;

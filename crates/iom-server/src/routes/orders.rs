@@ -486,7 +486,7 @@ fn entry(event: Event) -> TimelineEntry {
     }
 }
 
-async fn act(
+pub(crate) async fn act(
     state: &AppState,
     principal: &Principal,
     id: &str,
@@ -513,14 +513,14 @@ pub async fn visible_order(
         .ok_or_else(|| ApiError::not_found(format!("order {id} does not exist")))
 }
 
-fn parse_id(id: &str) -> ApiResult<OrderId> {
+pub(crate) fn parse_id(id: &str) -> ApiResult<OrderId> {
     id.parse()
         .map_err(|_| ApiError::not_found(format!("order {id} does not exist")))
 }
 
 /// A reason that looks like a code (`credit`, `customer_request`) is used as the status reason;
 /// free text is kept as the note and the status reason falls back to `default`.
-fn reason_code(reason: Option<String>, default: &str) -> String {
+pub(crate) fn reason_code(reason: Option<String>, default: &str) -> String {
     match reason.as_deref().map(str::trim) {
         Some(r)
             if !r.is_empty()

@@ -388,17 +388,48 @@ pub async fn retry_run(
     } else {
         "/ui".into()
     };
-    let result = api::retry_run(State(state), session.principal.clone(), Path(id))
-        .await
-        .map(|run| {
-            format!(
-                "Run reprocessed from {}: {}.",
-                run.0
-                    .current_step
-                    .clone()
-                    .unwrap_or_else(|| "its last step".into()),
-                run.0.status
-            )
-        });
+    let mut result = api::retry_run(
+        State(state.clone()),
+        session.principal.clone(),
+        Path(id.clone()),
+    )
+    .await;
+    // The executor takes the run up at once: what became of it (the same failure again, or
+    // on its way) is said when it is known, within a moment.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    while let Ok(run) = &result
+        && matches!(run.0.status.as_str(), "runnable" | "external")
+        && std::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        result = api::get_run(
+            State(state.clone()),
+            session.principal.clone(),
+            Path(id.clone()),
+        )
+        .await;
+    }
+    // A retry that ran into the same failure (or a hold) again is a failure, shown as one.
+    if let Ok(run) = &result
+        && matches!(run.0.status.as_str(), "failed" | "held")
+    {
+        let why = run.0.error.clone().unwrap_or_default();
+        let text = format!(
+            "The run was reprocessed and is {} again at {}: {why}",
+            run.0.status,
+            run.0.current_step.clone().unwrap_or_default()
+        );
+        return Ok(session.redirect(&back, super::session::Flash { ok: false, text }));
+    }
+    let result = result.map(|run| {
+        format!(
+            "Run reprocessed from {}: {}.",
+            run.0
+                .current_step
+                .clone()
+                .unwrap_or_else(|| "its last step".into()),
+            run.0.status
+        )
+    });
     done(&session, &back, result)
 }

@@ -21,6 +21,8 @@ mod layout;
 mod node_form;
 mod nodes;
 mod notifications;
+mod order_edit;
+mod order_form;
 mod orders;
 mod payment;
 mod policy_editor;
@@ -151,7 +153,24 @@ pub fn router() -> Router<AppState> {
         .route("/ui/sign-out", post(session::sign_out))
         .route("/ui/static/{file}", get(assets::serve))
         .route("/ui/orders", get(orders::list))
+        .route(
+            "/ui/orders/new",
+            get(order_form::new_page).post(order_form::create),
+        )
         .route("/ui/orders/{id}", get(orders::detail))
+        .route(
+            "/ui/orders/{id}/edit",
+            get(order_edit::page).post(order_edit::save),
+        )
+        .route("/ui/orders/{id}/clone", get(order_form::clone_page))
+        .route(
+            "/ui/orders/{id}/lines/{line_no}/hold",
+            post(orders::hold_line),
+        )
+        .route(
+            "/ui/orders/{id}/lines/{line_no}/release",
+            post(orders::release_line),
+        )
         .route("/ui/orders/{id}/hold", post(orders::hold))
         .route("/ui/orders/{id}/release", post(orders::release))
         .route("/ui/orders/{id}/cancel", post(orders::cancel))

@@ -6,7 +6,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::{Duration, NaiveDate};
-use iom_domain::{Order, OrderStatus};
+use iom_domain::{LineStatus, Order, OrderStatus};
 use maud::{Markup, html};
 use serde::Deserialize;
 use serde_json::Value;
@@ -17,7 +17,7 @@ use crate::AppState;
 use crate::auth::Access;
 use crate::error::ApiError;
 use crate::json::ApiJson;
-use crate::routes::{flows, fulfillment, orders as api, returns};
+use crate::routes::{flows, fulfillment, order_edits, orders as api, returns};
 
 const PAGE: usize = 50;
 
@@ -117,6 +117,7 @@ pub async fn list(
         });
     let body = html! {
         h1 { "Orders" }
+        @if session.can(Access::CaptureOrders) { p { a href="/ui/orders/new" { "Enter an order" } } }
         form.filters method="get" action="/ui/orders" role="search" {
             label { "Search" input type="search" name="q" value=(params.q) placeholder="Order id, external id, customer"; }
             label { "Status"
@@ -256,6 +257,7 @@ pub async fn detail(
         .iter()
         .filter_map(|r| serde_json::to_value(r).ok())
         .collect();
+    let why = why_backordered(&order, &plan);
     let can_operate = session.can(Access::OperateOrders);
     let can_cancel = session.can(Access::CaptureOrders);
     let open = !order.status.is_terminal();
@@ -271,7 +273,11 @@ pub async fn detail(
                 dl.facts {
                     dt { "Channel" } dd { (order.channel) }
                     dt { "External id" } dd { (order.external_id) }
-                    dt { "Status" } dd #status { (order.status.as_str()) @if let Some(r) = &order.status_reason { " (" (r) ")" } }
+                    dt { "Status" } dd #status {
+                        (order.status.as_str())
+                        @if let Some(why) = &why { " — " span #why { (why) } }
+                        @else if let Some(r) = &order.status_reason { " (" (r) ")" }
+                    }
                     dt { "Placed" } dd { (format::time(order.placed_at)) }
                     dt { "Updated" } dd { (format::time(order.updated_at)) }
                     @if let Some(at) = order.requested_delivery_at { dt { "Requested delivery" } dd { (format::time(at)) } }
@@ -293,27 +299,35 @@ pub async fn detail(
             }
             section.card #actions {
                 h2 { "Actions" }
-                @if !open {
-                    p.muted { "The order is " (order.status.as_str()) "; nothing more can be done to it." }
-                } @else if !can_operate && !can_cancel {
+                @if !can_operate && !can_cancel {
                     p.muted { "Your role (" (session.principal.role.as_str()) ") can only read." }
+                } @else if !open {
+                    p.muted { "The order is " (order.status.as_str()) "; nothing more can be done to it." }
+                    @if can_cancel { p { a href={ (base) "/clone" } { "Copy into a new order" } } }
                 } @else {
-                    @if can_operate {
+                    @if can_cancel {
+                        p.actions {
+                            @if order.check_amend().is_ok() { a href={ (base) "/edit" } { "Change the order" } " · " }
+                            a href={ (base) "/clone" } { "Copy into a new order" }
+                        }
+                    }
+                    @if can_operate && order.check_hold().is_ok() {
                         form.inline method="post" action={ (base) "/hold" } {
                             input type="hidden" name="csrf" value=(csrf);
                             input type="text" name="reason" placeholder="Reason" aria-label="Hold reason";
                             button type="submit" { "Put on hold" }
                         }
-                        @if !order.holds.is_empty() {
-                            form.inline method="post" action={ (base) "/release" } {
-                                input type="hidden" name="csrf" value=(csrf);
-                                button type="submit" { "Release holds" }
-                            }
+                    }
+                    @if can_operate && order.check_release_holds().is_ok() {
+                        form.inline method="post" action={ (base) "/release" } {
+                            input type="hidden" name="csrf" value=(csrf);
+                            button type="submit" { "Release holds" }
                         }
                     }
-                    @if can_cancel {
-                        form.inline method="post" action={ (base) "/cancel" } {
+                    @if can_cancel && order.check_cancel().is_ok() {
+                        form.inline method="post" action={ (base) "/cancel" } data-confirm="Cancel the whole order? This cannot be undone." {
                             input type="hidden" name="csrf" value=(csrf);
+                            input type="hidden" name="confirmed" value="";
                             input type="text" name="reason" placeholder="Reason" aria-label="Cancellation reason";
                             button.danger type="submit" { "Cancel order" }
                         }
@@ -334,6 +348,7 @@ pub async fn detail(
                 thead { tr {
                     th { "#" } th { "SKU" } th { "Status" } th.num { "Ordered" } th.num { "Cancelled" }
                     th.num { "Shipped" } th.num { "Delivered" } th.num { "Unit price" } th { "Node" }
+                    @if can_operate && open { th { "Hold" } }
                     @if can_cancel && open { th { "Cancel" } }
                 } }
                 tbody {
@@ -341,16 +356,38 @@ pub async fn detail(
                         tr {
                             td { (l.line_no) }
                             td { a href={ "/ui/inventory/" (format::segment(&l.sku)) } { (l.sku) } }
-                            td { (format::badge(l.status.as_str())) }
+                            td {
+                                (format::badge(l.status.as_str()))
+                                @if let Some(h) = &l.hold { " " span.badge.s-on_hold { "on hold" } @if let Some(r) = &h.reason { " " span.muted { (r) } } }
+                                @if l.status == LineStatus::Backordered { @if let Some(w) = &why { br; span.muted { (w) } } }
+                            }
                             td.num { (l.quantity) } td.num { (l.cancelled_quantity) }
                             td.num { (l.shipped_quantity) } td.num { (l.delivered_quantity) }
                             td.num { (l.unit_price) }
                             td { (l.node.clone().unwrap_or_default()) }
+                            @if can_operate && open {
+                                td {
+                                    @if order.check_hold_line(l.line_no).is_ok() {
+                                        form.inline method="post" action={ (base) "/lines/" (l.line_no) "/hold" } {
+                                            input type="hidden" name="csrf" value=(csrf);
+                                            input type="text" name="reason" placeholder="Reason" aria-label={ "Reason to hold line " (l.line_no) } style="width:8rem";
+                                            button.secondary type="submit" { "Hold line" }
+                                        }
+                                    }
+                                    @if order.check_release_line_hold(l.line_no).is_ok() {
+                                        form.inline method="post" action={ (base) "/lines/" (l.line_no) "/release" } {
+                                            input type="hidden" name="csrf" value=(csrf);
+                                            button type="submit" { "Release line" }
+                                        }
+                                    }
+                                }
+                            }
                             @if can_cancel && open {
                                 td {
-                                    @if l.open_quantity() > 0 {
-                                        form.inline method="post" action={ (base) "/lines/" (l.line_no) "/cancel" } {
+                                    @if order.check_cancel_line(l.line_no).is_ok() {
+                                        form.inline method="post" action={ (base) "/lines/" (l.line_no) "/cancel" } data-confirm={ "Cancel line " (l.line_no) "? This cannot be undone." } {
                                             input type="hidden" name="csrf" value=(csrf);
+                                            input type="hidden" name="confirmed" value="";
                                             input type="number" name="quantity" min="1" max=(l.open_quantity()) value=(l.open_quantity()) aria-label={ "Quantity of line " (l.line_no) " to cancel" } style="width:5rem";
                                             button.secondary type="submit" { "Cancel" }
                                         }
@@ -365,7 +402,7 @@ pub async fn detail(
         section.card #plan {
             h2 { "Fulfilment plan" }
             p.hint { "A simulation with the default profile: it reserves nothing." }
-            (plan_view(&plan))
+            (plan_view(&plan, why.as_deref()))
         }
         section.card #runs {
             h2 { "Flow runs" }
@@ -464,7 +501,7 @@ fn summary(data: &Value) -> Markup {
     }
 }
 
-fn plan_view(plan: &Result<Value, ApiError>) -> Markup {
+fn plan_view(plan: &Result<Value, ApiError>, why: Option<&str>) -> Markup {
     match plan {
         Err(e) => html! { p.muted { "No plan: " (e.problem.detail) } },
         Ok(p) => {
@@ -490,7 +527,8 @@ fn plan_view(plan: &Result<Value, ApiError>) -> Markup {
                 }
                 @if !unassigned.is_empty() {
                     h2 { "Cannot be placed" }
-                    ul { @for u in unassigned { li { "Line " (text(&u["line_no"])) " × " (text(&u["quantity"])) ": " (text(&u["reason"])) } } }
+                    @if let Some(why) = why { p { "Why backordered: " (why) } }
+                    ul { @for u in unassigned { li { "Line " (text(&u["line_no"])) " × " (text(&u["quantity"])) ": " (reason_words(&text(&u["reason"]))) } } }
                 }
                 @if !explanation.is_empty() {
                     details { summary { "Why" } ul { @for e in explanation { li { (text(e)) } } } }
@@ -506,6 +544,10 @@ pub struct ReasonForm {
     pub csrf: String,
     #[serde(default)]
     pub reason: String,
+    /// `yes` once the person confirmed a destructive action (the confirmation page's button, or
+    /// the script's `confirm()`).
+    #[serde(default)]
+    pub confirmed: String,
 }
 
 #[derive(Deserialize)]
@@ -516,6 +558,31 @@ pub struct LineCancelForm {
     pub quantity: String,
     #[serde(default)]
     pub reason: String,
+    #[serde(default)]
+    pub confirmed: String,
+}
+
+/// Asks before a destructive action, without scripts: the same form again, with its values,
+/// `confirmed=yes` and a way back.
+fn confirmation(
+    session: &Session,
+    question: &str,
+    action: &str,
+    fields: &[(&str, &str)],
+    back: &str,
+) -> Response {
+    let body = html! {
+        h1 { (question) }
+        p { "This cannot be undone." }
+        form.inline method="post" action=(action) {
+            input type="hidden" name="csrf" value=(session.csrf);
+            input type="hidden" name="confirmed" value="yes";
+            @for (name, value) in fields { input type="hidden" name=(name) value=(value); }
+            button.danger type="submit" { "Yes, cancel" }
+        }
+        a href=(back) { "No, go back" }
+    };
+    layout::page(session, question, "/ui/orders", body)
 }
 
 fn body<T>(value: T) -> ApiJson<T> {
@@ -572,6 +639,18 @@ pub async fn cancel(
     Form(form): Form<ReasonForm>,
 ) -> UiResult<Response> {
     session.verify(&form.csrf)?;
+    // Asking is pointless when the answer is no anyway.
+    session.principal.require(Access::CaptureOrders)?;
+    if form.confirmed != "yes" {
+        let action = format!("{}/cancel", order_page(&id));
+        return Ok(confirmation(
+            &session,
+            "Cancel the whole order?",
+            &action,
+            &[("reason", &form.reason)],
+            &order_page(&id),
+        ));
+    }
     let result = api::cancel(
         State(state),
         session.principal.clone(),
@@ -593,6 +672,18 @@ pub async fn cancel_line(
 ) -> UiResult<Response> {
     session.verify(&form.csrf)?;
     let back = order_page(&id);
+    session.principal.require(Access::CaptureOrders)?;
+    if form.confirmed != "yes" {
+        let action = format!("{back}/lines/{}/cancel", format::segment(&line_no));
+        let question = format!("Cancel line {line_no}?");
+        return Ok(confirmation(
+            &session,
+            &question,
+            &action,
+            &[("quantity", &form.quantity), ("reason", &form.reason)],
+            &back,
+        ));
+    }
     let quantity = match form.quantity.trim() {
         "" => None,
         q => match q.parse::<i64>() {
@@ -623,7 +714,83 @@ pub async fn cancel_line(
     done(&session, &back, result)
 }
 
+pub async fn hold_line(
+    State(state): State<AppState>,
+    session: Session,
+    Path((id, line_no)): Path<(String, String)>,
+    Form(form): Form<ReasonForm>,
+) -> UiResult<Response> {
+    session.verify(&form.csrf)?;
+    let result = order_edits::hold_line(
+        State(state),
+        session.principal.clone(),
+        Path((id.clone(), line_no.clone())),
+        body(order_edits::LineHoldRequest {
+            reason: opt(&form.reason),
+        }),
+    )
+    .await
+    .map(|_| format!("Line {line_no} is on hold; the other lines go on."));
+    done(&session, &order_page(&id), result)
+}
+
+pub async fn release_line(
+    State(state): State<AppState>,
+    session: Session,
+    Path((id, line_no)): Path<(String, String)>,
+    Form(form): Form<ReasonForm>,
+) -> UiResult<Response> {
+    session.verify(&form.csrf)?;
+    let result = order_edits::release_line(
+        State(state),
+        session.principal.clone(),
+        Path((id.clone(), line_no.clone())),
+    )
+    .await
+    .map(|_| format!("Line {line_no} is released from its hold."));
+    done(&session, &order_page(&id), result)
+}
+
 /// Where an order action sends the browser back to: the order's page.
 fn order_page(id: &str) -> String {
     format!("/ui/orders/{}", format::segment(id))
+}
+
+/// Why the order is backordered, in one sentence that the summary, the lines and the plan all
+/// show: what planning says now blocks the first line it cannot place (the order's own reason
+/// is only that nothing could be sourced), else the order's status reason in words.
+fn why_backordered(order: &Order, plan: &Result<Value, ApiError>) -> Option<String> {
+    let backordered = order.status == OrderStatus::Backordered
+        || order
+            .lines
+            .iter()
+            .any(|l| l.status == LineStatus::Backordered);
+    if !backordered {
+        return None;
+    }
+    let from_plan = plan.as_ref().ok().and_then(|p| {
+        p["unassigned"]
+            .as_array()?
+            .iter()
+            .find_map(|u| u["reason"].as_str().map(reason_words))
+    });
+    let from_order = order
+        .lines
+        .iter()
+        .find(|l| l.status == LineStatus::Backordered)
+        .and_then(|l| l.status_reason.clone())
+        .or_else(|| order.status_reason.clone())
+        .map(|r| reason_words(&r));
+    from_plan.or(from_order)
+}
+
+/// A reason code (planning's, or a status reason) in plain words.
+fn reason_words(code: &str) -> String {
+    if code == iom_domain::NO_INVENTORY {
+        return "no node has enough stock".to_owned();
+    }
+    match serde_json::from_value::<iom_sourcing::Reason>(Value::String(code.to_owned())) {
+        Ok(reason) => reason.describe().to_owned(),
+        Err(_) => code.replace('_', " "),
+    }
 }

@@ -487,7 +487,7 @@ async fn hold_and_release_through_forms() {
         let page = ui
             .submit(
                 &format!("{base}/lines/1/cancel"),
-                &[("csrf", &ui.csrf), ("quantity", "1")],
+                &[("csrf", &ui.csrf), ("quantity", "1"), ("confirmed", "yes")],
             )
             .await;
         assert!(page.body.contains("Line 1 cancelled."), "{}", page.body);
@@ -496,7 +496,7 @@ async fn hold_and_release_through_forms() {
         let page = ui
             .submit(
                 &format!("{base}/lines/1/cancel"),
-                &[("csrf", &ui.csrf), ("quantity", "x")],
+                &[("csrf", &ui.csrf), ("quantity", "x"), ("confirmed", "yes")],
             )
             .await;
         assert!(
@@ -507,7 +507,11 @@ async fn hold_and_release_through_forms() {
         let page = ui
             .submit(
                 &format!("{base}/cancel"),
-                &[("csrf", &ui.csrf), ("reason", "customer_request")],
+                &[
+                    ("csrf", &ui.csrf),
+                    ("reason", "customer_request"),
+                    ("confirmed", "yes"),
+                ],
             )
             .await;
         assert!(

@@ -6,6 +6,15 @@
   "use strict";
   // Styles (and tests) can tell whether scripts run.
   document.documentElement.classList.replace("no-js", "js");
+  // A destructive form (data-confirm) asks here instead of on a confirmation page.
+  document.addEventListener("submit", function (e) {
+    var form = e.target;
+    var question = form.getAttribute && form.getAttribute("data-confirm");
+    if (!question) return;
+    if (!window.confirm(question)) { e.preventDefault(); return; }
+    var confirmed = form.querySelector('input[name="confirmed"]');
+    if (confirmed) confirmed.value = "yes";
+  });
   var el = document.querySelector("[data-refresh]");
   if (!el) return;
   var seconds = parseInt(el.getAttribute("data-refresh"), 10);
