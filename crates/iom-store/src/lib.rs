@@ -123,9 +123,14 @@ impl Store {
         f: impl FnOnce(&mut dyn Conn) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
         let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || inner.readers.with(f))
-            .await
-            .map_err(|e| StoreError::Commit(e.to_string()))?
+        let turn = inner.readers.turn().await?;
+        tokio::task::spawn_blocking(move || {
+            let outcome = inner.readers.with(f);
+            drop(turn);
+            outcome
+        })
+        .await
+        .map_err(|e| StoreError::Commit(e.to_string()))?
     }
 
     /// Runs `f` in a write transaction shared with other jobs (group commit). `f`'s changes and the

@@ -107,6 +107,17 @@ impl PgConn {
     pub fn is_closed(&self) -> bool {
         self.client.is_closed()
     }
+
+    /// Whether the connection is closed, after its task has read what the socket holds: the
+    /// task runs only while a call waits, so a close by the server is seen only then.
+    pub fn noticed_closed(&self) -> bool {
+        // Yielding lets the runtime poll the socket and then run the task it woke.
+        self.runtime().block_on(async {
+            tokio::task::yield_now().await;
+            tokio::task::yield_now().await;
+        });
+        self.client.is_closed()
+    }
 }
 
 impl ToSql for Value<'_> {
@@ -274,8 +285,16 @@ impl r2d2::ManageConnection for PgManager {
         PgConn::connect(&self.url)
     }
 
+    /// Checked without a round trip (one per read doubled what a read cost): the connection's
+    /// task is given a turn to notice a socket the server closed.
     fn is_valid(&self, conn: &mut PgConn) -> Result<(), StoreError> {
-        conn.batch("")
+        if conn.noticed_closed() {
+            Err(StoreError::Commit(
+                "the PostgreSQL connection was closed".into(),
+            ))
+        } else {
+            Ok(())
+        }
     }
 
     fn has_broken(&self, conn: &mut PgConn) -> bool {

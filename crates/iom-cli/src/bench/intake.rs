@@ -103,7 +103,7 @@ pub async fn run(args: IntakeArgs) -> anyhow::Result<()> {
 }
 
 /// A realistic web order: customer, geocoded ship-to, `lines` lines of different SKUs.
-fn order_body(prefix: &str, i: usize, lines: usize) -> String {
+pub(crate) fn order_body(prefix: &str, i: usize, lines: usize) -> String {
     let lines: Vec<serde_json::Value> = (0..lines)
         .map(|l| {
             serde_json::json!({

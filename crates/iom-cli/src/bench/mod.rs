@@ -13,6 +13,7 @@ mod locate;
 mod notifications;
 mod payments;
 mod providers;
+mod reads;
 mod returns;
 mod sign_in;
 mod ui;
@@ -33,6 +34,9 @@ pub enum BenchCommand {
     /// X12 parsing MB/s, Shopify webhooks to committed orders per second, outbound webhook
     /// deliveries per second.
     Providers(providers::ProvidersArgs),
+    /// `GET /api/v1/orders/{id}` from concurrent clients on `iom serve`: reads/s, p50/p99/max,
+    /// and the server's resident memory before and after.
+    Reads(reads::ReadsArgs),
     /// Return authorisations and receipts (restocking) per second over HTTP.
     Returns(returns::ReturnsArgs),
     /// KPI endpoint latency with 100,000 orders in the store, and the lag from an order's commit
@@ -72,6 +76,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Dom(args) => dom::run(args).await,
         BenchCommand::Providers(args) => providers::run(args).await,
         BenchCommand::Documents(args) => documents::run(args).await,
+        BenchCommand::Reads(args) => reads::run(args).await,
         BenchCommand::Returns(args) => returns::run(args).await,
         BenchCommand::Insights(args) => insights::run(args).await,
         BenchCommand::Flow(args) => flow::run(args).await,
