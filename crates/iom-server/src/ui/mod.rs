@@ -6,21 +6,27 @@
 //! Pages read through the same store queries as the API, and actions call the API's own handlers
 //! with the signed-in user's principal, so the UI can do exactly what the API allows that role.
 
+mod alerts;
 mod assets;
+mod attention;
 mod charts;
 mod dashboard;
 mod flows;
 mod format;
 mod inventory;
 mod layout;
+mod lists;
+mod live;
 mod nodes;
 mod notifications;
+mod order_list;
 mod orders;
 mod payment;
 mod providers;
 mod returns;
 pub mod session;
 mod shipping;
+mod tasks;
 mod users;
 
 use std::time::Instant;
@@ -138,7 +144,7 @@ pub fn router() -> Router<AppState> {
         .route("/ui/sign-in/oidc/callback", get(session::oidc_callback))
         .route("/ui/sign-out", post(session::sign_out))
         .route("/ui/static/{file}", get(assets::serve))
-        .route("/ui/orders", get(orders::list))
+        .route("/ui/orders", get(order_list::list))
         .route("/ui/orders/{id}", get(orders::detail))
         .route("/ui/orders/{id}/hold", post(orders::hold))
         .route("/ui/orders/{id}/release", post(orders::release))
@@ -165,7 +171,7 @@ pub fn router() -> Router<AppState> {
         .route("/ui/flows", get(flows::list))
         .route("/ui/flows/{name}", get(flows::detail))
         .route("/ui/policies/{name}", get(flows::policy))
-        .route("/ui/tasks", get(flows::tasks))
+        .route("/ui/tasks", get(tasks::page))
         .route("/ui/tasks/{id}/complete", post(flows::complete_task))
         .route("/ui/runs/{id}/retry", post(flows::retry_run))
         .route("/ui/returns", get(returns::list))
@@ -178,7 +184,16 @@ pub fn router() -> Router<AppState> {
         .route("/ui/users", get(users::list).post(users::create))
         .route("/ui/users/{email}/disable", post(users::disable))
         .route("/ui/users/{email}/enable", post(users::enable))
+        .route("/ui/alerts", get(alerts::page))
+        .route(
+            "/ui/alerts/{name}/firings/{id}/acknowledge",
+            post(alerts::acknowledge),
+        )
+        .route("/ui/events", get(live::events))
+        .route("/ui/saved-filters", post(lists::save))
+        .route("/ui/saved-filters/delete", post(lists::delete))
         .layer(middleware::from_fn(same_origin))
+        .layer(middleware::from_fn(time_zone))
         .layer(middleware::from_fn(server_timing));
     pages.route("/", get(|| async { Redirect::to("/ui") }))
 }
@@ -198,6 +213,14 @@ async fn server_timing(request: Request, next: Next) -> Response {
         .entry(header::CACHE_CONTROL)
         .or_insert(HeaderValue::from_static("no-store"));
     response
+}
+
+/// Pages show times in the zone the browser's script remembered in a cookie (UTC until it has).
+async fn time_zone(request: Request, next: Next) -> Response {
+    let zone = session::read_cookie(request.headers(), format::ZONE_COOKIE)
+        .and_then(|name| name.parse::<chrono_tz::Tz>().ok())
+        .unwrap_or(chrono_tz::Tz::UTC);
+    format::in_zone(zone, next.run(request)).await
 }
 
 /// A form posted from another site is refused whatever cookies came with it (defence in depth

@@ -18,7 +18,7 @@ use super::ui::{dashboard_figures, seed};
 use super::{TestApp, apps};
 
 /// A running chromedriver; stopped when dropped.
-struct Driver {
+pub struct Driver {
     child: Child,
     _profile: tempfile::TempDir,
 }
@@ -38,7 +38,7 @@ fn find(names: &[&str]) -> Option<PathBuf> {
 }
 
 /// A browser session, JavaScript on or off; `None` only when skipping was asked for.
-async fn browser(javascript: bool) -> Option<(Driver, Client)> {
+pub async fn browser(javascript: bool) -> Option<(Driver, Client)> {
     let chromium = find(&["chromium", "chromium-browser", "google-chrome"]);
     let chromedriver = find(&["chromedriver"]);
     let (Some(chromium), Some(chromedriver)) = (chromium, chromedriver) else {
@@ -99,7 +99,7 @@ async fn browser(javascript: bool) -> Option<(Driver, Client)> {
 }
 
 /// Signs in through the form as an admin user created for it.
-async fn sign_in(browser: &Client, app: &TestApp, page: &str) {
+pub async fn sign_in(browser: &Client, app: &TestApp, page: &str) {
     let email = super::ui::ensure_user(app, "admin").await;
     browser.goto(&app.url(page)).await.unwrap();
     let url = browser.current_url().await.unwrap();
@@ -127,7 +127,7 @@ async fn sign_in(browser: &Client, app: &TestApp, page: &str) {
     assert_eq!(url.path(), page, "signed in, back where the visit began");
 }
 
-async fn text(browser: &Client, css: &str) -> String {
+pub async fn text(browser: &Client, css: &str) -> String {
     match browser.find(Locator::Css(css)).await {
         Ok(element) => element.text().await.unwrap(),
         Err(e) => {
@@ -142,7 +142,7 @@ async fn text(browser: &Client, css: &str) -> String {
 /// Clicks what navigates to another page and waits until that page has replaced this one: a
 /// WebDriver click may answer before the navigation it starts has loaded, and a look-up made then
 /// would read the old page.
-async fn click(browser: &Client, css: &str) {
+pub async fn click(browser: &Client, css: &str) {
     let before = browser
         .find(Locator::Css("html"))
         .await
@@ -178,7 +178,7 @@ async fn html_class(browser: &Client) -> String {
         .unwrap_or_default()
 }
 
-async fn api_status(app: &TestApp, id: &str) -> Value {
+pub async fn api_status(app: &TestApp, id: &str) -> Value {
     let (_, order) = app.get(&format!("/api/v1/orders/{id}")).await;
     order["status"].clone()
 }

@@ -5,6 +5,7 @@ mod audit;
 mod auth;
 mod batch_errors;
 mod browser;
+mod browser_lists;
 mod events;
 pub mod fake_avatax;
 pub mod fake_easypost;
@@ -34,6 +35,7 @@ mod shopify_topics;
 mod subscriptions;
 mod tax;
 mod ui;
+mod ui_lists;
 mod users;
 mod x12_receipts;
 
