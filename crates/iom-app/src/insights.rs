@@ -91,3 +91,16 @@ pub async fn run(store: Store, interval: Interval, every: Duration) {
         }
     }
 }
+
+/// Acknowledges one firing of `alert` in the name of the actor acting (the edge's
+/// `iom_store::acting` scope): recorded with who and when, announced by `alert.acknowledged`.
+/// A firing acknowledged before keeps its first acknowledgement.
+pub async fn acknowledge(
+    store: &Store,
+    alert: &str,
+    firing_id: &str,
+) -> Result<iom_store::insights::Acknowledgement, StoreError> {
+    store
+        .acknowledge_firing(alert.to_owned(), firing_id.to_owned())
+        .await
+}

@@ -215,6 +215,10 @@ pub fn router(state: AppState) -> Router {
         .route("/alerts/{name}", put(alerts::put).get(alerts::get))
         .route("/alerts/{name}/firings", get(alerts::firings))
         .route(
+            "/alerts/{name}/firings/{id}/acknowledge",
+            post(alerts::acknowledge),
+        )
+        .route(
             "/notification-templates",
             get(notifications::list_templates),
         )

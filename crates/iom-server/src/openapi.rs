@@ -51,7 +51,7 @@ use crate::routes::{
         returns::create, returns::get, returns::list, returns::receive, returns::refund,
         returns::close, returns::cancel, returns::get_policy, returns::put_policy,
         insights::kpis, insights::series, insights::anomalies,
-        alerts::put, alerts::get, alerts::list, alerts::firings,
+        alerts::put, alerts::get, alerts::list, alerts::firings, alerts::acknowledge,
         notifications::list_templates, notifications::get_template, notifications::put_template,
         notifications::preview, notifications::list, notifications::resend,
         flows::put, flows::validate, flows::publish, flows::unpublish, flows::list, flows::get,

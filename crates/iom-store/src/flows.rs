@@ -669,6 +669,18 @@ pub struct TaskRow {
     pub completed_at: Option<DateTime<Utc>>,
 }
 
+/// The order a task is about, as a list shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TaskOrder {
+    pub external_id: String,
+    pub customer_name: Option<String>,
+    pub customer_email: Option<String>,
+    /// A decimal string.
+    pub total: String,
+    pub currency: String,
+    pub status: String,
+}
+
 const TASK_COLUMNS: &str = "id, run_id, n, step, order_id, queue, reason, status, decision, note, created_at, completed_at";
 
 fn task(row: Row) -> Result<TaskRow, StoreError> {
@@ -840,6 +852,81 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<TaskRow>, StoreError> {
         self.read(move |c| list_tasks(c, status, limit)).await
+    }
+
+    /// A page of tasks, oldest first, each with what its order is (customer, value, status),
+    /// after the task `after` (its `created_at` and id); also how many there are in all.
+    pub async fn task_page(
+        &self,
+        status: Option<TaskStatus>,
+        after: Option<(DateTime<Utc>, String)>,
+        limit: usize,
+    ) -> Result<(Vec<(TaskRow, Option<TaskOrder>)>, i64), StoreError> {
+        self.read(move |c| {
+            let mut conditions = String::from("1 = 1");
+            let mut texts: Vec<String> = Vec::new();
+            if let Some(s) = status {
+                texts.push(s.as_str().to_owned());
+                conditions.push_str(&format!(" AND t.status = ${}", texts.len()));
+            }
+            let counted = {
+                let params: Vec<Value<'_>> = texts.iter().map(|t| Value::Text(t)).collect();
+                c.query_one(
+                    &format!("SELECT COUNT(*) FROM flow_tasks t WHERE {conditions}"),
+                    &params,
+                )?
+                .map_or(Ok(0), |r| r.int(0))?
+            };
+            let mut at = None;
+            if let Some((created, id)) = &after {
+                texts.push(id.clone());
+                let id = texts.len();
+                at = Some(micros(*created));
+                let k = texts.len() + 1;
+                conditions.push_str(&format!(
+                    " AND t.created_at >= ${k} AND (t.created_at > ${k} OR t.id > ${id})"
+                ));
+            }
+            let mut params: Vec<Value<'_>> = texts.iter().map(|t| Value::Text(t)).collect();
+            if let Some(at) = at {
+                params.push(Value::Int(at));
+            }
+            let columns = TASK_COLUMNS
+                .split(", ")
+                .map(|c| format!("t.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let rows = c.query(
+                &format!(
+                    "SELECT {columns}, o.external_id, o.customer_name, o.customer_email,
+                            o.total, o.currency, o.status
+                     FROM flow_tasks t LEFT JOIN orders o ON o.id = t.order_id
+                     WHERE {conditions} ORDER BY t.created_at, t.id LIMIT {}",
+                    limit.clamp(1, 500)
+                ),
+                &params,
+            )?;
+            let n = TASK_COLUMNS.split(", ").count();
+            let items = rows
+                .into_iter()
+                .map(|row| {
+                    let order = match row.opt_text(n)? {
+                        None => None,
+                        Some(external_id) => Some(TaskOrder {
+                            external_id: external_id.to_owned(),
+                            customer_name: row.opt_text(n + 1)?.map(str::to_owned),
+                            customer_email: row.opt_text(n + 2)?.map(str::to_owned),
+                            total: row.text(n + 3)?.to_owned(),
+                            currency: row.text(n + 4)?.to_owned(),
+                            status: row.text(n + 5)?.to_owned(),
+                        }),
+                    };
+                    Ok((task(row)?, order))
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            Ok((items, counted))
+        })
+        .await
     }
 
     pub async fn get_task(&self, id: String) -> Result<Option<TaskRow>, StoreError> {

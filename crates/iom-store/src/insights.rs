@@ -1325,6 +1325,35 @@ pub struct Firing {
     pub fired_at: DateTime<Utc>,
     /// What the subject looked like when it fired.
     pub data: serde_json::Value,
+    /// When someone acknowledged it; open until then.
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    /// Who acknowledged it (`user:ann@example.com`).
+    pub acknowledged_by: Option<String>,
+}
+
+const FIRING_COLUMNS: &str = "id, alert, subject, fired_at, data, acknowledged_at, acknowledged_by";
+
+fn firing(r: &Row) -> Result<Firing, StoreError> {
+    Ok(Firing {
+        id: r.text(0)?.to_owned(),
+        alert: r.text(1)?.to_owned(),
+        subject: r.text(2)?.to_owned(),
+        fired_at: from_micros(r.int(3)?),
+        data: serde_json::from_str(r.text(4)?)?,
+        acknowledged_at: r.opt_int(5)?.map(from_micros),
+        acknowledged_by: r.opt_text(6)?.map(str::to_owned),
+    })
+}
+
+/// What acknowledging a firing did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Acknowledgement {
+    /// Acknowledged now, by the actor acting.
+    Acknowledged(Firing),
+    /// Someone had acknowledged it before: kept as they left it.
+    Already(Firing),
+    /// No such firing of that alert.
+    NotFound,
 }
 
 fn alert_record(row: &Row) -> Result<AlertRecord, StoreError> {
@@ -1497,6 +1526,8 @@ pub fn fire_alert(tx: &mut Tx<'_>, alert: &AlertRecord) -> Result<Vec<Firing>, S
             subject,
             fired_at: now,
             data,
+            acknowledged_at: None,
+            acknowledged_by: None,
         });
     }
     Ok(fired)
@@ -1650,30 +1681,107 @@ impl Store {
             let rows = match &before {
                 Some(id) => c.query(
                     &format!(
-                        "SELECT id, alert, subject, fired_at, data FROM alert_firings
+                        "SELECT {FIRING_COLUMNS} FROM alert_firings
                          WHERE alert = $1 AND id < $2 ORDER BY id DESC LIMIT {limit}"
                     ),
                     &[Value::Text(&alert), Value::Text(id)],
                 )?,
                 None => c.query(
                     &format!(
-                        "SELECT id, alert, subject, fired_at, data FROM alert_firings
+                        "SELECT {FIRING_COLUMNS} FROM alert_firings
                          WHERE alert = $1 ORDER BY id DESC LIMIT {limit}"
                     ),
                     &[Value::Text(&alert)],
                 )?,
             };
-            rows.iter()
-                .map(|r| {
-                    Ok(Firing {
-                        id: r.text(0)?.to_owned(),
-                        alert: r.text(1)?.to_owned(),
-                        subject: r.text(2)?.to_owned(),
-                        fired_at: from_micros(r.int(3)?),
-                        data: serde_json::from_str(r.text(4)?)?,
-                    })
-                })
-                .collect()
+            rows.iter().map(firing).collect()
+        })
+        .await
+    }
+
+    /// Firings of every alert, newest first: the open ones (not acknowledged) when `open`,
+    /// else the acknowledged ones; `before` is the `id` of the last firing of the previous page.
+    /// Also answers how many there are in all.
+    pub async fn firings(
+        &self,
+        open: bool,
+        before: Option<String>,
+        limit: usize,
+    ) -> Result<(Vec<Firing>, i64), StoreError> {
+        self.read(move |c| {
+            let limit = limit.clamp(1, 1000);
+            let which = if open {
+                "acknowledged_at IS NULL"
+            } else {
+                "acknowledged_at IS NOT NULL"
+            };
+            let rows = match &before {
+                Some(id) => c.query(
+                    &format!(
+                        "SELECT {FIRING_COLUMNS} FROM alert_firings
+                         WHERE {which} AND id < $1 ORDER BY id DESC LIMIT {limit}"
+                    ),
+                    &[Value::Text(id)],
+                )?,
+                None => c.query(
+                    &format!(
+                        "SELECT {FIRING_COLUMNS} FROM alert_firings
+                         WHERE {which} ORDER BY id DESC LIMIT {limit}"
+                    ),
+                    &[],
+                )?,
+            };
+            let count = c
+                .query_one(
+                    &format!("SELECT COUNT(*) FROM alert_firings WHERE {which}"),
+                    &[],
+                )?
+                .map_or(Ok(0), |r| r.int(0))?;
+            Ok((rows.iter().map(firing).collect::<Result<_, _>>()?, count))
+        })
+        .await
+    }
+
+    /// Acknowledges a firing of `alert` in the name of the actor acting, announced by an
+    /// `alert.acknowledged` event; one acknowledged before is left as it is.
+    pub async fn acknowledge_firing(
+        &self,
+        alert: String,
+        id: String,
+    ) -> Result<Acknowledgement, StoreError> {
+        self.write(move |tx| {
+            let select =
+                format!("SELECT {FIRING_COLUMNS} FROM alert_firings WHERE alert = $1 AND id = $2");
+            let Some(found) = tx
+                .conn()
+                .query_one(&select, &[Value::Text(&alert), Value::Text(&id)])?
+            else {
+                return Ok(Acknowledgement::NotFound);
+            };
+            let found = firing(&found)?;
+            if found.acknowledged_at.is_some() {
+                return Ok(Acknowledgement::Already(found));
+            }
+            // Kept to the microsecond, as stored: the answer is what a later read returns.
+            let now = from_micros(micros(tx.now()));
+            let actor = tx.actor().clone();
+            let by = format!("{}:{}", actor.kind.as_str(), actor.id);
+            tx.conn().execute(
+                "UPDATE alert_firings SET acknowledged_at = $1, acknowledged_by = $2
+                 WHERE id = $3 AND acknowledged_at IS NULL",
+                &[Value::Int(micros(now)), Value::Text(&by), Value::Text(&id)],
+            )?;
+            tx.emit(EventDraft::new(
+                "alert.acknowledged",
+                format!("alert:{alert}"),
+                json!({"firing_id": id, "alert": alert, "subject": found.subject,
+                       "acknowledged_at": now, "acknowledged_by": by}),
+            ));
+            Ok(Acknowledgement::Acknowledged(Firing {
+                acknowledged_at: Some(now),
+                acknowledged_by: Some(by),
+                ..found
+            }))
         })
         .await
     }

@@ -28,6 +28,7 @@ pub mod policies;
 pub mod providers;
 pub mod pull;
 pub mod returns;
+pub mod saved_filters;
 pub mod sessions;
 pub mod shipping;
 pub mod testing;
@@ -42,7 +43,7 @@ use iom_domain::{DomainError, EventDraft};
 
 pub use db::{Conn, DeferredRows, Dialect, Owned, Row, Value};
 pub use events::Event;
-pub use orders::{CreateOutcome, Idempotency, OrderFilter};
+pub use orders::{CreateOutcome, Idempotency, OrderColumn, OrderFilter, OrderSort, OrderSummary};
 pub use tokens::{TokenLimits, TokenRecord};
 pub use users::{UserChange, UserRecord};
 pub use writer::Tx;

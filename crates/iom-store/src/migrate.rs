@@ -61,6 +61,10 @@ const SQLITE: &[(i64, &str)] = &[
         34,
         include_str!("migrations/sqlite/0034_actors_and_audit.sql"),
     ),
+    (
+        38,
+        include_str!("migrations/sqlite/0038_lists_and_alerts.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("migrations/postgres/0001_orders.sql")),
@@ -129,6 +133,10 @@ const POSTGRES: &[(i64, &str)] = &[
     (
         34,
         include_str!("migrations/postgres/0034_actors_and_audit.sql"),
+    ),
+    (
+        38,
+        include_str!("migrations/postgres/0038_lists_and_alerts.sql"),
     ),
 ];
 

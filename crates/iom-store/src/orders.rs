@@ -78,8 +78,123 @@ pub struct OrderFilter {
     /// Matches the order id, the external id, or the customer's e-mail, id or name (prefix).
     pub q: Option<String>,
     pub limit: usize,
-    /// The id of the last order of the previous page; pages run newest first.
+    /// The id of the last order of the previous page.
     pub cursor: Option<OrderId>,
+    /// The sort key of that last order ([`OrderColumn::key_of`]) when the sort is by another
+    /// column than the id.
+    pub sort_key: Option<String>,
+    /// Newest first (by id) unless told otherwise.
+    pub sort: OrderSort,
+}
+
+/// The column an order list is sorted by; ties are broken by the id, in the same direction.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum OrderColumn {
+    /// By id: the order captured last first (ids are time-ordered UUIDs).
+    #[default]
+    Newest,
+    Placed,
+    Updated,
+    ExternalId,
+    Status,
+    Channel,
+}
+
+impl OrderColumn {
+    pub const ALL: [OrderColumn; 6] = [
+        OrderColumn::Newest,
+        OrderColumn::Placed,
+        OrderColumn::Updated,
+        OrderColumn::ExternalId,
+        OrderColumn::Status,
+        OrderColumn::Channel,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderColumn::Newest => "id",
+            OrderColumn::Placed => "placed_at",
+            OrderColumn::Updated => "updated_at",
+            OrderColumn::ExternalId => "external_id",
+            OrderColumn::Status => "status",
+            OrderColumn::Channel => "channel",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<OrderColumn> {
+        Self::ALL.into_iter().find(|c| c.as_str() == text)
+    }
+
+    fn sql(self) -> &'static str {
+        match self {
+            OrderColumn::Newest => "o.id",
+            OrderColumn::Placed => "o.placed_at",
+            OrderColumn::Updated => "o.updated_at",
+            OrderColumn::ExternalId => "o.external_id",
+            OrderColumn::Status => "o.status",
+            OrderColumn::Channel => "o.channel",
+        }
+    }
+
+    fn is_integer(self) -> bool {
+        matches!(self, OrderColumn::Placed | OrderColumn::Updated)
+    }
+
+    /// The value of this column for `order`, as a cursor carries it.
+    pub fn key_of(self, order: &Order) -> String {
+        match self {
+            OrderColumn::Newest => order.id.to_string(),
+            OrderColumn::Placed => micros(order.placed_at).to_string(),
+            OrderColumn::Updated => micros(order.updated_at).to_string(),
+            OrderColumn::ExternalId => order.external_id.clone(),
+            OrderColumn::Status => order.status.as_str().to_owned(),
+            OrderColumn::Channel => order.channel.clone(),
+        }
+    }
+
+    /// The value of this column for a summary row.
+    pub fn key_of_summary(self, order: &OrderSummary) -> String {
+        match self {
+            OrderColumn::Newest => order.id.to_string(),
+            OrderColumn::Placed => micros(order.placed_at).to_string(),
+            OrderColumn::Updated => micros(order.updated_at).to_string(),
+            OrderColumn::ExternalId => order.external_id.clone(),
+            OrderColumn::Status => order.status.clone(),
+            OrderColumn::Channel => order.channel.clone(),
+        }
+    }
+}
+
+/// An order list's sort.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OrderSort {
+    pub column: OrderColumn,
+    pub descending: bool,
+}
+
+impl Default for OrderSort {
+    fn default() -> Self {
+        OrderSort {
+            column: OrderColumn::Newest,
+            descending: true,
+        }
+    }
+}
+
+/// An order as lists and exports show it, read from the columns beside its document.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderSummary {
+    pub id: OrderId,
+    pub channel: String,
+    pub external_id: String,
+    pub status: String,
+    pub customer_name: Option<String>,
+    pub customer_email: Option<String>,
+    pub currency: String,
+    /// The total as stored (a decimal string).
+    pub total: String,
+    pub placed_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
 }
 
 impl Store {
@@ -162,6 +277,20 @@ impl Store {
 
     pub async fn list_orders(&self, filter: OrderFilter) -> Result<Vec<Order>, StoreError> {
         self.read(move |c| list(c, &filter)).await
+    }
+
+    /// How many orders match `filter` (its cursor, sort and limit aside).
+    pub async fn count_orders(&self, filter: OrderFilter) -> Result<i64, StoreError> {
+        self.read(move |c| count(c, &filter)).await
+    }
+
+    /// A page of the orders that match `filter`, as their list columns only (no document to
+    /// read): what an export streams, up to 5,000 a page.
+    pub async fn order_summaries(
+        &self,
+        filter: OrderFilter,
+    ) -> Result<Vec<OrderSummary>, StoreError> {
+        self.read(move |c| summaries(c, &filter)).await
     }
 }
 
@@ -403,49 +532,60 @@ pub fn load(
     }
 }
 
-fn list(conn: &mut dyn Conn, filter: &OrderFilter) -> Result<Vec<Order>, StoreError> {
-    let mut sql = String::from("SELECT o.doc FROM orders o WHERE 1 = 1");
-    let mut texts: Vec<String> = Vec::new();
-    fn push(sql: &mut String, texts: &mut Vec<String>, clause: &str, value: String) {
-        texts.push(value);
-        sql.push_str(&clause.replace('?', &format!("${}", texts.len())));
+/// A filter's conditions after `WHERE`, with their parameters in order.
+fn conditions(conn: &dyn Conn, filter: &OrderFilter, paged: bool) -> (String, Vec<Param>) {
+    let mut sql = String::from("1 = 1");
+    let mut params: Vec<Param> = Vec::new();
+    fn push(sql: &mut String, params: &mut Vec<Param>, clause: &str, value: Param) {
+        params.push(value);
+        sql.push_str(&clause.replace('?', &format!("${}", params.len())));
     }
     if let Some(status) = &filter.status {
-        push(&mut sql, &mut texts, " AND o.status = ?", status.clone());
+        push(
+            &mut sql,
+            &mut params,
+            " AND o.status = ?",
+            Param::Text(status.clone()),
+        );
     }
     if let Some(channel) = &filter.channel {
-        push(&mut sql, &mut texts, " AND o.channel = ?", channel.clone());
+        push(
+            &mut sql,
+            &mut params,
+            " AND o.channel = ?",
+            Param::Text(channel.clone()),
+        );
     }
     if let Some(channels) = &filter.channels {
         sql.push_str(" AND o.channel IN (NULL");
         for channel in channels {
-            push(&mut sql, &mut texts, ", ?", channel.clone());
+            push(&mut sql, &mut params, ", ?", Param::Text(channel.clone()));
         }
         sql.push(')');
     }
     if let Some(sku) = &filter.sku {
         push(
             &mut sql,
-            &mut texts,
+            &mut params,
             " AND EXISTS (SELECT 1 FROM order_lines l WHERE l.order_id = o.id AND l.sku = ?)",
-            sku.clone(),
+            Param::Text(sku.clone()),
         );
     }
     if let Some(node) = &filter.node {
         push(
             &mut sql,
-            &mut texts,
+            &mut params,
             " AND EXISTS (SELECT 1 FROM order_lines l WHERE l.order_id = o.id AND l.node = ?)",
-            node.clone(),
+            Param::Text(node.clone()),
         );
     }
     if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
         // Each alternative is its own indexed look-up (migration 0013); a prefix is the range
         // [prefix, prefix with its last character incremented) in byte order.
-        let n = texts.len();
+        let n = params.len();
         let prefix = q.to_lowercase();
         let upper = prefix_upper_bound(&prefix);
-        texts.extend([q.to_owned(), prefix, upper]);
+        params.extend([q.to_owned(), prefix, upper].map(Param::Text));
         let folded = |column: &str| match conn.dialect() {
             Dialect::Sqlite => format!("lower({column})"),
             Dialect::Postgres => format!("(lower({column}) COLLATE \"C\")"),
@@ -462,29 +602,120 @@ fn list(conn: &mut dyn Conn, filter: &OrderFilter) -> Result<Vec<Order>, StoreEr
             hi = n + 3,
         ));
     }
-    if let Some(cursor) = filter.cursor {
-        push(&mut sql, &mut texts, " AND o.id < ?", cursor.to_string());
-    }
-    // Times are integers (microseconds): they follow the text parameters.
-    let mut ints: Vec<i64> = Vec::new();
     for (bound, op) in [(filter.placed_from, ">="), (filter.placed_to, "<")] {
         if let Some(at) = bound {
-            ints.push(micros(at));
-            sql.push_str(&format!(
-                " AND o.placed_at {op} ${}",
-                texts.len() + ints.len()
-            ));
+            push(
+                &mut sql,
+                &mut params,
+                &format!(" AND o.placed_at {op} ?"),
+                Param::Int(micros(at)),
+            );
         }
     }
-    sql.push_str(&format!(
-        " ORDER BY o.id DESC LIMIT {}",
+    if paged && let Some(cursor) = filter.cursor {
+        let column = filter.sort.column.sql();
+        let (before, ties) = if filter.sort.descending {
+            ("<", "<")
+        } else {
+            (">", ">")
+        };
+        match (filter.sort.column, &filter.sort_key) {
+            (OrderColumn::Newest, _) | (_, None) => push(
+                &mut sql,
+                &mut params,
+                &format!(" AND o.id {ties} ?"),
+                Param::Text(cursor.to_string()),
+            ),
+            (c, Some(key)) => {
+                // `column <= key` bounds the index range; the OR keeps the ties after the
+                // cursor's id.
+                let key = if c.is_integer() {
+                    Param::Int(key.parse().unwrap_or_default())
+                } else {
+                    Param::Text(key.clone())
+                };
+                params.push(key);
+                let k = params.len();
+                params.push(Param::Text(cursor.to_string()));
+                let id = params.len();
+                sql.push_str(&format!(
+                    " AND {column} {before}= ${k} AND ({column} {before} ${k} OR o.id {ties} ${id})"
+                ));
+            }
+        }
+    }
+    (sql, params)
+}
+
+/// A parameter of a built statement, owned.
+enum Param {
+    Text(String),
+    Int(i64),
+}
+
+fn values(params: &[Param]) -> Vec<Value<'_>> {
+    params
+        .iter()
+        .map(|p| match p {
+            Param::Text(t) => Value::Text(t),
+            Param::Int(i) => Value::Int(*i),
+        })
+        .collect()
+}
+
+fn order_by(sort: OrderSort) -> String {
+    let dir = if sort.descending { "DESC" } else { "ASC" };
+    match sort.column {
+        OrderColumn::Newest => format!("o.id {dir}"),
+        c => format!("{} {dir}, o.id {dir}", c.sql()),
+    }
+}
+
+fn list(conn: &mut dyn Conn, filter: &OrderFilter) -> Result<Vec<Order>, StoreError> {
+    let (conditions, params) = conditions(&*conn, filter, true);
+    let sql = format!(
+        "SELECT o.doc FROM orders o WHERE {conditions} ORDER BY {} LIMIT {}",
+        order_by(filter.sort),
         filter.limit.clamp(1, 500)
-    ));
-    let mut params: Vec<Value<'_>> = texts.iter().map(|t| Value::Text(t)).collect();
-    params.extend(ints.iter().map(|i| Value::Int(*i)));
-    conn.query(&sql, &params)?
+    );
+    conn.query(&sql, &values(&params))?
         .into_iter()
         .map(|row| Ok(serde_json::from_str(row.text(0)?)?))
+        .collect()
+}
+
+fn count(conn: &mut dyn Conn, filter: &OrderFilter) -> Result<i64, StoreError> {
+    let (conditions, params) = conditions(&*conn, filter, false);
+    let sql = format!("SELECT COUNT(*) FROM orders o WHERE {conditions}");
+    conn.query_one(&sql, &values(&params))?
+        .map_or(Ok(0), |r| r.int(0))
+}
+
+fn summaries(conn: &mut dyn Conn, filter: &OrderFilter) -> Result<Vec<OrderSummary>, StoreError> {
+    let (conditions, params) = conditions(&*conn, filter, true);
+    let sql = format!(
+        "SELECT o.id, o.channel, o.external_id, o.status, o.customer_name, o.customer_email,
+                o.currency, o.total, o.placed_at, o.updated_at
+         FROM orders o WHERE {conditions} ORDER BY {} LIMIT {}",
+        order_by(filter.sort),
+        filter.limit.clamp(1, 5000)
+    );
+    conn.query(&sql, &values(&params))?
+        .into_iter()
+        .map(|r| {
+            Ok(OrderSummary {
+                id: parse_id(r.text(0)?)?,
+                channel: r.text(1)?.to_owned(),
+                external_id: r.text(2)?.to_owned(),
+                status: r.text(3)?.to_owned(),
+                customer_name: r.opt_text(4)?.map(str::to_owned),
+                customer_email: r.opt_text(5)?.map(str::to_owned),
+                currency: r.text(6)?.to_owned(),
+                total: r.text(7)?.to_owned(),
+                placed_at: crate::from_micros(r.int(8)?),
+                updated_at: crate::from_micros(r.int(9)?),
+            })
+        })
         .collect()
 }
 

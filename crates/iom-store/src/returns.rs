@@ -39,6 +39,11 @@ impl Store {
         self.read(move |c| list(c, &filter)).await
     }
 
+    /// How many returns match `filter` (its cursor and limit aside).
+    pub async fn count_returns(&self, filter: ReturnFilter) -> Result<i64, StoreError> {
+        self.read(move |c| count(c, &filter)).await
+    }
+
     /// The return policy in force: the stored one, or the defaults.
     pub async fn return_policy(&self) -> Result<ReturnPolicy, StoreError> {
         self.read(|c| policy(c)).await
@@ -198,8 +203,36 @@ pub fn nodes(conn: &mut dyn Conn) -> Result<Vec<NodeDoc>, StoreError> {
         .collect()
 }
 
+fn count(conn: &mut dyn Conn, filter: &ReturnFilter) -> Result<i64, StoreError> {
+    let filter = ReturnFilter {
+        cursor: None,
+        ..filter.clone()
+    };
+    let (conditions, texts) = conditions(&filter);
+    let params: Vec<Value<'_>> = texts.iter().map(|t| Value::Text(t)).collect();
+    conn.query_one(
+        &format!("SELECT COUNT(*) FROM returns WHERE {conditions}"),
+        &params,
+    )?
+    .map_or(Ok(0), |r| r.int(0))
+}
+
 fn list(conn: &mut dyn Conn, filter: &ReturnFilter) -> Result<Vec<ReturnOrder>, StoreError> {
-    let mut sql = String::from("SELECT doc FROM returns WHERE 1 = 1");
+    let (conditions, texts) = conditions(filter);
+    let sql = format!(
+        "SELECT doc FROM returns WHERE {conditions} ORDER BY id DESC LIMIT {}",
+        filter.limit.clamp(1, 500)
+    );
+    let params: Vec<Value<'_>> = texts.iter().map(|t| Value::Text(t)).collect();
+    conn.query(&sql, &params)?
+        .into_iter()
+        .map(|row| Ok(serde_json::from_str(row.text(0)?)?))
+        .collect()
+}
+
+/// A filter's conditions after `WHERE`, with their parameters.
+fn conditions(filter: &ReturnFilter) -> (String, Vec<String>) {
+    let mut sql = String::from("1 = 1");
     let mut texts: Vec<String> = Vec::new();
     let mut push = |column: &str, value: String| {
         texts.push(value);
@@ -220,13 +253,5 @@ fn list(conn: &mut dyn Conn, filter: &ReturnFilter) -> Result<Vec<ReturnOrder>, 
     if let Some(cursor) = &filter.cursor {
         push("id <", cursor.clone());
     }
-    sql.push_str(&format!(
-        " ORDER BY id DESC LIMIT {}",
-        filter.limit.clamp(1, 500)
-    ));
-    let params: Vec<Value<'_>> = texts.iter().map(|t| Value::Text(t)).collect();
-    conn.query(&sql, &params)?
-        .into_iter()
-        .map(|row| Ok(serde_json::from_str(row.text(0)?)?))
-        .collect()
+    (sql, texts)
 }

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use iom_insights::AlertDefinition;
 use iom_insights::alert::{AlertCondition, valid_name};
-use iom_store::insights::{AlertRecord, Firing};
+use iom_store::insights::{Acknowledgement, AlertRecord, Firing};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
@@ -62,6 +62,10 @@ pub struct FiringView {
     /// What the subject looked like when it fired (also the `details` of its event).
     #[schema(value_type = Object)]
     pub data: Value,
+    /// When it was acknowledged; null while it is open.
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    /// Who acknowledged it (`user:ann@example.com`, `token:ops`).
+    pub acknowledged_by: Option<String>,
 }
 
 impl From<Firing> for FiringView {
@@ -72,6 +76,8 @@ impl From<Firing> for FiringView {
             subject: f.subject,
             fired_at: f.fired_at,
             data: f.data,
+            acknowledged_at: f.acknowledged_at,
+            acknowledged_by: f.acknowledged_by,
         }
     }
 }
@@ -225,4 +231,26 @@ pub async fn firings(
         items: items.into_iter().map(FiringView::from).collect(),
         next_cursor,
     }))
+}
+
+/// Acknowledge a firing: someone has seen it and takes care of it. Records who and when, and
+/// announces it as an `alert.acknowledged` event. A firing acknowledged before is answered as it
+/// is, keeping its first acknowledgement.
+#[utoipa::path(post, path = "/api/v1/alerts/{name}/firings/{id}/acknowledge", tag = "alerts",
+    params(("name" = String, Path), ("id" = String, Path, description = "The firing's id")),
+    responses((status = 200, body = FiringView),
+        (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn acknowledge(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((name, id)): Path<(String, String)>,
+) -> ApiResult<Json<FiringView>> {
+    principal.require(Access::Operate)?;
+    match iom_app::insights::acknowledge(&state.store, &name, &id).await? {
+        Acknowledgement::Acknowledged(f) | Acknowledgement::Already(f) => Ok(Json(f.into())),
+        Acknowledgement::NotFound => Err(ApiError::not_found(format!(
+            "alert {name} has no firing {id}"
+        ))),
+    }
 }

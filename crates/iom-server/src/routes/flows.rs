@@ -491,7 +491,32 @@ pub struct TaskList {
 pub struct TaskQuery {
     /// `open` or `completed`.
     pub status: Option<String>,
+    /// 1 to 500; 100 when absent.
     pub limit: Option<usize>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// A task list's cursor: the last task's creation (microseconds) and id.
+pub fn task_cursor(task: &TaskRow) -> String {
+    format!("{}~{}", task.created_at.timestamp_micros(), task.id)
+}
+
+/// The position a task list's `cursor` names.
+pub fn parse_task_cursor(
+    cursor: Option<&str>,
+) -> ApiResult<Option<(chrono::DateTime<chrono::Utc>, String)>> {
+    let Some(cursor) = cursor.filter(|c| !c.is_empty()) else {
+        return Ok(None);
+    };
+    cursor
+        .split_once('~')
+        .and_then(|(at, id)| {
+            let at = chrono::DateTime::from_timestamp_micros(at.parse().ok()?)?;
+            Some((at, id.to_owned()))
+        })
+        .map(Some)
+        .ok_or_else(|| ApiError::invalid_field("cursor", "is not a cursor of this list"))
 }
 
 /// Manual tasks (reviews), oldest first.
@@ -511,14 +536,20 @@ pub async fn list_tasks(
                 .ok_or_else(|| ApiError::invalid_field("status", "must be open or completed"))?,
         ),
     };
-    let items = state
-        .store
-        .list_tasks(status, q.limit.unwrap_or(100))
-        .await?;
-    Ok(Json(TaskList {
-        items,
-        next_cursor: None,
-    }))
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::invalid_field(
+            "limit",
+            "must be between 1 and 500",
+        ));
+    }
+    let after = parse_task_cursor(q.cursor.as_deref())?;
+    let (page, _) = state.store.task_page(status, after, limit).await?;
+    let items: Vec<TaskRow> = page.into_iter().map(|(t, _)| t).collect();
+    let next_cursor = (items.len() == limit)
+        .then(|| items.last().map(task_cursor))
+        .flatten();
+    Ok(Json(TaskList { items, next_cursor }))
 }
 
 #[derive(Deserialize, ToSchema)]

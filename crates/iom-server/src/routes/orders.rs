@@ -8,7 +8,7 @@ use chrono::Utc;
 use iom_app::orders::OrderAction;
 use iom_domain::order::{LineQuantityRequest, ShipmentRequest};
 use iom_domain::{Order, OrderId, OrderIntake, OrderStatus};
-use iom_store::{CreateOutcome, Event, Idempotency, OrderFilter};
+use iom_store::{CreateOutcome, Event, Idempotency, OrderColumn, OrderFilter, OrderSort};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -44,6 +44,121 @@ pub struct ListQuery {
     /// 1 to 500; 50 when absent.
     pub limit: Option<usize>,
     pub cursor: Option<String>,
+    /// The column to sort by, `-` first for descending: `id` (the order captured first),
+    /// `placed_at`, `updated_at`, `external_id`, `status`, `channel`. `-id` (newest first) when
+    /// absent. Ties are broken by id; the cursor carries the sort key.
+    pub sort: Option<String>,
+}
+
+/// A list's `sort` parameter: `column` or `-column`.
+pub fn parse_sort(text: Option<&str>) -> Result<OrderSort, iom_domain::FieldError> {
+    let Some(text) = text.map(str::trim).filter(|t| !t.is_empty()) else {
+        return Ok(OrderSort::default());
+    };
+    let (descending, name) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let column = OrderColumn::parse(name).ok_or_else(|| {
+        let names: Vec<&str> = OrderColumn::ALL.iter().map(|c| c.as_str()).collect();
+        iom_domain::FieldError::new(
+            "sort",
+            format!(
+                "must be one of {}, with - first for descending",
+                names.join(", ")
+            ),
+        )
+    })?;
+    Ok(OrderSort { column, descending })
+}
+
+/// The cursor that continues a list after `order` in `sort`.
+pub fn cursor_after(sort: OrderSort, id: OrderId, key: String) -> String {
+    match sort.column {
+        OrderColumn::Newest => id.to_string(),
+        _ => format!("{key}~{id}"),
+    }
+}
+
+/// The filter a list query asks for, as `principal` may see it; every bad parameter named.
+pub fn order_filter(principal: &Principal, query: &ListQuery) -> ApiResult<OrderFilter> {
+    let mut errors = Vec::new();
+    if let Some(status) = query.status.as_deref().filter(|s| !s.is_empty())
+        && OrderStatus::parse(status).is_none()
+    {
+        errors.push(iom_domain::FieldError::new(
+            "status",
+            format!("{status:?} is not an order status"),
+        ));
+    }
+    let limit = query.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        errors.push(iom_domain::FieldError::new(
+            "limit",
+            "must be between 1 and 500",
+        ));
+    }
+    let sort = parse_sort(query.sort.as_deref()).unwrap_or_else(|e| {
+        errors.push(e);
+        OrderSort::default()
+    });
+    let (sort_key, cursor) = match query.cursor.as_deref().filter(|c| !c.is_empty()) {
+        None => (None, None),
+        Some(c) => {
+            let (key, id) = match (sort.column, c.rsplit_once('~')) {
+                (OrderColumn::Newest, _) => (None, c),
+                (_, Some((key, id))) => (Some(key.to_owned()), id),
+                (_, None) => (None, ""),
+            };
+            let integer_key_ok = match (sort.column, &key) {
+                (OrderColumn::Placed | OrderColumn::Updated, Some(k)) => k.parse::<i64>().is_ok(),
+                _ => true,
+            };
+            match id.parse::<OrderId>() {
+                Ok(id) if integer_key_ok => (key, Some(id)),
+                _ => {
+                    errors.push(iom_domain::FieldError::new(
+                        "cursor",
+                        "is not a cursor of this list",
+                    ));
+                    (None, None)
+                }
+            }
+        }
+    };
+    let mut time = |field: &str, value: Option<&str>| match value.filter(|v| !v.is_empty()) {
+        None => None,
+        Some(v) => match chrono::DateTime::parse_from_rfc3339(v) {
+            Ok(t) => Some(t.with_timezone(&Utc)),
+            Err(_) => {
+                errors.push(iom_domain::FieldError::new(
+                    field,
+                    "must be an RFC 3339 time, e.g. 2026-11-30T00:00:00Z",
+                ));
+                None
+            }
+        },
+    };
+    let placed_from = time("placed_from", query.placed_from.as_deref());
+    let placed_to = time("placed_to", query.placed_to.as_deref());
+    if !errors.is_empty() {
+        return Err(ApiError::invalid(errors));
+    }
+    let non_empty = |v: &Option<String>| v.clone().filter(|v| !v.trim().is_empty());
+    Ok(OrderFilter {
+        status: non_empty(&query.status),
+        channel: non_empty(&query.channel),
+        channels: principal.channels(),
+        sku: non_empty(&query.sku),
+        node: non_empty(&query.node),
+        placed_from,
+        placed_to,
+        q: query.q.clone(),
+        limit,
+        cursor,
+        sort_key,
+        sort,
+    })
 }
 
 #[derive(Deserialize, Default, ToSchema)]
@@ -220,71 +335,15 @@ pub async fn list(
     Query(query): Query<ListQuery>,
 ) -> ApiResult<Json<OrderPage>> {
     principal.require(Access::Read)?;
-    let mut errors = Vec::new();
-    if let Some(status) = &query.status
-        && OrderStatus::parse(status).is_none()
-    {
-        errors.push(iom_domain::FieldError::new(
-            "status",
-            format!("{status:?} is not an order status"),
-        ));
-    }
-    let limit = query.limit.unwrap_or(50);
-    if !(1..=500).contains(&limit) {
-        errors.push(iom_domain::FieldError::new(
-            "limit",
-            "must be between 1 and 500",
-        ));
-    }
-    let cursor = match query.cursor.as_deref().filter(|c| !c.is_empty()) {
-        None => None,
-        Some(c) => match c.parse::<OrderId>() {
-            Ok(id) => Some(id),
-            Err(_) => {
-                errors.push(iom_domain::FieldError::new(
-                    "cursor",
-                    "is not a cursor of this list",
-                ));
-                None
-            }
-        },
-    };
-    let mut time = |field: &str, value: Option<&str>| match value.filter(|v| !v.is_empty()) {
-        None => None,
-        Some(v) => match chrono::DateTime::parse_from_rfc3339(v) {
-            Ok(t) => Some(t.with_timezone(&Utc)),
-            Err(_) => {
-                errors.push(iom_domain::FieldError::new(
-                    field,
-                    "must be an RFC 3339 time, e.g. 2026-11-30T00:00:00Z",
-                ));
-                None
-            }
-        },
-    };
-    let placed_from = time("placed_from", query.placed_from.as_deref());
-    let placed_to = time("placed_to", query.placed_to.as_deref());
-    if !errors.is_empty() {
-        return Err(ApiError::invalid(errors));
-    }
-    let non_empty = |v: Option<String>| v.filter(|v| !v.trim().is_empty());
-    let items = state
-        .store
-        .list_orders(OrderFilter {
-            status: non_empty(query.status),
-            channel: non_empty(query.channel),
-            channels: principal.channels(),
-            sku: non_empty(query.sku),
-            node: non_empty(query.node),
-            placed_from,
-            placed_to,
-            q: query.q,
-            limit,
-            cursor,
-        })
-        .await?;
+    let filter = order_filter(&principal, &query)?;
+    let (sort, limit) = (filter.sort, filter.limit);
+    let items = state.store.list_orders(filter).await?;
     let next_cursor = (items.len() == limit)
-        .then(|| items.last().map(|o| o.id.to_string()))
+        .then(|| {
+            items
+                .last()
+                .map(|o| cursor_after(sort, o.id, sort.column.key_of(o)))
+        })
         .flatten();
     Ok(Json(OrderPage { items, next_cursor }))
 }

@@ -13,7 +13,7 @@ use maud::{Markup, html};
 
 use super::format::money;
 use super::session::Session;
-use super::{UiResult, charts, format, layout};
+use super::{UiResult, attention, charts, format, layout};
 use crate::AppState;
 use crate::routes::insights::{DEFAULT_WINDOW, kpi_report};
 
@@ -207,10 +207,12 @@ pub async fn page(State(state): State<AppState>, session: Session) -> UiResult<R
     let now = Utc::now();
     let since = (now - Duration::days(DAYS - 1)).date_naive();
     // Two independent read snapshots: run side by side on the read pool.
-    let (overview, report) = tokio::try_join!(
-        state.store.overview(since, now, 15),
-        kpi_report(&state, now - DEFAULT_WINDOW, now, now),
+    let (overview, report, attention) = tokio::try_join!(
+        async { Ok::<_, super::UiError>(state.store.overview(since, now, 15).await?) },
+        async { Ok(kpi_report(&state, now - DEFAULT_WINDOW, now, now).await?) },
+        attention::load(&state, &session),
     )?;
+    let today_link = format!("/ui/orders?from={}", now.format("%Y-%m-%d"));
     let today = overview.per_day.last().map_or(0, |(_, n)| *n);
     let failed: i64 = overview.failed_messages.iter().map(|(_, n)| n).sum();
     let per_day: Vec<(String, f64)> = overview
@@ -233,12 +235,16 @@ pub async fn page(State(state): State<AppState>, session: Session) -> UiResult<R
             h1 { "Dashboard" }
             div.tiles {
                 (tile("orders", "Orders", overview.orders(), Some("/ui/orders".into())))
-                (tile("today", "Placed today", today, None))
+                (tile("today", "Placed today", today, Some(today_link)))
+                (tile("open_alerts", "Open alerts", attention.open_firing_count, Some("/ui/alerts".into())))
+                (tile("open_tasks", "Open tasks", attention.task_count, Some("/ui/tasks".into())))
+                (tile("anomalies", "Anomalies (7 days)", attention.anomaly_count as i64, Some("#anomalies".into())))
                 (tile("on_hold", "On hold", overview.with_status("on_hold"), Some("/ui/orders?status=on_hold".into())))
                 (tile("backordered", "Backordered", overview.with_status("backordered"), Some("/ui/orders?status=backordered".into())))
                 (tile("released", "Released, not shipped", overview.with_status("released"), Some("/ui/orders?status=released".into())))
                 (tile("failed_messages", "Failed provider messages", failed, Some("/ui/providers".into())))
             }
+            (attention::view(&session, &attention))
             div.grid {
                 section.card {
                     h2 { "Orders placed per day" }

@@ -271,67 +271,6 @@ pub fn graph(plan: &ExecutablePlan) -> Markup {
     }
 }
 
-#[derive(Deserialize, Default)]
-pub struct TaskParams {
-    #[serde(default)]
-    pub status: String,
-}
-
-pub async fn tasks(
-    State(state): State<AppState>,
-    session: Session,
-    Query(params): Query<TaskParams>,
-) -> UiResult<Response> {
-    let status = if params.status == "completed" {
-        "completed"
-    } else {
-        "open"
-    };
-    let tasks = api::list_tasks(
-        State(state),
-        session.principal.clone(),
-        Query(api::TaskQuery {
-            status: Some(status.into()),
-            limit: Some(200),
-        }),
-    )
-    .await?
-    .0;
-    let can_decide = session.can(Access::Operate);
-    let body = html! {
-        h1 { "Tasks" }
-        p {
-            @if status == "open" { "Open · " a href="/ui/tasks?status=completed" { "completed" } }
-            @else { a href="/ui/tasks" { "open" } " · completed" }
-        }
-        @if tasks.items.is_empty() { p.muted #no-tasks { "No " (status) " tasks." } } @else {
-            table #tasks {
-                thead { tr { th { "Queue" } th { "Order" } th { "Step" } th { "Reason" } th { "Created" } th { "Decision" } } }
-                tbody { @for t in &tasks.items { tr {
-                    td { (t.queue) }
-                    td { @if let Some(o) = &t.order_id { a href={ "/ui/orders/" (format::segment(o)) } { code { (o) } } } }
-                    td { (t.step) }
-                    td { (t.reason.clone().unwrap_or_default()) }
-                    td { (format::time(t.created_at)) }
-                    td {
-                        @if t.status == iom_domain::TaskStatus::Open && can_decide {
-                            form.inline method="post" action={ "/ui/tasks/" (format::segment(&t.id)) "/complete" } {
-                                input type="hidden" name="csrf" value=(session.csrf);
-                                input type="text" name="note" placeholder="Note" aria-label="Note";
-                                button type="submit" name="decision" value="approve" { "Approve" }
-                                button.danger type="submit" name="decision" value="reject" { "Reject" }
-                            }
-                        } @else {
-                            (t.decision.clone().unwrap_or_default()) " " span.muted { (t.note.clone().unwrap_or_default()) }
-                        }
-                    }
-                } } }
-            }
-        }
-    };
-    Ok(layout::page(&session, "Tasks", "/ui/tasks", body))
-}
-
 #[derive(Deserialize)]
 pub struct CompleteForm {
     #[serde(default)]

@@ -1,6 +1,7 @@
 //! How values read on a page.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
+use chrono_tz::Tz;
 use iom_domain::Currency;
 use maud::{Markup, html};
 use rust_decimal::{Decimal, RoundingStrategy};
@@ -29,8 +30,52 @@ pub fn money(amount: Decimal, currency: &str) -> String {
     format!("{grouped} {currency}")
 }
 
+tokio::task_local! {
+    /// The time zone of the person the page is for, for the whole of a request.
+    static ZONE: Tz;
+}
+
+/// The cookie in which the browser's script leaves its IANA time zone (`Europe/Paris`).
+pub const ZONE_COOKIE: &str = "iom_tz";
+
+/// Renders what `work` renders with times in `zone`.
+pub async fn in_zone<F: std::future::Future>(zone: Tz, work: F) -> F::Output {
+    ZONE.scope(zone, work).await
+}
+
+/// The zone of the request being answered; UTC outside one, or when the browser never said.
+pub fn zone() -> Tz {
+    ZONE.try_with(|z| *z).unwrap_or(Tz::UTC)
+}
+
+/// A time to the second in the reader's zone (named), the UTC instant kept in `datetime` and
+/// shown on hover.
+/// An amount given as a decimal string (as JSON carries money), read as [`money`] reads; what
+/// is not a number is shown as it is.
+pub fn money_text(amount: &str, currency: &str) -> String {
+    amount
+        .trim()
+        .parse::<Decimal>()
+        .map_or_else(|_| amount.to_owned(), |a| money(a, currency))
+}
+
+/// An RFC 3339 time given as text (as JSON carries it), shown as [`time`] shows it.
+pub fn time_str(at: &str) -> Markup {
+    match DateTime::parse_from_rfc3339(at) {
+        Ok(t) => time(t.with_timezone(&Utc)),
+        Err(_) => html! { (at) },
+    }
+}
+
 pub fn time(at: DateTime<Utc>) -> Markup {
-    html! { time datetime=(at.to_rfc3339()) { (at.format("%Y-%m-%d %H:%M")) } }
+    let local = at.with_timezone(&zone());
+    let utc = at.to_rfc3339_opts(SecondsFormat::Secs, true);
+    html! { time datetime=(utc) title=(utc) { (local.format("%Y-%m-%d %H:%M:%S %Z")) } }
+}
+
+/// A short label of a time in the reader's zone (`12-07 14:00`), for chart axes.
+pub fn time_text(at: DateTime<Utc>) -> String {
+    at.with_timezone(&zone()).format("%m-%d %H:%M").to_string()
 }
 
 /// A status as a coloured badge; the class is the status itself.
@@ -80,6 +125,20 @@ mod tests {
         assert_eq!(super::money(dec("-0.0004"), "KWD"), "0.000 KWD");
         assert_eq!(super::money(dec("999.999"), "EUR"), "1,000.00 EUR");
         assert_eq!(super::money(dec("12"), "ABC"), "12.00 ABC");
+    }
+
+    #[tokio::test]
+    async fn times_are_shown_in_the_reader_zone_to_the_second() {
+        let at = "2026-12-07T21:05:09.123456789Z"
+            .parse::<chrono::DateTime<chrono::Utc>>()
+            .unwrap();
+        let utc = super::time(at).into_string();
+        assert!(utc.contains(">2026-12-07 21:05:09 UTC<"), "{utc}");
+        assert!(utc.contains("datetime=\"2026-12-07T21:05:09Z\""), "{utc}");
+        let paris = super::in_zone(chrono_tz::Europe::Paris, async { super::time(at) })
+            .await
+            .into_string();
+        assert!(paris.contains(">2026-12-07 22:05:09 CET<"), "{paris}");
     }
 
     #[test]

@@ -15,6 +15,7 @@ const SECTIONS: &[(&str, &str)] = &[
     ("/ui/nodes", "Nodes"),
     ("/ui/flows", "Flows"),
     ("/ui/tasks", "Tasks"),
+    ("/ui/alerts", "Alerts"),
     ("/ui/returns", "Returns"),
     ("/ui/providers", "Providers"),
     ("/ui/subscriptions", "Subscriptions"),
@@ -44,6 +45,7 @@ pub fn page(session: &Session, title: &str, section: &str, content: Markup) -> R
         html.no-js lang="en" {
             (head(title))
             body {
+                a.skip href="#main" { "Skip to content" }
                 header.top {
                     a.brand href="/ui" { "iom" }
                     nav aria-label="Sections" {
@@ -68,7 +70,7 @@ pub fn page(session: &Session, title: &str, section: &str, content: Markup) -> R
                 @if let Some(flash) = &session.flash {
                     p.flash.ok[flash.ok].error[!flash.ok] role="status" { (flash.text) }
                 }
-                main { (content) }
+                main #main tabindex="-1" { (content) }
             }
         }
     };

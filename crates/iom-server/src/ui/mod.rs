@@ -7,7 +7,9 @@
 //! with the signed-in user's principal, so the UI can do exactly what the API allows that role.
 
 mod alert_form;
+mod alerts;
 mod assets;
+mod attention;
 mod audit;
 mod charts;
 mod dashboard;
@@ -18,11 +20,14 @@ mod form;
 mod format;
 mod inventory;
 mod layout;
+mod lists;
+mod live;
 mod node_form;
 mod nodes;
 mod notifications;
 mod order_edit;
 mod order_form;
+mod order_list;
 mod orders;
 mod payment;
 mod policy_editor;
@@ -35,6 +40,7 @@ mod returns;
 pub mod session;
 mod shipping;
 mod subscription_form;
+mod tasks;
 mod users;
 
 use std::time::Instant;
@@ -152,7 +158,7 @@ pub fn router() -> Router<AppState> {
         .route("/ui/sign-in/oidc/callback", get(session::oidc_callback))
         .route("/ui/sign-out", post(session::sign_out))
         .route("/ui/static/{file}", get(assets::serve))
-        .route("/ui/orders", get(orders::list))
+        .route("/ui/orders", get(order_list::list))
         .route(
             "/ui/orders/new",
             get(order_form::new_page).post(order_form::create),
@@ -255,7 +261,7 @@ pub fn router() -> Router<AppState> {
             "/ui/policies/{name}/edit",
             get(policy_editor::edit).post(policy_editor::save),
         )
-        .route("/ui/tasks", get(flows::tasks))
+        .route("/ui/tasks", get(tasks::page))
         .route("/ui/tasks/{id}/complete", post(flows::complete_task))
         .route("/ui/runs/{id}/retry", post(flows::retry_run))
         .route("/ui/returns", get(returns::list))
@@ -277,7 +283,16 @@ pub fn router() -> Router<AppState> {
         .route("/ui/users", get(users::list).post(users::create))
         .route("/ui/users/{email}/disable", post(users::disable))
         .route("/ui/users/{email}/enable", post(users::enable))
+        .route("/ui/alerts", get(alerts::page))
+        .route(
+            "/ui/alerts/{name}/firings/{id}/acknowledge",
+            post(alerts::acknowledge),
+        )
+        .route("/ui/events", get(live::events))
+        .route("/ui/saved-filters", post(lists::save))
+        .route("/ui/saved-filters/delete", post(lists::delete))
         .layer(middleware::from_fn(same_origin))
+        .layer(middleware::from_fn(time_zone))
         .layer(middleware::from_fn(server_timing));
     pages.route("/", get(|| async { Redirect::to("/ui") }))
 }
@@ -297,6 +312,14 @@ async fn server_timing(request: Request, next: Next) -> Response {
         .entry(header::CACHE_CONTROL)
         .or_insert(HeaderValue::from_static("no-store"));
     response
+}
+
+/// Pages show times in the zone the browser's script remembered in a cookie (UTC until it has).
+async fn time_zone(request: Request, next: Next) -> Response {
+    let zone = session::read_cookie(request.headers(), format::ZONE_COOKIE)
+        .and_then(|name| name.parse::<chrono_tz::Tz>().ok())
+        .unwrap_or(chrono_tz::Tz::UTC);
+    format::in_zone(zone, next.run(request)).await
 }
 
 /// A form posted from another site is refused whatever cookies came with it (defence in depth

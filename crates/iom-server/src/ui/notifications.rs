@@ -230,18 +230,20 @@ pub async fn list(
         @if let Some(e) = &error { p.flash.error role="alert" { (e.problem.detail) } }
         @if let Some(page) = &page {
             @if page.items.is_empty() { p.muted { "No notifications." } } @else {
-                table #notifications {
-                    thead { tr { th { "Created" } th { "Order" } th { "Event" } th { "Template" } th { "To" } th { "Status" } th { "Attempts" } th { "Last error" } } }
-                    tbody { @for n in &page.items { tr {
-                        td { (n.created_at.format("%Y-%m-%d %H:%M:%S")) }
-                        td { @if let Some(o) = &n.order_id { a href={ "/ui/orders/" (o) } { code { (o) } } } }
-                        td { code { (n.event_type) } " #" (n.event_seq) }
-                        td { a href=(page_of(&n.template)) { (n.template) } }
-                        td { (n.recipient) }
-                        td { (format::badge(&n.status)) }
-                        td { (n.attempts) }
-                        td { (n.last_error.clone().unwrap_or_default()) }
-                    } } }
+                div.table-scroll {
+                    table #notifications {
+                        thead { tr { th { "Created" } th { "Order" } th { "Event" } th { "Template" } th { "To" } th { "Status" } th { "Attempts" } th { "Last error" } } }
+                        tbody { @for n in &page.items { tr {
+                            td { (format::time(n.created_at)) }
+                            td { @if let Some(o) = &n.order_id { a href={ "/ui/orders/" (o) } { code { (o) } } } }
+                            td { code { (n.event_type) } " #" (n.event_seq) }
+                            td { a href=(page_of(&n.template)) { (n.template) } }
+                            td { (n.recipient) }
+                            td { (format::badge(&n.status)) }
+                            td { (n.attempts) }
+                            td { (n.last_error.clone().unwrap_or_default()) }
+                        } } }
+                    }
                 }
             }
             @if let Some(next) = &page.next_cursor {

@@ -1,11 +1,8 @@
-//! Orders: the list with search, filters and paging; one order with everything known about it;
-//! the actions on it (hold, release, cancel the order or a line), each through the API's handler.
+//! Orders: one order with everything known about it (the list is `order_list`); the actions on it (hold, release, cancel the order or a line), each through the API's handler.
 
 use axum::Form;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::response::Response;
-use chrono::{Duration, NaiveDate};
 use iom_domain::{LineStatus, Order, OrderStatus};
 use maud::{Markup, html};
 use serde::Deserialize;
@@ -19,189 +16,8 @@ use crate::error::ApiError;
 use crate::json::ApiJson;
 use crate::routes::{flows, fulfillment, order_edits, orders as api, returns};
 
-const PAGE: usize = 50;
-
-#[derive(Deserialize, Default)]
-pub struct ListParams {
-    #[serde(default)]
-    pub q: String,
-    #[serde(default)]
-    pub status: String,
-    #[serde(default)]
-    pub channel: String,
-    #[serde(default)]
-    pub node: String,
-    #[serde(default)]
-    pub sku: String,
-    /// First day placed (YYYY-MM-DD), inclusive.
-    #[serde(default)]
-    pub from: String,
-    /// Last day placed (YYYY-MM-DD), inclusive.
-    #[serde(default)]
-    pub to: String,
-    #[serde(default)]
-    pub cursor: String,
-}
-
-impl ListParams {
-    fn pairs(&self) -> Vec<(&str, &str)> {
-        vec![
-            ("q", self.q.trim()),
-            ("status", &self.status),
-            ("channel", self.channel.trim()),
-            ("node", &self.node),
-            ("sku", self.sku.trim()),
-            ("from", &self.from),
-            ("to", &self.to),
-        ]
-    }
-}
-
 fn opt(v: &str) -> Option<String> {
     Some(v.trim().to_owned()).filter(|v| !v.is_empty())
-}
-
-/// A day of a date field as the RFC 3339 time it starts (plus `days`).
-fn day_start(field: &str, value: &str, days: i64) -> Result<Option<String>, ApiError> {
-    if value.trim().is_empty() {
-        return Ok(None);
-    }
-    let day = NaiveDate::parse_from_str(value.trim(), "%Y-%m-%d")
-        .map_err(|_| ApiError::invalid_field(field, "must be a date, YYYY-MM-DD"))?;
-    let start = (day + Duration::days(days))
-        .and_hms_opt(0, 0, 0)
-        .unwrap_or_default()
-        .and_utc();
-    Ok(Some(start.to_rfc3339()))
-}
-
-pub async fn list(
-    State(state): State<AppState>,
-    session: Session,
-    Query(params): Query<ListParams>,
-) -> UiResult<Response> {
-    let nodes = state.store.list_nodes().await?;
-    let result = async {
-        let query = api::ListQuery {
-            status: opt(&params.status),
-            channel: opt(&params.channel),
-            sku: opt(&params.sku),
-            node: opt(&params.node),
-            placed_from: day_start("from", &params.from, 0)?,
-            placed_to: day_start("to", &params.to, 1)?,
-            q: opt(&params.q),
-            limit: Some(PAGE),
-            cursor: opt(&params.cursor),
-        };
-        api::list(
-            State(state.clone()),
-            session.principal.clone(),
-            Query(query),
-        )
-        .await
-    }
-    .await;
-    let (page, error) = match result {
-        Ok(page) => (Some(page.0), None),
-        Err(e) if e.status() == StatusCode::UNPROCESSABLE_ENTITY => (None, Some(e)),
-        Err(e) => return Err(e.into()),
-    };
-    let base = params.pairs();
-    let next_link = page
-        .as_ref()
-        .and_then(|p| p.next_cursor.as_deref())
-        .map(|next| {
-            let mut pairs = base.clone();
-            pairs.push(("cursor", next));
-            format!("/ui/orders{}", format::query(&pairs))
-        });
-    let body = html! {
-        h1 { "Orders" }
-        @if session.can(Access::CaptureOrders) { p { a href="/ui/orders/new" { "Enter an order" } } }
-        form.filters method="get" action="/ui/orders" role="search" {
-            label { "Search" input type="search" name="q" value=(params.q) placeholder="Order id, external id, customer"; }
-            label { "Status"
-                select name="status" {
-                    option value="" { "any" }
-                    @for s in OrderStatus::ALL {
-                        option value=(s.as_str()) selected[params.status == s.as_str()] { (s.as_str().replace('_', " ")) }
-                    }
-                }
-            }
-            label { "Channel" input type="text" name="channel" value=(params.channel) size="10"; }
-            label { "Node"
-                select name="node" {
-                    option value="" { "any" }
-                    @for n in &nodes {
-                        option value=(n.code) selected[params.node == n.code] { (n.code) }
-                    }
-                }
-            }
-            label { "SKU" input type="text" name="sku" value=(params.sku) size="10"; }
-            label { "Placed from" input type="date" name="from" value=(params.from); }
-            label { "to" input type="date" name="to" value=(params.to); }
-            button type="submit" { "Search" }
-            a href="/ui/orders" { "Clear" }
-        }
-        @if let Some(e) = &error {
-            p.flash.error role="alert" {
-                (e.problem.detail)
-                @for f in &e.problem.errors { " · " code { (f.field) } " " (f.message) }
-            }
-        }
-        @if let Some(page) = &page {
-            @if page.items.is_empty() {
-                p.muted { "No orders match." }
-            } @else {
-                table #orders {
-                    thead { tr {
-                        th { "Order" } th { "Channel · external id" } th { "Status" } th { "Customer" }
-                        th.num { "Lines" } th.num { "Total" } th { "Placed" }
-                    } }
-                    tbody {
-                        @for o in &page.items { (order_row(o)) }
-                    }
-                }
-            }
-            nav.pager aria-label="Pages" {
-                @if !params.cursor.is_empty() {
-                    a href={ "/ui/orders" (format::query(&base)) } { "« First page" }
-                }
-                @if let Some(next) = &next_link {
-                    a rel="next" href=(next) { "Next page »" }
-                }
-            }
-        }
-    };
-    let mut response = layout::page(&session, "Orders", "/ui/orders", body);
-    if error.is_some() {
-        *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-    }
-    Ok(response)
-}
-
-fn order_row(o: &Order) -> Markup {
-    let customer = o
-        .customer
-        .as_ref()
-        .and_then(|c| {
-            c.name
-                .clone()
-                .or_else(|| c.email.clone())
-                .or_else(|| c.id.clone())
-        })
-        .unwrap_or_default();
-    html! {
-        tr {
-            td { a href={ "/ui/orders/" (o.id) } { code { (o.id) } } }
-            td { (o.channel) " · " (o.external_id) }
-            td { (format::badge(o.status.as_str())) @if let Some(r) = &o.status_reason { " " span.muted { (r) } } }
-            td { (customer) }
-            td.num { (o.lines.len()) }
-            td.num { (format::money(o.totals.total, o.currency.code())) }
-            td { (format::time(o.placed_at)) }
-        }
-    }
 }
 
 pub async fn detail(
@@ -266,7 +82,7 @@ pub async fn detail(
     let ship_to = order.ship_to.as_ref();
     let body = html! {
         p.muted { a href="/ui/orders" { "Orders" } " ›" }
-        h1 { "Order " code { (order.id) } " " (format::badge(order.status.as_str())) }
+        h1 data-live-subject=(order.id) { "Order " code { (order.id) } " " (format::badge(order.status.as_str())) }
         div.grid {
             section.card {
                 h2 { "Summary" }
@@ -294,7 +110,7 @@ pub async fn detail(
                     }
                     @if let Some(m) = &order.ship_method { dt { "Ship method" } dd { (m) } }
                     dt { "Total" } dd { (format::money(order.totals.total, order.currency.code()))
-                        span.muted { " (subtotal " (order.totals.subtotal) ", discount " (order.totals.discount) ", tax " (order.totals.tax) ", shipping " (order.totals.shipping) ")" } }
+                        span.muted { " (subtotal " (format::money(order.totals.subtotal, order.currency.code())) ", discount " (format::money(order.totals.discount, order.currency.code())) ", tax " (format::money(order.totals.tax, order.currency.code())) ", shipping " (format::money(order.totals.shipping, order.currency.code())) ")" } }
                 }
             }
             section.card #actions {
@@ -363,7 +179,7 @@ pub async fn detail(
                             }
                             td.num { (l.quantity) } td.num { (l.cancelled_quantity) }
                             td.num { (l.shipped_quantity) } td.num { (l.delivered_quantity) }
-                            td.num { (l.unit_price) }
+                            td.num { (format::money(l.unit_price, order.currency.code())) }
                             td { (l.node.clone().unwrap_or_default()) }
                             @if can_operate && open {
                                 td {

@@ -13,6 +13,8 @@ use super::format;
 /// `returns`: the order's returns as the returns API answers them.
 pub fn card(order: &Order, returns: &[Value]) -> Markup {
     let hold = order.holds.iter().find(|h| h.code == PAYMENT_HOLD);
+    let cur = order.currency.code();
+    let money = |amount: rust_decimal::Decimal| format::money(amount, cur);
     let tax_refunds: Vec<(&str, &str, &str)> = returns
         .iter()
         .filter_map(|r| {
@@ -33,14 +35,14 @@ pub fn card(order: &Order, returns: &[Value]) -> Markup {
                 @if let Some(t) = &order.tax_transaction {
                     " · calculated by " code { (t.provider) } ", document " code.tax-code { (t.code) }
                     " " (format::badge(t.status.as_str()))
-                    @if !t.refunded.is_zero() { " · tax refunded " span.tax-refunded { (t.refunded) } }
+                    @if !t.refunded.is_zero() { " · tax refunded " span.tax-refunded { (money(t.refunded)) } }
                 }
             }
             @if !tax_refunds.is_empty() {
                 table #tax-refunds {
                     thead { tr { th { "Return" } th { "Tax refund document" } th.num { "Tax refunded" } } }
                     tbody { @for (ret, code, amount) in &tax_refunds { tr {
-                        td { code { (ret) } } td { code.tax-refund-code { (code) } } td.num { (amount) }
+                        td { code { (ret) } } td { code.tax-refund-code { (code) } } td.num { (format::money_text(amount, cur)) }
                     } } }
                 }
             }
@@ -64,15 +66,15 @@ pub fn card(order: &Order, returns: &[Value]) -> Markup {
                     table #payment-amounts {
                         thead { tr { th.num { "Authorised" } th.num { "Captured" } th.num { "Released" } th.num { "Refunded" } } }
                         tbody { tr {
-                            td.num { (p.authorized) } td.num { (p.captured) }
-                            td.num { (p.released) } td.num { (p.refunded) }
+                            td.num { (money(p.authorized)) } td.num { (money(p.captured)) }
+                            td.num { (money(p.released)) } td.num { (money(p.refunded)) }
                         } }
                     }
                     @if !p.replaced.is_empty() {
                         table #payment-replaced {
                             thead { tr { th { "Replaced authorisation" } th.num { "Uncaptured" } th { "At" } } }
                             tbody { @for r in &p.replaced { tr {
-                                td { code { (r.reference) } } td.num { (r.uncaptured) } td { (format::time(r.at)) }
+                                td { code { (r.reference) } } td.num { (money(r.uncaptured)) } td { (format::time(r.at)) }
                             } } }
                         }
                     }
@@ -80,7 +82,7 @@ pub fn card(order: &Order, returns: &[Value]) -> Markup {
                         table #payment-captures {
                             thead { tr { th { "Shipment" } th.num { "Captured" } th { "From" } th { "At" } } }
                             tbody { @for c in &p.captures { tr {
-                                td { code { (c.shipment_id) } } td.num { (c.amount) }
+                                td { code { (c.shipment_id) } } td.num { (money(c.amount)) }
                                 td { @if let Some(r) = &c.reference { code { (r) } } }
                                 td { (format::time(c.at)) }
                             } } }
@@ -90,7 +92,7 @@ pub fn card(order: &Order, returns: &[Value]) -> Markup {
                         table #payment-refunds {
                             thead { tr { th { "Refund" } th { "For" } th.num { "Amount" } th { "At" } } }
                             tbody { @for r in &p.refunds { tr {
-                                td { code { (r.refund_id) } } td { (r.reference) } td.num { (r.amount) } td { (format::time(r.at)) }
+                                td { code { (r.refund_id) } } td { (r.reference) } td.num { (money(r.amount)) } td { (format::time(r.at)) }
                             } } }
                         }
                     }

@@ -93,26 +93,28 @@ pub async fn detail(
             button type="submit" { "Show" }
         }
         @if messages.is_empty() { p.muted { "No messages." } } @else {
-            table #messages {
-                thead { tr { th { "Id" } th { "Direction · kind" } th { "Status" } th.num { "Attempts" } th { "Error" } th { "Orders" } th { "Payload" } th { "At" } th {} } }
-                tbody { @for m in &messages { tr {
-                    td { code { (m.id) } }
-                    td { (m.direction) " · " (m.kind) }
-                    td { (format::badge(&m.status)) }
-                    td.num { (m.attempts) }
-                    td { @if let Some(e) = &m.error { code { (e["message"].as_str().map_or_else(|| e.to_string(), str::to_owned)) } } }
-                    td { @for id in &m.order_ids { a href={ "/ui/orders/" (format::segment(id)) } { code { (id.get(..8).unwrap_or(id)) } } " " } }
-                    td { code { (preview(&m.payload)) } }
-                    td { (format::time(m.created_at)) }
-                    td {
-                        @if can_retry && m.direction == "inbound" && m.status != "processed" {
-                            form.inline method="post" action={ (base) "/messages/" (format::segment(&m.id)) "/retry" } {
-                                input type="hidden" name="csrf" value=(session.csrf);
-                                button.secondary type="submit" { "Retry" }
+            div.table-scroll {
+                table #messages {
+                    thead { tr { th { "Id" } th { "Direction · kind" } th { "Status" } th.num { "Attempts" } th { "Error" } th { "Orders" } th { "Payload" } th { "At" } th {} } }
+                    tbody { @for m in &messages { tr {
+                        td { code title=(m.id) { (m.id.get(..8).unwrap_or(&m.id)) } }
+                        td { (m.direction) " · " (m.kind) }
+                        td { (format::badge(&m.status)) }
+                        td.num { (m.attempts) }
+                        td { @if let Some(e) = &m.error { code { (e["message"].as_str().map_or_else(|| e.to_string(), str::to_owned)) } } }
+                        td { @for id in &m.order_ids { a href={ "/ui/orders/" (format::segment(id)) } { code { (id.get(..8).unwrap_or(id)) } } " " } }
+                        td { code { (preview(&m.payload)) } }
+                        td { (format::time(m.created_at)) }
+                        td {
+                            @if can_retry && m.direction == "inbound" && m.status != "processed" {
+                                form.inline method="post" action={ (base) "/messages/" (format::segment(&m.id)) "/retry" } {
+                                    input type="hidden" name="csrf" value=(session.csrf);
+                                    button.secondary type="submit" { "Retry" }
+                                }
                             }
                         }
-                    }
-                } } }
+                    } } }
+                }
             }
         }
         nav.pager aria-label="Pages" {

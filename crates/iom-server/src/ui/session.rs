@@ -120,7 +120,7 @@ pub fn csrf_token(session_id: &str) -> String {
     hex::encode(mac.finalize().into_bytes())
 }
 
-fn read_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+pub fn read_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()

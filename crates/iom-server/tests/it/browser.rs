@@ -178,7 +178,7 @@ pub async fn html_class(browser: &Client) -> String {
         .unwrap_or_default()
 }
 
-async fn api_status(app: &TestApp, id: &str) -> Value {
+pub async fn api_status(app: &TestApp, id: &str) -> Value {
     let (_, order) = app.get(&format!("/api/v1/orders/{id}")).await;
     order["status"].clone()
 }

@@ -1,0 +1,281 @@
+//! What every list page shares: its count, column headers that sort, saved filters and the CSV
+//! export at the list's own address (`?format=csv`).
+
+use axum::Form;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use iom_store::saved_filters::SavedFilter;
+use maud::{Markup, html};
+use serde::Deserialize;
+
+use super::session::{Flash, Session};
+use super::{UiResult, format};
+use crate::AppState;
+use crate::error::ApiError;
+
+/// The lists whose filters can be saved: (name, path).
+const LISTS: &[(&str, &str)] = &[
+    ("orders", "/ui/orders"),
+    ("tasks", "/ui/tasks"),
+    ("returns", "/ui/returns"),
+    ("alerts", "/ui/alerts"),
+];
+
+/// "1,234 orders" above a list.
+pub fn count(total: i64, noun: &str) -> Markup {
+    html! { p.count data-count=(total) { (group(total)) " " (noun) } }
+}
+
+fn group(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    if n < 0 {
+        out.push('-');
+    }
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(d);
+    }
+    out
+}
+
+/// A column header that sorts the list by `column`: ascending first, then descending; the
+/// list's filters are kept, its cursor dropped (a new sort starts at the first page).
+pub fn sort_header(
+    path: &str,
+    filters: &[(&str, &str)],
+    current: &str,
+    column: &str,
+    label: &str,
+    numeric: bool,
+) -> Markup {
+    let descending = format!("-{column}");
+    let (next, state, arrow) = if current == column {
+        (descending.as_str(), "ascending", " ▲")
+    } else if current == descending {
+        (column, "descending", " ▼")
+    } else {
+        (column, "none", "")
+    };
+    let mut pairs = filters.to_vec();
+    pairs.push(("sort", next));
+    html! {
+        th.num[numeric] aria-sort=(state) {
+            a.sort href={ (path) (format::query(&pairs)) } { (label) (arrow) }
+        }
+    }
+}
+
+/// The saved filters of `list` as links, and a form that saves the current one under a name.
+pub fn saved_filters(
+    session: &Session,
+    list: &str,
+    path: &str,
+    current_query: &str,
+    saved: &[SavedFilter],
+) -> Markup {
+    html! {
+        div.saved-filters {
+            @if !saved.is_empty() {
+                span.muted { "Saved filters: " }
+                @for f in saved {
+                    a.saved-filter href={ (path) @if !f.query.is_empty() { "?" (f.query) } } { (f.name) }
+                    form.inline method="post" action="/ui/saved-filters/delete" {
+                        input type="hidden" name="csrf" value=(session.csrf);
+                        input type="hidden" name="list" value=(list);
+                        input type="hidden" name="name" value=(f.name);
+                        button.link type="submit" aria-label={ "Forget the filter " (f.name) } { "×" }
+                    }
+                    " "
+                }
+            }
+            form.inline method="post" action="/ui/saved-filters" {
+                input type="hidden" name="csrf" value=(session.csrf);
+                input type="hidden" name="list" value=(list);
+                input type="hidden" name="query" value=(current_query);
+                input type="text" name="name" required maxlength="64" placeholder="Name" aria-label="Name of this filter";
+                button.secondary type="submit" { "Save this filter" }
+            }
+        }
+    }
+}
+
+/// The saved filters of `list` for the signed-in user.
+pub async fn load_saved(
+    state: &AppState,
+    session: &Session,
+    list: &str,
+) -> UiResult<Vec<SavedFilter>> {
+    Ok(state
+        .store
+        .saved_filters(session.principal.name.clone(), list.to_owned())
+        .await?)
+}
+
+#[derive(Deserialize)]
+pub struct SaveForm {
+    #[serde(default)]
+    pub csrf: String,
+    #[serde(default)]
+    pub list: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub query: String,
+}
+
+fn list_path(list: &str) -> Result<&'static str, ApiError> {
+    LISTS
+        .iter()
+        .find(|(name, _)| *name == list)
+        .map(|(_, path)| *path)
+        .ok_or_else(|| ApiError::invalid_field("list", "is not a list whose filters can be saved"))
+}
+
+pub async fn save(
+    State(state): State<AppState>,
+    session: Session,
+    Form(form): Form<SaveForm>,
+) -> UiResult<Response> {
+    session.verify(&form.csrf)?;
+    let path = list_path(&form.list)?;
+    let query = form.query.trim().trim_start_matches('?');
+    // Only the filter is kept: where a page began is no part of it.
+    let query: Vec<(String, String)> = serde_urlencoded::from_str::<Vec<(String, String)>>(query)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(k, v)| k != "cursor" && k != "format" && !v.is_empty())
+        .collect();
+    let query = serde_urlencoded::to_string(&query).unwrap_or_default();
+    let back = if query.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{query}")
+    };
+    let name = form.name.trim();
+    if name.is_empty() || name.chars().count() > 64 {
+        return Ok(session.redirect(
+            &back,
+            Flash {
+                ok: false,
+                text: "The filter needs a name (name: 1 to 64 characters).".into(),
+            },
+        ));
+    }
+    state
+        .store
+        .save_filter(
+            session.principal.name.clone(),
+            form.list.clone(),
+            SavedFilter {
+                name: name.to_owned(),
+                query,
+            },
+        )
+        .await?;
+    Ok(session.redirect(
+        &back,
+        Flash {
+            ok: true,
+            text: format!("Filter saved as \u{201c}{name}\u{201d}."),
+        },
+    ))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    session: Session,
+    Form(form): Form<SaveForm>,
+) -> UiResult<Response> {
+    session.verify(&form.csrf)?;
+    let path = list_path(&form.list)?;
+    let removed = state
+        .store
+        .delete_filter(
+            session.principal.name.clone(),
+            form.list.clone(),
+            form.name.clone(),
+        )
+        .await?;
+    let text = if removed {
+        format!("Filter \u{201c}{}\u{201d} forgotten.", form.name)
+    } else {
+        format!("There was no filter \u{201c}{}\u{201d}.", form.name)
+    };
+    Ok(session.redirect(path, Flash { ok: removed, text }))
+}
+
+/// A CSV download whose body is streamed as it is read.
+pub fn csv(filename: &str, body: Body) -> Response {
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")) {
+        headers.insert(header::CONTENT_DISPOSITION, v);
+    }
+    response
+}
+
+/// Rows written as CSV (RFC 4180 quoting, CRLF) into a buffer that is handed on page by page.
+pub struct CsvPage {
+    writer: ::csv::Writer<Vec<u8>>,
+}
+
+impl Default for CsvPage {
+    fn default() -> Self {
+        CsvPage {
+            writer: ::csv::WriterBuilder::new()
+                .terminator(::csv::Terminator::CRLF)
+                .from_writer(Vec::new()),
+        }
+    }
+}
+
+impl CsvPage {
+    /// One record; a field a spreadsheet would take for a formula (`=`, `+`, `@`, or `-` not
+    /// starting a number) is prefixed with `'` so it stays text.
+    pub fn record<'a>(&mut self, fields: impl IntoIterator<Item = &'a str>) {
+        let fields: Vec<std::borrow::Cow<'a, str>> = fields
+            .into_iter()
+            .map(|f| {
+                if f.starts_with(['=', '+', '-', '@']) && f.parse::<f64>().is_err() {
+                    format!("'{f}").into()
+                } else {
+                    f.into()
+                }
+            })
+            .collect();
+        // Writing into a Vec cannot fail.
+        let _ = self.writer.write_record(fields.iter().map(|f| f.as_ref()));
+    }
+
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.writer.into_inner().unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn records_quote_what_needs_it() {
+        let mut page = super::CsvPage::default();
+        page.record(["a", "b,c", "say \"hi\"", "-1.5", "=SUM(A1)"]);
+        assert_eq!(
+            String::from_utf8(page.into_bytes()).unwrap(),
+            "a,\"b,c\",\"say \"\"hi\"\"\",-1.5,'=SUM(A1)\r\n"
+        );
+    }
+
+    #[test]
+    fn counts_are_grouped() {
+        assert_eq!(super::group(100_000), "100,000");
+        assert_eq!(super::group(12), "12");
+    }
+}

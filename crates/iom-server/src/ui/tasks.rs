@@ -1,0 +1,106 @@
+//! Manual tasks (reviews): open or completed, oldest first, paged by keyset however many there
+//! are, each with the order's customer, value and status; decided with Approve or Reject.
+
+use axum::extract::{Query, State};
+use axum::response::Response;
+use iom_domain::TaskStatus;
+use maud::html;
+use serde::Deserialize;
+
+use super::attention::money;
+use super::session::Session;
+use super::{UiResult, format, layout, lists};
+use crate::AppState;
+use crate::auth::Access;
+use crate::routes::flows as api;
+
+const PAGE: usize = 50;
+
+#[derive(Deserialize)]
+pub struct TaskParams {
+    #[serde(default)]
+    pub status: String,
+    #[serde(default)]
+    pub cursor: String,
+}
+
+pub async fn page(
+    State(state): State<AppState>,
+    session: Session,
+    Query(params): Query<TaskParams>,
+) -> UiResult<Response> {
+    let status = if params.status == "completed" {
+        TaskStatus::Completed
+    } else {
+        TaskStatus::Open
+    };
+    let after = api::parse_task_cursor(Some(params.cursor.as_str()))?;
+    let (tasks, total) = state.store.task_page(Some(status), after, PAGE).await?;
+    let status_name = status.as_str();
+    let next = (tasks.len() == PAGE)
+        .then(|| tasks.last())
+        .flatten()
+        .map(|(t, _)| {
+            let cursor = api::task_cursor(t);
+            format!(
+                "/ui/tasks{}",
+                format::query(&[("status", params.status.as_str()), ("cursor", &cursor)])
+            )
+        });
+    let can_decide = session.can(Access::Operate);
+    let body = html! {
+        h1 { "Tasks" }
+        p {
+            @if status == TaskStatus::Open { "Open · " a href="/ui/tasks?status=completed" { "completed" } }
+            @else { a href="/ui/tasks" { "open" } " · completed" }
+        }
+        div #live data-live="flow." {
+            (lists::count(total, &format!("{status_name} {}", if total == 1 { "task" } else { "tasks" })))
+            @if tasks.is_empty() { p.muted #no-tasks { "No " (status_name) " tasks." } } @else {
+                div.table-scroll {
+                    table #tasks {
+                        thead { tr {
+                            th { "Order" } th { "Customer" } th.num { "Value" } th { "Order status" }
+                            th { "Queue" } th { "Step" } th { "Reason" } th { "Created" } th { "Decision" }
+                        } }
+                        tbody { @for (t, order) in &tasks { tr {
+                            td {
+                                @if let Some(id) = &t.order_id {
+                                    a href={ "/ui/orders/" (format::segment(id)) } title=(id) {
+                                        (order.as_ref().map_or(id.as_str(), |o| o.external_id.as_str()))
+                                    }
+                                }
+                            }
+                            td { @if let Some(o) = order { (o.customer_name.clone().or_else(|| o.customer_email.clone()).unwrap_or_default()) } }
+                            td.num { @if let Some(o) = order { (money(o)) } }
+                            td { @if let Some(o) = order { (format::badge(&o.status)) } }
+                            td { (t.queue) }
+                            td { (t.step) }
+                            td { (t.reason.clone().unwrap_or_default()) }
+                            td { (format::time(t.created_at)) }
+                            td {
+                                @if t.status == TaskStatus::Open && can_decide {
+                                    form.inline method="post" action={ "/ui/tasks/" (format::segment(&t.id)) "/complete" } {
+                                        input type="hidden" name="csrf" value=(session.csrf);
+                                        input type="text" name="note" placeholder="Note" aria-label="Note";
+                                        button type="submit" name="decision" value="approve" { "Approve" }
+                                        button.danger type="submit" name="decision" value="reject" { "Reject" }
+                                    }
+                                } @else {
+                                    (t.decision.clone().unwrap_or_default()) " " span.muted { (t.note.clone().unwrap_or_default()) }
+                                }
+                            }
+                        } } }
+                    }
+                }
+            }
+            nav.pager aria-label="Pages" {
+                @if !params.cursor.is_empty() {
+                    a href={ "/ui/tasks" (format::query(&[("status", params.status.as_str())])) } { "« First page" }
+                }
+                @if let Some(next) = &next { a rel="next" href=(next) { "Next page »" } }
+            }
+        }
+    };
+    Ok(layout::page(&session, "Tasks", "/ui/tasks", body))
+}
