@@ -39,7 +39,7 @@ async fn bench_intake_over_two_processes_with_a_distant_database() {
     );
     assert!(stdout.contains("errors: 0\n"), "{stdout}");
     assert!(
-        stdout.contains("processes |") && stdout.contains("| db round trip (ms) |"),
+        stdout.contains("processes |") && stdout.contains(" db round trip (ms) |"),
         "no table header in:\n{stdout}"
     );
     let row: Vec<&str> = stdout
