@@ -10,21 +10,28 @@ use anyhow::bail;
 use iom_store::Store;
 use serde_json::json;
 
+use super::cluster::{Cluster, Row, Setting, sweep};
+
 #[derive(clap::Args)]
 pub struct FlowArgs {
     /// Orders in the backlog.
     #[arg(long, default_value_t = 20_000)]
     orders: usize,
-    /// `iom serve` processes that run the flows at once (PostgreSQL: 2 or more share the work).
-    #[arg(long, default_value_t = 1)]
-    processes: usize,
+    /// `iom serve` processes that run the flows at once (PostgreSQL: 2 or more share the work);
+    /// a list (`1,2,4`) runs each in turn, each on a fresh database.
+    #[arg(long, value_delimiter = ',', default_value = "1")]
+    processes: Vec<usize>,
+    /// Round trip in ms added between every process and PostgreSQL by a delaying TCP proxy
+    /// (half each way); a list (`0,1,2`) runs each in turn.
+    #[arg(long, value_delimiter = ',')]
+    db_latency_ms: Vec<f64>,
     /// A fresh SQLite file when absent, or an empty PostgreSQL database (`postgres://…`).
     #[arg(long)]
     database: Option<String>,
 }
 
 pub async fn run(args: FlowArgs) -> anyhow::Result<()> {
-    if args.orders == 0 || args.processes == 0 {
+    if args.orders == 0 || args.processes.contains(&0) {
         bail!("--orders and --processes must be at least 1");
     }
     let dir = tempfile::tempdir()?;
@@ -32,6 +39,27 @@ pub async fn run(args: FlowArgs) -> anyhow::Result<()> {
         .database
         .clone()
         .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("bench.db").display()));
+    match args.processes.as_slice() {
+        [processes] if args.db_latency_ms.is_empty() => {
+            let setting = Setting {
+                processes: *processes,
+                db_latency_ms: 0.0,
+                database,
+            };
+            run_once(&args, setting).await.map(|_| ())
+        }
+        processes => {
+            sweep(&database, processes, &args.db_latency_ms, |setting| {
+                run_once(&args, setting)
+            })
+            .await
+        }
+    }
+}
+
+/// Captures the backlog on `setting.database` directly, then drains it with the processes.
+async fn run_once(args: &FlowArgs, setting: Setting) -> anyhow::Result<Row> {
+    let database = setting.database.clone();
     let token = iom_server::auth::generate_token();
     let backend = if database.starts_with("postgres") {
         "postgresql"
@@ -82,13 +110,20 @@ pub async fn run(args: FlowArgs) -> anyhow::Result<()> {
     // write lock, which a writer busy with back-to-back passes may not yield in time.
     let monitor = Store::open(&database).await?;
 
-    // The executors, as real processes.
-    let mut children = Vec::new();
-    for _ in 0..args.processes {
-        let child = super::serve_child(&database, true).await?;
-        children.push(child);
-    }
+    // The executors, as real processes, maybe with the database a round trip away.
+    let cluster = Cluster::start(&database, setting.processes, setting.db_round_trip()).await?;
     let started = Instant::now();
+    // The first processes start draining while the later ones start: what they released by now
+    // is not counted, neither in the runs nor in the time.
+    let before = monitor.count_orders_with_status("released".into()).await? as usize;
+    if before >= args.orders {
+        cluster.stop().await;
+        bail!(
+            "all {} orders were released while the processes started: measure more --orders",
+            args.orders
+        );
+    }
+    let measured = args.orders - before;
     let mut last_report = Instant::now();
     loop {
         let released = monitor.count_orders_with_status("released".into()).await? as usize;
@@ -100,6 +135,7 @@ pub async fn run(args: FlowArgs) -> anyhow::Result<()> {
             last_report = Instant::now();
         }
         if started.elapsed() > Duration::from_secs(600) {
+            cluster.stop().await;
             bail!(
                 "only {released} of {} released after 10 minutes",
                 args.orders
@@ -111,9 +147,7 @@ pub async fn run(args: FlowArgs) -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let elapsed = started.elapsed();
-    for mut child in children {
-        let _ = child.kill().await;
-    }
+    cluster.stop().await;
     let mut durations = monitor.step_durations().await?;
     durations.sort_unstable();
     let p = |q: f64| {
@@ -123,13 +157,21 @@ pub async fn run(args: FlowArgs) -> anyhow::Result<()> {
             .unwrap_or_default() as f64
             / 1000.0
     };
+    let latency = if setting.db_latency_ms > 0.0 {
+        format!(", database round trip +{} ms", setting.db_latency_ms)
+    } else {
+        String::new()
+    };
     println!(
-        "default flow, {} orders, {} process(es), {backend}: {:.0} runs/s received → released ({:.2} s)",
+        "default flow, {} orders, {} process(es), {backend}{latency}: {:.0} runs/s received → released ({:.2} s)",
         args.orders,
-        args.processes,
-        args.orders as f64 / elapsed.as_secs_f64(),
+        setting.processes,
+        measured as f64 / elapsed.as_secs_f64(),
         elapsed.as_secs_f64()
     );
+    if before > 0 {
+        println!("  ({before} released while the processes started, not counted)");
+    }
     println!(
         "step time ({} steps): p50 {:.3} ms, p90 {:.3} ms, p99 {:.3} ms",
         durations.len(),
@@ -137,7 +179,12 @@ pub async fn run(args: FlowArgs) -> anyhow::Result<()> {
         p(0.9),
         p(0.99)
     );
-    Ok(())
+    Ok(Row {
+        throughput: measured as f64 / elapsed.as_secs_f64(),
+        unit: "runs/s",
+        p99_ms: p(0.99),
+        p99_of: "flow step",
+    })
 }
 
 /// Sends the backlog with 32 concurrent clients.

@@ -34,7 +34,6 @@
 //!   and the bench goes on; `--time-limit` bounds the whole run.
 
 use std::collections::HashMap;
-use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -42,9 +41,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail, ensure};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::oneshot;
 
+use super::cluster::{Cluster, Row, Setting, sweep};
 use super::load::{Connection, exchange};
 
 #[derive(clap::Args)]
@@ -77,6 +76,14 @@ pub struct JourneyArgs {
     /// `postgres://…` naming an empty database (create a fresh one for each run).
     #[arg(long, conflicts_with = "url")]
     database: Option<String>,
+    /// `iom serve` child processes sharing the database, each client sticking to one; a list
+    /// (`1,2,4`) runs each in turn, each on a fresh database.
+    #[arg(long, value_delimiter = ',', conflicts_with = "url")]
+    processes: Vec<usize>,
+    /// Round trip in ms added between every process and PostgreSQL by a delaying TCP proxy
+    /// (half each way); a list (`0,1,2`) runs each in turn.
+    #[arg(long, value_delimiter = ',', conflicts_with = "url")]
+    db_latency_ms: Vec<f64>,
 }
 
 /// Warehouses across the US: (code, name, lat, lon).
@@ -119,13 +126,32 @@ pub async fn run(args: JourneyArgs) -> anyhow::Result<()> {
     if args.clients == 0 || args.orders == 0 || !(1..=SKUS).contains(&args.lines) {
         bail!("--clients and --orders must be at least 1, --lines 1 to {SKUS}");
     }
+    if !args.processes.is_empty() || !args.db_latency_ms.is_empty() {
+        let dir = tempfile::tempdir()?;
+        let database = args
+            .database
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("journey.db").display()));
+        return sweep(&database, &args.processes, &args.db_latency_ms, |setting| {
+            let args = &args;
+            async move {
+                let server = Server::start_cluster(&setting).await?;
+                let outcome = measure(args, &server).await;
+                server.stop().await;
+                outcome
+            }
+        })
+        .await;
+    }
     let server = Server::start(&args).await?;
     let outcome = measure(&args, &server).await;
     server.stop().await;
-    outcome
+    outcome.map(|_| ())
 }
 
-async fn measure(args: &JourneyArgs, server: &Server) -> anyhow::Result<()> {
+/// Runs the journeys and prints their figures; the delivered orders/s and the intake → released
+/// p99 as a table row.
+async fn measure(args: &JourneyArgs, server: &Server) -> anyhow::Result<Row> {
     let http = reqwest::Client::builder()
         .timeout(REQUEST_TIMEOUT)
         .build()?;
@@ -134,7 +160,7 @@ async fn measure(args: &JourneyArgs, server: &Server) -> anyhow::Result<()> {
 
     let ctx = Arc::new(Ctx {
         http: http.clone(),
-        url: server.url.clone(),
+        urls: server.urls.clone(),
         auth: format!("Bearer {}", server.token),
         lines: args.lines,
         release_timeout: Duration::from_secs(args.release_timeout),
@@ -174,7 +200,16 @@ async fn measure(args: &JourneyArgs, server: &Server) -> anyhow::Result<()> {
     let elapsed = started.elapsed();
     follower.abort();
 
-    let label = format!("{}, {} clients", server.backend, args.clients);
+    let label = match &server.cluster {
+        Some(cluster) if server.db_latency_ms > 0.0 || cluster.urls.len() > 1 => format!(
+            "{}, {} clients, {} processes, database round trip +{} ms",
+            server.backend,
+            args.clients,
+            cluster.urls.len(),
+            server.db_latency_ms
+        ),
+        _ => format!("{}, {} clients", server.backend, args.clients),
+    };
     println!(
         "journey: {} orders of {} lines after {} of warm-up, {} clients, {} server{}; {} nodes, {SKUS} SKUs",
         args.orders,
@@ -182,13 +217,14 @@ async fn measure(args: &JourneyArgs, server: &Server) -> anyhow::Result<()> {
         args.warmup,
         args.clients,
         server.backend,
-        if server.child.is_some() {
+        if server.cluster.is_some() {
             " (iom serve, default order flow)"
         } else {
             ""
         },
         NODES.len(),
     );
+    let mut delivered_rate = 0.0;
     for (index, stage) in ["intake", "released", "shipped", "delivered"]
         .into_iter()
         .enumerate()
@@ -198,11 +234,16 @@ async fn measure(args: &JourneyArgs, server: &Server) -> anyhow::Result<()> {
             .filter_map(|r| r.stages()[index].map(|t| t - started))
             .collect();
         match steady_rate(&mut times) {
-            Some((rate, counted, span)) => println!(
-                "{label}: {stage} {rate:.0} orders/s ({counted} completions of {} between the 10% and 90% ones, {:.2} s)",
-                times.len(),
-                span.as_secs_f64()
-            ),
+            Some((rate, counted, span)) => {
+                if stage == "delivered" {
+                    delivered_rate = rate;
+                }
+                println!(
+                    "{label}: {stage} {rate:.0} orders/s ({counted} completions of {} between the 10% and 90% ones, {:.2} s)",
+                    times.len(),
+                    span.as_secs_f64()
+                )
+            }
             None => println!(
                 "{label}: {stage} too few completions to measure ({})",
                 times.len()
@@ -269,7 +310,16 @@ async fn measure(args: &JourneyArgs, server: &Server) -> anyhow::Result<()> {
         records.iter().any(|r| r.delivered.is_some()),
         "no order went all the way to delivered"
     );
-    Ok(())
+    Ok(Row {
+        throughput: delivered_rate,
+        unit: "journeys/s",
+        p99_ms: if to_release.is_empty() {
+            0.0
+        } else {
+            ms(quantile(&to_release, 0.99))
+        },
+        p99_of: "intake → released",
+    })
 }
 
 /// The figure of a stage: completions after the 10% one up to the 90% one, per second between
@@ -295,12 +345,14 @@ fn quantile(sorted: &[Duration], q: f64) -> Duration {
     sorted[rank - 1]
 }
 
-/// The server under measure: a child `iom serve`, or the one at `--url`.
+/// The server under measure: child `iom serve` processes, or the one at `--url`.
 struct Server {
-    url: String,
+    /// Where the clients send, spread over them.
+    urls: Vec<String>,
     token: String,
     backend: &'static str,
-    child: Option<tokio::process::Child>,
+    db_latency_ms: f64,
+    cluster: Option<Cluster>,
     _dir: tempfile::TempDir,
 }
 
@@ -310,10 +362,11 @@ impl Server {
         if let Some(url) = &args.url {
             let token = args.token.clone().context("--url needs --token")?;
             return Ok(Server {
-                url: url.trim_end_matches('/').to_owned(),
+                urls: vec![url.trim_end_matches('/').to_owned()],
                 token,
                 backend: "remote",
-                child: None,
+                db_latency_ms: 0.0,
+                cluster: None,
                 _dir: dir,
             });
         }
@@ -321,58 +374,43 @@ impl Server {
             .database
             .clone()
             .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("journey.db").display()));
-        let backend = if database.starts_with("postgres") {
+        let mut server = Server::start_cluster(&Setting {
+            processes: 1,
+            db_latency_ms: 0.0,
+            database,
+        })
+        .await?;
+        server._dir = dir;
+        Ok(server)
+    }
+
+    /// `iom serve` processes as users run them (flows at their default, on; warnings only on
+    /// stderr), ready.
+    async fn start_cluster(setting: &Setting) -> anyhow::Result<Server> {
+        let backend = if setting.database.starts_with("postgres") {
             "postgresql"
         } else {
             "sqlite"
         };
-        let token = iom_server::auth::generate_token();
-        let exe = std::env::current_exe().context("locating the iom binary")?;
-        // As users run it: flows at their default (on), warnings only on stderr.
-        let mut child = tokio::process::Command::new(exe)
-            .args(["serve", "--listen", "127.0.0.1:0", "--database", &database])
-            .env("IOM_ADMIN_TOKEN", &token)
-            .env("IOM_LOG", "warn")
-            .env_remove("IOM_FLOWS")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .context("starting iom serve")?;
-        let mut lines = BufReader::new(child.stdout.take().context("stdout")?).lines();
-        let first = tokio::time::timeout(Duration::from_secs(120), lines.next_line())
-            .await
-            .context("iom serve did not start within 120 s")??
-            .context("iom serve exited before serving")?;
-        let url = first
-            .strip_prefix("iom listening on ")
-            .with_context(|| format!("iom serve printed {first:?}"))?
-            .to_owned();
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        let http = reqwest::Client::new();
-        let ready = Instant::now();
-        loop {
-            match http.get(format!("{url}/readyz")).send().await {
-                Ok(r) if r.status().is_success() => break,
-                _ if ready.elapsed() > Duration::from_secs(60) => {
-                    bail!("{url}/readyz did not answer 200 within 60 s")
-                }
-                _ => tokio::time::sleep(Duration::from_millis(50)).await,
-            }
-        }
+        let cluster = Cluster::start(
+            &setting.database,
+            setting.processes,
+            setting.db_round_trip(),
+        )
+        .await?;
         Ok(Server {
-            url,
-            token,
+            urls: cluster.urls.clone(),
+            token: cluster.token.clone(),
             backend,
-            child: Some(child),
-            _dir: dir,
+            db_latency_ms: setting.db_latency_ms,
+            cluster: Some(cluster),
+            _dir: tempfile::tempdir()?,
         })
     }
 
     async fn stop(self) {
-        if let Some(mut child) = self.child {
-            let _ = child.start_kill();
-            let _ = child.wait().await;
+        if let Some(cluster) = self.cluster {
+            cluster.stop().await;
         }
     }
 }
@@ -381,7 +419,7 @@ impl Server {
 async fn setup(http: &reqwest::Client, server: &Server, run_id: i64) -> anyhow::Result<()> {
     for (code, name, lat, lon) in NODES {
         let put = http
-            .put(format!("{}/api/v1/nodes/{code}", server.url))
+            .put(format!("{}/api/v1/nodes/{code}", server.urls[0]))
             .bearer_auth(&server.token)
             .json(&json!({"name": name, "kind": "warehouse", "location": {"lat": lat, "lon": lon},
                 "active": true, "costs": {"per_shipment": "4.00", "per_unit": "0.30", "per_km": "0.0020"}}))
@@ -404,7 +442,7 @@ async fn setup(http: &reqwest::Client, server: &Server, run_id: i64) -> anyhow::
         })
         .collect();
     let stock = http
-        .post(format!("{}/api/v1/inventory/changes", server.url))
+        .post(format!("{}/api/v1/inventory/changes", server.urls[0]))
         .bearer_auth(&server.token)
         .json(&json!({ "changes": changes }))
         .send()
@@ -425,7 +463,8 @@ fn sku(s: usize) -> String {
 /// What the clients and the follower share.
 struct Ctx {
     http: reqwest::Client,
-    url: String,
+    /// The servers' URLs; client `c` sends to `urls[c % urls.len()]`, the follower to the first.
+    urls: Vec<String>,
     auth: String,
     lines: usize,
     release_timeout: Duration,
@@ -461,9 +500,10 @@ async fn journeys(
     let next = Arc::new(AtomicUsize::new(0));
     let prefix = Arc::new(prefix);
     let mut tasks = Vec::with_capacity(clients);
-    for _ in 0..clients {
+    for client in 0..clients {
         let (ctx, next, prefix) = (ctx.clone(), next.clone(), prefix.clone());
         tasks.push(tokio::spawn(async move {
+            let base = ctx.urls[client % ctx.urls.len()].clone();
             let mut connection = None;
             let mut records = Vec::new();
             loop {
@@ -471,7 +511,7 @@ async fn journeys(
                 if i >= count || Instant::now() > ctx.deadline {
                     break;
                 }
-                records.push(journey(&ctx, &mut connection, &prefix, i).await);
+                records.push(journey(&ctx, &mut connection, &base, &prefix, i).await);
             }
             records
         }));
@@ -483,7 +523,13 @@ async fn journeys(
     Ok(records)
 }
 
-async fn journey(ctx: &Ctx, connection: &mut Option<Connection>, prefix: &str, i: usize) -> Record {
+async fn journey(
+    ctx: &Ctx,
+    connection: &mut Option<Connection>,
+    base: &str,
+    prefix: &str,
+    i: usize,
+) -> Record {
     let (body, lines) = order_body(prefix, i, ctx.lines);
     let mut record = Record {
         sent: Instant::now(),
@@ -493,7 +539,7 @@ async fn journey(ctx: &Ctx, connection: &mut Option<Connection>, prefix: &str, i
         delivered: None,
         error: None,
     };
-    let id = match call(ctx, connection, "/orders".into(), body, 201).await {
+    let id = match call(ctx, connection, base, "/orders".into(), body, 201).await {
         Ok(order) => match order["id"].as_str() {
             Some(id) => id.to_owned(),
             None => {
@@ -540,6 +586,7 @@ async fn journey(ctx: &Ctx, connection: &mut Option<Connection>, prefix: &str, i
         match call(
             ctx,
             connection,
+            base,
             format!("/orders/{id}/shipments"),
             body,
             200,
@@ -569,6 +616,7 @@ async fn journey(ctx: &Ctx, connection: &mut Option<Connection>, prefix: &str, i
     match call(
         ctx,
         connection,
+        base,
         format!("/orders/{id}/deliveries"),
         body,
         200,
@@ -591,13 +639,14 @@ async fn journey(ctx: &Ctx, connection: &mut Option<Connection>, prefix: &str, i
 async fn call(
     ctx: &Ctx,
     connection: &mut Option<Connection>,
+    base: &str,
     path: String,
     body: Value,
     ok: u16,
 ) -> Result<Value, String> {
     let request = ctx
         .http
-        .post(format!("{}/api/v1{path}", ctx.url))
+        .post(format!("{base}/api/v1{path}"))
         .header("authorization", &ctx.auth)
         .header("content-type", "application/json")
         .body(body.to_string());
@@ -722,7 +771,7 @@ struct EventItem {
 async fn events_page(ctx: &Ctx, after: i64) -> anyhow::Result<(Instant, EventPage)> {
     let response = ctx
         .http
-        .get(format!("{}/api/v1/events", ctx.url))
+        .get(format!("{}/api/v1/events", ctx.urls[0]))
         .header("authorization", &ctx.auth)
         .query(&[
             ("after", after.to_string()),

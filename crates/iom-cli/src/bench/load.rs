@@ -59,11 +59,25 @@ pub async fn drive<F>(
 where
     F: Fn(usize) -> reqwest::RequestBuilder + Send + Sync + 'static,
 {
+    drive_clients(clients, count, ok, move |_, i| request(i)).await
+}
+
+/// As [`drive`], with `request(client, i)` told which client sends the i-th request (to send each
+/// client's requests to a server of its own).
+pub async fn drive_clients<F>(
+    clients: usize,
+    count: usize,
+    ok: &'static [u16],
+    request: F,
+) -> anyhow::Result<Report>
+where
+    F: Fn(usize, usize) -> reqwest::RequestBuilder + Send + Sync + 'static,
+{
     let request = Arc::new(request);
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(clients);
-    for _ in 0..clients {
+    for client in 0..clients {
         let (request, next) = (request.clone(), next.clone());
         tasks.push(tokio::spawn(async move {
             let mut latency = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("bounds");
@@ -75,7 +89,7 @@ where
                     break;
                 }
                 let sent = Instant::now();
-                let outcome = send(&mut connection, request(i), ok).await;
+                let outcome = send(&mut connection, request(client, i), ok).await;
                 latency.saturating_record(sent.elapsed().as_micros() as u64);
                 if let Err(e) = outcome {
                     errors += 1;

@@ -1,6 +1,8 @@
 //! `iom bench …`: programs that drive the real system and print figures.
 
 mod carrier;
+mod cluster;
+mod delay_proxy;
 mod documents;
 mod dom;
 mod flow;
@@ -107,30 +109,5 @@ pub(crate) async fn serve_child_as(
     flows: bool,
     env: &[(&str, &str)],
 ) -> anyhow::Result<(tokio::process::Child, String)> {
-    use anyhow::Context;
-    use tokio::io::{AsyncBufReadExt, BufReader};
-    let exe = std::env::current_exe().context("locating the iom binary")?;
-    let mut command = tokio::process::Command::new(&exe);
-    command
-        .args(["serve", "--listen", "127.0.0.1:0", "--database", database])
-        .env("IOM_FLOWS", if flows { "on" } else { "off" })
-        .env("IOM_LOG", "warn")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::inherit())
-        .kill_on_drop(true);
-    for (name, value) in env {
-        command.env(name, value);
-    }
-    let mut child = command.spawn().context("starting iom serve")?;
-    let stdout = child.stdout.take().context("stdout")?;
-    let first = BufReader::new(stdout)
-        .lines()
-        .next_line()
-        .await?
-        .context("iom serve printed nothing")?;
-    let url = first
-        .strip_prefix("iom listening on ")
-        .with_context(|| format!("iom serve printed {first:?}"))?
-        .to_owned();
-    Ok((child, url))
+    cluster::serve(database, Some(flows), env).await
 }

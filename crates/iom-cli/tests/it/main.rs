@@ -1,5 +1,6 @@
 //! Tests of the `iom` binary as a user runs it: real processes, killed and restarted.
 
+mod bench_net;
 mod config;
 mod contract_fuzz;
 mod crash;
