@@ -128,6 +128,17 @@ pub async fn sign_in(browser: &Client, app: &TestApp, page: &str) {
 }
 
 pub async fn text(browser: &Client, css: &str) -> String {
+    // A live page may swap the element out between finding it and reading it: find it again.
+    for _ in 0..20 {
+        if let Ok(element) = browser.find(Locator::Css(css)).await {
+            match element.text().await {
+                Ok(text) => return text,
+                Err(e) if e.is_stale_element_reference() => continue,
+                Err(e) => panic!("{css}: {e}"),
+            }
+        }
+        break;
+    }
     match browser.find(Locator::Css(css)).await {
         Ok(element) => element.text().await.unwrap(),
         Err(e) => {
