@@ -191,13 +191,6 @@ pub async fn update(
     save(state, session, name, pairs, false).await
 }
 
-fn number(text: &str) -> Value {
-    let text = text.trim();
-    text.parse::<i64>()
-        .map(Value::from)
-        .unwrap_or_else(|_| Value::String(text.to_owned()))
-}
-
 async fn save(
     state: AppState,
     session: Session,
@@ -222,7 +215,7 @@ async fn save(
         match *f {
             "sku" | "node" if text.is_empty() => {}
             "sku" | "node" => condition[*f] = json!(text),
-            _ => condition[*f] = number(text),
+            _ => condition[*f] = form::number(text),
         }
     }
     let stored = state.store.get_alert(name.clone()).await?;

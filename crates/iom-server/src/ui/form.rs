@@ -109,6 +109,16 @@ pub fn value<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
         .map_or("", |(_, v)| v.as_str())
 }
 
+/// A number typed in a field, as JSON: a number when it reads as one (an integer first), else the
+/// text as typed, so the API names the field and says what it must be.
+pub fn number(text: &str) -> serde_json::Value {
+    let text = text.trim();
+    text.parse::<i64>()
+        .map(serde_json::Value::from)
+        .or_else(|_| text.parse::<f64>().map(serde_json::Value::from))
+        .unwrap_or_else(|_| serde_json::Value::String(text.to_owned()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

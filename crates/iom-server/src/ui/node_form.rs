@@ -226,16 +226,6 @@ pub async fn update(
     save(state, session, code, pairs, false).await
 }
 
-/// A number typed in a field: as a JSON number when it reads as one, else as the text typed
-/// (the API then names the field and says what it must be).
-fn number(text: &str) -> Value {
-    let text = text.trim();
-    text.parse::<i64>()
-        .map(Value::from)
-        .or_else(|_| text.parse::<f64>().map(Value::from))
-        .unwrap_or_else(|_| Value::String(text.to_owned()))
-}
-
 async fn save(
     state: AppState,
     session: Session,
@@ -302,19 +292,19 @@ async fn save(
             map.remove("location");
         }
     } else {
-        doc["location"] = json!({"lat": number(&lat), "lon": number(&lon)});
+        doc["location"] = json!({"lat": form::number(&lat), "lon": form::number(&lon)});
     }
     if text("daily_capacity").is_empty() {
         if let Some(map) = doc.as_object_mut() {
             map.remove("daily_capacity");
         }
     } else {
-        doc["daily_capacity"] = number(&text("daily_capacity"));
+        doc["daily_capacity"] = form::number(&text("daily_capacity"));
     }
     doc["safety_stock"] = if text("safety_stock").is_empty() {
         json!(0)
     } else {
-        number(&text("safety_stock"))
+        form::number(&text("safety_stock"))
     };
     if !doc["costs"].is_object() {
         doc["costs"] = json!({});

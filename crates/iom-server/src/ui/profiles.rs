@@ -238,10 +238,7 @@ fn number(text: &str) -> Value {
     if text.is_empty() {
         return Value::Null;
     }
-    text.parse::<i64>()
-        .map(Value::from)
-        .or_else(|_| text.parse::<f64>().map(Value::from))
-        .unwrap_or_else(|_| Value::String(text.to_owned()))
+    form::number(text)
 }
 
 async fn save(
