@@ -43,7 +43,9 @@ use iom_domain::{DomainError, EventDraft};
 
 pub use db::{Conn, DeferredRows, Dialect, Owned, Row, Value};
 pub use events::Event;
-pub use orders::{CreateOutcome, Idempotency, OrderColumn, OrderFilter, OrderSort, OrderSummary};
+pub use orders::{
+    CreateOutcome, Due, Idempotency, OrderColumn, OrderFilter, OrderSort, OrderSummary,
+};
 pub use tokens::{TokenLimits, TokenRecord};
 pub use users::{UserChange, UserRecord};
 pub use writer::Tx;

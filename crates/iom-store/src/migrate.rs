@@ -61,6 +61,7 @@ const SQLITE: &[(i64, &str)] = &[
         34,
         include_str!("migrations/sqlite/0034_actors_and_audit.sql"),
     ),
+    (36, include_str!("migrations/sqlite/0036_order_counts.sql")),
     (
         38,
         include_str!("migrations/sqlite/0038_lists_and_alerts.sql"),
@@ -133,6 +134,10 @@ const POSTGRES: &[(i64, &str)] = &[
     (
         34,
         include_str!("migrations/postgres/0034_actors_and_audit.sql"),
+    ),
+    (
+        36,
+        include_str!("migrations/postgres/0036_order_counts.sql"),
     ),
     (
         38,

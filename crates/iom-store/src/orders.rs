@@ -77,6 +77,8 @@ pub struct OrderFilter {
     pub placed_to: Option<chrono::DateTime<chrono::Utc>>,
     /// Matches the order id, the external id, or the customer's e-mail, id or name (prefix).
     pub q: Option<String>,
+    /// Open orders by their ship-by time, as the KPIs count them.
+    pub due: Option<Due>,
     pub limit: usize,
     /// The id of the last order of the previous page.
     pub cursor: Option<OrderId>,
@@ -85,6 +87,16 @@ pub struct OrderFilter {
     pub sort_key: Option<String>,
     /// Newest first (by id) unless told otherwise.
     pub sort: OrderSort,
+}
+
+/// Open orders (units left to ship) by their ship-by time: the orders behind the "past due" and
+/// "in jeopardy" KPIs, counted from the same facts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Due {
+    /// Ship-by before this time.
+    Past(chrono::DateTime<chrono::Utc>),
+    /// Ship-by from this time to the jeopardy window after it.
+    Soon(chrono::DateTime<chrono::Utc>),
 }
 
 /// The column an order list is sorted by; ties are broken by the id, in the same direction.
@@ -563,11 +575,13 @@ fn conditions(conn: &dyn Conn, filter: &OrderFilter, paged: bool) -> (String, Ve
         }
         sql.push(')');
     }
+    // As `IN` rather than a correlated `EXISTS`: the orders of a SKU or node come from the line
+    // index (`order_lines_sku`, `order_lines_node`) instead of every order being probed.
     if let Some(sku) = &filter.sku {
         push(
             &mut sql,
             &mut params,
-            " AND EXISTS (SELECT 1 FROM order_lines l WHERE l.order_id = o.id AND l.sku = ?)",
+            " AND o.id IN (SELECT order_id FROM order_lines WHERE sku = ?)",
             Param::Text(sku.clone()),
         );
     }
@@ -575,7 +589,7 @@ fn conditions(conn: &dyn Conn, filter: &OrderFilter, paged: bool) -> (String, Ve
         push(
             &mut sql,
             &mut params,
-            " AND EXISTS (SELECT 1 FROM order_lines l WHERE l.order_id = o.id AND l.node = ?)",
+            " AND o.id IN (SELECT order_id FROM order_lines WHERE node = ?)",
             Param::Text(node.clone()),
         );
     }
@@ -601,6 +615,27 @@ fn conditions(conn: &dyn Conn, filter: &OrderFilter, paged: bool) -> (String, Ve
             lo = n + 2,
             hi = n + 3,
         ));
+    }
+    match filter.due {
+        None => {}
+        Some(Due::Past(now)) => push(
+            &mut sql,
+            &mut params,
+            " AND o.id IN (SELECT order_id FROM order_facts WHERE open = 1 AND ship_by < ?)",
+            Param::Int(micros(now)),
+        ),
+        Some(Due::Soon(now)) => {
+            params.push(Param::Int(micros(now)));
+            params.push(Param::Int(micros(
+                now + iom_insights::facts::JEOPARDY_WINDOW,
+            )));
+            sql.push_str(&format!(
+                " AND o.id IN (SELECT order_id FROM order_facts
+                   WHERE open = 1 AND ship_by >= ${} AND ship_by < ${})",
+                params.len() - 1,
+                params.len()
+            ));
+        }
     }
     for (bound, op) in [(filter.placed_from, ">="), (filter.placed_to, "<")] {
         if let Some(at) = bound {
@@ -671,12 +706,24 @@ fn order_by(sort: OrderSort) -> String {
     }
 }
 
+/// The ids of a page, chosen before any order row is read: the filters and the sort keys are
+/// all in indexes (`orders_filters`, `orders_status`, `orders_placed_id`, …), so however many
+/// orders match, finding the page visits index entries only, and then exactly the page's rows
+/// are read. Read in one statement, a planner that picks the filter index would otherwise read
+/// and sort every matching row, documents and all, to keep 50.
+fn page_ids(conditions: &str, sort: OrderSort, limit: usize) -> String {
+    format!(
+        "o.id IN (SELECT o.id FROM orders o WHERE {conditions} ORDER BY {} LIMIT {limit})",
+        order_by(sort)
+    )
+}
+
 fn list(conn: &mut dyn Conn, filter: &OrderFilter) -> Result<Vec<Order>, StoreError> {
     let (conditions, params) = conditions(&*conn, filter, true);
     let sql = format!(
-        "SELECT o.doc FROM orders o WHERE {conditions} ORDER BY {} LIMIT {}",
+        "SELECT o.doc FROM orders o WHERE {} ORDER BY {}",
+        page_ids(&conditions, filter.sort, filter.limit.clamp(1, 500)),
         order_by(filter.sort),
-        filter.limit.clamp(1, 500)
     );
     conn.query(&sql, &values(&params))?
         .into_iter()
@@ -686,7 +733,19 @@ fn list(conn: &mut dyn Conn, filter: &OrderFilter) -> Result<Vec<Order>, StoreEr
 
 fn count(conn: &mut dyn Conn, filter: &OrderFilter) -> Result<i64, StoreError> {
     let (conditions, params) = conditions(&*conn, filter, false);
-    let sql = format!("SELECT COUNT(*) FROM orders o WHERE {conditions}");
+    // Filters on the order's own columns are counted from `orders_filters` alone. SQLite's
+    // planner, without statistics, would rather take the status or channel index and read every
+    // matching row; PostgreSQL's statistics find the index-only scan unaided. A SKU, node,
+    // search or due filter is a short list of ids, and those are looked up instead.
+    let by_ids = filter.sku.is_some()
+        || filter.node.is_some()
+        || filter.q.as_deref().is_some_and(|q| !q.trim().is_empty())
+        || filter.due.is_some();
+    let index = match conn.dialect() {
+        Dialect::Sqlite if !by_ids => " INDEXED BY orders_filters",
+        _ => "",
+    };
+    let sql = format!("SELECT COUNT(*) FROM orders o{index} WHERE {conditions}");
     conn.query_one(&sql, &values(&params))?
         .map_or(Ok(0), |r| r.int(0))
 }
@@ -696,9 +755,9 @@ fn summaries(conn: &mut dyn Conn, filter: &OrderFilter) -> Result<Vec<OrderSumma
     let sql = format!(
         "SELECT o.id, o.channel, o.external_id, o.status, o.customer_name, o.customer_email,
                 o.currency, o.total, o.placed_at, o.updated_at
-         FROM orders o WHERE {conditions} ORDER BY {} LIMIT {}",
+         FROM orders o WHERE {} ORDER BY {}",
+        page_ids(&conditions, filter.sort, filter.limit.clamp(1, 5000)),
         order_by(filter.sort),
-        filter.limit.clamp(1, 5000)
     );
     conn.query(&sql, &values(&params))?
         .into_iter()

@@ -1,7 +1,9 @@
 //! Counts for the operations overview (the web UI's dashboard): orders per status, channel and
-//! day, unfinished provider messages, the latest events. Each query is answered from an index
-//! (status, channel, placed time, message status), so its cost follows the number of distinct
-//! values, not a scan of the documents.
+//! day, unfinished provider messages, the latest events. Each is answered from an index (status
+//! and channel, message status) or the daily roll-up (orders per day), never from the order
+//! documents.
+
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
@@ -63,16 +65,21 @@ fn overview(
             .map(|r| Ok((r.text(0)?.to_owned(), r.int(1)?)))
             .collect::<Result<Vec<_>, StoreError>>()
     };
-    let by_status = pairs(
-        conn,
-        "SELECT status, COUNT(*) FROM orders GROUP BY status ORDER BY status",
+    // Both breakdowns from one pass over `orders_filters`, which leads with (status, channel).
+    let mut by_status: BTreeMap<String, i64> = BTreeMap::new();
+    let mut by_channel: BTreeMap<String, i64> = BTreeMap::new();
+    for row in conn.query(
+        "SELECT status, channel, COUNT(*) FROM orders GROUP BY status, channel",
         &[],
-    )?;
-    let by_channel = pairs(
-        conn,
-        "SELECT channel, COUNT(*) FROM orders GROUP BY channel ORDER BY channel",
-        &[],
-    )?;
+    )? {
+        let n = row.int(2)?;
+        *by_status.entry(row.text(0)?.to_owned()).or_default() += n;
+        *by_channel.entry(row.text(1)?.to_owned()).or_default() += n;
+    }
+    let (by_status, by_channel) = (
+        by_status.into_iter().collect(),
+        by_channel.into_iter().collect(),
+    );
     let failed_messages = pairs(
         conn,
         "SELECT provider, COUNT(*) FROM provider_messages WHERE status IN ('failed', 'dead')
@@ -80,10 +87,13 @@ fn overview(
         &[],
     )?;
     let start = micros(since.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc());
+    // From the daily roll-up the insights keep in step with every order (a UTC day's orders
+    // are one row per channel, currency and region), not from the orders themselves.
     let counted: Vec<(i64, i64)> = conn
         .query(
-            "SELECT placed_at / 86400000000 AS day, COUNT(*) FROM orders WHERE placed_at >= $1
-             GROUP BY placed_at / 86400000000",
+            "SELECT day / 86400000000, CAST(SUM(orders) AS BIGINT) FROM order_facts_daily
+             WHERE day >= $1
+             GROUP BY day",
             &[Value::Int(start)],
         )?
         .into_iter()

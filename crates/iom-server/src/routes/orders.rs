@@ -8,7 +8,7 @@ use chrono::Utc;
 use iom_app::orders::OrderAction;
 use iom_domain::order::{LineQuantityRequest, ShipmentRequest};
 use iom_domain::{Order, OrderId, OrderIntake, OrderStatus};
-use iom_store::{CreateOutcome, Event, Idempotency, OrderColumn, OrderFilter, OrderSort};
+use iom_store::{CreateOutcome, Due, Event, Idempotency, OrderColumn, OrderFilter, OrderSort};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -41,6 +41,9 @@ pub struct ListQuery {
     pub placed_to: Option<String>,
     /// Order id, external id, customer id, or the beginning of the customer's e-mail or name.
     pub q: Option<String>,
+    /// Open orders by their ship-by time: `past` (past due) or `soon` (due within 24 hours: in
+    /// jeopardy). The orders the KPIs `past_due` and `in_jeopardy` count.
+    pub due: Option<String>,
     /// 1 to 500; 50 when absent.
     pub limit: Option<usize>,
     pub cursor: Option<String>,
@@ -126,6 +129,20 @@ pub fn order_filter(principal: &Principal, query: &ListQuery) -> ApiResult<Order
             }
         }
     };
+    let due = match query
+        .due
+        .as_deref()
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+    {
+        None => None,
+        Some("past") => Some(Due::Past(Utc::now())),
+        Some("soon") => Some(Due::Soon(Utc::now())),
+        Some(_) => {
+            errors.push(iom_domain::FieldError::new("due", "must be past or soon"));
+            None
+        }
+    };
     let mut time = |field: &str, value: Option<&str>| match value.filter(|v| !v.is_empty()) {
         None => None,
         Some(v) => match chrono::DateTime::parse_from_rfc3339(v) {
@@ -154,6 +171,7 @@ pub fn order_filter(principal: &Principal, query: &ListQuery) -> ApiResult<Order
         placed_from,
         placed_to,
         q: query.q.clone(),
+        due,
         limit,
         cursor,
         sort_key,

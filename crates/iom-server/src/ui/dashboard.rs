@@ -31,12 +31,13 @@ fn tile(key: &str, label: &str, value: i64, link: Option<String>) -> Markup {
     }
 }
 
-/// A KPI as a tile; `key` names it for whoever reads the page (`data-kpi`).
-fn kpi_tile(key: &str, label: &str, value: String, note: Option<String>) -> Markup {
+/// A KPI as a tile linking to the orders it counts; `key` names it for whoever reads the page
+/// (`data-kpi`).
+fn kpi_tile(key: &str, label: &str, value: String, note: Option<String>, link: &str) -> Markup {
     html! {
         div.tile data-kpi=(key) {
             div.label { (label) }
-            div.value { (value) }
+            div.value { a href=(link) { (value) } }
             @if let Some(note) = note { div.label { (note) } }
         }
     }
@@ -68,6 +69,9 @@ fn kpi_row(key: &str, label: &str, value: String) -> Markup {
 
 fn kpis(r: &KpiReport) -> Markup {
     let cur = r.currency.as_str();
+    // The report's today and month are UTC days, as the order list's dates are.
+    let today = format!("/ui/orders?from={}", r.as_of.format("%Y-%m-%d"));
+    let month = format!("/ui/orders?from={}", r.as_of.format("%Y-%m-01"));
     let k = &r.kpis;
     let by_channel: Vec<(String, f64)> = r
         .by_channel
@@ -88,14 +92,14 @@ fn kpis(r: &KpiReport) -> Markup {
         section #kpis {
             h2 { "KPIs" }
             div.tiles {
-                (kpi_tile("today_orders", "Orders today", r.today.orders.to_string(), None))
-                (kpi_tile("today_revenue", "Revenue today", money(r.today.revenue, cur), None))
+                (kpi_tile("today_orders", "Orders today", r.today.orders.to_string(), None, &today))
+                (kpi_tile("today_revenue", "Revenue today", money(r.today.revenue, cur), None, &today))
                 (kpi_tile("mtd_orders", "Orders month to date", r.month_to_date.orders.to_string(),
-                    Some(format!("month over month {}", change(r.month_over_month.orders)))))
+                    Some(format!("month over month {}", change(r.month_over_month.orders))), &month))
                 (kpi_tile("mtd_revenue", "Revenue month to date", money(r.month_to_date.revenue, cur),
-                    Some(format!("month over month {}", change(r.month_over_month.revenue)))))
-                (kpi_tile("past_due", "Past due", r.past_due.to_string(), None))
-                (kpi_tile("in_jeopardy", "In jeopardy (24 h)", r.in_jeopardy.to_string(), None))
+                    Some(format!("month over month {}", change(r.month_over_month.revenue))), &month))
+                (kpi_tile("past_due", "Past due", r.past_due.to_string(), None, "/ui/orders?due=past"))
+                (kpi_tile("in_jeopardy", "In jeopardy (24 h)", r.in_jeopardy.to_string(), None, "/ui/orders?due=soon"))
             }
             div.grid {
                 section.card {
@@ -153,7 +157,7 @@ fn kpis(r: &KpiReport) -> Markup {
                         tbody {
                             @for c in &r.by_channel {
                                 tr {
-                                    td { (c.channel) }
+                                    td { a href={ "/ui/orders" (format::query(&[("channel", c.channel.as_str())])) } { (c.channel) } }
                                     td.num { (c.kpis.orders) }
                                     td.num { (money(c.kpis.revenue, cur)) }
                                     td.num { (percent(c.kpis.fill_rate)) }

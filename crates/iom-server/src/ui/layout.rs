@@ -70,7 +70,7 @@ pub fn page(session: &Session, title: &str, section: &str, content: Markup) -> R
                 @if let Some(flash) = &session.flash {
                     p.flash.ok[flash.ok].error[!flash.ok] role="status" { (flash.text) }
                 }
-                main #main tabindex="-1" { (content) }
+                main #main tabindex="-1" data-after=[session.seen_seq] { (content) }
             }
         }
     };

@@ -4,16 +4,18 @@
 //! pages are as current as their last load.
 //!
 //! Each event's SSE id is its `seq`, so a browser that reconnects (`Last-Event-ID`) misses
-//! nothing. The log is read every half second when idle; the session is checked again every
+//! nothing; a page opens its stream `?after=` the event it was read at, so nothing committed
+//! while it loaded is missed either. The log is read every half second when idle; the session is checked again every
 //! half minute and the stream ends once it is no longer valid (signed out, user disabled).
 
 use std::convert::Infallible;
 use std::time::{Duration, Instant};
 
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::stream::{self, Stream, StreamExt};
+use serde::Deserialize;
 
 use super::UiResult;
 use super::session::Session;
@@ -35,16 +37,24 @@ struct Position {
     checked: Instant,
 }
 
+#[derive(Deserialize)]
+pub struct LiveParams {
+    /// The `seq` the page was read at (its `data-after`); a reconnect's `Last-Event-ID` wins.
+    pub after: Option<i64>,
+}
+
 pub async fn events(
     State(state): State<AppState>,
     session: Session,
     headers: HeaderMap,
+    Query(params): Query<LiveParams>,
 ) -> UiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     session.principal.require(Access::Read)?;
     let resumed = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<i64>().ok())
+        .or(params.after)
         .filter(|seq| *seq >= 0);
     let after = match resumed {
         Some(seq) => seq,

@@ -42,6 +42,9 @@ pub struct ListParams {
     /// Last day placed (YYYY-MM-DD), inclusive.
     #[serde(default)]
     pub to: String,
+    /// `past` or `soon`: open orders past due, or due within the jeopardy window.
+    #[serde(default)]
+    pub due: String,
     #[serde(default)]
     pub cursor: String,
     /// As the API's `sort`: `placed_at`, `-placed_at`, `external_id`, …
@@ -63,6 +66,7 @@ impl ListParams {
             ("sku", self.sku.trim()),
             ("from", &self.from),
             ("to", &self.to),
+            ("due", &self.due),
         ]
     }
 
@@ -82,6 +86,7 @@ impl ListParams {
             placed_from: day_start("from", &self.from, 0)?,
             placed_to: day_start("to", &self.to, 1)?,
             q: opt(&self.q),
+            due: opt(&self.due),
             limit: Some(PAGE),
             cursor: opt(&self.cursor),
             sort: opt(&self.sort),
@@ -183,6 +188,13 @@ pub async fn list(
             label { "SKU" input type="text" name="sku" value=(params.sku) size="10"; }
             label { "Placed from" input type="date" name="from" value=(params.from); }
             label { "to" input type="date" name="to" value=(params.to); }
+            label { "Due"
+                select name="due" {
+                    option value="" { "any" }
+                    option value="past" selected[params.due == "past"] { "past due" }
+                    option value="soon" selected[params.due == "soon"] { "within 24 hours" }
+                }
+            }
             @if !sort.is_empty() { input type="hidden" name="sort" value=(sort); }
             button type="submit" { "Search" }
             a href="/ui/orders" { "Clear" }

@@ -82,7 +82,9 @@ pub async fn detail(
     let ship_to = order.ship_to.as_ref();
     let body = html! {
         p.muted { a href="/ui/orders" { "Orders" } " ›" }
-        h1 data-live-subject=(order.id) { "Order " code { (order.id) } " " (format::badge(order.status.as_str())) }
+        // Headed by the number the channel and the customer know it by; the id is for lookups.
+        h1 data-live-subject=(order.id) { "Order " (order.external_id) " " (format::badge(order.status.as_str())) }
+        p.muted.order-id { (order.channel) " · id " code { (order.id) } }
         div.grid {
             section.card {
                 h2 { "Summary" }

@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, FromRequestParts, Query, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -50,6 +50,10 @@ pub struct Session {
     pub flash: Option<Flash>,
     /// Whether cookies set for this browser need the `Secure` attribute.
     pub secure: bool,
+    /// The last event committed before this request read anything (pages only): a page's live
+    /// stream starts after it, so an event committed while the page was rendered or loading is
+    /// still pushed to it.
+    pub seen_seq: Option<i64>,
 }
 
 impl Session {
@@ -103,12 +107,18 @@ impl FromRequestParts<AppState> for Session {
         let flash = read_cookie(&parts.headers, FLASH_COOKIE)
             .and_then(|v| URL_SAFE_NO_PAD.decode(v).ok())
             .and_then(|bytes| serde_json::from_slice(&bytes).ok());
+        let seen_seq = if parts.method == Method::GET {
+            Some(state.store.last_event_seq().await.map_err(ApiError::from)?)
+        } else {
+            None
+        };
         Ok(Session {
             principal,
             csrf: csrf_token(&session_id),
             session_id,
             flash,
             secure: needs_secure(&parts.headers),
+            seen_seq,
         })
     }
 }

@@ -421,6 +421,111 @@ async fn the_event_stream_carries_the_event_log_to_signed_in_sessions() {
 }
 
 #[tokio::test]
+async fn an_event_committed_while_a_page_loaded_is_still_pushed_to_it() {
+    for app in apps().await {
+        let order = app.create_order("LIVE-GAP", &[1]).await;
+        let id = order["id"].as_str().unwrap();
+        let ui = UiClient::sign_in(&app, "viewer").await;
+        let page = ui.get(&format!("/ui/orders/{id}")).await;
+        let after = page
+            .body
+            .split("data-after=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .expect("the page names the event it was read at");
+        // Committed after the page was read and before its stream opened.
+        let (status, _) = app
+            .post(
+                &format!("/api/v1/orders/{id}/hold"),
+                json!({"reason": "checking the address"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let mut response = reqwest::Client::new()
+            .get(app.url(&format!("/ui/events?after={after}")))
+            .header(COOKIE, &ui.cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let mut seen = String::new();
+        let found = tokio::time::timeout(Duration::from_secs(10), async {
+            while let Some(chunk) = response.chunk().await.unwrap() {
+                seen.push_str(&String::from_utf8_lossy(&chunk));
+                if seen.contains("\"type\":\"order.held\"") && seen.contains(id) {
+                    return true;
+                }
+            }
+            false
+        })
+        .await;
+        assert_eq!(found, Ok(true), "{seen}");
+    }
+}
+
+#[tokio::test]
+async fn kpi_tiles_lead_to_the_orders_they_count() {
+    for app in apps().await {
+        let now = chrono::Utc::now();
+        // Ship-by is 48 hours after placing: five days ago is past due, 36 hours ago is due
+        // within the next 24 hours, now is neither.
+        for (external, placed) in [
+            ("DUE-PAST", now - chrono::Duration::days(5)),
+            ("DUE-SOON", now - chrono::Duration::hours(36)),
+            ("DUE-LATER", now),
+        ] {
+            let mut body = order_body(external, &[1]);
+            body["placed_at"] = json!(placed.to_rfc3339());
+            let (status, created) = app.post("/api/v1/orders", body).await;
+            assert_eq!(status, StatusCode::CREATED, "{created}");
+        }
+        for (due, expected) in [("past", "DUE-PAST"), ("soon", "DUE-SOON")] {
+            let (status, page) = app.get(&format!("/api/v1/orders?due={due}")).await;
+            assert_eq!(status, StatusCode::OK, "{page}");
+            let found: Vec<&str> = page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|o| o["external_id"].as_str().unwrap())
+                .collect();
+            assert_eq!(found, [expected], "due={due}");
+        }
+        let (status, problem) = app.get("/api/v1/orders?due=yesterday").await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(problem["errors"][0]["field"], "due", "{problem}");
+
+        let ui = UiClient::sign_in(&app, "viewer").await;
+        let dashboard = ui.get("/ui").await;
+        for (kpi, expected) in [
+            ("past_due", vec!["DUE-PAST"]),
+            ("in_jeopardy", vec!["DUE-SOON"]),
+            ("today_orders", vec!["DUE-LATER"]),
+        ] {
+            let tile = dashboard
+                .body
+                .split(&format!("data-kpi=\"{kpi}\""))
+                .nth(1)
+                .unwrap_or_else(|| panic!("a {kpi} tile"));
+            let href = tile
+                .split("href=\"")
+                .nth(1)
+                .and_then(|rest| rest.split('"').next())
+                .unwrap_or_else(|| panic!("the {kpi} tile links somewhere"))
+                .replace("&amp;", "&");
+            let list = ui.get(&href).await;
+            assert_eq!(list.status, StatusCode::OK, "{href}");
+            assert_eq!(external_ids(&list.body), expected, "{kpi}: {href}");
+            assert!(
+                list.body
+                    .contains(&format!("data-count=\"{}\"", expected.len())),
+                "{kpi}: {}",
+                list.body
+            );
+        }
+    }
+}
+
+#[tokio::test]
 async fn pages_read_in_the_reader_time_zone_with_a_skip_link() {
     for app in apps().await {
         let mut body = order_body("TZ-1", &[1]);

@@ -83,7 +83,10 @@
       .catch(function () { /* the next event tries again */ });
   }
 
-  var source = new EventSource("/ui/events");
+  // From the last event committed before the page was read: what happened while it loaded
+  // is pushed too.
+  var after = main.getAttribute("data-after");
+  var source = new EventSource("/ui/events" + (after ? "?after=" + encodeURIComponent(after) : ""));
   source.onmessage = function (message) {
     var e;
     try { e = JSON.parse(message.data); } catch (err) { return; }
