@@ -61,6 +61,7 @@ const SQLITE: &[(i64, &str)] = &[
         34,
         include_str!("migrations/sqlite/0034_actors_and_audit.sql"),
     ),
+    (35, include_str!("migrations/sqlite/0035_list_sorting.sql")),
     (
         38,
         include_str!("migrations/sqlite/0038_lists_and_alerts.sql"),
@@ -133,6 +134,10 @@ const POSTGRES: &[(i64, &str)] = &[
     (
         34,
         include_str!("migrations/postgres/0034_actors_and_audit.sql"),
+    ),
+    (
+        35,
+        include_str!("migrations/postgres/0035_list_sorting.sql"),
     ),
     (
         38,
