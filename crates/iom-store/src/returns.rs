@@ -99,7 +99,8 @@ impl Store {
         self.read(move |c| list(c, &filter)).await
     }
 
-    /// How many returns match `filter` (its cursor and limit aside).
+    /// How many returns match `filter` (its cursor and limit aside), counted up to one past
+    /// [`COUNT_CAP`](crate::keyset::COUNT_CAP).
     pub async fn count_returns(&self, filter: ReturnFilter) -> Result<i64, StoreError> {
         self.read(move |c| count(c, &filter)).await
     }
@@ -264,12 +265,7 @@ pub fn nodes(conn: &mut dyn Conn) -> Result<Vec<NodeDoc>, StoreError> {
 }
 
 fn count(conn: &mut dyn Conn, filter: &ReturnFilter) -> Result<i64, StoreError> {
-    let conditions = conditions(filter, false);
-    conn.query_one(
-        &format!("SELECT COUNT(*) FROM returns WHERE {}", conditions.sql),
-        &conditions.values(),
-    )?
-    .map_or(Ok(0), |r| r.int(0))
+    conditions(filter, false).count_capped(conn, "returns")
 }
 
 fn list(conn: &mut dyn Conn, filter: &ReturnFilter) -> Result<Vec<ReturnOrder>, StoreError> {

@@ -386,6 +386,46 @@ mod tests {
     }
 
     #[test]
+    fn a_capped_count_says_there_are_more() {
+        let shown = super::count_capped(10_001, "message", "messages").into_string();
+        assert!(shown.contains(">10,000+ messages<"), "{shown}");
+        assert!(shown.contains("data-count=\"10000\""), "{shown}");
+        let exact = super::count_capped(10_000, "message", "messages").into_string();
+        assert!(exact.contains(">10,000 messages<"), "{exact}");
+        let one = super::count_capped(1, "message", "messages").into_string();
+        assert!(one.contains(">1 message<"), "{one}");
+    }
+
+    /// An export reads page after page from where the last ended, writes the header once, and
+    /// stops at the first short page.
+    #[tokio::test]
+    async fn an_export_streams_every_page_from_where_the_last_ended() {
+        let reads = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = reads.clone();
+        let response = super::export(
+            "numbers.csv",
+            &["n"],
+            3,
+            move |after: Option<u32>| {
+                seen.lock().unwrap().push(after);
+                let start = after.map_or(0, |a| a + 1);
+                async move { Ok((start..(start + 3).min(7)).collect::<Vec<u32>>()) }
+            },
+            |page: &mut super::CsvPage, n: &u32| page.record([n.to_string().as_str()]),
+            |n: &u32| *n,
+        );
+        assert_eq!(
+            response.headers()["content-disposition"],
+            "attachment; filename=\"numbers.csv\""
+        );
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        assert_eq!(&body[..], b"n\r\n0\r\n1\r\n2\r\n3\r\n4\r\n5\r\n6\r\n");
+        assert_eq!(*reads.lock().unwrap(), vec![None, Some(2), Some(5)]);
+    }
+
+    #[test]
     fn counts_are_grouped() {
         assert_eq!(super::group(100_000), "100,000");
         assert_eq!(super::group(12), "12");

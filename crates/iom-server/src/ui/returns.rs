@@ -220,7 +220,7 @@ pub async fn list(
         }
         @if let Some((_, _, total)) = &page {
             div.list-head {
-                (lists::count(*total, if *total == 1 { "return" } else { "returns" }))
+                (lists::count_capped(*total, "return", "returns"))
                 a.export href={ "/ui/returns" (format::query(&csv_pairs)) } download { "Export CSV" }
             }
             (table_with(&items, head, true))
