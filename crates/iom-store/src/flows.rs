@@ -854,14 +854,21 @@ impl Store {
         self.read(move |c| list_tasks(c, status, limit)).await
     }
 
-    /// A page of tasks, oldest first, each with what its order is (customer, value, status),
-    /// after the task `after` (its `created_at` and id); also how many there are in all.
+    /// A page of tasks, oldest first (or `newest_first`), each with what its order is
+    /// (customer, value, status), after the task `after` (its `created_at` and id); also how many
+    /// there are in all. Both directions read the index on (status, created_at, id).
     pub async fn task_page(
         &self,
         status: Option<TaskStatus>,
         after: Option<(DateTime<Utc>, String)>,
         limit: usize,
+        newest_first: bool,
     ) -> Result<(Vec<(TaskRow, Option<TaskOrder>)>, i64), StoreError> {
+        let (op, dir) = if newest_first {
+            ("<", "DESC")
+        } else {
+            (">", "ASC")
+        };
         self.read(move |c| {
             let mut conditions = String::from("1 = 1");
             let mut texts: Vec<String> = Vec::new();
@@ -884,7 +891,7 @@ impl Store {
                 at = Some(micros(*created));
                 let k = texts.len() + 1;
                 conditions.push_str(&format!(
-                    " AND t.created_at >= ${k} AND (t.created_at > ${k} OR t.id > ${id})"
+                    " AND t.created_at {op}= ${k} AND (t.created_at {op} ${k} OR t.id {op} ${id})"
                 ));
             }
             let mut params: Vec<Value<'_>> = texts.iter().map(|t| Value::Text(t)).collect();
@@ -901,7 +908,7 @@ impl Store {
                     "SELECT {columns}, o.external_id, o.customer_name, o.customer_email,
                             o.total, o.currency, o.status
                      FROM flow_tasks t LEFT JOIN orders o ON o.id = t.order_id
-                     WHERE {conditions} ORDER BY t.created_at, t.id LIMIT {}",
+                     WHERE {conditions} ORDER BY t.created_at {dir}, t.id {dir} LIMIT {}",
                     limit.clamp(1, 500)
                 ),
                 &params,

@@ -15,6 +15,7 @@ mod features;
 pub mod flows;
 pub mod insights;
 pub mod inventory;
+pub mod keyset;
 mod migrate;
 pub mod nodes;
 pub mod notifications;

@@ -61,6 +61,7 @@ const SQLITE: &[(i64, &str)] = &[
         34,
         include_str!("migrations/sqlite/0034_actors_and_audit.sql"),
     ),
+    (35, include_str!("migrations/sqlite/0035_list_sorting.sql")),
     (36, include_str!("migrations/sqlite/0036_order_counts.sql")),
     (
         38,
@@ -134,6 +135,10 @@ const POSTGRES: &[(i64, &str)] = &[
     (
         34,
         include_str!("migrations/postgres/0034_actors_and_audit.sql"),
+    ),
+    (
+        35,
+        include_str!("migrations/postgres/0035_list_sorting.sql"),
     ),
     (
         36,

@@ -19,6 +19,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use crate::db::{Conn, Row, Value};
+use crate::keyset::{After, Column, Conditions, Param, Sort};
 use crate::{Store, StoreError, Tx, from_micros, micros};
 use iom_domain::EventDraft;
 
@@ -405,7 +406,27 @@ impl Store {
         cursor: Option<String>,
         limit: usize,
     ) -> Result<Vec<NotificationRecord>, StoreError> {
-        self.read(move |c| list(c, order_id.as_deref(), cursor.as_deref(), limit))
+        self.notification_page(NotificationFilter {
+            order_id,
+            after: cursor.map(|id| After { key: None, id }),
+            limit,
+            ..NotificationFilter::default()
+        })
+        .await
+    }
+
+    /// A page of the notifications `filter` finds, in its sort, after its cursor.
+    pub async fn notification_page(
+        &self,
+        filter: NotificationFilter,
+    ) -> Result<Vec<NotificationRecord>, StoreError> {
+        self.read(move |c| list(c, &filter)).await
+    }
+
+    /// How many notifications `filter` finds (its cursor aside), counted up to one past
+    /// [`COUNT_CAP`](crate::keyset::COUNT_CAP).
+    pub async fn count_notifications(&self, filter: NotificationFilter) -> Result<i64, StoreError> {
+        self.read(move |c| conditions(&filter, false).count_capped(c, "notifications"))
             .await
     }
 
@@ -424,24 +445,104 @@ impl Store {
     }
 }
 
+/// What a notification list is sorted by; ties are broken by the id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotificationColumn {
+    /// By id: ids are time-ordered, so this is the order they were recorded in.
+    Created,
+    Status,
+}
+
+impl Column for NotificationColumn {
+    const ALL: &'static [Self] = &[NotificationColumn::Created, NotificationColumn::Status];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            NotificationColumn::Created => "created",
+            NotificationColumn::Status => "status",
+        }
+    }
+
+    fn sql(self) -> Option<&'static str> {
+        match self {
+            NotificationColumn::Created => None,
+            NotificationColumn::Status => Some("status"),
+        }
+    }
+
+    fn is_integer(self) -> bool {
+        false
+    }
+}
+
+/// Every status a notification can be in.
+pub const STATUSES: &[&str] = &[
+    "pending",
+    "sending",
+    "handing",
+    "sent",
+    "failed",
+    "dead",
+    "unknown",
+    "opted_out",
+];
+
+/// Which notifications a list shows, in what order, from where.
+#[derive(Debug, Clone)]
+pub struct NotificationFilter {
+    pub order_id: Option<String>,
+    pub status: Option<String>,
+    pub sort: Sort<NotificationColumn>,
+    /// The end of the previous page.
+    pub after: Option<After>,
+    pub limit: usize,
+}
+
+impl Default for NotificationFilter {
+    /// Every notification, newest first.
+    fn default() -> Self {
+        NotificationFilter {
+            order_id: None,
+            status: None,
+            sort: Sort {
+                column: NotificationColumn::Created,
+                descending: true,
+            },
+            after: None,
+            limit: 100,
+        }
+    }
+}
+
+fn conditions(filter: &NotificationFilter, paged: bool) -> Conditions {
+    let mut conditions = Conditions::new();
+    if let Some(o) = &filter.order_id {
+        conditions.and("order_id = ?", Param::Text(o.clone()));
+    }
+    if let Some(s) = &filter.status {
+        conditions.and("status = ?", Param::Text(s.clone()));
+    }
+    if paged && let Some(after) = &filter.after {
+        conditions.after(filter.sort, "id", after);
+    }
+    conditions
+}
+
 fn list(
     c: &mut dyn Conn,
-    order_id: Option<&str>,
-    cursor: Option<&str>,
-    limit: usize,
+    filter: &NotificationFilter,
 ) -> Result<Vec<NotificationRecord>, StoreError> {
-    let mut sql = format!("SELECT {COLUMNS} FROM notifications WHERE 1 = 1");
-    let mut params = Vec::new();
-    if let Some(o) = order_id {
-        params.push(Value::Text(o));
-        sql.push_str(&format!(" AND order_id = ${}", params.len()));
-    }
-    if let Some(k) = cursor {
-        params.push(Value::Text(k));
-        sql.push_str(&format!(" AND id < ${}", params.len()));
-    }
-    sql.push_str(&format!(" ORDER BY id DESC LIMIT {}", limit.clamp(1, 1000)));
-    c.query(&sql, &params)?.into_iter().map(record).collect()
+    let conditions = conditions(filter, true);
+    let sql = format!(
+        "SELECT {COLUMNS} FROM notifications WHERE {} ORDER BY {} LIMIT {}",
+        conditions.sql,
+        filter.sort.order_by("id"),
+        filter.limit.clamp(1, 1000)
+    );
+    c.query(&sql, &conditions.values())?
+        .into_iter()
+        .map(record)
+        .collect()
 }
 
 /// Saves a template inside a write (see [`Store::put_notification_template`]).

@@ -141,25 +141,66 @@ pub fn inventory_skus(
     after: Option<&str>,
     limit: usize,
 ) -> Result<Vec<String>, StoreError> {
-    let upper: String;
-    let mut params: Vec<Value<'_>> = Vec::new();
-    let mut sql = String::from("SELECT DISTINCT sku FROM inventory_balances WHERE 1 = 1");
-    if !prefix.is_empty() {
-        // A prefix is a range: an index range on both backends, whatever the collation of LIKE.
-        upper = crate::db::prefix_upper_bound(prefix);
-        params.push(Value::Text(prefix));
-        params.push(Value::Text(&upper));
-        sql.push_str(" AND sku >= $1 AND sku < $2");
+    sku_page(conn, prefix, after, limit, false)
+}
+
+/// The conditions on `inventory_balances` of SKUs beginning with `prefix`, with their
+/// parameters.
+fn sku_prefix<'a>(prefix: &'a str, upper: &'a mut String) -> (String, Vec<Value<'a>>) {
+    if prefix.is_empty() {
+        return ("1 = 1".into(), Vec::new());
     }
+    // A prefix is a range: an index range on both backends, whatever the collation of LIKE.
+    *upper = crate::db::prefix_upper_bound(prefix);
+    (
+        "sku >= $1 AND sku < $2".into(),
+        vec![Value::Text(prefix), Value::Text(upper)],
+    )
+}
+
+/// A page of the SKUs that have a stock position and begin with `prefix`, after `after`, in
+/// SKU order or (`descending`) its reverse: both read the balances' primary key (sku, node).
+pub fn sku_page(
+    conn: &mut dyn Conn,
+    prefix: &str,
+    after: Option<&str>,
+    limit: usize,
+    descending: bool,
+) -> Result<Vec<String>, StoreError> {
+    let mut upper = String::new();
+    let (mut sql, mut params) = sku_prefix(prefix, &mut upper);
+    let (op, dir) = if descending {
+        ("<", "DESC")
+    } else {
+        (">", "ASC")
+    };
     if let Some(after) = after {
         params.push(Value::Text(after));
-        sql.push_str(&format!(" AND sku > ${}", params.len()));
+        sql.push_str(&format!(" AND sku {op} ${}", params.len()));
     }
-    sql.push_str(&format!(" ORDER BY sku LIMIT {}", limit.clamp(1, 500)));
+    let sql = format!(
+        "SELECT DISTINCT sku FROM inventory_balances WHERE {sql} ORDER BY sku {dir} LIMIT {}",
+        limit.clamp(1, 5000)
+    );
     conn.query(&sql, &params)?
         .into_iter()
         .map(|r| Ok(r.text(0)?.to_owned()))
         .collect()
+}
+
+/// How many SKUs with a stock position begin with `prefix`, counted up to one past
+/// [`COUNT_CAP`](crate::keyset::COUNT_CAP).
+pub fn count_skus(conn: &mut dyn Conn, prefix: &str) -> Result<i64, StoreError> {
+    let mut upper = String::new();
+    let (sql, params) = sku_prefix(prefix, &mut upper);
+    conn.query_one(
+        &format!(
+            "SELECT COUNT(*) FROM (SELECT DISTINCT sku FROM inventory_balances WHERE {sql} LIMIT {}) capped",
+            crate::keyset::COUNT_CAP + 1
+        ),
+        &params,
+    )?
+    .map_or(Ok(0), |r| r.int(0))
 }
 
 impl Store {
@@ -172,5 +213,22 @@ impl Store {
     ) -> Result<Vec<String>, StoreError> {
         self.read(move |c| inventory_skus(c, &prefix, after.as_deref(), limit))
             .await
+    }
+
+    /// A page of SKUs in either direction; see [`sku_page`].
+    pub async fn inventory_sku_page(
+        &self,
+        prefix: String,
+        after: Option<String>,
+        limit: usize,
+        descending: bool,
+    ) -> Result<Vec<String>, StoreError> {
+        self.read(move |c| sku_page(c, &prefix, after.as_deref(), limit, descending))
+            .await
+    }
+
+    /// How many SKUs begin with `prefix`; see [`count_skus`].
+    pub async fn count_inventory_skus(&self, prefix: String) -> Result<i64, StoreError> {
+        self.read(move |c| count_skus(c, &prefix)).await
     }
 }

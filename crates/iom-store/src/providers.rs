@@ -16,6 +16,7 @@ use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
 
 use crate::db::{Conn, Dialect, Row, Value};
+use crate::keyset::{After, Column, Conditions, Param, Sort};
 use crate::{Store, StoreError, Tx, from_micros, micros, orders};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -178,8 +179,49 @@ pub struct MessageFilter {
     pub provider: String,
     pub status: Option<String>,
     pub limit: usize,
-    /// The id of the last message of the previous page; pages run newest first.
+    /// The id of the last message of the previous page.
     pub cursor: Option<String>,
+    /// Newest first unless told otherwise.
+    pub sort: Sort<MessageColumn>,
+}
+
+/// What a message log is sorted by: its ids are time-ordered, so the id is when it was logged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageColumn {
+    Created,
+}
+
+impl Column for MessageColumn {
+    const ALL: &'static [Self] = &[MessageColumn::Created];
+
+    fn as_str(self) -> &'static str {
+        "created"
+    }
+
+    fn sql(self) -> Option<&'static str> {
+        None
+    }
+
+    fn is_integer(self) -> bool {
+        false
+    }
+}
+
+/// A message filter's conditions; `paged`, its cursor's too.
+fn message_conditions(filter: &MessageFilter, paged: bool) -> Conditions {
+    let mut conditions = Conditions::new();
+    conditions.and("provider = ?", Param::Text(filter.provider.clone()));
+    if let Some(status) = &filter.status {
+        conditions.and("status = ?", Param::Text(status.clone()));
+    }
+    if paged && let Some(cursor) = &filter.cursor {
+        let after = After {
+            key: None,
+            id: cursor.clone(),
+        };
+        conditions.after(filter.sort, "id", &after);
+    }
+    conditions
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -331,30 +373,32 @@ impl Store {
         .await
     }
 
-    /// Messages of a provider, newest first.
+    /// A page of a provider's messages, in the filter's sort.
     pub async fn list_messages(
         &self,
         filter: MessageFilter,
     ) -> Result<Vec<MessageRecord>, StoreError> {
         self.read(move |c| {
-            let mut sql =
-                format!("SELECT {MESSAGE_COLUMNS} FROM provider_messages WHERE provider = $1");
-            let mut params = vec![Value::Text(&filter.provider)];
-            if let Some(status) = &filter.status {
-                params.push(Value::Text(status));
-                sql.push_str(&format!(" AND status = ${}", params.len()));
-            }
-            if let Some(cursor) = &filter.cursor {
-                params.push(Value::Text(cursor));
-                sql.push_str(&format!(" AND id < ${}", params.len()));
-            }
-            sql.push_str(&format!(
-                " ORDER BY id DESC LIMIT {}",
+            let conditions = message_conditions(&filter, true);
+            let sql = format!(
+                "SELECT {MESSAGE_COLUMNS} FROM provider_messages WHERE {} ORDER BY {} LIMIT {}",
+                conditions.sql,
+                filter.sort.order_by("id"),
                 filter.limit.clamp(1, 500)
-            ));
-            c.query(&sql, &params)?.into_iter().map(message).collect()
+            );
+            c.query(&sql, &conditions.values())?
+                .into_iter()
+                .map(message)
+                .collect()
         })
         .await
+    }
+
+    /// How many messages the filter finds (its cursor aside), counted up to one past
+    /// [`COUNT_CAP`](crate::keyset::COUNT_CAP): a busy provider logs millions.
+    pub async fn count_messages(&self, filter: MessageFilter) -> Result<i64, StoreError> {
+        self.read(move |c| message_conditions(&filter, false).count_capped(c, "provider_messages"))
+            .await
     }
 
     /// Inbound messages left `received` (stored, but the process stopped before finishing them),

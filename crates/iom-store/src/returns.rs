@@ -6,6 +6,7 @@
 use iom_domain::{OrderId, ReturnOrder, ReturnPolicy};
 
 use crate::db::{Conn, Dialect, Value};
+use crate::keyset::{After, Column, Conditions, Param, Sort};
 use crate::{Store, StoreError, Tx, micros};
 
 /// The name of the policy that applies to every return (one today; the table allows more).
@@ -18,8 +19,67 @@ pub struct ReturnFilter {
     pub origin: Option<String>,
     pub channel: Option<String>,
     pub limit: usize,
-    /// The id of the last return of the previous page; pages run newest first.
+    /// The id of the last return of the previous page.
     pub cursor: Option<String>,
+    /// That return's value of the sort's column, when the sort is by another column than the id.
+    pub sort_key: Option<String>,
+    /// Newest first unless told otherwise.
+    pub sort: Sort<ReturnColumn>,
+}
+
+/// What a return list is sorted by; ties are broken by the id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReturnColumn {
+    /// By id: ids are time-ordered, so this is the order they were created in.
+    Created,
+    Updated,
+    Status,
+    /// By the order's id, which is time-ordered: returns of the same order come together, in
+    /// the order the orders were captured.
+    Order,
+}
+
+impl Column for ReturnColumn {
+    const ALL: &'static [Self] = &[
+        ReturnColumn::Created,
+        ReturnColumn::Updated,
+        ReturnColumn::Status,
+        ReturnColumn::Order,
+    ];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            ReturnColumn::Created => "created",
+            ReturnColumn::Updated => "updated",
+            ReturnColumn::Status => "status",
+            ReturnColumn::Order => "order",
+        }
+    }
+
+    fn sql(self) -> Option<&'static str> {
+        match self {
+            ReturnColumn::Created => None,
+            ReturnColumn::Updated => Some("updated_at"),
+            ReturnColumn::Status => Some("status"),
+            ReturnColumn::Order => Some("order_id"),
+        }
+    }
+
+    fn is_integer(self) -> bool {
+        self == ReturnColumn::Updated
+    }
+}
+
+impl ReturnColumn {
+    /// The value of this column for `ret`, as a cursor carries it.
+    pub fn key_of(self, ret: &ReturnOrder) -> String {
+        match self {
+            ReturnColumn::Created => ret.id.clone(),
+            ReturnColumn::Updated => micros(ret.updated_at).to_string(),
+            ReturnColumn::Status => ret.status.as_str().to_owned(),
+            ReturnColumn::Order => ret.order_id.to_string(),
+        }
+    }
 }
 
 /// A node as returns see it: where it is and whether it takes returns.
@@ -39,7 +99,8 @@ impl Store {
         self.read(move |c| list(c, &filter)).await
     }
 
-    /// How many returns match `filter` (its cursor and limit aside).
+    /// How many returns match `filter` (its cursor and limit aside), counted up to one past
+    /// [`COUNT_CAP`](crate::keyset::COUNT_CAP).
     pub async fn count_returns(&self, filter: ReturnFilter) -> Result<i64, StoreError> {
         self.read(move |c| count(c, &filter)).await
     }
@@ -204,54 +265,45 @@ pub fn nodes(conn: &mut dyn Conn) -> Result<Vec<NodeDoc>, StoreError> {
 }
 
 fn count(conn: &mut dyn Conn, filter: &ReturnFilter) -> Result<i64, StoreError> {
-    let filter = ReturnFilter {
-        cursor: None,
-        ..filter.clone()
-    };
-    let (conditions, texts) = conditions(&filter);
-    let params: Vec<Value<'_>> = texts.iter().map(|t| Value::Text(t)).collect();
-    conn.query_one(
-        &format!("SELECT COUNT(*) FROM returns WHERE {conditions}"),
-        &params,
-    )?
-    .map_or(Ok(0), |r| r.int(0))
+    conditions(filter, false).count_capped(conn, "returns")
 }
 
 fn list(conn: &mut dyn Conn, filter: &ReturnFilter) -> Result<Vec<ReturnOrder>, StoreError> {
-    let (conditions, texts) = conditions(filter);
+    let conditions = conditions(filter, true);
     let sql = format!(
-        "SELECT doc FROM returns WHERE {conditions} ORDER BY id DESC LIMIT {}",
+        "SELECT doc FROM returns WHERE {} ORDER BY {} LIMIT {}",
+        conditions.sql,
+        filter.sort.order_by("id"),
         filter.limit.clamp(1, 500)
     );
-    let params: Vec<Value<'_>> = texts.iter().map(|t| Value::Text(t)).collect();
-    conn.query(&sql, &params)?
+    conn.query(&sql, &conditions.values())?
         .into_iter()
         .map(|row| Ok(serde_json::from_str(row.text(0)?)?))
         .collect()
 }
 
-/// A filter's conditions after `WHERE`, with their parameters.
-fn conditions(filter: &ReturnFilter) -> (String, Vec<String>) {
-    let mut sql = String::from("1 = 1");
-    let mut texts: Vec<String> = Vec::new();
-    let mut push = |column: &str, value: String| {
-        texts.push(value);
-        sql.push_str(&format!(" AND {column} ${}", texts.len()));
-    };
+/// A filter's conditions after `WHERE`, with their parameters; `paged`, those of its cursor too.
+fn conditions(filter: &ReturnFilter, paged: bool) -> Conditions {
+    let mut conditions = Conditions::new();
+    let text = |v: &String| Param::Text(v.clone());
     if let Some(status) = &filter.status {
-        push("status =", status.clone());
+        conditions.and("status = ?", text(status));
     }
     if let Some(order_id) = filter.order_id {
-        push("order_id =", order_id.to_string());
+        conditions.and("order_id = ?", Param::Text(order_id.to_string()));
     }
     if let Some(origin) = &filter.origin {
-        push("origin =", origin.clone());
+        conditions.and("origin = ?", text(origin));
     }
     if let Some(channel) = &filter.channel {
-        push("channel =", channel.clone());
+        conditions.and("channel = ?", text(channel));
     }
-    if let Some(cursor) = &filter.cursor {
-        push("id <", cursor.clone());
+    if paged && let Some(cursor) = &filter.cursor {
+        let after = After {
+            key: filter.sort_key.clone(),
+            id: cursor.clone(),
+        };
+        conditions.after(filter.sort, "id", &after);
     }
-    (sql, texts)
+    conditions
 }

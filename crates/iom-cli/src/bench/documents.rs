@@ -146,6 +146,7 @@ pub async fn run(args: DocumentsArgs) -> anyhow::Result<()> {
                 status: Some("ready".into()),
                 limit: 500,
                 cursor,
+                ..MessageFilter::default()
             })
             .await?;
         counted += page.len();

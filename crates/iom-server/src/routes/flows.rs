@@ -544,7 +544,7 @@ pub async fn list_tasks(
         ));
     }
     let after = parse_task_cursor(q.cursor.as_deref())?;
-    let (page, _) = state.store.task_page(status, after, limit).await?;
+    let (page, _) = state.store.task_page(status, after, limit, false).await?;
     let items: Vec<TaskRow> = page.into_iter().map(|(t, _)| t).collect();
     let next_cursor = (items.len() == limit)
         .then(|| items.last().map(task_cursor))

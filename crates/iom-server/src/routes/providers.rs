@@ -577,6 +577,7 @@ pub async fn messages(
             status: query.status,
             limit,
             cursor: query.cursor.filter(|c| !c.is_empty()),
+            ..MessageFilter::default()
         })
         .await?;
     let next_cursor = (items.len() == limit)

@@ -166,6 +166,7 @@ pub async fn list(
             channel: query.channel,
             limit,
             cursor: query.cursor.filter(|c| !c.is_empty()),
+            ..ReturnFilter::default()
         })
         .await?;
     let next_cursor = (items.len() == limit)

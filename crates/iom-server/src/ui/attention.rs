@@ -45,7 +45,7 @@ pub async fn load(state: &AppState, session: &Session) -> UiResult<Attention> {
         async {
             Ok(state
                 .store
-                .task_page(Some(iom_domain::TaskStatus::Open), None, SHOWN)
+                .task_page(Some(iom_domain::TaskStatus::Open), None, SHOWN, false)
                 .await?)
         },
     )?;

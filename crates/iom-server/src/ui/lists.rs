@@ -2,10 +2,13 @@
 //! export at the list's own address (`?format=csv`).
 
 use axum::Form;
-use axum::body::Body;
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
+use iom_store::keyset::{After, COUNT_CAP, Column, Sort};
 use iom_store::saved_filters::SavedFilter;
 use maud::{Markup, html};
 use serde::Deserialize;
@@ -21,11 +24,120 @@ const LISTS: &[(&str, &str)] = &[
     ("tasks", "/ui/tasks"),
     ("returns", "/ui/returns"),
     ("alerts", "/ui/alerts"),
+    ("notifications", "/ui/notifications"),
 ];
 
 /// "1,234 orders" above a list.
 pub fn count(total: i64, noun: &str) -> Markup {
     html! { p.count data-count=(total) { (group(total)) " " (noun) } }
+}
+
+/// A count that stopped at [`COUNT_CAP`]: "10,000+ messages" past it, where counting every row
+/// would cost more than the page.
+pub fn count_capped(total: i64, singular: &str, plural: &str) -> Markup {
+    let noun = if total == 1 { singular } else { plural };
+    if total > COUNT_CAP {
+        html! { p.count data-count=(COUNT_CAP) data-capped="true" { (group(COUNT_CAP)) "+ " (noun) } }
+    } else {
+        count(total, noun)
+    }
+}
+
+/// A list's `sort` parameter: its usual sort when empty, else a column of the list with `-`
+/// first for descending.
+pub fn parse_sort<C: Column>(text: &str) -> Result<Sort<C>, ApiError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(Sort::default());
+    }
+    Sort::parse(text).ok_or_else(|| {
+        let names: Vec<&str> = C::ALL.iter().map(|c| c.as_str()).collect();
+        ApiError::invalid_field(
+            "sort",
+            format!(
+                "must be one of {}, with - first for descending",
+                names.join(", ")
+            ),
+        )
+    })
+}
+
+/// A list's `cursor` parameter for `sort`: none when empty.
+pub fn parse_cursor<C: Column>(sort: Sort<C>, text: &str) -> Result<Option<After>, ApiError> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    After::parse(sort, text)
+        .map(Some)
+        .ok_or_else(|| ApiError::invalid_field("cursor", "is not a cursor of this list"))
+}
+
+/// The page links under a list: back to the first page (when not on it) and on to the next.
+pub fn pager(path: &str, pairs: &[(&str, &str)], paged: bool, next: Option<&str>) -> Markup {
+    let mut next_pairs = pairs.to_vec();
+    if let Some(next) = next {
+        next_pairs.push(("cursor", next));
+    }
+    html! {
+        nav.pager aria-label="Pages" {
+            @if paged { a href={ (path) (format::query(pairs)) } { "« First page" } }
+            @if next.is_some() { a rel="next" href={ (path) (format::query(&next_pairs)) } { "Next page »" } }
+        }
+    }
+}
+
+/// The list as CSV, every row of it, read a page at a time and sent as each page is read, so
+/// no export is held in memory whole. `read` is given where the previous page ended (nothing
+/// for the first) and returns up to `page_size` rows; `write` writes a row and `after` says
+/// where it ends.
+pub fn export<T, A, R, Fut, W, N>(
+    filename: &str,
+    header: &'static [&'static str],
+    page_size: usize,
+    read: R,
+    write: W,
+    after: N,
+) -> Response
+where
+    T: Send + 'static,
+    A: Send + 'static,
+    R: Fn(Option<A>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Vec<T>, ApiError>> + Send + 'static,
+    W: Fn(&mut CsvPage, &T) + Send + Sync + 'static,
+    N: Fn(&T) -> A + Send + Sync + 'static,
+{
+    let parts = Arc::new((read, write, after));
+    let name = Arc::<str>::from(filename);
+    let pages = futures_util::stream::unfold(Some(None), move |next: Option<Option<A>>| {
+        let (parts, name) = (parts.clone(), name.clone());
+        async move {
+            let position = next?;
+            let first = position.is_none();
+            let (read, write, after) = &*parts;
+            let rows = match read(position).await {
+                Ok(rows) => rows,
+                Err(e) => {
+                    // The status line has gone; cutting the body short tells the client.
+                    tracing::error!(error = %e.problem.detail, export = %name, "export failed");
+                    let detail = e.problem.detail.clone();
+                    return Some((Err(std::io::Error::other(detail)), None));
+                }
+            };
+            let mut page = CsvPage::default();
+            if first {
+                page.record(header.iter().copied());
+            }
+            for row in &rows {
+                write(&mut page, row);
+            }
+            let next = match rows.last() {
+                Some(last) if rows.len() >= page_size => Some(Some(after(last))),
+                _ => None,
+            };
+            Some((Ok(Bytes::from(page.into_bytes())), next))
+        }
+    });
+    csv(filename, Body::from_stream(pages))
 }
 
 fn group(n: i64) -> String {
@@ -271,6 +383,46 @@ mod tests {
             String::from_utf8(page.into_bytes()).unwrap(),
             "a,\"b,c\",\"say \"\"hi\"\"\",-1.5,'=SUM(A1)\r\n"
         );
+    }
+
+    #[test]
+    fn a_capped_count_says_there_are_more() {
+        let shown = super::count_capped(10_001, "message", "messages").into_string();
+        assert!(shown.contains(">10,000+ messages<"), "{shown}");
+        assert!(shown.contains("data-count=\"10000\""), "{shown}");
+        let exact = super::count_capped(10_000, "message", "messages").into_string();
+        assert!(exact.contains(">10,000 messages<"), "{exact}");
+        let one = super::count_capped(1, "message", "messages").into_string();
+        assert!(one.contains(">1 message<"), "{one}");
+    }
+
+    /// An export reads page after page from where the last ended, writes the header once, and
+    /// stops at the first short page.
+    #[tokio::test]
+    async fn an_export_streams_every_page_from_where_the_last_ended() {
+        let reads = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = reads.clone();
+        let response = super::export(
+            "numbers.csv",
+            &["n"],
+            3,
+            move |after: Option<u32>| {
+                seen.lock().unwrap().push(after);
+                let start = after.map_or(0, |a| a + 1);
+                async move { Ok((start..(start + 3).min(7)).collect::<Vec<u32>>()) }
+            },
+            |page: &mut super::CsvPage, n: &u32| page.record([n.to_string().as_str()]),
+            |n: &u32| *n,
+        );
+        assert_eq!(
+            response.headers()["content-disposition"],
+            "attachment; filename=\"numbers.csv\""
+        );
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        assert_eq!(&body[..], b"n\r\n0\r\n1\r\n2\r\n3\r\n4\r\n5\r\n6\r\n");
+        assert_eq!(*reads.lock().unwrap(), vec![None, Some(2), Some(5)]);
     }
 
     #[test]

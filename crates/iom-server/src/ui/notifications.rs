@@ -9,9 +9,16 @@ use maud::html;
 use serde::Deserialize;
 use serde_json::json;
 
+use chrono::SecondsFormat;
+use iom_domain::FieldError;
+use iom_store::keyset::{After, Sort};
+use iom_store::notifications::{NotificationFilter, NotificationRecord, STATUSES};
+
+use super::lists::{self, CsvPage};
 use super::session::Session;
 use super::{UiResult, done, format, layout};
 use crate::AppState;
+use crate::error::ApiError;
 use crate::json::ApiJson;
 use crate::routes::notifications as api;
 
@@ -197,8 +204,82 @@ pub struct ListParams {
     #[serde(default)]
     pub order_id: String,
     #[serde(default)]
+    pub status: String,
+    /// `created` or `status`, `-` first for descending; newest first when empty.
+    #[serde(default)]
+    pub sort: String,
+    #[serde(default)]
     pub cursor: String,
+    /// `csv` for every notification the filter finds, as CSV.
+    #[serde(default)]
+    pub format: String,
 }
+
+impl ListParams {
+    /// The filter, without sort or cursor.
+    fn filters(&self) -> Vec<(&str, &str)> {
+        vec![
+            ("order_id", self.order_id.trim()),
+            ("status", self.status.trim()),
+        ]
+    }
+
+    /// The filter and the sort: what a page link, a saved filter and the export keep.
+    fn pairs(&self) -> Vec<(&str, &str)> {
+        let mut pairs = self.filters();
+        pairs.push(("sort", self.sort.trim()));
+        pairs
+    }
+
+    /// The store's filter; every bad parameter named.
+    fn filter(&self) -> Result<NotificationFilter, ApiError> {
+        let mut errors = Vec::new();
+        let order_id = match self.order_id.trim() {
+            "" => None,
+            o => match o.parse::<iom_domain::OrderId>() {
+                Ok(id) => Some(id.to_string()),
+                Err(_) => {
+                    errors.push(FieldError::new("order_id", "is not an order id"));
+                    None
+                }
+            },
+        };
+        let status = match self.status.trim() {
+            "" => None,
+            s if STATUSES.contains(&s) => Some(s.to_owned()),
+            s => {
+                errors.push(FieldError::new(
+                    "status",
+                    format!("{s:?} is not one of {}", STATUSES.join(", ")),
+                ));
+                None
+            }
+        };
+        let sort = lists::parse_sort(&self.sort).unwrap_or_else(|e| {
+            errors.extend(e.problem.errors.iter().cloned());
+            Sort::default()
+        });
+        let after = lists::parse_cursor(sort, self.cursor.trim()).unwrap_or_else(|e| {
+            errors.extend(e.problem.errors.iter().cloned());
+            None
+        });
+        if !errors.is_empty() {
+            return Err(ApiError::invalid(errors));
+        }
+        Ok(NotificationFilter {
+            order_id,
+            status,
+            sort,
+            after,
+            limit: PAGE,
+        })
+    }
+}
+
+const PAGE: usize = 50;
+
+/// Notifications read per page of an export.
+const EXPORT_PAGE: usize = 500;
 
 pub async fn list(
     State(state): State<AppState>,
@@ -206,34 +287,76 @@ pub async fn list(
     Query(params): Query<ListParams>,
 ) -> UiResult<Response> {
     crate::auth::Principal::require(&session.principal, crate::auth::Access::Read)?;
-    let page = api::page(
-        &state,
-        api::NotificationQuery {
-            order_id: Some(params.order_id.clone()).filter(|s| !s.is_empty()),
-            limit: Some("50".into()),
-            cursor: Some(params.cursor.clone()).filter(|s| !s.is_empty()),
-        },
-    )
-    .await;
-    let (page, error) = match page {
-        Ok(p) => (Some(p), None),
+    if params.format == "csv" {
+        return Ok(export(state, params.filter()?));
+    }
+    let result = match params.filter() {
+        Ok(filter) => tokio::try_join!(
+            state.store.notification_page(filter.clone()),
+            state.store.count_notifications(filter.clone()),
+        )
+        .map(|(items, total)| Some((filter, items, total)))
+        .map_err(ApiError::from),
+        Err(e) => Err(e),
+    };
+    let saved = lists::load_saved(&state, &session, "notifications").await?;
+    let (page, error) = match result {
+        Ok(page) => (page, None),
         Err(e) if e.status() == StatusCode::UNPROCESSABLE_ENTITY => (None, Some(e)),
         Err(e) => return Err(e.into()),
+    };
+    let base = params.pairs();
+    let filters = params.filters();
+    let sort = params.sort.trim();
+    let mut csv_pairs = base.clone();
+    csv_pairs.push(("format", "csv"));
+    let current_query = format::query(&base);
+    let next = page.as_ref().and_then(|(filter, items, _)| {
+        (items.len() == PAGE)
+            .then(|| items.last())
+            .flatten()
+            .map(|n| After::row(filter.sort, || n.status.clone(), &n.id).cursor())
+    });
+    let header = |column: &str, label: &str| {
+        lists::sort_header("/ui/notifications", &filters, sort, column, label, false)
     };
     let body = html! {
         h1 { "Notifications" }
         p.muted { a href="/ui/notification-templates" { "Templates" } }
         form.filters method="get" action="/ui/notifications" {
             label { "Order id" input name="order_id" value=(params.order_id); }
+            label { "Status"
+                select name="status" {
+                    option value="" { "any" }
+                    @for s in STATUSES { option value=(s) selected[params.status == *s] { (s.replace('_', " ")) } }
+                }
+            }
+            @if !sort.is_empty() { input type="hidden" name="sort" value=(sort); }
             button type="submit" { "Show" }
+            a href="/ui/notifications" { "Clear" }
         }
-        @if let Some(e) = &error { p.flash.error role="alert" { (e.problem.detail) } }
-        @if let Some(page) = &page {
-            @if page.items.is_empty() { p.muted { "No notifications." } } @else {
+        (lists::saved_filters(&session, "notifications", "/ui/notifications", current_query.trim_start_matches('?'), &saved))
+        @if let Some(e) = &error {
+            p.flash.error role="alert" {
+                (e.problem.detail)
+                @for f in &e.problem.errors { " · " code { (f.field) } " " (f.message) }
+            }
+        }
+        @if let Some((_, items, total)) = &page {
+            div.list-head {
+                (lists::count_capped(*total, "notification", "notifications"))
+                a.export href={ "/ui/notifications" (format::query(&csv_pairs)) } download { "Export CSV" }
+            }
+            @if items.is_empty() { p.muted { "No notifications." } } @else {
                 div.table-scroll {
                     table #notifications {
-                        thead { tr { th { "Created" } th { "Order" } th { "Event" } th { "Template" } th { "To" } th { "Status" } th { "Attempts" } th { "Last error" } } }
-                        tbody { @for n in &page.items { tr {
+                        thead { tr {
+                            (header("created", "Created"))
+                            th { "Order" } th { "Event" } th { "Template" } th { "To" }
+                            (header("status", "Status"))
+                            th { "Attempts" } th { "Last error" }
+                        } }
+                        tbody { @for n in items { tr {
                             td { (format::time(n.created_at)) }
                             td { @if let Some(o) = &n.order_id { a href={ "/ui/orders/" (o) } { code { (o) } } } }
                             td { code { (n.event_type) } " #" (n.event_seq) }
@@ -246,15 +369,78 @@ pub async fn list(
                     }
                 }
             }
-            @if let Some(next) = &page.next_cursor {
-                nav.pager { a rel="next" href={ "/ui/notifications" (format::query(&[("order_id", &params.order_id), ("cursor", next)])) } { "Next page »" } }
-            }
+            (lists::pager("/ui/notifications", &base, !params.cursor.is_empty(), next.as_deref()))
         }
     };
-    Ok(layout::page(
+    let mut response = layout::page(
         &session,
         "Notifications",
         "/ui/notification-templates",
         body,
-    ))
+    );
+    if error.is_some() {
+        *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    Ok(response)
+}
+
+const CSV_HEADER: &[&str] = &[
+    "id",
+    "created_at",
+    "order_id",
+    "event_type",
+    "event_seq",
+    "template",
+    "channel",
+    "recipient",
+    "subject",
+    "status",
+    "attempts",
+    "last_error",
+    "sent_at",
+];
+
+/// Every notification the filter finds, in its sort, a page at a time.
+fn export(state: AppState, filter: NotificationFilter) -> Response {
+    let sort = filter.sort;
+    lists::export(
+        "notifications.csv",
+        CSV_HEADER,
+        EXPORT_PAGE,
+        move |after: Option<After>| {
+            let filter = NotificationFilter {
+                after,
+                limit: EXPORT_PAGE,
+                ..filter.clone()
+            };
+            let store = state.store.clone();
+            async move { Ok(store.notification_page(filter).await?) }
+        },
+        |page: &mut CsvPage, n: &NotificationRecord| {
+            let time =
+                |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(SecondsFormat::Secs, true);
+            let (created, seq, attempts) = (
+                time(n.created_at),
+                n.event_seq.to_string(),
+                n.attempts.to_string(),
+            );
+            let sent = n.sent_at.map(time).unwrap_or_default();
+            page.record([
+                n.id.as_str(),
+                &created,
+                n.order_id.as_deref().unwrap_or(""),
+                &n.event_type,
+                &seq,
+                &n.template,
+                &n.channel,
+                &n.recipient,
+                &n.subject,
+                &n.status,
+                &attempts,
+                n.last_error.as_deref().unwrap_or(""),
+                &sent,
+            ]);
+        },
+        move |n: &NotificationRecord| After::row(sort, || n.status.clone(), &n.id),
+    )
 }

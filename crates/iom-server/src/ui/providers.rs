@@ -4,10 +4,14 @@
 use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
-use iom_store::providers::{MessageFilter, STATUSES, subscription_consumer};
+use chrono::SecondsFormat;
+use iom_domain::FieldError;
+use iom_store::keyset::Sort;
+use iom_store::providers::{MessageFilter, MessageRecord, STATUSES, subscription_consumer};
 use maud::html;
 use serde::Deserialize;
 
+use super::lists::{self, CsvPage};
 use super::session::Session;
 use super::{UiResult, done, format, layout};
 use crate::AppState;
@@ -43,8 +47,51 @@ pub async fn list(State(state): State<AppState>, session: Session) -> UiResult<R
 pub struct MessageParams {
     #[serde(default)]
     pub status: String,
+    /// `created` (oldest first) or `-created` (newest first, the default).
+    #[serde(default)]
+    pub sort: String,
     #[serde(default)]
     pub cursor: String,
+    /// `csv` for every message the filter finds, as CSV.
+    #[serde(default)]
+    pub format: String,
+}
+
+/// Messages read per page of an export.
+const EXPORT_PAGE: usize = 500;
+
+/// The store's filter for a provider's messages; every bad parameter named.
+fn message_filter(name: &str, params: &MessageParams) -> Result<MessageFilter, ApiError> {
+    let mut errors = Vec::new();
+    let status = match params.status.trim() {
+        "" => None,
+        s if STATUSES.contains(&s) => Some(s.to_owned()),
+        s => {
+            errors.push(FieldError::new(
+                "status",
+                format!("{s:?} is not one of {}", STATUSES.join(", ")),
+            ));
+            None
+        }
+    };
+    let sort = lists::parse_sort(&params.sort).unwrap_or_else(|e| {
+        errors.extend(e.problem.errors.iter().cloned());
+        Sort::default()
+    });
+    let cursor = lists::parse_cursor(sort, params.cursor.trim()).unwrap_or_else(|e| {
+        errors.extend(e.problem.errors.iter().cloned());
+        None
+    });
+    if !errors.is_empty() {
+        return Err(ApiError::invalid(errors));
+    }
+    Ok(MessageFilter {
+        provider: name.to_owned(),
+        status,
+        limit: PAGE,
+        cursor: cursor.map(|a| a.id),
+        sort,
+    })
 }
 
 pub async fn detail(
@@ -58,21 +105,29 @@ pub async fn detail(
         .get_provider(name.clone())
         .await?
         .ok_or_else(|| ApiError::not_found(format!("provider {name} does not exist")))?;
-    let status = Some(params.status.clone()).filter(|s| STATUSES.contains(&s.as_str()));
-    let messages = state
-        .store
-        .list_messages(MessageFilter {
-            provider: name.clone(),
-            status: status.clone(),
-            limit: PAGE,
-            cursor: Some(params.cursor.clone()).filter(|c| !c.is_empty()),
-        })
-        .await?;
+    let filter = message_filter(&name, &params)?;
+    if params.format == "csv" {
+        return Ok(export(state, filter, &name));
+    }
+    let (messages, total) = tokio::try_join!(
+        state.store.list_messages(filter.clone()),
+        state.store.count_messages(filter.clone()),
+    )?;
     let next = (messages.len() == PAGE)
         .then(|| messages.last().map(|m| m.id.clone()))
         .flatten();
     let can_retry = session.can(Access::Operate);
     let base = format!("/ui/providers/{}", format::segment(&name));
+    let sort = params.sort.trim();
+    let filters = [("status", params.status.trim())];
+    let pairs = [("status", params.status.trim()), ("sort", sort)];
+    let csv_pairs = [
+        ("status", params.status.trim()),
+        ("sort", sort),
+        ("format", "csv"),
+    ];
+    // Newest first unless told otherwise: the header shows that as a descending sort.
+    let current = if sort.is_empty() { "-created" } else { sort };
     let config = serde_json::to_string_pretty(&provider.config).unwrap_or_default();
     let body = html! {
         p.muted { a href="/ui/providers" { "Providers" } " ›" }
@@ -90,18 +145,27 @@ pub async fn detail(
                     @for s in STATUSES { option value=(s) selected[params.status == *s] { (s) } }
                 }
             }
+            @if !sort.is_empty() { input type="hidden" name="sort" value=(sort); }
             button type="submit" { "Show" }
+        }
+        div.list-head {
+            (lists::count_capped(total, "message", "messages"))
+            a.export href={ (base) (format::query(&csv_pairs)) } download { "Export CSV" }
         }
         @if messages.is_empty() { p.muted { "No messages." } } @else {
             div.table-scroll {
                 table #messages {
-                    thead { tr { th { "Id" } th { "Direction · kind" } th { "Status" } th.num { "Attempts" } th { "Error" } th { "Orders" } th { "Payload" } th { "At" } th {} } }
+                    thead { tr {
+                        th { "Id" } th { "Direction · kind" } th { "Status" } th.num { "Attempts" } th { "Error" } th { "Orders" } th { "Payload" }
+                        (lists::sort_header(&base, &filters, current, "created", "At", false))
+                        th {}
+                    } }
                     tbody { @for m in &messages { tr {
                         td { code title=(m.id) { (m.id.get(..8).unwrap_or(&m.id)) } }
                         td { (m.direction) " · " (m.kind) }
                         td { (format::badge(&m.status)) }
                         td.num { (m.attempts) }
-                        td { @if let Some(e) = &m.error { code { (e["message"].as_str().map_or_else(|| e.to_string(), str::to_owned)) } } }
+                        td { @if let Some(e) = &m.error { code { (error_text(e)) } } }
                         td { @for id in &m.order_ids { a href={ "/ui/orders/" (format::segment(id)) } { code { (id.get(..8).unwrap_or(id)) } } " " } }
                         td { code { (preview(&m.payload)) } }
                         td { (format::time(m.created_at)) }
@@ -117,12 +181,7 @@ pub async fn detail(
                 }
             }
         }
-        nav.pager aria-label="Pages" {
-            @if !params.cursor.is_empty() { a href={ (base) (format::query(&[("status", &params.status)])) } { "« First page" } }
-            @if let Some(next) = &next {
-                a rel="next" href={ (base) (format::query(&[("status", &params.status), ("cursor", next)])) } { "Next page »" }
-            }
-        }
+        (lists::pager(&base, &pairs, !params.cursor.is_empty(), next.as_deref()))
     };
     Ok(layout::page(
         &session,
@@ -130,6 +189,71 @@ pub async fn detail(
         "/ui/providers",
         body,
     ))
+}
+
+/// A message's error as a row shows it: its message, else the whole error.
+fn error_text(e: &serde_json::Value) -> String {
+    e["message"]
+        .as_str()
+        .map_or_else(|| e.to_string(), str::to_owned)
+}
+
+const CSV_HEADER: &[&str] = &[
+    "id",
+    "direction",
+    "kind",
+    "status",
+    "attempts",
+    "error",
+    "order_ids",
+    "payload_preview",
+    "created_at",
+    "updated_at",
+];
+
+/// Every message the filter finds, in its sort, a page at a time: what the page shows of each
+/// (the payload only as far as its preview), never more.
+fn export(state: AppState, filter: MessageFilter, name: &str) -> Response {
+    let filename = if name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        format!("{name}-messages.csv")
+    } else {
+        "messages.csv".to_owned()
+    };
+    lists::export(
+        &filename,
+        CSV_HEADER,
+        EXPORT_PAGE,
+        move |cursor: Option<String>| {
+            let filter = MessageFilter {
+                cursor,
+                limit: EXPORT_PAGE,
+                ..filter.clone()
+            };
+            let store = state.store.clone();
+            async move { Ok(store.list_messages(filter).await?) }
+        },
+        |page: &mut CsvPage, m: &MessageRecord| {
+            let time =
+                |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(SecondsFormat::Secs, true);
+            let fields = [
+                m.id.clone(),
+                m.direction.clone(),
+                m.kind.clone(),
+                m.status.clone(),
+                m.attempts.to_string(),
+                m.error.as_ref().map(error_text).unwrap_or_default(),
+                m.order_ids.join(" "),
+                preview(&m.payload),
+                time(m.created_at),
+                time(m.updated_at),
+            ];
+            page.record(fields.iter().map(String::as_str));
+        },
+        |m: &MessageRecord| m.id.clone(),
+    )
 }
 
 fn preview(payload: &[u8]) -> String {

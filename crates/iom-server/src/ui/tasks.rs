@@ -12,6 +12,7 @@ use super::session::Session;
 use super::{UiResult, format, layout, lists};
 use crate::AppState;
 use crate::auth::Access;
+use crate::error::ApiError;
 use crate::routes::flows as api;
 
 const PAGE: usize = 50;
@@ -20,8 +21,23 @@ const PAGE: usize = 50;
 pub struct TaskParams {
     #[serde(default)]
     pub status: String,
+    /// `created` (oldest first, the default) or `-created` (newest first).
+    #[serde(default)]
+    pub sort: String,
     #[serde(default)]
     pub cursor: String,
+}
+
+/// Whether the list runs newest first; any other sort than by creation is refused, naming it.
+fn newest_first(sort: &str) -> Result<bool, ApiError> {
+    match sort.trim() {
+        "" | "created" => Ok(false),
+        "-created" => Ok(true),
+        _ => Err(ApiError::invalid_field(
+            "sort",
+            "must be created, with - first for descending",
+        )),
+    }
 }
 
 pub async fn page(
@@ -34,19 +50,21 @@ pub async fn page(
     } else {
         TaskStatus::Open
     };
+    let newest_first = newest_first(&params.sort)?;
     let after = api::parse_task_cursor(Some(params.cursor.as_str()))?;
-    let (tasks, total) = state.store.task_page(Some(status), after, PAGE).await?;
+    let (tasks, total) = state
+        .store
+        .task_page(Some(status), after, PAGE, newest_first)
+        .await?;
     let status_name = status.as_str();
     let next = (tasks.len() == PAGE)
         .then(|| tasks.last())
         .flatten()
-        .map(|(t, _)| {
-            let cursor = api::task_cursor(t);
-            format!(
-                "/ui/tasks{}",
-                format::query(&[("status", params.status.as_str()), ("cursor", &cursor)])
-            )
-        });
+        .map(|(t, _)| api::task_cursor(t));
+    let sort = params.sort.trim();
+    let filters = [("status", params.status.as_str())];
+    let pairs = [("status", params.status.as_str()), ("sort", sort)];
+    let current = if sort.is_empty() { "created" } else { sort };
     let can_decide = session.can(Access::Operate);
     let body = html! {
         h1 { "Tasks" }
@@ -61,7 +79,9 @@ pub async fn page(
                     table #tasks {
                         thead { tr {
                             th { "Order" } th { "Customer" } th.num { "Value" } th { "Order status" }
-                            th { "Queue" } th { "Step" } th { "Reason" } th { "Created" } th { "Decision" }
+                            th { "Queue" } th { "Step" } th { "Reason" }
+                            (lists::sort_header("/ui/tasks", &filters, current, "created", "Created", false))
+                            th { "Decision" }
                         } }
                         tbody { @for (t, order) in &tasks { tr {
                             td {
@@ -94,12 +114,7 @@ pub async fn page(
                     }
                 }
             }
-            nav.pager aria-label="Pages" {
-                @if !params.cursor.is_empty() {
-                    a href={ "/ui/tasks" (format::query(&[("status", params.status.as_str())])) } { "« First page" }
-                }
-                @if let Some(next) = &next { a rel="next" href=(next) { "Next page »" } }
-            }
+            (lists::pager("/ui/tasks", &pairs, !params.cursor.is_empty(), next.as_deref()))
         }
     };
     Ok(layout::page(&session, "Tasks", "/ui/tasks", body))

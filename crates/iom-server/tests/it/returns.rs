@@ -11,7 +11,7 @@ use super::providers::sample;
 use super::{TestApp, apps};
 
 /// A node with a location and stock of SKU-1 and SKU-2.
-async fn setup(app: &TestApp) {
+pub async fn setup(app: &TestApp) {
     for (code, lat, lon, accepts) in [
         ("SEA", 47.6, -122.3, true),
         ("PDX", 45.5, -122.7, true),
@@ -29,7 +29,7 @@ async fn setup(app: &TestApp) {
 }
 
 /// An order of the harness (SKU-1 ×q1, SKU-2 ×q2 …, 19.99 each) with `shipped` units shipped.
-async fn shipped_order(
+pub async fn shipped_order(
     app: &TestApp,
     external_id: &str,
     quantities: &[u32],

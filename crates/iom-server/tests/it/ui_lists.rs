@@ -1,6 +1,7 @@
 //! Lists, alerts and live updates in the web UI over plain HTTP: counts, sorting, keyset paging
-//! under any sort, CSV export at the list's own address, saved filters, acknowledging alert
-//! firings (API and UI), the tasks list, the event stream, times in the reader's zone.
+//! under any sort, CSV export at the list's own address, saved filters (orders, inventory,
+//! notifications, provider messages, returns, tasks), acknowledging alert firings (API and UI),
+//! the event stream, times in the reader's zone.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -627,5 +628,496 @@ async fn tasks_page_past_any_size_with_their_order() {
                 "task of T-{i:02}"
             );
         }
+
+        // Oldest first (the usual order) or newest first, every task once, one the other's reverse.
+        let marker = "<td>Customer ";
+        let oldest = all_rows(&ui, "/ui/tasks", marker).await;
+        assert_eq!(oldest.len(), count);
+        assert_eq!(oldest.iter().collect::<BTreeSet<_>>().len(), count);
+        let mut newest = all_rows(&ui, "/ui/tasks?sort=-created", marker).await;
+        newest.reverse();
+        assert_eq!(newest, oldest, "{}", app.backend);
+        assert!(
+            first.body.contains("href=\"/ui/tasks?sort=-created\""),
+            "{}",
+            first.body
+        );
+        let reversed = ui.get("/ui/tasks?sort=-created").await;
+        assert!(reversed.body.contains("aria-sort=\"descending\""));
+        refused(&ui, "/ui/tasks?sort=queue", "sort").await;
+    }
+}
+
+/// The text that follows each `marker` up to the next tag, in order.
+fn texts_after(html: &str, marker: &str) -> Vec<String> {
+    html.split(marker)
+        .skip(1)
+        .map(|rest| rest.chars().take_while(|c| *c != '<').collect())
+        .collect()
+}
+
+/// Every row of a list (the text after `marker` in each), following its next links.
+async fn all_rows(ui: &UiClient, first: &str, marker: &str) -> Vec<String> {
+    let mut rows = Vec::new();
+    let mut next = Some(first.to_owned());
+    while let Some(path) = next {
+        let page = ui.get(&path).await;
+        assert_eq!(page.status, StatusCode::OK, "{path}: {}", page.body);
+        rows.extend(texts_after(&page.body, marker));
+        next = next_link(&page.body);
+    }
+    rows
+}
+
+/// The CSV lines of an export, which must be a CSV download.
+async fn csv_lines(ui: &UiClient, path: &str) -> Vec<String> {
+    let csv = ui.get(path).await;
+    assert_eq!(csv.status, StatusCode::OK, "{path}: {}", csv.body);
+    csv.body.lines().map(str::to_owned).collect()
+}
+
+/// A bad parameter is refused with 422, naming it.
+async fn refused(ui: &UiClient, path: &str, field: &str) {
+    let page = ui.get(path).await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY, "{path}");
+    assert!(page.body.contains(field), "{path}: {}", page.body);
+}
+
+#[tokio::test]
+async fn the_inventory_list_counts_sorts_pages_and_exports_every_sku() {
+    for app in apps().await {
+        app.add_node("SEA", "warehouse", 0).await;
+        app.add_node("MIA", "warehouse", 0).await;
+        // More SKUs than one page of the export reads, so that it streams two.
+        let count = 520;
+        let mut changes: Vec<Value> = Vec::new();
+        for i in 0..count {
+            let sku = format!("INV-{i:03}");
+            changes.push(json!({"id": format!("s{i}"), "sku": sku, "node": "SEA", "kind": "set", "quantity": i + 1, "reason": "count"}));
+            if i % 3 == 0 {
+                changes.push(json!({"id": format!("m{i}"), "sku": sku, "node": "MIA", "kind": "set", "quantity": 10, "reason": "count"}));
+            }
+        }
+        changes.push(json!({"id": "other", "sku": "OTHER-1", "node": "SEA", "kind": "set", "quantity": 1, "reason": "count"}));
+        let (status, body) = app
+            .post("/api/v1/inventory/changes", json!({"changes": changes}))
+            .await;
+        assert!(status.is_success(), "{body}");
+        let ui = UiClient::sign_in(&app, "viewer").await;
+
+        let first = ui.get("/ui/inventory?q=INV-").await;
+        assert_eq!(data_count(&first.body), count as i64, "{}", app.backend);
+        assert!(first.body.contains("520 SKUs"), "{}", first.body);
+        assert_eq!(data_count(&ui.get("/ui/inventory").await.body), 521);
+        assert_eq!(data_count(&ui.get("/ui/inventory?q=INV-00").await.body), 10);
+
+        // Both directions page through every SKU once, in order.
+        let marker = "<td><a href=\"/ui/inventory/";
+        let skus = |rows: Vec<String>| -> Vec<String> {
+            rows.iter()
+                .map(|r| r.split('"').next().unwrap().to_owned())
+                .collect()
+        };
+        let mut expected: Vec<String> = (0..count).map(|i| format!("INV-{i:03}")).collect();
+        let ascending = skus(all_rows(&ui, "/ui/inventory?q=INV-", marker).await);
+        assert_eq!(ascending, expected, "{}", app.backend);
+        let descending = skus(all_rows(&ui, "/ui/inventory?q=INV-&sort=-sku", marker).await);
+        expected.reverse();
+        assert_eq!(descending, expected);
+        // The SKU header sorts, keeping the search; the other columns do not.
+        assert!(
+            first
+                .body
+                .contains("href=\"/ui/inventory?q=INV-&amp;sort=-sku\""),
+            "{}",
+            first.body
+        );
+        let reversed = ui.get("/ui/inventory?q=INV-&sort=-sku").await;
+        assert!(reversed.body.contains("aria-sort=\"descending\""));
+        refused(&ui, "/ui/inventory?sort=available", "sort").await;
+
+        // The export: every SKU the search finds, in the sort, with its stock.
+        let lines = csv_lines(&ui, "/ui/inventory?q=INV-&format=csv").await;
+        assert_eq!(lines[0], "sku,on_hand,reserved,allocated,available,nodes");
+        assert_eq!(lines.len(), 1 + count, "{}", app.backend);
+        assert_eq!(lines[1], "INV-000,11,0,0,11,2");
+        assert_eq!(lines[2], "INV-001,2,0,0,2,1");
+        assert_eq!(lines[count], "INV-519,530,0,0,530,2");
+        let reversed = csv_lines(&ui, "/ui/inventory?q=INV-&sort=-sku&format=csv").await;
+        assert_eq!(reversed[1], "INV-519,530,0,0,530,2");
+        assert_eq!(reversed.len(), 1 + count);
+    }
+}
+
+/// Notifications recorded as the notifications consumer records them (under a consumer of the
+/// test's own), of two orders, in three statuses; e-mails wait, no server being set up.
+async fn record_notifications(app: &TestApp, n: i64) -> (String, String) {
+    use iom_store::notifications::{NewNotification, Skip};
+    let orders = (
+        uuid::Uuid::now_v7().to_string(),
+        uuid::Uuid::now_v7().to_string(),
+    );
+    let store = &app.server.state.store;
+    store.cursor("test-notifications".into(), 0).await.unwrap();
+    let rows = (0..n)
+        .map(|i| NewNotification {
+            event_seq: i + 1,
+            event_type: "order.received".into(),
+            template: "order-confirmation".into(),
+            channel: "email".into(),
+            recipient: format!("n-{i:02}@example.com"),
+            order_id: Some(if i % 4 == 0 { &orders.0 } else { &orders.1 }.clone()),
+            subject: format!("Subject {i:02}"),
+            body: "body".into(),
+            html: None,
+            skipped: if i % 5 == 0 {
+                Some(Skip::OptedOut("customer".into()))
+            } else if i % 7 == 0 {
+                Some(Skip::Failed("no address".into()))
+            } else {
+                None
+            },
+        })
+        .collect();
+    assert!(
+        store
+            .commit_notifications("test-notifications".into(), 0, n, rows)
+            .await
+            .unwrap()
+    );
+    orders
+}
+
+#[tokio::test]
+async fn the_notifications_list_counts_sorts_pages_exports_and_saves_filters() {
+    for app in apps().await {
+        let (first_order, _) = record_notifications(&app, 57).await;
+        let ui = UiClient::sign_in(&app, "operator").await;
+
+        let first = ui.get("/ui/notifications").await;
+        assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+        assert_eq!(data_count(&first.body), 57, "{}", app.backend);
+        assert!(first.body.contains("57 notifications"));
+        let of_order = ui
+            .get(&format!("/ui/notifications?order_id={first_order}"))
+            .await;
+        assert_eq!(data_count(&of_order.body), 15);
+        let opted_out = ui.get("/ui/notifications?status=opted_out").await;
+        assert_eq!(data_count(&opted_out.body), 12);
+
+        // Newest first, oldest first and by status each page through every notification once.
+        let marker = "<td>n-";
+        let (_, api) = app.get("/api/v1/notifications?limit=500").await;
+        let newest: Vec<String> = api["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| {
+                n["recipient"]
+                    .as_str()
+                    .unwrap()
+                    .trim_start_matches("n-")
+                    .to_owned()
+            })
+            .collect();
+        assert_eq!(newest.len(), 57);
+        assert_eq!(all_rows(&ui, "/ui/notifications", marker).await, newest);
+        let mut oldest = newest.clone();
+        oldest.reverse();
+        assert_eq!(
+            all_rows(&ui, "/ui/notifications?sort=created", marker).await,
+            oldest
+        );
+        let status_of = |i: &str| {
+            let i: i64 = i[..2].parse().unwrap();
+            if i % 5 == 0 {
+                "opted_out"
+            } else if i % 7 == 0 {
+                "dead"
+            } else {
+                "pending"
+            }
+        };
+        let mut by_status = oldest.clone();
+        by_status.sort_by_key(|i| status_of(i));
+        assert_eq!(
+            all_rows(&ui, "/ui/notifications?sort=status", marker).await,
+            by_status
+        );
+        let mut by_status_descending = newest.clone();
+        by_status_descending.sort_by_key(|i| std::cmp::Reverse(status_of(i)));
+        assert_eq!(
+            all_rows(&ui, "/ui/notifications?sort=-status", marker).await,
+            by_status_descending
+        );
+        // Headers sort, keeping the filter; bad parameters are named.
+        assert!(
+            opted_out
+                .body
+                .contains("href=\"/ui/notifications?status=opted_out&amp;sort=status\""),
+            "{}",
+            opted_out.body
+        );
+        refused(&ui, "/ui/notifications?sort=recipient", "sort").await;
+        refused(&ui, "/ui/notifications?status=lost", "status").await;
+        refused(&ui, "/ui/notifications?order_id=nope", "order_id").await;
+        refused(&ui, "/ui/notifications?sort=status&cursor=nope", "cursor").await;
+
+        // The export: the filter, in the sort, every row.
+        let lines = csv_lines(
+            &ui,
+            "/ui/notifications?status=pending&sort=-created&format=csv",
+        )
+        .await;
+        assert!(
+            lines[0].starts_with("id,created_at,order_id,event_type,event_seq,template"),
+            "{}",
+            lines[0]
+        );
+        let pending: Vec<&String> = oldest
+            .iter()
+            .filter(|i| status_of(i) == "pending")
+            .collect();
+        assert_eq!(lines.len(), 1 + pending.len());
+        let last = pending.last().unwrap();
+        assert!(lines[1].contains(&format!(",n-{last},")), "{}", lines[1]);
+        assert!(lines[1].contains(",pending,0,,"), "{}", lines[1]);
+        assert_eq!(
+            csv_lines(&ui, "/ui/notifications?format=csv").await.len(),
+            1 + 57
+        );
+
+        // A saved filter comes back by name.
+        let saved = ui
+            .submit(
+                "/ui/saved-filters",
+                &[
+                    ("csrf", ui.csrf.as_str()),
+                    ("list", "notifications"),
+                    ("name", "Opted out"),
+                    ("query", "status=opted_out&sort=status&cursor=abc"),
+                ],
+            )
+            .await;
+        assert!(saved.body.contains("Filter saved"), "{}", saved.body);
+        assert_eq!(data_count(&saved.body), 12);
+        assert!(
+            ui.get("/ui/notifications")
+                .await
+                .body
+                .contains("href=\"/ui/notifications?status=opted_out&amp;sort=status\">Opted out<")
+        );
+    }
+}
+
+#[tokio::test]
+async fn provider_messages_count_sort_page_and_export_without_raw_bodies() {
+    use iom_store::providers::{Direction, NewMessage};
+    for app in apps().await {
+        let (status, body) = app
+            .call(
+                Method::PUT,
+                "/api/v1/providers/edi",
+                Some(json!({"type": "x12"})),
+            )
+            .await;
+        assert!(status.is_success(), "{body}");
+        let long = format!("MSG-57 {}", "x".repeat(400));
+        let messages = (0..58)
+            .map(|i| NewMessage {
+                provider: "edi".into(),
+                direction: Direction::Inbound,
+                kind: "850".into(),
+                status: if i % 3 == 0 { "failed" } else { "processed" },
+                payload: if i == 57 {
+                    long.clone().into_bytes()
+                } else {
+                    format!("MSG-{i:02}").into_bytes()
+                },
+            })
+            .collect();
+        app.server.state.store.log_messages(messages).await.unwrap();
+        let ui = UiClient::sign_in(&app, "viewer").await;
+
+        let first = ui.get("/ui/providers/edi").await;
+        assert_eq!(data_count(&first.body), 58, "{}", app.backend);
+        assert!(first.body.contains("58 messages"));
+        let failed = ui.get("/ui/providers/edi?status=failed").await;
+        assert_eq!(data_count(&failed.body), 20);
+
+        let marker = "<td><code>MSG-";
+        let (_, api) = app.get("/api/v1/providers/edi/messages?limit=500").await;
+        let newest: Vec<String> = api["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["id"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(newest.len(), 58, "{api}");
+        let rows = all_rows(&ui, "/ui/providers/edi", marker).await;
+        assert_eq!(rows.len(), 58);
+        assert_eq!(rows.iter().collect::<BTreeSet<_>>().len(), 58);
+        let mut oldest = rows.clone();
+        oldest.reverse();
+        assert_eq!(
+            all_rows(&ui, "/ui/providers/edi?sort=created", marker).await,
+            oldest
+        );
+        assert_eq!(
+            all_rows(&ui, "/ui/providers/edi?status=failed&sort=created", marker)
+                .await
+                .len(),
+            20
+        );
+        // Newest first is the usual order: its header offers oldest first, keeping the filter.
+        assert!(
+            failed
+                .body
+                .contains("href=\"/ui/providers/edi?status=failed&amp;sort=created\""),
+            "{}",
+            failed.body
+        );
+        refused(&ui, "/ui/providers/edi?sort=kind", "sort").await;
+        refused(&ui, "/ui/providers/edi?status=lost", "status").await;
+
+        // The export: what the page shows of each message, the payload cut as the page cuts it.
+        let lines = csv_lines(&ui, "/ui/providers/edi?format=csv").await;
+        assert_eq!(
+            lines[0],
+            "id,direction,kind,status,attempts,error,order_ids,payload_preview,created_at,updated_at"
+        );
+        assert_eq!(lines.len(), 1 + 58);
+        let ids: Vec<&str> = lines[1..]
+            .iter()
+            .map(|l| l.split(',').next().unwrap())
+            .collect();
+        assert_eq!(ids, newest);
+        let long_row = lines.iter().find(|l| l.contains("MSG-57")).unwrap();
+        assert!(long_row.contains('…'), "{long_row}");
+        assert!(!long_row.contains(&"x".repeat(200)), "{long_row}");
+        let failed_csv = csv_lines(
+            &ui,
+            "/ui/providers/edi?status=failed&sort=created&format=csv",
+        )
+        .await;
+        assert_eq!(failed_csv.len(), 1 + 20);
+        assert!(
+            failed_csv[1].contains(",inbound,850,failed,"),
+            "{}",
+            failed_csv[1]
+        );
+    }
+}
+
+#[tokio::test]
+async fn returns_sort_by_each_column_and_page_through_every_return() {
+    for app in apps().await {
+        super::returns::setup(&app).await;
+        let mut orders = Vec::new();
+        for o in 0..3 {
+            let order = super::returns::shipped_order(&app, &format!("RS-{o}"), &[20], &[20]).await;
+            orders.push(order["id"].as_str().unwrap().to_owned());
+        }
+        let count = 55;
+        let mut made = Vec::new();
+        for i in 0..count {
+            let (status, ret) = app
+                .post(
+                    "/api/v1/returns",
+                    json!({"order_id": orders[i % 3], "origin": "store",
+                           "lines": [{"line_no": 1, "quantity": 1, "reason": "damaged"}]}),
+                )
+                .await;
+            assert_eq!(status, StatusCode::CREATED, "{ret}");
+            made.push(ret["id"].as_str().unwrap().to_owned());
+        }
+        // Cancelled out of order, so that the last changed is not the last created.
+        for i in (0..count).filter(|i| i % 4 == 1).rev() {
+            let (status, body) = app
+                .post(&format!("/api/v1/returns/{}/cancel", made[i]), json!({}))
+                .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+        }
+        let ui = UiClient::sign_in(&app, "operator").await;
+        let marker = "<td><a href=\"/ui/returns/";
+        let first = ui.get("/ui/returns").await;
+        assert_eq!(data_count(&first.body), count as i64);
+
+        // Each sort, both ways, gives every return once, in the sort's order.
+        let (_, api) = app.get("/api/v1/returns?limit=500").await;
+        let docs: Vec<Value> = api["items"].as_array().unwrap().clone();
+        assert_eq!(docs.len(), count);
+        let rows_of = |html_rows: Vec<String>| -> Vec<String> {
+            html_rows
+                .into_iter()
+                .map(|r| r.split('"').next().unwrap().to_owned())
+                .collect()
+        };
+        for (sort, key) in [
+            ("created", "id"),
+            ("updated", "updated_at"),
+            ("status", "status"),
+            ("order", "order_id"),
+        ] {
+            for descending in [false, true] {
+                let param = if descending {
+                    format!("-{sort}")
+                } else {
+                    sort.to_owned()
+                };
+                let rows =
+                    rows_of(all_rows(&ui, &format!("/ui/returns?sort={param}"), marker).await);
+                let mut expected: Vec<(String, String)> = docs
+                    .iter()
+                    .map(|d| {
+                        let k = d[key].as_str().unwrap();
+                        // A time compares as the instant it is (in microseconds, as stored),
+                        // not as its text.
+                        let k = match chrono::DateTime::parse_from_rfc3339(k) {
+                            Ok(t) if key == "updated_at" => format!("{:020}", t.timestamp_micros()),
+                            _ => k.to_owned(),
+                        };
+                        (k, d["id"].as_str().unwrap().to_owned())
+                    })
+                    .collect();
+                expected.sort();
+                if descending {
+                    expected.reverse();
+                }
+                let expected: Vec<String> = expected.into_iter().map(|(_, id)| id).collect();
+                assert_eq!(rows, expected, "sort={param} on {}", app.backend);
+            }
+        }
+        // The headers sort, keeping the filter; the default is newest first.
+        let cancelled = ui.get("/ui/returns?status=cancelled").await;
+        assert_eq!(data_count(&cancelled.body), 14);
+        assert!(
+            cancelled
+                .body
+                .contains("href=\"/ui/returns?status=cancelled&amp;sort=created\""),
+            "{}",
+            cancelled.body
+        );
+        assert!(
+            cancelled
+                .body
+                .contains("href=\"/ui/returns?status=cancelled&amp;sort=updated\""),
+        );
+        let by_update =
+            rows_of(all_rows(&ui, "/ui/returns?status=cancelled&sort=-updated", marker).await);
+        assert_eq!(by_update.len(), 14);
+        // Cancelled from the last backwards: the latest change is the earliest of them.
+        assert_eq!(by_update[0], made[1]);
+        refused(&ui, "/ui/returns?sort=refund", "sort").await;
+        refused(&ui, "/ui/returns?sort=updated&cursor=nope", "cursor").await;
+
+        // The export follows the sort.
+        let lines = csv_lines(&ui, "/ui/returns?status=cancelled&sort=-updated&format=csv").await;
+        assert_eq!(lines.len(), 1 + 14);
+        let exported: Vec<&str> = lines[1..]
+            .iter()
+            .map(|l| l.split(',').next().unwrap())
+            .collect();
+        assert_eq!(exported, by_update);
     }
 }

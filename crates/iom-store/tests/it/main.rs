@@ -3,6 +3,7 @@
 
 mod events;
 mod inventory;
+mod lists;
 mod notifications;
 mod open;
 mod orders;

@@ -54,7 +54,7 @@ async fn a_one_of_a_kind_document_is_logged_once_and_its_references_find_the_ord
                 provider: "edi".into(),
                 status: None,
                 limit: 10,
-                cursor: None,
+                ..Default::default()
             })
             .await
             .unwrap();
