@@ -960,7 +960,7 @@ fn period(conn: &mut dyn Conn, from: i64, to: i64) -> Result<PeriodSums, StoreEr
     Ok(p)
 }
 
-/// Runs `f` in one read-only snapshot, so every figure of a report sees the same commits.
+/// Runs `f` in one read-only snapshot, so every figure it reads sees the same commits.
 fn snapshot<T>(
     conn: &mut dyn Conn,
     f: impl FnOnce(&mut dyn Conn) -> Result<T, StoreError>,
@@ -986,6 +986,61 @@ fn month_start(t: DateTime<Utc>) -> DateTime<Utc> {
 /// The same day and time of month, one month earlier (the last day when the month is shorter).
 fn month_earlier(t: DateTime<Utc>) -> DateTime<Utc> {
     t.checked_sub_months(chrono::Months::new(1)).unwrap_or(t)
+}
+
+/// The best-selling products of `[from, to)` by units, at most [`TOP_PRODUCTS`].
+fn top_products(conn: &mut dyn Conn, f: i64, t: i64) -> Result<Vec<ProductSums>, StoreError> {
+    let line_sums = |expr: bool| -> String {
+        LINE_SUMS
+            .iter()
+            .map(|(column, e)| if expr { signed(e) } else { sum(column) })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    // Every SKU of the window, summed over both parts, then the top ones: a limit per part
+    // could drop a SKU whose units are split between them.
+    let mut by_sku: BTreeMap<String, [i64; 4]> = BTreeMap::new();
+    // SQLite's planner, without statistics, prefers the day range of the primary key and then
+    // sorts every row of the window; the covering index by SKU is the faster plan.
+    let by_sku_index = match conn.dialect() {
+        Dialect::Sqlite => "INDEXED BY line_facts_daily_sku",
+        Dialect::Postgres => "",
+    };
+    for row in split_query(
+        conn,
+        f,
+        t,
+        &format!(
+            "SELECT sku, {} FROM line_facts_daily {by_sku_index}
+             WHERE day >= $1 AND day < $2 GROUP BY sku",
+            line_sums(false)
+        ),
+        &format!(
+            "SELECT sku, {} FROM line_facts WHERE placed_at >= $1 AND placed_at < $2 GROUP BY sku",
+            line_sums(true)
+        ),
+    )? {
+        let p = by_sku.entry(row.text(0)?.to_owned()).or_default();
+        for (i, v) in p.iter_mut().enumerate() {
+            *v += row.int(1 + i)?;
+        }
+    }
+    let mut products: Vec<ProductSums> = by_sku
+        .into_iter()
+        .filter(|(_, [lines, ..])| *lines != 0)
+        .map(
+            |(sku, [lines, units, shipped_units, revenue_micros])| ProductSums {
+                sku,
+                lines,
+                units,
+                shipped_units,
+                revenue_micros,
+            },
+        )
+        .collect();
+    products.sort_by(|a, b| b.units.cmp(&a.units).then_with(|| a.sku.cmp(&b.sku)));
+    products.truncate(TOP_PRODUCTS);
+    Ok(products)
 }
 
 fn kpi_inputs(
@@ -1067,57 +1122,6 @@ fn kpi_inputs(
         n.cycle_micros += row.int(5)?;
     }
     let nodes = by_node.into_values().filter(|n| n.shipments != 0).collect();
-
-    let line_sums = |expr: bool| -> String {
-        LINE_SUMS
-            .iter()
-            .map(|(column, e)| if expr { signed(e) } else { sum(column) })
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    // Every SKU of the window, summed over both parts, then the top ones: a limit per part
-    // could drop a SKU whose units are split between them.
-    let mut by_sku: BTreeMap<String, [i64; 4]> = BTreeMap::new();
-    // SQLite's planner, without statistics, prefers the day range of the primary key and then
-    // sorts every row of the window; the covering index by SKU is the faster plan.
-    let by_sku_index = match conn.dialect() {
-        Dialect::Sqlite => "INDEXED BY line_facts_daily_sku",
-        Dialect::Postgres => "",
-    };
-    for row in split_query(
-        conn,
-        f,
-        t,
-        &format!(
-            "SELECT sku, {} FROM line_facts_daily {by_sku_index}
-             WHERE day >= $1 AND day < $2 GROUP BY sku",
-            line_sums(false)
-        ),
-        &format!(
-            "SELECT sku, {} FROM line_facts WHERE placed_at >= $1 AND placed_at < $2 GROUP BY sku",
-            line_sums(true)
-        ),
-    )? {
-        let p = by_sku.entry(row.text(0)?.to_owned()).or_default();
-        for (i, v) in p.iter_mut().enumerate() {
-            *v += row.int(1 + i)?;
-        }
-    }
-    let mut products: Vec<ProductSums> = by_sku
-        .into_iter()
-        .filter(|(_, [lines, ..])| *lines != 0)
-        .map(
-            |(sku, [lines, units, shipped_units, revenue_micros])| ProductSums {
-                sku,
-                lines,
-                units,
-                shipped_units,
-                revenue_micros,
-            },
-        )
-        .collect();
-    products.sort_by(|a, b| b.units.cmp(&a.units).then_with(|| a.sku.cmp(&b.sku)));
-    products.truncate(TOP_PRODUCTS);
 
     let mut providers = Vec::new();
     let finished = "status IN ('processed', 'failed', 'dead')";
@@ -1204,7 +1208,8 @@ fn kpi_inputs(
         channels,
         nodes,
         regions,
-        products,
+        // Read beside the rest: see `Store::kpi_inputs`.
+        products: Vec::new(),
         providers,
         deliveries,
         shipped_value_micros,
@@ -1541,8 +1546,17 @@ impl Store {
         to: DateTime<Utc>,
         as_of: DateTime<Utc>,
     ) -> Result<KpiInputs, StoreError> {
-        self.read(move |c| snapshot(c, |c| kpi_inputs(c, from, to, as_of)))
-            .await
+        // The top products are the costliest figure (every SKU of every day of the window):
+        // read on a second connection at the same time, from a snapshot taken with the rest's
+        // give or take the commits between the two starting, so a report takes as long as its
+        // slowest half rather than the sum.
+        let (f, t) = (micros(from), micros(to));
+        let (mut inputs, products) = tokio::try_join!(
+            self.read(move |c| snapshot(c, |c| kpi_inputs(c, from, to, as_of))),
+            self.read(move |c| snapshot(c, |c| top_products(c, f, t))),
+        )?;
+        inputs.products = products;
+        Ok(inputs)
     }
 
     /// `metric` summed per `interval` over `[from, to)`, one bucket per group that has data.
