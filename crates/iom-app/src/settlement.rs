@@ -97,14 +97,14 @@ pub async fn round(app: &App) -> Result<usize, String> {
         ReturnEvent::REFUNDED,
     ]
     .join(",");
-    let events = store
-        .events_after(cursor.cursor, Some(types), BATCH)
+    let scan = store
+        .scan_events(cursor.cursor, types, BATCH)
         .await
         .map_err(|e| e.to_string())?;
     let mut done = 0;
     let mut last = cursor.cursor;
     let mut failure = None;
-    for event in &events {
+    for event in &scan.events {
         match settle(app, event).await {
             Ok(()) => {}
             Err(Failure::Retry(error)) => {
@@ -118,6 +118,10 @@ pub async fn round(app: &App) -> Result<usize, String> {
         }
         last = event.seq;
         done += 1;
+    }
+    if failure.is_none() {
+        // Past the events of other types too.
+        last = last.max(scan.read_to);
     }
     if last > cursor.cursor {
         store

@@ -35,6 +35,32 @@ impl Store {
             .await
     }
 
+    /// A consumer's next events of `types` after its cursor `after`, and how far the log was
+    /// read for them ([`Scan::read_to`]), which is where its cursor goes once it has handled
+    /// them: past every event it does not want, not only the last one it does. Moving only to
+    /// the last wanted event leaves a consumer of rare types (cancellations, refunds) reading
+    /// the same run of every other event again each round, ever longer.
+    pub async fn scan_events(
+        &self,
+        after: i64,
+        types: String,
+        limit: usize,
+    ) -> Result<Scan, StoreError> {
+        self.read(move |c| {
+            // Read first: every event up to it is visible to the page read next.
+            let head = c
+                .query_one("SELECT COALESCE(MAX(seq), 0) FROM events", &[])?
+                .map_or(Ok(0), |r| r.int(0))?;
+            let events = page(c, after, Some(head), Some(&types), limit)?;
+            let read_to = match events.last() {
+                Some(last) if events.len() >= limit.clamp(1, 10_000) => last.seq,
+                _ => head.max(after),
+            };
+            Ok(Scan { events, read_to })
+        })
+        .await
+    }
+
     /// Every event about one subject (an order's timeline), oldest first.
     pub async fn subject_events(&self, subject: String) -> Result<Vec<Event>, StoreError> {
         self.read(move |c| {
@@ -59,6 +85,15 @@ impl Store {
     }
 }
 
+/// What [`Store::scan_events`] read: the events wanted, and the seq the log was read to.
+#[derive(Debug, Clone)]
+pub struct Scan {
+    pub events: Vec<Event>,
+    /// The last event of the page when it is full; otherwise the last event of any type when
+    /// it was read (or the cursor, on an empty log).
+    pub read_to: i64,
+}
+
 /// Events after `after` on any connection (inside a write as well); see [`Store::events_after`].
 pub fn after_seq(
     conn: &mut dyn Conn,
@@ -66,7 +101,21 @@ pub fn after_seq(
     types: Option<&str>,
     limit: usize,
 ) -> Result<Vec<Event>, StoreError> {
+    page(conn, after, None, types, limit)
+}
+
+/// Events in `(after, until]` of `types` (patterns, comma-separated), oldest first.
+fn page(
+    conn: &mut dyn Conn,
+    after: i64,
+    until: Option<i64>,
+    types: Option<&str>,
+    limit: usize,
+) -> Result<Vec<Event>, StoreError> {
     let mut sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE seq > $1");
+    if let Some(until) = until {
+        sql.push_str(&format!(" AND seq <= {until}"));
+    }
     let mut bounds: Vec<String> = Vec::new();
     let patterns: Vec<&str> = types
         .unwrap_or("*")

@@ -94,17 +94,19 @@ pub async fn round(app: &App) -> Result<usize, String> {
     if types.is_empty() {
         return Ok(0);
     }
-    let events = store
-        .events_after(
+    let scan = store
+        .scan_events(
             cursor.cursor,
-            Some(types.into_iter().collect::<Vec<_>>().join(",")),
+            types.into_iter().collect::<Vec<_>>().join(","),
             BATCH,
         )
         .await
         .map_err(|e| e.to_string())?;
-    let Some(last) = events.last().map(|e| e.seq) else {
+    // Past the events no template names too, with the notifications of these.
+    let (events, last) = (scan.events, scan.read_to);
+    if last <= cursor.cursor {
         return Ok(0);
-    };
+    }
     let ids: Vec<OrderId> = events
         .iter()
         .filter_map(order_of)

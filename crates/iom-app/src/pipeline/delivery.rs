@@ -158,15 +158,15 @@ async fn round(state: &AppState, name: &str, consumer: &str) -> Result<Option<us
         .cursor(consumer.to_owned(), 0)
         .await
         .map_err(|e| e.to_string())?;
-    let events = state
+    let scan = state
         .store
-        .events_after(cursor.cursor, Some(subscription.types.join(",")), BATCH)
+        .scan_events(cursor.cursor, subscription.types.join(","), BATCH)
         .await
         .map_err(|e| e.to_string())?;
     let mut sent = 0;
     let mut last = cursor.cursor;
     let mut failure = None;
-    for event in &events {
+    for event in &scan.events {
         let body = serde_json::to_vec(event).map_err(|e| e.to_string())?;
         let signature = iom_providers::secrets::iom_signature(
             std::str::from_utf8(&secret).unwrap_or_default(),
@@ -199,7 +199,11 @@ async fn round(state: &AppState, name: &str, consumer: &str) -> Result<Option<us
             }
         }
     }
-    if sent > 0 {
+    if failure.is_none() {
+        // Past the events of types not subscribed to too.
+        last = last.max(scan.read_to);
+    }
+    if last > cursor.cursor {
         state
             .store
             .advance_cursor(consumer.to_owned(), last, sent as i64)

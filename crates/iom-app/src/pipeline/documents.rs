@@ -93,14 +93,16 @@ pub async fn round(state: &AppState) -> Result<usize, String> {
             .await
             .map_err(|e| e.to_string())?,
     };
-    let events = state
+    let scan = state
         .store
-        .events_after(cursor.cursor, Some(TYPES.to_owned()), BATCH)
+        .scan_events(cursor.cursor, TYPES.to_owned(), BATCH)
         .await
         .map_err(|e| e.to_string())?;
-    let Some(last) = events.last().map(|e| e.seq) else {
+    // Past the events of other types too, with the documents of these.
+    let (events, last) = (scan.events, scan.read_to);
+    if last <= cursor.cursor {
         return Ok(0);
-    };
+    }
     // The instances that send X12 for their orders: most orders come from other channels and
     // are passed over without being read.
     let senders: HashSet<String> = state

@@ -247,3 +247,35 @@ async fn settlement_an_order_cancelled_after_its_run_ended_lets_the_authorisatio
         assert_eq!(pay.captured(), 0);
     }
 }
+
+/// Orders that are never cancelled nor refunded: the settlement consumer's cursor still moves
+/// past their events, so each round reads only what came since the last one (it stayed before
+/// them, and read the whole run again every tenth of a second).
+#[tokio::test]
+async fn settlement_moves_past_the_events_it_does_not_settle() {
+    for app in super::apps().await {
+        for i in 0..3 {
+            app.create_order(&format!("NOTHING-TO-SETTLE-{i}"), &[1])
+                .await;
+        }
+        let store = &app.server.state.store;
+        let head = store.last_event_seq().await.unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let at = store
+                .read_cursor("settlement".into())
+                .await
+                .unwrap()
+                .map_or(0, |c| c.cursor);
+            if at >= head {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{}: the cursor stayed at {at}, the log is at {head}",
+                app.backend
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}

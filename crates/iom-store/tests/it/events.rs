@@ -142,3 +142,51 @@ async fn a_paging_consumer_never_skips_an_event() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_scan_reads_past_the_events_of_other_types() {
+    for (store, _db) in stores().await {
+        let orders: Vec<_> = (0..3)
+            .map(|i| order("web", &format!("s{i}"), &["A"]))
+            .collect();
+        for o in &orders {
+            create(&store, o.clone()).await;
+        }
+        store
+            .update_order(orders[0].id, |o, now| o.hold("manual", None, now))
+            .await
+            .unwrap();
+        let head = store.last_event_seq().await.unwrap();
+
+        let none = store
+            .scan_events(0, "order.cancelled".into(), 100)
+            .await
+            .unwrap();
+        assert!(none.events.is_empty());
+        assert_eq!(none.read_to, head, "past every event of other types");
+
+        let held = store
+            .scan_events(0, "order.held".into(), 100)
+            .await
+            .unwrap();
+        assert_eq!(held.events.len(), 1);
+        assert_eq!(held.read_to, head);
+
+        let full = store
+            .scan_events(0, "order.received".into(), 2)
+            .await
+            .unwrap();
+        assert_eq!(full.events.len(), 2);
+        assert_eq!(
+            full.read_to, full.events[1].seq,
+            "a full page ends at its last event"
+        );
+
+        let at_head = store
+            .scan_events(head, "order.received".into(), 100)
+            .await
+            .unwrap();
+        assert!(at_head.events.is_empty());
+        assert_eq!(at_head.read_to, head);
+    }
+}
