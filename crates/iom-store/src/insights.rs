@@ -889,13 +889,30 @@ fn split_query(
     rollup_sql: &str,
     facts_sql: &str,
 ) -> Result<Vec<Row>, StoreError> {
+    split_query_with(conn, from, to, rollup_sql, facts_sql, &[])
+}
+
+/// [`split_query`] with more parameters, after the others: `$3…` of `rollup_sql`, `$4…` of
+/// `facts_sql`.
+fn split_query_with(
+    conn: &mut dyn Conn,
+    from: i64,
+    to: i64,
+    rollup_sql: &str,
+    facts_sql: &str,
+    extra: &[Value<'_>],
+) -> Result<Vec<Row>, StoreError> {
     let (days, edges) = split(from, to);
     let mut rows = Vec::new();
     if let Some((first, end)) = days {
-        rows.extend(conn.query(rollup_sql, &[Value::Int(first), Value::Int(end)])?);
+        let mut params = vec![Value::Int(first), Value::Int(end)];
+        params.extend_from_slice(extra);
+        rows.extend(conn.query(rollup_sql, &params)?);
     }
     for (sign, (a, b)) in edges {
-        rows.extend(conn.query(facts_sql, &[Value::Int(a), Value::Int(b), Value::Int(sign)])?);
+        let mut params = vec![Value::Int(a), Value::Int(b), Value::Int(sign)];
+        params.extend_from_slice(extra);
+        rows.extend(conn.query(facts_sql, &params)?);
     }
     Ok(rows)
 }
@@ -988,59 +1005,94 @@ fn month_earlier(t: DateTime<Utc>) -> DateTime<Utc> {
     t.checked_sub_months(chrono::Months::new(1)).unwrap_or(t)
 }
 
-/// The best-selling products of `[from, to)` by units, at most [`TOP_PRODUCTS`].
+/// The best-selling products of `[from, to)` by units, at most [`TOP_PRODUCTS`]: every SKU's
+/// lines and units first (two sums over every SKU of every day of the window), then the other
+/// sums of the few on top only.
 fn top_products(conn: &mut dyn Conn, f: i64, t: i64) -> Result<Vec<ProductSums>, StoreError> {
-    let line_sums = |expr: bool| -> String {
-        LINE_SUMS
+    let ranking = sku_sums(conn, f, t, &LINE_SUMS[..2], &[])?;
+    let mut top: Vec<(String, i64)> = ranking
+        .into_iter()
+        .filter(|(_, sums)| sums[0] != 0)
+        .map(|(sku, sums)| (sku, sums[1]))
+        .collect();
+    top.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    top.truncate(TOP_PRODUCTS);
+    let skus: Vec<String> = top.into_iter().map(|(sku, _)| sku).collect();
+    let mut sums = sku_sums(conn, f, t, &LINE_SUMS, &skus)?;
+    Ok(skus
+        .into_iter()
+        .filter_map(|sku| {
+            let s = sums.remove(&sku)?;
+            Some(ProductSums {
+                sku,
+                lines: s[0],
+                units: s[1],
+                shipped_units: s[2],
+                revenue_micros: s[3],
+            })
+        })
+        .collect())
+}
+
+/// `columns` (of [`LINE_SUMS`]) summed per SKU over `[from, to)`, of every SKU or of `only`.
+/// Every part of the window is summed before anything is cut: a limit per part could drop a
+/// SKU whose units are split between them.
+fn sku_sums(
+    conn: &mut dyn Conn,
+    f: i64,
+    t: i64,
+    columns: &[(&str, &str)],
+    only: &[String],
+) -> Result<BTreeMap<String, Vec<i64>>, StoreError> {
+    let sums = |facts: bool| -> String {
+        columns
             .iter()
-            .map(|(column, e)| if expr { signed(e) } else { sum(column) })
+            .map(|(column, e)| if facts { signed(e) } else { sum(column) })
             .collect::<Vec<_>>()
             .join(", ")
     };
-    // Every SKU of the window, summed over both parts, then the top ones: a limit per part
-    // could drop a SKU whose units are split between them.
-    let mut by_sku: BTreeMap<String, [i64; 4]> = BTreeMap::new();
+    // The SKUs as parameters after the window's (and the facts' sign).
+    let among = |first: usize| -> String {
+        if only.is_empty() {
+            String::new()
+        } else {
+            let list: Vec<String> = (0..only.len()).map(|i| format!("${}", first + i)).collect();
+            format!(" AND sku IN ({})", list.join(", "))
+        }
+    };
     // SQLite's planner, without statistics, prefers the day range of the primary key and then
     // sorts every row of the window; the covering index by SKU is the faster plan.
     let by_sku_index = match conn.dialect() {
         Dialect::Sqlite => "INDEXED BY line_facts_daily_sku",
         Dialect::Postgres => "",
     };
-    for row in split_query(
+    let extra: Vec<Value<'_>> = only.iter().map(|s| Value::Text(s)).collect();
+    let mut by_sku: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    for row in split_query_with(
         conn,
         f,
         t,
         &format!(
             "SELECT sku, {} FROM line_facts_daily {by_sku_index}
-             WHERE day >= $1 AND day < $2 GROUP BY sku",
-            line_sums(false)
+             WHERE day >= $1 AND day < $2{} GROUP BY sku",
+            sums(false),
+            among(3)
         ),
         &format!(
-            "SELECT sku, {} FROM line_facts WHERE placed_at >= $1 AND placed_at < $2 GROUP BY sku",
-            line_sums(true)
+            "SELECT sku, {} FROM line_facts WHERE placed_at >= $1 AND placed_at < $2{} GROUP BY sku",
+            sums(true),
+            among(4)
         ),
+        &extra,
     )? {
-        let p = by_sku.entry(row.text(0)?.to_owned()).or_default();
+        let p = by_sku
+            .entry(row.text(0)?.to_owned())
+            .or_insert_with(|| vec![0; columns.len()]);
         for (i, v) in p.iter_mut().enumerate() {
             *v += row.int(1 + i)?;
         }
     }
-    let mut products: Vec<ProductSums> = by_sku
-        .into_iter()
-        .filter(|(_, [lines, ..])| *lines != 0)
-        .map(
-            |(sku, [lines, units, shipped_units, revenue_micros])| ProductSums {
-                sku,
-                lines,
-                units,
-                shipped_units,
-                revenue_micros,
-            },
-        )
-        .collect();
-    products.sort_by(|a, b| b.units.cmp(&a.units).then_with(|| a.sku.cmp(&b.sku)));
-    products.truncate(TOP_PRODUCTS);
-    Ok(products)
+    Ok(by_sku)
 }
 
 fn kpi_inputs(
