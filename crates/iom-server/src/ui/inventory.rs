@@ -87,11 +87,17 @@ pub async fn list(
         return Ok(export(state, prefix, descending));
     }
     let after = lists::parse_cursor(sort, &params.cursor)?.map(|a| a.id);
-    let (skus, total) = tokio::try_join!(
-        state
-            .store
-            .inventory_sku_page(prefix.clone(), after, PAGE, descending),
-        state.store.count_inventory_skus(prefix.clone()),
+    let (skus, total, saved) = tokio::try_join!(
+        async {
+            Ok::<_, super::UiError>(
+                state
+                    .store
+                    .inventory_sku_page(prefix.clone(), after, PAGE, descending)
+                    .await?,
+            )
+        },
+        async { Ok(state.store.count_inventory_skus(prefix.clone()).await?) },
+        lists::load_saved(&state, &session, "inventory"),
     )?;
     let last = (skus.len() == PAGE).then(|| skus.last().cloned()).flatten();
     let views = state.inventory.view(skus, Vec::new(), None).await?;
@@ -112,6 +118,7 @@ pub async fn list(
             @if !sort_param.is_empty() { input type="hidden" name="sort" value=(sort_param); }
             button type="submit" { "Search" }
         }
+        (lists::saved_filters(&session, "inventory", "/ui/inventory", format::query(&pairs).trim_start_matches('?'), &saved))
         div.list-head {
             (lists::count_capped(total, "SKU", "SKUs"))
             a.export href={ "/ui/inventory" (format::query(&csv_pairs)) } download { "Export CSV" }

@@ -25,6 +25,7 @@ const LISTS: &[(&str, &str)] = &[
     ("returns", "/ui/returns"),
     ("alerts", "/ui/alerts"),
     ("notifications", "/ui/notifications"),
+    ("inventory", "/ui/inventory"),
 ];
 
 /// "1,234 orders" above a list.

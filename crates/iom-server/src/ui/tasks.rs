@@ -3,11 +3,14 @@
 
 use axum::extract::{Query, State};
 use axum::response::Response;
+use chrono::{DateTime, Utc};
 use iom_domain::TaskStatus;
+use iom_store::flows::{TaskOrder, TaskRow};
 use maud::html;
 use serde::Deserialize;
 
 use super::attention::money;
+use super::lists::CsvPage;
 use super::session::Session;
 use super::{UiResult, format, layout, lists};
 use crate::AppState;
@@ -26,6 +29,79 @@ pub struct TaskParams {
     pub sort: String,
     #[serde(default)]
     pub cursor: String,
+    /// `csv` for every task of the list, as CSV.
+    #[serde(default)]
+    pub format: String,
+}
+
+/// Tasks read from the store per page of an export.
+const EXPORT_PAGE: usize = 500;
+
+const CSV_HEADER: &[&str] = &[
+    "id",
+    "order_id",
+    "external_id",
+    "customer",
+    "value",
+    "currency",
+    "order_status",
+    "queue",
+    "step",
+    "reason",
+    "status",
+    "decision",
+    "note",
+    "created_at",
+    "completed_at",
+];
+
+/// Every task of the list as CSV, in its order, read and sent a page at a time.
+fn export(state: AppState, status: TaskStatus, newest_first: bool) -> Response {
+    lists::export(
+        "tasks.csv",
+        CSV_HEADER,
+        EXPORT_PAGE,
+        move |after: Option<(DateTime<Utc>, String)>| {
+            let store = state.store.clone();
+            async move {
+                let (rows, _) = store
+                    .task_page(Some(status), after, EXPORT_PAGE, newest_first)
+                    .await?;
+                Ok(rows)
+            }
+        },
+        |page: &mut CsvPage, (t, order): &(TaskRow, Option<TaskOrder>)| {
+            let time = |at: Option<DateTime<Utc>>| at.map(|at| at.to_rfc3339()).unwrap_or_default();
+            let fields = [
+                t.id.clone(),
+                t.order_id.clone().unwrap_or_default(),
+                order
+                    .as_ref()
+                    .map(|o| o.external_id.clone())
+                    .unwrap_or_default(),
+                order
+                    .as_ref()
+                    .and_then(|o| o.customer_name.clone().or_else(|| o.customer_email.clone()))
+                    .unwrap_or_default(),
+                order.as_ref().map(|o| o.total.clone()).unwrap_or_default(),
+                order
+                    .as_ref()
+                    .map(|o| o.currency.clone())
+                    .unwrap_or_default(),
+                order.as_ref().map(|o| o.status.clone()).unwrap_or_default(),
+                t.queue.clone(),
+                t.step.clone(),
+                t.reason.clone().unwrap_or_default(),
+                t.status.as_str().to_owned(),
+                t.decision.clone().unwrap_or_default(),
+                t.note.clone().unwrap_or_default(),
+                time(Some(t.created_at)),
+                time(t.completed_at),
+            ];
+            page.record(fields.iter().map(String::as_str));
+        },
+        |(t, _): &(TaskRow, Option<TaskOrder>)| (t.created_at, t.id.clone()),
+    )
 }
 
 /// Whether the list runs newest first; any other sort than by creation is refused, naming it.
@@ -51,6 +127,9 @@ pub async fn page(
         TaskStatus::Open
     };
     let newest_first = newest_first(&params.sort)?;
+    if params.format == "csv" {
+        return Ok(export(state, status, newest_first));
+    }
     let after = api::parse_task_cursor(Some(params.cursor.as_str()))?;
     let (tasks, total) = state
         .store
@@ -73,7 +152,10 @@ pub async fn page(
             @else { a href="/ui/tasks" { "open" } " · completed" }
         }
         div #live data-live="flow." {
-            (lists::count(total, &format!("{status_name} {}", if total == 1 { "task" } else { "tasks" })))
+            div.list-head {
+                (lists::count(total, &format!("{status_name} {}", if total == 1 { "task" } else { "tasks" })))
+                a.export href={ "/ui/tasks" (format::query(&[("status", params.status.as_str()), ("sort", sort), ("format", "csv")])) } download { "Export CSV" }
+            }
             @if tasks.is_empty() { p.muted #no-tasks { "No " (status_name) " tasks." } } @else {
                 div.table-scroll {
                     table #tasks {

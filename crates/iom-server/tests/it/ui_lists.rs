@@ -645,6 +645,29 @@ async fn tasks_page_past_any_size_with_their_order() {
         let reversed = ui.get("/ui/tasks?sort=-created").await;
         assert!(reversed.body.contains("aria-sort=\"descending\""));
         refused(&ui, "/ui/tasks?sort=queue", "sort").await;
+
+        // The export: every task, in the list's order, with its order's customer.
+        assert!(first.body.contains("format=csv"), "{}", first.body);
+        let lines = csv_lines(&ui, "/ui/tasks?format=csv").await;
+        assert_eq!(
+            lines[0],
+            "id,order_id,external_id,customer,value,currency,order_status,queue,step,reason,\
+             status,decision,note,created_at,completed_at"
+        );
+        let customers: Vec<String> = lines[1..]
+            .iter()
+            .map(|l| {
+                l.split(',')
+                    .nth(3)
+                    .unwrap()
+                    .trim_start_matches("Customer ")
+                    .to_owned()
+            })
+            .collect();
+        assert_eq!(customers, oldest, "{}", app.backend);
+        let newest_csv = csv_lines(&ui, "/ui/tasks?format=csv&sort=-created").await;
+        assert_eq!(newest_csv.len(), count + 1);
+        assert_eq!(newest_csv[1], lines[count], "newest first");
     }
 }
 
@@ -746,6 +769,29 @@ async fn the_inventory_list_counts_sorts_pages_and_exports_every_sku() {
         let reversed = csv_lines(&ui, "/ui/inventory?q=INV-&sort=-sku&format=csv").await;
         assert_eq!(reversed[1], "INV-519,530,0,0,530,2");
         assert_eq!(reversed.len(), 1 + count);
+
+        // A search saved under a name comes back as a link on the list.
+        let saved = ui
+            .submit(
+                "/ui/saved-filters",
+                &[
+                    ("csrf", ui.csrf.as_str()),
+                    ("list", "inventory"),
+                    ("name", "INV-00, last first"),
+                    ("query", "q=INV-00&sort=-sku&cursor=INV-005"),
+                ],
+            )
+            .await;
+        assert!(saved.body.contains("Filter saved"), "{}", saved.body);
+        assert_eq!(data_count(&saved.body), 10);
+        assert!(
+            ui.get("/ui/inventory")
+                .await
+                .body
+                .contains("href=\"/ui/inventory?q=INV-00&amp;sort=-sku\">INV-00, last first<"),
+            "{}",
+            app.backend
+        );
     }
 }
 
