@@ -137,7 +137,8 @@ fn open_sqlite(url: &str) -> Result<Store, StoreError> {
     };
     let mut writer_conn = connect()?;
     migrate::run(&mut writer_conn)?;
-    let checkpointer = Checkpointer::spawn(path, &pragmas)?;
+    let restart_log = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let checkpointer = Checkpointer::spawn(path, &pragmas, restart_log.clone())?;
     let manager = SqliteConnectionManager::file(path).with_init(move |c| {
         c.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         c.execute_batch(&pragmas)?;
@@ -150,7 +151,12 @@ fn open_sqlite(url: &str) -> Result<Store, StoreError> {
     Ok(Store {
         inner: std::sync::Arc::new(Inner {
             readers: Readers::sqlite(readers),
-            writer: writer::spawn(writer_conn, Box::new(connect), "iom-sqlite-writer")?,
+            writer: writer::spawn(
+                writer_conn,
+                Box::new(connect),
+                "iom-sqlite-writer",
+                Some(restart_log),
+            )?,
             dialect: Dialect::Sqlite,
             _checkpointer: Some(checkpointer),
         }),
@@ -175,6 +181,7 @@ fn open_postgres(url: &str) -> Result<Store, StoreError> {
                 writer_conn,
                 Box::new(move || PgConn::connect(&owned)),
                 "iom-postgres-writer",
+                None,
             )?,
             dialect: Dialect::Postgres,
             _checkpointer: None,
@@ -185,7 +192,7 @@ fn open_postgres(url: &str) -> Result<Store, StoreError> {
 /// The log file size kept when the log starts over; more is truncated.
 const WAL_KEEP_BYTES: i64 = 64 << 20;
 
-/// Log frames (pages) past which a checkpoint also makes the log start over.
+/// Log frames (pages) past which the log is made to start over.
 const WAL_RESTART_FRAMES: i64 = 16_384;
 
 /// Checkpoints the SQLite log in the background, on its own connection, four times a second;
@@ -194,16 +201,19 @@ const WAL_RESTART_FRAMES: i64 = 16_384;
 /// A passive checkpoint copies the log into the database but never makes it start over: only a
 /// writer that finds every frame already copied does that, and under a steady stream of commits
 /// there is always one frame more, so the log would grow by every page ever written (3.5 GB
-/// while 100,000 orders were taken in). Past [`WAL_RESTART_FRAMES`], a `RESTART` checkpoint
-/// holds new writers back until the last frames are copied and the readers are off the log
-/// (milliseconds: the passive rounds have copied the rest), and the next commit writes from
-/// the start of the file.
+/// while 100,000 orders were taken in). Past [`WAL_RESTART_FRAMES`] the checkpointer asks the
+/// writer (`restart_log`) to run a `RESTART` checkpoint between two of its groups, after which
+/// the next commit writes from the start of the file.
 pub(crate) struct Checkpointer {
     stop: std::sync::mpsc::Sender<()>,
 }
 
 impl Checkpointer {
-    fn spawn(path: &str, pragmas: &str) -> Result<Checkpointer, StoreError> {
+    fn spawn(
+        path: &str,
+        pragmas: &str,
+        restart_log: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    ) -> Result<Checkpointer, StoreError> {
         let conn = rusqlite::Connection::open(path)?;
         conn.execute_batch(pragmas)?;
         let (stop, stopped) = std::sync::mpsc::channel::<()>();
@@ -215,16 +225,12 @@ impl Checkpointer {
                 {
                     let frames = conn
                         .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1));
-                    let restart = match frames {
-                        Ok(frames) => frames > WAL_RESTART_FRAMES,
-                        Err(e) => {
-                            tracing::warn!(error = %e, "checkpoint failed");
-                            false
+                    match frames {
+                        Ok(frames) if frames > WAL_RESTART_FRAMES => {
+                            restart_log.store(true, std::sync::atomic::Ordering::Release);
                         }
-                    };
-                    if restart && let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(RESTART)")
-                    {
-                        tracing::warn!(error = %e, "restarting the log failed");
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "checkpoint failed"),
                     }
                 }
                 // A last full checkpoint leaves a small log behind a clean shutdown.

@@ -17,6 +17,7 @@
 //! the writer stays the same whatever features there are.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -291,20 +292,28 @@ impl WriterHandle {
 /// Opens a new write connection when the old one broke (PostgreSQL restarted, network cut).
 pub(crate) type Connect<C> = Box<dyn Fn() -> Result<C, StoreError> + Send>;
 
+/// `restart_log`, on SQLite: set by the checkpointer when the log has grown past its bound; the
+/// writer then makes the log start over between two groups (see `open::Checkpointer`).
 pub(crate) fn spawn<C: Conn + 'static>(
     conn: C,
     connect: Connect<C>,
     name: &str,
+    restart_log: Option<Arc<AtomicBool>>,
 ) -> Result<WriterHandle, StoreError> {
     let (jobs, queue) = mpsc::channel(QUEUE);
     std::thread::Builder::new()
         .name(name.to_owned())
-        .spawn(move || run_writer(conn, connect, queue))
+        .spawn(move || run_writer(conn, connect, queue, restart_log))
         .map_err(|e| StoreError::Commit(e.to_string()))?;
     Ok(WriterHandle { jobs })
 }
 
-fn run_writer<C: Conn>(mut conn: C, connect: Connect<C>, mut queue: mpsc::Receiver<Job>) {
+fn run_writer<C: Conn>(
+    mut conn: C,
+    connect: Connect<C>,
+    mut queue: mpsc::Receiver<Job>,
+    restart_log: Option<Arc<AtomicBool>>,
+) {
     let mut events = Vec::new();
     // A solo job met while gathering a group: it goes first next round, alone.
     let mut held: Option<Job> = None;
@@ -357,6 +366,18 @@ fn run_writer<C: Conn>(mut conn: C, connect: Connect<C>, mut queue: mpsc::Receiv
             }
         };
         events.clear();
+        if restart_log
+            .as_ref()
+            .is_some_and(|flag| flag.swap(false, Ordering::AcqRel))
+        {
+            // Only the writer can: between its groups it holds no lock, and a checkpointer
+            // asking for the write lock would lose it to the next group every time. The
+            // queued writers wait the few milliseconds it takes; the passive checkpoints have
+            // copied nearly every frame already.
+            if let Err(e) = conn.batch("PRAGMA wal_checkpoint(RESTART)") {
+                tracing::warn!(error = %e, "restarting the log failed");
+            }
+        }
         if let Err(e) = outcome {
             tracing::error!(error = %e, "write transaction failed");
             while conn.is_broken() {
