@@ -17,6 +17,7 @@ use super::session::{Flash, Session};
 use super::{UiResult, format};
 use crate::AppState;
 use crate::error::ApiError;
+use iom_domain::FieldError;
 
 /// The lists whose filters can be saved: (name, path).
 const LISTS: &[(&str, &str)] = &[
@@ -71,6 +72,44 @@ pub fn parse_cursor<C: Column>(sort: Sort<C>, text: &str) -> Result<Option<After
     After::parse(sort, text)
         .map(Some)
         .ok_or_else(|| ApiError::invalid_field("cursor", "is not a cursor of this list"))
+}
+
+/// A list's `sort` and `cursor` read together, each bad one added to `errors`, so that a page
+/// names every bad parameter at once.
+pub fn sort_and_cursor<C: Column>(
+    sort: &str,
+    cursor: &str,
+    errors: &mut Vec<FieldError>,
+) -> (Sort<C>, Option<After>) {
+    let sort = parse_sort(sort).unwrap_or_else(|e| {
+        errors.extend(e.problem.errors.iter().cloned());
+        Sort::default()
+    });
+    let after = parse_cursor(sort, cursor.trim()).unwrap_or_else(|e| {
+        errors.extend(e.problem.errors.iter().cloned());
+        None
+    });
+    (sort, after)
+}
+
+/// A filter that must be one of `allowed`; none when empty, a bad one added to `errors`.
+pub fn one_of(
+    field: &str,
+    value: &str,
+    allowed: &[&str],
+    errors: &mut Vec<FieldError>,
+) -> Option<String> {
+    match value.trim() {
+        "" => None,
+        v if allowed.contains(&v) => Some(v.to_owned()),
+        v => {
+            errors.push(FieldError::new(
+                field,
+                format!("{v:?} is not one of {}", allowed.join(", ")),
+            ));
+            None
+        }
+    }
 }
 
 /// The page links under a list: back to the first page (when not on it) and on to the next.

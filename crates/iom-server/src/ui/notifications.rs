@@ -11,7 +11,7 @@ use serde_json::json;
 
 use chrono::SecondsFormat;
 use iom_domain::FieldError;
-use iom_store::keyset::{After, Sort};
+use iom_store::keyset::After;
 use iom_store::notifications::{NotificationFilter, NotificationRecord, STATUSES};
 
 use super::lists::{self, CsvPage};
@@ -244,25 +244,8 @@ impl ListParams {
                 }
             },
         };
-        let status = match self.status.trim() {
-            "" => None,
-            s if STATUSES.contains(&s) => Some(s.to_owned()),
-            s => {
-                errors.push(FieldError::new(
-                    "status",
-                    format!("{s:?} is not one of {}", STATUSES.join(", ")),
-                ));
-                None
-            }
-        };
-        let sort = lists::parse_sort(&self.sort).unwrap_or_else(|e| {
-            errors.extend(e.problem.errors.iter().cloned());
-            Sort::default()
-        });
-        let after = lists::parse_cursor(sort, self.cursor.trim()).unwrap_or_else(|e| {
-            errors.extend(e.problem.errors.iter().cloned());
-            None
-        });
+        let status = lists::one_of("status", &self.status, STATUSES, &mut errors);
+        let (sort, after) = lists::sort_and_cursor(&self.sort, &self.cursor, &mut errors);
         if !errors.is_empty() {
             return Err(ApiError::invalid(errors));
         }

@@ -5,8 +5,6 @@ use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use chrono::SecondsFormat;
-use iom_domain::FieldError;
-use iom_store::keyset::Sort;
 use iom_store::providers::{MessageFilter, MessageRecord, STATUSES, subscription_consumer};
 use maud::html;
 use serde::Deserialize;
@@ -63,25 +61,8 @@ const EXPORT_PAGE: usize = 500;
 /// The store's filter for a provider's messages; every bad parameter named.
 fn message_filter(name: &str, params: &MessageParams) -> Result<MessageFilter, ApiError> {
     let mut errors = Vec::new();
-    let status = match params.status.trim() {
-        "" => None,
-        s if STATUSES.contains(&s) => Some(s.to_owned()),
-        s => {
-            errors.push(FieldError::new(
-                "status",
-                format!("{s:?} is not one of {}", STATUSES.join(", ")),
-            ));
-            None
-        }
-    };
-    let sort = lists::parse_sort(&params.sort).unwrap_or_else(|e| {
-        errors.extend(e.problem.errors.iter().cloned());
-        Sort::default()
-    });
-    let cursor = lists::parse_cursor(sort, params.cursor.trim()).unwrap_or_else(|e| {
-        errors.extend(e.problem.errors.iter().cloned());
-        None
-    });
+    let status = lists::one_of("status", &params.status, STATUSES, &mut errors);
+    let (sort, cursor) = lists::sort_and_cursor(&params.sort, &params.cursor, &mut errors);
     if !errors.is_empty() {
         return Err(ApiError::invalid(errors));
     }

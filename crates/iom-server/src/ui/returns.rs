@@ -51,14 +51,7 @@ fn filter(params: &ListParams) -> Result<ReturnFilter, ApiError> {
             format!("{s:?} is not a return status"),
         ));
     }
-    let sort = lists::parse_sort(&params.sort).unwrap_or_else(|e| {
-        errors.extend(e.problem.errors.iter().cloned());
-        Sort::default()
-    });
-    let after = lists::parse_cursor(sort, params.cursor.trim()).unwrap_or_else(|e| {
-        errors.extend(e.problem.errors.iter().cloned());
-        None
-    });
+    let (sort, after) = lists::sort_and_cursor(&params.sort, &params.cursor, &mut errors);
     if !errors.is_empty() {
         return Err(ApiError::invalid(errors));
     }
